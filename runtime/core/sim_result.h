@@ -1,0 +1,38 @@
+// SimResult: everything one design point produced, serialised as one JSON object.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tessel {
+
+// A functional comparison against a reference (golden model).
+struct Check {
+  std::string name;
+  bool passed = false;
+  double max_error = 0;  // largest absolute difference seen
+  double tolerance = 0;  // allowed absolute difference (0 = bit-exact)
+  std::string detail;    // first mismatch, when there is one
+};
+
+struct SimResult {
+  std::string model;
+  uint64_t cycles = 0;
+  double clock_ghz = 0;
+  double seconds = 0;                       // simulated time
+  std::map<std::string, uint64_t> counters;  // action or statistic → count
+  std::map<std::string, double> energy_pj;   // component → pJ
+  std::map<std::string, double> metrics;     // utilization, gflops, ...
+  std::vector<Check> checks;
+
+  double total_energy_pj() const;
+  bool checks_passed() const;
+  nlohmann::json to_json() const;
+  static SimResult from_json(const nlohmann::json& j);
+};
+
+}  // namespace tessel
