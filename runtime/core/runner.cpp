@@ -34,38 +34,53 @@ Override parse_override(const std::string& assignment) {
   return o;
 }
 
-SimResult run_experiment(const Config& experiment, TraceWriter* trace) {
+PreparedRun prepare_experiment(const Config& experiment) {
+  PreparedRun run;
   experiment.get<std::string>("name", "");
   experiment.get<std::string>("description", "");
-  uint64_t seed = experiment.get<uint64_t>("seed", 1);
+  run.seed = experiment.get<uint64_t>("seed", 1);
   Config hw = experiment.child("hw");
   Config workload = experiment.child("workload");
 
-  std::string model = hw.get<std::string>("model");
-  auto exp = Registry::instance().create(model);
-  if (!exp) {
+  run.model = hw.get<std::string>("model");
+  run.experiment = Registry::instance().create(run.model);
+  if (!run.experiment) {
     std::string known;
     for (const auto& e : Registry::instance().entries())
       known += (known.empty() ? "" : ", ") + e.name;
-    hw.fail("model", "unknown model '" + model + "' (registered: " + known + ")");
+    hw.fail("model", "unknown model '" + run.model + "' (registered: " + known + ")");
   }
   Config energy = hw.child("energy");
-  EnergyTable table = EnergyTable::load(energy.get_path("table"));
-  table = table.scaled_to(energy.get_positive("node_nm", table.node_nm()));
+  run.energy = EnergyTable::load(energy.get_path("table"));
+  run.energy = run.energy.scaled_to(energy.get_positive("node_nm", run.energy.node_nm()));
 
-  exp->configure(hw, workload);
+  run.experiment->configure(hw, workload);
   experiment.reject_unused();
+  return run;
+}
 
+SimResult execute(PreparedRun& run, TraceWriter* trace) {
   RunContext ctx;
-  ctx.seed = seed;
+  ctx.seed = run.seed;
   ctx.trace = trace;
-  SimResult r = exp->run(ctx);
-  r.model = model;
+  SimResult r = run.experiment->run(ctx);
+  r.model = run.model;
   r.counters = ctx.counters.flat();
-  r.energy_pj = ctx.counters.energy_pj(table);
-  if (r.seconds == 0 && r.clock_ghz > 0) r.seconds = static_cast<double>(r.cycles) / (r.clock_ghz * 1e9);
-  if (r.seconds > 0) r.metrics["power_w"] = r.total_energy_pj() * 1e-12 / r.seconds;
+  r.energy_pj = ctx.counters.energy_pj(run.energy);
+  if (r.seconds == 0 && r.clock_ghz > 0)
+    r.seconds = static_cast<double>(r.cycles) / (r.clock_ghz * 1e9);
+  if (r.seconds > 0) {
+    double watts = r.total_energy_pj() * 1e-12 / r.seconds;
+    r.metrics["power_w"] = watts;
+    auto gflops = r.metrics.find("gflops");
+    if (gflops != r.metrics.end() && watts > 0) r.metrics["gflops_per_w"] = gflops->second / watts;
+  }
   return r;
+}
+
+SimResult run_experiment(const Config& experiment, TraceWriter* trace) {
+  PreparedRun run = prepare_experiment(experiment);
+  return execute(run, trace);
 }
 
 }  // namespace tessel

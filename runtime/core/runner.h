@@ -1,10 +1,13 @@
 // Loads an experiment (hardware + workload) and runs it through the registered model.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "runtime/core/config.h"
+#include "runtime/core/energy_table.h"
+#include "runtime/core/experiment.h"
 #include "runtime/core/sim_result.h"
 #include "runtime/core/trace_writer.h"
 
@@ -23,7 +26,20 @@ Config load_experiment(const std::string& path, const std::vector<Override>& ove
 // Parses `key.path=value` (value in YAML syntax) from the command line.
 Override parse_override(const std::string& assignment);
 
-// Runs one experiment tree in this process. Throws ConfigError for bad configs.
+// A configured model, ready to run: every key of the experiment has been read and
+// unknown keys rejected.
+struct PreparedRun {
+  std::string model;
+  uint64_t seed = 1;
+  std::unique_ptr<Experiment> experiment;
+  EnergyTable energy;
+};
+
+// Validates an experiment tree without simulating. Throws ConfigError for bad configs.
+PreparedRun prepare_experiment(const Config& experiment);
+// Runs a prepared experiment once (SystemC: once per process).
+SimResult execute(PreparedRun& run, TraceWriter* trace = nullptr);
+// prepare_experiment + execute.
 SimResult run_experiment(const Config& experiment, TraceWriter* trace = nullptr);
 
 }  // namespace tessel

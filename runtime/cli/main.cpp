@@ -1,0 +1,174 @@
+// The `tessel` command-line tool: run, sweep, report, list.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/cli/summary.h"
+#include "runtime/core/error.h"
+#include "runtime/core/registry.h"
+#include "runtime/core/runner.h"
+#include "runtime/report/report.h"
+#include "runtime/sweep/sweep.h"
+
+#ifndef TESSEL_VERSION
+#define TESSEL_VERSION "unknown"
+#endif
+#ifndef TESSEL_SOURCE_DIR
+#define TESSEL_SOURCE_DIR "."
+#endif
+
+namespace fs = std::filesystem;
+using namespace tessel;
+
+namespace {
+
+const char* kExitCodes =
+    "Exit codes: 0 success; 1 a simulation failed or a functional check did not pass; "
+    "2 bad command line; 3 bad configuration; 4 a file could not be read or written; "
+    "5 a sweep finished with failed points.";
+
+std::string self_exe() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("tessel") : p.string();
+}
+
+int cmd_run(const std::string& file, const std::vector<std::string>& sets, bool json,
+            const std::string& trace_path) {
+  std::vector<Override> overrides;
+  for (const auto& s : sets) overrides.push_back(parse_override(s));
+  Config experiment = load_experiment(file, overrides);
+  PreparedRun prepared = prepare_experiment(experiment);
+  std::unique_ptr<TraceWriter> trace;
+  if (!trace_path.empty()) trace = std::make_unique<TraceWriter>(trace_path);
+  SimResult r = execute(prepared, trace.get());
+  if (trace) trace->close();
+  if (json)
+    std::cout << r.to_json().dump(2) << "\n";
+  else
+    std::cout << cli::format_summary(file, prepared.seed, r);
+  if (trace && !json) std::cout << "trace        " << trace_path << " (open in ui.perfetto.dev)\n";
+  return r.checks_passed() ? kExitOk : kExitFailure;
+}
+
+int cmd_list(std::ostream& out) {
+  out << "Models:\n";
+  for (const auto& e : Registry::instance().entries())
+    out << "  " << e.name << std::string(e.name.size() < 24 ? 24 - e.name.size() : 1, ' ')
+        << e.description << "\n";
+  fs::path root = fs::exists("configs") ? fs::path("configs") : fs::path(TESSEL_SOURCE_DIR) / "configs";
+  for (const char* kind : {"experiments", "sweeps", "hw", "workloads", "energy"}) {
+    fs::path dir = root / kind;
+    if (!fs::exists(dir)) continue;
+    std::vector<std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(dir))
+      if (entry.is_regular_file() && entry.path().extension() == ".yaml")
+        files.push_back(entry.path().string());
+    std::sort(files.begin(), files.end());
+    out << "\nConfigs: " << kind << "\n";
+    for (const auto& f : files) out << "  " << f << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tessel: cycle-level ML hardware models checked against real software.", "tessel"};
+  app.footer(kExitCodes);
+  app.set_version_flag("--version", std::string("tessel ") + TESSEL_VERSION);
+  app.require_subcommand(1);
+
+  std::string run_file, trace_path;
+  std::vector<std::string> sets;
+  bool json = false;
+  auto* run = app.add_subcommand("run", "Run one experiment (hardware + workload) and print a summary");
+  run->add_option("experiment", run_file, "Experiment YAML file")->required();
+  run->add_option("--set", sets, "Override a key, e.g. --set hw.rows=32 (repeatable)");
+  run->add_flag("--json", json, "Print the SimResult as JSON instead of the summary");
+  run->add_option("--trace", trace_path, "Write a Perfetto/Chrome trace of block activity");
+
+  sweep::SweepOptions sopt;
+  bool dry_run = false, no_report = false;
+  auto* sw = app.add_subcommand("sweep", "Run every design point of a sweep file");
+  sw->add_option("sweep", sopt.sweep_file, "Sweep YAML file")->required();
+  sw->add_option("-j,--jobs", sopt.jobs, "Points run at once (default: number of cores)")
+      ->check(CLI::PositiveNumber);
+  sw->add_flag("--dry-run", dry_run, "List the points and exit");
+  sw->add_flag("--resume", sopt.resume, "Continue an interrupted sweep, skipping finished points");
+  sw->add_option("--point-timeout", sopt.point_timeout_s,
+                 "Seconds after which a point is killed and recorded as failed (0: none)")
+      ->check(CLI::NonNegativeNumber);
+  sw->add_option("--out", sopt.out_dir, "Results folder (default: results/<sweep name>)");
+  sw->add_flag("--no-report", no_report, "Do not write report.md / report.html at the end");
+  sopt.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  sopt.point_timeout_s = 600;
+
+  std::string report_dir;
+  auto* rep = app.add_subcommand("report", "Write report.md and report.html for a results folder");
+  rep->add_option("results", report_dir, "Results folder, e.g. results/quickstart")->required();
+
+  auto* list = app.add_subcommand("list", "List registered models and shipped configs");
+
+  std::string point_sweep, point_out;
+  size_t point_index = 0;
+  auto* point = app.add_subcommand("point", "Run one point of a sweep (used by `tessel sweep`)");
+  point->group("");  // internal: hidden from --help
+  point->add_option("sweep", point_sweep)->required();
+  point->add_option("--index", point_index)->required();
+  point->add_option("--out", point_out)->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  try {
+    if (*run) return cmd_run(run_file, sets, json, trace_path);
+    if (*list) return cmd_list(std::cout);
+    if (*point) {
+      sweep::run_point(point_sweep, point_index, point_out);
+      return kExitOk;
+    }
+    if (*rep) {
+      auto files = report::write_report(report_dir);
+      std::cout << "wrote " << files.markdown << "\n      " << files.html << "\n";
+      return kExitOk;
+    }
+    if (*sw) {
+      auto plan = sweep::load_sweep(sopt.sweep_file);
+      if (dry_run) {
+        std::cout << sweep::list_points(plan);
+        return kExitOk;
+      }
+      sopt.self_exe = self_exe();
+      std::string cmd = "tessel";
+      for (int i = 1; i < argc; ++i) cmd += std::string(" ") + argv[i];
+      sopt.command_line = cmd;
+      auto summary = sweep::run_sweep(sopt);
+      std::cout << "results: " << summary.out_dir << " (" << summary.points << " points, "
+                << summary.failed << " failed)\n";
+      if (!no_report) {
+        auto files = report::write_report(summary.out_dir);
+        std::cout << "report:  " << files.markdown << "\n         " << files.html << "\n";
+      }
+      return summary.failed ? kExitPointsFailed : kExitOk;
+    }
+  } catch (const Error& e) {
+    std::cerr << "tessel: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "tessel: internal error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return kExitUsage;
+}

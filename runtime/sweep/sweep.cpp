@@ -1,0 +1,244 @@
+// Sweep scheduling: child processes, ordered appends, resume, manifest and summary.
+#include "runtime/sweep/sweep.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "runtime/core/atomic_file.h"
+#include "runtime/core/error.h"
+#include "runtime/sweep/child_process.h"
+#include "runtime/sweep/progress.h"
+#include "runtime/sweep/results_store.h"
+
+#ifndef TESSEL_VERSION
+#define TESSEL_VERSION "unknown"
+#endif
+
+namespace tessel::sweep {
+namespace fs = std::filesystem;
+namespace {
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string command_output(const std::string& cmd) {
+  std::string out;
+  if (std::FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    if (::pclose(p) != 0) return "";
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+std::string git_commit() {
+  std::string commit = command_output("git rev-parse HEAD 2>/dev/null");
+  if (commit.empty()) return "unknown";
+  if (!command_output("git status --porcelain --untracked-files=no 2>/dev/null").empty())
+    commit += "-dirty";
+  return commit;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+struct Running {
+  std::unique_ptr<Child> child;
+  std::chrono::steady_clock::time_point start;
+};
+
+PointRecord base_record(const SweepPoint& p) {
+  PointRecord r;
+  r.index = p.index;
+  r.id = p.id;
+  r.params = p.params;
+  r.seed = p.seed;
+  return r;
+}
+
+// A point's result file, or nullopt if absent or unreadable.
+std::optional<SimResult> read_result(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  try {
+    return SimResult::from_json(nlohmann::json::parse(in));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string list_points(const SweepPlan& plan) {
+  std::string out;
+  for (const auto& p : plan.points) out += p.id + "  " + describe_params(p.params) + "\n";
+  out += std::to_string(plan.points.size()) + " points\n";
+  return out;
+}
+
+void run_point(const std::string& sweep_file, size_t index, const std::string& out_path) {
+  SweepPlan plan = load_sweep(sweep_file);
+  if (index >= plan.points.size())
+    throw ConfigError(sweep_file + ": point index " + std::to_string(index) + " out of range (" +
+                      std::to_string(plan.points.size()) + " points)");
+  SimResult r = run_experiment(point_experiment(plan, plan.points[index]));
+  write_file_atomic(out_path, r.to_json().dump() + "\n");
+}
+
+SweepSummary run_sweep(const SweepOptions& opt) {
+  SweepPlan plan = load_sweep(opt.sweep_file);
+  // Every point's configuration is checked before anything is written.
+  for (const auto& p : plan.points) prepare_experiment(point_experiment(plan, p));
+
+  SweepSummary summary;
+  summary.out_dir = opt.out_dir.empty() ? "results/" + plan.name : opt.out_dir;
+  summary.points = plan.points.size();
+  ResultsStore store(summary.out_dir);
+
+  std::vector<PointRecord> records;
+  nlohmann::json manifest;
+  if (store.has_points()) {
+    if (!opt.resume)
+      throw IoError(store.points_path() +
+                    ": results already exist; pass --resume to continue them or --out to write "
+                    "elsewhere");
+    manifest = store.read_manifest();
+    if (manifest.value("config_hash", "") != plan.config_hash)
+      throw ConfigError(opt.sweep_file + ": the sweep or its experiment changed since " +
+                        store.manifest_path() +
+                        " was written (config hash differs); write to a new --out folder");
+    records = store.load_existing();
+    for (size_t i = 0; i < records.size(); ++i)
+      if (records[i].index != i || i >= plan.points.size() ||
+          records[i].id != plan.points[i].id)
+        throw IoError(store.points_path() + ":" + std::to_string(i + 1) +
+                      ": record does not match point " + std::to_string(i) + " of this sweep");
+  } else {
+    manifest["started"] = utc_now();
+  }
+  manifest["name"] = plan.name;
+  manifest["title"] = plan.title;
+  manifest["command"] = opt.command_line;
+  manifest["sweep_file"] = opt.sweep_file;
+  manifest["experiment"] = plan.experiment_path;
+  manifest["config_hash"] = plan.config_hash;
+  manifest["seed"] = plan.seed;
+  manifest["git_commit"] = git_commit();
+  manifest["host"] = host_name();
+  manifest["tessel_version"] = TESSEL_VERSION;
+  manifest["points_total"] = plan.points.size();
+  manifest["swept_keys"] = plan.swept_keys;
+  manifest["report"] = plan.report;
+  manifest["finished"] = nullptr;
+  store.write_manifest(manifest);
+
+  Progress progress(plan.points.size(), records.size(), stderr);
+  std::map<size_t, PointRecord> finished;  // out-of-order completions awaiting their turn
+  std::deque<size_t> queue;
+  for (size_t i = records.size(); i < plan.points.size(); ++i) queue.push_back(i);
+  std::map<size_t, Running> running;
+  const int jobs = std::max(1, opt.jobs);
+
+  auto scratch = [&](size_t i, const char* ext) {
+    return store.scratch_dir() + "/" + plan.points[i].id + ext;
+  };
+  auto flush_in_order = [&]() {
+    for (auto it = finished.find(records.size()); it != finished.end();
+         it = finished.find(records.size())) {
+      store.append(it->second);
+      fs::remove(scratch(it->first, ".json"));
+      fs::remove(scratch(it->first, ".stderr"));
+      records.push_back(std::move(it->second));
+      finished.erase(it);
+    }
+  };
+
+  auto sleep_us = std::chrono::microseconds(100);
+  while (!queue.empty() || !running.empty()) {
+    bool progressed = false;
+    while (!queue.empty() && static_cast<int>(running.size()) < jobs) {
+      size_t i = queue.front();
+      queue.pop_front();
+      // A result left by a run that was killed after the point finished is reused.
+      if (auto r = read_result(scratch(i, ".json"))) {
+        PointRecord rec = base_record(plan.points[i]);
+        rec.ok = true;
+        rec.result = r;
+        progress.point_finished(rec.id, describe_params(rec.params), true, "");
+        finished.emplace(i, std::move(rec));
+        progressed = true;
+        continue;
+      }
+      std::vector<std::string> argv = {opt.self_exe, "point", opt.sweep_file, "--index",
+                                       std::to_string(i), "--out", scratch(i, ".json")};
+      running[i] = Running{std::make_unique<Child>(argv, scratch(i, ".stderr")),
+                           std::chrono::steady_clock::now()};
+      progressed = true;
+    }
+    for (auto it = running.begin(); it != running.end();) {
+      ChildOutcome outcome;
+      if (!it->second.child->poll(outcome)) {
+        double age = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                   it->second.start)
+                         .count();
+        if (opt.point_timeout_s > 0 && age > opt.point_timeout_s) it->second.child->kill_now();
+        ++it;
+        continue;
+      }
+      size_t i = it->first;
+      PointRecord rec = base_record(plan.points[i]);
+      auto result = outcome.exited && outcome.exit_code == 0
+                        ? read_result(scratch(i, ".json"))
+                        : std::nullopt;
+      if (result) {
+        rec.ok = true;
+        rec.result = result;
+      } else {
+        rec.exit_status = outcome.exit_status();
+        rec.failure = outcome.describe(opt.point_timeout_s);
+        if (outcome.exited && outcome.exit_code == 0) rec.failure = "exit 0 without a result";
+        rec.stderr_tail = file_tail(scratch(i, ".stderr"));
+      }
+      progress.point_finished(rec.id, describe_params(rec.params), rec.ok, rec.failure);
+      finished.emplace(i, std::move(rec));
+      it = running.erase(it);
+      progressed = true;
+    }
+    flush_in_order();
+    if (progressed) {
+      sleep_us = std::chrono::microseconds(100);
+    } else {
+      std::this_thread::sleep_for(sleep_us);
+      sleep_us = std::min(sleep_us * 2, std::chrono::microseconds(5000));
+    }
+  }
+  progress.finish();
+  std::error_code ec;
+  fs::remove(store.scratch_dir(), ec);  // only succeeds when empty
+
+  for (const auto& r : records)
+    if (!r.ok) ++summary.failed;
+  store.write_summary(records, plan.swept_keys);
+  manifest["finished"] = utc_now();
+  manifest["points_failed"] = summary.failed;
+  store.write_manifest(manifest);
+  return summary;
+}
+
+}  // namespace tessel::sweep

@@ -1,0 +1,37 @@
+// Runs every point of a sweep in its own child process and records the results.
+#pragma once
+
+#include <string>
+
+#include "runtime/sweep/sweep_plan.h"
+
+namespace tessel::sweep {
+
+struct SweepOptions {
+  std::string sweep_file;
+  std::string out_dir;         // default: results/<name>
+  int jobs = 1;                // points at once
+  double point_timeout_s = 0;  // 0: no limit
+  bool resume = false;
+  std::string self_exe;        // the tessel binary that runs `tessel point`
+  std::string command_line;    // recorded in the manifest
+};
+
+struct SweepSummary {
+  std::string out_dir;
+  size_t points = 0;
+  size_t failed = 0;
+};
+
+// Validates every point's configuration first (nothing is written if one is bad), then
+// runs the points not yet finished. Throws ConfigError / IoError.
+SweepSummary run_sweep(const SweepOptions& options);
+
+// The body of `tessel point`: runs point `index` of the sweep in this process and writes
+// its SimResult JSON atomically to `out_path`.
+void run_point(const std::string& sweep_file, size_t index, const std::string& out_path);
+
+// Dry run: one line per point.
+std::string list_points(const SweepPlan& plan);
+
+}  // namespace tessel::sweep

@@ -1,0 +1,126 @@
+// Sweep expansion: grid and zip axes over any key path of the experiment.
+#include "runtime/sweep/sweep_plan.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "runtime/core/seed.h"
+
+namespace tessel::sweep {
+namespace {
+
+struct Axis {
+  std::string key;
+  std::vector<Config> values;
+};
+
+std::vector<Axis> read_axes(const Config& sweep, const std::string& section) {
+  std::vector<Axis> axes;
+  if (!sweep.has(section)) return axes;
+  Config s = sweep.child(section);
+  for (const auto& key : s.keys()) {
+    if (key == "seed") s.fail(key, "the seed is set per point; use the sweep's `seed:`");
+    Config list = s.at(key);
+    if (!list.is_sequence()) list.fail("", "expected a list of values to sweep");
+    Axis axis{key, list.elements()};
+    if (axis.values.empty()) list.fail("", "expected at least one value");
+    for (const auto& v : axis.values) v.mark_used();
+    axes.push_back(axis);
+  }
+  return axes;
+}
+
+std::string fnv1a64(const std::string& data) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char ch : data) {
+    h ^= ch;
+    h *= 0x100000001b3ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace
+
+SweepPlan load_sweep(const std::string& path) {
+  Config sweep = Config::load(path, "");
+  if (!sweep.is_map()) sweep.fail("", "a sweep file must be a mapping");
+  SweepPlan plan;
+  plan.file = path;
+  plan.name = sweep.get<std::string>("name", std::filesystem::path(path).stem().string());
+  for (char ch : plan.name)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.'))
+      sweep.fail("name", "use letters, digits, '_', '-' and '.' only (it names a folder)");
+  plan.title = sweep.get<std::string>("title", "");
+  sweep.get<std::string>("description", "");
+  plan.experiment_path = sweep.get_path("experiment");
+  plan.seed = sweep.get<uint64_t>("seed", 1);
+  if (sweep.has("report")) {
+    Config report = sweep.child("report");
+    if (report.has("baseline")) {
+      Config baseline = report.child("baseline");
+      for (const auto& key : baseline.keys()) baseline.at(key).mark_used();
+    }
+    report.get<std::string>("title", "");
+    report.reject_unused();
+    plan.report = report.to_json();
+  }
+
+  std::vector<Axis> grid = read_axes(sweep, "grid");
+  std::vector<Axis> zip = read_axes(sweep, "zip");
+  size_t zip_len = zip.empty() ? 1 : zip[0].values.size();
+  for (const auto& axis : zip)
+    if (axis.values.size() != zip_len)
+      sweep.child("zip").fail(axis.key, "zip lists must have equal lengths (" +
+                                            std::to_string(axis.values.size()) + " here, " +
+                                            std::to_string(zip_len) + " for " + zip[0].key + ")");
+  sweep.reject_unused();
+  for (const auto& a : grid) plan.swept_keys.push_back(a.key);
+  for (const auto& a : zip) plan.swept_keys.push_back(a.key);
+
+  // Grid in file order, last key fastest; the zip tuple varies fastest of all.
+  size_t total = zip_len;
+  for (const auto& a : grid) total *= a.values.size();
+  for (size_t i = 0; i < total; ++i) {
+    SweepPoint p;
+    p.index = i;
+    char id[16];
+    std::snprintf(id, sizeof id, "p%04zu", i);
+    p.id = id;
+    size_t rest = i;
+    size_t zip_i = rest % zip_len;
+    rest /= zip_len;
+    std::vector<Override> grid_overrides(grid.size());
+    for (size_t g = grid.size(); g-- > 0;) {
+      grid_overrides[g] = {grid[g].key, grid[g].values[rest % grid[g].values.size()]};
+      rest /= grid[g].values.size();
+    }
+    p.overrides = grid_overrides;
+    for (const auto& a : zip) p.overrides.push_back({a.key, a.values[zip_i]});
+    p.params = nlohmann::json::object();
+    for (const auto& o : p.overrides) p.params[o.path] = o.value.to_json();
+    p.seed = derive_seed(plan.seed, i);
+    plan.points.push_back(std::move(p));
+  }
+
+  Config base = load_experiment(plan.experiment_path);
+  plan.config_hash = fnv1a64(sweep.to_json().dump() + "\n" + base.to_json().dump());
+  return plan;
+}
+
+Config point_experiment(const SweepPlan& plan, const SweepPoint& point) {
+  std::vector<Override> overrides = point.overrides;
+  overrides.push_back({"seed", Config::parse(std::to_string(point.seed), plan.file + " (seed)")});
+  return load_experiment(plan.experiment_path, overrides);
+}
+
+std::string describe_params(const nlohmann::json& params) {
+  std::string out;
+  for (const auto& [key, value] : params.items())
+    out += (out.empty() ? "" : " ") + key + "=" +
+           (value.is_string() ? value.get<std::string>() : value.dump());
+  return out;
+}
+
+}  // namespace tessel::sweep

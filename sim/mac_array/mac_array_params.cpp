@@ -1,0 +1,72 @@
+// Reading MAC-array parameters from YAML and building the tile schedule.
+#include "sim/mac_array/mac_array_params.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tessel::mac_array {
+
+MacArrayParams read_params(const Config& hw) {
+  MacArrayParams p;
+  p.clock_ghz = hw.get_positive("clock_ghz");
+  p.rows = hw.get_positive_int("rows");
+  p.cols = hw.get_positive_int("cols");
+  p.pipeline_depth = hw.get_positive_int("pipeline_depth", 3);
+  hw.get_choice("dtype", {"int8"}, "int8");
+  double kib = hw.get_positive("buffer_kib");
+  p.buffer_bytes = static_cast<int64_t>(kib * 1024);
+  if (p.buffer_bytes / 2 / (p.rows + p.cols) < 1)
+    hw.fail("buffer_kib", "too small: two K steps of a " + std::to_string(p.rows) + "x" +
+                              std::to_string(p.cols) + " tile need " +
+                              std::to_string(2 * (p.rows + p.cols)) + " bytes");
+  Config off = hw.child("offchip");
+  // GB/s divided by Gcycles/s gives bytes per cycle.
+  p.read_bytes_per_cycle = off.get_positive("read_gbps") / p.clock_ghz;
+  p.write_bytes_per_cycle = off.get_positive("write_gbps") / p.clock_ghz;
+  p.latency_cycles =
+      static_cast<uint64_t>(std::llround(off.get_non_negative("latency_ns", 0) * p.clock_ghz));
+  // Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at
+  // the smallest of those that holds it.
+  p.sram_action = kib <= 8 ? "sram_8kb" : kib <= 32 ? "sram_32kb" : "sram_1mb";
+  return p;
+}
+
+GemmWorkload read_workload(const Config& workload) {
+  GemmWorkload w;
+  workload.get_choice("kind", {"gemm"});
+  w.m = workload.get_positive_int("m");
+  w.n = workload.get_positive_int("n");
+  w.k = workload.get_positive_int("k");
+  w.functional = workload.get<bool>("functional", true);
+  return w;
+}
+
+int64_t chunk_depth(const MacArrayParams& p, const GemmWorkload& w) {
+  int64_t per_k = p.rows + p.cols;  // int8: one byte per A row and per B column per K step
+  return std::min(w.k, p.buffer_bytes / 2 / per_k);
+}
+
+std::vector<Chunk> schedule(const MacArrayParams& p, const GemmWorkload& w) {
+  int64_t depth = chunk_depth(p, w);
+  std::vector<Chunk> chunks;
+  int64_t tile = 0;
+  for (int64_t r = 0; r < w.m; r += p.rows) {
+    for (int64_t c = 0; c < w.n; c += p.cols, ++tile) {
+      for (int64_t k = 0; k < w.k; k += depth) {
+        Chunk ch;
+        ch.tile = tile;
+        ch.row0 = r;
+        ch.rows = std::min(p.rows, w.m - r);
+        ch.col0 = c;
+        ch.cols = std::min(p.cols, w.n - c);
+        ch.k0 = k;
+        ch.kt = std::min(depth, w.k - k);
+        ch.last = k + depth >= w.k;
+        chunks.push_back(ch);
+      }
+    }
+  }
+  return chunks;
+}
+
+}  // namespace tessel::mac_array
