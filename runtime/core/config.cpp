@@ -111,6 +111,13 @@ NodePtr deep_copy(const NodePtr& n) {
   return c;
 }
 
+// A value placed into another tree has not been read there yet.
+void clear_used(const NodePtr& n) {
+  n->used = false;
+  for (auto& kv : n->map) clear_used(kv.second);
+  for (auto& item : n->sequence) clear_used(item);
+}
+
 std::string join_path(const std::string& dir, const std::string& rel) {
   if (rel.empty() || rel[0] == '/' || dir.empty()) return rel;
   return (fs::path(dir) / rel).lexically_normal().string();
@@ -320,7 +327,7 @@ void Config::fail(const std::string& key, const std::string& message) const {
 Config Config::at(const std::string& key) const {
   if (!is_map()) fail("", "expected a mapping, got " + describe(*node_));
   auto n = find(key);
-  if (!n) fail("", "missing required key '" + key + "'");
+  if (!n) fail(key, "missing required key");
   n->used = true;
   return Config(n, child_path(key));
 }
@@ -512,6 +519,7 @@ void Config::set(const std::string& dotted_path, const Config& value) {
       if (kv.first == key) next = kv.second;
     if (dot == std::string::npos) {
       auto copy = deep_copy(value.node_);
+      clear_used(copy);
       copy->key_location = value.node_->key_location.line ? value.node_->key_location
                                                           : value.node_->location;
       if (next) {

@@ -29,7 +29,7 @@ EnergyTable EnergyTable::from_config(const Config& c) {
     Config a = actions.child(name);
     Action act;
     act.pj = a.get_non_negative("pj", -1);
-    if (act.pj < 0) a.fail("pj", "missing required key 'pj'");
+    if (act.pj < 0) a.fail("pj", "missing required key");
     act.scales = a.get<bool>("scales", true);
     act.source = a.get<std::string>("source");
     t.actions_[name] = act;

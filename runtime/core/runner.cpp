@@ -12,7 +12,7 @@ Config load_experiment(const std::string& path, const std::vector<Override>& ove
   Config root = Config::load(path);
   if (!root.is_map()) root.fail("", "an experiment file must be a mapping");
   for (const char* part : {"hw", "workload"}) {
-    if (!root.has(part)) root.fail("", std::string("missing required key '") + part + "'");
+    if (!root.has(part)) root.fail(part, "missing required key");
     Config value = root.at(part);
     if (value.is_scalar()) {
       Config loaded = Config::load(root.get_path(part), part);

@@ -24,7 +24,11 @@ std::vector<Axis> read_axes(const Config& sweep, const std::string& section) {
     if (!list.is_sequence()) list.fail("", "expected a list of values to sweep");
     Axis axis{key, list.elements()};
     if (axis.values.empty()) list.fail("", "expected at least one value");
-    for (const auto& v : axis.values) v.mark_used();
+    for (const auto& v : axis.values) {
+      v.mark_used();
+      // An unknown swept key is reported where the sweep file names it.
+      v.node()->key_location = list.node()->key_location;
+    }
     axes.push_back(axis);
   }
   return axes;

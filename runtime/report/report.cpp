@@ -1,0 +1,454 @@
+// Report generation: tables, speedups and the Pareto front from a results folder.
+#include "runtime/report/report.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "runtime/core/error.h"
+#include "runtime/report/baseline.h"
+#include "runtime/report/document.h"
+#include "runtime/report/pareto.h"
+#include "runtime/report/plots.h"
+#include "runtime/report/results_folder.h"
+
+namespace tessel::report {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* kNone = "—";
+
+// `sig` significant digits, never in exponent notation (tables are read by people).
+std::string format_sig(double v, int sig) {
+  if (v == 0 || !std::isfinite(v)) return v == 0 ? "0" : std::to_string(v);
+  int decimals = sig - 1 - static_cast<int>(std::floor(std::log10(std::fabs(v))));
+  decimals = std::max(0, std::min(decimals, 9));
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string format_fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string param_value(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+// One energy unit for the whole report, chosen so the largest total reads naturally.
+struct EnergyUnit {
+  std::string name;
+  double pj = 1;  // picojoules per unit
+};
+
+EnergyUnit pick_energy_unit(const std::vector<PointRecord>& points) {
+  double most = 0;
+  for (const auto& p : points)
+    if (p.ok && p.result) most = std::max(most, p.result->total_energy_pj());
+  if (most >= 1e9) return {"mJ", 1e9};
+  if (most >= 1e6) return {"µJ", 1e6};
+  if (most >= 1e3) return {"nJ", 1e3};
+  return {"pJ", 1};
+}
+
+// The manifest's swept keys, then any other key a point's params carry.
+std::vector<std::string> param_keys(const Manifest& m, const std::vector<PointRecord>& points) {
+  std::vector<std::string> keys = m.swept_keys;
+  std::set<std::string> seen(keys.begin(), keys.end());
+  for (const auto& p : points)
+    if (p.params.is_object())
+      for (const auto& kv : p.params.items())
+        if (seen.insert(kv.key()).second) keys.push_back(kv.key());
+  return keys;
+}
+
+// "hw.rows" → "rows", unless another key ends the same way.
+std::string short_key(const std::string& key, const std::vector<std::string>& keys) {
+  auto last = [](const std::string& k) { return k.substr(k.rfind('.') + 1); };
+  for (const auto& other : keys)
+    if (other != key && last(other) == last(key)) return key;
+  return last(key);
+}
+
+std::string params_text(const json& params, const std::vector<std::string>& keys, bool brief) {
+  std::string out;
+  for (const auto& k : keys) {
+    if (!params.is_object() || !params.contains(k)) continue;
+    if (!out.empty()) out += brief ? " " : ", ";
+    out += (brief ? short_key(k, keys) : k) + "=" + param_value(params[k]);
+  }
+  return out;
+}
+
+std::string last_line(const std::string& text) {
+  size_t end = text.find_last_not_of("\r\n \t");
+  if (end == std::string::npos) return "";
+  size_t begin = text.rfind('\n', end);
+  return text.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - begin - 1);
+}
+
+bool any_metric(const std::vector<PointRecord>& points, const std::string& name) {
+  for (const auto& p : points)
+    if (p.ok && p.result && p.result->metrics.count(name)) return true;
+  return false;
+}
+
+std::string metric(const PointRecord& p, const std::string& name, double scale, int digits,
+                   bool fixed) {
+  auto it = p.result->metrics.find(name);
+  if (it == p.result->metrics.end()) return kNone;
+  return fixed ? format_fixed(it->second * scale, digits) : format_sig(it->second * scale, digits);
+}
+
+// Writes `text` to a temporary file beside `path` and renames it into place.
+void write_atomic(const fs::path& path, const std::string& text) {
+  fs::path tmp =
+      path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw IoError(path.string() + ": cannot write");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw IoError(path.string() + ": cannot write: " + ec.message());
+  }
+}
+
+// What the report says about the points, computed once and shared by tables and plots.
+struct Analysis {
+  Analysis(const Manifest& m, const std::vector<PointRecord>& p) : manifest(m), points(p) {}
+
+  const Manifest& manifest;
+  const std::vector<PointRecord>& points;
+  bool torn_tail = false;
+  std::vector<Comparison> cmp;
+  std::vector<std::string> keys;
+  EnergyUnit eu;
+  bool has_baseline = false;
+  std::string baseline_text;                  // "hw.rows=4"
+  std::vector<size_t> ok;                     // successful point indices
+  std::vector<std::pair<double, double>> le;  // (latency µs, energy in eu) per ok entry
+  std::vector<size_t> front;                  // point indices, by increasing latency
+  std::set<size_t> on_front;
+
+  double latency_us(size_t i) const { return points[i].result->seconds * 1e6; }
+  double energy(size_t i) const { return points[i].result->total_energy_pj() / eu.pj; }
+  std::string params(size_t i, bool brief) const {
+    return params_text(points[i].params, keys, brief);
+  }
+};
+
+Analysis analyse(const ResultsFolder& folder) {
+  Analysis a(folder.manifest, folder.points);
+  a.torn_tail = folder.torn_tail;
+  a.cmp = compare_to_baseline(a.points, a.manifest.baseline);
+  a.keys = param_keys(a.manifest, a.points);
+  a.eu = pick_energy_unit(a.points);
+  a.has_baseline = a.manifest.baseline.is_object();
+  if (a.has_baseline)
+    for (const auto& kv : a.manifest.baseline.items())
+      a.baseline_text +=
+          (a.baseline_text.empty() ? "" : ", ") + kv.key() + "=" + param_value(kv.value());
+  for (size_t i = 0; i < a.points.size(); ++i)
+    if (a.points[i].ok && a.points[i].result) a.ok.push_back(i);
+  for (size_t i : a.ok) a.le.push_back({a.latency_us(i), a.energy(i)});
+  for (size_t j : pareto_front(a.le)) a.front.push_back(a.ok[j]);
+  a.on_front.insert(a.front.begin(), a.front.end());
+  return a;
+}
+
+struct PlotSpec {
+  PlotJob job;
+  std::string heading, caption;
+};
+
+// The plots the data allows; the reason for each one left out goes to `notes`.
+std::vector<PlotSpec> plan_plots(const Analysis& a, std::vector<std::string>& notes) {
+  std::vector<PlotSpec> plots;
+  if (!a.has_baseline) {
+    notes.push_back(
+        "No speedup plot: manifest.json names no baseline (report.baseline), so speedups "
+        "are not computed.");
+  } else {
+    std::vector<Bar> bars;
+    for (size_t i : a.ok)
+      if (a.cmp[i].speedup) bars.push_back({a.params(i, true), *a.cmp[i].speedup});
+    if (bars.empty())
+      notes.push_back("No speedup plot: no successful point has a successful baseline.");
+    else
+      plots.push_back({speedup_plot(bars, a.baseline_text), "Speedup",
+                       "Speedup of each point over its baseline (" + a.baseline_text +
+                           "): baseline latency / latency"});
+  }
+
+  std::set<std::string> component_set;
+  for (size_t i : a.ok)
+    for (const auto& kv : a.points[i].result->energy_pj) component_set.insert(kv.first);
+  if (component_set.empty()) {
+    notes.push_back("No energy breakdown plot: no successful point reports energy.");
+  } else {
+    std::vector<std::string> components(component_set.begin(), component_set.end()), labels;
+    std::vector<std::vector<double>> values;
+    for (size_t i : a.ok) {
+      const auto& e = a.points[i].result->energy_pj;
+      labels.push_back(a.params(i, true));
+      values.emplace_back();
+      for (const auto& c : components) values.back().push_back(e.count(c) ? e.at(c) / a.eu.pj : 0);
+    }
+    plots.push_back(
+        {energy_plot(labels, components, values, a.eu.name), "Energy breakdown",
+         "Energy per component for each successful point, stacked (" + a.eu.name + ")"});
+  }
+
+  if (a.ok.empty()) {
+    notes.push_back("No latency-energy plot: no point succeeded.");
+  } else {
+    std::vector<ScatterPoint> scatter;
+    std::vector<size_t> front_local;
+    for (size_t j = 0; j < a.ok.size(); ++j)
+      scatter.push_back({a.points[a.ok[j]].id, a.le[j].first, a.le[j].second});
+    for (size_t i : a.front)
+      front_local.push_back(std::find(a.ok.begin(), a.ok.end(), i) - a.ok.begin());
+    plots.push_back({pareto_plot(scatter, front_local, a.eu.name), "Latency and energy",
+                     "Latency against energy of each successful point; the Pareto front "
+                     "(points no other point beats on both) in red"});
+  }
+  return plots;
+}
+
+Table facts_table(const Analysis& a) {
+  const Manifest& m = a.manifest;
+  Table t{{"Item", "Value"}, {false, false}, {}};
+  t.rows.push_back({"Name", m.name});
+  if (!m.sweep_file.empty()) t.rows.push_back({"Sweep file", m.sweep_file});
+  t.rows.push_back({"Git commit", m.git_commit});
+  t.rows.push_back({"Config hash", m.config_hash});
+  t.rows.push_back({"Seed", std::to_string(m.seed)});
+  t.rows.push_back({"Host", m.host});
+  t.rows.push_back({"Started (UTC)", m.started});
+  t.rows.push_back({"Finished (UTC)", m.finished.empty() ? "not recorded" : m.finished});
+  t.rows.push_back({"Points", std::to_string(a.points.size()) + " of " +
+                                  std::to_string(m.points_total) +
+                                  " recorded: " + std::to_string(a.ok.size()) + " ok, " +
+                                  std::to_string(a.points.size() - a.ok.size()) + " failed"});
+  return t;
+}
+
+std::string checks_text(const SimResult& r) {
+  size_t passed = 0;
+  std::string first_failed;
+  for (const auto& c : r.checks) {
+    if (c.passed)
+      ++passed;
+    else if (first_failed.empty())
+      first_failed = c.name;
+  }
+  return std::to_string(passed) + "/" + std::to_string(r.checks.size()) +
+         (first_failed.empty() ? "" : " (failed: " + first_failed + ")");
+}
+
+// Every point, one row each; optional columns only when some point has the value.
+Table points_table(const Analysis& a) {
+  const bool has_util = any_metric(a.points, "utilization");
+  const bool has_gflops = any_metric(a.points, "gflops");
+  const bool has_power = any_metric(a.points, "power_w");
+  bool has_checks = false;
+  for (size_t i : a.ok) has_checks |= !a.points[i].result->checks.empty();
+
+  Table t;
+  auto column = [&](const std::string& header, bool numeric) {
+    t.header.push_back(header);
+    t.numeric.push_back(numeric);
+  };
+  column("ID", false);
+  for (const auto& k : a.keys) column(k, false);
+  column("Status", false);
+  column("Cycles", true);
+  column("Latency (µs)", true);
+  column("Energy (" + a.eu.name + ")", true);
+  if (a.has_baseline) {
+    column("Baseline", false);
+    column("Speedup (×)", true);
+    column("Energy saving (×)", true);
+  }
+  if (has_util) column("Utilization (%)", true);
+  if (has_gflops) column("GFLOP/s", true);
+  if (has_power) column("Power (W)", true);
+  if (has_checks) column("Checks passed", false);
+  column("Pareto", false);
+
+  for (size_t i = 0; i < a.points.size(); ++i) {
+    const PointRecord& p = a.points[i];
+    std::vector<std::string> row{p.id};
+    for (const auto& k : a.keys)
+      row.push_back(p.params.is_object() && p.params.contains(k) ? param_value(p.params[k])
+                                                                 : kNone);
+    if (!p.ok || !p.result) {
+      row.push_back("failed");
+      row.resize(t.header.size(), kNone);
+      t.rows.push_back(row);
+      continue;
+    }
+    const Comparison& c = a.cmp[i];
+    row.push_back("ok");
+    row.push_back(std::to_string(p.result->cycles));
+    row.push_back(format_sig(a.latency_us(i), 4));
+    row.push_back(format_sig(a.energy(i), 4));
+    if (a.has_baseline) {
+      row.push_back(c.speedup ? a.points[*c.baseline].id : kNone);
+      row.push_back(c.speedup ? format_fixed(*c.speedup, 2) : kNone);
+      row.push_back(c.energy_ratio ? format_fixed(*c.energy_ratio, 2) : kNone);
+    }
+    if (has_util) row.push_back(metric(p, "utilization", 100, 1, true));
+    if (has_gflops) row.push_back(metric(p, "gflops", 1, 4, false));
+    if (has_power) row.push_back(metric(p, "power_w", 1, 3, false));
+    if (has_checks) row.push_back(checks_text(*p.result));
+    row.push_back(a.on_front.count(i) ? "yes" : "");
+    t.rows.push_back(row);
+  }
+  return t;
+}
+
+Document build_document(const Analysis& a, const std::vector<std::string>& notes,
+                        const std::vector<std::pair<std::string, Figure>>& figures) {
+  const Manifest& m = a.manifest;
+  Document doc;
+  doc.title = m.title.empty() ? "Sweep " + m.name : m.title;
+  doc.paragraph("Report on results/" + m.name +
+                (m.tessel_version.empty() ? "" : ", tessel " + m.tessel_version) + ".");
+
+  doc.heading(2, "Run");
+  doc.paragraph("Command that produced these results:");
+  doc.code(m.command);
+  doc.table(facts_table(a));
+  if (a.torn_tail)
+    doc.paragraph("points.jsonl ends in an incomplete line (an interrupted write); it is ignored.");
+  if (a.points.size() < m.points_total)
+    doc.paragraph("The run is incomplete: " + std::to_string(m.points_total - a.points.size()) +
+                  " points have no record (a resumed sweep fills them in).");
+
+  doc.heading(2, "Points");
+  doc.paragraph("Latency is simulated time. " +
+                (a.has_baseline
+                     ? "Speedup is baseline latency / latency and energy saving is baseline "
+                       "energy / energy, where a point's baseline is the point with the same "
+                       "parameters except " +
+                           a.baseline_text + "."
+                     : std::string("No baseline is named in manifest.json (report.baseline), "
+                                   "so there are no speedups.")));
+  doc.table(points_table(a));
+  std::vector<std::string> missing;
+  for (size_t i : a.ok)
+    if (a.has_baseline && !a.cmp[i].speedup)
+      missing.push_back(a.points[i].id + " (" + a.params(i, false) + "): " + a.cmp[i].why_not);
+  if (!missing.empty()) {
+    doc.paragraph("Points without a speedup:");
+    doc.list(missing);
+  }
+
+  doc.heading(2, "Failed points");
+  if (a.ok.size() == a.points.size()) {
+    doc.paragraph("None: every recorded point succeeded.");
+  } else {
+    Table t{{"ID", "Parameters", "Failure", "Exit status", "Last stderr line"},
+            {false, false, false, true, false},
+            {}};
+    for (size_t i = 0; i < a.points.size(); ++i) {
+      const PointRecord& p = a.points[i];
+      if (!p.ok || !p.result)
+        t.rows.push_back({p.id, a.params(i, false), p.failure, std::to_string(p.exit_status),
+                          last_line(p.stderr_tail)});
+    }
+    doc.table(t);
+  }
+
+  doc.heading(2, "Pareto front");
+  if (a.front.empty()) {
+    doc.paragraph("No point succeeded, so there is no front.");
+  } else {
+    doc.paragraph(
+        "Points that no other point beats on both latency and energy, by increasing latency "
+        "(exact duplicates are all kept).");
+    Table t{{"ID", "Parameters", "Latency (µs)", "Energy (" + a.eu.name + ")"},
+            {false, false, true, true},
+            {}};
+    for (size_t i : a.front)
+      t.rows.push_back({a.points[i].id, a.params(i, false), format_sig(a.latency_us(i), 4),
+                        format_sig(a.energy(i), 4)});
+    doc.table(t);
+  }
+
+  doc.heading(2, "Plots");
+  if (!notes.empty()) doc.list(notes);
+  for (const auto& [heading, figure] : figures) {
+    doc.heading(3, heading);
+    doc.figure(figure);
+  }
+  return doc;
+}
+
+}  // namespace
+
+ReportFiles write_report(const std::string& results_dir, const ReportOptions& options) {
+  const ResultsFolder folder = read_results_folder(results_dir);
+  const Analysis a = analyse(folder);
+
+  // Plots first: if gnuplot fails, nothing has been written yet.
+  ReportFiles files;
+  const std::vector<PlotSpec> plots = plan_plots(a, files.notes);
+  std::vector<std::pair<std::string, Figure>> figures;  // heading, figure
+  const std::string gnuplot = find_program(options.gnuplot);
+  if (gnuplot.empty()) {
+    files.plots_skipped = true;
+    files.notes.insert(files.notes.begin(),
+                       "Plots skipped: gnuplot was not found (looked for '" + options.gnuplot +
+                           "'). Install it (Debian: apt-get install gnuplot-nox) and run "
+                           "tessel report again; the tables are complete.");
+  } else {
+    for (const PlotSpec& spec : plots)
+      figures.push_back({spec.heading, Figure{spec.job.name + ".svg", spec.caption,
+                                              render_plot(gnuplot, spec.job)}});
+  }
+  const Document doc = build_document(a, files.notes, figures);
+
+  // Everything is rendered: now replace the files, plots before the pages that show them.
+  const fs::path dir(results_dir);
+  for (const char* name : {"speedup", "energy_breakdown", "pareto"}) {
+    const fs::path svg = dir / (std::string(name) + ".svg");
+    auto it = std::find_if(figures.begin(), figures.end(),
+                           [&](const auto& f) { return f.second.file == svg.filename().string(); });
+    if (it != figures.end()) {
+      write_atomic(svg, it->second.svg);
+      files.plots.push_back(svg.string());
+    } else {
+      // A plot not made this time must not linger from an earlier report.
+      std::error_code ec;
+      fs::remove(svg, ec);
+    }
+  }
+  files.markdown = (dir / "report.md").string();
+  files.html = (dir / "report.html").string();
+  write_atomic(files.markdown, render_markdown(doc));
+  write_atomic(files.html, render_html(doc));
+  return files;
+}
+
+}  // namespace tessel::report

@@ -1,0 +1,44 @@
+// Test-only models that finish, crash, hang or fail on demand, for sweep-engine tests.
+#include <csignal>
+#include <thread>
+
+#include "runtime/core/error.h"
+#include "runtime/core/registry.h"
+
+namespace tessel {
+namespace {
+
+// workload.behaviour: ok | crash | hang | fail; workload.sleep_ms delays every point.
+// The result depends on the point's seed and parameters only, so runs are reproducible.
+class FaultModel : public Experiment {
+ public:
+  void configure(const Config& hw, const Config& workload) override {
+    size_ = hw.get_positive_int("size");
+    behaviour_ = workload.get_choice("behaviour", {"ok", "crash", "hang", "fail"}, "ok");
+    crash_size_ = workload.get<int64_t>("crash_size", -1);
+    sleep_ms_ = workload.get<int64_t>("sleep_ms", 0);
+  }
+  SimResult run(RunContext& ctx) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
+    bool faulty = crash_size_ < 0 || crash_size_ == size_;
+    if (faulty && behaviour_ == "crash") std::raise(SIGSEGV);
+    if (faulty && behaviour_ == "hang") std::this_thread::sleep_for(std::chrono::hours(1));
+    if (faulty && behaviour_ == "fail") throw SimError("fault model asked to fail");
+    ctx.counters.add("core", "mac_int8", static_cast<uint64_t>(size_) * 100);
+    SimResult r;
+    r.cycles = static_cast<uint64_t>(size_) * 1000 + ctx.seed % 1000;
+    r.clock_ghz = 1.0;
+    r.metrics["seed_low_bits"] = static_cast<double>(ctx.seed % 1000);
+    return r;
+  }
+
+ private:
+  int64_t size_ = 0, crash_size_ = -1, sleep_ms_ = 0;
+  std::string behaviour_;
+};
+
+}  // namespace
+
+TESSEL_REGISTER_MODEL("test_fault", FaultModel, "test only: finishes, crashes, hangs or fails");
+
+}  // namespace tessel

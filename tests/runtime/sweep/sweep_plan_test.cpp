@@ -1,0 +1,95 @@
+// Sweep expansion: grid order, zip in step, seeds, and errors in sweep files.
+#include "runtime/sweep/sweep_plan.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/tool.h"
+
+namespace tessel::sweep {
+namespace {
+
+using testing::TempDir;
+using testing::write_text;
+
+void write_experiment(const TempDir& dir) {
+  write_text(dir / "exp.yaml", "hw:\n  model: test_fault\n  size: 1\n  energy: {table: " +
+                                   std::string(TESSEL_SOURCE_DIR) +
+                                   "/configs/energy/45nm.yaml}\nworkload: {}\n");
+}
+
+TEST(SweepPlan, GridIsCartesianLastKeyFastestZipFastestOfAll) {
+  TempDir dir;
+  write_experiment(dir);
+  write_text(dir / "s.yaml",
+             "name: t\nexperiment: exp.yaml\nseed: 5\n"
+             "grid:\n  hw.size: [1, 2]\n  workload.sleep_ms: [0, 1, 2]\n"
+             "zip:\n  hw.a: [x, y]\n  hw.b: [10, 20]\n");
+  SweepPlan plan = load_sweep(dir / "s.yaml");
+  ASSERT_EQ(plan.points.size(), 2u * 3u * 2u);
+  EXPECT_EQ(describe_params(plan.points[0].params),
+            "hw.a=x hw.b=10 hw.size=1 workload.sleep_ms=0");
+  EXPECT_EQ(describe_params(plan.points[1].params),
+            "hw.a=y hw.b=20 hw.size=1 workload.sleep_ms=0");
+  EXPECT_EQ(describe_params(plan.points[2].params),
+            "hw.a=x hw.b=10 hw.size=1 workload.sleep_ms=1");
+  EXPECT_EQ(describe_params(plan.points[11].params),
+            "hw.a=y hw.b=20 hw.size=2 workload.sleep_ms=2");
+  EXPECT_EQ(plan.points[7].id, "p0007");
+  EXPECT_EQ(plan.swept_keys,
+            (std::vector<std::string>{"hw.size", "workload.sleep_ms", "hw.a", "hw.b"}));
+  // Seeds differ per point and repeat across loads.
+  EXPECT_NE(plan.points[0].seed, plan.points[1].seed);
+  EXPECT_EQ(load_sweep(dir / "s.yaml").points[3].seed, plan.points[3].seed);
+  EXPECT_EQ(load_sweep(dir / "s.yaml").config_hash, plan.config_hash);
+}
+
+TEST(SweepPlan, OverridesReachTheExperimentAndUnknownKeysPointAtTheSweepFile) {
+  TempDir dir;
+  write_experiment(dir);
+  write_text(dir / "s.yaml", "experiment: exp.yaml\ngrid:\n  hw.size: [3]\n  hw.sise: [4]\n");
+  SweepPlan plan = load_sweep(dir / "s.yaml");
+  EXPECT_EQ(plan.name, "s");
+  Config exp = point_experiment(plan, plan.points[0]);
+  EXPECT_EQ(exp.child("hw").get<int>("size"), 3);
+  EXPECT_EQ(exp.get<uint64_t>("seed"), plan.points[0].seed);
+  exp.child("hw").get<std::string>("model");
+  exp.child("hw").child("energy").mark_used();
+  exp.child("workload");
+  try {
+    exp.reject_unused();
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), dir / "s.yaml" + ":4:3: hw.sise: unknown key");
+  }
+}
+
+TEST(SweepPlan, ZipListsOfDifferentLengthsAreAnError) {
+  TempDir dir;
+  write_experiment(dir);
+  write_text(dir / "s.yaml", "experiment: exp.yaml\nzip:\n  hw.a: [1, 2]\n  hw.b: [1]\n");
+  try {
+    load_sweep(dir / "s.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), dir / "s.yaml" +
+                                         ":4:9: zip.hw.b: zip lists must have equal lengths (1 "
+                                         "here, 2 for hw.a)");
+  }
+}
+
+TEST(SweepPlan, EmptyAxisAndUnknownTopLevelKeyAreErrors) {
+  TempDir dir;
+  write_experiment(dir);
+  write_text(dir / "a.yaml", "experiment: exp.yaml\ngrid:\n  hw.size: []\n");
+  EXPECT_THROW(load_sweep(dir / "a.yaml"), ConfigError);
+  write_text(dir / "b.yaml", "experiment: exp.yaml\ngird:\n  hw.size: [1]\n");
+  try {
+    load_sweep(dir / "b.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), dir / "b.yaml" + ":2:1: gird: unknown key");
+  }
+}
+
+}  // namespace
+}  // namespace tessel::sweep
