@@ -106,6 +106,8 @@ int main(int argc, char** argv) {
   sw->add_option("--point-timeout", sopt.point_timeout_s,
                  "Seconds after which a point is killed and recorded as failed (0: none)")
       ->check(CLI::NonNegativeNumber);
+  sw->add_flag("--overwrite", sopt.overwrite, "Replace earlier results in the results folder")
+      ->excludes(sw->get_option("--resume"));
   sw->add_option("--out", sopt.out_dir, "Results folder (default: results/<sweep name>)");
   sw->add_flag("--no-report", no_report, "Do not write report.md / report.html at the end");
   sopt.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

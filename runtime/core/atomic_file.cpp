@@ -12,7 +12,7 @@
 
 namespace tessel {
 
-void write_file_atomic(const std::string& path, const std::string& content) {
+void write_file_atomic(const std::string& path, const std::string& content, bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw IoError(path + ": cannot write (" + std::strerror(errno) + ")");
@@ -30,7 +30,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if ((durable && ::fsync(fd) != 0) || ::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
     throw IoError(path + ": cannot replace (" + std::strerror(e) + ")");

@@ -75,6 +75,12 @@ std::string xtics_for(const std::vector<std::string>& labels) {
   return "set xtics nomirror\n";
 }
 
+// Bar charts are drawn 1000 px wide (the width the HTML shows them at, so fonts keep their
+// size) and widen only when bars would get thinner than about 24 px.
+int bar_chart_width(size_t bars, int legend) {
+  return std::min(2400, std::max(1000, 24 * static_cast<int>(bars) + 260 + legend));
+}
+
 // Log axes when the values span more than two decades.
 bool wide_range(const std::vector<double>& v) {
   if (v.empty()) return false;
@@ -94,8 +100,7 @@ PlotJob speedup_plot(const std::vector<Bar>& bars, const std::string& baseline_t
     labels.push_back(b.label);
   }
   job.data_files["speedup.dat"] = data;
-  int width = std::max<int>(900, 60 * static_cast<int>(bars.size()) + 200);
-  job.script = preamble(job.name, std::min(width, 1800), 520) + "set title " +
+  job.script = preamble(job.name, bar_chart_width(bars.size(), 0), 540) + "set title " +
                gp_string("Speedup over the baseline (" + baseline_text + ")") +
                "\n"
                "set ylabel 'Speedup (×, baseline latency / latency)'\n"
@@ -128,8 +133,7 @@ PlotJob energy_plot(const std::vector<std::string>& labels,
     data += "\n";
   }
   job.data_files["energy.dat"] = data;
-  int width = std::max<int>(900, 60 * static_cast<int>(labels.size()) + 360);
-  job.script = preamble(job.name, std::min(width, 1800), 520) +
+  job.script = preamble(job.name, bar_chart_width(labels.size(), 160), 540) +
                "set title 'Energy per component'\n"
                "set ylabel " +
                gp_string("Energy (" + unit + ")") +
@@ -168,8 +172,8 @@ PlotJob pareto_plot(const std::vector<ScatterPoint>& points, const std::vector<s
                "set xlabel 'Latency (µs)'\n"
                "set ylabel " +
                gp_string("Energy (" + energy_unit + ")") + "\n" +
-               (wide_range(xs) ? "set logscale x\n" : "") +
-               (wide_range(ys) ? "set logscale y\n" : "") +
+               (wide_range(xs) ? "set logscale x\n" : "set xrange [0:*]\n") +
+               (wide_range(ys) ? "set logscale y\n" : "set yrange [0:*]\n") +
                "set grid xtics ytics lc rgb '#dddddd' lt 1\n"
                "set offsets graph 0.08, graph 0.12, graph 0.08, graph 0.08\n"
                "set key outside right top vertical box\n"
@@ -177,7 +181,7 @@ PlotJob pareto_plot(const std::vector<ScatterPoint>& points, const std::vector<s
                "title 'design point', \\\n"
                "     'front.dat' using 1:2 skip 1 with linespoints pt 7 ps 1.7 lw 2 "
                "lc rgb '#c44e52' title 'Pareto front', \\\n"
-               "     'points.dat' using 1:2:3 skip 1 with labels left offset 0.8,0.6 "
+               "     'front.dat' using 1:2:3 skip 1 with labels left offset 0.9,0.7 "
                "font ',11' notitle\n";
   return job;
 }

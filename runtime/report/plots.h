@@ -31,7 +31,8 @@ PlotJob speedup_plot(const std::vector<Bar>& bars, const std::string& baseline_t
 PlotJob energy_plot(const std::vector<std::string>& labels,
                     const std::vector<std::string>& components,
                     const std::vector<std::vector<double>>& values, const std::string& unit);
-// Latency (µs) against energy (`energy_unit`); `front` indexes `points` in drawing order.
+// Latency (µs) against energy (`energy_unit`); `front` indexes `points` in drawing order
+// and only front points are labelled (labelling every point clutters dense sweeps).
 PlotJob pareto_plot(const std::vector<ScatterPoint>& points, const std::vector<size_t>& front,
                     const std::string& energy_unit);
 

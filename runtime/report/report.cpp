@@ -45,19 +45,21 @@ std::string param_value(const json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-// One energy unit for the whole report, chosen so the largest total reads naturally.
+// One energy unit for the whole report: the largest in which the smallest total is >= 1.
 struct EnergyUnit {
   std::string name;
   double pj = 1;  // picojoules per unit
 };
 
 EnergyUnit pick_energy_unit(const std::vector<PointRecord>& points) {
-  double most = 0;
-  for (const auto& p : points)
-    if (p.ok && p.result) most = std::max(most, p.result->total_energy_pj());
-  if (most >= 1e9) return {"mJ", 1e9};
-  if (most >= 1e6) return {"µJ", 1e6};
-  if (most >= 1e3) return {"nJ", 1e3};
+  double least = 0;
+  for (const auto& p : points) {
+    double e = p.ok && p.result ? p.result->total_energy_pj() : 0;
+    if (e > 0 && (least == 0 || e < least)) least = e;
+  }
+  if (least >= 1e9) return {"mJ", 1e9};
+  if (least >= 1e6) return {"µJ", 1e6};
+  if (least >= 1e3) return {"nJ", 1e3};
   return {"pJ", 1};
 }
 
@@ -148,6 +150,9 @@ struct Analysis {
   std::vector<std::pair<double, double>> le;  // (latency µs, energy in eu) per ok entry
   std::vector<size_t> front;                  // point indices, by increasing latency
   std::set<size_t> on_front;
+  bool bars_by_id = false;  // bar labels are point ids: parameter labels would not fit
+
+  std::string bar_label(size_t i) const { return bars_by_id ? points[i].id : params(i, true); }
 
   double latency_us(size_t i) const { return points[i].result->seconds * 1e6; }
   double energy(size_t i) const { return points[i].result->total_energy_pj() / eu.pj; }
@@ -172,6 +177,8 @@ Analysis analyse(const ResultsFolder& folder) {
   for (size_t i : a.ok) a.le.push_back({a.latency_us(i), a.energy(i)});
   for (size_t j : pareto_front(a.le)) a.front.push_back(a.ok[j]);
   a.on_front.insert(a.front.begin(), a.front.end());
+  // Labels up to ~18 characters stay readable under a bar, even rotated.
+  for (size_t i : a.ok) a.bars_by_id |= a.params(i, true).size() > 18;
   return a;
 }
 
@@ -183,6 +190,7 @@ struct PlotSpec {
 // The plots the data allows; the reason for each one left out goes to `notes`.
 std::vector<PlotSpec> plan_plots(const Analysis& a, std::vector<std::string>& notes) {
   std::vector<PlotSpec> plots;
+  const std::string by_id = a.bars_by_id ? "; bars labelled by point id" : "";
   if (!a.has_baseline) {
     notes.push_back(
         "No speedup plot: manifest.json names no baseline (report.baseline), so speedups "
@@ -190,13 +198,13 @@ std::vector<PlotSpec> plan_plots(const Analysis& a, std::vector<std::string>& no
   } else {
     std::vector<Bar> bars;
     for (size_t i : a.ok)
-      if (a.cmp[i].speedup) bars.push_back({a.params(i, true), *a.cmp[i].speedup});
+      if (a.cmp[i].speedup) bars.push_back({a.bar_label(i), *a.cmp[i].speedup});
     if (bars.empty())
       notes.push_back("No speedup plot: no successful point has a successful baseline.");
     else
       plots.push_back({speedup_plot(bars, a.baseline_text), "Speedup",
                        "Speedup of each point over its baseline (" + a.baseline_text +
-                           "): baseline latency / latency"});
+                           "): baseline latency / latency" + by_id});
   }
 
   std::set<std::string> component_set;
@@ -209,13 +217,13 @@ std::vector<PlotSpec> plan_plots(const Analysis& a, std::vector<std::string>& no
     std::vector<std::vector<double>> values;
     for (size_t i : a.ok) {
       const auto& e = a.points[i].result->energy_pj;
-      labels.push_back(a.params(i, true));
+      labels.push_back(a.bar_label(i));
       values.emplace_back();
       for (const auto& c : components) values.back().push_back(e.count(c) ? e.at(c) / a.eu.pj : 0);
     }
     plots.push_back(
         {energy_plot(labels, components, values, a.eu.name), "Energy breakdown",
-         "Energy per component for each successful point, stacked (" + a.eu.name + ")"});
+         "Energy per component for each successful point, stacked (" + a.eu.name + ")" + by_id});
   }
 
   if (a.ok.empty()) {
@@ -229,7 +237,7 @@ std::vector<PlotSpec> plan_plots(const Analysis& a, std::vector<std::string>& no
       front_local.push_back(std::find(a.ok.begin(), a.ok.end(), i) - a.ok.begin());
     plots.push_back({pareto_plot(scatter, front_local, a.eu.name), "Latency and energy",
                      "Latency against energy of each successful point; the Pareto front "
-                     "(points no other point beats on both) in red"});
+                     "(points no other point beats on both) in red and labelled"});
   }
   return plots;
 }

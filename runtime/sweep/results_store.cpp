@@ -37,6 +37,13 @@ bool ResultsStore::has_points() const {
   return fs::exists(points_path(), ec) && fs::file_size(points_path(), ec) > 0;
 }
 
+void ResultsStore::clear() {
+  for (const char* name : {"points.jsonl", "manifest.json", "summary.csv", "report.md",
+                           "report.html", "speedup.svg", "energy_breakdown.svg", "pareto.svg"})
+    fs::remove(dir_ + "/" + name);
+  for (const auto& entry : fs::directory_iterator(scratch_dir())) fs::remove(entry.path());
+}
+
 std::vector<PointRecord> ResultsStore::load_existing() {
   if (!fs::exists(points_path())) return {};
   size_t valid = 0;
@@ -55,7 +62,6 @@ void ResultsStore::append(const PointRecord& record) {
   ssize_t n = ::write(points_fd_, line.data(), line.size());
   if (n != static_cast<ssize_t>(line.size()))
     throw IoError(points_path() + ": short write (" + std::strerror(errno) + ")");
-  ::fdatasync(points_fd_);
 }
 
 nlohmann::json ResultsStore::read_manifest() const {

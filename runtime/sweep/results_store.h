@@ -22,9 +22,12 @@ class ResultsStore {
   std::string points_path() const { return dir_ + "/points.jsonl"; }
   std::string manifest_path() const { return dir_ + "/manifest.json"; }
   bool has_points() const;
+  // Removes earlier results (points, manifest, summary, reports, scratch files).
+  void clear();
   // Finished records; a torn final line (a write cut by a kill) is cut off the file.
   std::vector<PointRecord> load_existing();
-  // Appends one record as a single write(2) to an O_APPEND descriptor, then fsync.
+  // Appends one record as a single write(2) to an O_APPEND descriptor: a killed sweep
+  // leaves whole lines, or at worst one torn last line that load_existing() cuts off.
   void append(const PointRecord& record);
   nlohmann::json read_manifest() const;
   void write_manifest(const nlohmann::json& manifest) const;

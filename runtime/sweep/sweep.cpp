@@ -98,7 +98,8 @@ void run_point(const std::string& sweep_file, size_t index, const std::string& o
     throw ConfigError(sweep_file + ": point index " + std::to_string(index) + " out of range (" +
                       std::to_string(plan.points.size()) + " points)");
   SimResult r = run_experiment(point_experiment(plan, plan.points[index]));
-  write_file_atomic(out_path, r.to_json().dump() + "\n");
+  // Not fsynced: the file only has to survive this process, not a power cut.
+  write_file_atomic(out_path, r.to_json().dump() + "\n", /*durable=*/false);
 }
 
 SweepSummary run_sweep(const SweepOptions& opt) {
@@ -113,11 +114,12 @@ SweepSummary run_sweep(const SweepOptions& opt) {
 
   std::vector<PointRecord> records;
   nlohmann::json manifest;
+  if (opt.overwrite) store.clear();
   if (store.has_points()) {
     if (!opt.resume)
       throw IoError(store.points_path() +
-                    ": results already exist; pass --resume to continue them or --out to write "
-                    "elsewhere");
+                    ": results already exist; pass --resume to continue them, --overwrite to "
+                    "replace them, or --out to write elsewhere");
     manifest = store.read_manifest();
     if (manifest.value("config_hash", "") != plan.config_hash)
       throw ConfigError(opt.sweep_file + ": the sweep or its experiment changed since " +
@@ -225,7 +227,7 @@ SweepSummary run_sweep(const SweepOptions& opt) {
       sleep_us = std::chrono::microseconds(100);
     } else {
       std::this_thread::sleep_for(sleep_us);
-      sleep_us = std::min(sleep_us * 2, std::chrono::microseconds(5000));
+      sleep_us = std::min(sleep_us * 2, std::chrono::microseconds(1000));
     }
   }
   progress.finish();

@@ -129,7 +129,10 @@ TEST(Sweep, ExistingResultsAreNotOverwrittenWithoutResume) {
   auto again = run_tool(kTool, "sweep s.yaml --no-report --out out", dir.path());
   EXPECT_EQ(again.exit_code, 4);
   EXPECT_EQ(again.err, "tessel: out/points.jsonl: results already exist; pass --resume to "
-                       "continue them or --out to write elsewhere\n");
+                       "continue them, --overwrite to replace them, or --out to write elsewhere\n");
+  EXPECT_EQ(read_text(dir.path() / "out/points.jsonl"), before);
+  auto replaced = run_tool(kTool, "sweep s.yaml --overwrite --no-report --out out", dir.path());
+  EXPECT_EQ(replaced.exit_code, 0) << replaced.err;
   EXPECT_EQ(read_text(dir.path() / "out/points.jsonl"), before);
   // A changed sweep may not resume into the old results.
   write_sweep(dir, "{}", "[1, 2, 3]");
