@@ -2,6 +2,7 @@
 #include "runtime/report/document.h"
 
 #include <algorithm>
+#include <regex>
 
 namespace tessel::report {
 namespace {
@@ -135,7 +136,9 @@ std::string inline_svg(const std::string& svg, const std::string& id_prefix) {
     s = replace_all(s, std::string("href=") + q + "#",
                     std::string("href=") + q + "#" + id_prefix + "-");
   }
-  return replace_all(s, "url(#", "url(#" + id_prefix + "-");
+  s = replace_all(s, "url(#", "url(#" + id_prefix + "-");
+  // gnuplot titles every group ("gnuplot_plot_1"); inline, those become hover tooltips.
+  return std::regex_replace(s, std::regex("<title>[^<]*</title>"), "");
 }
 
 std::string render_markdown(const Document& doc) {

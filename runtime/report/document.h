@@ -1,5 +1,5 @@
-// A small document model (headings, text, tables, figures) rendered to Markdown and HTML,
-// so report.md and report.html always carry the same content.
+// The report as a document (headings, text, tables, figures) rendered to Markdown and HTML.
+// One model feeds both renderers, so report.md and report.html carry the same content.
 #pragma once
 
 #include <string>
@@ -47,8 +47,9 @@ std::string render_markdown(const Document& doc);
 std::string render_html(const Document& doc);
 
 std::string html_escape(const std::string& text);
-// Makes a gnuplot SVG embeddable in HTML: drops the XML prolog and prefixes every id
-// (and its references) with `id_prefix`, since several plots on one page reuse ids.
+// Makes a gnuplot SVG embeddable in HTML: drops the XML prolog and the <title> tooltips,
+// and prefixes every id (and its references) with `id_prefix`, since several plots on one
+// page reuse ids.
 std::string inline_svg(const std::string& svg, const std::string& id_prefix);
 
 }  // namespace tessel::report

@@ -57,6 +57,8 @@ std::string preamble(const std::string& name, int width, int height) {
          name +
          ".svg'\n"
          "set datafile separator \"\\t\"\n"
+         // Names from the results may hold '#', which gnuplot would take for a comment.
+         "set datafile commentschars \"\"\n"
          "set border lw 1.2\n"
          // Colour-blind-safe series colours (Okabe-Ito) instead of gnuplot's defaults.
          "set linetype 1 lc rgb '#0072b2'\nset linetype 2 lc rgb '#e69f00'\n"
@@ -100,7 +102,7 @@ PlotJob speedup_plot(const std::vector<Bar>& bars, const std::string& baseline_t
     labels.push_back(b.label);
   }
   job.data_files["speedup.dat"] = data;
-  job.script = preamble(job.name, bar_chart_width(bars.size(), 0), 540) + "set title " +
+  job.script = preamble(job.name, bar_chart_width(bars.size(), 160), 540) + "set title " +
                gp_string("Speedup over the baseline (" + baseline_text + ")") +
                "\n"
                "set ylabel 'Speedup (×, baseline latency / latency)'\n"
@@ -175,7 +177,7 @@ PlotJob pareto_plot(const std::vector<ScatterPoint>& points, const std::vector<s
                (wide_range(xs) ? "set logscale x\n" : "set xrange [0:*]\n") +
                (wide_range(ys) ? "set logscale y\n" : "set yrange [0:*]\n") +
                "set grid xtics ytics lc rgb '#dddddd' lt 1\n"
-               "set offsets graph 0.08, graph 0.12, graph 0.08, graph 0.08\n"
+               "set offsets 0, graph 0.12, graph 0.08, 0\n"
                "set key outside right top vertical box\n"
                "plot 'points.dat' using 1:2 skip 1 with points pt 7 ps 1.3 lc rgb '#8c8c8c' "
                "title 'design point', \\\n"

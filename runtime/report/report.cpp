@@ -1,15 +1,13 @@
 // Report generation: tables, speedups and the Pareto front from a results folder.
 #include "runtime/report/report.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
+#include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/report/baseline.h"
 #include "runtime/report/document.h"
@@ -110,28 +108,6 @@ std::string metric(const PointRecord& p, const std::string& name, double scale, 
   auto it = p.result->metrics.find(name);
   if (it == p.result->metrics.end()) return kNone;
   return fixed ? format_fixed(it->second * scale, digits) : format_sig(it->second * scale, digits);
-}
-
-// Writes `text` to a temporary file beside `path` and renames it into place.
-void write_atomic(const fs::path& path, const std::string& text) {
-  fs::path tmp =
-      path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw IoError(path.string() + ": cannot write");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw IoError(path.string() + ": cannot write: " + ec.message());
-  }
 }
 
 // What the report says about the points, computed once and shared by tables and plots.
@@ -438,13 +414,14 @@ ReportFiles write_report(const std::string& results_dir, const ReportOptions& op
   const Document doc = build_document(a, files.notes, figures);
 
   // Everything is rendered: now replace the files, plots before the pages that show them.
+  // No fsync: a report can always be regenerated from points.jsonl.
   const fs::path dir(results_dir);
   for (const char* name : {"speedup", "energy_breakdown", "pareto"}) {
     const fs::path svg = dir / (std::string(name) + ".svg");
     auto it = std::find_if(figures.begin(), figures.end(),
                            [&](const auto& f) { return f.second.file == svg.filename().string(); });
     if (it != figures.end()) {
-      write_atomic(svg, it->second.svg);
+      write_file_atomic(svg.string(), it->second.svg, false);
       files.plots.push_back(svg.string());
     } else {
       // A plot not made this time must not linger from an earlier report.
@@ -454,8 +431,8 @@ ReportFiles write_report(const std::string& results_dir, const ReportOptions& op
   }
   files.markdown = (dir / "report.md").string();
   files.html = (dir / "report.html").string();
-  write_atomic(files.markdown, render_markdown(doc));
-  write_atomic(files.html, render_html(doc));
+  write_file_atomic(files.markdown, render_markdown(doc), false);
+  write_file_atomic(files.html, render_html(doc), false);
   return files;
 }
 

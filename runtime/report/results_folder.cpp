@@ -11,11 +11,12 @@ namespace {
 
 using nlohmann::json;
 
-// Reads `key` from the manifest object; absent optional keys keep `fallback`.
+// Reads `key` from the manifest object; absent or null optional keys keep `fallback` (the
+// sweep writes "finished": null while it runs).
 template <typename T>
 T field(const json& j, const std::string& path, const char* key, bool required, T fallback) {
   auto it = j.find(key);
-  if (it == j.end()) {
+  if (it == j.end() || (!required && it->is_null())) {
     if (required) throw IoError(path + ": missing key '" + key + "'");
     return fallback;
   }
@@ -54,6 +55,7 @@ Manifest read_manifest(const std::string& path) {
   m.swept_keys = field<std::vector<std::string>>(j, path, "swept_keys", true, {});
   json report = field<json>(j, path, "report", false, json::object());
   if (!report.is_object()) throw IoError(path + ": key 'report' must be an object");
+  if (m.title.empty()) m.title = field<std::string>(report, path, "title", false, "");
   if (report.contains("baseline")) {
     m.baseline = report["baseline"];
     if (!m.baseline.is_object() || m.baseline.empty())

@@ -14,7 +14,7 @@ namespace tessel::report {
 // manifest.json as the sweep writes it.
 struct Manifest {
   std::string name;
-  std::string title;  // may be empty: the report then uses `name`
+  std::string title;  // "title", else "report.title"; may be empty: the report uses `name`
   std::string command;
   std::string sweep_file;
   std::string config_hash;

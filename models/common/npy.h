@@ -1,0 +1,38 @@
+// Readers for NumPy .npy arrays and .npz archives (uncompressed zip of .npy), float data.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tessel {
+
+// One array, converted to float32 and stored in C (row-major) order.
+struct NpyArray {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  std::string descr;  // dtype as written in the file, e.g. "<f4"
+
+  int64_t size() const;
+  std::string shape_string() const;  // "[1024, 256]"
+};
+
+// Parses the bytes of one .npy file. `where` prefixes every error message (a file name,
+// or "w.npz: array 'weight_hh_l0'"). Accepts format versions 1.0, 2.0 and 3.0,
+// little-endian float32 ('<f4') and float64 ('<f8', narrowed to float), C or Fortran order.
+// Throws tessel::IoError naming `where` and what is wrong.
+NpyArray parse_npy(const std::string& bytes, const std::string& where);
+
+// Reads a .npy file.
+NpyArray read_npy(const std::string& path);
+
+// Reads every array of a .npz archive (as written by np.savez: a zip whose entries are
+// stored, not deflated; zip64 records are understood). Keys drop the ".npy" suffix.
+// Deflated entries (np.savez_compressed) are rejected with a message saying so.
+std::map<std::string, NpyArray> read_npz(const std::string& path);
+
+// CRC-32 (IEEE 802.3, as zip uses) of a byte range; exposed for tests that write archives.
+uint32_t crc32(const void* data, std::size_t size);
+
+}  // namespace tessel

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Device run (DESIGN.md): build without SystemC/RTL, run the `cuda` ctest label and the
+# CUDA benchmarks. Logs go to $OUT when set (the device runner collects it), else to
+# <build>/gpu-check. Usage: scripts/gpu-check.sh [build-dir]   (env JOBS=N to limit -j)
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${1:-$root/build-gpu}
+logs=${OUT:-$build/gpu-check}
+jobs=${JOBS:-$(nproc)}
+mkdir -p "$logs"
+status=0
+
+{
+  date -u
+  nvidia-smi || echo "nvidia-smi not available"
+  nvcc --version || echo "nvcc not on PATH"
+} >"$logs/device.txt" 2>&1
+
+generator=()
+command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+if ! cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DTESSEL_SYSTEMC=OFF -DTESSEL_RTL=OFF -DTESSEL_CUDA=ON >"$logs/configure.log" 2>&1; then
+  echo "gpu-check: configure failed (see $logs/configure.log)"
+  tail -n 30 "$logs/configure.log"
+  exit 1
+fi
+if ! cmake --build "$build" -j "$jobs" >"$logs/build.log" 2>&1; then
+  echo "gpu-check: build failed (see $logs/build.log)"
+  grep -E "error|Error" "$logs/build.log" | head -n 40
+  exit 1
+fi
+
+(cd "$build" && ctest -L cuda --output-on-failure --no-tests=error) >"$logs/ctest-cuda.log" 2>&1 ||
+  status=1
+tail -n 25 "$logs/ctest-cuda.log"
+
+# Every benchmark program with "cuda" in its name; each skips itself without a device.
+while IFS= read -r bench; do
+  name=$(basename "$bench")
+  echo "== $name"
+  if ! "$bench" --benchmark_out="$logs/$name.json" --benchmark_out_format=json \
+      >"$logs/$name.txt" 2>&1; then
+    echo "gpu-check: $name failed"
+    status=1
+  fi
+  tail -n 25 "$logs/$name.txt"
+done < <(find "$build/bench" -maxdepth 1 -type f -name '*cuda*' -perm -u+x | sort)
+
+echo "gpu-check: logs in $logs; status $status"
+exit "$status"

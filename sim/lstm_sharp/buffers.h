@@ -1,0 +1,38 @@
+// On-chip buffers and the activity they see: weight SRAM, activation buffer, partial sums.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "runtime/core/counters.h"
+
+namespace tessel::lstm_sharp {
+
+// Activity of one tile, kept as plain integers on the hot path and turned into counters
+// once at the end.
+struct TileActivity {
+  uint64_t macs = 0;                 // useful int16 MACs (padding lanes are clock-gated)
+  uint64_t weight_sram_bytes = 0;    // weights read from the tile's SRAM
+  uint64_t streamed_weight_bytes = 0;  // weights read from off-chip every step
+  uint64_t act_buffer_bytes = 0;     // x / h slices broadcast to the DPUs
+  uint64_t psum_bytes = 0;           // W·x partial sums written ahead and read back
+  uint64_t mfu_elements = 0;         // elements through the MFU
+  uint64_t busy_cycles = 0;          // cycles with DPU passes in flight
+  uint64_t stall_cycles = 0;         // cycles waiting for h(t-1) or a barrier
+  uint64_t runahead_chunks = 0;      // W·x blocks computed ahead of their step
+};
+
+// Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at the
+// smallest of those that holds it. A banked buffer is charged per bank: each access
+// activates one bank's decoders, word lines and sense amplifiers, not the whole array.
+inline std::string sram_class(double kib) {
+  return kib <= 8 ? "sram_8kb" : kib <= 32 ? "sram_32kb" : "sram_1mb";
+}
+
+// Partial sums are stored as 48-bit words (exact for 2^17 terms, see fixed::dot).
+inline constexpr uint64_t kPsumBytes = 6;
+
+void add_tile_counters(const std::string& tile, const TileActivity& a,
+                       const std::string& weight_sram_class, Counters& out);
+
+}  // namespace tessel::lstm_sharp

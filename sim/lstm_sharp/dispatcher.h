@@ -1,0 +1,58 @@
+// Dispatcher: hands each tile its row blocks and tracks when every slice of h(t-1) exists
+// (the dependence scoreboard), plus the gate and step barriers of the simpler schedules.
+#pragma once
+
+#include <systemc>
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/lstm_sharp/layer_plan.h"
+
+namespace tessel::lstm_sharp {
+
+// One layer and direction of the workload as the machine runs it.
+struct PassPlan {
+  LayerPlan plan;
+  int64_t layer = 0;
+  int64_t direction = 0;  // 1: the reverse direction of a bidirectional layer
+};
+
+SC_MODULE(Dispatcher) {
+  Dispatcher(sc_core::sc_module_name name, const std::vector<PassPlan>& passes, int64_t seq_len,
+             Schedule schedule);
+
+  const std::vector<PassPlan>& passes() const { return passes_; }
+  int64_t seq_len() const { return seq_len_; }
+  Schedule schedule() const { return schedule_; }
+
+  // A tile finished a block: its elements of step `t` of pass `p` are ready at `ready`.
+  void publish(size_t p, int64_t t, const RowBlock& block, int64_t ready);
+  // Cycle at which U·h segment j of step t may read h(t-1): -1 while unknown. Step 0 reads
+  // the initial state, ready when the pass starts. Barrier schedules wait for all of h(t-1).
+  int64_t segment_ready(size_t p, int64_t t, int64_t j) const;
+  // Cycle at which all of h(t) of pass p is ready; -1 while unknown.
+  int64_t step_ready(size_t p, int64_t t) const;
+  // Sequential schedule: the gate barrier (all blocks of gate g of step t finished).
+  void gate_block_done(size_t p, int64_t t, int64_t g, int64_t done);
+  int64_t gate_ready(size_t p, int64_t t, int64_t g) const;
+  // Cycle at which pass p may start (the previous pass has produced all its outputs).
+  int64_t pass_start(size_t p) const;
+
+  sc_core::sc_event changed;  // notified on every publish / gate completion
+
+ private:
+  struct Board {
+    int64_t segments = 0;
+    std::vector<int64_t> seg_count, seg_ready;    // [t * segments + j]
+    std::vector<int64_t> step_count, step_ready;  // [t]
+    std::vector<int64_t> gate_count, gate_ready;  // [t * 4 + g]
+    std::vector<int64_t> gate_blocks;             // blocks per gate
+  };
+  std::vector<PassPlan> passes_;
+  int64_t seq_len_;
+  Schedule schedule_;
+  std::vector<Board> boards_;
+};
+
+}  // namespace tessel::lstm_sharp

@@ -1,0 +1,120 @@
+// The cycle-level LSTM-Sharp experiment: SystemC model, optional bit-exact functional check.
+#include <algorithm>
+#include <memory>
+
+#include "models/lstm/lstm_fixed.h"
+#include "runtime/core/error.h"
+#include "runtime/core/registry.h"
+#include "sim/lstm_sharp/lstm_sharp.h"
+#include "sim/lstm_sharp/workload_plan.h"
+
+namespace tessel::lstm_sharp {
+namespace {
+
+class LstmSharpExperiment : public Experiment {
+ public:
+  void configure(const Config& hw, const Config& workload) override {
+    machine_ = read_machine(hw);
+    workload_ = read_lstm_workload(workload);
+  }
+
+  SimResult run(RunContext& ctx) override {
+    sim::prepare_systemc();
+    auto passes = plan_workload(machine_, workload_);
+    const int64_t seq = workload_.seq_len;
+    // Functional mode: PyTorch-initialised weights and inputs, quantised to the
+    // accelerator's formats, and the reference output to compare with.
+    lstm::LstmShape shape{static_cast<int>(workload_.input_size),
+                          static_cast<int>(workload_.hidden_size),
+                          static_cast<int>(workload_.layers), workload_.bidirectional};
+    lstm::FixedLstmWeights weights;
+    lstm::FixedSequence x;
+    std::vector<PassData> data;
+    if (workload_.functional) {
+      weights = lstm::quantize_weights(lstm::LstmWeights::random(shape, ctx.seed));
+      x = lstm::quantize_sequence(lstm::random_sequence(static_cast<int>(seq),
+                                                        static_cast<int>(workload_.input_size),
+                                                        1, ctx.seed + 1));
+      for (const auto& pp : passes) {
+        PassData d;
+        d.weights = &weights.at(static_cast<int>(pp.layer), static_cast<int>(pp.direction));
+        d.output.assign(static_cast<size_t>(seq * pp.plan.hidden), 0);
+        d.acc.assign(static_cast<size_t>(seq * 4 * pp.plan.hidden), 0);
+        d.c.assign(static_cast<size_t>(pp.plan.hidden), 0);
+        if (pp.layer == 0) {
+          d.input.resize(static_cast<size_t>(seq * pp.plan.input));
+          for (int64_t s = 0; s < seq; ++s) {
+            const int64_t t = pp.direction ? seq - 1 - s : s;
+            std::copy_n(x[t].data(), pp.plan.input, d.input.begin() + s * pp.plan.input);
+          }
+        }
+        data.push_back(std::move(d));
+      }
+    }
+    auto top = std::make_unique<LstmSharp>("lstm_sharp", machine_, passes, seq,
+                                           workload_.functional ? &data : nullptr, ctx.trace);
+    sc_core::sc_start();
+    const int64_t finish = top->finish_cycle();
+    if (finish < 0) throw SimError("lstm_sharp: simulation ended before the last output was ready");
+
+    SimResult r;
+    r.cycles = static_cast<uint64_t>(finish);
+    r.clock_ghz = machine_.clock_ghz;
+    const std::string sram = sram_class(machine_.weight_sram_kib / static_cast<double>(machine_.weight_sram_banks));
+    uint64_t busy = 0, stall = 0;
+    for (const auto& tile : top->tiles()) {
+      add_tile_counters(tile->basename(), tile->activity(), sram, ctx.counters);
+      busy += tile->activity().busy_cycles;
+      stall += tile->activity().stall_cycles;
+    }
+    add_io_counters(workload_, ctx.counters);
+    const double macs = workload_macs(passes, seq);
+    const double tiles_cycles = static_cast<double>(machine_.tiles) * static_cast<double>(finish);
+    r.metrics["utilization"] = macs / (static_cast<double>(machine_.mac_budget) * finish);
+    r.metrics["gflops"] = 2 * macs * machine_.clock_ghz / static_cast<double>(finish);
+    r.metrics["tile_busy_fraction"] = static_cast<double>(busy) / tiles_cycles;
+    r.metrics["tile_stall_fraction"] = static_cast<double>(stall) / tiles_cycles;
+    add_plan_metrics(passes, r.metrics);
+    if (workload_.functional) r.checks.push_back(check_outputs(weights, x, passes, data));
+    return r;
+  }
+
+ private:
+  // The last layer's outputs, every step and direction, against models/lstm's fixed-point
+  // forward pass (which never saw the tiling): bit-exact or fail.
+  Check check_outputs(const lstm::FixedLstmWeights& weights, const lstm::FixedSequence& x,
+                      const std::vector<PassPlan>& passes, const std::vector<PassData>& data) {
+    const auto ref = lstm::fixed_lstm_forward(weights, x);
+    Check c{"h == models/lstm fixed_lstm_forward (bit-exact, Q2.13 LSB)", true, 0, 0, ""};
+    const int64_t seq = workload_.seq_len, h = workload_.hidden_size;
+    for (size_t p = 0; p < passes.size(); ++p) {
+      if (passes[p].layer != workload_.layers - 1) continue;
+      for (int64_t s = 0; s < seq; ++s) {
+        const int64_t t = passes[p].direction ? seq - 1 - s : s;
+        for (int64_t e = 0; e < h; ++e) {
+          const int16_t got = data[p].output[s * h + e];
+          const int16_t want = ref.y[t](passes[p].direction * h + e, 0);
+          const double err = std::abs(static_cast<double>(got) - want);
+          c.max_error = std::max(c.max_error, err);
+          if (err > 0 && c.passed) {
+            c.passed = false;
+            c.detail = "t=" + std::to_string(t) + " dir=" + std::to_string(passes[p].direction) +
+                       " h[" + std::to_string(e) + "] = " + std::to_string(got) +
+                       ", reference " + std::to_string(want);
+          }
+        }
+      }
+    }
+    return c;
+  }
+
+  MachineParams machine_;
+  LstmWorkload workload_;
+};
+
+}  // namespace
+
+TESSEL_REGISTER_MODEL("lstm_sharp", LstmSharpExperiment,
+                      "cycle-level SystemC LSTM-Sharp accelerator (tiles, DPUs, MFU, schedules)");
+
+}  // namespace tessel::lstm_sharp

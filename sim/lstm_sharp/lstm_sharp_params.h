@@ -1,0 +1,56 @@
+// Parameters of the LSTM-Sharp accelerator and its LSTM workload, read from YAML.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/core/config.h"
+
+namespace tessel::lstm_sharp {
+
+// How the gate rows are ordered, dispatched and synchronised (docs/lstm_sharp.md).
+enum class Schedule {
+  kSequential,  // gate-major rows, a barrier after every gate and every step
+  kInterGate,   // the 4 gates of an element in one row block, a barrier per step
+  kUnfolded,    // inter-gate + W·x of later steps fills the barrier stalls
+  kSharp,       // unfolded + per-slice dependence on h(t-1) instead of a barrier
+};
+Schedule parse_schedule(const std::string& name);
+const char* schedule_name(Schedule s);
+
+struct MachineParams {
+  double clock_ghz = 0.5;
+  int64_t mac_budget = 0;   // tiles × dpus_per_tile × dpu_width
+  int64_t tiles = 0;
+  int64_t dpu_width = 0;    // K of the fixed shape (reconfigurable: the first choice)
+  bool reconfigurable = true;
+  std::vector<int64_t> dpu_width_options;  // K values the datapath can be set to
+  Schedule schedule = Schedule::kSharp;
+  int64_t runahead_steps = 1;  // how many later steps' W·x may be computed ahead
+  // Weight SRAM per tile.
+  double weight_sram_kib = 0;   // capacity per tile
+  int64_t weight_sram_banks = 0;
+  int64_t weight_sram_bank_bytes = 0;  // bytes one bank delivers per cycle
+  // Multi-function unit per tile (sigmoid/tanh ROM interpolation, c/h update).
+  int64_t mfu_lanes = 0;    // elements per cycle
+  int64_t mfu_latency = 0;  // pipeline depth, cycles
+  // Off-chip memory (weights that do not fit, layer inputs and outputs).
+  double offchip_bytes_per_cycle = 0;
+  uint64_t offchip_latency_cycles = 0;
+};
+
+struct LstmWorkload {
+  std::string name;
+  int64_t input_size = 0;
+  int64_t hidden_size = 0;
+  int64_t layers = 1;
+  int64_t seq_len = 0;
+  bool bidirectional = false;
+  bool functional = false;  // compute values in fixed point and check against models/lstm
+};
+
+MachineParams read_machine(const Config& hw);
+LstmWorkload read_lstm_workload(const Config& workload);
+
+}  // namespace tessel::lstm_sharp

@@ -1,0 +1,72 @@
+// Workload → passes.
+#include "sim/lstm_sharp/workload_plan.h"
+
+#include <string>
+
+namespace tessel::lstm_sharp {
+
+std::vector<PassPlan> plan_workload(const MachineParams& m, const LstmWorkload& w) {
+  std::vector<PassPlan> passes;
+  const int64_t dirs = w.bidirectional ? 2 : 1;
+  for (int64_t l = 0; l < w.layers; ++l) {
+    const int64_t input = l == 0 ? w.input_size : dirs * w.hidden_size;
+    LayerPlan plan = choose_plan(m, input, w.hidden_size, w.seq_len);
+    for (int64_t d = 0; d < dirs; ++d) passes.push_back(PassPlan{plan, l, d});
+  }
+  return passes;
+}
+
+double workload_macs(const std::vector<PassPlan>& passes, int64_t seq_len) {
+  double macs = 0;
+  for (const auto& p : passes)
+    macs += 4.0 * p.plan.hidden * (p.plan.input + p.plan.hidden) * static_cast<double>(seq_len);
+  return macs;
+}
+
+void add_plan_metrics(const std::vector<PassPlan>& passes, std::map<std::string, double>& metrics) {
+  double weight = 0, streamed = 0;
+  for (const auto& p : passes) {
+    if (p.direction == 0)
+      metrics["dpu_width_layer" + std::to_string(p.layer)] = static_cast<double>(p.plan.dpu_width);
+    weight += static_cast<double>(p.plan.weight_bytes);
+    streamed += static_cast<double>(p.plan.streamed_bytes);
+  }
+  metrics["weights_streamed_fraction"] = weight > 0 ? streamed / weight : 0;
+}
+
+}  // namespace tessel::lstm_sharp
+
+namespace tessel::lstm_sharp {
+
+void analytical_activity(const MachineParams& m, const LstmWorkload& w,
+                         const std::vector<PassPlan>& passes, Counters& out) {
+  const bool ahead = m.schedule == Schedule::kUnfolded || m.schedule == Schedule::kSharp;
+  std::vector<TileActivity> tiles(static_cast<size_t>(m.tiles));
+  for (const auto& pp : passes) {
+    const LayerPlan& p = pp.plan;
+    for (const auto& b : p.blocks) {
+      TileActivity& a = tiles[static_cast<size_t>(b.tile)];
+      const uint64_t steps = static_cast<uint64_t>(w.seq_len);
+      a.macs += steps * static_cast<uint64_t>(b.rows * (p.input + p.hidden));
+      const uint64_t bytes = steps * static_cast<uint64_t>(b.rows * (p.input + p.hidden) * 2);
+      (b.streamed ? a.streamed_weight_bytes : a.weight_sram_bytes) += bytes;
+      a.act_buffer_bytes +=
+          steps * static_cast<uint64_t>((p.wx_passes + p.uh_passes) * p.dpu_width * 2);
+      if (ahead) a.psum_bytes += steps * 2 * kPsumBytes * static_cast<uint64_t>(b.rows);
+      a.mfu_elements += steps * static_cast<uint64_t>(b.elements);
+    }
+  }
+  const std::string sram = sram_class(m.weight_sram_kib / static_cast<double>(m.weight_sram_banks));
+  for (size_t i = 0; i < tiles.size(); ++i)
+    add_tile_counters("tile" + std::to_string(i), tiles[i], sram, out);
+  add_io_counters(w, out);
+}
+
+void add_io_counters(const LstmWorkload& w, Counters& out) {
+  const int64_t dirs = w.bidirectional ? 2 : 1;
+  out.add("offchip", "dram_read_byte", static_cast<uint64_t>(w.seq_len * w.input_size * 2));
+  out.add("offchip", "dram_write_byte",
+          static_cast<uint64_t>(w.seq_len * dirs * w.hidden_size * 2));
+}
+
+}  // namespace tessel::lstm_sharp

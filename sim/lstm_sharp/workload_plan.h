@@ -1,0 +1,34 @@
+// The passes (layer × direction) an LSTM workload runs as, each with its chosen plan.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/core/counters.h"
+#include "sim/lstm_sharp/buffers.h"
+#include "sim/lstm_sharp/dispatcher.h"
+
+namespace tessel::lstm_sharp {
+
+std::vector<PassPlan> plan_workload(const MachineParams& m, const LstmWorkload& w);
+// Useful MACs of the whole workload (no padding): Σ 4H·(X_l + H) per step and pass.
+double workload_macs(const std::vector<PassPlan>& passes, int64_t seq_len);
+// Metrics every LSTM-Sharp model reports (the SystemC model and its twin alike).
+void add_plan_metrics(const std::vector<PassPlan>& passes, std::map<std::string, double>& metrics);
+
+}  // namespace tessel::lstm_sharp
+
+namespace tessel::lstm_sharp {
+
+// Counters the twin reports: the SystemC model's activity in closed form. Exact for MACs,
+// SRAM, off-chip and MFU traffic; partial-sum traffic assumes every W·x block of the
+// unfolded and SHARP schedules runs ahead (an upper bound: the model counts only those
+// that did).
+void analytical_activity(const MachineParams& m, const LstmWorkload& w,
+                         const std::vector<PassPlan>& passes, Counters& out);
+// Off-chip traffic for the network's inputs and outputs (layer 0 reads x, the last layer
+// writes h); intermediate layers stay in the on-chip hidden buffer.
+void add_io_counters(const LstmWorkload& w, Counters& out);
+
+}  // namespace tessel::lstm_sharp

@@ -1,0 +1,187 @@
+// LSTM-Sharp: bit-exact against models/lstm, cycle counts against the analytical twin.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "runtime/core/runner.h"
+
+namespace tessel::lstm_sharp {
+namespace {
+
+struct Design {
+  int tiles = 4, dpus = 8, width = 16;
+  bool reconfigurable = false;
+  std::string schedule = "sharp";
+  int input = 24, hidden = 32, layers = 1, seq = 6;
+  bool bidirectional = false, functional = true;
+  double sram_kib = 4096;
+  int mfu_lanes = 8, mfu_latency = 6, runahead = 1;
+};
+
+Config experiment(const Design& s, const char* model) {
+  // The widths the datapath can be set to: those that keep a multiple of 4 DPUs per tile.
+  const int budget = s.tiles * s.dpus * s.width;
+  std::string options;
+  for (int k : {4, 8, 16, 32, 64, 128})
+    if (budget % (s.tiles * k) == 0 && (budget / (s.tiles * k)) % 4 == 0)
+      options += (options.empty() ? "" : ", ") + std::to_string(k);
+  char buf[2048];
+  std::snprintf(
+      buf, sizeof buf,
+      "seed: 5\n"
+      "hw:\n  model: %s\n  clock_ghz: 0.5\n  mac_budget: %d\n  tiles: %d\n  dpu_width: %d\n"
+      "  reconfigurable: %s\n  dpu_width_options: [%s]\n  schedule: %s\n"
+      "  runahead_steps: %d\n"
+      "  weight_sram: {kib_per_tile: %g, bank_bytes: 32}\n"
+      "  mfu: {lanes: %d, latency_cycles: %d}\n  offchip: {read_gbps: 25.6, latency_ns: 100}\n"
+      "  energy: {table: %s/configs/energy/45nm.yaml}\n"
+      "workload: {kind: lstm, input_size: %d, hidden_size: %d, layers: %d, seq_len: %d, "
+      "bidirectional: %s, functional: %s}\n",
+      model, budget, s.tiles, s.width, s.reconfigurable ? "true" : "false", options.c_str(),
+      s.schedule.c_str(), s.runahead, s.sram_kib, s.mfu_lanes, s.mfu_latency, TESSEL_SOURCE_DIR,
+      s.input, s.hidden, s.layers, s.seq, s.bidirectional ? "true" : "false",
+      s.functional ? "true" : "false");
+  return Config::parse(buf, "test.yaml");
+}
+
+// SystemC simulates once per process: run the cycle-level model in a forked child (the
+// parent never starts SystemC) and bring back its cycle count and check outcome.
+struct Outcome {
+  uint64_t cycles = 0;
+  int checks_passed = -1;  // -1: no check ran
+};
+
+Outcome run_cycle_level(const Design& s) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    Outcome o;
+    try {
+      SimResult r = run_experiment(experiment(s, "lstm_sharp"));
+      o.cycles = r.cycles;
+      o.checks_passed = r.checks.empty() ? -1 : (r.checks_passed() ? 1 : 0);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+    }
+    ssize_t n = ::write(fds[1], &o, sizeof o);
+    ::_exit(n == sizeof o ? 0 : 1);
+  }
+  ::close(fds[1]);
+  Outcome o;
+  EXPECT_EQ(::read(fds[0], &o, sizeof o), static_cast<ssize_t>(sizeof o));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return o;
+}
+
+uint64_t twin_cycles(const Design& s) {
+  Design t = s;
+  t.functional = false;
+  return run_experiment(experiment(t, "lstm_sharp_analytical")).cycles;
+}
+
+class Functional : public ::testing::TestWithParam<Design> {};
+
+TEST_P(Functional, OutputsAreBitExactAgainstTheReference) {
+  Outcome o = run_cycle_level(GetParam());
+  EXPECT_EQ(o.checks_passed, 1);
+  EXPECT_GT(o.cycles, 0u);
+}
+
+Design with(std::string schedule, int layers, bool bidir, bool reconf, double sram_kib) {
+  Design s;
+  s.schedule = schedule;
+  s.layers = layers;
+  s.bidirectional = bidir;
+  s.reconfigurable = reconf;
+  s.sram_kib = sram_kib;
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Schedules, Functional,
+    ::testing::Values(with("sequential", 1, false, false, 4096),
+                      with("inter_gate", 2, false, false, 4096),
+                      with("unfolded", 2, true, false, 4096),
+                      with("sharp", 3, true, true, 4096),
+                      // 2 KiB per tile holds only part of the weights: the rest stream.
+                      with("sharp", 2, false, true, 2)),
+    [](const auto& info) {
+      const Design& s = info.param;
+      return s.schedule + "_l" + std::to_string(s.layers) + (s.bidirectional ? "_bi" : "") +
+             (s.reconfigurable ? "_reconf" : "") + (s.sram_kib < 64 ? "_streamed" : "");
+    });
+
+// Barrier schedules repeat one barrier-to-barrier step, which the twin computes exactly.
+TEST(Twin, BarrierSchedulesAreExact) {
+  for (std::string schedule : {"sequential", "inter_gate"}) {
+    for (int hidden : {16, 40, 100}) {
+      Design s;
+      s.schedule = schedule;
+      s.hidden = hidden;
+      s.input = hidden + 8;
+      s.functional = false;
+      s.mfu_lanes = 2;  // a slow MFU that backs up behind the DPUs
+      EXPECT_EQ(run_cycle_level(s).cycles, twin_cycles(s)) << schedule << " hidden " << hidden;
+    }
+  }
+}
+
+// One block per tile, one step: load-free pipeline in closed form.
+TEST(Twin, SingleStepLatencyIsClosedForm) {
+  Design s;
+  s.tiles = 1;
+  s.dpus = 16;
+  s.width = 8;
+  s.input = 8;
+  s.hidden = 4;  // 16 rows: one block of 16 DPUs, 4 elements
+  s.seq = 1;
+  s.schedule = "inter_gate";
+  s.mfu_lanes = 2;
+  s.mfu_latency = 5;
+  // 1 W·x pass + 1 U·h pass, adder tree log2(8) + 1 = 4, MFU 4 elements / 2 lanes, latency 5.
+  EXPECT_EQ(run_cycle_level(s).cycles, 2u + 4u + 2u + 5u);
+}
+
+// 200 random machines and workloads: the twin within 5% of the cycle-level model.
+TEST(Twin, WithinFivePercentOnRandomConfigurations) {
+  std::mt19937 rng(2024);
+  auto pick = [&](std::vector<int> v) { return v[rng() % v.size()]; };
+  const std::vector<std::string> schedules = {"sequential", "inter_gate", "unfolded", "sharp"};
+  double worst = 0;
+  for (int i = 0; i < 200; ++i) {
+    Design s;
+    s.tiles = pick({1, 2, 4, 8});
+    s.dpus = pick({4, 8, 16, 32});
+    s.width = pick({8, 16, 32, 64});
+    s.reconfigurable = rng() % 2;
+    s.schedule = schedules[rng() % 4];
+    s.input = 16 + static_cast<int>(rng() % 500);
+    s.hidden = 16 + static_cast<int>(rng() % 500);
+    s.layers = 1 + static_cast<int>(rng() % 2);
+    s.seq = 10 + static_cast<int>(rng() % 40);
+    s.mfu_lanes = pick({4, 8, 16, 32});
+    s.mfu_latency = 2 + static_cast<int>(rng() % 14);
+    s.functional = false;
+    const double sim = static_cast<double>(run_cycle_level(s).cycles);
+    const double twin = static_cast<double>(twin_cycles(s));
+    const double err = std::abs(twin - sim) / sim;
+    worst = std::max(worst, err);
+    if (err > 0.02) std::printf("%.3f %s T=%d D=%d K=%d X=%d H=%d seq=%d lanes=%d lat=%d sim %.0f twin %.0f\n", err, s.schedule.c_str(), s.tiles, s.dpus, s.width, s.input, s.hidden, s.seq, s.mfu_lanes, s.mfu_latency, sim, twin);
+    EXPECT_LE(err, 0.05) << "config " << i << ": " << s.schedule << " T=" << s.tiles
+                         << " D=" << s.dpus << " K=" << s.width << " X=" << s.input
+                         << " H=" << s.hidden << " sim " << sim << " twin " << twin;
+  }
+  std::printf("worst twin error over 200 configurations: %.2f%%\n", 100 * worst);
+}
+
+}  // namespace
+}  // namespace tessel::lstm_sharp
