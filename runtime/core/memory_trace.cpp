@@ -33,10 +33,14 @@ bool parse_hex(const std::string& s, uint64_t& out) {
   for (size_t i = 2; i < s.size(); ++i) {
     int d;
     char c = s[i];
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return false;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return false;
     if (out > (std::numeric_limits<uint64_t>::max() >> 4)) return false;
     out = (out << 4) | static_cast<uint64_t>(d);
   }
@@ -147,9 +151,12 @@ MemoryTrace parse_memory_trace_text(std::istream& in, const std::string& name) {
              format_time_ns(last_time) + " ns)");
       last_time = r.time_ps;
     }
-    if (op_s == "R" || op_s == "r") r.write = false;
-    else if (op_s == "W" || op_s == "w") r.write = true;
-    else fail("expected R or W, got '" + op_s + "'");
+    if (op_s == "R" || op_s == "r")
+      r.write = false;
+    else if (op_s == "W" || op_s == "w")
+      r.write = true;
+    else
+      fail("expected R or W, got '" + op_s + "'");
     if (target_s.size() > 1 && target_s[0] == '0' && (target_s[1] == 'x' || target_s[1] == 'X')) {
       if (!parse_hex(target_s, r.address))
         fail("expected a hex address such as 0x1f40, got '" + target_s + "'");

@@ -14,7 +14,7 @@ namespace tessel {
 // plus a byte offset inside it; memory hierarchies place objects in tiers by name, so a
 // trace stays valid when the placement changes.
 struct MemoryRequest {
-  static constexpr int64_t kAsap = -1;        // issue as soon as the memory accepts it
+  static constexpr int64_t kAsap = -1;                // issue as soon as the memory accepts it
   static constexpr uint32_t kNoObject = 0x7FFFFFFFu;  // `address` is a flat address
 
   int64_t time_ps = kAsap;  // issue time in picoseconds, or kAsap

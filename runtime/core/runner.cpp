@@ -11,6 +11,10 @@ namespace tessel {
 Config load_experiment(const std::string& path, const std::vector<Override>& overrides) {
   Config root = Config::load(path);
   if (!root.is_map()) root.fail("", "an experiment file must be a mapping");
+  // Overrides of a whole part (a sweep axis over hardware files) go in before file
+  // references are resolved; a relative path is taken from the file that names it.
+  for (const auto& o : overrides)
+    if (o.path == "hw" || o.path == "workload") root.set(o.path, o.value);
   for (const char* part : {"hw", "workload"}) {
     if (!root.has(part)) root.fail(part, "missing required key");
     Config value = root.at(part);
@@ -20,7 +24,8 @@ Config load_experiment(const std::string& path, const std::vector<Override>& ove
       root.set(part, loaded);
     }
   }
-  for (const auto& o : overrides) root.set(o.path, o.value);
+  for (const auto& o : overrides)
+    if (o.path != "hw" && o.path != "workload") root.set(o.path, o.value);
   return root;
 }
 

@@ -311,6 +311,74 @@ Table points_table(const Analysis& a) {
   return t;
 }
 
+// Summary statistics of a list of ratios: geometric mean, arithmetic mean, min, max.
+std::vector<std::string> ratio_stats(std::vector<double> v) {
+  double log_sum = 0, sum = 0;
+  for (double x : v) {
+    log_sum += std::log(x);
+    sum += x;
+  }
+  const double n = static_cast<double>(v.size());
+  return {format_sig(std::exp(log_sum / n), 3), format_sig(sum / n, 3),
+          format_sig(*std::min_element(v.begin(), v.end()), 3),
+          format_sig(*std::max_element(v.begin(), v.end()), 3)};
+}
+
+// Named baselines (report.compare) and metric averages (report.summarize) over the
+// subject points (report.subject): the headline numbers of a study.
+void add_comparisons(const Analysis& a, Document& doc) {
+  const Manifest& m = a.manifest;
+  if (m.compare.empty() && m.summarize.empty()) return;
+  std::vector<size_t> subject;
+  for (size_t i : a.ok) {
+    bool match = true;
+    for (const auto& [key, value] : m.subject.items())
+      match &= a.points[i].params.contains(key) && a.points[i].params.at(key) == value;
+    if (match) subject.push_back(i);
+  }
+  std::string who = "the " + std::to_string(subject.size()) + " successful points";
+  if (!m.subject.empty()) {
+    std::string filter;
+    for (const auto& [key, value] : m.subject.items())
+      filter += (filter.empty() ? "" : ", ") + key + "=" + param_value(value);
+    who += " with " + filter;
+  }
+  doc.heading(2, "Comparisons");
+  doc.paragraph("Ratios over " + who + ". Each point is compared with the point that has the "
+                "same parameters except the baseline's; geomean is the geometric mean.");
+  Table t{{"Compared with", "Points", "Speedup geomean (×)", "mean", "min", "max",
+           "Energy saving geomean (×)", "mean", "min", "max"},
+          {false, true, true, true, true, true, true, true, true, true},
+          {}};
+  for (const auto& [name, keys] : m.compare.items()) {
+    const auto cmp = compare_to_baseline(a.points, keys);
+    std::vector<double> speedup, saving;
+    for (size_t i : subject) {
+      if (cmp[i].speedup) speedup.push_back(*cmp[i].speedup);
+      if (cmp[i].energy_ratio) saving.push_back(*cmp[i].energy_ratio);
+    }
+    std::vector<std::string> row = {name, std::to_string(speedup.size())};
+    for (const auto& col : speedup.empty() ? std::vector<std::string>(4, "") : ratio_stats(speedup))
+      row.push_back(col);
+    for (const auto& col : saving.empty() ? std::vector<std::string>(4, "") : ratio_stats(saving))
+      row.push_back(col);
+    t.rows.push_back(row);
+  }
+  for (const auto& metric : m.summarize) {
+    std::vector<double> v;
+    for (size_t i : subject) {
+      auto it = a.points[i].result->metrics.find(metric);
+      if (it != a.points[i].result->metrics.end() && it->second > 0) v.push_back(it->second);
+    }
+    std::vector<std::string> row = {"metric " + metric, std::to_string(v.size())};
+    for (const auto& col : v.empty() ? std::vector<std::string>(4, "") : ratio_stats(v))
+      row.push_back(col);
+    for (int k = 0; k < 4; ++k) row.push_back("");
+    t.rows.push_back(row);
+  }
+  doc.table(t);
+}
+
 Document build_document(const Analysis& a, const std::vector<std::string>& notes,
                         const std::vector<std::pair<std::string, Figure>>& figures) {
   const Manifest& m = a.manifest;
@@ -347,6 +415,8 @@ Document build_document(const Analysis& a, const std::vector<std::string>& notes
     doc.paragraph("Points without a speedup:");
     doc.list(missing);
   }
+
+  add_comparisons(a, doc);
 
   doc.heading(2, "Failed points");
   if (a.ok.size() == a.points.size()) {

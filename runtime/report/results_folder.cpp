@@ -61,6 +61,15 @@ Manifest read_manifest(const std::string& path) {
     if (!m.baseline.is_object() || m.baseline.empty())
       throw IoError(path + ": key 'report.baseline' must be a non-empty object of key paths");
   }
+  m.subject = field<json>(report, path, "subject", false, json::object());
+  m.compare = field<json>(report, path, "compare", false, json::object());
+  if (!m.subject.is_object() || !m.compare.is_object())
+    throw IoError(path + ": keys 'report.subject' and 'report.compare' must be objects");
+  for (const auto& [name, keys] : m.compare.items())
+    if (!keys.is_object() || keys.empty())
+      throw IoError(path + ": key 'report.compare." + name +
+                    "' must be a non-empty object of key paths");
+  m.summarize = field<std::vector<std::string>>(report, path, "summarize", false, {});
   return m;
 }
 

@@ -27,6 +27,13 @@ struct Manifest {
   size_t points_total = 0;
   std::vector<std::string> swept_keys;
   nlohmann::json baseline;  // report.baseline: key path → value; null when absent
+  // report.subject: key path → value selecting the points the comparisons summarise
+  // (all successful points when absent).
+  nlohmann::json subject;
+  // report.compare: name → baseline key paths, each summarised over the subject points.
+  nlohmann::json compare;
+  // report.summarize: metric names averaged over the subject points.
+  std::vector<std::string> summarize;
 };
 
 struct ResultsFolder {

@@ -62,10 +62,14 @@ SweepPlan load_sweep(const std::string& path) {
   plan.seed = sweep.get<uint64_t>("seed", 1);
   if (sweep.has("report")) {
     Config report = sweep.child("report");
-    if (report.has("baseline")) {
-      Config baseline = report.child("baseline");
-      for (const auto& key : baseline.keys()) baseline.at(key).mark_used();
-    }
+    // Baselines, the subject filter and named comparisons are key path → value maps.
+    for (const char* section : {"baseline", "subject"})
+      if (report.has(section)) report.child(section).mark_used();
+    if (report.has("compare"))
+      for (const auto& name : report.child("compare").keys())
+        report.child("compare").child(name).mark_used();
+    if (report.has("summarize"))
+      for (const auto& metric : report.items("summarize")) metric.as<std::string>();
     report.get<std::string>("title", "");
     report.reject_unused();
     plan.report = report.to_json();

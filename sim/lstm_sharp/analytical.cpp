@@ -76,15 +76,31 @@ uint64_t analytical_layer_cycles(const MachineParams& m, const LayerPlan& p, int
       // U·h, then either its W·x work or its own drain gap, whichever is longer.
       for (const auto& t : tile_terms(p)) period = std::max(period, t.uh + std::max(t.wx, t.gap));
       break;
-    case Schedule::kSharp:
-      // No barrier, but every block reads the last h slice of step t-1: after it arrives a
-      // tile runs one pass of its first block and the whole U·h of the others, then
-      // drains. The work bound U·h + W·x holds as well.
-      for (const auto& t : tile_terms(p)) {
-        const int64_t chain = t.last_pass + (t.blocks - 1) * p.uh_passes * t.last_pass + t.gap;
+    case Schedule::kSharp: {
+      // No barrier. A slice of h(t-1) is "late" if a tile's final block of the step
+      // produces part of it: those blocks finish together, `gap` after the tiles' last
+      // passes. A tile starts its first block of step t on the early slices right after its
+      // own last block, waits (doing W·x ahead) until the late slices arrive, runs their
+      // passes, then the U·h of its other blocks. The work bound U·h + W·x holds as well.
+      const auto terms = tile_terms(p);
+      int64_t most = 0;
+      for (const auto& t : terms) most = std::max(most, t.blocks);
+      std::vector<bool> late(static_cast<size_t>(p.uh_passes), false);
+      for (const auto& list : p.tile_blocks) {
+        if (static_cast<int64_t>(list.size()) != most) continue;
+        const RowBlock& b = p.blocks[list.back()];
+        for (int64_t e = b.first_element; e < b.first_element + b.elements; ++e)
+          late[static_cast<size_t>(e / p.dpu_width)] = true;
+      }
+      const int64_t n_late = std::count(late.begin(), late.end(), true);
+      for (const auto& t : terms) {
+        const int64_t early = (p.uh_passes - n_late) * t.last_pass;
+        const int64_t chain = std::max(early, t.gap) + n_late * t.last_pass +
+                              (t.blocks - 1) * p.uh_passes * t.last_pass;
         period = std::max({period, t.uh + t.wx, chain});
       }
       break;
+    }
   }
   return static_cast<uint64_t>(first + (seq_len - 1) * period);
 }

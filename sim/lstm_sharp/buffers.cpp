@@ -5,16 +5,19 @@ namespace tessel::lstm_sharp {
 
 void add_tile_counters(const std::string& tile, const TileActivity& a,
                        const std::string& weight_sram_class, Counters& out) {
-  out.add(tile, "mac_int16", a.macs);
-  out.add(tile + "_weight_sram", weight_sram_class + "_read_byte", a.weight_sram_bytes);
+  // Energy is reported per kind of block, summed over the tiles; the per-tile activity
+  // stays visible in the statistics below.
+  out.add("dpus", "mac_int16", a.macs);
+  out.add("weight_sram", weight_sram_class + "_read_byte", a.weight_sram_bytes);
   out.add("offchip", "dram_read_byte", a.streamed_weight_bytes);
-  out.add(tile + "_act_buffer", "sram_8kb_read_byte", a.act_buffer_bytes);
-  out.add(tile + "_psum_buffer", "sram_32kb_write_byte", a.psum_bytes / 2);
-  out.add(tile + "_psum_buffer", "sram_32kb_read_byte", a.psum_bytes / 2);
+  out.add("act_buffer", "sram_8kb_read_byte", a.act_buffer_bytes);
+  out.add("psum_buffer", "sram_32kb_write_byte", a.psum_bytes / 2);
+  out.add("psum_buffer", "sram_32kb_read_byte", a.psum_bytes / 2);
   // Per element: sigmoid(i), sigmoid(f), tanh(g), sigmoid(o), tanh(c); c and h updates.
-  out.add(tile + "_mfu", "mfu_activation", 5 * a.mfu_elements);
-  out.add(tile + "_mfu", "mfu_cell_update", a.mfu_elements);
-  out.add(tile + "_mfu", "mfu_hidden_output", a.mfu_elements);
+  out.add("mfu", "mfu_activation", 5 * a.mfu_elements);
+  out.add("mfu", "mfu_cell_update", a.mfu_elements);
+  out.add("mfu", "mfu_hidden_output", a.mfu_elements);
+  out.stat(tile + ".macs", a.macs);
   out.stat(tile + ".busy_cycles", a.busy_cycles);
   out.stat(tile + ".stall_cycles", a.stall_cycles);
   out.stat(tile + ".runahead_chunks", a.runahead_chunks);

@@ -23,8 +23,9 @@ struct TileActivity {
 };
 
 // Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at the
-// smallest of those that holds it. A banked buffer is charged per bank: each access
-// activates one bank's decoders, word lines and sense amplifiers, not the whole array.
+// smallest of those that holds it. A large buffer is built from SRAM macros and an access
+// activates one macro's decoders, word lines and sense amplifiers, so the weight SRAM is
+// charged at its macro size (weight_sram.macro_kib).
 inline std::string sram_class(double kib) {
   return kib <= 8 ? "sram_8kb" : kib <= 32 ? "sram_32kb" : "sram_1mb";
 }

@@ -60,7 +60,7 @@ class LstmSharpExperiment : public Experiment {
     SimResult r;
     r.cycles = static_cast<uint64_t>(finish);
     r.clock_ghz = machine_.clock_ghz;
-    const std::string sram = sram_class(machine_.weight_sram_kib / static_cast<double>(machine_.weight_sram_banks));
+    const std::string sram = sram_class(machine_.weight_sram_macro_kib);
     uint64_t busy = 0, stall = 0;
     for (const auto& tile : top->tiles()) {
       add_tile_counters(tile->basename(), tile->activity(), sram, ctx.counters);
@@ -75,6 +75,8 @@ class LstmSharpExperiment : public Experiment {
     r.metrics["tile_busy_fraction"] = static_cast<double>(busy) / tiles_cycles;
     r.metrics["tile_stall_fraction"] = static_cast<double>(stall) / tiles_cycles;
     add_plan_metrics(passes, r.metrics);
+    add_gpu_metrics(machine_, workload_, static_cast<double>(r.cycles) / (machine_.clock_ghz * 1e9),
+                    r.metrics);
     if (workload_.functional) r.checks.push_back(check_outputs(weights, x, passes, data));
     return r;
   }

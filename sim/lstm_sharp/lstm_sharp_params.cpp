@@ -42,20 +42,27 @@ MachineParams read_machine(const Config& hw) {
   p.clock_ghz = hw.get_positive("clock_ghz");
   p.mac_budget = hw.get_positive_int("mac_budget");
   p.tiles = hw.get_positive_int("tiles");
-  p.dpu_width = hw.get_positive_int("dpu_width");
+  // `auto`: the balanced fixed shape a designer picks without knowing the workloads,
+  // K ≈ D ≈ sqrt(MACs per tile): the largest power of two K with D = budget/(tiles·K) ≥ K.
+  if (hw.has("dpu_width") && hw.at("dpu_width").is_scalar() &&
+      hw.at("dpu_width").scalar() == "auto") {
+    hw.get<std::string>("dpu_width");
+    p.dpu_width = 1;
+    while (valid_width(p, p.dpu_width * 2) && p.dpu_width * 2 <= p.mac_budget / (p.tiles * p.dpu_width * 2))
+      p.dpu_width *= 2;
+  } else {
+    p.dpu_width = hw.get_positive_int("dpu_width");
+  }
   p.reconfigurable = hw.get<bool>("reconfigurable", true);
-  if (hw.has("dpu_width_options"))
-    for (const auto& k : hw.items("dpu_width_options")) {
-      int64_t v = k.as<int64_t>();
-      if (!valid_width(p, v))
-        k.fail("", "width " + std::to_string(v) + " does not split mac_budget " +
-                       std::to_string(p.mac_budget) + " over " + std::to_string(p.tiles) +
-                       " tiles into a multiple of 4 DPUs per tile");
-      p.dpu_width_options.push_back(v);
-    }
   if (!valid_width(p, p.dpu_width))
     hw.fail("dpu_width", "mac_budget / (tiles * dpu_width) must be a positive multiple of 4 "
                          "(DPUs per tile; the 4 gates of an element share a row block)");
+  // The widths the reconfigurable datapath supports; those that cannot split this MAC
+  // budget into whole row blocks are not candidates for it.
+  if (hw.has("dpu_width_options")) {
+    for (const auto& k : hw.items("dpu_width_options"))
+      if (valid_width(p, k.as<int64_t>())) p.dpu_width_options.push_back(k.as<int64_t>());
+  }
   if (p.dpu_width_options.empty()) p.dpu_width_options.push_back(p.dpu_width);
   p.schedule = parse_schedule(
       hw.get_choice("schedule", {"sequential", "inter_gate", "unfolded", "sharp"}, "sharp"));
@@ -64,6 +71,7 @@ MachineParams read_machine(const Config& hw) {
   Config sram = hw.child("weight_sram");
   p.weight_sram_kib = sram.get_positive("kib_per_tile");
   p.weight_sram_bank_bytes = sram.get_positive_int("bank_bytes");
+  p.weight_sram_macro_kib = sram.get_positive("macro_kib", 32);
   // Default: as many banks as it takes to feed every DPU lane each cycle at the widest
   // shape, i.e. the SRAM never throttles the datapath.
   const int64_t lane_bytes = p.mac_budget / p.tiles * 2;
@@ -76,6 +84,7 @@ MachineParams read_machine(const Config& hw) {
   p.offchip_bytes_per_cycle = off.get_positive("read_gbps") / p.clock_ghz;
   p.offchip_latency_cycles =
       static_cast<uint64_t>(std::llround(off.get_non_negative("latency_ns", 0) * p.clock_ghz));
+  if (hw.has("gpu_reference")) p.gpu_reference = hw.get_path("gpu_reference");
   return p;
 }
 

@@ -32,12 +32,14 @@ struct MachineParams {
   double weight_sram_kib = 0;   // capacity per tile
   int64_t weight_sram_banks = 0;
   int64_t weight_sram_bank_bytes = 0;  // bytes one bank delivers per cycle
+  double weight_sram_macro_kib = 32;   // SRAM macro size: what one access is charged as
   // Multi-function unit per tile (sigmoid/tanh ROM interpolation, c/h update).
   int64_t mfu_lanes = 0;    // elements per cycle
   int64_t mfu_latency = 0;  // pipeline depth, cycles
   // Off-chip memory (weights that do not fit, layer inputs and outputs).
   double offchip_bytes_per_cycle = 0;
   uint64_t offchip_latency_cycles = 0;
+  std::string gpu_reference;  // optional: anchor table for the GPU baseline metrics
 };
 
 struct LstmWorkload {

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "sim/lstm_sharp/gpu_reference.h"
+
 namespace tessel::lstm_sharp {
 
 std::vector<PassPlan> plan_workload(const MachineParams& m, const LstmWorkload& w) {
@@ -21,6 +23,14 @@ double workload_macs(const std::vector<PassPlan>& passes, int64_t seq_len) {
   for (const auto& p : passes)
     macs += 4.0 * p.plan.hidden * (p.plan.input + p.plan.hidden) * static_cast<double>(seq_len);
   return macs;
+}
+
+void add_gpu_metrics(const MachineParams& m, const LstmWorkload& w, double seconds,
+                     std::map<std::string, double>& metrics) {
+  if (m.gpu_reference.empty()) return;
+  const double gpu = GpuReference::load(m.gpu_reference).seconds(w);
+  metrics["gpu_seconds_estimate"] = gpu;
+  metrics["speedup_vs_gpu"] = gpu / seconds;
 }
 
 void add_plan_metrics(const std::vector<PassPlan>& passes, std::map<std::string, double>& metrics) {
@@ -56,7 +66,7 @@ void analytical_activity(const MachineParams& m, const LstmWorkload& w,
       a.mfu_elements += steps * static_cast<uint64_t>(b.elements);
     }
   }
-  const std::string sram = sram_class(m.weight_sram_kib / static_cast<double>(m.weight_sram_banks));
+  const std::string sram = sram_class(m.weight_sram_macro_kib);
   for (size_t i = 0; i < tiles.size(); ++i)
     add_tile_counters("tile" + std::to_string(i), tiles[i], sram, out);
   add_io_counters(w, out);

@@ -15,6 +15,10 @@ std::vector<PassPlan> plan_workload(const MachineParams& m, const LstmWorkload& 
 // Useful MACs of the whole workload (no padding): Σ 4H·(X_l + H) per step and pass.
 double workload_macs(const std::vector<PassPlan>& passes, int64_t seq_len);
 // Metrics every LSTM-Sharp model reports (the SystemC model and its twin alike).
+// The GPU baseline (hw.gpu_reference) for the same workload: estimated seconds and the
+// speedup of this machine over it.
+void add_gpu_metrics(const MachineParams& m, const LstmWorkload& w, double seconds,
+                     std::map<std::string, double>& metrics);
 void add_plan_metrics(const std::vector<PassPlan>& passes, std::map<std::string, double>& metrics);
 
 }  // namespace tessel::lstm_sharp

@@ -73,7 +73,7 @@ Outcome run_cycle_level(const Design& s) {
     ssize_t n = ::write(fds[1], &o, sizeof o);
     ::_exit(n == sizeof o ? 0 : 1);
   }
-  ::close(fds[1]);
+  ::close(fds[1]);  // only the child writes: its crash reads as end of file
   Outcome o;
   EXPECT_EQ(::read(fds[0], &o, sizeof o), static_cast<ssize_t>(sizeof o));
   ::close(fds[0]);

@@ -1,0 +1,314 @@
+// CUDA kernels for N:M compressed GEMM: generic N:M on CUDA cores, 2:4 via mma.sp PTX.
+#include "models/sparse/nm_gemm_kernels.h"
+
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tessel::sparse::cuda {
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess)
+    throw std::runtime_error(std::string("sparse cuda: ") + what + ": " + cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS)
+    throw std::runtime_error(std::string("sparse cublas: ") + what + ": status " +
+                             std::to_string(static_cast<int>(s)));
+}
+
+// A device buffer freed on scope exit, so an exception never leaks device memory.
+template <typename T>
+struct DeviceBuffer {
+  T* ptr = nullptr;
+  size_t count = 0;
+  explicit DeviceBuffer(size_t n) : count(n) {
+    check(cudaMalloc(&ptr, (n ? n : 1) * sizeof(T)), "cudaMalloc");
+  }
+  DeviceBuffer(const T* host, size_t n) : DeviceBuffer(n) {
+    if (n) check(cudaMemcpy(ptr, host, n * sizeof(T), cudaMemcpyHostToDevice), "upload");
+  }
+  ~DeviceBuffer() { cudaFree(ptr); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void download(T* host) const {
+    if (count) check(cudaMemcpy(host, ptr, count * sizeof(T), cudaMemcpyDeviceToHost), "download");
+  }
+};
+
+// One thread per output element; a warp spans 32 consecutive tokens, so the activation
+// row chosen by each index is read coalesced while value and index are warp-uniform
+// broadcasts. The index lookup is the multiplexer of the hardware unit.
+template <typename T, typename Acc>
+__global__ void nm_gemm_kernel(const T* __restrict__ vals, const uint8_t* __restrict__ idx,
+                               int64_t rows, int64_t kept, int n, int m, const T* __restrict__ x,
+                               int64_t t_count, Acc* __restrict__ y) {
+  const int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  const int64_t r = blockIdx.y;
+  if (t >= t_count || r >= rows) return;
+  const T* vr = vals + r * kept;
+  const uint8_t* ir = idx + r * kept;
+  Acc acc = 0;
+  for (int64_t j = 0; j < kept; ++j) {
+    const int64_t k = (j / n) * m + ir[j];
+    acc += static_cast<Acc>(vr[j]) * static_cast<Acc>(x[k * t_count + t]);
+  }
+  y[r * t_count + t] = acc;
+}
+
+// mma.sp::ordered_metadata m16n8k32 (indices ascending within a group, which compress()
+// guarantees; ptxas recommends it over plain .sp for future architectures), one warp per
+// 16x8 output tile, operands straight from global memory.
+// Fragment layouts (PTX ISA, mma.m16n8k16 / m16n8k32 and mma.sp): g = lane / 4, q = lane % 4.
+//   fp16 A (compressed 16x16 halves): a0 = row g, cols 2q..2q+1; a1 = row g+8, same cols;
+//        a2 = row g, cols 8+2q..; a3 = row g+8, cols 8+2q..
+//   fp16 B (32x8): b_i = rows 8i + 2q, 8i + 2q + 1 of column g, i = 0..3
+//   int8 A (compressed 16x16 bytes): a0 = row g, cols 4q..4q+3; a1 = row g+8
+//   int8 B (32x8): b0 = rows 4q..4q+3 of column g; b1 = rows 16+4q..16+4q+3
+//   C/D: d0, d1 = row g, cols 2q, 2q+1; d2, d3 = row g+8
+//   metadata (sparsity selector 0, two lanes per quad), as CUTLASS's reorder_meta arranges
+//   it for ldmatrix (rows g and g+8 side by side):
+//     fp16: lane q (0 or 1) holds row g's 16-bit word for columns 16q..16q+15 in bits
+//           [15:0] and row g+8's word for the same columns in bits [31:16]
+//     int8: lane 0 holds row g's 32-bit word (columns 0..31), lane 1 row g+8's
+//   Lanes 2 and 3 pass the same values; the hardware ignores them for selector 0.
+__global__ void sparse_tc_f16_kernel(const __half* __restrict__ vals,
+                                     const uint16_t* __restrict__ meta, int64_t rows, int64_t k,
+                                     const __half* __restrict__ x, int64_t t_count,
+                                     float* __restrict__ y) {
+  const int lane = threadIdx.x % 32;
+  const int64_t warp = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
+  const int64_t tiles_t = t_count / 8;
+  const int64_t r0 = (warp / tiles_t) * 16, t0 = (warp % tiles_t) * 8;
+  if (r0 >= rows) return;
+  const int g = lane / 4, q = lane % 4;
+  float d[4] = {0, 0, 0, 0};
+  const int64_t kc = k / 2;  // compressed columns
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  for (int64_t k0 = 0; k0 < k; k0 += 32) {
+    const int64_t c0 = k0 / 2;
+    auto pair = [&](int64_t r, int64_t c) {
+      __half2 h = __halves2half2(vals[r * kc + c], vals[r * kc + c + 1]);
+      return *reinterpret_cast<uint32_t*>(&h);
+    };
+    uint32_t a[4] = {pair(r0 + g, c0 + 2 * q), pair(r0 + g + 8, c0 + 2 * q),
+                     pair(r0 + g, c0 + 8 + 2 * q), pair(r0 + g + 8, c0 + 8 + 2 * q)};
+    uint32_t b[4];
+    for (int i = 0; i < 4; ++i) {
+      __half2 h = __halves2half2(x[(k0 + 8 * i + 2 * q) * t_count + t0 + g],
+                                 x[(k0 + 8 * i + 2 * q + 1) * t_count + t0 + g]);
+      b[i] = *reinterpret_cast<uint32_t*>(&h);
+    }
+    const int64_t words = k / 16, w = k0 / 16 + (q & 1);
+    uint32_t e =
+        uint32_t{meta[(r0 + g) * words + w]} | (uint32_t{meta[(r0 + g + 8) * words + w]} << 16);
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 "
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]),
+          "r"(e));
+  }
+#endif
+  y[(r0 + g) * t_count + t0 + 2 * q] = d[0];
+  y[(r0 + g) * t_count + t0 + 2 * q + 1] = d[1];
+  y[(r0 + g + 8) * t_count + t0 + 2 * q] = d[2];
+  y[(r0 + g + 8) * t_count + t0 + 2 * q + 1] = d[3];
+}
+
+__global__ void sparse_tc_int8_kernel(const int8_t* __restrict__ vals,
+                                      const uint32_t* __restrict__ meta, int64_t rows, int64_t k,
+                                      const int8_t* __restrict__ x, int64_t t_count,
+                                      int32_t* __restrict__ y) {
+  const int lane = threadIdx.x % 32;
+  const int64_t warp = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
+  const int64_t tiles_t = t_count / 8;
+  const int64_t r0 = (warp / tiles_t) * 16, t0 = (warp % tiles_t) * 8;
+  if (r0 >= rows) return;
+  const int g = lane / 4, q = lane % 4;
+  int d[4] = {0, 0, 0, 0};
+  const int64_t kc = k / 2;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  for (int64_t k0 = 0; k0 < k; k0 += 32) {
+    const int64_t c0 = k0 / 2;
+    auto quad_a = [&](int64_t r) {
+      const int8_t* p = vals + r * kc + c0 + 4 * q;
+      return uint32_t(uint8_t(p[0])) | uint32_t(uint8_t(p[1])) << 8 |
+             uint32_t(uint8_t(p[2])) << 16 | uint32_t(uint8_t(p[3])) << 24;
+    };
+    auto quad_b = [&](int64_t kr) {
+      const int8_t* p = x + (k0 + kr) * t_count + t0 + g;
+      return uint32_t(uint8_t(p[0])) | uint32_t(uint8_t(p[t_count])) << 8 |
+             uint32_t(uint8_t(p[2 * t_count])) << 16 | uint32_t(uint8_t(p[3 * t_count])) << 24;
+    };
+    uint32_t a0 = quad_a(r0 + g), a1 = quad_a(r0 + g + 8);
+    uint32_t b0 = quad_b(4 * q), b1 = quad_b(16 + 4 * q);
+    const int64_t mrow = r0 + g + ((q & 1) ? 8 : 0);
+    uint32_t e = meta[mrow * (k / 32) + k0 / 32];
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
+        "{%0,%1,%2,%3}, {%4,%5}, {%6,%7}, {%0,%1,%2,%3}, %8, 0x0;\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a0), "r"(a1), "r"(b0), "r"(b1), "r"(e));
+  }
+#endif
+  y[(r0 + g) * t_count + t0 + 2 * q] = d[0];
+  y[(r0 + g) * t_count + t0 + 2 * q + 1] = d[1];
+  y[(r0 + g + 8) * t_count + t0 + 2 * q] = d[2];
+  y[(r0 + g + 8) * t_count + t0 + 2 * q + 1] = d[3];
+}
+
+template <typename T, typename Acc>
+void launch_nm(const T* vals, const uint8_t* idx, int64_t rows, int64_t kept, int n, int m,
+               const T* x, int64_t t, Acc* y) {
+  dim3 block(128), grid(static_cast<unsigned>((t + 127) / 128), static_cast<unsigned>(rows));
+  nm_gemm_kernel<T, Acc><<<grid, block>>>(vals, idx, rows, kept, n, m, x, t, y);
+  check(cudaGetLastError(), "nm_gemm_kernel launch");
+}
+
+unsigned tc_blocks(int64_t rows, int64_t t) {
+  const int64_t warps = rows / 16 * (t / 8);
+  return static_cast<unsigned>((warps + 3) / 4);  // 4 warps per 128-thread block
+}
+
+template <typename T, typename Acc>
+void nm_gemm_host(const T* vals, const uint8_t* idx, int64_t rows, int64_t k, int n, int m,
+                  const T* x, int64_t t, Acc* y) {
+  const int64_t kept = k / m * n;
+  DeviceBuffer<T> dv(vals, static_cast<size_t>(rows * kept));
+  DeviceBuffer<uint8_t> di(idx, static_cast<size_t>(rows * kept));
+  DeviceBuffer<T> dx(x, static_cast<size_t>(k * t));
+  DeviceBuffer<Acc> dy(static_cast<size_t>(rows * t));
+  launch_nm(dv.ptr, di.ptr, rows, kept, n, m, dx.ptr, t, dy.ptr);
+  check(cudaDeviceSynchronize(), "nm_gemm_kernel");
+  dy.download(y);
+}
+
+}  // namespace
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" error
+    return 0;
+  }
+  return n;
+}
+
+void nm_gemm_int8(const int8_t* vals, const uint8_t* idx, int64_t rows, int64_t k, int n, int m,
+                  const int8_t* x, int64_t t, int32_t* y) {
+  nm_gemm_host<int8_t, int32_t>(vals, idx, rows, k, n, m, x, t, y);
+}
+
+void nm_gemm_f32(const float* vals, const uint8_t* idx, int64_t rows, int64_t k, int n, int m,
+                 const float* x, int64_t t, float* y) {
+  nm_gemm_host<float, float>(vals, idx, rows, k, n, m, x, t, y);
+}
+
+void sparse_tc_f16(const uint16_t* vals, const uint16_t* meta, int64_t rows, int64_t k,
+                   const uint16_t* x, int64_t t, float* y) {
+  DeviceBuffer<__half> dv(reinterpret_cast<const __half*>(vals), static_cast<size_t>(rows * k / 2));
+  DeviceBuffer<uint16_t> dm(meta, static_cast<size_t>(rows * k / 16));
+  DeviceBuffer<__half> dx(reinterpret_cast<const __half*>(x), static_cast<size_t>(k * t));
+  DeviceBuffer<float> dy(static_cast<size_t>(rows * t));
+  sparse_tc_f16_kernel<<<tc_blocks(rows, t), 128>>>(dv.ptr, dm.ptr, rows, k, dx.ptr, t, dy.ptr);
+  check(cudaGetLastError(), "sparse_tc_f16 launch");
+  check(cudaDeviceSynchronize(), "sparse_tc_f16");
+  dy.download(y);
+}
+
+void sparse_tc_int8(const int8_t* vals, const uint32_t* meta, int64_t rows, int64_t k,
+                    const int8_t* x, int64_t t, int32_t* y) {
+  DeviceBuffer<int8_t> dv(vals, static_cast<size_t>(rows * k / 2));
+  DeviceBuffer<uint32_t> dm(meta, static_cast<size_t>(rows * k / 32));
+  DeviceBuffer<int8_t> dx(x, static_cast<size_t>(k * t));
+  DeviceBuffer<int32_t> dy(static_cast<size_t>(rows * t));
+  sparse_tc_int8_kernel<<<tc_blocks(rows, t), 128>>>(dv.ptr, dm.ptr, rows, k, dx.ptr, t, dy.ptr);
+  check(cudaGetLastError(), "sparse_tc_int8 launch");
+  check(cudaDeviceSynchronize(), "sparse_tc_int8");
+  dy.download(y);
+}
+
+namespace {
+// Row-major Y = W X is column-major Y^T = X^T W^T: cuBLAS sees m = t, n = rows, k = k.
+void cublas_f16(cublasHandle_t h, const __half* w, const __half* x, int64_t rows, int64_t k,
+                int64_t t, float* y) {
+  const float one = 1.0f, zero = 0.0f;
+  check(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(t), static_cast<int>(rows),
+                     static_cast<int>(k), &one, x, CUDA_R_16F, static_cast<int>(t), w, CUDA_R_16F,
+                     static_cast<int>(k), &zero, y, CUDA_R_32F, static_cast<int>(t),
+                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmEx");
+}
+}  // namespace
+
+void dense_f16(const uint16_t* w, const uint16_t* x, int64_t rows, int64_t k, int64_t t, float* y) {
+  DeviceBuffer<__half> dw(reinterpret_cast<const __half*>(w), static_cast<size_t>(rows * k));
+  DeviceBuffer<__half> dx(reinterpret_cast<const __half*>(x), static_cast<size_t>(k * t));
+  DeviceBuffer<float> dy(static_cast<size_t>(rows * t));
+  cublasHandle_t h;
+  check(cublasCreate(&h), "cublasCreate");
+  cublas_f16(h, dw.ptr, dx.ptr, rows, k, t, dy.ptr);
+  check(cudaDeviceSynchronize(), "cublas");
+  cublasDestroy(h);
+  dy.download(y);
+}
+
+Timings time_gemms(int64_t rows, int64_t k, int64_t t, int reps) {
+  // Contents do not change the timing of these kernels; valid 2:4 metadata (indices 0, 1 in
+  // every group, nibble 0x4) keeps mma.sp on defined behaviour.
+  std::vector<uint32_t> meta(static_cast<size_t>(rows * k / 32), 0x44444444u);
+  std::vector<uint16_t> meta16(static_cast<size_t>(rows * k / 16), 0x4444u);
+  std::vector<uint8_t> idx(static_cast<size_t>(rows * k / 2));
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<uint8_t>(i % 2);
+  DeviceBuffer<int8_t> v8(static_cast<size_t>(rows * k / 2)), x8(static_cast<size_t>(k * t));
+  DeviceBuffer<__half> v16(static_cast<size_t>(rows * k / 2)), x16(static_cast<size_t>(k * t)),
+      w16(static_cast<size_t>(rows * k));
+  DeviceBuffer<uint32_t> dm(meta.data(), meta.size());
+  DeviceBuffer<uint16_t> dm16(meta16.data(), meta16.size());
+  DeviceBuffer<uint8_t> di(idx.data(), idx.size());
+  DeviceBuffer<int32_t> y32(static_cast<size_t>(rows * t));
+  DeviceBuffer<float> yf(static_cast<size_t>(rows * t));
+  check(cudaMemset(v8.ptr, 1, v8.count), "memset");
+  check(cudaMemset(x8.ptr, 1, x8.count), "memset");
+  check(cudaMemset(v16.ptr, 0, v16.count * 2), "memset");
+  check(cudaMemset(x16.ptr, 0, x16.count * 2), "memset");
+  check(cudaMemset(w16.ptr, 0, w16.count * 2), "memset");
+  cublasHandle_t h;
+  check(cublasCreate(&h), "cublasCreate");
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  auto time = [&](auto&& launch) {
+    launch();  // warm-up (also cuBLAS heuristics)
+    check(cudaDeviceSynchronize(), "warm-up");
+    cudaEventRecord(start);
+    for (int i = 0; i < reps; ++i) launch();
+    cudaEventRecord(stop);
+    check(cudaEventSynchronize(stop), "timing");
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    return static_cast<double>(ms) / reps;
+  };
+  Timings tm{};
+  tm.nm_int8_ms = time([&] { launch_nm(v8.ptr, di.ptr, rows, k / 2, 2, 4, x8.ptr, t, y32.ptr); });
+  tm.tc_fp16_ms = time([&] {
+    sparse_tc_f16_kernel<<<tc_blocks(rows, t), 128>>>(v16.ptr, dm16.ptr, rows, k, x16.ptr, t,
+                                                      yf.ptr);
+  });
+  tm.tc_int8_ms = time([&] {
+    sparse_tc_int8_kernel<<<tc_blocks(rows, t), 128>>>(v8.ptr, dm.ptr, rows, k, x8.ptr, t, y32.ptr);
+  });
+  tm.cublas_fp16_ms = time([&] { cublas_f16(h, w16.ptr, x16.ptr, rows, k, t, yf.ptr); });
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cublasDestroy(h);
+  return tm;
+}
+
+}  // namespace tessel::sparse::cuda

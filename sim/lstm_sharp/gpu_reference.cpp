@@ -1,0 +1,54 @@
+// Anchor table → GPU time estimate.
+#include "sim/lstm_sharp/gpu_reference.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iterator>
+
+namespace tessel::lstm_sharp {
+
+GpuReference GpuReference::load(const std::string& path) {
+  Config c = Config::load(path, "gpu_reference");
+  GpuReference g;
+  c.get<std::string>("source");
+  const double runs = c.get_positive("layers") * c.get_positive("steps");
+  Config ms = c.child("ms_by_hidden");
+  for (const auto& key : ms.keys()) {
+    char* end = nullptr;
+    const double h = std::strtod(key.c_str(), &end);
+    if (*end != '\0' || h <= 0) ms.fail(key, "expected a hidden size as the key");
+    g.step_s_by_hidden_[h] = ms.get_positive(key) * 1e-3 / runs;
+  }
+  if (g.step_s_by_hidden_.empty()) c.fail("ms_by_hidden", "needs at least one measurement");
+  g.peak_flops_ = c.get_positive("peak_gflops") * 1e9;
+  c.reject_unused();
+  return g;
+}
+
+double GpuReference::layer_step_seconds(double hidden, double input) const {
+  auto hi = step_s_by_hidden_.lower_bound(hidden);
+  double latency;
+  if (hi == step_s_by_hidden_.end()) {
+    latency = std::prev(hi)->second;
+  } else if (hi == step_s_by_hidden_.begin() || hi->first == hidden) {
+    latency = hi->second;
+  } else {
+    auto lo = std::prev(hi);
+    const double f = (hidden - lo->first) / (hi->first - lo->first);
+    latency = lo->second + f * (hi->second - lo->second);
+  }
+  return std::max(latency, 8.0 * hidden * (input + hidden) / peak_flops_);
+}
+
+double GpuReference::seconds(const LstmWorkload& w) const {
+  const double dirs = w.bidirectional ? 2 : 1;
+  double s = 0;
+  for (int64_t l = 0; l < w.layers; ++l) {
+    const double input = l == 0 ? static_cast<double>(w.input_size) : dirs * w.hidden_size;
+    s += dirs * static_cast<double>(w.seq_len) *
+         layer_step_seconds(static_cast<double>(w.hidden_size), input);
+  }
+  return s;
+}
+
+}  // namespace tessel::lstm_sharp

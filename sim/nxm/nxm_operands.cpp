@@ -1,0 +1,99 @@
+// Seeded operands for functional runs and checks against the models/sparse reference GEMMs.
+#include "sim/nxm/nxm_operands.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/linalg/gemm_reference.h"
+#include "models/sparse/mask_io.h"
+#include "models/sparse/nm_gemm.h"
+#include "runtime/core/seed.h"
+
+namespace tessel::nxm {
+namespace {
+
+// Weights as float for either dtype (int8 values are integers in [-128, 127]).
+sparse::MatrixI8 int8_weights(const NxmWorkload& w, uint64_t seed) {
+  if (w.dense) return sparse::random_int8(w.m, w.k, seed);
+  if (w.mask_path.empty()) return sparse::random_nm_int8(w.m, w.k, w.pattern, seed);
+  // Shape and pattern were checked by read_workload.
+  sparse::MaskFile mf = sparse::load_mask(w.mask_path);
+  sparse::MatrixI8 v = sparse::random_int8(w.m, w.k, seed);
+  for (int64_t r = 0; r < w.m; ++r)
+    for (int64_t c = 0; c < w.k; ++c)
+      v(r, c) = mf.mask(r, c) ? (v(r, c) == 0 ? int8_t{1} : v(r, c)) : int8_t{0};
+  return v;
+}
+
+template <typename M>
+Check compare(const char* name, const M& got, const M& ref, double tol) {
+  Check c{name, true, 0, tol, ""};
+  for (int64_t i = 0; i < ref.rows(); ++i)
+    for (int64_t j = 0; j < ref.cols(); ++j) {
+      const double g = static_cast<double>(got(i, j)), r = static_cast<double>(ref(i, j));
+      const double err = std::fabs(g - r);
+      c.max_error = std::max(c.max_error, err);
+      if (err > tol && c.passed) {
+        c.passed = false;
+        c.detail = "Y[" + std::to_string(i) + "][" + std::to_string(j) +
+                   "] = " + std::to_string(g) + ", reference " + std::to_string(r);
+      }
+    }
+  return c;
+}
+
+}  // namespace
+
+Operands make_operands(const NxmParams& p, const NxmWorkload& w, const Mapping& map,
+                       uint64_t seed) {
+  Operands ops;
+  uint64_t state = seed;
+  const uint64_t wseed = splitmix64(state), xseed = splitmix64(state);
+  sparse::MatrixI8 w8 = int8_weights(w, wseed);
+  const sparse::Pattern pat = w.dense ? sparse::Pattern{1, 2} : w.pattern;
+  if (p.dtype == DType::kInt8) {
+    ops.x8 = sparse::random_int8(w.k, w.n, xseed);
+    if (map.sparse)
+      ops.w8 = sparse::compress(w8, pat);
+    else
+      ops.w8_dense = w8;
+  } else {
+    // fp16 weights: the int8 pattern scaled to [-1, 1), so the same positions are kept.
+    sparse::MatrixH wh = (w8.cast<float>() / 128.0f).cast<Eigen::half>();
+    ops.xh = sparse::random_float(w.k, w.n, xseed).cast<Eigen::half>();
+    if (map.sparse)
+      ops.wh = sparse::compress(wh, pat);
+    else
+      ops.wh_dense = wh;
+  }
+  return ops;
+}
+
+Check check_int8(const Operands& ops, const Mapping& map, const sparse::MatrixI32& y) {
+  if (map.sparse)
+    return compare("Y == nm_gemm_reference(W, X) (int8, int32 accumulation)", y,
+                   sparse::nm_gemm_reference(ops.w8, ops.x8), 0.0);
+  return compare("Y == W*X dense (int8, int32 accumulation)", y,
+                 linalg::gemm_int8(ops.w8_dense, ops.x8), 0.0);
+}
+
+Check check_fp16(const Operands& ops, const Mapping& map, const sparse::MatrixF& y) {
+  sparse::MatrixF x = ops.xh.cast<float>();
+  // Terms are products of magnitudes below 1 and the unit adds them in the reference's
+  // order; the bound covers a different fp32 rounding of each of the K additions.
+  const double tol = 1e-6 * static_cast<double>(x.rows());
+  if (map.sparse) {
+    sparse::CompressedMatrix<float> wf;
+    wf.pattern = ops.wh.pattern;
+    wf.rows = ops.wh.rows;
+    wf.cols = ops.wh.cols;
+    wf.values = ops.wh.values.cast<float>();
+    wf.packed_indices = ops.wh.packed_indices;
+    return compare("Y ~= nm_gemm_reference(W, X) (fp16 operands, fp32 accumulation)", y,
+                   sparse::nm_gemm_reference(wf, x), tol);
+  }
+  sparse::MatrixF ref = ops.wh_dense.cast<float>() * x;
+  return compare("Y ~= W*X dense (fp16 operands, fp32 accumulation)", y, ref, tol);
+}
+
+}  // namespace tessel::nxm

@@ -1,0 +1,31 @@
+// Operands of a functional N:M run (seeded weights, mask files, activations) and the reference
+// check.
+#pragma once
+
+#include <cstdint>
+
+#include "models/sparse/compressed.h"
+#include "runtime/core/sim_result.h"
+#include "sim/nxm/nxm_params.h"
+
+namespace tessel::nxm {
+
+// Weights in the form the array consumes: compressed N:M (sparse mode) or dense.
+// Exactly one dtype's members are filled.
+struct Operands {
+  sparse::CompressedMatrix<int8_t> w8;
+  sparse::MatrixI8 w8_dense, x8;
+  sparse::CompressedMatrix<Eigen::half> wh;
+  sparse::MatrixH wh_dense, xh;
+};
+
+// Random N:M weights (exactly N non-zeros per group), or random values on the mask file's
+// kept positions, or dense weights for "pattern: dense"; random activations. All from `seed`.
+Operands make_operands(const NxmParams& p, const NxmWorkload& w, const Mapping& map, uint64_t seed);
+
+// Compares the unit's output with the models/sparse reference (int8: exact; fp16: fp32
+// accumulation of fp16 operands, absolute tolerance 1e-6 * K).
+Check check_int8(const Operands& ops, const Mapping& map, const sparse::MatrixI32& y);
+Check check_fp16(const Operands& ops, const Mapping& map, const sparse::MatrixF& y);
+
+}  // namespace tessel::nxm

@@ -1,0 +1,246 @@
+// Reading the N:M unit's parameters and workload, mapping a GEMM onto it, and its schedule.
+#include "sim/nxm/nxm_params.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/sparse/mask_io.h"
+#include "runtime/core/error.h"
+
+namespace tessel::nxm {
+namespace {
+
+// Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at the
+// smallest of those that holds it (as sim/mac_array does).
+std::string sram_action(double kib) {
+  return kib <= 8 ? "sram_8kb" : kib <= 32 ? "sram_32kb" : "sram_1mb";
+}
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+std::string pattern_list(const std::vector<sparse::Pattern>& ps) {
+  std::string s;
+  for (const auto& p : ps) s += (s.empty() ? "" : ", ") + p.str();
+  return s;
+}
+
+[[noreturn]] void fail_at(const Config* cfg, const std::string& key, const std::string& msg) {
+  if (cfg) cfg->fail(key, msg);
+  throw ConfigError(key + ": " + msg);
+}
+
+// Weight-buffer bytes of one row over kt dense K positions (values + packed indices).
+int64_t row_weight_bytes(const NxmParams& p, const Mapping& map, int64_t kt) {
+  const int64_t kept = kept_per_row(map, kt);
+  return kept * p.elem_bytes() + ceil_div(kept * map.index_bits, 8);
+}
+
+}  // namespace
+
+NxmParams read_params(const Config& hw) {
+  NxmParams p;
+  p.clock_ghz = hw.get_positive("clock_ghz");
+  p.rows = hw.get_positive_int("rows");
+  p.cols = hw.get_positive_int("cols");
+  p.lanes = hw.get_positive_int("lanes");
+  p.window = hw.get_positive_int("window");
+  p.mux_fanin = hw.get_positive_int("mux_fanin");
+  p.pipeline_depth = hw.get_positive_int("pipeline_depth", 3);
+  p.decode_latency = static_cast<int64_t>(hw.get_non_negative("decode_latency", 1));
+  if (p.window < p.lanes)
+    hw.fail("window", "must be at least lanes (" + std::to_string(p.lanes) +
+                          "): dense mode feeds one activation per lane per cycle");
+  p.dense_mode = hw.get_choice("mode", {"sparse", "dense"}, "sparse") == "dense";
+  p.dtype =
+      hw.get_choice("dtype", {"int8", "fp16"}, "int8") == "int8" ? DType::kInt8 : DType::kFp16;
+  for (const Config& item : hw.items("patterns")) {
+    sparse::Pattern pat;
+    try {
+      pat = sparse::Pattern::parse(item.as<std::string>());
+    } catch (const ConfigError& e) {
+      item.fail("", e.what());
+    }
+    if (pat.m > p.mux_fanin)
+      item.fail("", "pattern " + pat.str() + " needs a " + std::to_string(pat.m) +
+                        "-input activation mux, mux_fanin is " + std::to_string(p.mux_fanin));
+    if (pat.n > p.lanes)
+      item.fail("", "pattern " + pat.str() + " keeps " + std::to_string(pat.n) +
+                        " per group, more than the " + std::to_string(p.lanes) + " lanes");
+    if (pat.m > p.window)
+      item.fail("", "pattern " + pat.str() + " needs a window of at least " +
+                        std::to_string(pat.m) + " activations, window is " +
+                        std::to_string(p.window));
+    p.patterns.push_back(pat);
+  }
+  Config buf = hw.child("buffers");
+  const double wkib = buf.get_positive("weight_kib"), akib = buf.get_positive("act_kib"),
+               okib = buf.get_positive("out_kib");
+  p.buffer_slots = buf.get_positive_int("slots", 2);
+  if (p.buffer_slots < 2)
+    buf.fail("slots",
+             "must be at least 2 (the loader fills one slot while the array reads another)");
+  p.weight_buffer_bytes = static_cast<int64_t>(wkib * 1024);
+  p.act_buffer_bytes = static_cast<int64_t>(akib * 1024);
+  p.out_buffer_bytes = static_cast<int64_t>(okib * 1024);
+  if (p.out_buffer_bytes < 2 * p.rows * p.cols * 4)
+    buf.fail("out_kib", "must hold two output tiles of " + std::to_string(p.rows) + "x" +
+                            std::to_string(p.cols) + " 4-byte values (" +
+                            std::to_string(2 * p.rows * p.cols * 4) + " bytes)");
+  Config off = hw.child("offchip");
+  // GB/s divided by Gcycles/s gives bytes per cycle.
+  p.read_bytes_per_cycle = off.get_positive("read_gbps") / p.clock_ghz;
+  p.write_bytes_per_cycle = off.get_positive("write_gbps") / p.clock_ghz;
+  p.latency_cycles =
+      static_cast<uint64_t>(std::llround(off.get_non_negative("latency_ns", 0) * p.clock_ghz));
+  p.weight_sram = sram_action(wkib);
+  p.act_sram = sram_action(akib);
+  p.out_sram = sram_action(okib);
+  p.mac_action = p.dtype == DType::kInt8 ? "mac_int8" : "mac_fp16";
+  p.mux_action = p.dtype == DType::kInt8 ? "mux2_int8" : "mux2_fp16";
+  return p;
+}
+
+NxmWorkload read_workload(const Config& workload) {
+  NxmWorkload w;
+  workload.get_choice("kind", {"gemm"});
+  w.m = workload.get_positive_int("m");
+  w.n = workload.get_positive_int("n");
+  w.k = workload.get_positive_int("k");
+  w.functional = workload.get<bool>("functional", true);
+  std::string pattern = workload.get<std::string>("pattern", "2:4");
+  if (workload.has("mask")) w.mask_path = workload.get_path("mask");
+  if (pattern == "dense") {
+    w.dense = true;
+    if (!w.mask_path.empty()) workload.fail("mask", "a mask needs an N:M pattern, not dense");
+  } else {
+    try {
+      w.pattern = sparse::Pattern::parse(pattern);
+    } catch (const ConfigError& e) {
+      workload.fail("pattern", std::string(e.what()) + " (or \"dense\")");
+    }
+  }
+  if (!w.mask_path.empty()) {
+    // Read now so that a bad mask fails the configuration, in both models, before any run.
+    sparse::MaskFile mf = sparse::load_mask(w.mask_path);
+    if (mf.mask.rows != w.m || mf.mask.cols != w.k)
+      workload.fail("mask", w.mask_path + " is " + std::to_string(mf.mask.rows) + "x" +
+                                std::to_string(mf.mask.cols) + ", the weights are m x k = " +
+                                std::to_string(w.m) + "x" + std::to_string(w.k));
+    if (!(mf.pattern == w.pattern))
+      workload.fail("mask", w.mask_path + " has pattern " + mf.pattern.str() +
+                                ", the workload's pattern is " + w.pattern.str());
+  }
+  return w;
+}
+
+Mapping map_workload(const NxmParams& p, const NxmWorkload& w, const Config* hw,
+                     const Config* workload) {
+  Mapping map;
+  map.sparse = !(w.dense || p.dense_mode);
+  if (map.sparse) {
+    const auto& ps = p.patterns;
+    if (std::find(ps.begin(), ps.end(), w.pattern) == ps.end())
+      fail_at(workload, "pattern",
+              "pattern " + w.pattern.str() +
+                  " is not supported by the unit (hw.patterns: " + pattern_list(ps) + ")");
+    if (w.k % w.pattern.m != 0)
+      fail_at(workload, "k",
+              std::to_string(w.k) + " is not a multiple of M=" + std::to_string(w.pattern.m));
+    map.n = w.pattern.n;
+    map.m = w.pattern.m;
+    const int64_t groups = std::min(p.lanes / map.n, p.window / map.m);
+    map.k_per_cycle = groups * map.m;
+    map.index_bits = w.pattern.index_bits();
+  } else {
+    map.k_per_cycle = p.lanes;
+  }
+  // Largest chunk (a multiple of the per-cycle step) whose weights and activations each
+  // fit one slot of their buffer.
+  const int64_t step = map.k_per_cycle;
+  int64_t chunk = 0;
+  for (int64_t kc = step;; kc += step) {
+    bool fits = p.rows * row_weight_bytes(p, map, kc) <= p.weight_buffer_bytes / p.buffer_slots &&
+                kc * p.cols * p.elem_bytes() <= p.act_buffer_bytes / p.buffer_slots;
+    if (!fits) break;
+    chunk = kc;
+    if (kc >= w.k) break;
+  }
+  if (chunk == 0)
+    fail_at(hw, "buffers",
+            "too small: one slot of each buffer must hold one cycle's operands (" +
+                std::to_string(step) + " K positions for " + std::to_string(p.rows) + " rows and " +
+                std::to_string(p.cols) + " columns)");
+  map.k_chunk = std::min(chunk, w.k);
+  if (map.k_chunk >= w.k) {
+    // One chunk per tile: the outer operand can stay resident while the inner one streams.
+    // Pick the order that moves fewer bytes.
+    const double wbytes = static_cast<double>(w.m) * row_weight_bytes(p, map, w.k);
+    const double xbytes = static_cast<double>(w.k) * w.n * p.elem_bytes();
+    const double row_blocks = std::ceil(static_cast<double>(w.m) / p.rows);
+    const double tok_tiles = std::ceil(static_cast<double>(w.n) / p.cols);
+    map.weights_outer = wbytes + row_blocks * xbytes <= xbytes + tok_tiles * wbytes;
+    map.outer_resident = true;
+  }
+  return map;
+}
+
+std::vector<Step> schedule(const NxmParams& p, const NxmWorkload& w, const Mapping& map) {
+  std::vector<Step> steps;
+  const int64_t row_blocks = ceil_div(w.m, p.rows), tok_tiles = ceil_div(w.n, p.cols);
+  const int64_t outer_count = map.weights_outer ? row_blocks : tok_tiles;
+  const int64_t inner_count = map.weights_outer ? tok_tiles : row_blocks;
+  int64_t tile = 0;
+  for (int64_t o = 0; o < outer_count; ++o)
+    for (int64_t i = 0; i < inner_count; ++i, ++tile) {
+      const int64_t rb = map.weights_outer ? o : i, tt = map.weights_outer ? i : o;
+      for (int64_t k0 = 0; k0 < w.k; k0 += map.k_chunk) {
+        Step s;
+        s.tile = tile;
+        s.row0 = rb * p.rows;
+        s.rows = std::min(p.rows, w.m - s.row0);
+        s.tok0 = tt * p.cols;
+        s.toks = std::min(p.cols, w.n - s.tok0);
+        s.k0 = k0;
+        s.kt = std::min(map.k_chunk, w.k - k0);
+        s.last = k0 + map.k_chunk >= w.k;
+        const bool reuse = map.outer_resident && i > 0;
+        s.load_weights = !(reuse && map.weights_outer);
+        s.load_acts = !(reuse && !map.weights_outer);
+        steps.push_back(s);
+      }
+    }
+  return steps;
+}
+
+int64_t kept_per_row(const Mapping& map, int64_t kt) {
+  return kt / map.m * map.n;
+}
+
+int64_t weight_value_bytes(const NxmParams& p, const Mapping& map, const Step& s) {
+  return s.rows * kept_per_row(map, s.kt) * p.elem_bytes();
+}
+
+int64_t metadata_bytes(const Mapping& map, const Step& s) {
+  return s.rows * ceil_div(kept_per_row(map, s.kt) * map.index_bits, 8);
+}
+
+int64_t act_bytes(const NxmParams& p, const Step& s) {
+  return s.kt * s.toks * p.elem_bytes();
+}
+
+int64_t load_bytes(const NxmParams& p, const Mapping& map, const Step& s) {
+  return (s.load_weights ? weight_value_bytes(p, map, s) + metadata_bytes(map, s) : 0) +
+         (s.load_acts ? act_bytes(p, s) : 0);
+}
+
+int64_t store_bytes(const Step& s) {
+  return s.rows * s.toks * 4;
+}
+
+uint64_t compute_cycles(const NxmParams& p, const Mapping& map, const Step& s) {
+  return static_cast<uint64_t>(ceil_div(s.kt, map.k_per_cycle) + (s.last ? p.pipeline_depth : 0));
+}
+
+}  // namespace tessel::nxm

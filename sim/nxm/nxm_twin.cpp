@@ -1,0 +1,38 @@
+// The analytical twin registered as model "nxm_analytical".
+#include "runtime/core/registry.h"
+#include "sim/nxm/nxm_analytical.h"
+
+namespace tessel::nxm {
+namespace {
+
+class NxmAnalytical : public Experiment {
+ public:
+  void configure(const Config& hw, const Config& workload) override {
+    params_ = read_params(hw);
+    workload_ = read_workload(workload);
+    map_ = map_workload(params_, workload_, &hw, &workload);
+    workload_.functional = false;  // closed-form model: timing and activity only
+  }
+
+  SimResult run(RunContext& ctx) override {
+    auto steps = schedule(params_, workload_, map_);
+    count_activity(params_, map_, steps, ctx.counters);
+    SimResult r;
+    r.cycles = pipeline_cycles(params_, map_, steps);
+    r.clock_ghz = params_.clock_ghz;
+    add_metrics(params_, workload_, map_, steps, r);
+    return r;
+  }
+
+ private:
+  NxmParams params_;
+  NxmWorkload workload_;
+  Mapping map_;
+};
+
+}  // namespace
+
+TESSEL_REGISTER_MODEL("nxm_analytical", NxmAnalytical,
+                      "closed-form twin of nxm (same hw/workload keys; timing and energy)");
+
+}  // namespace tessel::nxm

@@ -1,0 +1,38 @@
+// Wiring of the N:M unit's blocks.
+#include "sim/nxm/nxm_unit.h"
+
+namespace tessel::nxm {
+
+// FIFO depths match the buffer slots and the two output slots: at most `buffer_slots`
+// steps are between loader and array, so no FIFO write ever blocks (the analytical twin
+// relies on that).
+NxmUnit::NxmUnit(sc_core::sc_module_name name, const NxmParams& params, const Mapping& map,
+                 const std::vector<Step>& steps, int64_t tiles, const Operands* ops,
+                 sparse::MatrixI32* y32, sparse::MatrixF* yf, Counters& counters,
+                 TraceWriter* trace)
+    : sc_module(name),
+      clock_(params.clock_ghz),
+      read_link_(clock_, params.read_bytes_per_cycle, params.latency_cycles),
+      write_link_(clock_, params.write_bytes_per_cycle, params.latency_cycles),
+      loaded_("loaded", static_cast<int>(params.buffer_slots)),
+      decoded_("decoded", static_cast<int>(params.buffer_slots)),
+      free_buffers_("free_buffers", static_cast<int>(params.buffer_slots)),
+      results_("results", 2),
+      free_outputs_("free_outputs", 2),
+      loader("loader", steps, params, map, read_link_, clock_, counters, trace),
+      decoder("metadata_decoder", params, map, clock_, ops, counters, trace),
+      pe_array("pe_array", params, map, clock_, ops, counters, trace),
+      storer("storer", tiles, params, write_link_, clock_, y32, yf, counters, trace) {
+  loader.free_buffers(free_buffers_);
+  loader.loaded(loaded_);
+  decoder.loaded(loaded_);
+  decoder.decoded(decoded_);
+  pe_array.decoded(decoded_);
+  pe_array.free_buffers(free_buffers_);
+  pe_array.free_outputs(free_outputs_);
+  pe_array.results(results_);
+  storer.results(results_);
+  storer.free_outputs(free_outputs_);
+}
+
+}  // namespace tessel::nxm

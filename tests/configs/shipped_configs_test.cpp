@@ -1,0 +1,57 @@
+// Every shipped experiment and every point of every shipped sweep loads and configures
+// (unknown keys, bad values and missing files in configs/ fail here, not in a user's run).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "runtime/core/runner.h"
+#include "runtime/sweep/sweep_plan.h"
+
+namespace tessel {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> yaml_files(const std::string& folder) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(std::string(TESSEL_SOURCE_DIR) + "/" + folder))
+    if (e.path().extension() == ".yaml") out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A model missing from this build (SystemC off) is not a broken config.
+bool unavailable_model(const ConfigError& e) {
+  return std::string(e.what()).find("unknown model") != std::string::npos;
+}
+
+TEST(ShippedConfigs, ExperimentsConfigure) {
+  auto files = yaml_files("configs/experiments");
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files) {
+    try {
+      prepare_experiment(load_experiment(f));
+    } catch (const ConfigError& e) {
+      if (!unavailable_model(e)) ADD_FAILURE() << e.what();
+    }
+  }
+}
+
+TEST(ShippedConfigs, EverySweepPointConfigures) {
+  auto files = yaml_files("configs/sweeps");
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files) {
+    sweep::SweepPlan plan = sweep::load_sweep(f);
+    EXPECT_FALSE(plan.points.empty()) << f;
+    for (const auto& p : plan.points) {
+      try {
+        prepare_experiment(sweep::point_experiment(plan, p));
+      } catch (const ConfigError& e) {
+        if (!unavailable_model(e)) ADD_FAILURE() << f << " " << p.id << ": " << e.what();
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tessel
