@@ -23,7 +23,12 @@ Config experiment(const char* model, int hidden, const char* schedule) {
                 "  tiles: 16\n  mac_budget: 16384\n  schedule: %s\n"
                 "workload: {kind: lstm, input_size: %d, hidden_size: %d, layers: 2, seq_len: 200}\n",
                 TESSEL_SOURCE_DIR, model, schedule, hidden, hidden);
-  return Config::parse(buf, "bench.yaml");
+  // Written to a file: `include:` is resolved by Config::load, not by Config::parse.
+  const std::string path = "/tmp/tessel_lstm_sharp_bench.yaml";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(buf, f);
+  std::fclose(f);
+  return load_experiment(path);
 }
 
 // SystemC simulates once per process: each iteration forks a child that times its own run
