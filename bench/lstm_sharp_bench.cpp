@@ -18,11 +18,12 @@ using namespace tessel;
 
 Config experiment(const char* model, int hidden, const char* schedule) {
   char buf[1024];
-  std::snprintf(buf, sizeof buf,
-                "hw:\n  include: %s/configs/hw/lstm_sharp/base.yaml\n  model: %s\n"
-                "  tiles: 16\n  mac_budget: 16384\n  schedule: %s\n"
-                "workload: {kind: lstm, input_size: %d, hidden_size: %d, layers: 2, seq_len: 200}\n",
-                TESSEL_SOURCE_DIR, model, schedule, hidden, hidden);
+  std::snprintf(
+      buf, sizeof buf,
+      "hw:\n  include: %s/configs/hw/lstm_sharp/base.yaml\n  model: %s\n"
+      "  tiles: 16\n  mac_budget: 16384\n  schedule: %s\n"
+      "workload: {kind: lstm, input_size: %d, hidden_size: %d, layers: 2, seq_len: 200}\n",
+      TESSEL_SOURCE_DIR, model, schedule, hidden, hidden);
   // Written to a file: `include:` is resolved by Config::load, not by Config::parse.
   const std::string path = "/tmp/tessel_lstm_sharp_bench.yaml";
   std::FILE* f = std::fopen(path.c_str(), "w");
@@ -46,9 +47,9 @@ void BM_CycleLevel(benchmark::State& state, const char* schedule) {
       PreparedRun run = prepare_experiment(exp);
       auto start = std::chrono::steady_clock::now();
       SimResult r = execute(run);
-      double out[2] = {std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                           .count(),
-                       static_cast<double>(r.cycles)};
+      double out[2] = {
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+          static_cast<double>(r.cycles)};
       ::_exit(::write(fds[1], out, sizeof out) == sizeof out ? 0 : 1);
     }
     ::close(fds[1]);  // the child holds the only write end: a crash reads as end of file
@@ -64,9 +65,15 @@ void BM_CycleLevel(benchmark::State& state, const char* schedule) {
   state.counters["cycles"] = total_cycles / static_cast<double>(state.iterations());
 }
 BENCHMARK_CAPTURE(BM_CycleLevel, sharp, "sharp")
-    ->Arg(256)->Arg(1024)->UseManualTime()->Unit(benchmark::kMillisecond);
+    ->Arg(256)
+    ->Arg(1024)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_CycleLevel, sequential, "sequential")
-    ->Arg(256)->Arg(1024)->UseManualTime()->Unit(benchmark::kMillisecond);
+    ->Arg(256)
+    ->Arg(1024)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 // One design point of the twin: plan every layer (the reconfiguration rule evaluates every
 // DPU width) and sum the closed-form cycles.

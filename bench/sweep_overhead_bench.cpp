@@ -19,9 +19,9 @@ constexpr int kPoints = 32;
 fs::path make_sweep() {
   fs::path dir = fs::temp_directory_path() / "tessel_sweep_bench";
   fs::create_directories(dir);
-  std::ofstream(dir / "exp.yaml")
-      << "hw:\n  include: " << TESSEL_SOURCE_DIR << "/configs/hw/mac_array/analytical.yaml\n"
-      << "workload: {kind: gemm, m: 16, n: 16, k: 16}\n";
+  std::ofstream(dir / "exp.yaml") << "hw:\n  include: " << TESSEL_SOURCE_DIR
+                                  << "/configs/hw/mac_array/analytical.yaml\n"
+                                  << "workload: {kind: gemm, m: 16, n: 16, k: 16}\n";
   std::ofstream sweep(dir / "s.yaml");
   sweep << "name: bench\nexperiment: exp.yaml\ngrid:\n  hw.rows: [";
   for (int i = 1; i <= kPoints; ++i) sweep << i << (i < kPoints ? ", " : "]\n");

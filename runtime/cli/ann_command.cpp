@@ -27,7 +27,8 @@ double since(Clock::time_point t0) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // A vector source on the command line: a file (.fvecs, .bvecs, or an IDX image file such as
@@ -114,7 +115,8 @@ int run_build(const BuildOptions& o) {
                  st.navigating_node, static_cast<long long>(st.reachable_before_repair),
                  static_cast<long long>(st.repair_edges));
   } else if (o.kind == "hnsw") {
-    idx.graph = build_hnsw_flat(base, o.hnsw, [&](int64_t done) { progress("insert", done, base.n); });
+    idx.graph =
+        build_hnsw_flat(base, o.hnsw, [&](int64_t done) { progress("insert", done, base.n); });
     idx.kind = GraphKind::kHnswFlat;
   } else if (o.kind == "mrng") {
     idx.graph = build_exact_mrng(base, o.threads);
@@ -143,7 +145,8 @@ int run_search(const SearchOptionsCli& o) {
                 kExitUsage);
   std::vector<SearchStats> stats;
   const auto t0 = Clock::now();
-  const KnnResult found = search_batch(idx.graph, base, queries, SearchParams{o.L, o.k}, o.threads, &stats);
+  const KnnResult found =
+      search_batch(idx.graph, base, queries, SearchParams{o.L, o.k}, o.threads, &stats);
   const double secs = since(t0);
   double d = 0, h = 0;
   for (const auto& s : stats) d += s.distances, h += s.hops;
@@ -186,28 +189,42 @@ int run_search(const SearchOptionsCli& o) {
 }  // namespace
 
 void add_ann_command(CLI::App& app, std::function<int()>& action) {
-  auto* ann = app.add_subcommand("ann", "Graph-based nearest-neighbour search: build or search an index");
+  auto* ann =
+      app.add_subcommand("ann", "Graph-based nearest-neighbour search: build or search an index");
   ann->require_subcommand(1);
 
   auto bo = std::make_shared<BuildOptions>();
   auto* build = ann->add_subcommand("build", "Build an NSG, exact MRNG or flat HNSW index");
-  build->add_option("--base", bo->base.spec,
-                    "Vectors: .fvecs, .bvecs, IDX images (MNIST, .gz ok) or mixture:<n>[:<stream>]")
+  build
+      ->add_option("--base", bo->base.spec,
+                   "Vectors: .fvecs, .bvecs, IDX images (MNIST, .gz ok) or mixture:<n>[:<stream>]")
       ->required();
   build->add_option("--base-rows", bo->base.rows, "Use rows begin:end only");
   build->add_option("--seed", bo->base.seed, "Seed of the synthetic mixture");
   build->add_option("--kind", bo->kind, "nsg (default), hnsw or mrng (exact, small sets)");
   build->add_option("-o,--out", bo->out, "Index file to write")->required();
-  build->add_option("--knn-k", bo->nsg.knn.k, "NSG: NN-descent neighbours per node")->check(CLI::PositiveNumber);
-  build->add_option("--L", bo->nsg.L, "NSG: pool size of the candidate search")->check(CLI::PositiveNumber);
+  build->add_option("--knn-k", bo->nsg.knn.k, "NSG: NN-descent neighbours per node")
+      ->check(CLI::PositiveNumber);
+  build->add_option("--L", bo->nsg.L, "NSG: pool size of the candidate search")
+      ->check(CLI::PositiveNumber);
   build->add_option("--R", bo->nsg.R, "NSG: out-degree bound")->check(CLI::PositiveNumber);
   build->add_option("--C", bo->nsg.C, "NSG: candidates per prune")->check(CLI::PositiveNumber);
-  build->add_option("--passes", bo->nsg.passes, "NSG: search-collect-prune passes")->check(CLI::PositiveNumber);
-  build->add_option("--M", bo->hnsw.M, "HNSW: neighbours per insertion")->check(CLI::PositiveNumber);
-  build->add_option("--max-degree", bo->hnsw.max_degree, "HNSW: out-degree bound")->check(CLI::PositiveNumber);
-  build->add_option("--ef", bo->hnsw.ef_construction, "HNSW: ef_construction")->check(CLI::PositiveNumber);
-  build->add_option("-j,--threads", bo->threads, "Build threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  build->add_option("--recall-sample", bo->recall_sample, "NSG: nodes sampled for the kNN-graph recall (0: skip)");
+  build->add_option("--passes", bo->nsg.passes, "NSG: search-collect-prune passes")
+      ->check(CLI::PositiveNumber);
+  build
+      ->add_option("--random-edges", bo->nsg.random_edges,
+                   "NSG: random edges per node in the candidate search graph")
+      ->check(CLI::NonNegativeNumber);
+  build->add_option("--M", bo->hnsw.M, "HNSW: neighbours per insertion")
+      ->check(CLI::PositiveNumber);
+  build->add_option("--max-degree", bo->hnsw.max_degree, "HNSW: out-degree bound")
+      ->check(CLI::PositiveNumber);
+  build->add_option("--ef", bo->hnsw.ef_construction, "HNSW: ef_construction")
+      ->check(CLI::PositiveNumber);
+  build->add_option("-j,--threads", bo->threads, "Build threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  build->add_option("--recall-sample", bo->recall_sample,
+                    "NSG: nodes sampled for the kNN-graph recall (0: skip)");
   build->callback([bo, &action] { action = [bo] { return run_build(*bo); }; });
 
   auto so = std::make_shared<SearchOptionsCli>();
@@ -215,7 +232,8 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   search->add_option("--index", so->index, "Index file from `tessel ann build`")->required();
   search->add_option("--base", so->base.spec, "The vectors the index was built over")->required();
   search->add_option("--base-rows", so->base.rows, "Rows begin:end, as at build time");
-  search->add_option("--queries", so->queries.spec, "Query vectors (same formats as --base)")->required();
+  search->add_option("--queries", so->queries.spec, "Query vectors (same formats as --base)")
+      ->required();
   search->add_option("--queries-rows", so->queries.rows, "Use query rows begin:end only");
   search->add_option("--seed", so->base.seed, "Seed of the synthetic mixture");
   search->add_option("--L", so->L, "Pool size")->check(CLI::PositiveNumber);

@@ -63,7 +63,8 @@ int cmd_list(std::ostream& out) {
   for (const auto& e : Registry::instance().entries())
     out << "  " << e.name << std::string(e.name.size() < 24 ? 24 - e.name.size() : 1, ' ')
         << e.description << "\n";
-  fs::path root = fs::exists("configs") ? fs::path("configs") : fs::path(TESSEL_SOURCE_DIR) / "configs";
+  fs::path root =
+      fs::exists("configs") ? fs::path("configs") : fs::path(TESSEL_SOURCE_DIR) / "configs";
   for (const char* kind : {"experiments", "sweeps", "hw", "workloads", "energy"}) {
     fs::path dir = root / kind;
     if (!fs::exists(dir)) continue;
@@ -89,7 +90,8 @@ int main(int argc, char** argv) {
   std::string run_file, trace_path;
   std::vector<std::string> sets;
   bool json = false;
-  auto* run = app.add_subcommand("run", "Run one experiment (hardware + workload) and print a summary");
+  auto* run =
+      app.add_subcommand("run", "Run one experiment (hardware + workload) and print a summary");
   run->add_option("experiment", run_file, "Experiment YAML file")->required();
   run->add_option("--set", sets, "Override a key, e.g. --set hw.rows=32 (repeatable)");
   run->add_flag("--json", json, "Print the SimResult as JSON instead of the summary");
@@ -144,6 +146,7 @@ int main(int argc, char** argv) {
     if (*rep) {
       auto files = report::write_report(report_dir);
       std::cout << "wrote " << files.markdown << "\n      " << files.html << "\n";
+      for (const auto& note : files.notes) std::cerr << "note: " << note << "\n";
       return kExitOk;
     }
     if (*sw) {
@@ -162,6 +165,7 @@ int main(int argc, char** argv) {
       if (!no_report) {
         auto files = report::write_report(summary.out_dir);
         std::cout << "report:  " << files.markdown << "\n         " << files.html << "\n";
+        for (const auto& note : files.notes) std::cerr << "note: " << note << "\n";
       }
       return summary.failed ? kExitPointsFailed : kExitOk;
     }

@@ -48,9 +48,10 @@ std::string format_summary(const std::string& experiment_file, uint64_t seed, co
   auto line = [&](const std::string& key, const std::string& value) {
     out += key + std::string(13 - std::min<size_t>(12, key.size()), ' ') + value + "\n";
   };
-  line("experiment", experiment_file + " (model " + r.model + ", seed " + std::to_string(seed) + ")");
-  line("latency", group_digits(r.cycles) + " cycles @ " + number(r.clock_ghz) + " GHz = " +
-                      format_seconds(r.seconds));
+  line("experiment",
+       experiment_file + " (model " + r.model + ", seed " + std::to_string(seed) + ")");
+  line("latency", group_digits(r.cycles) + " cycles @ " + number(r.clock_ghz) +
+                      " GHz = " + format_seconds(r.seconds));
   double total = r.total_energy_pj();
   std::vector<std::pair<double, std::string>> parts;
   for (const auto& kv : r.energy_pj) parts.emplace_back(kv.second, kv.first);

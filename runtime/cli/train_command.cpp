@@ -54,7 +54,8 @@ int run_train_command() {
     cfg.set(ov.path, ov.value);
   }
   const nn::TrainConfig tc = nn::TrainConfig::from_config(cfg);
-  const std::string out = o.out.empty() ? (fs::path("results") / "train" / tc.name).string() : o.out;
+  const std::string out =
+      o.out.empty() ? (fs::path("results") / "train" / tc.name).string() : o.out;
   const fs::path ckpt = fs::path(out) / "checkpoint.bin";
   if (fs::exists(ckpt) && !o.resume && !o.overwrite)
     throw IoError(ckpt.string() +

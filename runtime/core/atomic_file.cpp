@@ -30,7 +30,8 @@ void write_file_atomic(const std::string& path, const std::string& content, bool
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if ((durable && ::fsync(fd) != 0) || ::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if ((durable && ::fsync(fd) != 0) || ::close(fd) != 0 ||
+      std::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
     throw IoError(path + ": cannot replace (" + std::strerror(e) + ")");

@@ -19,7 +19,9 @@ namespace {
 
 using NodePtr = std::shared_ptr<ConfigNode>;
 
-std::string quote(const std::string& s) { return "\"" + s + "\""; }
+std::string quote(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 std::string describe(const ConfigNode& n) {
   switch (n.kind) {
@@ -282,12 +284,24 @@ Config Config::parse(const std::string& text, const std::string& name,
   return Config(parse_text(text, name), key_path);
 }
 
-bool Config::is_map() const { return node_ && node_->kind == ConfigNode::Kind::kMap; }
-bool Config::is_sequence() const { return node_ && node_->kind == ConfigNode::Kind::kSequence; }
-bool Config::is_scalar() const { return node_ && node_->kind == ConfigNode::Kind::kScalar; }
-bool Config::is_null() const { return !node_ || node_->kind == ConfigNode::Kind::kNull; }
-const SourceLocation& Config::location() const { return node_->location; }
-const std::string& Config::scalar() const { return node_->scalar; }
+bool Config::is_map() const {
+  return node_ && node_->kind == ConfigNode::Kind::kMap;
+}
+bool Config::is_sequence() const {
+  return node_ && node_->kind == ConfigNode::Kind::kSequence;
+}
+bool Config::is_scalar() const {
+  return node_ && node_->kind == ConfigNode::Kind::kScalar;
+}
+bool Config::is_null() const {
+  return !node_ || node_->kind == ConfigNode::Kind::kNull;
+}
+const SourceLocation& Config::location() const {
+  return node_->location;
+}
+const std::string& Config::scalar() const {
+  return node_->scalar;
+}
 
 std::string Config::directory() const {
   return fs::path(node_->location.file).parent_path().string();
@@ -300,7 +314,9 @@ std::shared_ptr<ConfigNode> Config::find(const std::string& key) const {
   return nullptr;
 }
 
-std::string Config::child_path(const std::string& key) const { return join_key(key_path_, key); }
+std::string Config::child_path(const std::string& key) const {
+  return join_key(key_path_, key);
+}
 
 bool Config::has(const std::string& key) const {
   auto n = find(key);
@@ -347,7 +363,9 @@ std::vector<Config> Config::elements() const {
   return out;
 }
 
-std::vector<Config> Config::items(const std::string& key) const { return at(key).elements(); }
+std::vector<Config> Config::items(const std::string& key) const {
+  return at(key).elements();
+}
 
 template <>
 std::string Config::as<std::string>() const {
@@ -520,8 +538,8 @@ void Config::set(const std::string& dotted_path, const Config& value) {
     if (dot == std::string::npos) {
       auto copy = deep_copy(value.node_);
       clear_used(copy);
-      copy->key_location = value.node_->key_location.line ? value.node_->key_location
-                                                          : value.node_->location;
+      copy->key_location =
+          value.node_->key_location.line ? value.node_->key_location : value.node_->location;
       if (next) {
         for (auto& kv : cur->map)
           if (kv.first == key) kv.second = copy;
@@ -544,7 +562,9 @@ void Config::set(const std::string& dotted_path, const Config& value) {
   }
 }
 
-Config Config::clone() const { return Config(node_ ? deep_copy(node_) : nullptr, key_path_); }
+Config Config::clone() const {
+  return Config(node_ ? deep_copy(node_) : nullptr, key_path_);
+}
 
 nlohmann::json Config::to_json() const {
   if (!node_) return nullptr;

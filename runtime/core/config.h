@@ -69,8 +69,8 @@ class Config {
   template <typename T>
   T as() const;
 
-  Config child(const std::string& key) const;  // must exist and be a mapping
-  Config at(const std::string& key) const;     // must exist, any kind
+  Config child(const std::string& key) const;               // must exist and be a mapping
+  Config at(const std::string& key) const;                  // must exist, any kind
   std::vector<Config> items(const std::string& key) const;  // must be a sequence
   std::vector<Config> elements() const;                     // this node as a sequence
 

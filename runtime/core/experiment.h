@@ -11,9 +11,9 @@
 namespace tessel {
 
 struct RunContext {
-  uint64_t seed = 1;              // the point's seed; models derive all randomness from it
-  TraceWriter* trace = nullptr;   // non-null when the user asked for --trace
-  Counters counters;              // filled by the model; the runner turns it into energy
+  uint64_t seed = 1;             // the point's seed; models derive all randomness from it
+  TraceWriter* trace = nullptr;  // non-null when the user asked for --trace
+  Counters counters;             // filled by the model; the runner turns it into energy
 };
 
 // A hardware model run on a workload. The runner calls configure() (which must read every

@@ -57,8 +57,7 @@ std::vector<PointRecord> read_points(const std::string& path, size_t* valid_byte
     try {
       out.push_back(PointRecord::from_json(nlohmann::json::parse(data.substr(pos, nl - pos))));
     } catch (const nlohmann::json::exception& e) {
-      throw IoError(path + ":" + std::to_string(line_no) + ": malformed point record: " +
-                    e.what());
+      throw IoError(path + ":" + std::to_string(line_no) + ": malformed point record: " + e.what());
     }
     pos = nl + 1;
   }

@@ -14,15 +14,15 @@
 namespace tessel {
 
 struct PointRecord {
-  size_t index = 0;           // position in the sweep's expansion order
-  std::string id;             // "p0007"
-  nlohmann::json params;      // key path → value, only the swept keys (object, sorted)
-  uint64_t seed = 0;          // the seed the point ran with
-  bool ok = false;            // false: crashed, timed out, or config error
+  size_t index = 0;                 // position in the sweep's expansion order
+  std::string id;                   // "p0007"
+  nlohmann::json params;            // key path → value, only the swept keys (object, sorted)
+  uint64_t seed = 0;                // the seed the point ran with
+  bool ok = false;                  // false: crashed, timed out, or config error
   std::optional<SimResult> result;  // when ok
-  int exit_status = 0;        // child exit code, or 128 + signal number
-  std::string failure;        // "exit 3", "signal SIGSEGV", "timeout after 5 s"
-  std::string stderr_tail;    // last lines the child printed to stderr
+  int exit_status = 0;              // child exit code, or 128 + signal number
+  std::string failure;              // "exit 3", "signal SIGSEGV", "timeout after 5 s"
+  std::string stderr_tail;          // last lines the child printed to stderr
 
   nlohmann::json to_json() const;
   static PointRecord from_json(const nlohmann::json& j);

@@ -42,6 +42,6 @@ struct ModelRegistrar {
 #define TESSEL_CONCAT(a, b) TESSEL_CONCAT_INNER(a, b)
 // TESSEL_REGISTER_MODEL("name", Class, "one-line description") at namespace scope in the
 // model's .cpp; the library must be a tessel_model_library so the linker keeps it.
-#define TESSEL_REGISTER_MODEL(name, Class, description)                      \
+#define TESSEL_REGISTER_MODEL(name, Class, description)                       \
   static ::tessel::ModelRegistrar TESSEL_CONCAT(tessel_registrar_, __LINE__)( \
       name, description, []() { return std::make_unique<Class>(); })

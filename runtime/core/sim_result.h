@@ -23,7 +23,7 @@ struct SimResult {
   std::string model;
   uint64_t cycles = 0;
   double clock_ghz = 0;
-  double seconds = 0;                       // simulated time
+  double seconds = 0;                        // simulated time
   std::map<std::string, uint64_t> counters;  // action or statistic → count
   std::map<std::string, double> energy_pj;   // component → pJ
   std::map<std::string, double> metrics;     // utilization, gflops, ...

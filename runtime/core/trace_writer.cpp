@@ -39,11 +39,8 @@ int TraceWriter::track(const std::string& name) {
   int id = static_cast<int>(tracks_.size()) + 1;
   tracks_[name] = id;
   begin_event();
-  nlohmann::json meta = {{"ph", "M"},
-                         {"pid", 1},
-                         {"tid", id},
-                         {"name", "thread_name"},
-                         {"args", {{"name", name}}}};
+  nlohmann::json meta = {
+      {"ph", "M"}, {"pid", 1}, {"tid", id}, {"name", "thread_name"}, {"args", {{"name", name}}}};
   std::fputs(meta.dump().c_str(), file_);
   begin_event();
   nlohmann::json order = {{"ph", "M"},
@@ -58,8 +55,7 @@ int TraceWriter::track(const std::string& name) {
 void TraceWriter::span(int track, const std::string& name, double start_ns, double duration_ns) {
   begin_event();
   std::fprintf(file_, "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":%s,\"ts\":%.6f,\"dur\":%.6f}",
-               track, nlohmann::json(name).dump().c_str(), start_ns / 1000.0,
-               duration_ns / 1000.0);
+               track, nlohmann::json(name).dump().c_str(), start_ns / 1000.0, duration_ns / 1000.0);
 }
 
 void TraceWriter::counter(const std::string& name, double time_ns, double value) {

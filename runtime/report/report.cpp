@@ -344,7 +344,8 @@ void add_comparisons(const Analysis& a, Document& doc) {
     who += " with " + filter;
   }
   doc.heading(2, "Comparisons");
-  doc.paragraph("Ratios over " + who + ". Each point is compared with the point that has the "
+  doc.paragraph("Ratios over " + who +
+                ". Each point is compared with the point that has the "
                 "same parameters except the baseline's; geomean is the geometric mean.");
   Table t{{"Compared with", "Points", "Speedup geomean (×)", "mean", "min", "max",
            "Energy saving geomean (×)", "mean", "min", "max"},

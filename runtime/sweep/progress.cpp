@@ -30,8 +30,7 @@ Progress::Progress(size_t total, size_t already_done, std::FILE* out)
 }
 
 void Progress::draw() {
-  double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   size_t ran = done_ - done_at_start_;
   std::string eta = ran ? format_duration(elapsed / ran * (total_ - done_)) : "?";
   const int width = 30;
@@ -48,19 +47,19 @@ void Progress::point_finished(const std::string& id, const std::string& params, 
   ++done_;
   if (!ok) ++failed_;
   if (tty_) {
-    if (!ok) std::fprintf(out_, "\r%s failed (%s): %s\n", id.c_str(), failure.c_str(), params.c_str());
+    if (!ok)
+      std::fprintf(out_, "\r%s failed (%s): %s\n", id.c_str(), failure.c_str(), params.c_str());
     draw();
   } else {
-    std::fprintf(out_, "[%zu/%zu] %s %s %s%s\n", done_, total_, id.c_str(),
-                 ok ? "ok" : "FAILED", params.c_str(), ok ? "" : (" (" + failure + ")").c_str());
+    std::fprintf(out_, "[%zu/%zu] %s %s %s%s\n", done_, total_, id.c_str(), ok ? "ok" : "FAILED",
+                 params.c_str(), ok ? "" : (" (" + failure + ")").c_str());
     std::fflush(out_);
   }
 }
 
 void Progress::finish() {
   if (tty_) std::fprintf(out_, "\n");
-  double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::fprintf(out_, "%zu points, %zu failed, %s\n", total_, failed_,
                format_duration(elapsed).c_str());
 }

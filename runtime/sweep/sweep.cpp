@@ -127,8 +127,7 @@ SweepSummary run_sweep(const SweepOptions& opt) {
                         " was written (config hash differs); write to a new --out folder");
     records = store.load_existing();
     for (size_t i = 0; i < records.size(); ++i)
-      if (records[i].index != i || i >= plan.points.size() ||
-          records[i].id != plan.points[i].id)
+      if (records[i].index != i || i >= plan.points.size() || records[i].id != plan.points[i].id)
         throw IoError(store.points_path() + ":" + std::to_string(i + 1) +
                       ": record does not match point " + std::to_string(i) + " of this sweep");
   } else {
@@ -187,7 +186,7 @@ SweepSummary run_sweep(const SweepOptions& opt) {
         progressed = true;
         continue;
       }
-      std::vector<std::string> argv = {opt.self_exe, "point", opt.sweep_file, "--index",
+      std::vector<std::string> argv = {opt.self_exe,      "point", opt.sweep_file,     "--index",
                                        std::to_string(i), "--out", scratch(i, ".json")};
       running[i] = Running{std::make_unique<Child>(argv, scratch(i, ".stderr")),
                            std::chrono::steady_clock::now()};
@@ -196,18 +195,17 @@ SweepSummary run_sweep(const SweepOptions& opt) {
     for (auto it = running.begin(); it != running.end();) {
       ChildOutcome outcome;
       if (!it->second.child->poll(outcome)) {
-        double age = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                   it->second.start)
-                         .count();
+        double age =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second.start)
+                .count();
         if (opt.point_timeout_s > 0 && age > opt.point_timeout_s) it->second.child->kill_now();
         ++it;
         continue;
       }
       size_t i = it->first;
       PointRecord rec = base_record(plan.points[i]);
-      auto result = outcome.exited && outcome.exit_code == 0
-                        ? read_result(scratch(i, ".json"))
-                        : std::nullopt;
+      auto result = outcome.exited && outcome.exit_code == 0 ? read_result(scratch(i, ".json"))
+                                                             : std::nullopt;
       if (result) {
         rec.ok = true;
         rec.result = result;

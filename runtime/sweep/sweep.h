@@ -13,9 +13,9 @@ struct SweepOptions {
   int jobs = 1;                // points at once
   double point_timeout_s = 0;  // 0: no limit
   bool resume = false;
-  bool overwrite = false;      // discard earlier results in the folder first
-  std::string self_exe;        // the tessel binary that runs `tessel point`
-  std::string command_line;    // recorded in the manifest
+  bool overwrite = false;    // discard earlier results in the folder first
+  std::string self_exe;      // the tessel binary that runs `tessel point`
+  std::string command_line;  // recorded in the manifest
 };
 
 struct SweepSummary {

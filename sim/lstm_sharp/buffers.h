@@ -11,15 +11,15 @@ namespace tessel::lstm_sharp {
 // Activity of one tile, kept as plain integers on the hot path and turned into counters
 // once at the end.
 struct TileActivity {
-  uint64_t macs = 0;                 // useful int16 MACs (padding lanes are clock-gated)
-  uint64_t weight_sram_bytes = 0;    // weights read from the tile's SRAM
+  uint64_t macs = 0;                   // useful int16 MACs (padding lanes are clock-gated)
+  uint64_t weight_sram_bytes = 0;      // weights read from the tile's SRAM
   uint64_t streamed_weight_bytes = 0;  // weights read from off-chip every step
-  uint64_t act_buffer_bytes = 0;     // x / h slices broadcast to the DPUs
-  uint64_t psum_bytes = 0;           // W·x partial sums written ahead and read back
-  uint64_t mfu_elements = 0;         // elements through the MFU
-  uint64_t busy_cycles = 0;          // cycles with DPU passes in flight
-  uint64_t stall_cycles = 0;         // cycles waiting for h(t-1) or a barrier
-  uint64_t runahead_chunks = 0;      // W·x blocks computed ahead of their step
+  uint64_t act_buffer_bytes = 0;       // x / h slices broadcast to the DPUs
+  uint64_t psum_bytes = 0;             // W·x partial sums written ahead and read back
+  uint64_t mfu_elements = 0;           // elements through the MFU
+  uint64_t busy_cycles = 0;            // cycles with DPU passes in flight
+  uint64_t stall_cycles = 0;           // cycles waiting for h(t-1) or a barrier
+  uint64_t runahead_chunks = 0;        // W·x blocks computed ahead of their step
 };
 
 // Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at the

@@ -22,9 +22,15 @@ SC_MODULE(Dispatcher) {
   Dispatcher(sc_core::sc_module_name name, const std::vector<PassPlan>& passes, int64_t seq_len,
              Schedule schedule);
 
-  const std::vector<PassPlan>& passes() const { return passes_; }
-  int64_t seq_len() const { return seq_len_; }
-  Schedule schedule() const { return schedule_; }
+  const std::vector<PassPlan>& passes() const {
+    return passes_;
+  }
+  int64_t seq_len() const {
+    return seq_len_;
+  }
+  Schedule schedule() const {
+    return schedule_;
+  }
 
   // A tile finished a block: its elements of step `t` of pass `p` are ready at `ready`.
   void publish(size_t p, int64_t t, const RowBlock& block, int64_t ready);

@@ -9,7 +9,9 @@
 namespace tessel::lstm_sharp {
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 int64_t ceil_log2(int64_t v) {
   int64_t bits = 0;
@@ -34,8 +36,8 @@ LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int6
   p.mfu_latency = m.mfu_latency;
   const int64_t d = p.dpus_per_tile;
   // One pass reads D·K int16 weights per tile; the banks deliver banks·bank_bytes a cycle.
-  p.pass_cycles = std::max<int64_t>(1, ceil_div(d * k * 2, m.weight_sram_banks *
-                                                               m.weight_sram_bank_bytes));
+  p.pass_cycles =
+      std::max<int64_t>(1, ceil_div(d * k * 2, m.weight_sram_banks * m.weight_sram_bank_bytes));
   // Streamed blocks share the off-chip link equally among the tiles.
   const double per_tile_bw = m.offchip_bytes_per_cycle / static_cast<double>(m.tiles);
   p.streamed_pass_cycles = std::max<int64_t>(

@@ -13,7 +13,7 @@ namespace tessel::lstm_sharp {
 struct RowBlock {
   int64_t first_row = 0;  // index in the schedule's row order
   int64_t rows = 0;
-  int64_t gate = -1;      // gate-major order: the gate (0..3) of every row; -1 interleaved
+  int64_t gate = -1;  // gate-major order: the gate (0..3) of every row; -1 interleaved
   int64_t tile = 0;
   int64_t index_in_tile = 0;
   bool streamed = false;  // weights do not fit on chip and stream in every step
@@ -23,8 +23,8 @@ struct RowBlock {
 };
 
 struct LayerPlan {
-  int64_t input = 0;   // X: columns of W
-  int64_t hidden = 0;  // H: columns of U, elements of h
+  int64_t input = 0;          // X: columns of W
+  int64_t hidden = 0;         // H: columns of U, elements of h
   int64_t dpu_width = 0;      // K
   int64_t dpus_per_tile = 0;  // D: rows a tile works on at once
   int64_t tiles = 0;
@@ -33,14 +33,16 @@ struct LayerPlan {
   int64_t uh_passes = 0;    // ceil(H / K)
   int64_t pass_cycles = 1;  // cycles per pass when weights are on chip (SRAM bandwidth)
   int64_t streamed_pass_cycles = 1;  // cycles per pass for streamed blocks (off-chip bandwidth)
-  int64_t dpu_latency = 0;  // adder-tree depth + accumulate: ceil(log2 K) + 1
+  int64_t dpu_latency = 0;           // adder-tree depth + accumulate: ceil(log2 K) + 1
   int64_t mfu_lanes = 0, mfu_latency = 0;
-  std::vector<RowBlock> blocks;          // in dispatch order
+  std::vector<RowBlock> blocks;                   // in dispatch order
   std::vector<std::vector<int64_t>> tile_blocks;  // per tile, block indices in order
-  std::vector<int64_t> element_block;    // element e → block that completes it
+  std::vector<int64_t> element_block;             // element e → block that completes it
   int64_t weight_bytes = 0, streamed_bytes = 0;
 
-  int64_t pass_of(const RowBlock& b) const { return b.streamed ? streamed_pass_cycles : pass_cycles; }
+  int64_t pass_of(const RowBlock& b) const {
+    return b.streamed ? streamed_pass_cycles : pass_cycles;
+  }
   // Segment j of U·h reads h elements [j·K, min(H, (j+1)·K)).
   int64_t segment_last_element(int64_t j) const {
     return std::min(hidden, (j + 1) * dpu_width) - 1;

@@ -19,7 +19,9 @@ SC_MODULE(LstmSharp) {
 
   // Cycle at which the last output of the last pass is ready; -1 if the run did not end.
   int64_t finish_cycle() const;
-  const std::vector<std::unique_ptr<Tile>>& tiles() const { return tiles_; }
+  const std::vector<std::unique_ptr<Tile>>& tiles() const {
+    return tiles_;
+  }
 
  private:
   sim::Clock clock_;

@@ -32,9 +32,8 @@ class LstmSharpExperiment : public Experiment {
     std::vector<PassData> data;
     if (workload_.functional) {
       weights = lstm::quantize_weights(lstm::LstmWeights::random(shape, ctx.seed));
-      x = lstm::quantize_sequence(lstm::random_sequence(static_cast<int>(seq),
-                                                        static_cast<int>(workload_.input_size),
-                                                        1, ctx.seed + 1));
+      x = lstm::quantize_sequence(lstm::random_sequence(
+          static_cast<int>(seq), static_cast<int>(workload_.input_size), 1, ctx.seed + 1));
       for (const auto& pp : passes) {
         PassData d;
         d.weights = &weights.at(static_cast<int>(pp.layer), static_cast<int>(pp.direction));
@@ -101,8 +100,8 @@ class LstmSharpExperiment : public Experiment {
           if (err > 0 && c.passed) {
             c.passed = false;
             c.detail = "t=" + std::to_string(t) + " dir=" + std::to_string(passes[p].direction) +
-                       " h[" + std::to_string(e) + "] = " + std::to_string(got) +
-                       ", reference " + std::to_string(want);
+                       " h[" + std::to_string(e) + "] = " + std::to_string(got) + ", reference " +
+                       std::to_string(want);
           }
         }
       }

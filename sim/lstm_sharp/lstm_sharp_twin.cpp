@@ -16,7 +16,8 @@ class LstmSharpAnalytical : public Experiment {
   SimResult run(RunContext& ctx) override {
     auto passes = plan_workload(machine_, workload_);
     SimResult r;
-    for (const auto& p : passes) r.cycles += analytical_layer_cycles(machine_, p.plan, workload_.seq_len);
+    for (const auto& p : passes)
+      r.cycles += analytical_layer_cycles(machine_, p.plan, workload_.seq_len);
     r.clock_ghz = machine_.clock_ghz;
     analytical_activity(machine_, workload_, passes, ctx.counters);
     const double macs = workload_macs(passes, workload_.seq_len);

@@ -16,11 +16,14 @@ SC_MODULE(MacArray) {
   // a, b, c are null in timing-only mode.
   MacArray(sc_core::sc_module_name name, const MacArrayParams& params,
            const std::vector<Chunk>& chunks, int64_t tiles, const linalg::MatrixI8* a,
-           const linalg::MatrixI8* b, linalg::MatrixI32* c, Counters& counters,
-           TraceWriter* trace);
+           const linalg::MatrixI8* b, linalg::MatrixI32* c, Counters& counters, TraceWriter* trace);
 
-  uint64_t finish_cycle() const { return storer.finish_cycle(); }
-  uint64_t busy_cycles() const { return pe_array.busy_cycles(); }
+  uint64_t finish_cycle() const {
+    return storer.finish_cycle();
+  }
+  uint64_t busy_cycles() const {
+    return pe_array.busy_cycles();
+  }
 
  private:
   sim::Clock clock_;

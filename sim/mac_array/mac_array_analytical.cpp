@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 
-
 namespace tessel::mac_array {
 namespace {
 
@@ -23,7 +22,8 @@ uint64_t pipeline_cycles(const MacArrayParams& p, const std::vector<Chunk>& chun
     const Chunk& ch = chunks[c];
     uint64_t load_start = c ? load_end[c - 1] : 0;
     if (c >= 2) load_start = std::max(load_start, release[c - 2]);
-    load_end[c] = load_start + link_cycles(ch.load_bytes(), p.read_bytes_per_cycle, p.latency_cycles);
+    load_end[c] =
+        load_start + link_cycles(ch.load_bytes(), p.read_bytes_per_cycle, p.latency_cycles);
     uint64_t start = std::max(prev_release, load_end[c]);
     uint64_t done = start + static_cast<uint64_t>(ch.kt) + (ch.last ? p.pipeline_depth : 0);
     if (ch.last) {

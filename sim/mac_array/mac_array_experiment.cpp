@@ -36,13 +36,14 @@ class MacArrayExperiment : public Experiment {
       c = linalg::MatrixI32::Zero(workload_.m, workload_.n);
     }
     const bool f = workload_.functional;
-    auto top = std::make_unique<MacArray>("mac_array", params_, chunks, tiles, f ? &a : nullptr,
-                                          f ? &b : nullptr, f ? &c : nullptr, ctx.counters,
-                                          ctx.trace);
+    auto top =
+        std::make_unique<MacArray>("mac_array", params_, chunks, tiles, f ? &a : nullptr,
+                                   f ? &b : nullptr, f ? &c : nullptr, ctx.counters, ctx.trace);
     sc_core::sc_start();
     SimResult r;
     r.cycles = top->finish_cycle();
-    if (r.cycles == 0) throw SimError("mac_array: simulation ended before the last tile was stored");
+    if (r.cycles == 0)
+      throw SimError("mac_array: simulation ended before the last tile was stored");
     r.clock_ghz = params_.clock_ghz;
     double macs = static_cast<double>(workload_.m) * workload_.n * workload_.k;
     r.metrics["utilization"] = macs / (static_cast<double>(params_.rows * params_.cols) * r.cycles);
@@ -58,8 +59,9 @@ class MacArrayExperiment : public Experiment {
           check.max_error = std::max(check.max_error, err);
           if (err > 0 && check.passed) {
             check.passed = false;
-            check.detail = "C[" + std::to_string(i) + "][" + std::to_string(j) + "] = " +
-                           std::to_string(c(i, j)) + ", reference " + std::to_string(ref(i, j));
+            check.detail = "C[" + std::to_string(i) + "][" + std::to_string(j) +
+                           "] = " + std::to_string(c(i, j)) + ", reference " +
+                           std::to_string(ref(i, j));
           }
         }
       r.checks.push_back(check);
@@ -74,7 +76,8 @@ class MacArrayExperiment : public Experiment {
 
 }  // namespace
 
-TESSEL_REGISTER_MODEL("mac_array", MacArrayExperiment,
-                      "cycle-level SystemC int8 MAC-array GEMM accelerator (demo of the full path)");
+TESSEL_REGISTER_MODEL(
+    "mac_array", MacArrayExperiment,
+    "cycle-level SystemC int8 MAC-array GEMM accelerator (demo of the full path)");
 
 }  // namespace tessel::mac_array

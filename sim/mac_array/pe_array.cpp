@@ -42,8 +42,9 @@ void PeArray::run() {
     uint64_t operand_bytes = static_cast<uint64_t>(ch.kt * (ch.rows + ch.cols));
     counters_.add("input_buffer", params_.sram_action + "_read_byte", operand_bytes);
     counters_.add("pe_array", "mac_int8", static_cast<uint64_t>(ch.rows * ch.cols * ch.kt));
-    counters_.stat("pe_array.idle_pe_cycles",
-                   static_cast<uint64_t>((params_.rows * params_.cols - ch.rows * ch.cols) * ch.kt));
+    counters_.stat(
+        "pe_array.idle_pe_cycles",
+        static_cast<uint64_t>((params_.rows * params_.cols - ch.rows * ch.cols) * ch.kt));
     if (ch.last) {
       // Two output slots start free; later tiles wait for the storer to release one.
       if (tiles_done++ >= 2) free_outputs.read();

@@ -20,7 +20,9 @@ struct OutputTile {
   std::vector<int32_t> values;  // rows × cols, row-major
 };
 
-inline std::ostream& operator<<(std::ostream& os, const Chunk& c) { return os << "chunk " << c.tile; }
+inline std::ostream& operator<<(std::ostream& os, const Chunk& c) {
+  return os << "chunk " << c.tile;
+}
 inline std::ostream& operator<<(std::ostream& os, const OutputTile& t) {
   return os << "tile " << t.chunk.tile;
 }
@@ -37,7 +39,9 @@ SC_MODULE(PeArray) {
           const linalg::MatrixI8* a, const linalg::MatrixI8* b, Counters& counters,
           TraceWriter* trace);
 
-  uint64_t busy_cycles() const { return busy_cycles_; }
+  uint64_t busy_cycles() const {
+    return busy_cycles_;
+  }
 
  private:
   void run();

@@ -16,10 +16,12 @@ SC_MODULE(Storer) {
   sc_core::sc_fifo_out<int> free_outputs;
 
   // `c` (m × n) receives the values in functional mode; null in timing-only mode.
-  Storer(sc_core::sc_module_name name, int64_t tiles, sim::OffchipLink& link,
+  Storer(sc_core::sc_module_name name, int64_t tiles, sim::OffchipLink & link,
          const sim::Clock& clock, linalg::MatrixI32* c, Counters& counters, TraceWriter* trace);
 
-  uint64_t finish_cycle() const { return finish_cycle_; }
+  uint64_t finish_cycle() const {
+    return finish_cycle_;
+  }
 
  private:
   void run();

@@ -53,8 +53,8 @@ class TempDir {
 inline ToolRun run_tool(const std::string& binary, const std::string& args,
                         const std::string& cwd = ".") {
   TempDir tmp;
-  std::string cmd = "cd '" + cwd + "' && '" + binary + "' " + args + " >'" + tmp / "out" +
-                    "' 2>'" + tmp / "err" + "'";
+  std::string cmd = "cd '" + cwd + "' && '" + binary + "' " + args + " >'" + tmp / "out" + "' 2>'" +
+                    tmp / "err" + "'";
   int status = std::system(cmd.c_str());
   ToolRun r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -17,8 +17,8 @@ const std::string kTool = std::string(TESSEL_BINARY_DIR) + "/tessel_fault_tool";
 const std::string kEnergy = std::string(TESSEL_SOURCE_DIR) + "/configs/energy/45nm.yaml";
 
 void write_experiment(const TempDir& dir, const std::string& hw_extra) {
-  write_text(dir / "hw.yaml", "model: test_fault\nsize: 4\nenergy: {table: " + kEnergy + "}\n" +
-                                  hw_extra);
+  write_text(dir / "hw.yaml",
+             "model: test_fault\nsize: 4\nenergy: {table: " + kEnergy + "}\n" + hw_extra);
   write_text(dir / "exp.yaml", "seed: 11\nhw: hw.yaml\nworkload: {}\n");
 }
 
@@ -80,10 +80,11 @@ TEST(Cli, UnknownModelListsTheRegisteredOnes) {
   auto run = run_tool(kTool, "run exp.yaml --set hw.model=nope", dir.path());
   EXPECT_EQ(run.exit_code, 3);
   EXPECT_EQ(run.err.rfind("tessel: --set hw.model:1:1: hw.model: unknown model 'nope' "
-                          "(registered: mac_array",
+                          "(registered: ",
                           0),
             0u)
       << run.err;
+  EXPECT_NE(run.err.find("mac_array_analytical"), std::string::npos);
   EXPECT_NE(run.err.find("test_fault"), std::string::npos);
 }
 
@@ -106,10 +107,10 @@ TEST(Cli, ListShowsModelsAndShippedConfigs) {
 
 TEST(Cli, TraceIsChromeTraceEventJsonWithOneTrackPerBlock) {
   TempDir dir;
-  auto run = run_tool(kTool,
-                      "run configs/experiments/mac_array_gemm.yaml --set workload.m=64 --trace " +
-                          dir / "t.json",
-                      TESSEL_SOURCE_DIR);
+  auto run = run_tool(
+      kTool,
+      "run configs/experiments/mac_array_gemm.yaml --set workload.m=64 --trace " + dir / "t.json",
+      TESSEL_SOURCE_DIR);
   if (run.err.find("unknown model 'mac_array'") != std::string::npos)
     GTEST_SKIP() << "built without SystemC";
   ASSERT_EQ(run.exit_code, 0) << run.err;

@@ -41,7 +41,9 @@ TEST(Config, WrongTypeNamesFileLineColumnAndKeyPath) {
   Config n = Config::parse("dpu:\n  width: -4\n", "hw.yaml", "hw");
   EXPECT_EQ(error_of([&] { n.child("dpu").get_positive_int("width"); }),
             "hw.yaml:2:10: hw.dpu.width: expected a positive integer, got \"-4\"");
-  EXPECT_EQ(error_of([&] { n.get_choice("mode", {"a", "b"}); }),
+  EXPECT_EQ(error_of([&] {
+              n.get_choice("mode", {"a", "b"});
+            }),
             "hw.yaml:1:1: hw.mode: missing required key");
 }
 
@@ -127,7 +129,9 @@ TEST(Config, ListsAndChoices) {
   int sum = 0;
   for (const auto& item : c.items("sizes")) sum += item.as<int>();
   EXPECT_EQ(sum, 6);
-  EXPECT_EQ(error_of([&] { c.get_choice("mode", {"sequential", "sharp"}); }),
+  EXPECT_EQ(error_of([&] {
+              c.get_choice("mode", {"sequential", "sharp"});
+            }),
             "w.yaml:2:7: workload.mode: expected one of sequential, sharp, got \"fast\"");
 }
 

@@ -26,12 +26,9 @@ TEST(SweepPlan, GridIsCartesianLastKeyFastestZipFastestOfAll) {
              "zip:\n  hw.a: [x, y]\n  hw.b: [10, 20]\n");
   SweepPlan plan = load_sweep(dir / "s.yaml");
   ASSERT_EQ(plan.points.size(), 2u * 3u * 2u);
-  EXPECT_EQ(describe_params(plan.points[0].params),
-            "hw.a=x hw.b=10 hw.size=1 workload.sleep_ms=0");
-  EXPECT_EQ(describe_params(plan.points[1].params),
-            "hw.a=y hw.b=20 hw.size=1 workload.sleep_ms=0");
-  EXPECT_EQ(describe_params(plan.points[2].params),
-            "hw.a=x hw.b=10 hw.size=1 workload.sleep_ms=1");
+  EXPECT_EQ(describe_params(plan.points[0].params), "hw.a=x hw.b=10 hw.size=1 workload.sleep_ms=0");
+  EXPECT_EQ(describe_params(plan.points[1].params), "hw.a=y hw.b=20 hw.size=1 workload.sleep_ms=0");
+  EXPECT_EQ(describe_params(plan.points[2].params), "hw.a=x hw.b=10 hw.size=1 workload.sleep_ms=1");
   EXPECT_EQ(describe_params(plan.points[11].params),
             "hw.a=y hw.b=20 hw.size=2 workload.sleep_ms=2");
   EXPECT_EQ(plan.points[7].id, "p0007");

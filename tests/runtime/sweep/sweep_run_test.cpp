@@ -28,8 +28,8 @@ void write_sweep(const TempDir& dir, const std::string& workload, const std::str
   write_text(dir / "exp.yaml", "hw:\n  model: test_fault\n  size: 1\n  energy: {table: " +
                                    std::string(TESSEL_SOURCE_DIR) +
                                    "/configs/energy/45nm.yaml}\nworkload: " + workload + "\n");
-  write_text(dir / "s.yaml", "name: t\nexperiment: exp.yaml\nseed: 3\ngrid:\n  hw.size: " +
-                                 sizes + "\nreport:\n  baseline: {hw.size: 1}\n");
+  write_text(dir / "s.yaml", "name: t\nexperiment: exp.yaml\nseed: 3\ngrid:\n  hw.size: " + sizes +
+                                 "\nreport:\n  baseline: {hw.size: 1}\n");
 }
 
 size_t line_count(const std::string& path) {
@@ -94,8 +94,7 @@ TEST(Sweep, KillNineThenResumeEqualsAnUninterruptedRun) {
   write_sweep(dir, "{sleep_ms: 120}", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]");
   ASSERT_EQ(run_tool(kTool, "sweep s.yaml -j 2 --no-report --out full", dir.path()).exit_code, 0);
 
-  Child sweep({kTool, "sweep", dir / "s.yaml", "-j", "2", "--no-report", "--out",
-               dir / "cut"},
+  Child sweep({kTool, "sweep", dir / "s.yaml", "-j", "2", "--no-report", "--out", dir / "cut"},
               dir / "cut.stderr");
   const std::string cut = dir / "cut/points.jsonl";
   for (int i = 0; i < 400 && (!std::filesystem::exists(cut) || line_count(cut) < 4); ++i)
@@ -128,8 +127,9 @@ TEST(Sweep, ExistingResultsAreNotOverwrittenWithoutResume) {
   std::string before = read_text(dir.path() / "out/points.jsonl");
   auto again = run_tool(kTool, "sweep s.yaml --no-report --out out", dir.path());
   EXPECT_EQ(again.exit_code, 4);
-  EXPECT_EQ(again.err, "tessel: out/points.jsonl: results already exist; pass --resume to "
-                       "continue them, --overwrite to replace them, or --out to write elsewhere\n");
+  EXPECT_EQ(again.err,
+            "tessel: out/points.jsonl: results already exist; pass --resume to "
+            "continue them, --overwrite to replace them, or --out to write elsewhere\n");
   EXPECT_EQ(read_text(dir.path() / "out/points.jsonl"), before);
   auto replaced = run_tool(kTool, "sweep s.yaml --overwrite --no-report --out out", dir.path());
   EXPECT_EQ(replaced.exit_code, 0) << replaced.err;
