@@ -2,6 +2,8 @@
 #include "sim/lstm_sharp/analytical.h"
 
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 namespace tessel::lstm_sharp {
 namespace {
@@ -10,98 +12,179 @@ int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
-}  // namespace
+// `n` consecutive row blocks of one tile with the same pass time and element count.
+struct Run {
+  int64_t n = 0;
+  int64_t pass = 1;      // cycles per DPU pass
+  int64_t elements = 0;  // h elements each block completes
+};
 
-// One barrier-to-barrier step: every tile runs its blocks (W·x then U·h) back to back from
-// the step (or gate) start; the DPU result leaves `dpu_latency` cycles after the last pass;
-// the tile's MFU takes the completed elements in order, `lanes` a cycle, and h is ready
-// `mfu_latency` cycles after the MFU has taken an element.
-int64_t barrier_step(const LayerPlan& p) {
-  const int gates = p.gate_major ? 4 : 1;
-  int64_t start = 0, step_end = 0;
-  for (int g = 0; g < gates; ++g) {
+// At most three runs per tile (resident full blocks, streamed full blocks, a partial last
+// block), kept on the stack: the twin evaluates thousands of shapes per second.
+struct Runs {
+  Run run[3];
+  int count = 0;
+  void push_back(const Run& r) { run[count++] = r; }
+  const Run* begin() const { return run; }
+  const Run* end() const { return run + count; }
+};
+
+// The per-layer constants every formula uses (the same as plan_layer's).
+struct Shape {
+  int64_t x, h, k, d, tiles, cx, ch, pass, streamed_pass, dpu_latency, lanes, mfu_latency;
+  int64_t cap_rows;  // rows of weights one tile's SRAM holds
+  bool gate_major;
+};
+
+Shape shape_of(const MachineParams& m, int64_t x, int64_t h, int64_t k) {
+  const LayerPlan p = plan_layer_constants(m, x, h, k);
+  return Shape{x,
+               h,
+               k,
+               p.dpus_per_tile,
+               m.tiles,
+               p.wx_passes,
+               p.uh_passes,
+               p.pass_cycles,
+               p.streamed_pass_cycles,
+               p.dpu_latency,
+               m.mfu_lanes,
+               m.mfu_latency,
+               static_cast<int64_t>(m.weight_sram_kib * 1024) / ((x + h) * 2),
+               m.schedule == Schedule::kSequential};
+}
+
+// The runs of one tile: `full` blocks of D rows then, if `last_rows` > 0, one block of
+// `last_rows`; `before` rows of this tile's SRAM are already taken. A block streams once
+// the tile's rows so far exceed the SRAM (plan_layer's rule). `per_row` elements per row
+// (1/4 interleaved, 1 or 0 gate-major), given as numerator/denominator.
+Runs tile_runs(const Shape& s, int64_t full, int64_t last_rows, int64_t before, int64_t elem_num,
+               int64_t elem_den) {
+  Runs runs;
+  const int64_t resident = std::clamp<int64_t>((s.cap_rows - before) / s.d, 0, full);
+  const int64_t e_full = s.d * elem_num / elem_den;
+  if (resident > 0) runs.push_back({resident, s.pass, e_full});
+  if (full > resident) runs.push_back({full - resident, s.streamed_pass, e_full});
+  if (last_rows > 0) {
+    const bool streamed = before + full * s.d + last_rows > s.cap_rows;
+    runs.push_back({1, streamed ? s.streamed_pass : s.pass, last_rows * elem_num / elem_den});
+  }
+  return runs;
+}
+
+// A tile runs its blocks back to back, `passes` passes each, from time 0; a block's result
+// leaves dpu_latency after its last pass and the MFU takes its elements in order, `lanes` a
+// cycle. Returns {end of the last pass, h of the last element ready (0 if none)}.
+// The MFU finishes at max over blocks j of (done_j + MFU time of blocks j..last); within a
+// run that is linear in j, so only the runs' first and last blocks need evaluating.
+std::pair<int64_t, int64_t> flow(const Shape& s, const Runs& runs, int64_t passes) {
+  int64_t end = 0, mfu_total = 0;
+  for (const Run& r : runs) {
+    end += r.n * r.pass * passes;
+    mfu_total += r.n * ceil_div(r.elements, s.lanes);
+  }
+  int64_t t = 0, mfu_after = mfu_total, finish = 0;  // mfu_after: MFU time of blocks j..last
+  for (const Run& r : runs) {
+    const int64_t c = r.pass * passes, m = ceil_div(r.elements, s.lanes);
+    if (m > 0) {
+      finish = std::max(finish, t + c + s.dpu_latency + mfu_after);                        // first
+      finish = std::max(finish, t + r.n * c + s.dpu_latency + mfu_after - (r.n - 1) * m);  // last
+    }
+    t += r.n * c;
+    mfu_after -= r.n * m;
+  }
+  return {end, mfu_total > 0 ? finish + s.mfu_latency : 0};
+}
+
+// Interleaved rows: block b of ceil(4H / D) goes to tile b mod T; the last may be partial.
+Runs interleaved_runs(const Shape& s, int64_t tile, int64_t* blocks) {
+  const int64_t rows = 4 * s.h, nb = ceil_div(rows, s.d);
+  const int64_t n = tile < nb ? ceil_div(nb - tile, s.tiles) : 0;
+  *blocks = n;
+  const bool has_last = n > 0 && (nb - 1) % s.tiles == tile;
+  const int64_t last_rows = has_last ? rows - (nb - 1) * s.d : 0;
+  return tile_runs(s, has_last ? n - 1 : n, last_rows, 0, 1, 4);
+}
+
+int64_t barrier_step(const Shape& s) {
+  if (!s.gate_major) {
+    int64_t step = 0, blocks = 0;
+    for (int64_t t = 0; t < s.tiles; ++t)
+      step = std::max(step, flow(s, interleaved_runs(s, t, &blocks), s.cx + s.ch).second);
+    return step;
+  }
+  // Gate-major: each gate's H rows are dealt out afresh from tile 0; a gate starts when the
+  // previous one has left every DPU; only the last gate's blocks complete elements.
+  const int64_t nb = ceil_div(s.h, s.d);
+  std::vector<int64_t> before(static_cast<size_t>(s.tiles), 0);
+  int64_t start = 0, step = 0;
+  for (int g = 0; g < 4; ++g) {
     int64_t gate_end = start;
-    for (const auto& list : p.tile_blocks) {
-      int64_t t = start, mfu_free = 0;
-      for (int64_t bi : list) {
-        const RowBlock& b = p.blocks[bi];
-        if (p.gate_major && b.gate != g) continue;
-        t += p.pass_of(b) * (p.wx_passes + p.uh_passes);
-        const int64_t done = t + p.dpu_latency;
-        gate_end = std::max(gate_end, done);
-        if (b.elements > 0) {
-          mfu_free = std::max(done, mfu_free) + ceil_div(b.elements, p.mfu_lanes);
-          step_end = std::max(step_end, mfu_free + p.mfu_latency);
-        }
-      }
+    for (int64_t t = 0; t < std::min(s.tiles, nb); ++t) {
+      const int64_t n = ceil_div(nb - t, s.tiles);
+      const bool has_last = (nb - 1) % s.tiles == t;
+      const int64_t last_rows = has_last ? s.h - (nb - 1) * s.d : 0;
+      auto runs = tile_runs(s, has_last ? n - 1 : n, last_rows, before[t], g == 3 ? 1 : 0, 1);
+      auto [end, ready] = flow(s, runs, s.cx + s.ch);
+      gate_end = std::max(gate_end, start + end + s.dpu_latency);
+      if (g == 3) step = std::max(step, start + ready);
+      before[t] += (has_last ? n - 1 : n) * s.d + last_rows;
     }
     start = gate_end;
   }
-  return step_end;
+  return step;
 }
 
-// Per tile, with W·x assumed hidden: its U·h work, its W·x work, and how long after its
-// last U·h pass its last element is ready (the same flow shop over U·h passes only).
-std::vector<TileTerms> tile_terms(const LayerPlan& p) {
-  std::vector<TileTerms> out;
-  for (const auto& list : p.tile_blocks) {
-    TileTerms tt;
-    int64_t t = 0, mfu_free = 0, ready = 0;
-    for (int64_t bi : list) {
-      const RowBlock& b = p.blocks[bi];
-      const int64_t pass = p.pass_of(b);
-      tt.uh += pass * p.uh_passes;
-      tt.wx += pass * p.wx_passes;
-      tt.last_pass = pass;
-      t += pass * p.uh_passes;
-      if (b.elements > 0) {
-        mfu_free = std::max(t + p.dpu_latency, mfu_free) + ceil_div(b.elements, p.mfu_lanes);
-        ready = std::max(ready, mfu_free + p.mfu_latency);
-      }
+}  // namespace
+
+uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t hidden, int64_t k,
+                                 int64_t seq_len) {
+  const Shape s = shape_of(m, input, hidden, k);
+  const int64_t first = barrier_step(s);
+  if (m.schedule == Schedule::kSequential || m.schedule == Schedule::kInterGate)
+    return static_cast<uint64_t>(seq_len * first);
+
+  // Per tile, with W·x assumed hidden: U·h and W·x work per step, and its drain gap (last
+  // U·h pass → its last element ready), from the same flow shop over U·h passes only.
+  struct Terms {
+    int64_t uh = 0, wx = 0, gap = 0, blocks = 0, last_pass = 1;
+  };
+  std::vector<Terms> terms;
+  int64_t most = 0;
+  for (int64_t t = 0; t < s.tiles; ++t) {
+    Terms tt;
+    auto runs = interleaved_runs(s, t, &tt.blocks);
+    if (tt.blocks == 0) continue;
+    for (const Run& r : runs) {
+      tt.uh += r.n * r.pass * s.ch;
+      tt.wx += r.n * r.pass * s.cx;
+      tt.last_pass = r.pass;
     }
-    tt.blocks = static_cast<int64_t>(list.size());
-    tt.gap = std::max<int64_t>(0, ready - t);
-    out.push_back(tt);
+    auto [end, ready] = flow(s, runs, s.ch);
+    tt.gap = std::max<int64_t>(0, ready - end);
+    most = std::max(most, tt.blocks);
+    terms.push_back(tt);
   }
-  return out;
-}
-
-uint64_t analytical_layer_cycles(const MachineParams& m, const LayerPlan& p, int64_t seq_len) {
-  const int64_t first = barrier_step(p);
   int64_t period = 0;
-  switch (m.schedule) {
-    case Schedule::kSequential:
-    case Schedule::kInterGate:
-      return static_cast<uint64_t>(seq_len * first);
-    case Schedule::kUnfolded:
-      // W·x of step t+1 runs while the tile waits for the barrier: each tile needs its
-      // U·h, then either its W·x work or its own drain gap, whichever is longer.
-      for (const auto& t : tile_terms(p)) period = std::max(period, t.uh + std::max(t.wx, t.gap));
-      break;
-    case Schedule::kSharp: {
-      // No barrier. A slice of h(t-1) is "late" if a tile's final block of the step
-      // produces part of it: those blocks finish together, `gap` after the tiles' last
-      // passes. A tile starts its first block of step t on the early slices right after its
-      // own last block, waits (doing W·x ahead) until the late slices arrive, runs their
-      // passes, then the U·h of its other blocks. The work bound U·h + W·x holds as well.
-      const auto terms = tile_terms(p);
-      int64_t most = 0;
-      for (const auto& t : terms) most = std::max(most, t.blocks);
-      std::vector<bool> late(static_cast<size_t>(p.uh_passes), false);
-      for (const auto& list : p.tile_blocks) {
-        if (static_cast<int64_t>(list.size()) != most) continue;
-        const RowBlock& b = p.blocks[list.back()];
-        for (int64_t e = b.first_element; e < b.first_element + b.elements; ++e)
-          late[static_cast<size_t>(e / p.dpu_width)] = true;
-      }
-      const int64_t n_late = std::count(late.begin(), late.end(), true);
-      for (const auto& t : terms) {
-        const int64_t early = (p.uh_passes - n_late) * t.last_pass;
-        const int64_t chain = std::max(early, t.gap) + n_late * t.last_pass +
-                              (t.blocks - 1) * p.uh_passes * t.last_pass;
-        period = std::max({period, t.uh + t.wx, chain});
-      }
-      break;
+  if (m.schedule == Schedule::kUnfolded) {
+    // W·x of step t+1 runs while the tile waits for the barrier: each tile needs its U·h,
+    // then either its W·x work or its own drain gap, whichever is longer.
+    for (const auto& t : terms) period = std::max(period, t.uh + std::max(t.wx, t.gap));
+  } else {
+    // SHARP: no barrier. A slice of h(t-1) is "late" if a tile's final block of the step
+    // produces part of it: those are the last blocks of the tiles with the most blocks,
+    // consecutive block indices, so the late slices run from the first such block's first
+    // element to the end of h. A tile starts its first block of step t on the early slices
+    // right after its own last block, waits (doing W·x ahead) until the late slices arrive,
+    // runs their passes, then the U·h of its other blocks. The work bound holds as well.
+    const int64_t nb = ceil_div(4 * s.h, s.d);
+    const int64_t first_late_element = (most - 1) * s.tiles * s.d / 4;
+    const int64_t n_late = nb > 0 ? s.ch - first_late_element / s.k : 0;
+    for (const auto& t : terms) {
+      const int64_t early = (s.ch - n_late) * t.last_pass;
+      const int64_t chain =
+          std::max(early, t.gap) + n_late * t.last_pass + (t.blocks - 1) * s.ch * t.last_pass;
+      period = std::max({period, t.uh + t.wx, chain});
     }
   }
   return static_cast<uint64_t>(first + (seq_len - 1) * period);

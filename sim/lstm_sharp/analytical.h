@@ -2,29 +2,23 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "sim/lstm_sharp/layer_plan.h"
 #include "sim/lstm_sharp/lstm_sharp_params.h"
 
 namespace tessel::lstm_sharp {
 
-// Cycles to run one layer (one direction) over `seq_len` steps.
+// Cycles to run one layer (one direction, `input` × `hidden`) over `seq_len` steps with
+// DPU width `k`. Closed form: O(tiles) arithmetic, no row blocks are materialised, so the
+// reconfiguration rule can try every width cheaply.
 // sequential and inter_gate: exact (every step is the same barrier-to-barrier pattern, a
 // flow shop of the tiles' DPU passes and their MFU). unfolded and sharp: steady-state
 // formulas (docs/lstm_sharp.md) that the tests hold within 5% of the SystemC model.
-uint64_t analytical_layer_cycles(const MachineParams& m, const LayerPlan& plan, int64_t seq_len);
-
-// The critical-path pieces the formulas are made of, exposed for the docs and tests.
-struct TileTerms {
-  int64_t uh = 0;   // U·h cycles of the tile per step
-  int64_t wx = 0;   // W·x cycles of the tile per step
-  int64_t gap = 0;  // its last U·h pass → its last h element ready (DPU drain, MFU backlog)
-  int64_t blocks = 0;
-  int64_t last_pass = 1;  // cycles of one pass of its last block
-};
-std::vector<TileTerms> tile_terms(const LayerPlan& plan);
-// One barrier-to-barrier step (sequential / inter_gate).
-int64_t barrier_step(const LayerPlan& plan);
+uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t hidden, int64_t k,
+                                 int64_t seq_len);
+inline uint64_t analytical_layer_cycles(const MachineParams& m, const LayerPlan& plan,
+                                        int64_t seq_len) {
+  return analytical_layer_cycles(m, plan.input, plan.hidden, plan.dpu_width, seq_len);
+}
 
 }  // namespace tessel::lstm_sharp

@@ -21,7 +21,7 @@ int64_t ceil_log2(int64_t v) {
 
 }  // namespace
 
-LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int64_t k) {
+LayerPlan plan_layer_constants(const MachineParams& m, int64_t input, int64_t hidden, int64_t k) {
   LayerPlan p;
   p.input = input;
   p.hidden = hidden;
@@ -42,6 +42,12 @@ LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int6
   const double per_tile_bw = m.offchip_bytes_per_cycle / static_cast<double>(m.tiles);
   p.streamed_pass_cycles = std::max<int64_t>(
       p.pass_cycles, static_cast<int64_t>(std::ceil(static_cast<double>(d * k * 2) / per_tile_bw)));
+  return p;
+}
+
+LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int64_t k) {
+  LayerPlan p = plan_layer_constants(m, input, hidden, k);
+  const int64_t d = p.dpus_per_tile;
 
   // Row order: interleaved (element e's gates i, f, g, o are rows 4e..4e+3) or gate-major
   // (sequential: gate g's rows are g·H .. g·H+H-1, blocks never straddle two gates).
@@ -49,7 +55,6 @@ LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int6
       static_cast<int64_t>(m.weight_sram_kib * 1024) / ((input + hidden) * 2);
   std::vector<int64_t> rows_on_tile(static_cast<size_t>(m.tiles), 0);
   p.tile_blocks.assign(static_cast<size_t>(m.tiles), {});
-  p.element_block.assign(static_cast<size_t>(hidden), 0);
   auto add_block = [&](int64_t first, int64_t rows, int64_t gate, int64_t tile) {
     RowBlock b;
     b.first_row = first;
@@ -66,8 +71,6 @@ LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int6
       b.first_element = first - 3 * hidden;
       b.elements = rows;
     }
-    for (int64_t e = b.first_element; e < b.first_element + b.elements; ++e)
-      p.element_block[e] = static_cast<int64_t>(p.blocks.size());
     p.tile_blocks[tile].push_back(static_cast<int64_t>(p.blocks.size()));
     p.blocks.push_back(b);
     const int64_t bytes = rows * (input + hidden) * 2;
@@ -87,19 +90,18 @@ LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int6
 
 LayerPlan choose_plan(const MachineParams& m, int64_t input, int64_t hidden, int64_t seq_len) {
   if (!m.reconfigurable) return plan_layer(m, input, hidden, m.dpu_width);
-  LayerPlan best;
-  uint64_t best_cycles = 0;
   std::vector<int64_t> widths = m.dpu_width_options;
   std::sort(widths.begin(), widths.end());
+  int64_t best_k = widths.front();
+  uint64_t best_cycles = analytical_layer_cycles(m, input, hidden, best_k, seq_len);
   for (int64_t k : widths) {
-    LayerPlan p = plan_layer(m, input, hidden, k);
-    uint64_t cycles = analytical_layer_cycles(m, p, seq_len);
-    if (best.blocks.empty() || cycles < best_cycles) {
-      best = std::move(p);
+    const uint64_t cycles = analytical_layer_cycles(m, input, hidden, k, seq_len);
+    if (cycles < best_cycles) {
+      best_k = k;
       best_cycles = cycles;
     }
   }
-  return best;
+  return plan_layer(m, input, hidden, best_k);
 }
 
 }  // namespace tessel::lstm_sharp

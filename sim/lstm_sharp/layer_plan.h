@@ -49,6 +49,8 @@ struct LayerPlan {
   }
 };
 
+// The timing constants of a layer for DPU width K (shape, passes, latencies), no blocks.
+LayerPlan plan_layer_constants(const MachineParams& m, int64_t input, int64_t hidden, int64_t k);
 // The plan of one layer for a given DPU width K.
 LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int64_t k);
 

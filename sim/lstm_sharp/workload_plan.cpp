@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "sim/lstm_sharp/analytical.h"
 #include "sim/lstm_sharp/gpu_reference.h"
 
 namespace tessel::lstm_sharp {
@@ -16,6 +17,25 @@ std::vector<PassPlan> plan_workload(const MachineParams& m, const LstmWorkload& 
     for (int64_t d = 0; d < dirs; ++d) passes.push_back(PassPlan{plan, l, d});
   }
   return passes;
+}
+
+uint64_t analytical_workload_cycles(const MachineParams& m, const LstmWorkload& w) {
+  const int64_t dirs = w.bidirectional ? 2 : 1;
+  uint64_t cycles = 0;
+  for (int64_t l = 0; l < w.layers; ++l) {
+    const int64_t input = l == 0 ? w.input_size : dirs * w.hidden_size;
+    uint64_t best = 0;
+    if (m.reconfigurable) {
+      for (int64_t k : m.dpu_width_options) {
+        const uint64_t c = analytical_layer_cycles(m, input, w.hidden_size, k, w.seq_len);
+        if (best == 0 || c < best) best = c;
+      }
+    } else {
+      best = analytical_layer_cycles(m, input, w.hidden_size, m.dpu_width, w.seq_len);
+    }
+    cycles += static_cast<uint64_t>(dirs) * best;
+  }
+  return cycles;
 }
 
 double workload_macs(const std::vector<PassPlan>& passes, int64_t seq_len) {

@@ -12,6 +12,9 @@
 namespace tessel::lstm_sharp {
 
 std::vector<PassPlan> plan_workload(const MachineParams& m, const LstmWorkload& w);
+// The twin's latency for a whole workload: each layer at the width the reconfiguration
+// rule picks, in closed form, without building row blocks.
+uint64_t analytical_workload_cycles(const MachineParams& m, const LstmWorkload& w);
 // Useful MACs of the whole workload (no padding): Σ 4H·(X_l + H) per step and pass.
 double workload_macs(const std::vector<PassPlan>& passes, int64_t seq_len);
 // Metrics every LSTM-Sharp model reports (the SystemC model and its twin alike).
