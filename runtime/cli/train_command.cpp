@@ -67,7 +67,7 @@ int run_train_command() {
   if (o.resume) trainer.resume();
   const nn::TrainResult r = trainer.run(&std::cout);
   std::cout << "done: " << r.steps << " steps, " << static_cast<int64_t>(r.tokens_per_second())
-            << (tc.task == "lm" ? " tokens/s" : " examples/s") << " over "
+            << (tc.task == "mnist" ? " examples/s" : " tokens/s") << " over "
             << nn::format_duration(r.train_seconds);
   if (!r.evals.empty()) std::cout << ", val_loss " << r.evals.back().val_loss;
   std::cout << "\nwrote " << out << "/{checkpoint.bin, eval.jsonl, summary.json}\n";

@@ -347,10 +347,19 @@ void add_comparisons(const Analysis& a, Document& doc) {
   doc.paragraph("Ratios over " + who +
                 ". Each point is compared with the point that has the "
                 "same parameters except the baseline's; geomean is the geometric mean.");
+  const bool paper = !m.reference.empty();
   Table t{{"Compared with", "Points", "Speedup geomean (×)", "mean", "min", "max",
            "Energy saving geomean (×)", "mean", "min", "max"},
           {false, true, true, true, true, true, true, true, true, true},
           {}};
+  if (paper) {
+    t.header.push_back("Published");
+    t.numeric.push_back(true);
+  }
+  auto published = [&](const std::string& row) {
+    return m.reference.contains(row) ? format_sig(m.reference.at(row).get<double>(), 3)
+                                     : std::string();
+  };
   for (const auto& [name, keys] : m.compare.items()) {
     const auto cmp = compare_to_baseline(a.points, keys);
     std::vector<double> speedup, saving;
@@ -363,6 +372,7 @@ void add_comparisons(const Analysis& a, Document& doc) {
       row.push_back(col);
     for (const auto& col : saving.empty() ? std::vector<std::string>(4, "") : ratio_stats(saving))
       row.push_back(col);
+    if (paper) row.push_back(published(name));
     t.rows.push_back(row);
   }
   for (const auto& metric : m.summarize) {
@@ -375,9 +385,11 @@ void add_comparisons(const Analysis& a, Document& doc) {
     for (const auto& col : v.empty() ? std::vector<std::string>(4, "") : ratio_stats(v))
       row.push_back(col);
     for (int k = 0; k < 4; ++k) row.push_back("");
+    if (paper) row.push_back(published("metric " + metric));
     t.rows.push_back(row);
   }
   doc.table(t);
+  for (const auto& note : m.notes) doc.paragraph(note);
 }
 
 Document build_document(const Analysis& a, const std::vector<std::string>& notes,

@@ -70,6 +70,12 @@ Manifest read_manifest(const std::string& path) {
       throw IoError(path + ": key 'report.compare." + name +
                     "' must be a non-empty object of key paths");
   m.summarize = field<std::vector<std::string>>(report, path, "summarize", false, {});
+  m.reference = field<json>(report, path, "reference", false, json::object());
+  if (!m.reference.is_object()) throw IoError(path + ": key 'report.reference' must be an object");
+  for (const auto& [name, value] : m.reference.items())
+    if (!value.is_number())
+      throw IoError(path + ": key 'report.reference." + name + "' must be a number");
+  m.notes = field<std::vector<std::string>>(report, path, "notes", false, {});
   return m;
 }
 

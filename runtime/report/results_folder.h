@@ -34,6 +34,10 @@ struct Manifest {
   nlohmann::json compare;
   // report.summarize: metric names averaged over the subject points.
   std::vector<std::string> summarize;
+  // report.reference: comparison or "metric <name>" → a published figure shown beside ours.
+  nlohmann::json reference;
+  // report.notes: paragraphs printed under the comparisons (sources, caveats).
+  std::vector<std::string> notes;
 };
 
 struct ResultsFolder {

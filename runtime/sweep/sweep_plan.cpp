@@ -70,6 +70,12 @@ SweepPlan load_sweep(const std::string& path) {
         report.child("compare").child(name).mark_used();
     if (report.has("summarize"))
       for (const auto& metric : report.items("summarize")) metric.as<std::string>();
+    if (report.has("notes"))
+      for (const auto& note : report.items("notes")) note.as<std::string>();
+    if (report.has("reference")) {
+      Config reference = report.child("reference");
+      for (const auto& name : reference.keys()) reference.get<double>(name);
+    }
     report.get<std::string>("title", "");
     report.reject_unused();
     plan.report = report.to_json();

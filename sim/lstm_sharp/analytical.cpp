@@ -135,14 +135,31 @@ int64_t barrier_step(const Shape& s) {
   return step;
 }
 
+// Whether any tile holds more weight rows than its SRAM: then the layer waits one off-chip
+// latency for its first streamed weights.
+bool streams(const Shape& s) {
+  const int64_t rows = s.gate_major ? s.h : 4 * s.h;
+  const int64_t nb = ceil_div(rows, s.d);
+  const int64_t last_rows = rows - (nb - 1) * s.d;
+  const int64_t gates = s.gate_major ? 4 : 1;
+  for (int64_t t = 0; t < std::min(s.tiles, nb); ++t) {
+    const int64_t n = ceil_div(nb - t, s.tiles);
+    const bool has_last = (nb - 1) % s.tiles == t;
+    if (gates * ((has_last ? n - 1 : n) * s.d + (has_last ? last_rows : 0)) > s.cap_rows)
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t hidden, int64_t k,
                                  int64_t seq_len) {
   const Shape s = shape_of(m, input, hidden, k);
+  const int64_t fetch = streams(s) ? static_cast<int64_t>(m.offchip_latency_cycles) : 0;
   const int64_t first = barrier_step(s);
   if (m.schedule == Schedule::kSequential || m.schedule == Schedule::kInterGate)
-    return static_cast<uint64_t>(seq_len * first);
+    return static_cast<uint64_t>(fetch + seq_len * first);
 
   // Per tile, with W·x assumed hidden: U·h and W·x work per step, and its drain gap (last
   // U·h pass → its last element ready), from the same flow shop over U·h passes only.
@@ -187,7 +204,7 @@ uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t 
       period = std::max({period, t.uh + t.wx, chain});
     }
   }
-  return static_cast<uint64_t>(first + (seq_len - 1) * period);
+  return static_cast<uint64_t>(fetch + first + (seq_len - 1) * period);
 }
 
 }  // namespace tessel::lstm_sharp

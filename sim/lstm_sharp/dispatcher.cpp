@@ -6,8 +6,12 @@
 namespace tessel::lstm_sharp {
 
 Dispatcher::Dispatcher(sc_core::sc_module_name name, const std::vector<PassPlan>& passes,
-                       int64_t seq_len, Schedule schedule)
-    : sc_module(name), passes_(passes), seq_len_(seq_len), schedule_(schedule) {
+                       int64_t seq_len, Schedule schedule, int64_t fetch_latency)
+    : sc_module(name),
+      passes_(passes),
+      seq_len_(seq_len),
+      schedule_(schedule),
+      fetch_latency_(fetch_latency) {
   for (const auto& pp : passes_) {
     const LayerPlan& plan = pp.plan;
     Board b;
@@ -73,7 +77,9 @@ int64_t Dispatcher::gate_ready(size_t p, int64_t t, int64_t g) const {
 }
 
 int64_t Dispatcher::pass_start(size_t p) const {
-  return p == 0 ? 0 : step_ready(p - 1, seq_len_ - 1);
+  const int64_t previous = p == 0 ? 0 : step_ready(p - 1, seq_len_ - 1);
+  if (previous < 0) return -1;
+  return previous + (passes_[p].plan.streamed_bytes > 0 ? fetch_latency_ : 0);
 }
 
 }  // namespace tessel::lstm_sharp

@@ -19,8 +19,10 @@ struct PassPlan {
 };
 
 SC_MODULE(Dispatcher) {
+  // `fetch_latency`: cycles before the first streamed weights of a pass arrive (the
+  // off-chip latency; later fetches are prefetched behind it).
   Dispatcher(sc_core::sc_module_name name, const std::vector<PassPlan>& passes, int64_t seq_len,
-             Schedule schedule);
+             Schedule schedule, int64_t fetch_latency);
 
   const std::vector<PassPlan>& passes() const {
     return passes_;
@@ -58,6 +60,7 @@ SC_MODULE(Dispatcher) {
   std::vector<PassPlan> passes_;
   int64_t seq_len_;
   Schedule schedule_;
+  int64_t fetch_latency_;
   std::vector<Board> boards_;
 };
 

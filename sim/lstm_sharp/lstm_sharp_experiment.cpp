@@ -65,6 +65,10 @@ class LstmSharpExperiment : public Experiment {
       add_tile_counters(tile->basename(), tile->activity(), sram, ctx.counters);
       busy += tile->activity().busy_cycles;
       stall += tile->activity().stall_cycles;
+      // Idle: neither computing nor waiting on a dependence (no work left in the step).
+      ctx.counters.stat(std::string(tile->basename()) + ".idle_cycles",
+                        static_cast<uint64_t>(finish) - tile->activity().busy_cycles -
+                            tile->activity().stall_cycles);
     }
     add_io_counters(workload_, ctx.counters);
     const double macs = workload_macs(passes, seq);

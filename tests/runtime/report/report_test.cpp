@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -10,6 +11,8 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
 #include "runtime/report/baseline.h"
@@ -309,6 +312,42 @@ TEST_F(ReportFolder, TornFinalLineIsIgnoredAndNoted) {
   std::string md = slurp(write_report(dir_.string()).markdown);
   EXPECT_NE(md.find("| Points | 8 of 8 recorded: 7 ok, 1 failed |"), std::string::npos);
   EXPECT_NE(md.find("ends in an incomplete line"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tessel::report
+
+namespace tessel::report {
+namespace {
+
+// Named comparisons over a subject, metric summaries and published figures.
+TEST_F(ReportFolder, ComparisonsSummariseTheSubjectAgainstEachNamedBaseline) {
+  auto manifest = nlohmann::json::parse(std::ifstream(dir_ / "manifest.json"));
+  manifest["report"]["subject"] = {{"hw.rows", 16}};
+  manifest["report"]["compare"] = {{"rows4", {{"hw.rows", 4}}}};
+  manifest["report"]["summarize"] = {"utilization"};
+  manifest["report"]["reference"] = {{"rows4", 3.0}, {"metric utilization", 0.5}};
+  manifest["report"]["notes"] = {"Published figures are invented for this test."};
+  spit(dir_ / "manifest.json", manifest.dump());
+  write_report(dir_.string());
+  std::ifstream in(dir_ / "report.md");
+  std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto cells = md_row(md, "rows4");
+  // Subject: p0004 (4 µs / 1 µs = 4×) and p0005 (8 / 2.5 = 3.2×) against hw.rows=4; energy
+  // savings 2.0/3.2 = 0.625 and 4.0/5.0 = 0.8.
+  ASSERT_EQ(cells.size(), 11u) << md;
+  EXPECT_EQ(cells[1], "2");
+  EXPECT_NEAR(std::stod(cells[2]), std::sqrt(4.0 * 3.2), 0.01);
+  EXPECT_NEAR(std::stod(cells[3]), 3.6, 0.01);
+  EXPECT_NEAR(std::stod(cells[4]), 3.2, 0.01);
+  EXPECT_NEAR(std::stod(cells[5]), 4.0, 0.01);
+  EXPECT_NEAR(std::stod(cells[6]), std::sqrt(0.625 * 0.8), 0.001);
+  EXPECT_NEAR(std::stod(cells[10]), 3.0, 1e-9);
+  auto metric = md_row(md, "metric utilization");
+  ASSERT_EQ(metric.size(), 11u);
+  EXPECT_NEAR(std::stod(metric[2]), std::sqrt(0.8 * 0.75), 0.001);
+  EXPECT_NEAR(std::stod(metric[10]), 0.5, 1e-9);
+  EXPECT_NE(md.find("Published figures are invented for this test."), std::string::npos);
 }
 
 }  // namespace
