@@ -2,6 +2,8 @@
 # Device run (DESIGN.md): build without SystemC/RTL, run the `cuda` ctest label and the
 # CUDA benchmarks. Logs go to $OUT when set (the device runner collects it), else to
 # <build>/gpu-check. Usage: scripts/gpu-check.sh [build-dir]   (env JOBS=N to limit -j)
+# The GPU machine lacks the nlohmann-json and CLI11 packages: run scripts/stage-headers.sh
+# on the build machine first and carry .deps with the device run (CMake finds it there).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
