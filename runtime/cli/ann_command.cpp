@@ -31,6 +31,20 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Whole decimal number or a usage error naming the option.
+int64_t parse_count(const std::string& text, const std::string& option) {
+  std::size_t used = 0;
+  int64_t v = -1;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || v < 0)
+    throw Error(option + ": expected a non-negative integer, got '" + text + "'", kExitUsage);
+  return v;
+}
+
 // A vector source on the command line: a file (.fvecs, .bvecs, or an IDX image file such as
 // MNIST's, gzipped or not) or `mixture:<n>[:<stream>]` for the seeded synthetic set; optionally
 // restricted to rows `begin:end`.
@@ -46,8 +60,9 @@ struct Source {
       const auto colon = rest.find(':');
       MixtureSpec m;
       m.seed = seed;
-      const int64_t n = std::stoll(rest.substr(0, colon));
-      const uint64_t stream = colon == std::string::npos ? 0 : std::stoull(rest.substr(colon + 1));
+      const int64_t n = parse_count(rest.substr(0, colon), spec);
+      const uint64_t stream =
+          colon == std::string::npos ? 0 : parse_count(rest.substr(colon + 1), spec);
       v = gaussian_mixture(m, n, stream);
     } else if (ends_with(spec, ".fvecs")) {
       v = read_fvecs(spec);
@@ -61,8 +76,9 @@ struct Source {
       if (colon == std::string::npos)
         throw Error(std::string("--") + what + "-rows: expected begin:end, got '" + rows + "'",
                     kExitUsage);
-      const int64_t b = colon == 0 ? 0 : std::stoll(rows.substr(0, colon));
-      const int64_t e = colon + 1 == rows.size() ? v.n : std::stoll(rows.substr(colon + 1));
+      const std::string opt = std::string("--") + what + "-rows";
+      const int64_t b = colon == 0 ? 0 : parse_count(rows.substr(0, colon), opt);
+      const int64_t e = colon + 1 == rows.size() ? v.n : parse_count(rows.substr(colon + 1), opt);
       if (b < 0 || e > v.n || b >= e)
         throw Error(std::string("--") + what + "-rows " + rows + " outside the " +
                         std::to_string(v.n) + " vectors of " + spec,
@@ -211,6 +227,10 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   build->add_option("--C", bo->nsg.C, "NSG: candidates per prune")->check(CLI::PositiveNumber);
   build->add_option("--passes", bo->nsg.passes, "NSG: search-collect-prune passes")
       ->check(CLI::PositiveNumber);
+  build
+      ->add_option("--entry-points", bo->nsg.entry_points,
+                   "NSG: k-means++ seeds stored as extra search starts (clustered data)")
+      ->check(CLI::NonNegativeNumber);
   build
       ->add_option("--random-edges", bo->nsg.random_edges,
                    "NSG: random edges per node in the candidate search graph")

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/cli/ann_command.h"
 #include "runtime/cli/summary.h"
 #include "runtime/core/error.h"
 #include "runtime/core/registry.h"
@@ -129,6 +130,9 @@ int main(int argc, char** argv) {
   point->add_option("--index", point_index)->required();
   point->add_option("--out", point_out)->required();
 
+  std::function<int()> ann_action;
+  cli::add_ann_command(app, ann_action);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -137,6 +141,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (ann_action) return ann_action();
     if (*run) return cmd_run(run_file, sets, json, trace_path);
     if (*list) return cmd_list(std::cout);
     if (*point) {

@@ -1,0 +1,316 @@
+// Recall@10 vs single-thread QPS of NSG, exact MRNG, the flat HNSW-style graph and brute force.
+//
+// Not a Google Benchmark loop: each point is a full pass over the query set (recall needs every
+// query), and brute force (exact_knn, one thread, blocked GEMM) is timed in the same process so
+// speedups are ratios within one run on one machine. Single-thread work runs on the calling
+// thread, so its CPU time (CLOCK_THREAD_CPUTIME_ID) is measured besides wall time: on a shared
+// machine the wall clock also counts the time other processes held the core. QPS and speedups
+// are reported on CPU time; wall-clock QPS goes to the CSV as well.
+//
+//   ann_bench --set mixture --n 200000 --nq 1000 --graphs nsg,hnsw --csv out.csv
+//   ann_bench --set mnist --graphs nsg,hnsw,mrng --mrng-n 5000 --csv mnist.csv
+#include <omp.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "models/ann/conflict.h"
+#include "models/ann/knn.h"
+#include "models/ann/mrng.h"
+#include "models/ann/nsg.h"
+#include "models/ann/search.h"
+#include "models/ann/vectors.h"
+
+using namespace tessel::ann;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double thread_cpu() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+// Wall and calling-thread CPU seconds of one call.
+struct Timing {
+  double wall = 1e30, cpu = 1e30;
+  template <typename F>
+  void best_of(F f) {
+    const auto t0 = Clock::now();
+    const double c0 = thread_cpu();
+    f();
+    cpu = std::min(cpu, thread_cpu() - c0);
+    wall = std::min(wall, seconds_since(t0));
+  }
+};
+
+struct Point {
+  std::string graph;
+  int L;
+  double recall, qps, qps_wall, mean_distances, mean_hops;
+  double baseline = 0;  // brute-force QPS (CPU time) over the same base
+};
+
+// Runs the queries once at each L (single thread); the best of `reps` timings is kept.
+std::vector<Point> sweep(const std::string& name, const Graph& g, const VectorSet& base,
+                         const VectorSet& queries, const KnnResult& truth,
+                         const std::vector<int>& Ls, int reps) {
+  std::vector<Point> out;
+  for (int L : Ls) {
+    if (L < 10) continue;
+    std::vector<SearchStats> stats;
+    Timing t;
+    KnnResult found;
+    for (int r = 0; r < reps; ++r)
+      t.best_of([&] { found = search_batch(g, base, queries, SearchParams{L, 10}, 1, &stats); });
+    double d = 0, h = 0;
+    for (const auto& s : stats) d += s.distances, h += s.hops;
+    out.push_back({name, L, recall_at(found, truth, 10), queries.n / t.cpu, queries.n / t.wall,
+                   d / queries.n, h / queries.n, 0});
+    std::fprintf(stderr, "  %-10s L=%4d recall@10=%.4f qps=%9.0f dist/q=%7.0f hops/q=%6.0f\n",
+                 name.c_str(), L, out.back().recall, out.back().qps, out.back().mean_distances,
+                 out.back().mean_hops);
+  }
+  return out;
+}
+
+// QPS at a recall target, interpolated linearly between the two sweep points around it
+// (recall rises with L); 0 when the sweep never reaches the target.
+double qps_at(const std::vector<Point>& pts, double target) {
+  for (std::size_t i = 0; i < pts.size(); ++i)
+    if (pts[i].recall >= target) {
+      if (i == 0) return pts[0].qps;
+      const Point &a = pts[i - 1], &b = pts[i];
+      const double t = (target - a.recall) / (b.recall - a.recall);
+      return a.qps + t * (b.qps - a.qps);
+    }
+  return 0;
+}
+
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) v.push_back(std::stoi(item));
+  return v;
+}
+
+// Conflicting nodes of graph g (k = 10) and their effect on search: once with the query set
+// (split by whether a query's true nearest neighbour is conflicting), once with base vectors as
+// queries, up to 300 conflicting and as many other nodes, so both classes are well populated.
+std::vector<std::string> conflict_lines;
+void conflict_study(const std::string& name, const Graph& g, const VectorSet& base,
+                    const VectorSet& queries) {
+  const KnnResult self = exact_knn(base, base, 10, Backend::kCpu, {true, 0});
+  const ConflictReport cr = find_conflicting_nodes(g, self, 10);
+  auto line = [&](const char* what, const PathStudy& ps) {
+    char buf[512];
+    std::snprintf(buf, sizeof(buf),
+                  "%-9s %-12s | NN conflicting: %4lld queries, greedy hops %5.2f, greedy "
+                  "success %.3f, hops to NN (L=%d) %5.2f, recall@1 %.3f | other: %4lld queries, "
+                  "greedy hops %5.2f, success %.3f, hops to NN %5.2f, recall@1 %.3f",
+                  name.c_str(), what, (long long)ps.conflicting.queries, ps.conflicting.greedy_hops,
+                  ps.conflicting.greedy_success, ps.L, ps.conflicting.hops_to_nn,
+                  ps.conflicting.recall_at_1, (long long)ps.other.queries, ps.other.greedy_hops,
+                  ps.other.greedy_success, ps.other.hops_to_nn, ps.other.recall_at_1);
+    conflict_lines.push_back(buf);
+    std::fprintf(stderr, "%s\n", buf);
+  };
+  char head[256];
+  std::snprintf(head, sizeof(head),
+                "%-9s conflicts (k=10): %lld of %lld kNN pairs lack the edge; %lld of %lld nodes "
+                "conflicting; %lld in nobody's kNN",
+                name.c_str(), (long long)cr.conflict_pairs, (long long)cr.knn_pairs,
+                (long long)cr.conflicting_nodes, (long long)cr.nodes,
+                (long long)cr.without_reverse_knn);
+  conflict_lines.push_back(head);
+  std::fprintf(stderr, "%s\n", head);
+  line("query set", conflict_path_study(g, base, queries, exact_knn(base, queries, 1), cr, 32));
+  std::vector<int32_t> pick_c, pick_o;
+  for (int64_t i = 0; i < base.n && pick_c.size() < 300; ++i)
+    if (cr.conflicting[i]) pick_c.push_back(static_cast<int32_t>(i));
+  for (int64_t i = base.n - 1; i >= 0 && pick_o.size() < pick_c.size(); --i)
+    if (!cr.conflicting[i]) pick_o.push_back(static_cast<int32_t>(i));
+  pick_c.insert(pick_c.end(), pick_o.begin(), pick_o.end());
+  VectorSet q(static_cast<int64_t>(pick_c.size()), base.dim);
+  KnnResult truth;
+  truth.nq = q.n;
+  truth.k = 1;
+  for (int64_t i = 0; i < q.n; ++i) {
+    std::copy(base.row(pick_c[i]), base.row(pick_c[i]) + base.dim, q.row(i));
+    truth.ids.push_back(pick_c[i]);
+    truth.dist.push_back(0);
+  }
+  line("base points", conflict_path_study(g, base, q, truth, cr, 32));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Recall@10 vs QPS of graph ANN search against brute force (single thread)"};
+  std::string set = "mixture",
+              mnist = TESSEL_SOURCE_DIR "/../shared/data/mnist/t10k-images-idx3-ubyte.gz";
+  std::string graphs = "nsg,hnsw", csv,
+              Ls_text = "10,12,16,20,24,32,40,48,64,80,96,128,160,200,256,320";
+  int64_t n = 200000, nq = 1000, mrng_n = 5000;
+  int random_edges = 8, entry_points = 0;
+  int reps = 2, build_threads = 1, passes = 1, knn_k = 20, R = 32, C = 300, Lb = 40, M = 16,
+      ef = 100;
+  app.add_option("--set", set, "mixture | mnist");
+  app.add_option("--mnist", mnist, "MNIST t10k images (first 9000 base, last 1000 queries)");
+  app.add_option("--n", n, "mixture base size");
+  app.add_option("--nq", nq, "mixture query count");
+  app.add_option("--graphs", graphs, "comma list of nsg, hnsw, mrng");
+  app.add_option("--mrng-n", mrng_n, "base size for the exact MRNG (a prefix of the base)");
+  app.add_option("--L", Ls_text, "pool sizes to sweep");
+  app.add_option("--reps", reps, "timed repetitions per point (best kept)");
+  app.add_option("--build-threads", build_threads, "threads for graph construction");
+  app.add_option("--passes", passes, "NSG search-collect-prune passes");
+  app.add_option("--knn-k", knn_k, "NN-descent k");
+  app.add_option("--entry-points", entry_points,
+                 "NSG: k-means++ seeds used as extra search starts");
+  app.add_option("--random-edges", random_edges,
+                 "NSG: random edges per node in the first pass's search graph");
+  app.add_option("--R", R, "NSG out-degree bound");
+  app.add_option("--C", C, "NSG prune candidates");
+  app.add_option("--Lb", Lb, "NSG build pool size");
+  app.add_option("--M", M, "HNSW M (max degree 2M)");
+  app.add_option("--ef", ef, "HNSW ef_construction");
+  app.add_option("--csv", csv, "write the curves here");
+  CLI11_PARSE(app, argc, argv);
+
+  VectorSet base, queries;
+  if (set == "mnist") {
+    const VectorSet all = read_mnist_images(mnist);
+    base = all.slice(0, 9000);
+    queries = all.slice(9000, 10000);
+  } else {
+    MixtureSpec spec;
+    base = gaussian_mixture(spec, n, 0);
+    queries = gaussian_mixture(spec, nq, 1);
+  }
+  const std::vector<int> Ls = parse_list(Ls_text);
+  std::fprintf(stderr, "%s: base %lld x %d, %lld queries\n", set.c_str(), (long long)base.n,
+               base.dim, (long long)queries.n);
+
+  // Brute force, one thread, in this run.
+  KnnOptions one;
+  one.threads = 1;
+  Timing bf;
+  KnnResult truth;
+  for (int r = 0; r < reps; ++r)
+    bf.best_of([&] { truth = exact_knn(base, queries, 10, Backend::kCpu, one); });
+  const double bf_qps = queries.n / bf.cpu, bf_qps_wall = queries.n / bf.wall;
+  std::fprintf(stderr, "  brute force: %.1f QPS CPU time, %.1f wall (batched GEMM, 1 thread)\n",
+               bf_qps, bf_qps_wall);
+
+  std::vector<Point> all;
+  std::vector<std::string> summary;
+  // `baseline`: brute-force QPS over the same base the graph indexes.
+  auto report = [&](const std::string& name, double build_s, const std::vector<Point>& pts,
+                    const std::string& extra, double baseline) {
+    all.insert(all.end(), pts.begin(), pts.end());
+    const double q90 = qps_at(pts, 0.90), q95 = qps_at(pts, 0.95);
+    char line[512];
+    std::snprintf(line, sizeof(line),
+                  "%-10s build %7.1f s CPU  QPS@0.90 %8.0f (%5.1fx)  QPS@0.95 %8.0f (%5.1fx)  %s",
+                  name.c_str(), build_s, q90, q90 / baseline, q95, q95 / baseline, extra.c_str());
+    summary.push_back(line);
+    std::fprintf(stderr, "%s\n", line);
+  };
+
+  std::stringstream gl(graphs);
+  std::string gname;
+  while (std::getline(gl, gname, ',')) {
+    if (gname == "nsg") {
+      NsgParams p;
+      p.knn.k = knn_k;
+      p.L = Lb, p.R = R, p.C = C, p.threads = build_threads, p.passes = passes;
+      p.random_edges = random_edges;
+      p.entry_points = entry_points;
+      NsgStats st;
+      const double c0 = thread_cpu();
+      const Graph g =
+          build_nsg(base, p, &st, 1000, [](const std::string& stage, int64_t d, int64_t t) {
+            std::fprintf(stderr, "    nsg %s %lld/%lld\n", stage.c_str(), (long long)d,
+                         (long long)t);
+          });
+      // The recall measurement inside is excluded (wall seconds; it runs on all threads).
+      const double build_s = thread_cpu() - c0 - (build_threads == 1 ? st.seconds_recall : 0);
+      const double knn_recall = st.knn_recall;
+      char extra[256];
+      std::snprintf(
+          extra, sizeof(extra),
+          "knn %.1fs (recall@%d %.3f) prune %.1fs reverse %.1fs repair %.1fs (%lld edges) "
+          "mean deg %.1f",
+          st.seconds_knn, knn_k, knn_recall, st.seconds_prune, st.seconds_reverse,
+          st.seconds_repair, (long long)st.repair_edges, g.mean_degree());
+      report("nsg", build_s, sweep("nsg", g, base, queries, truth, Ls, reps), extra, bf_qps);
+      // The study needs the exact kNN of every base vector: affordable on MNIST, not on 200k.
+      if (base.n <= 20000) conflict_study("nsg", g, base, queries);
+    } else if (gname == "hnsw") {
+      HnswParams hp;
+      hp.M = M, hp.max_degree = 2 * M, hp.ef_construction = ef;
+      const double c0 = thread_cpu();
+      const Graph g = build_hnsw_flat(base, hp);
+      const double build_s = thread_cpu() - c0;
+      char extra[128];
+      std::snprintf(extra, sizeof(extra), "mean deg %.1f", g.mean_degree());
+      report("hnsw-flat", build_s, sweep("hnsw-flat", g, base, queries, truth, Ls, reps), extra,
+             bf_qps);
+      if (base.n <= 20000) conflict_study("hnsw-flat", g, base, queries);
+    } else if (gname == "mrng") {
+      const VectorSet small = base.slice(0, std::min(mrng_n, base.n));
+      const KnnResult small_truth = exact_knn(small, queries, 10, Backend::kCpu, one);
+      Timing sbf;
+      for (int r = 0; r < reps; ++r)
+        sbf.best_of([&] { exact_knn(small, queries, 10, Backend::kCpu, one); });
+      const double small_bf = sbf.cpu;
+      const double c0 = thread_cpu();
+      const Graph g = build_exact_mrng(small, build_threads);
+      const double build_s = thread_cpu() - c0;
+      const auto pts = sweep("mrng", g, small, queries, small_truth, Ls, reps);
+      // The small set has its own brute-force baseline: ratios against the full base would flatter
+      // it.
+      char extra[256];
+      std::snprintf(extra, sizeof(extra),
+                    "on the first %lld vectors (speedups vs brute force over them: %.0f QPS); "
+                    "mean deg %.1f",
+                    (long long)small.n, queries.n / small_bf, g.mean_degree());
+      report("mrng", build_s, pts, extra, queries.n / small_bf);
+      for (auto it = all.end() - pts.size(); it != all.end(); ++it)
+        it->baseline = queries.n / small_bf;
+      conflict_study("mrng", g, small, queries);
+    }
+  }
+
+  std::printf("set %s base %lld queries %lld brute-force %.1f QPS (CPU time; %.1f wall)\n",
+              set.c_str(), (long long)base.n, (long long)queries.n, bf_qps, bf_qps_wall);
+  for (const auto& s : summary) std::printf("%s\n", s.c_str());
+  for (const auto& s : conflict_lines) std::printf("%s\n", s.c_str());
+  if (!csv.empty()) {
+    std::ofstream f(csv);
+    // brute_force_qps_cpu: over the base this graph indexes (the MRNG's is the small prefix).
+    f << "graph,L,recall_at_10,qps_cpu,qps_wall,mean_distances,mean_hops,brute_force_qps_cpu,"
+         "speedup\n";
+    for (const auto& p : all) {
+      const double b = p.baseline > 0 ? p.baseline : bf_qps;
+      f << p.graph << "," << p.L << "," << p.recall << "," << p.qps << "," << p.qps_wall << ","
+        << p.mean_distances << "," << p.mean_hops << "," << b << "," << p.qps / b << "\n";
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,57 @@
+// Directed proximity graphs over a vector set: adjacency storage, reachability, index files.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessel::ann {
+
+// Adjacency lists in compressed form: node i's out-neighbours are
+// edges[offsets[i] .. offsets[i+1]). One contiguous array keeps a search's adjacency reads
+// cache-friendly and gives each list a stable byte address for memory traces.
+struct Graph {
+  std::vector<int64_t> offsets{0};
+  std::vector<int32_t> edges;
+  int32_t entry = 0;  // where every search starts (NSG's navigating node)
+  // Further start nodes every search also evaluates first (NsgParams::entry_points); empty for
+  // the paper's single navigating node.
+  std::vector<int32_t> extra_entries;
+
+  int64_t size() const { return static_cast<int64_t>(offsets.size()) - 1; }
+  int64_t edge_count() const { return static_cast<int64_t>(edges.size()); }
+  int degree(int64_t i) const { return static_cast<int>(offsets[i + 1] - offsets[i]); }
+  const int32_t* neighbours(int64_t i) const { return edges.data() + offsets[i]; }
+  int max_degree() const;
+  double mean_degree() const;
+
+  static Graph from_lists(const std::vector<std::vector<int32_t>>& lists, int32_t entry);
+  std::vector<std::vector<int32_t>> to_lists() const;
+};
+
+// Nodes reachable from `from` by following out-edges (breadth-first), as a 0/1 mask.
+std::vector<char> reachable_from(const Graph& g, int32_t from);
+int64_t count_reachable(const Graph& g, int32_t from);
+
+// Which algorithm built an index (recorded in the file so `search` can report it).
+enum class GraphKind : uint32_t { kNsg = 1, kMrng = 2, kHnswFlat = 3, kKnn = 4 };
+const char* graph_kind_name(GraphKind k);
+
+// Index file, little-endian:
+//   magic "TSLANNG\0", u32 version (1), u32 kind, i64 nodes, i32 dim, i32 entry,
+//   i64 edge count, i32 extra entry count, extra entries x i32 ids, nodes+1 x i64 offsets,
+//   edges x i32 ids, u64 FNV-1a checksum of all preceding bytes.
+// The vectors themselves are not stored: an index is searched together with the base file it
+// was built from, and `dim` catches the wrong one. Loading checks every field and throws
+// tessel::IoError naming the file and the fault (bad magic, unsupported version, truncated,
+// offsets not increasing, neighbour id out of range, checksum mismatch).
+constexpr uint32_t kGraphFileVersion = 1;
+struct IndexFile {
+  Graph graph;
+  GraphKind kind = GraphKind::kNsg;
+  int dim = 0;
+};
+void save_index(const std::string& path, const IndexFile& index);
+IndexFile load_index(const std::string& path);
+
+}  // namespace tessel::ann

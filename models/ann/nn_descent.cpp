@@ -1,0 +1,217 @@
+// NN-descent: refine random neighbour lists by comparing neighbours of neighbours.
+#include "models/ann/nn_descent.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <memory>
+
+#include "models/ann/distance.h"
+#include "models/ann/knn.h"
+#include "models/common/rng.h"
+#include "runtime/core/error.h"
+#include "runtime/core/seed.h"
+
+namespace tessel::ann {
+namespace {
+
+struct Entry {
+  float dist;
+  int32_t id;
+  bool is_new;
+};
+
+// One node's list, sorted ascending by (dist, id), at most k long.
+struct NodeList {
+  std::vector<Entry> items;
+  // The list's current worst distance, readable without the lock: most offers lose to it, and
+  // rejecting them before locking is what keeps the local joins cheap.
+  std::atomic<float> worst{INFINITY};
+  std::atomic_flag busy = ATOMIC_FLAG_INIT;
+
+  // Returns 1 when `id` entered the list.
+  int offer(float d, int32_t id, int k) {
+    if (d >= worst.load(std::memory_order_relaxed)) return 0;
+    while (busy.test_and_set(std::memory_order_acquire)) {
+    }
+    const int r = offer_locked(d, id, k);
+    busy.clear(std::memory_order_release);
+    return r;
+  }
+
+  void update_worst(int k) {
+    worst.store(static_cast<int>(items.size()) == k ? items.back().dist : INFINITY,
+                std::memory_order_relaxed);
+  }
+
+ private:
+  int offer_locked(float d, int32_t id, int k) {
+    if (static_cast<int>(items.size()) == k && d >= items.back().dist) return 0;
+    for (const Entry& e : items)
+      if (e.id == id) return 0;
+    auto pos = std::upper_bound(items.begin(), items.end(), Entry{d, id, true},
+                                [](const Entry& a, const Entry& b) {
+                                  return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
+                                });
+    items.insert(pos, Entry{d, id, true});
+    if (static_cast<int>(items.size()) > k) items.pop_back();
+    update_worst(k);
+    return 1;
+  }
+};
+
+}  // namespace
+
+std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDescentParams& p,
+                                               NnDescentStats* stats,
+                                               const std::function<void(int, int64_t)>& progress) {
+  const int64_t n = base.n;
+  const int k = p.k;
+  if (k < 1 || k >= n) throw Error("nn_descent: need 1 <= k < n", kExitFailure);
+  const int dim = base.dim;
+  const int threads = p.threads > 0 ? p.threads : omp_get_max_threads();
+  std::unique_ptr<NodeList[]> lists(new NodeList[n]);
+  NnDescentStats local;
+
+  // Random initial lists, one seeded stream per node so the start is thread-count independent.
+  int64_t init_dist = 0;
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : init_dist)
+  for (int64_t v = 0; v < n; ++v) {
+    Rng rng(derive_seed(p.seed, static_cast<uint64_t>(v)));
+    auto& items = lists[v].items;
+    while (static_cast<int>(items.size()) < k) {
+      const int32_t u = static_cast<int32_t>(rng.next_u64() % static_cast<uint64_t>(n));
+      if (u == v) continue;
+      bool dup = false;
+      for (const Entry& e : items) dup |= e.id == u;
+      if (dup) continue;
+      items.push_back({l2_sq(base.row(v), base.row(u), dim), u, true});
+      ++init_dist;
+    }
+    std::sort(items.begin(), items.end(), [](const Entry& a, const Entry& b) {
+      return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
+    });
+    lists[v].update_worst(k);
+  }
+  local.distances = init_dist;
+
+  const int sample = std::max(1, static_cast<int>(p.rho * k));
+  std::vector<std::vector<int32_t>> nw(n), old(n), rnew(n), rold(n);
+  for (int it = 0; it < p.max_iters; ++it) {
+    // Sample: up to `sample` new entries per node (then flagged old) and all old ones.
+    for (int64_t v = 0; v < n; ++v) {
+      nw[v].clear(), old[v].clear(), rnew[v].clear(), rold[v].clear();
+      for (Entry& e : lists[v].items) {
+        if (e.is_new) {
+          if (static_cast<int>(nw[v].size()) < sample) {
+            nw[v].push_back(e.id);
+            e.is_new = false;
+          }
+        } else if (static_cast<int>(old[v].size()) < sample) {
+          old[v].push_back(e.id);
+        }
+      }
+    }
+    // Reverse lists, capped at `sample` by reservoir sampling with a per-iteration stream.
+    Rng rng(derive_seed(p.seed ^ 0xA5A5u, static_cast<uint64_t>(it)));
+    std::vector<int32_t> seen_new(n, 0), seen_old(n, 0);
+    auto reservoir = [&](std::vector<int32_t>& list, int32_t& seen, int32_t id) {
+      ++seen;
+      if (static_cast<int>(list.size()) < sample) {
+        list.push_back(id);
+      } else {
+        const uint64_t j = rng.next_u64() % static_cast<uint64_t>(seen);
+        if (j < static_cast<uint64_t>(sample)) list[j] = id;
+      }
+    };
+    for (int64_t v = 0; v < n; ++v) {
+      for (int32_t u : nw[v]) reservoir(rnew[u], seen_new[u], static_cast<int32_t>(v));
+      for (int32_t u : old[v]) reservoir(rold[u], seen_old[u], static_cast<int32_t>(v));
+    }
+    int64_t updates = 0, dists = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : updates, dists)
+    {
+      std::vector<int32_t> cn, co;
+#pragma omp for schedule(dynamic, 64)
+      for (int64_t v = 0; v < n; ++v) {
+        cn = nw[v];
+        cn.insert(cn.end(), rnew[v].begin(), rnew[v].end());
+        std::sort(cn.begin(), cn.end());
+        cn.erase(std::unique(cn.begin(), cn.end()), cn.end());
+        co = old[v];
+        co.insert(co.end(), rold[v].begin(), rold[v].end());
+        std::sort(co.begin(), co.end());
+        co.erase(std::unique(co.begin(), co.end()), co.end());
+        for (std::size_t a = 0; a < cn.size(); ++a) {
+          const float* x = base.row(cn[a]);
+          for (std::size_t b = a + 1; b < cn.size(); ++b) {
+            const float d = l2_sq(x, base.row(cn[b]), dim);
+            ++dists;
+            updates += lists[cn[a]].offer(d, cn[b], k);
+            updates += lists[cn[b]].offer(d, cn[a], k);
+          }
+          for (int32_t o : co) {
+            if (o == cn[a]) continue;
+            const float d = l2_sq(x, base.row(o), dim);
+            ++dists;
+            updates += lists[cn[a]].offer(d, o, k);
+            updates += lists[o].offer(d, cn[a], k);
+          }
+        }
+      }
+    }
+    local.distances += dists;
+    local.updates.push_back(updates);
+    local.iterations = it + 1;
+    if (progress) progress(it + 1, updates);
+    if (updates < p.delta * static_cast<double>(n) * k) break;
+  }
+
+  std::vector<std::vector<Neighbour>> out(n);
+  for (int64_t v = 0; v < n; ++v) {
+    out[v].reserve(k);
+    for (const Entry& e : lists[v].items) out[v].push_back({e.dist, e.id});
+  }
+  if (stats) *stats = local;
+  return out;
+}
+
+double knn_graph_recall(const VectorSet& base, const std::vector<std::vector<Neighbour>>& lists,
+                        int k, int64_t sample, uint64_t seed) {
+  if (static_cast<int64_t>(lists.size()) != base.n)
+    throw Error("knn_graph_recall: list count != base size", kExitFailure);
+  sample = std::min(sample, base.n);
+  // Distinct sampled node ids (partial Fisher-Yates), then exact neighbours of those nodes.
+  std::vector<int32_t> ids(base.n);
+  for (int64_t i = 0; i < base.n; ++i) ids[i] = static_cast<int32_t>(i);
+  Rng rng(seed);
+  for (int64_t i = 0; i < sample; ++i) {
+    const int64_t j = i + static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(base.n - i));
+    std::swap(ids[i], ids[j]);
+  }
+  VectorSet queries(sample, base.dim);
+  for (int64_t i = 0; i < sample; ++i)
+    std::copy(base.row(ids[i]), base.row(ids[i]) + base.dim, queries.row(i));
+  // k + 1 neighbours: the node itself is among them (distance 0) and is dropped below.
+  const KnnResult truth = exact_knn(base, queries, k + 1);
+  int64_t hits = 0;
+  for (int64_t i = 0; i < sample; ++i) {
+    const auto& l = lists[ids[i]];
+    int taken = 0;
+    for (int j = 0; j < k + 1 && taken < k; ++j) {
+      const int32_t t = truth.ids_of(i)[j];
+      if (t == ids[i]) continue;
+      ++taken;
+      for (int m = 0; m < std::min<int>(k, static_cast<int>(l.size())); ++m)
+        if (l[m].id == t) {
+          ++hits;
+          break;
+        }
+    }
+  }
+  return static_cast<double>(hits) / (static_cast<double>(sample) * k);
+}
+
+}  // namespace tessel::ann

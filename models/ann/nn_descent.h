@@ -1,0 +1,41 @@
+// Approximate kNN graph by NN-descent (Dong, Charikar & Li, WWW 2011).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "models/ann/search.h"
+#include "models/ann/vectors.h"
+
+namespace tessel::ann {
+
+struct NnDescentParams {
+  int k = 20;            // neighbours kept per node
+  double rho = 0.6;      // fraction of a list sampled per iteration (new and old alike)
+  double delta = 0.002;  // stop when an iteration changes fewer than delta * n * k entries
+  int max_iters = 12;
+  uint64_t seed = 7;
+  int threads = 0;  // OpenMP threads (0 = default); 1 gives a bit-reproducible graph
+};
+
+struct NnDescentStats {
+  int iterations = 0;
+  int64_t distances = 0;
+  std::vector<int64_t> updates;  // list changes per iteration
+};
+
+// Each returned list holds k (distance, id) pairs sorted ascending, never the node itself.
+// Local joins: every pair among a node's sampled new neighbours, and new x old, both forward and
+// reverse, is compared and offered to both endpoints' lists. With several threads the lists are
+// locked per node, so the result depends slightly on scheduling.
+std::vector<std::vector<Neighbour>> nn_descent(
+    const VectorSet& base, const NnDescentParams& p, NnDescentStats* stats = nullptr,
+    const std::function<void(int, int64_t)>& progress = {});
+
+// recall@k of a kNN graph measured on `sample` nodes drawn with `seed` against exact neighbours
+// (exact_knn with exclude_self): the fraction of true k nearest neighbours present in the lists.
+double knn_graph_recall(const VectorSet& base, const std::vector<std::vector<Neighbour>>& lists,
+                        int k, int64_t sample, uint64_t seed);
+
+}  // namespace tessel::ann

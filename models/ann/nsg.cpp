@@ -1,0 +1,241 @@
+// NSG construction: NN-descent, search-collect-prune, reverse edges, DFS connectivity repair.
+#include "models/ann/nsg.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "models/ann/distance.h"
+#include "models/ann/mrng.h"
+#include "models/ann/search.h"
+#include "models/common/rng.h"
+#include "runtime/core/error.h"
+#include "runtime/core/seed.h"
+
+namespace tessel::ann {
+namespace {
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void sort_unique(std::vector<Neighbour>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end(),
+                      [](const Neighbour& a, const Neighbour& b) { return a.id == b.id; }),
+          v.end());
+}
+
+// Steps 3-5 on `search_graph` (the kNN graph in the first pass, the previous NSG after).
+Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const Graph& search_graph,
+                 const std::vector<std::vector<Neighbour>>& knn, NsgStats& st, int pass,
+                 const std::function<void(const std::string&, int64_t, int64_t)>& progress) {
+  const int64_t n = base.n;
+  const int dim = base.dim;
+  auto dist = [&](int32_t a, int32_t b) { return l2_sq(base.row(a), base.row(b), dim); };
+  const std::string tag = "pass " + std::to_string(pass + 1) + ": ";
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::vector<Neighbour>> out(n);  // pruned lists with distances to the owner
+  int64_t prune_evals = 0, done = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : prune_evals)
+  {
+    Searcher searcher(search_graph, base);
+    std::vector<int32_t> ids(p.L);
+    std::vector<float> ds(p.L);
+    std::vector<Neighbour> pool;
+    SearchOptions opt;
+    opt.collect = &pool;
+#pragma omp for schedule(dynamic, 64)
+    for (int64_t v = 0; v < n; ++v) {
+      pool.clear();
+      searcher.search(base.row(v), SearchParams{p.L, 1}, ids.data(), ds.data(), opt);
+      for (const Neighbour& nb : knn[v]) pool.push_back(nb);
+      // Later passes also keep the previous pass's edges as candidates.
+      if (pass > 0)
+        for (int j = 0; j < search_graph.degree(v); ++j) {
+          const int32_t u = search_graph.neighbours(v)[j];
+          pool.push_back({dist(static_cast<int32_t>(v), u), u});
+        }
+      pool.erase(
+          std::remove_if(pool.begin(), pool.end(), [&](const Neighbour& nb) { return nb.id == v; }),
+          pool.end());
+      sort_unique(pool);
+      if (static_cast<int>(pool.size()) > p.C) pool.resize(p.C);
+      int64_t evals = 0;
+      const auto kept = select_mrng(pool, p.R, dist, &evals);
+      prune_evals += evals;
+      auto& o = out[v];
+      o.reserve(kept.size());
+      // `pool` is sorted, so the kept ids' distances are found by a forward scan.
+      std::size_t j = 0;
+      for (int32_t id : kept) {
+        while (pool[j].id != id) ++j;
+        o.push_back(pool[j]);
+      }
+      if (progress) {
+        int64_t d;
+#pragma omp atomic capture
+        d = ++done;
+        if (d % 20000 == 0) {
+#pragma omp critical(nsg_progress)
+          progress(tag + "search-collect-prune", d, n);
+        }
+      }
+    }
+  }
+  st.prune_distances += prune_evals;
+  st.seconds_prune += since(t0);
+
+  // 4. Reverse edges: gather p into each q's incoming candidates, then merge and re-prune.
+  t0 = std::chrono::steady_clock::now();
+  std::vector<std::vector<Neighbour>> incoming(n);
+  for (int64_t v = 0; v < n; ++v)
+    for (const Neighbour& nb : out[v])
+      incoming[nb.id].push_back({nb.dist, static_cast<int32_t>(v)});
+  std::vector<std::vector<int32_t>> lists(n);
+  int64_t reverse_evals = 0;
+#pragma omp parallel for schedule(dynamic, 64) num_threads(threads) reduction(+ : reverse_evals)
+  for (int64_t v = 0; v < n; ++v) {
+    std::vector<Neighbour> merged = out[v];
+    merged.insert(merged.end(), incoming[v].begin(), incoming[v].end());
+    sort_unique(merged);
+    if (static_cast<int>(merged.size()) <= p.R) {
+      for (const Neighbour& nb : merged) lists[v].push_back(nb.id);
+    } else {
+      int64_t evals = 0;
+      lists[v] = select_mrng(merged, p.R, dist, &evals);
+      reverse_evals += evals;
+    }
+  }
+  st.prune_distances += reverse_evals;
+  st.seconds_reverse += since(t0);
+
+  // 5. DFS repair from the navigating node.
+  t0 = std::chrono::steady_clock::now();
+  const int32_t nav = st.navigating_node;
+  st.repair_edges = 0;
+  std::vector<char> reached(n, 0);
+  std::vector<int32_t> stack;
+  auto dfs = [&](int32_t from) {
+    stack.push_back(from);
+    reached[from] = 1;
+    while (!stack.empty()) {
+      const int32_t u = stack.back();
+      stack.pop_back();
+      for (int32_t w : lists[u])
+        if (!reached[w]) {
+          reached[w] = 1;
+          stack.push_back(w);
+        }
+    }
+  };
+  dfs(nav);
+  st.reachable_before_repair = 0;
+  for (char r : reached) st.reachable_before_repair += r;
+  if (st.reachable_before_repair < n) {
+    // One snapshot serves every repair: its edges are a subset of the growing lists, so a
+    // search in it still finds near nodes, and `reached` (not the snapshot) decides the parent.
+    const Graph snapshot = Graph::from_lists(lists, nav);
+    Searcher searcher(snapshot, base);
+    std::vector<int32_t> ids(p.L);
+    std::vector<float> ds(p.L);
+    for (int64_t cursor = 0; cursor < n; ++cursor) {
+      if (reached[cursor]) continue;
+      const int32_t u = static_cast<int32_t>(cursor);
+      searcher.search(base.row(u), SearchParams{p.L, p.L}, ids.data(), ds.data());
+      int32_t parent = nav;
+      for (int j = 0; j < p.L; ++j)
+        if (ids[j] >= 0 && ids[j] != u && reached[ids[j]]) {
+          parent = ids[j];
+          break;
+        }
+      lists[parent].push_back(u);
+      ++st.repair_edges;
+      dfs(u);
+    }
+  }
+  st.seconds_repair += since(t0);
+  return Graph::from_lists(lists, nav);
+}
+
+}  // namespace
+
+std::vector<int32_t> spread_entry_points(const VectorSet& base, int count, uint64_t seed) {
+  const int64_t n = base.n;
+  count = static_cast<int>(std::min<int64_t>(count, n));
+  Rng rng(seed);
+  std::vector<int32_t> picked;
+  std::vector<double> d2(n, INFINITY);
+  int32_t next = static_cast<int32_t>(rng.next_u64() % static_cast<uint64_t>(n));
+  while (static_cast<int>(picked.size()) < count) {
+    picked.push_back(next);
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      d2[i] = std::min<double>(d2[i], l2_sq(base.row(i), base.row(next), base.dim));
+      total += d2[i];
+    }
+    if (total <= 0) break;  // every remaining vector duplicates a seed
+    double target = rng.uniform() * total;
+    next = static_cast<int32_t>(n - 1);
+    for (int64_t i = 0; i < n; ++i) {
+      target -= d2[i];
+      if (target < 0) {
+        next = static_cast<int32_t>(i);
+        break;
+      }
+    }
+  }
+  return picked;
+}
+
+Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats,
+                int64_t knn_recall_sample,
+                const std::function<void(const std::string&, int64_t, int64_t)>& progress) {
+  const int64_t n = base.n;
+  if (p.R < 1 || p.L < 1 || p.C < p.R)
+    throw Error("nsg: need R >= 1, L >= 1 and C >= R", kExitFailure);
+  const int threads = p.threads > 0 ? p.threads : omp_get_max_threads();
+  NsgStats st;
+  auto t0 = std::chrono::steady_clock::now();
+  NnDescentParams kp = p.knn;
+  kp.threads = threads;
+  const auto knn = nn_descent(base, kp, &st.knn, [&](int it, int64_t updates) {
+    if (progress)
+      progress("nn-descent iteration (updates " + std::to_string(updates) + ")", it, kp.max_iters);
+  });
+  if (knn_recall_sample > 0) {
+    const auto tr = std::chrono::steady_clock::now();
+    st.knn_recall = knn_graph_recall(base, knn, kp.k, knn_recall_sample, 99);
+    st.seconds_recall = since(tr);
+  }
+  std::vector<std::vector<int32_t>> knn_ids(n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (const Neighbour& nb : knn[i]) knn_ids[i].push_back(nb.id);
+    Rng rng(derive_seed(p.knn.seed ^ 0x5EED, static_cast<uint64_t>(i)));
+    for (int j = 0; j < p.random_edges; ++j) {
+      const int32_t u = static_cast<int32_t>(rng.next_u64() % static_cast<uint64_t>(n));
+      if (u != i && std::find(knn_ids[i].begin(), knn_ids[i].end(), u) == knn_ids[i].end())
+        knn_ids[i].push_back(u);
+    }
+  }
+  Graph knn_graph = Graph::from_lists(knn_ids, nearest_to_centroid(base));
+  st.navigating_node = knn_graph.entry;
+  if (p.entry_points > 0)
+    knn_graph.extra_entries = spread_entry_points(base, p.entry_points, p.knn.seed ^ 0xE27);
+  st.seconds_knn = since(t0) - st.seconds_recall;
+
+  const std::vector<int32_t> extra = knn_graph.extra_entries;
+  Graph search_graph = std::move(knn_graph);
+  Graph result;
+  for (int pass = 0; pass < std::max(1, p.passes); ++pass) {
+    result = prune_pass(base, p, threads, search_graph, knn, st, pass, progress);
+    result.extra_entries = extra;
+    search_graph = result;
+  }
+  if (stats) *stats = st;
+  return result;
+}
+
+}  // namespace tessel::ann

@@ -1,0 +1,70 @@
+// Navigating Spreading-out Graph (Fu, Xiang, Wang & Cai, VLDB 2019): the practical MRNG.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "models/ann/graph.h"
+#include "models/ann/nn_descent.h"
+#include "models/ann/vectors.h"
+
+namespace tessel::ann {
+
+struct NsgParams {
+  NnDescentParams knn;  // the initial kNN graph
+  int L = 40;           // pool size of the search that collects each node's candidates
+  int R = 32;           // out-degree bound of the pruning
+  int C = 300;          // candidates considered by the pruning (nearest first)
+  int threads = 0;      // OpenMP threads (0 = default)
+  // Search-collect-prune passes. Pass 1 is the paper's (searching the kNN graph); pass 2 repeats
+  // steps 3-5 searching the pass-1 NSG, adding its edges to the candidates. Measured on the
+  // Gaussian mixture (docs/ann.md) a second pass loses the long inter-cluster edges (the C
+  // nearest candidates all lie in the node's own cluster) and recall drops, so 1 is the default.
+  int passes = 1;
+  // Seeded random out-edges added to the kNN graph for the first pass's searches only (kept only
+  // when the prune selects them). On clustered data the kNN graph has no edges between clusters,
+  // so a search from the navigating node never reaches other clusters and their nodes get only
+  // their kNN lists as candidates (recall@10 saturates near 0.6 on the 20k mixture). Random edges
+  // make the search graph an expander; 0 gives the paper's kNN graph.
+  int random_edges = 8;
+  // Extra start nodes stored with the graph (Graph::extra_entries) and evaluated first by every
+  // search, build-time candidate searches included: k-means++ seeds over the base, so on
+  // clustered data every cluster holds one with high probability. NSG's published search code
+  // fills its initial pool with random nodes for the same reason; seeds cover the clusters with
+  // fewer of them. 0 = the navigating node alone.
+  int entry_points = 0;
+};
+
+// `count` k-means++ seeds (D^2 sampling, seeded): spread-out nodes used as extra search starts.
+std::vector<int32_t> spread_entry_points(const VectorSet& base, int count, uint64_t seed);
+
+struct NsgStats {
+  NnDescentStats knn;
+  double knn_recall = -1;  // recall@k of the kNN graph on a node sample; -1 when not measured
+  int32_t navigating_node = 0;
+  int64_t prune_distances = 0;
+  int64_t repair_edges = 0;  // edges added by the connectivity repair
+  int64_t reachable_before_repair = 0;
+  double seconds_knn = 0, seconds_prune = 0, seconds_reverse = 0, seconds_repair = 0;
+  double seconds_recall = 0;  // measuring knn_recall; not part of the build
+};
+
+// Builds the NSG:
+//  1. kNN graph by NN-descent;
+//  2. navigating node = the vector nearest the centroid;
+//  3. per node p: beam search for p on the kNN graph from the navigating node with pool L;
+//     every visited node plus p's kNN list are the candidates; the C nearest are pruned by the
+//     MRNG rule (select_mrng) to at most R out-edges;
+//  4. reverse edges: every q in out(p) receives p; a list that then exceeds R is pruned again
+//     by the same rule;
+//  5. repair: depth-first search from the navigating node; while nodes remain unreached, the
+//     first unreached node u is linked from the nearest reached node found by searching for u,
+//     and the DFS continues from u (these edges may exceed R, as in the NSG paper).
+// `progress(stage, done, total)` reports long builds. `knn_recall_sample` > 0 measures the kNN
+// graph's recall on that many nodes (costs one exact kNN of the sample).
+Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats = nullptr,
+                int64_t knn_recall_sample = 0,
+                const std::function<void(const std::string&, int64_t, int64_t)>& progress = {});
+
+}  // namespace tessel::ann
