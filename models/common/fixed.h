@@ -87,7 +87,8 @@ constexpr double dequantize(int64_t q, QFormat f) {
 // accumulator (26 fraction bits). No rounding or saturation happens here, so any
 // summation order or tiling (the SHARP dispatcher splits rows into tiles and runs W*x
 // ahead of U*h) gives the identical result. A hardware accumulator of 48 bits is exact
-// for up to 2^17 terms (each product is at most 2^30 in magnitude).
+// for up to 2^17 - 1 terms (each product is at most 2^30 in magnitude; 2^17 full-scale
+// products of (-32768)^2 reach 2^47 and wrap).
 inline int64_t dot(const int16_t* w, const int16_t* a, std::size_t n) {
   int64_t acc = 0;
   for (std::size_t k = 0; k < n; ++k) acc += int32_t{w[k]} * int32_t{a[k]};

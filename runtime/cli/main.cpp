@@ -12,6 +12,8 @@
 
 #include "runtime/cli/ann_command.h"
 #include "runtime/cli/summary.h"
+#include "runtime/cli/train_command.h"
+#include "runtime/cli/validate_command.h"
 #include "runtime/core/error.h"
 #include "runtime/core/registry.h"
 #include "runtime/core/runner.h"
@@ -66,7 +68,7 @@ int cmd_list(std::ostream& out) {
         << e.description << "\n";
   fs::path root =
       fs::exists("configs") ? fs::path("configs") : fs::path(TESSEL_SOURCE_DIR) / "configs";
-  for (const char* kind : {"experiments", "sweeps", "hw", "workloads", "energy"}) {
+  for (const char* kind : {"experiments", "sweeps", "hw", "workloads", "energy", "train"}) {
     fs::path dir = root / kind;
     if (!fs::exists(dir)) continue;
     std::vector<std::string> files;
@@ -132,6 +134,8 @@ int main(int argc, char** argv) {
 
   std::function<int()> ann_action;
   cli::add_ann_command(app, ann_action);
+  CLI::App* validate = cli::add_validate_command(app);
+  CLI::App* train = cli::add_train_command(app);
 
   try {
     app.parse(argc, argv);
@@ -142,6 +146,8 @@ int main(int argc, char** argv) {
 
   try {
     if (ann_action) return ann_action();
+    if (*validate) return cli::run_validate_command();
+    if (*train) return cli::run_train_command();
     if (*run) return cmd_run(run_file, sets, json, trace_path);
     if (*list) return cmd_list(std::cout);
     if (*point) {

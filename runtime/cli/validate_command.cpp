@@ -291,6 +291,10 @@ int run_validate_command() {
   for (size_t i = 0; i < skipped.size(); ++i)
     md << (i ? ", " : " (skipped: ") << skipped[i] << (i + 1 == skipped.size() ? ")" : "");
   md << "\n";
+  // rtl/area.sh (yosys, minutes) writes its table beside this report; point to it.
+  if (fs::exists(g_opt.out_dir + "/area.md"))
+    md << "\nGate counts of the RTL units beside the energy-table assumptions: area.md "
+          "(rtl/area.sh).\n";
 
   std::error_code ec;
   fs::create_directories(g_opt.out_dir, ec);

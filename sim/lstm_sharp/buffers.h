@@ -30,7 +30,7 @@ inline std::string sram_class(double kib) {
   return kib <= 8 ? "sram_8kb" : kib <= 32 ? "sram_32kb" : "sram_1mb";
 }
 
-// Partial sums are stored as 48-bit words (exact for 2^17 terms, see fixed::dot).
+// Partial sums are stored as 48-bit words (exact for 2^17 - 1 terms, see fixed::dot).
 inline constexpr uint64_t kPsumBytes = 6;
 
 void add_tile_counters(const std::string& tile, const TileActivity& a,

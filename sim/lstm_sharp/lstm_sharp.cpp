@@ -14,7 +14,8 @@ LstmSharp::LstmSharp(sc_core::sc_module_name name, const MachineParams& machine,
                   static_cast<int64_t>(machine.offchip_latency_cycles)) {
   for (int64_t i = 0; i < machine.tiles; ++i)
     tiles_.push_back(std::make_unique<Tile>(("tile" + std::to_string(i)).c_str(), i, dispatcher_,
-                                            data, machine.runahead_steps, clock_, trace));
+                                            data, machine.runahead_steps, clock_, trace,
+                                            machine.rtl_dpu));
 }
 
 int64_t LstmSharp::finish_cycle() const {

@@ -85,6 +85,17 @@ MachineParams read_machine(const Config& hw) {
   p.offchip_latency_cycles =
       static_cast<uint64_t>(std::llround(off.get_non_negative("latency_ns", 0) * p.clock_ghz));
   if (hw.has("gpu_reference")) p.gpu_reference = hw.get_path("gpu_reference");
+  if (hw.has("rtl")) {
+    Config rtl = hw.child("rtl");
+    p.rtl_dpu = rtl.get<bool>("dpu", false);
+#ifndef TESSEL_LSTM_SHARP_RTL
+    if (p.rtl_dpu) rtl.fail("dpu", "this build has no Verilator or no SystemC (TESSEL_RTL=OFF)");
+#endif
+    if (p.rtl_dpu && (p.reconfigurable || p.dpu_width != kRtlDpuWidth))
+      rtl.fail("dpu", "the Verilated DPU has K = " + std::to_string(kRtlDpuWidth) +
+                          ": set dpu_width: " + std::to_string(kRtlDpuWidth) +
+                          " and reconfigurable: false");
+  }
   return p;
 }
 

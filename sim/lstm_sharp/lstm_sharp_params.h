@@ -40,7 +40,11 @@ struct MachineParams {
   double offchip_bytes_per_cycle = 0;
   uint64_t offchip_latency_cycles = 0;
   std::string gpu_reference;  // optional: anchor table for the GPU baseline metrics
+  bool rtl_dpu = false;       // rtl: {dpu: true}: the tiles use the Verilated DPU (co-simulation)
 };
+
+// K of the Verilated DPU the co-simulation links (rtl/CMakeLists.txt: Vdpu_k8).
+inline constexpr int64_t kRtlDpuWidth = 8;
 
 struct LstmWorkload {
   std::string name;

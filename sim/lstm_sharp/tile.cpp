@@ -4,12 +4,15 @@
 #include <algorithm>
 
 #include "sim/lstm_sharp/dpu.h"
+#ifdef TESSEL_LSTM_SHARP_RTL
+#include "sim/lstm_sharp/rtl_dpu.h"
+#endif
 
 namespace tessel::lstm_sharp {
 
 Tile::Tile(sc_core::sc_module_name name, int64_t id, Dispatcher& dispatcher,
            std::vector<PassData>* data, int64_t runahead_steps, const sim::Clock& clock,
-           TraceWriter* trace)
+           TraceWriter* trace, bool rtl_dpu)
     : sc_module(name),
       id_(id),
       dispatcher_(dispatcher),
@@ -17,7 +20,36 @@ Tile::Tile(sc_core::sc_module_name name, int64_t id, Dispatcher& dispatcher,
       runahead_steps_(runahead_steps),
       clock_(clock),
       trace_(trace) {
+#ifndef TESSEL_LSTM_SHARP_RTL
+  (void)rtl_dpu;  // read_machine() rejects rtl.dpu in builds without Verilator
+#endif
+#ifdef TESSEL_LSTM_SHARP_RTL
+  if (rtl_dpu) rtl_dpu_ = std::make_shared<RtlDpu>();
+#endif
   SC_THREAD(run);
+}
+
+int64_t Tile::dpu_accumulate(int64_t acc, const int16_t* w, const int16_t* a, int64_t n) {
+#ifdef TESSEL_LSTM_SHARP_RTL
+  if (rtl_dpu_) return rtl_dpu_->accumulate(acc, w, a, n);
+#endif
+  return Dpu::accumulate(acc, w, a, n);
+}
+
+int64_t Tile::dpu_latency(const LayerPlan& plan) const {
+#ifdef TESSEL_LSTM_SHARP_RTL
+  if (rtl_dpu_) return rtl_dpu_->latency();
+#endif
+  return plan.dpu_latency;
+}
+
+// A pass takes what the weight SRAM (or the off-chip stream) needs, and at least the
+// DPU's initiation interval (1 for the behavioural DPU).
+int64_t Tile::pass_cycles(const LayerPlan& plan, const RowBlock& b) const {
+#ifdef TESSEL_LSTM_SHARP_RTL
+  if (rtl_dpu_) return std::max(plan.pass_of(b), rtl_dpu_->ii());
+#endif
+  return plan.pass_of(b);
 }
 
 int64_t Tile::pytorch_row(const LayerPlan& plan, int64_t row) const {
@@ -122,7 +154,7 @@ void Tile::compute_wx(size_t p, int64_t t, int64_t local) {
   const LayerPlan& plan = dispatcher_.passes()[p].plan;
   const RowBlock& b = plan.blocks[plan.tile_blocks[static_cast<size_t>(id_)][local]];
   const double start = clock_.now_ns();
-  busy(plan.pass_of(b) * plan.wx_passes);
+  busy(pass_cycles(plan, b) * plan.wx_passes);
   ++wx_done_;
   activity_.macs += static_cast<uint64_t>(b.rows * plan.input);
   activity_.act_buffer_bytes += static_cast<uint64_t>(plan.wx_passes * plan.dpu_width * 2);
@@ -135,7 +167,7 @@ void Tile::compute_wx(size_t p, int64_t t, int64_t local) {
   for (int64_t r = b.first_row; r < b.first_row + b.rows; ++r) {
     const int64_t pr = pytorch_row(plan, r);
     d.acc[t * 4 * plan.hidden + pr] =
-        Dpu::accumulate(0, d.weights->w_ih_row(static_cast<int>(pr)), x, plan.input);
+        dpu_accumulate(0, d.weights->w_ih_row(static_cast<int>(pr)), x, plan.input);
   }
 }
 
@@ -157,7 +189,7 @@ bool Tile::run_ahead(size_t p, int64_t t) {
 void Tile::compute_uh(size_t p, int64_t t, int64_t local, bool runahead) {
   const LayerPlan& plan = dispatcher_.passes()[p].plan;
   const RowBlock& b = plan.blocks[plan.tile_blocks[static_cast<size_t>(id_)][local]];
-  const int64_t pass = plan.pass_of(b);
+  const int64_t pass = pass_cycles(plan, b);
   double span_start = clock_.now_ns();
   int64_t j = 0;
   while (j < plan.uh_passes) {
@@ -204,14 +236,14 @@ void Tile::compute_uh(size_t p, int64_t t, int64_t local, bool runahead) {
   for (int64_t r = b.first_row; r < b.first_row + b.rows; ++r) {
     const int64_t pr = pytorch_row(plan, r);
     int64_t& acc = d.acc[t * 4 * plan.hidden + pr];
-    acc = Dpu::accumulate(acc, d.weights->w_hh_row(static_cast<int>(pr)), h_prev, plan.hidden);
+    acc = dpu_accumulate(acc, d.weights->w_hh_row(static_cast<int>(pr)), h_prev, plan.hidden);
   }
 }
 
 void Tile::complete(size_t p, int64_t t, int64_t local) {
   const LayerPlan& plan = dispatcher_.passes()[p].plan;
   const RowBlock& b = plan.blocks[plan.tile_blocks[static_cast<size_t>(id_)][local]];
-  const int64_t done = static_cast<int64_t>(clock_.now_cycles()) + plan.dpu_latency;
+  const int64_t done = static_cast<int64_t>(clock_.now_cycles()) + dpu_latency(plan);
   if (b.gate >= 0) dispatcher_.gate_block_done(p, t, b.gate, done);
   if (b.elements == 0) return;
   const int64_t ready = mfu_.accept(done, b.elements);

@@ -5,6 +5,7 @@
 #include <systemc>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@
 #include "sim/lstm_sharp/mfu.h"
 
 namespace tessel::lstm_sharp {
+
+class RtlDpu;
 
 // Values of one pass in functional mode (null pointer in timing-only mode).
 struct PassData {
@@ -30,7 +33,7 @@ SC_MODULE(Tile) {
   SC_HAS_PROCESS(Tile);
   Tile(sc_core::sc_module_name name, int64_t id, Dispatcher& dispatcher,
        std::vector<PassData>* data, int64_t runahead_steps, const sim::Clock& clock,
-       TraceWriter* trace);
+       TraceWriter* trace, bool rtl_dpu = false);
 
   const TileActivity& activity() const { return activity_; }
 
@@ -48,6 +51,10 @@ SC_MODULE(Tile) {
   void wait_until(int64_t cycle, bool stall);
   void busy(int64_t cycles);
   int64_t pytorch_row(const LayerPlan& plan, int64_t row) const;
+  // The DPU's arithmetic and timing: the behavioural Dpu, or the Verilated one (rtl.dpu).
+  int64_t dpu_accumulate(int64_t acc, const int16_t* w, const int16_t* a, int64_t n);
+  int64_t dpu_latency(const LayerPlan& plan) const;
+  int64_t pass_cycles(const LayerPlan& plan, const RowBlock& b) const;
 
   int64_t id_;
   Dispatcher& dispatcher_;
@@ -60,6 +67,7 @@ SC_MODULE(Tile) {
   TileActivity activity_;
   // W·x blocks done so far in the current pass, in (step, local block) order.
   int64_t wx_done_ = 0;
+  std::shared_ptr<RtlDpu> rtl_dpu_;  // set in co-simulation (rtl: {dpu: true})
 };
 
 }  // namespace tessel::lstm_sharp

@@ -1,0 +1,549 @@
+// Training loop: config reading, batches, steps, evaluation, progress, checkpoints.
+#include "models/nn/trainer.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "models/nn/checkpoint.h"
+#include "runtime/core/atomic_file.h"
+#include "runtime/core/error.h"
+#include "runtime/core/seed.h"
+
+namespace tessel::nn {
+
+namespace fs = std::filesystem;
+
+TrainConfig TrainConfig::from_config(const Config& cfg) {
+  TrainConfig c;
+  c.name = cfg.get<std::string>("name", fs::path(cfg.location().file).stem().string());
+  cfg.get<std::string>("description", "");
+  c.seed = cfg.get<uint64_t>("seed", 1);
+  c.task = cfg.get_choice("task", {"lm", "classify", "mnist"}, "lm");
+  const bool text = c.task != "mnist";
+
+  if (cfg.has("data")) {
+    const Config d = cfg.child("data");
+    if (c.task == "classify") {
+      c.synthetic_chars = d.get_positive_int("synthetic_chars", c.synthetic_chars);
+      c.classes = static_cast<int>(d.get_positive_int("classes", c.classes));
+      if (c.classes < 2) d.fail("classes", "needs at least 2 classes");
+    } else if (c.task == "lm") {
+      if (d.has("corpus")) c.corpus = d.get_path("corpus");
+      c.synthetic_chars = d.get_positive_int("synthetic_chars", c.synthetic_chars);
+      c.tokenizer = d.get_choice("tokenizer", {"char", "word"}, "char");
+      c.word_vocab = static_cast<int>(d.get_positive_int("word_vocab", c.word_vocab));
+    } else {
+      c.mnist_images = d.get_path("images");
+      c.mnist_labels = d.get_path("labels");
+    }
+    c.val_fraction = d.get<double>("val_fraction", c.val_fraction);
+    if (!(c.val_fraction > 0 && c.val_fraction < 1)) d.fail("val_fraction", "must be in (0, 1)");
+  } else if (c.task == "mnist") {
+    cfg.fail("data", "task mnist needs data.images and data.labels");
+  }
+
+  const Config m = cfg.child("model");
+  if (text) {
+    c.model.layers = static_cast<int>(m.get_positive_int("layers"));
+    c.model.width = static_cast<int>(m.get_positive_int("width"));
+    c.model.heads = static_cast<int>(m.get_positive_int("heads"));
+    c.model.mlp_ratio = static_cast<int>(m.get_positive_int("mlp_ratio", 4));
+    if (c.model.width % c.model.heads) m.fail("heads", "must divide width");
+  } else {
+    for (const auto& h : m.items("hidden")) {
+      const int w = h.as<int>();
+      if (w <= 0) h.fail("", "hidden widths must be positive");
+      c.mlp.hidden.push_back(w);
+    }
+  }
+
+  const Config t = cfg.child("train");
+  c.backend = t.get_choice("backend", {"cpu", "cuda"}, "cpu");
+  const std::string prec = t.get_choice("precision", {"fp32", "bf16", "fp16"}, "fp32");
+  c.precision = prec == "bf16"   ? Precision::kBf16
+                : prec == "fp16" ? Precision::kFp16
+                                 : Precision::kFp32;
+  c.optimizer_on_host = t.get_choice("optimizer_placement", {"device", "host"}, "device") == "host";
+  if (c.backend == "cuda" && c.task != "lm") t.fail("backend", "cuda runs task lm only");
+  c.batch_size = static_cast<int>(t.get_positive_int("batch_size"));
+  if (text) c.seq_len = static_cast<int>(t.get_positive_int("seq_len"));
+  if (c.task == "classify") {
+    c.model.head = Head::kClassifier;
+    c.model.classes = c.classes;
+  }
+  c.model.max_seq = c.seq_len;
+  c.steps = t.get_positive_int("steps");
+  c.lr.lr = t.get_positive("lr");
+  c.lr.min_lr = t.get_non_negative("min_lr", c.lr.lr * 0.1);
+  c.lr.warmup = static_cast<int64_t>(t.get_non_negative("warmup", 0));
+  c.lr.total = c.steps;
+  const std::string decay = t.get_choice("decay", {"cosine", "linear", "constant"}, "cosine");
+  c.lr.decay = decay == "cosine"   ? LrSchedule::Decay::kCosine
+               : decay == "linear" ? LrSchedule::Decay::kLinear
+                                   : LrSchedule::Decay::kConstant;
+  c.adam.weight_decay = t.get_non_negative("weight_decay", c.adam.weight_decay);
+  c.adam.beta1 = t.get<double>("beta1", c.adam.beta1);
+  c.adam.beta2 = t.get<double>("beta2", c.adam.beta2);
+  if (!(c.adam.beta1 >= 0 && c.adam.beta1 < 1)) t.fail("beta1", "must be in [0, 1)");
+  if (!(c.adam.beta2 >= 0 && c.adam.beta2 < 1)) t.fail("beta2", "must be in [0, 1)");
+  c.grad_clip = t.get_non_negative("grad_clip", c.grad_clip);
+  c.max_seconds = t.get_non_negative("max_seconds", 0);
+  c.time_schedule = t.get<bool>("time_schedule", false);
+  if (c.time_schedule && c.max_seconds <= 0) t.fail("time_schedule", "needs train.max_seconds > 0");
+  c.threads = static_cast<int>(t.get_non_negative("threads", 0));
+  c.log_every = t.get_positive_int("log_every", c.log_every);
+
+  if (cfg.has("eval")) {
+    const Config e = cfg.child("eval");
+    c.eval_every = e.get_positive_int("every", c.eval_every);
+    c.eval_batches = static_cast<int>(e.get_positive_int("batches", c.eval_batches));
+  }
+  if (cfg.has("checkpoint"))
+    c.checkpoint_every = static_cast<int64_t>(cfg.child("checkpoint").get_non_negative("every", 0));
+  if (cfg.has("curriculum")) {
+    const Config k = cfg.child("curriculum");
+    c.curriculum_start = static_cast<int>(k.get_positive_int("start_seq_len"));
+    c.curriculum_steps = k.get_positive_int("steps");
+    if (c.curriculum_start > c.seq_len) k.fail("start_seq_len", "exceeds train.seq_len");
+  }
+  if (cfg.has("layer_drop")) {
+    const Config k = cfg.child("layer_drop");
+    c.pld_theta_bar = k.get<double>("theta_bar", 0.5);
+    c.pld_gamma = k.get_non_negative("gamma", 0.001);
+    if (!(c.pld_theta_bar > 0 && c.pld_theta_bar <= 1)) k.fail("theta_bar", "must be in (0, 1]");
+  }
+  if (cfg.has("trace")) {
+    c.trace_step = cfg.child("trace").get_non_negative("step", 0);
+    if (c.backend == "cuda") cfg.child("trace").fail("step", "the tensor trace needs backend cpu");
+  }
+  cfg.reject_unused();
+  return c;
+}
+
+std::string format_duration(double s) {
+  if (!(s >= 0) || !std::isfinite(s)) return "?";
+  const auto t = static_cast<int64_t>(s + 0.5);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(t / 3600), (long long)(t / 60 % 60));
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(t / 60), (long long)(t % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%llds", (long long)t);
+  return buf;
+}
+
+Trainer::Trainer(const TrainConfig& config, std::string out_dir)
+    : config_(config), out_dir_(std::move(out_dir)) {
+  if (config_.threads > 0) omp_set_num_threads(config_.threads);
+  if (config_.task != "mnist") {
+    std::vector<std::string> class_texts;
+    for (int k = 0; config_.task == "classify" && k < config_.classes; ++k)
+      class_texts.push_back(data::synthetic_corpus(
+          static_cast<std::size_t>(config_.synthetic_chars), config_.seed + 1 + k));
+    std::string text;
+    if (config_.task == "classify")
+      for (const auto& t : class_texts) text += t;
+    else
+      text = config_.corpus.empty()
+                 ? data::synthetic_corpus(static_cast<std::size_t>(config_.synthetic_chars),
+                                          config_.seed)
+                 : data::read_text_file(config_.corpus);
+    // The vocabulary comes from the whole text (as nanoGPT's prepare.py does), so the
+    // validation split cannot contain an unknown character.
+    if (config_.tokenizer == "char")
+      tokenizer_ = std::make_unique<data::CharTokenizer>(data::CharTokenizer::from_text(text));
+    else
+      tokenizer_ = std::make_unique<data::WordTokenizer>(
+          data::WordTokenizer::from_text(text, config_.word_vocab));
+    if (config_.task == "classify") {
+      class_tokens_.reserve(class_texts.size());
+      for (const auto& t : class_texts)
+        class_tokens_.push_back(data::split_tokens(tokenizer_->encode(t), config_.val_fraction));
+      for (const auto& s : class_tokens_) {
+        class_train_.push_back(std::make_unique<data::TokenSampler>(&s.train, config_.seq_len));
+        class_val_.push_back(std::make_unique<data::TokenSampler>(&s.val, config_.seq_len));
+      }
+    } else {
+      tokens_ = data::split_tokens(tokenizer_->encode(text), config_.val_fraction);
+      train_sampler_ = std::make_unique<data::TokenSampler>(&tokens_.train, config_.seq_len);
+      val_sampler_ = std::make_unique<data::TokenSampler>(&tokens_.val, config_.seq_len);
+    }
+    config_.model.vocab_size = tokenizer_->vocab_size();
+    config_.model.max_seq = config_.seq_len;
+    lm_ = std::make_unique<Transformer<float>>(config_.model);
+    lm_->init(config_.seed);
+    if (config_.backend == "cuda") {
+      cuda_ = std::make_unique<CudaTransformer>(
+          config_.model, static_cast<int64_t>(config_.batch_size) * config_.seq_len,
+          config_.precision);
+      cuda_->upload_params(lm_->params());
+    }
+  } else {
+    mnist_ = data::load_mnist(config_.mnist_images, config_.mnist_labels);
+    mnist_train_ = static_cast<int>(mnist_.count * (1.0 - config_.val_fraction));
+    if (mnist_train_ < 1 || mnist_train_ >= mnist_.count)
+      throw Error("train: val_fraction leaves an empty train or validation split", kExitConfig);
+    config_.mlp.inputs = mnist_.rows * mnist_.cols;
+    config_.mlp.classes = 10;
+    mlp_ = std::make_unique<MlpClassifier<float>>(config_.mlp);
+    mlp_->init(config_.seed);
+  }
+  adam_ = std::make_unique<AdamW>(config_.adam, static_cast<std::size_t>(params().size()));
+}
+
+Trainer::~Trainer() = default;
+
+ParamStore<float>& Trainer::params() {
+  return lm_ ? lm_->params() : mlp_->params();
+}
+
+int64_t Trainer::tokens_per_step() const {
+  return lm_ ? static_cast<int64_t>(config_.batch_size) * config_.seq_len : config_.batch_size;
+}
+
+std::vector<double> Trainer::pld_scales(int64_t step, Rng& rng) const {
+  // PLD (Zhang & He 2020): θ(t) = (1 - θ̄) e^{-γ t} + θ̄; block l of L (1-based) is kept with
+  // p_l = 1 - (l / L)(1 - θ(t)) and its output scaled by 1 / p_l.
+  const int layers = config_.model.layers;
+  std::vector<double> s(static_cast<std::size_t>(layers), 1.0);
+  if (config_.pld_theta_bar >= 1.0) return s;
+  const double theta =
+      (1 - config_.pld_theta_bar) * std::exp(-config_.pld_gamma * step) + config_.pld_theta_bar;
+  for (int l = 0; l < layers; ++l) {
+    const double p = 1.0 - (static_cast<double>(l + 1) / layers) * (1.0 - theta);
+    s[static_cast<std::size_t>(l)] = rng.uniform() < p ? 1.0 / p : 0.0;
+  }
+  return s;
+}
+
+double Trainer::lr_at(int64_t step) const {
+  if (!config_.time_schedule) return config_.lr.at(step);
+  const auto by_time = static_cast<int64_t>(time_fraction_ * static_cast<double>(config_.steps));
+  return config_.lr.at(std::max(step, by_time));
+}
+
+double Trainer::train_step(int64_t step, TensorTrace* trace) {
+  // The batch stream depends only on (seed, step), so a resumed run sees the same batches.
+  Rng rng(derive_seed(config_.seed, static_cast<uint64_t>(step)));
+  ParamStore<float>& p = params();
+  p.zero_grad();
+  if (trace) trace->begin_step(step);
+  double loss = 0;
+  if (lm_) {
+    data::TokenBatch batch;
+    if (train_sampler_) {
+      batch = train_sampler_->sample(config_.batch_size, rng);
+    } else {
+      // classify: each row a window of a class drawn uniformly, labelled with the class.
+      batch.batch = config_.batch_size;
+      batch.seq = config_.seq_len;
+      for (int b = 0; b < config_.batch_size; ++b) {
+        const auto k = static_cast<std::size_t>(rng.next_u64() % class_train_.size());
+        const data::TokenBatch w = class_train_[k]->sample(1, rng);
+        batch.tokens.insert(batch.tokens.end(), w.tokens.begin(), w.tokens.end());
+        batch.labels.push_back(static_cast<int32_t>(k));
+      }
+    }
+    int seq = config_.seq_len;
+    if (seq_len_schedule) {
+      seq = seq_len_schedule(step);
+    } else if (config_.curriculum_start > 0) {
+      // DeepSpeed fixed_linear: s0 + (s1 - s0) min(t / T, 1), down to a multiple of 8.
+      const double f = std::min(1.0, static_cast<double>(step) / config_.curriculum_steps);
+      seq = config_.curriculum_start +
+            static_cast<int>((config_.seq_len - config_.curriculum_start) * f);
+      seq = std::max(config_.curriculum_start, seq - seq % 8);
+    }
+    if (seq < config_.seq_len) batch = batch.truncated(seq);
+    StepOptions o;
+    o.trace = trace;
+    o.layer_scale = layer_scale_schedule ? layer_scale_schedule(step, rng) : pld_scales(step, rng);
+    if (cuda_) {
+      cuda_->zero_grad();
+      loss = cuda_->forward_backward(batch, o);
+      if (!std::isfinite(loss))
+        throw Error("train: loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
+                        " (lower train.lr or enable grad_clip)",
+                    kExitFailure);
+      if (!config_.optimizer_on_host && !on_gradients && !on_step_end) {
+        // Optimizer state on the device: clipping and AdamW never leave the GPU.
+        const double norm =
+            cuda_->clip_and_adamw(config_.adam, lr_at(step), adam_->steps() + 1, config_.grad_clip);
+        if (std::isfinite(norm)) adam_->set_steps(adam_->steps() + 1);
+        return loss;
+      }
+      // Offload: gradients to host memory, AdamW there, parameters back.
+      cuda_->download_grads(p);
+    } else {
+      loss = lm_->forward_backward(batch, o);
+    }
+  } else {
+    Matrix<float> x(config_.batch_size, config_.mlp.inputs);
+    std::vector<int32_t> y(static_cast<std::size_t>(config_.batch_size));
+    for (int r = 0; r < config_.batch_size; ++r) {
+      const auto i = static_cast<std::size_t>(rng.next_u64() % static_cast<uint64_t>(mnist_train_));
+      std::copy_n(mnist_.images.begin() + static_cast<std::ptrdiff_t>(i) * x.cols(), x.cols(),
+                  x.row(r).data());
+      y[static_cast<std::size_t>(r)] = mnist_.labels[i];
+    }
+    loss = mlp_->forward_backward(x, y, trace);
+  }
+  if (!std::isfinite(loss))
+    throw Error("train: loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
+                    " (lower train.lr or enable grad_clip)",
+                kExitFailure);
+  clip_grad_norm(p.grads(), config_.grad_clip);
+  if (on_gradients) on_gradients(step, p);
+  if (trace) {
+    const int64_t bytes = p.size() * static_cast<int64_t>(sizeof(float));
+    for (const char* t : {"params", "grads", "adam_m", "adam_v"}) trace->read(-1, t, bytes);
+    for (const char* t : {"params", "adam_m", "adam_v"}) trace->write(-1, t, bytes);
+  }
+  adam_->step(p, lr_at(step));
+  if (on_step_end) on_step_end(step, p);
+  if (cuda_) cuda_->upload_params(p);
+  return loss;
+}
+
+EvalPoint Trainer::evaluate() {
+  EvalPoint e;
+  e.step = step_;
+  if (lm_ && val_sampler_) {
+    double total = 0;
+    for (int i = 0; i < config_.eval_batches; ++i) {
+      const data::TokenBatch b = val_sampler_->fixed(config_.batch_size, i, config_.eval_batches);
+      total += cuda_ ? cuda_->loss(b) : lm_->loss(b);
+    }
+    e.val_loss = total / config_.eval_batches;
+    return e;
+  }
+  if (lm_) {
+    // classify: eval_batches batches cycling through the classes, each class's windows
+    // evenly spaced over its validation text.
+    const auto k_count = static_cast<int64_t>(class_val_.size());
+    const int64_t windows =
+        (static_cast<int64_t>(config_.eval_batches) * config_.batch_size + k_count - 1) / k_count;
+    double loss = 0, right = 0;
+    for (int i = 0; i < config_.eval_batches; ++i) {
+      data::TokenBatch b;
+      b.batch = config_.batch_size;
+      b.seq = config_.seq_len;
+      for (int r = 0; r < config_.batch_size; ++r) {
+        const int64_t w = static_cast<int64_t>(i) * config_.batch_size + r;
+        const data::TokenBatch x =
+            class_val_[static_cast<std::size_t>(w % k_count)]->fixed(1, w / k_count, windows);
+        b.tokens.insert(b.tokens.end(), x.tokens.begin(), x.tokens.end());
+        b.labels.push_back(static_cast<int32_t>(w % k_count));
+      }
+      loss += lm_->loss(b);
+      for (int r = 0; r < b.batch; ++r) {
+        Eigen::Index arg = 0;
+        lm_->logits().row(r).maxCoeff(&arg);
+        right += arg == b.labels[static_cast<std::size_t>(r)];
+      }
+    }
+    e.val_loss = loss / config_.eval_batches;
+    e.val_accuracy = right / (static_cast<double>(config_.eval_batches) * config_.batch_size);
+    return e;
+  }
+  // The whole validation split, in batches of at most 1000 images.
+  const int n_val = mnist_.count - mnist_train_, cols = mnist_.rows * mnist_.cols;
+  double loss = 0, right = 0;
+  for (int start = 0; start < n_val; start += 1000) {
+    const int n = std::min(1000, n_val - start);
+    Matrix<float> x(n, cols);
+    std::copy_n(mnist_.images.begin() + static_cast<std::ptrdiff_t>(mnist_train_ + start) * cols,
+                static_cast<std::ptrdiff_t>(n) * cols, x.data());
+    std::vector<int32_t> y(mnist_.labels.begin() + mnist_train_ + start,
+                           mnist_.labels.begin() + mnist_train_ + start + n);
+    loss += mlp_->loss(x, y) * n;
+    right += mlp_->accuracy(y) * n;
+  }
+  e.val_loss = loss / n_val;
+  e.val_accuracy = right / n_val;
+  return e;
+}
+
+std::string Trainer::describe_model() const {
+  std::ostringstream s;
+  if (lm_)
+    s << (cuda_ ? std::string("cuda ") + precision_name(config_.precision) + " " : std::string())
+      << "transformer L" << config_.model.layers << " C" << config_.model.width << " H"
+      << config_.model.heads << " V" << config_.model.vocab_size << " T" << config_.seq_len
+      << (class_val_.empty() ? std::string() : " classifier K" + std::to_string(config_.classes));
+  else
+    s << "mlp " << config_.mlp.inputs << "-" << config_.mlp.hidden.size() << " hidden-"
+      << config_.mlp.classes;
+  return s.str();
+}
+
+void Trainer::save_checkpoint(const std::string& path) const {
+  auto& self = const_cast<Trainer&>(*this);
+  ParamStore<float>& p = self.params();
+  if (cuda_) {
+    // The device holds the current values (and the moments, unless they live on the host).
+    cuda_->download_params(p);
+    if (!config_.optimizer_on_host) cuda_->download_adam(adam_->m(), adam_->v());
+  }
+  Checkpoint c;
+  c.step = step_;
+  c.adam_steps = adam_->steps();
+  for (const auto& i : p.infos())
+    c.params.push_back({{"name", i.name}, {"rows", i.rows}, {"cols", i.cols}});
+  c.meta = {{"name", config_.name},
+            {"task", config_.task},
+            {"model", describe_model()},
+            {"seed", config_.seed},
+            {"eval_log", eval_log_}};
+  if (tokenizer_) {
+    c.meta["tokenizer"] = tokenizer_->kind();
+    c.meta["vocab"] = tokenizer_->serialize();
+  }
+  c.values = p.values();
+  c.m.assign(adam_->m(), adam_->m() + adam_->size());
+  c.v.assign(adam_->v(), adam_->v() + adam_->size());
+  write_checkpoint(path, c);
+}
+
+void Trainer::load_checkpoint(const std::string& path) {
+  const Checkpoint c = read_checkpoint(path);
+  ParamStore<float>& p = params();
+  if (c.params.size() != static_cast<std::size_t>(p.count()))
+    throw IoError(path + ": checkpoint has " + std::to_string(c.params.size()) +
+                  " parameters, the configured model has " + std::to_string(p.count()));
+  for (int i = 0; i < p.count(); ++i) {
+    const auto& want = p.info(i);
+    const auto& got = c.params[static_cast<std::size_t>(i)];
+    if (got.at("name") != want.name || got.at("rows") != want.rows || got.at("cols") != want.cols)
+      throw IoError(path + ": parameter " + std::to_string(i) + " is " + got.dump() +
+                    ", the configured model expects " + want.name + " [" +
+                    std::to_string(want.rows) + ", " + std::to_string(want.cols) + "]");
+  }
+  if (tokenizer_ && (c.meta.value("tokenizer", "") != tokenizer_->kind() ||
+                     c.meta.value("vocab", "") != tokenizer_->serialize()))
+    throw IoError(path + ": checkpoint vocabulary differs from this corpus's");
+  p.values() = c.values;
+  std::copy(c.m.begin(), c.m.end(), adam_->m());
+  std::copy(c.v.begin(), c.v.end(), adam_->v());
+  adam_->set_steps(c.adam_steps);
+  step_ = c.step;
+  eval_log_ = c.meta.value("eval_log", "");
+  if (cuda_) {
+    cuda_->upload_params(p);
+    cuda_->upload_adam(adam_->m(), adam_->v());
+  }
+}
+
+bool Trainer::resume() {
+  if (out_dir_.empty()) return false;
+  const std::string path = (fs::path(out_dir_) / "checkpoint.bin").string();
+  if (!fs::exists(path)) return false;
+  load_checkpoint(path);
+  return true;
+}
+
+TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
+  using Clock = std::chrono::steady_clock;
+  if (!out_dir_.empty()) fs::create_directories(out_dir_);
+  TrainResult r;
+  r.first_step = step_;
+  if (progress)
+    *progress << "train " << config_.name << ": " << describe_model() << ", " << params().size()
+              << " parameters, " << omp_get_max_threads() << " threads"
+              << (step_ ? ", resumed at step " + std::to_string(step_) : std::string()) << "\n";
+  auto write_outputs = [&](bool checkpoint) {
+    if (out_dir_.empty()) return;
+    if (checkpoint) save_checkpoint((fs::path(out_dir_) / "checkpoint.bin").string());
+    write_file_atomic((fs::path(out_dir_) / "eval.jsonl").string(), eval_log_, false);
+  };
+  auto do_eval = [&] {
+    const EvalPoint e = evaluate();
+    r.evals.push_back(e);
+    nlohmann::json j = {{"step", e.step}, {"val_loss", e.val_loss}};
+    if (e.val_accuracy >= 0) j["val_accuracy"] = e.val_accuracy;
+    eval_log_ += j.dump() + "\n";
+    if (progress) {
+      *progress << "eval  step " << e.step << "  val_loss " << std::fixed << std::setprecision(4)
+                << e.val_loss;
+      if (e.val_accuracy >= 0) *progress << "  val_acc " << std::setprecision(4) << e.val_accuracy;
+      *progress << std::defaultfloat << std::endl;
+    }
+  };
+
+  const auto t0 = Clock::now();
+  double window_loss = 0;
+  int window = 0;
+  while (step_ < config_.steps) {
+    const bool traced = step_ == config_.trace_step;
+    const double loss = train_step(step_, traced ? &trace_ : nullptr);
+    if (traced && !out_dir_.empty()) {
+      write_file_atomic((fs::path(out_dir_) / "tensor_trace.txt").string(), trace_.format_text(),
+                        false);
+      write_memory_trace((fs::path(out_dir_) / "tensor_trace.mtrace").string(),
+                         trace_.to_memory_trace(), true);
+    }
+    ++step_;
+    r.losses.push_back(loss);
+    r.tokens += tokens_per_step();
+    window_loss += loss;
+    ++window;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    const bool out_of_time = config_.max_seconds > 0 && elapsed >= config_.max_seconds;
+    if (config_.max_seconds > 0) time_fraction_ = elapsed / config_.max_seconds;
+    const bool last = step_ == config_.steps || out_of_time;
+    // Stopping at stop_at only checkpoints: the resumed run evaluates as an uninterrupted
+    // one would.
+    const bool stopping = step_ == stop_at;
+    if (progress && (step_ % config_.log_every == 0 || last)) {
+      const double tps = r.tokens / std::max(elapsed, 1e-9);
+      const double eta = elapsed / static_cast<double>(step_ - r.first_step) *
+                         static_cast<double>(config_.steps - step_);
+      *progress << "step " << step_ << "/" << config_.steps << "  loss " << std::fixed
+                << std::setprecision(4) << window_loss / window << "  lr " << std::scientific
+                << std::setprecision(2) << lr_at(step_ - 1) << std::defaultfloat << "  "
+                << static_cast<int64_t>(tps) << (lm_ ? " tok/s" : " ex/s") << "  ETA "
+                << format_duration(eta) << std::endl;
+      window_loss = 0;
+      window = 0;
+    }
+    const bool eval_now = step_ % config_.eval_every == 0 || last;
+    if (eval_now) do_eval();
+    const bool ckpt =
+        last || stopping || (config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0);
+    if (eval_now || ckpt) write_outputs(ckpt);
+    if (stopping) break;
+    if (out_of_time) {
+      if (progress)
+        *progress << "stopping: train.max_seconds " << config_.max_seconds << " reached\n";
+      break;
+    }
+  }
+  r.train_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.steps = step_;
+  if (!out_dir_.empty()) {
+    nlohmann::json s = {{"name", config_.name},
+                        {"model", describe_model()},
+                        {"parameters", params().size()},
+                        {"threads", omp_get_max_threads()},
+                        {"first_step", r.first_step},
+                        {"steps", r.steps},
+                        {"train_seconds", r.train_seconds},
+                        {"tokens_per_second", r.tokens_per_second()},
+                        {"final_train_loss", r.losses.empty() ? 0.0 : r.losses.back()}};
+    if (!r.evals.empty()) s["final_val_loss"] = r.evals.back().val_loss;
+    if (!r.evals.empty() && r.evals.back().val_accuracy >= 0)
+      s["final_val_accuracy"] = r.evals.back().val_accuracy;
+    write_file_atomic((fs::path(out_dir_) / "summary.json").string(), s.dump(2) + "\n", false);
+  }
+  return r;
+}
+
+}  // namespace tessel::nn

@@ -1,0 +1,111 @@
+// Decoder-only pre-LN Transformer (GPT-2 layout) with explicit forward and backward on CPU.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/data/batch.h"
+#include "models/nn/params.h"
+#include "models/nn/tensor.h"
+#include "models/nn/tensor_trace.h"
+
+namespace tessel::nn {
+
+enum class Head {
+  kLanguageModel,  // logits = LN_f(x) · wteᵀ (tied with the token embedding)
+  kClassifier      // logits = mean_t LN_f(x) · w_cls + b_cls, one label per sequence
+};
+
+struct TransformerConfig {
+  int vocab_size = 0;
+  int max_seq = 0;  // positions in the position embedding
+  int layers = 0;
+  int width = 0;  // C; must be divisible by heads
+  int heads = 0;
+  int mlp_ratio = 4;  // MLP hidden = mlp_ratio * C
+  Head head = Head::kLanguageModel;
+  int classes = 0;  // classifier head only
+  // Throws tessel::Error naming the first inconsistent field.
+  void validate() const;
+};
+
+// Per-step switches the training algorithms set; the defaults run the plain model.
+struct StepOptions {
+  // Progressive layer dropping: per block, the factor on its residual branches. 0 skips
+  // the block (identity, no compute, no gradient); 1/p_l rescales a block kept with
+  // probability p_l. Empty means every block runs with factor 1.
+  std::vector<double> layer_scale;
+  // Sentinel: when set, every tensor allocation, free and access is recorded.
+  TensorTrace* trace = nullptr;
+};
+
+// The model: parameters (ParamStore: wte, wpe, per block h<l>.{ln1_g, ln1_b, w_qkv,
+// b_qkv, w_proj, b_proj, ln2_g, ln2_b, w_fc, b_fc, w_fc2, b_fc2}, lnf_g, lnf_b and for
+// the classifier w_cls, b_cls) and the activations of the last forward pass.
+//
+// Gradient production and the optimizer are separate: forward_backward() only fills
+// params().grads() (accumulating, so several micro-batches can add up); what updates
+// the values, and where its state lives, is the caller's business.
+template <typename T>
+class Transformer {
+ public:
+  explicit Transformer(const TransformerConfig& config);
+
+  // GPT-2 initialisation from tessel::Rng(seed): weights N(0, 0.02), residual
+  // projections N(0, 0.02 / sqrt(2 * layers)), biases 0, LayerNorm gains 1.
+  void init(uint64_t seed);
+
+  const TransformerConfig& config() const { return config_; }
+  ParamStore<T>& params() { return params_; }
+  const ParamStore<T>& params() const { return params_; }
+
+  // Forward and backward over one batch (any seq <= max_seq: a truncated batch is the
+  // sequence-length seam). Adds the gradient of the mean loss to params().grads() and
+  // returns the mean loss.
+  T forward_backward(const data::TokenBatch& batch, const StepOptions& options = {});
+  // Forward only; returns the mean loss and keeps the logits.
+  T loss(const data::TokenBatch& batch, const StepOptions& options = {});
+  // Logits of the last forward: [batch*seq, vocab] (LM) or [batch, classes].
+  const Matrix<T>& logits() const { return logits_; }
+  // Number of loss terms of the last forward (counted targets, or sequences).
+  int64_t counted() const { return counted_; }
+
+ private:
+  struct BlockIds {
+    int ln1_g, ln1_b, w_qkv, b_qkv, w_proj, b_proj, ln2_g, ln2_b, w_fc, b_fc, w_fc2, b_fc2;
+  };
+  struct BlockCache {
+    double scale = 1;  // 0: skipped
+    Matrix<T> x_in, ln1, qkv, att, atty, proj, x_mid, ln2, fc, act, fc2;
+    std::vector<T> ln1_mean, ln1_rstd, ln2_mean, ln2_rstd;
+  };
+
+  T forward(const data::TokenBatch& batch, const StepOptions& options, bool need_grad);
+  void backward(const StepOptions& options);
+  void check_batch(const data::TokenBatch& batch, const StepOptions& options) const;
+  void trace_params(TensorTrace* t, int layer, TensorOp op, const char* prefix) const;
+  const T* fwd(int id) const { return params_.forward_value(id).data(); }
+
+  TransformerConfig config_;
+  ParamStore<T> params_;
+  int wte_ = 0, wpe_ = 0, lnf_g_ = 0, lnf_b_ = 0, w_cls_ = -1, b_cls_ = -1;
+  std::vector<BlockIds> blocks_;
+
+  // Activations of the last forward.
+  int batch_ = 0, seq_ = 0;
+  std::vector<int32_t> tokens_, targets_;
+  std::vector<BlockCache> cache_;
+  Matrix<T> x_final_, lnf_, pooled_, logits_, dlogits_;
+  std::vector<T> lnf_mean_, lnf_rstd_;
+  int64_t counted_ = 0;
+};
+
+extern template class Transformer<float>;
+extern template class Transformer<double>;
+
+// Draws n values ~ N(0, std²) from tessel::Rng(seed) by Box–Muller, identical on every
+// platform (std::normal_distribution is not).
+std::vector<double> normal_values(std::size_t n, double stddev, uint64_t seed);
+
+}  // namespace tessel::nn

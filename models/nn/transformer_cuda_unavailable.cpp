@@ -1,0 +1,65 @@
+// The GPU Transformer in a build without CUDA: no device, and constructing one is an error.
+#include "models/nn/transformer_cuda.h"
+
+#include "runtime/core/error.h"
+
+namespace tessel::nn {
+namespace {
+[[noreturn]] void no_cuda() {
+  throw Error(
+      "nn: backend cuda is unavailable: this build has no CUDA support (nvcc was not found at "
+      "configure time)",
+      kExitFailure);
+}
+}  // namespace
+
+int cuda_device_count() {
+  return 0;
+}
+
+struct CudaTransformer::Impl {};
+CudaTransformer::CudaTransformer(const TransformerConfig&, int64_t, Precision) {
+  no_cuda();
+}
+CudaTransformer::~CudaTransformer() = default;
+const TransformerConfig& CudaTransformer::config() const {
+  no_cuda();
+}
+Precision CudaTransformer::precision() const {
+  no_cuda();
+}
+void CudaTransformer::upload_params(const ParamStore<float>&) {
+  no_cuda();
+}
+void CudaTransformer::download_params(ParamStore<float>&) const {
+  no_cuda();
+}
+void CudaTransformer::download_grads(ParamStore<float>&) const {
+  no_cuda();
+}
+void CudaTransformer::zero_grad() {
+  no_cuda();
+}
+float CudaTransformer::forward_backward(const data::TokenBatch&, const StepOptions&) {
+  no_cuda();
+}
+float CudaTransformer::loss(const data::TokenBatch&, const StepOptions&) {
+  no_cuda();
+}
+Matrix<float> CudaTransformer::logits() const {
+  no_cuda();
+}
+double CudaTransformer::clip_and_adamw(const AdamWConfig&, double, int64_t, double) {
+  no_cuda();
+}
+void CudaTransformer::download_adam(float*, float*) const {
+  no_cuda();
+}
+void CudaTransformer::upload_adam(const float*, const float*) {
+  no_cuda();
+}
+float CudaTransformer::loss_scale() const {
+  no_cuda();
+}
+
+}  // namespace tessel::nn

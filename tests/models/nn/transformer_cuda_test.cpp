@@ -1,0 +1,176 @@
+// The CUDA Transformer against the CPU one: loss, logits, every gradient, AdamW, layer
+// skip, masks, truncation, mixed precision and a trainer run (skips without a GPU).
+#include "models/nn/transformer_cuda.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "models/common/rng.h"
+#include "models/nn/trainer.h"
+
+namespace tessel::nn {
+namespace {
+
+TransformerConfig config() {
+  TransformerConfig c;
+  c.vocab_size = 50;
+  c.max_seq = 32;
+  c.layers = 2;
+  c.width = 64;
+  c.heads = 4;
+  return c;
+}
+
+data::TokenBatch batch(int b, int seq, uint64_t seed) {
+  Rng rng(seed);
+  data::TokenBatch out;
+  out.batch = b;
+  out.seq = seq;
+  for (int i = 0; i < b * seq; ++i) {
+    out.tokens.push_back(static_cast<int32_t>(rng.next_u64() % 50));
+    out.targets.push_back(static_cast<int32_t>(rng.next_u64() % 50));
+  }
+  out.targets[1] = -1;
+  return out;
+}
+
+// Largest |a - b| over a parameter, relative to the parameter's largest CPU gradient.
+double worst_param_error(const ParamStore<float>& cpu, const std::vector<float>& gpu,
+                         std::string* which) {
+  double worst = 0;
+  for (const auto& p : cpu.infos()) {
+    double scale = 1e-6, err = 0;
+    for (int64_t k = 0; k < p.size(); ++k) {
+      scale = std::max(scale, double(std::abs(cpu.grads()[p.offset + k])));
+      err = std::max(err, double(std::abs(cpu.grads()[p.offset + k] - gpu[p.offset + k])));
+    }
+    if (err / scale > worst) worst = err / scale, *which = p.name;
+  }
+  return worst;
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+  return ab / std::sqrt(aa * bb);
+}
+
+class CudaNn : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  }
+  // Runs both backends on one batch; returns the GPU gradients (host layout).
+  std::vector<float> both(Transformer<float>& cpu, CudaTransformer& gpu, const data::TokenBatch& b,
+                          const StepOptions& o, float* cpu_loss, float* gpu_loss) {
+    cpu.params().zero_grad();
+    *cpu_loss = cpu.forward_backward(b, o);
+    gpu.upload_params(cpu.params());
+    gpu.zero_grad();
+    *gpu_loss = gpu.forward_backward(b, o);
+    ParamStore<float> g = cpu.params();
+    gpu.download_grads(g);
+    return g.grads();
+  }
+};
+
+// fp32: the same sums in another order; 1e-3 of each parameter's gradient scale.
+TEST_F(CudaNn, Fp32ForwardAndBackwardMatchCpu) {
+  Transformer<float> cpu(config());
+  cpu.init(1);
+  CudaTransformer gpu(config(), 4 * 32, Precision::kFp32);
+  const data::TokenBatch b = batch(4, 32, 2);
+  float lc = 0, lg = 0;
+  const auto g = both(cpu, gpu, b, {}, &lc, &lg);
+  EXPECT_NEAR(lg, lc, 1e-4);
+  EXPECT_LT((gpu.logits() - cpu.logits()).cwiseAbs().maxCoeff(), 1e-3);
+  std::string which;
+  EXPECT_LT(worst_param_error(cpu.params(), g, &which), 1e-3) << which;
+}
+
+TEST_F(CudaNn, LayerSkipMaskAndTruncationMatchCpu) {
+  Transformer<float> cpu(config());
+  cpu.init(3);
+  const int id = cpu.params().index("h1.w_fc");
+  std::vector<float> mask(static_cast<std::size_t>(cpu.params().info(id).size()));
+  for (std::size_t k = 0; k < mask.size(); ++k) mask[k] = (k % 4) < 2;
+  cpu.params().set_mask(id, mask);
+  CudaTransformer gpu(config(), 4 * 32, Precision::kFp32);
+  StepOptions o;
+  o.layer_scale = {0.0, 2.0};
+  float lc = 0, lg = 0;
+  const auto g = both(cpu, gpu, batch(4, 32, 4).truncated(12), o, &lc, &lg);
+  EXPECT_NEAR(lg, lc, 1e-4);
+  std::string which;
+  EXPECT_LT(worst_param_error(cpu.params(), g, &which), 1e-3) << which;
+  const auto& info = cpu.params().info(id);
+  for (int64_t k = 0; k < info.size(); ++k)
+    if (mask[static_cast<std::size_t>(k)] == 0) {
+      ASSERT_EQ(g[info.offset + k], 0.0f);
+    }
+}
+
+// bf16/fp16 GEMM inputs carry 8/11 significant bits: the loss within 2e-2 nats, and the
+// gradient pointing the same way (cosine > 0.99).
+TEST_F(CudaNn, MixedPrecisionStaysCloseToFp32) {
+  for (Precision p : {Precision::kBf16, Precision::kFp16}) {
+    Transformer<float> cpu(config());
+    cpu.init(5);
+    CudaTransformer gpu(config(), 4 * 32, p);
+    float lc = 0, lg = 0;
+    const auto g = both(cpu, gpu, batch(4, 32, 6), {}, &lc, &lg);
+    EXPECT_NEAR(lg, lc, 2e-2) << precision_name(p);
+    EXPECT_GT(cosine(g, cpu.params().grads()), 0.99) << precision_name(p);
+  }
+}
+
+TEST_F(CudaNn, DeviceAdamWMatchesHostAdamW) {
+  Transformer<float> cpu(config());
+  cpu.init(7);
+  CudaTransformer gpu(config(), 4 * 32, Precision::kFp32);
+  float lc = 0, lg = 0;
+  both(cpu, gpu, batch(4, 32, 8), {}, &lc, &lg);
+  AdamWConfig ac;
+  AdamW host(ac, static_cast<std::size_t>(cpu.params().size()));
+  const double norm_cpu = clip_grad_norm(cpu.params().grads(), 0.5);
+  host.step(cpu.params(), 1e-3);
+  const double norm_gpu = gpu.clip_and_adamw(ac, 1e-3, 1, 0.5);
+  EXPECT_NEAR(norm_gpu, norm_cpu, 1e-3 * norm_cpu);
+  ParamStore<float> after = cpu.params();
+  gpu.download_params(after);
+  // AdamW's first step moves each weight by about lr · g/|g|, so an element whose gradient
+  // is within rounding of zero may move either way on the two backends (up to 2·lr apart);
+  // every other element must agree to 2e-5.
+  std::size_t off = 0;
+  for (std::size_t k = 0; k < after.values().size(); ++k) {
+    const double d = std::abs(after.values()[k] - cpu.params().values()[k]);
+    ASSERT_LE(d, 2.1e-3) << k;
+    off += d > 2e-5;
+  }
+  EXPECT_LE(off, after.values().size() / 10000) << off << " elements differ by more than 2e-5";
+}
+
+// End to end: 20 trainer steps on each backend follow the same loss curve, and the
+// offload placement (AdamW on the host) follows it too.
+TEST_F(CudaNn, TrainerTrajectoryMatchesCpu) {
+  const std::string yaml =
+      "seed: 3\ndata:\n  synthetic_chars: 20000\nmodel:\n  layers: 2\n  width: 32\n  heads: 4\n"
+      "eval:\n  every: 20\n  batches: 2\ntrain:\n  batch_size: 8\n  seq_len: 32\n  steps: 20\n"
+      "  lr: 3.0e-3\n  warmup: 5\n  threads: 1\n";
+  Trainer cpu(TrainConfig::from_config(Config::parse(yaml, "cpu.yaml")), "");
+  Trainer gpu(TrainConfig::from_config(Config::parse(yaml + "  backend: cuda\n", "gpu.yaml")), "");
+  Trainer offload(TrainConfig::from_config(Config::parse(
+                      yaml + "  backend: cuda\n  optimizer_placement: host\n", "off.yaml")),
+                  "");
+  const TrainResult a = cpu.run(nullptr), b = gpu.run(nullptr), c = offload.run(nullptr);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_NEAR(b.losses[i], a.losses[i], 2e-3) << "step " << i;
+    EXPECT_NEAR(c.losses[i], a.losses[i], 2e-3) << "step " << i;
+  }
+  EXPECT_NEAR(b.evals.back().val_loss, a.evals.back().val_loss, 2e-3);
+}
+
+}  // namespace
+}  // namespace tessel::nn
