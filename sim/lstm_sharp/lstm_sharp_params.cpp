@@ -48,15 +48,17 @@ MachineParams read_machine(const Config& hw) {
       hw.at("dpu_width").scalar() == "auto") {
     hw.get<std::string>("dpu_width");
     p.dpu_width = 1;
-    while (valid_width(p, p.dpu_width * 2) && p.dpu_width * 2 <= p.mac_budget / (p.tiles * p.dpu_width * 2))
+    while (valid_width(p, p.dpu_width * 2) &&
+           p.dpu_width * 2 <= p.mac_budget / (p.tiles * p.dpu_width * 2))
       p.dpu_width *= 2;
   } else {
     p.dpu_width = hw.get_positive_int("dpu_width");
   }
   p.reconfigurable = hw.get<bool>("reconfigurable", true);
   if (!valid_width(p, p.dpu_width))
-    hw.fail("dpu_width", "mac_budget / (tiles * dpu_width) must be a positive multiple of 4 "
-                         "(DPUs per tile; the 4 gates of an element share a row block)");
+    hw.fail("dpu_width",
+            "mac_budget / (tiles * dpu_width) must be a positive multiple of 4 "
+            "(DPUs per tile; the 4 gates of an element share a row block)");
   // The widths the reconfigurable datapath supports; those that cannot split this MAC
   // budget into whole row blocks are not candidates for it.
   if (hw.has("dpu_width_options")) {

@@ -21,15 +21,15 @@ const char* schedule_name(Schedule s);
 
 struct MachineParams {
   double clock_ghz = 0.5;
-  int64_t mac_budget = 0;   // tiles × dpus_per_tile × dpu_width
+  int64_t mac_budget = 0;  // tiles × dpus_per_tile × dpu_width
   int64_t tiles = 0;
-  int64_t dpu_width = 0;    // K of the fixed shape (reconfigurable: the first choice)
+  int64_t dpu_width = 0;  // K of the fixed shape (reconfigurable: the first choice)
   bool reconfigurable = true;
   std::vector<int64_t> dpu_width_options;  // K values the datapath can be set to
   Schedule schedule = Schedule::kSharp;
   int64_t runahead_steps = 1;  // how many later steps' W·x may be computed ahead
   // Weight SRAM per tile.
-  double weight_sram_kib = 0;   // capacity per tile
+  double weight_sram_kib = 0;  // capacity per tile
   int64_t weight_sram_banks = 0;
   int64_t weight_sram_bank_bytes = 0;  // bytes one bank delivers per cycle
   double weight_sram_macro_kib = 32;   // SRAM macro size: what one access is charged as

@@ -123,8 +123,8 @@ void Tile::run_pass(size_t p) {
       const int gates = s == Schedule::kSequential ? 4 : 1;
       for (int g = 0; g < gates; ++g) {
         for (;;) {
-          const int64_t ready = g == 0 ? dispatcher_.step_ready(p, t - 1)
-                                       : dispatcher_.gate_ready(p, t, g - 1);
+          const int64_t ready =
+              g == 0 ? dispatcher_.step_ready(p, t - 1) : dispatcher_.gate_ready(p, t, g - 1);
           if (ready >= 0) {
             wait_until(ready, true);
             break;

@@ -31,11 +31,13 @@ struct PassData {
 
 SC_MODULE(Tile) {
   SC_HAS_PROCESS(Tile);
-  Tile(sc_core::sc_module_name name, int64_t id, Dispatcher& dispatcher,
-       std::vector<PassData>* data, int64_t runahead_steps, const sim::Clock& clock,
+  Tile(sc_core::sc_module_name name, int64_t id, Dispatcher & dispatcher,
+       std::vector<PassData> * data, int64_t runahead_steps, const sim::Clock& clock,
        TraceWriter* trace, bool rtl_dpu = false);
 
-  const TileActivity& activity() const { return activity_; }
+  const TileActivity& activity() const {
+    return activity_;
+  }
 
  private:
   void run();
