@@ -20,7 +20,8 @@ PeArray::PeArray(sc_core::sc_module_name name, const MacArrayParams& params,
 
 void PeArray::run() {
   int track = trace_ ? trace_->track("pe_array") : 0;
-  std::vector<int32_t> acc(static_cast<size_t>(params_.rows * params_.cols), 0);
+  std::vector<int32_t>& acc = acc_;
+  acc.assign(static_cast<size_t>(params_.rows * params_.cols), 0);
   int64_t tiles_done = 0;
   for (;;) {
     Chunk ch = loaded.read();

@@ -52,6 +52,9 @@ SC_MODULE(PeArray) {
   Counters& counters_;
   TraceWriter* trace_;
   uint64_t busy_cycles_ = 0;
+  // Output-stationary accumulators. A member, not a local of run(): the thread is still
+  // blocked on its input when the simulation ends, so its locals are never destroyed.
+  std::vector<int32_t> acc_;
 };
 
 }  // namespace tessel::mac_array
