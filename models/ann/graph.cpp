@@ -7,6 +7,7 @@
 
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
+#include "runtime/core/file_io.h"
 
 namespace tessel::ann {
 namespace {
@@ -135,11 +136,7 @@ void save_index(const std::string& path, const IndexFile& index) {
 }
 
 IndexFile load_index(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open index file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
+  const std::string bytes = read_file(path, "index file");
   if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0)
     throw IoError(path + ": not a Tessel ANN index (bad magic)");
   Reader r(bytes, path);

@@ -9,6 +9,7 @@
 #include "models/common/rng.h"
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
+#include "runtime/core/file_io.h"
 #include "runtime/core/seed.h"
 
 #ifdef TESSEL_ANN_HAVE_ZLIB
@@ -21,15 +22,6 @@ namespace {
 std::string base_name(const std::string& path) {
   const auto slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError(path + ": read error");
-  return ss.str();
 }
 
 uint32_t le32(const unsigned char* p) {
@@ -91,7 +83,7 @@ void check_writable(const VectorSet& v, const std::string& path) {
 }
 
 std::string gunzip_or_raw(const std::string& path) {
-  std::string raw = read_all(path);
+  std::string raw = read_file(path);
   const bool gz = raw.size() >= 2 && static_cast<unsigned char>(raw[0]) == 0x1f &&
                   static_cast<unsigned char>(raw[1]) == 0x8b;
   if (!gz) return raw;
@@ -160,7 +152,7 @@ VectorSet VectorSet::slice(int64_t begin, int64_t end) const {
 }
 
 VectorSet read_fvecs(const std::string& path) {
-  const std::string bytes = read_all(path);
+  const std::string bytes = read_file(path);
   int dim = 0;
   const int64_t n = count_records(bytes, path, 4, &dim);
   VectorSet out(n, dim);
@@ -175,7 +167,7 @@ VectorSet read_fvecs(const std::string& path) {
 }
 
 IntRows read_ivecs(const std::string& path) {
-  const std::string bytes = read_all(path);
+  const std::string bytes = read_file(path);
   IntRows out;
   out.n = count_records(bytes, path, 4, &out.dim);
   out.data.resize(static_cast<std::size_t>(out.n) * out.dim);
@@ -186,7 +178,7 @@ IntRows read_ivecs(const std::string& path) {
 }
 
 VectorSet read_bvecs(const std::string& path) {
-  const std::string bytes = read_all(path);
+  const std::string bytes = read_file(path);
   int dim = 0;
   const int64_t n = count_records(bytes, path, 1, &dim);
   VectorSet out(n, dim);

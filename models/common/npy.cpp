@@ -7,18 +7,10 @@
 #include <sstream>
 
 #include "runtime/core/error.h"
+#include "runtime/core/file_io.h"
 
 namespace tessel {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError(path + ": read error");
-  return ss.str();
-}
 
 uint64_t le(const std::string& b, std::size_t pos, int bytes) {
   uint64_t v = 0;

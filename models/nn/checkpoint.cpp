@@ -7,6 +7,7 @@
 
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
+#include "runtime/core/file_io.h"
 
 namespace tessel::nn {
 namespace {
@@ -43,11 +44,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open checkpoint");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string s = ss.str();
+  const std::string s = read_file(path, "checkpoint");
   auto bad = [&](const std::string& what) { throw IoError(path + ": bad checkpoint: " + what); };
   if (s.size() < 24 || std::memcmp(s.data(), kMagic, 8) != 0)
     bad("wrong magic (not a tessel nn checkpoint)");

@@ -6,6 +6,7 @@
 
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
+#include "runtime/core/file_io.h"
 
 namespace tessel::sparse {
 namespace {
@@ -96,11 +97,7 @@ MaskFile parse_mask(const std::string& text, const std::string& name) {
 }
 
 MaskFile load_mask(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError(path + ": cannot open mask file");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return parse_mask(ss.str(), path);
+  return parse_mask(read_file(path, "mask file"), path);
 }
 
 std::string format_mask(const Mask& mask, const Pattern& pattern) {

@@ -562,10 +562,6 @@ void Config::set(const std::string& dotted_path, const Config& value) {
   }
 }
 
-Config Config::clone() const {
-  return Config(node_ ? deep_copy(node_) : nullptr, key_path_);
-}
-
 nlohmann::json Config::to_json() const {
   if (!node_) return nullptr;
   switch (node_->kind) {

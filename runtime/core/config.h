@@ -82,7 +82,6 @@ class Config {
 
   // Replaces (or creates) the value at a dotted path below this mapping.
   void set(const std::string& dotted_path, const Config& value);
-  Config clone() const;  // deep copy (keeps locations)
   // Canonical JSON (scalars typed: integers, numbers, booleans, strings).
   nlohmann::json to_json() const;
   // Scalar text as written.

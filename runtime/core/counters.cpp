@@ -3,19 +3,9 @@
 
 namespace tessel {
 
-void Counters::merge(const Counters& other) {
-  for (const auto& kv : other.actions_) actions_[kv.first] += kv.second;
-  for (const auto& kv : other.stats_) stats_[kv.first] += kv.second;
-}
-
 uint64_t Counters::action(const std::string& component, const std::string& action) const {
   auto it = actions_.find({component, action});
   return it == actions_.end() ? 0 : it->second;
-}
-
-uint64_t Counters::stat_value(const std::string& name) const {
-  auto it = stats_.find(name);
-  return it == stats_.end() ? 0 : it->second;
 }
 
 std::map<std::string, uint64_t> Counters::flat() const {

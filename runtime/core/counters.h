@@ -18,10 +18,8 @@ class Counters {
   }
   // A plain statistic with no energy (busy cycles, stalls...).
   void stat(const std::string& name, uint64_t n = 1) { stats_[name] += n; }
-  void merge(const Counters& other);
 
   uint64_t action(const std::string& component, const std::string& action) const;
-  uint64_t stat_value(const std::string& name) const;
   // "component.action" and stat names → count, as written to SimResult.counters.
   std::map<std::string, uint64_t> flat() const;
   // component → pJ, summing count × table energy over the component's actions.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "runtime/core/error.h"
+#include "runtime/core/file_io.h"
 
 namespace tessel {
 
@@ -43,11 +44,7 @@ PointRecord PointRecord::from_json(const nlohmann::json& j) {
 }
 
 std::vector<PointRecord> read_points(const std::string& path, size_t* valid_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string data = ss.str();
+  const std::string data = read_file(path, "");
   std::vector<PointRecord> out;
   size_t pos = 0, line_no = 0;
   while (pos < data.size()) {

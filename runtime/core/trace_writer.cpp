@@ -64,12 +64,6 @@ void TraceWriter::counter(const std::string& name, double time_ns, double value)
                nlohmann::json(name).dump().c_str(), time_ns / 1000.0, value);
 }
 
-void TraceWriter::instant(int track, const std::string& name, double time_ns) {
-  begin_event();
-  std::fprintf(file_, "{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%d,\"name\":%s,\"ts\":%.6f}",
-               track, nlohmann::json(name).dump().c_str(), time_ns / 1000.0);
-}
-
 void TraceWriter::close() {
   if (!file_) return;
   std::fputs("\n]}\n", file_);

@@ -22,7 +22,6 @@ class TraceWriter {
   int track(const std::string& name);
   void span(int track, const std::string& name, double start_ns, double duration_ns);
   void counter(const std::string& name, double time_ns, double value);
-  void instant(int track, const std::string& name, double time_ns);
   // Finishes the JSON; called by the destructor if not before. Throws IoError on failure.
   void close();
   uint64_t events() const { return events_; }

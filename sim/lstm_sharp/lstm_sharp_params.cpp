@@ -12,20 +12,6 @@ Schedule parse_schedule(const std::string& name) {
   return Schedule::kSharp;
 }
 
-const char* schedule_name(Schedule s) {
-  switch (s) {
-    case Schedule::kSequential:
-      return "sequential";
-    case Schedule::kInterGate:
-      return "inter_gate";
-    case Schedule::kUnfolded:
-      return "unfolded";
-    case Schedule::kSharp:
-      return "sharp";
-  }
-  return "?";
-}
-
 namespace {
 
 // A row block holds dpus_per_tile rows; the 4 gates of an element must share a block.

@@ -17,7 +17,6 @@ enum class Schedule {
   kSharp,       // unfolded + per-slice dependence on h(t-1) instead of a barrier
 };
 Schedule parse_schedule(const std::string& name);
-const char* schedule_name(Schedule s);
 
 struct MachineParams {
   double clock_ghz = 0.5;

@@ -1,0 +1,13 @@
+// Reading a whole file with the error every loader reports when it cannot.
+#pragma once
+
+#include <string>
+
+namespace tessel {
+
+// The bytes of `path`. Throws IoError "<path>: cannot open <what>" (or "<path>: cannot
+// open" when `what` is empty) when the file cannot be opened, "<path>: read error" when
+// reading fails part way.
+std::string read_file(const std::string& path, const std::string& what = "file");
+
+}  // namespace tessel
