@@ -18,6 +18,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "models/ann/knn.h"
 #include "models/ann/mrng.h"
 #include "models/ann/nsg.h"
+#include "models/ann/packed_index.h"
 #include "models/ann/search.h"
 #include "models/ann/vectors.h"
 
@@ -64,24 +66,55 @@ struct Point {
   double baseline = 0;  // brute-force QPS (CPU time) over the same base
 };
 
+// How a graph is laid out for searching: the graph and base as built ("plain"), or a
+// PackedIndex with some of its three parts.
+struct Layout {
+  std::string name;
+  bool packed = false;
+  PackOptions options;
+};
+
+Layout parse_layout(const std::string& name) {
+  Layout l{name, name != "plain", {}};
+  if (name == "bfs")
+    l.options.codes = false;  // renumbering + huge pages, floats
+  else if (name == "codes")
+    l.options.reorder = false;  // codes + huge pages, build order
+  else if (name == "huge")
+    l.options.codes = false, l.options.reorder = false;
+  else if (name == "packed-sse2")
+    l.options.avx2 = false;
+  else if (name != "plain" && name != "packed" && name != "packed-sse2")
+    throw std::runtime_error("--layouts: unknown layout '" + name +
+                             "' (plain, huge, bfs, codes, packed, packed-sse2)");
+  return l;
+}
+
 // Runs the queries once at each L (single thread); the best of `reps` timings is kept.
 std::vector<Point> sweep(const std::string& name, const Graph& g, const VectorSet& base,
                          const VectorSet& queries, const KnnResult& truth,
-                         const std::vector<int>& Ls, int reps) {
+                         const std::vector<int>& Ls, int reps, const Layout& layout, int rerank) {
   std::vector<Point> out;
+  std::unique_ptr<PackedIndex> packed;
+  if (layout.packed) packed = std::make_unique<PackedIndex>(g, base, layout.options);
+  const std::string label = layout.name == "plain" ? name : name + "+" + layout.name;
   for (int L : Ls) {
     if (L < 10) continue;
     std::vector<SearchStats> stats;
     Timing t;
     KnnResult found;
+    const SearchParams sp{L, 10, rerank};
     for (int r = 0; r < reps; ++r)
-      t.best_of([&] { found = search_batch(g, base, queries, SearchParams{L, 10}, 1, &stats); });
+      t.best_of([&] {
+        found = packed ? search_batch(*packed, queries, sp, 1, &stats)
+                       : search_batch(g, base, queries, sp, 1, &stats);
+      });
     double d = 0, h = 0;
     for (const auto& s : stats) d += s.distances, h += s.hops;
-    out.push_back({name, L, recall_at(found, truth, 10), queries.n / t.cpu, queries.n / t.wall,
+    out.push_back({label, L, recall_at(found, truth, 10), queries.n / t.cpu, queries.n / t.wall,
                    d / queries.n, h / queries.n, 0});
-    std::fprintf(stderr, "  %-10s L=%4d recall@10=%.4f qps=%9.0f dist/q=%7.0f hops/q=%6.0f\n",
-                 name.c_str(), L, out.back().recall, out.back().qps, out.back().mean_distances,
+    std::fprintf(stderr, "  %-14s L=%4d recall@10=%.4f qps=%9.0f dist/q=%7.0f hops/q=%6.0f\n",
+                 label.c_str(), L, out.back().recall, out.back().qps, out.back().mean_distances,
                  out.back().mean_hops);
   }
   return out;
@@ -190,6 +223,12 @@ int main(int argc, char** argv) {
   app.add_option("--M", M, "HNSW M (max degree 2M)");
   app.add_option("--ef", ef, "HNSW ef_construction");
   app.add_option("--csv", csv, "write the curves here");
+  std::string layouts_text = "plain,packed", load_nsg;
+  int rerank = -1;
+  app.add_option("--rerank", rerank, "searches on codes: float re-rank of this many (-1: auto)");
+  app.add_option("--layouts", layouts_text,
+                 "search layouts per graph: plain, huge, bfs, codes, packed (PackedIndex parts)");
+  app.add_option("--load-nsg", load_nsg, "search this NSG index file instead of building one");
   CLI11_PARSE(app, argc, argv);
 
   VectorSet base, queries;
@@ -203,6 +242,12 @@ int main(int argc, char** argv) {
     queries = gaussian_mixture(spec, nq, 1);
   }
   const std::vector<int> Ls = parse_list(Ls_text);
+  std::vector<Layout> layouts;
+  {
+    std::stringstream ls(layouts_text);
+    std::string item;
+    while (std::getline(ls, item, ',')) layouts.push_back(parse_layout(item));
+  }
   std::fprintf(stderr, "%s: base %lld x %d, %lld queries\n", set.c_str(), (long long)base.n,
                base.dim, (long long)queries.n);
 
@@ -231,6 +276,17 @@ int main(int argc, char** argv) {
     summary.push_back(line);
     std::fprintf(stderr, "%s\n", line);
   };
+  // One curve per layout of graph g.
+  auto curves = [&](const std::string& name, double build_s, const Graph& g, const VectorSet& b,
+                    const KnnResult& t, const std::string& extra, double baseline) {
+    std::vector<Point> pts;
+    for (const Layout& layout : layouts) {
+      const auto c = sweep(name, g, b, queries, t, Ls, reps, layout, rerank);
+      report(c.front().graph, build_s, c, extra, baseline);
+      pts.insert(pts.end(), c.begin(), c.end());
+    }
+    return pts;
+  };
 
   std::stringstream gl(graphs);
   std::string gname;
@@ -244,10 +300,12 @@ int main(int argc, char** argv) {
       NsgStats st;
       const double c0 = thread_cpu();
       const Graph g =
-          build_nsg(base, p, &st, 1000, [](const std::string& stage, int64_t d, int64_t t) {
-            std::fprintf(stderr, "    nsg %s %lld/%lld\n", stage.c_str(), (long long)d,
-                         (long long)t);
-          });
+          !load_nsg.empty()
+              ? load_index(load_nsg).graph
+              : build_nsg(base, p, &st, 1000, [](const std::string& stage, int64_t d, int64_t t) {
+                  std::fprintf(stderr, "    nsg %s %lld/%lld\n", stage.c_str(), (long long)d,
+                               (long long)t);
+                });
       // The recall measurement inside is excluded (wall seconds; it runs on all threads).
       const double build_s = thread_cpu() - c0 - (build_threads == 1 ? st.seconds_recall : 0);
       const double knn_recall = st.knn_recall;
@@ -258,7 +316,7 @@ int main(int argc, char** argv) {
           "mean deg %.1f",
           st.seconds_knn, knn_k, knn_recall, st.seconds_prune, st.seconds_reverse,
           st.seconds_repair, (long long)st.repair_edges, g.mean_degree());
-      report("nsg", build_s, sweep("nsg", g, base, queries, truth, Ls, reps), extra, bf_qps);
+      curves("nsg", build_s, g, base, truth, extra, bf_qps);
       // The study needs the exact kNN of every base vector: affordable on MNIST, not on 200k.
       if (base.n <= 20000) conflict_study("nsg", g, base, queries);
     } else if (gname == "hnsw") {
@@ -269,8 +327,7 @@ int main(int argc, char** argv) {
       const double build_s = thread_cpu() - c0;
       char extra[128];
       std::snprintf(extra, sizeof(extra), "mean deg %.1f", g.mean_degree());
-      report("hnsw-flat", build_s, sweep("hnsw-flat", g, base, queries, truth, Ls, reps), extra,
-             bf_qps);
+      curves("hnsw-flat", build_s, g, base, truth, extra, bf_qps);
       if (base.n <= 20000) conflict_study("hnsw-flat", g, base, queries);
     } else if (gname == "mrng") {
       const VectorSet small = base.slice(0, std::min(mrng_n, base.n));
@@ -282,7 +339,6 @@ int main(int argc, char** argv) {
       const double c0 = thread_cpu();
       const Graph g = build_exact_mrng(small, build_threads);
       const double build_s = thread_cpu() - c0;
-      const auto pts = sweep("mrng", g, small, queries, small_truth, Ls, reps);
       // The small set has its own brute-force baseline: ratios against the full base would flatter
       // it.
       char extra[256];
@@ -290,7 +346,7 @@ int main(int argc, char** argv) {
                     "on the first %lld vectors (speedups vs brute force over them: %.0f QPS); "
                     "mean deg %.1f",
                     (long long)small.n, queries.n / small_bf, g.mean_degree());
-      report("mrng", build_s, pts, extra, queries.n / small_bf);
+      const auto pts = curves("mrng", build_s, g, small, small_truth, extra, queries.n / small_bf);
       for (auto it = all.end() - pts.size(); it != all.end(); ++it)
         it->baseline = queries.n / small_bf;
       conflict_study("mrng", g, small, queries);

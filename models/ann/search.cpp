@@ -1,10 +1,11 @@
-// Beam search over a proximity graph: sorted candidate pool, epoch-tagged visited set.
+// Beam search over a proximity graph: sorted candidate pool, bit-set visited set.
 #include "models/ann/search.h"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "models/ann/distance.h"
@@ -13,14 +14,17 @@
 namespace tessel::ann {
 namespace {
 
-void check_params(int64_t nodes, const VectorSet& base, const SearchParams& p) {
+void check_params(int64_t nodes, int64_t vectors, const SearchParams& p) {
   if (p.k < 1 || p.L < p.k)
     throw Error("ann search: need 1 <= k <= L (k = " + std::to_string(p.k) +
                     ", L = " + std::to_string(p.L) + ")",
                 kExitFailure);
-  if (nodes != base.n)
+  if (p.width < 1)
+    throw Error("ann search: width must be >= 1 (got " + std::to_string(p.width) + ")",
+                kExitFailure);
+  if (nodes != vectors)
     throw Error("ann search: graph has " + std::to_string(nodes) + " nodes but the base has " +
-                    std::to_string(base.n) + " vectors",
+                    std::to_string(vectors) + " vectors",
                 kExitFailure);
 }
 
@@ -50,8 +54,10 @@ Searcher::Searcher(const Graph& graph, const VectorSet& base)
       entry_(graph.entry),
       extra_entries_(&graph.extra_entries),
       nodes_(graph.size()),
-      base_(base),
-      visited_(static_cast<std::size_t>(base.n), 0) {}
+      vector_count_(base.n),
+      dim_(base.dim),
+      vectors_(base.data.data()),
+      visited_(static_cast<std::size_t>(base.n + 63) / 64, 0) {}
 
 Searcher::Searcher(const SlotGraph& graph, const VectorSet& base)
     : edges_(graph.edges.data()),
@@ -59,22 +65,40 @@ Searcher::Searcher(const SlotGraph& graph, const VectorSet& base)
       stride_(graph.stride),
       entry_(graph.entry),
       nodes_(graph.size()),
-      base_(base),
-      visited_(static_cast<std::size_t>(base.n), 0) {}
+      vector_count_(base.n),
+      dim_(base.dim),
+      vectors_(base.data.data()),
+      visited_(static_cast<std::size_t>(base.n + 63) / 64, 0) {}
+
+Searcher::Searcher(const PackedIndex& index)
+    : edges_(index.slots()),
+      stride_(index.slot_stride()),
+      entry_(index.graph().entry),
+      extra_entries_(&index.graph().extra_entries),
+      nodes_(index.size()),
+      vector_count_(index.size()),
+      dim_(index.dim()),
+      vectors_(index.vector(0)),
+      codes_(index.codes()),
+      quantizer_(index.quantizer()),
+      code_l2_(l2_code_kernel(index.options().avx2)),
+      query_code_(static_cast<std::size_t>(index.dim())),
+      original_(index.original_ids().data()),
+      visited_(static_cast<std::size_t>(index.size() + 63) / 64, 0) {}
 
 SearchStats Searcher::search(const float* query, const SearchParams& params, int32_t* ids,
                              float* dist, const SearchOptions& options) {
-  check_params(nodes_, base_, params);
-  if (++epoch_ == 0) {  // wrapped: stale tags could read as visited
-    std::fill(visited_.begin(), visited_.end(), 0);
-    epoch_ = 1;
-  }
-  const int dim = base_.dim;
+  check_params(nodes_, vector_count_, params);
+  for (int32_t v : touched_) visited_[static_cast<uint32_t>(v) >> 6] = 0;
+  touched_.clear();
+  const int dim = dim_;
   const int L = params.L;
+  const int width = params.width;
   MemoryTrace* trace = options.trace;
-  uint32_t obj_vec = 0, obj_off = 0, obj_edge = 0;
+  uint32_t obj_vec = 0, obj_code = 0, obj_off = 0, obj_edge = 0;
   if (trace) {
     obj_vec = trace->object_index(kTraceVectors);
+    if (codes_) obj_code = trace->object_index(kTraceCodes);
     obj_off = trace->object_index(kTraceOffsets);
     obj_edge = trace->object_index(kTraceEdges);
   }
@@ -87,81 +111,152 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     trace->requests.push_back(r);
   };
   const uint64_t vec_bytes = static_cast<uint64_t>(dim) * 4;
+  if (codes_) quantizer_.encode(query, dim, query_code_.data());
 
   SearchStats st;
-  pool_.clear();
-  expanded_.clear();
-  // Inserts keeping pool_ sorted and at most L long; returns the insertion index or L.
-  auto insert = [&](Neighbour nb) -> int {
-    if (static_cast<int>(pool_.size()) == L && !(nb < pool_.back())) return L;
-    const int pos =
-        static_cast<int>(std::upper_bound(pool_.begin(), pool_.end(), nb) - pool_.begin());
-    if (static_cast<int>(pool_.size()) == L) {
-      pool_.pop_back();
-      expanded_.pop_back();
+  // The pool: the best `size` nodes seen, sorted, in a fixed array of L (+1 spare) entries.
+  pool_.resize(static_cast<std::size_t>(L) + 1);
+  PoolEntry* pool = pool_.data();
+  int size = 0;
+  // Inserts keeping the pool sorted and at most L long; returns the insertion index or L.
+  auto insert = [&](float d, int32_t v) -> int {
+    const PoolEntry e{d, v, false};
+    if (size == L && !(e < pool[L - 1])) return L;
+    // Branch-free lower bound (ids are unique, so it is also the upper bound): the comparisons
+    // of a beam search are coin flips a branch predictor cannot learn.
+    int pos = 0;
+    if (size > 0) {
+      const PoolEntry* base = pool;
+      for (int n = size; n > 1;) {
+        const int half = n / 2;
+        base = base[half] < e ? base + half : base;
+        n -= half;
+      }
+      pos = static_cast<int>(base - pool) + (*base < e ? 1 : 0);
     }
-    pool_.insert(pool_.begin() + pos, nb);
-    expanded_.insert(expanded_.begin() + pos, 0);
+    const int kept = std::min(size, L - 1);  // entries that survive the insertion
+    std::memmove(pool + pos + 1, pool + pos, sizeof(PoolEntry) * (kept - pos));
+    pool[pos] = e;
+    size = kept + 1;
     return pos;
   };
-  auto visit = [&](int32_t v) -> int {
+  auto distance = [&](int32_t v) -> float {
+    if (codes_) {
+      trace_read(obj_code, static_cast<uint64_t>(v) * dim, static_cast<uint64_t>(dim));
+      return quantizer_.decode_distance(
+          code_l2_(query_code_.data(), codes_ + static_cast<int64_t>(v) * dim, dim));
+    }
     trace_read(obj_vec, static_cast<uint64_t>(v) * vec_bytes, vec_bytes);
-    const float d = l2_sq(query, base_.row(v), dim);
+    return l2_sq(query, vector(v), dim);
+  };
+  auto record = [&](int32_t v, float d) {
     ++st.distances;
     ++st.visited;
     if (options.collect) options.collect->push_back({d, v});
     if (v == options.target && st.target_hop < 0) st.target_hop = st.hops;
-    return insert({d, v});
+  };
+  // Fetches every cache line of a row before its distance is needed.
+  auto prefetch = [&](int32_t v) {
+    const char* row = codes_ ? reinterpret_cast<const char*>(codes_ + static_cast<int64_t>(v) * dim)
+                             : reinterpret_cast<const char*>(vector(v));
+    const int64_t bytes = codes_ ? dim : static_cast<int64_t>(vec_bytes);
+    for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off);
   };
 
-  if (mark(entry_)) visit(entry_);
+  auto start = [&](int32_t v) {
+    if (!mark(v)) return;
+    const float d = distance(v);
+    record(v, d);
+    insert(d, v);
+  };
+  start(entry_);
   if (extra_entries_)
-    for (int32_t e : *extra_entries_)
-      if (mark(e)) visit(e);
+    for (int32_t e : *extra_entries_) start(e);
 
   int next = 0;  // every pool entry before `next` is expanded
-  while (next < static_cast<int>(pool_.size())) {
-    if (expanded_[next]) {
+  while (next < size) {
+    if (pool[next].expanded) {
       ++next;
       continue;
     }
-    expanded_[next] = 1;
-    const int32_t u = pool_[next].id;
-    ++st.hops;
-    trace_read(obj_off, static_cast<uint64_t>(u) * 8, 16);
-    const int deg = degree(u);
-    const int32_t* nb = neighbours(u);
-    trace_read(obj_edge, static_cast<uint64_t>(edge_offset(u)) * 4, static_cast<uint64_t>(deg) * 4);
-    // Mark the unvisited neighbours and fetch every cache line of their vectors before the first
-    // distance: the misses then overlap instead of stalling one distance after another.
-    fresh_.clear();
-    for (int j = 0; j < deg; ++j)
-      if (mark(nb[j])) fresh_.push_back(nb[j]);
-    const std::size_t line_floats = 64 / sizeof(float);
-    for (int32_t v : fresh_) {
-      const float* row = base_.row(v);
-      for (std::size_t off = 0; off < static_cast<std::size_t>(dim); off += line_floats)
-        __builtin_prefetch(row + off);
+    // Expand the `width` best unexpanded entries together (one, the classic search, by default).
+    batch_.clear();
+    int after = next;  // the first unexpanded entry after the batch, if any
+    for (; after < size; ++after) {
+      if (pool[after].expanded) continue;
+      if (static_cast<int>(batch_.size()) == width) break;
+      pool[after].expanded = true;
+      batch_.push_back(pool[after].id);
     }
-    int lowest = static_cast<int>(pool_.size());
-    for (int32_t v : fresh_) lowest = std::min(lowest, visit(v));
+    // The next expansion most likely starts at `after`: fetch its adjacency now so it arrives
+    // while this batch's distances are computed.
+    if (after < size) {
+      if (offsets_) __builtin_prefetch(offsets_ + pool[after].id);
+      __builtin_prefetch(edges_ + edge_offset(pool[after].id));
+    }
+    // Mark the unvisited neighbours and fetch their rows before the first distance: the misses
+    // then overlap instead of stalling one distance after another. All distances are computed
+    // before any insertion, so the kernels run back to back.
+    fresh_.clear();
+    for (const int32_t u : batch_) {
+      ++st.hops;
+      if (offsets_) trace_read(obj_off, static_cast<uint64_t>(u) * 8, 16);
+      const int deg = degree(u);
+      const int32_t* nb = neighbours(u);
+      // A PackedIndex slot is read whole from its start: the degree and the list.
+      const bool inline_degree = !offsets_ && !slot_degree_;
+      trace_read(obj_edge, static_cast<uint64_t>(edge_offset(u) - inline_degree) * 4,
+                 static_cast<uint64_t>(deg + inline_degree) * 4);
+      for (int j = 0; j < deg; ++j)
+        if (mark(nb[j])) fresh_.push_back(nb[j]);
+    }
+    for (int32_t v : fresh_) prefetch(v);
+    fresh_dist_.resize(fresh_.size());
+    for (std::size_t j = 0; j < fresh_.size(); ++j) fresh_dist_[j] = distance(fresh_[j]);
+    int lowest = size;
+    for (std::size_t j = 0; j < fresh_.size(); ++j) {
+      record(fresh_[j], fresh_dist_[j]);
+      lowest = std::min(lowest, insert(fresh_dist_[j], fresh_[j]));
+    }
     // A new node that landed before `next` must be expanded before continuing further down.
     if (lowest <= next) next = lowest;
   }
-  const int found = std::min<int>(params.k, static_cast<int>(pool_.size()));
+
+  // Code distances rank approximately: re-rank the best few by their float distance.
+  const int rerank = std::min(size, !codes_               ? 0
+                                    : params.rerank >= 0  ? params.rerank
+                                    : quantizer_.lossless ? 0
+                                                          : 3 * params.k);
+  for (int i = 0; i < rerank; ++i)
+    for (uint64_t off = 0; off < vec_bytes; off += 64)
+      __builtin_prefetch(reinterpret_cast<const char*>(vector(pool[i].id)) + off);
+  for (int i = 0; i < rerank; ++i) {
+    const int32_t v = pool[i].id;
+    trace_read(obj_vec, static_cast<uint64_t>(v) * vec_bytes, vec_bytes);
+    pool[i].dist = l2_sq(query, vector(v), dim);
+  }
+  st.reranked = rerank;
+  std::sort(pool, pool + rerank);
+
+  const int found = std::min(params.k, size);
   for (int i = 0; i < params.k; ++i) {
-    ids[i] = i < found ? pool_[i].id : -1;
-    dist[i] = i < found ? pool_[i].dist : INFINITY;
+    ids[i] = i >= found ? -1 : original_ ? original_[pool[i].id] : pool[i].id;
+    dist[i] = i < found ? pool[i].dist : INFINITY;
   }
   return st;
 }
 
-KnnResult search_batch(const Graph& graph, const VectorSet& base, const VectorSet& queries,
-                       const SearchParams& params, int threads, std::vector<SearchStats>* stats) {
-  check_params(graph.size(), base, params);
-  if (queries.dim != base.dim)
+namespace {
+
+// Runs every query through a Searcher made by `make` (one per OpenMP thread).
+template <typename MakeSearcher>
+KnnResult run_batch(int64_t nodes, int64_t vectors, int dim, const VectorSet& queries,
+                    const SearchParams& params, int threads, std::vector<SearchStats>* stats,
+                    MakeSearcher make) {
+  check_params(nodes, vectors, params);
+  if (queries.dim != dim)
     throw Error("ann search: query dimension " + std::to_string(queries.dim) +
-                    " != base dimension " + std::to_string(base.dim),
+                    " != base dimension " + std::to_string(dim),
                 kExitFailure);
   KnnResult out;
   out.nq = queries.n;
@@ -172,7 +267,7 @@ KnnResult search_batch(const Graph& graph, const VectorSet& base, const VectorSe
   if (threads <= 0) threads = omp_get_max_threads();
 #pragma omp parallel num_threads(threads)
   {
-    Searcher searcher(graph, base);
+    Searcher searcher = make();
 #pragma omp for schedule(dynamic, 16)
     for (int64_t q = 0; q < queries.n; ++q) {
       SearchStats s = searcher.search(queries.row(q), params, out.ids.data() + q * params.k,
@@ -183,11 +278,10 @@ KnnResult search_batch(const Graph& graph, const VectorSet& base, const VectorSe
   return out;
 }
 
-MemoryTrace trace_searches(const Graph& graph, const VectorSet& base, const VectorSet& queries,
-                           const SearchParams& params) {
+// Single-thread searches with every read appended to one trace, each query's own vector first.
+MemoryTrace run_traced(Searcher& searcher, const VectorSet& queries, const SearchParams& params) {
   MemoryTrace trace;
   const uint32_t obj_query = trace.object_index(kTraceQuery);
-  Searcher searcher(graph, base);
   std::vector<int32_t> ids(params.k);
   std::vector<float> dist(params.k);
   SearchOptions opt;
@@ -201,6 +295,32 @@ MemoryTrace trace_searches(const Graph& graph, const VectorSet& base, const Vect
     searcher.search(queries.row(q), params, ids.data(), dist.data(), opt);
   }
   return trace;
+}
+
+}  // namespace
+
+KnnResult search_batch(const Graph& graph, const VectorSet& base, const VectorSet& queries,
+                       const SearchParams& params, int threads, std::vector<SearchStats>* stats) {
+  return run_batch(graph.size(), base.n, base.dim, queries, params, threads, stats,
+                   [&] { return Searcher(graph, base); });
+}
+
+KnnResult search_batch(const PackedIndex& index, const VectorSet& queries,
+                       const SearchParams& params, int threads, std::vector<SearchStats>* stats) {
+  return run_batch(index.size(), index.size(), index.dim(), queries, params, threads, stats,
+                   [&] { return Searcher(index); });
+}
+
+MemoryTrace trace_searches(const Graph& graph, const VectorSet& base, const VectorSet& queries,
+                           const SearchParams& params) {
+  Searcher searcher(graph, base);
+  return run_traced(searcher, queries, params);
+}
+
+MemoryTrace trace_searches(const PackedIndex& index, const VectorSet& queries,
+                           const SearchParams& params) {
+  Searcher searcher(index);
+  return run_traced(searcher, queries, params);
 }
 
 }  // namespace tessel::ann

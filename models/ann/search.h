@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/ann/codes.h"
 #include "models/ann/graph.h"
 #include "models/ann/knn.h"
+#include "models/ann/packed_index.h"
 #include "models/ann/vectors.h"
 #include "runtime/core/memory_trace.h"
 
@@ -14,20 +16,27 @@ namespace tessel::ann {
 struct SearchParams {
   int L = 64;  // candidate pool size; L = 1 is pure greedy descent
   int k = 10;  // results returned (k <= L)
+  // Searches on 8-bit codes (PackedIndex) re-rank this many of the best pool entries by their
+  // float distance before returning k. -1: 3k when the codes are lossy (measured enough to
+  // recover the float search's recall, docs/ann.md), 0 when they are exact.
+  int rerank = -1;
+  // Pool entries expanded together: their neighbours' rows are fetched as one batch, so more
+  // memory reads overlap per round trip (DiskANN's beam width). 1 is the classic beam search.
+  int width = 1;
 };
 
 // What one search cost. Every node whose distance is computed is marked visited first, so
-// `distances` == `visited` here; both are kept because other search variants (re-ranking,
-// compressed distances) separate them and the traces are sized by them.
+// `distances` == `visited`; both are kept because the traces are sized by them.
 struct SearchStats {
-  int64_t distances = 0;  // full-precision distance evaluations
+  int64_t distances = 0;  // distance evaluations during the search (on codes when packed)
   int64_t hops = 0;       // nodes expanded (adjacency lists read)
   int64_t visited = 0;    // distinct nodes touched
+  int64_t reranked = 0;   // float distances of the final re-rank (searches on codes)
   // Expansions done when `target` (SearchOptions) first entered the pool; -1 if it never did.
   int64_t target_hop = -1;
 
   SearchStats& operator+=(const SearchStats& o) {
-    distances += o.distances, hops += o.hops, visited += o.visited;
+    distances += o.distances, hops += o.hops, visited += o.visited, reranked += o.reranked;
     return *this;
   }
 };
@@ -43,9 +52,12 @@ struct Neighbour {
 
 // Names of the objects a search trace reads: vector i is `dim * 4` bytes at offset
 // i * dim * 4 of kTraceVectors; node i's adjacency is its two offsets (16 bytes at i * 8 of
-// kTraceOffsets) then its neighbour ids (4 bytes each) at offsets[i] * 4 of kTraceEdges.
+// kTraceOffsets) then its neighbour ids (4 bytes each) at offsets[i] * 4 of kTraceEdges; on a
+// PackedIndex with codes, node i's code is `dim` bytes at i * dim of kTraceCodes and only the
+// re-rank reads kTraceVectors (ids are positions in the packed layout).
 // The pool and visited set are assumed on chip and not traced.
 inline constexpr const char* kTraceVectors = "ann.vectors";
+inline constexpr const char* kTraceCodes = "ann.codes";
 inline constexpr const char* kTraceOffsets = "ann.offsets";
 inline constexpr const char* kTraceEdges = "ann.edges";
 inline constexpr const char* kTraceQuery = "ann.query";
@@ -80,6 +92,8 @@ class Searcher {
   Searcher(const Graph& graph, const VectorSet& base);
   // The slot graph may change between searches (not during one).
   Searcher(const SlotGraph& graph, const VectorSet& base);
+  // Searches the packed layout; results are ids of the base the index was packed from.
+  explicit Searcher(const PackedIndex& index);
 
   // Writes the k nearest found (ascending) into ids/dist and returns the counters.
   SearchStats search(const float* query, const SearchParams& params, int32_t* ids, float* dist,
@@ -87,33 +101,63 @@ class Searcher {
 
  private:
   bool mark(int32_t v) {
-    if (visited_[v] == epoch_) return false;
-    visited_[v] = epoch_;
+    uint64_t& word = visited_[static_cast<uint32_t>(v) >> 6];
+    const uint64_t bit = uint64_t{1} << (v & 63);
+    if (word & bit) return false;
+    word |= bit;
+    touched_.push_back(v);
     return true;
   }
+  bool visited(int32_t v) const {
+    return visited_[static_cast<uint32_t>(v) >> 6] & (uint64_t{1} << (v & 63));
+  }
+  const float* vector(int32_t v) const { return vectors_ + static_cast<int64_t>(v) * dim_; }
   int degree(int32_t u) const {
-    return offsets_ ? static_cast<int>(offsets_[u + 1] - offsets_[u]) : slot_degree_[u];
+    if (offsets_) return static_cast<int>(offsets_[u + 1] - offsets_[u]);
+    return slot_degree_ ? slot_degree_[u] : edges_[static_cast<int64_t>(u) * stride_];
   }
-  const int32_t* neighbours(int32_t u) const {
-    return offsets_ ? edges_ + offsets_[u] : edges_ + static_cast<int64_t>(u) * stride_;
-  }
+  // Index into edges_ of u's first neighbour.
   int64_t edge_offset(int32_t u) const {
-    return offsets_ ? offsets_[u] : static_cast<int64_t>(u) * stride_;
+    if (offsets_) return offsets_[u];
+    return static_cast<int64_t>(u) * stride_ + (slot_degree_ ? 0 : 1);
   }
+  const int32_t* neighbours(int32_t u) const { return edges_ + edge_offset(u); }
 
+  // Adjacency in one of three forms: CSR (offsets_), slots with a separate degree array
+  // (SlotGraph: slot_degree_), or PackedIndex slots that start with the degree (neither).
   const int32_t* edges_;
-  const int64_t* offsets_ = nullptr;      // CSR graph
-  const int32_t* slot_degree_ = nullptr;  // slot graph
+  const int64_t* offsets_ = nullptr;
+  const int32_t* slot_degree_ = nullptr;
   int stride_ = 0;
   int32_t entry_;
   const std::vector<int32_t>* extra_entries_ = nullptr;
   int64_t nodes_;
-  const VectorSet& base_;
-  std::vector<uint32_t> visited_;
-  uint32_t epoch_ = 0;
-  std::vector<Neighbour> pool_;
-  std::vector<char> expanded_;
-  std::vector<int32_t> fresh_;  // unvisited neighbours of the node being expanded
+  int64_t vector_count_;
+  int dim_;
+  const float* vectors_;
+  // Searches on codes (PackedIndex with codes): distances come from here instead.
+  const uint8_t* codes_ = nullptr;
+  ScalarQuantizer quantizer_;
+  L2CodeKernel code_l2_ = nullptr;
+  std::vector<uint8_t> query_code_;
+  const int32_t* original_ = nullptr;  // position -> caller's id (PackedIndex)
+  // Visited set: one bit per node keeps it in the first-level cache (25 KB for 200k nodes);
+  // touched_ lists the set bits so the next search clears only those.
+  std::vector<uint64_t> visited_;
+  std::vector<int32_t> touched_;
+  // A pool entry: a node, its distance, and whether its neighbours have been examined.
+  struct PoolEntry {
+    float dist;
+    int32_t id;
+    bool expanded;
+    bool operator<(const PoolEntry& o) const {
+      return dist < o.dist || (dist == o.dist && id < o.id);
+    }
+  };
+  std::vector<PoolEntry> pool_;
+  std::vector<int32_t> batch_;  // the nodes being expanded
+  std::vector<int32_t> fresh_;  // their unvisited neighbours
+  std::vector<float> fresh_dist_;
 };
 
 // Searches every query on `threads` OpenMP threads (0 = default); per-query counters go to
@@ -125,6 +169,13 @@ KnnResult search_batch(const Graph& graph, const VectorSet& base, const VectorSe
 // Single-thread searches of `queries` with their memory reads appended to one trace, query by
 // query (each query's own vector read first, as object kTraceQuery, offset q * dim * 4).
 MemoryTrace trace_searches(const Graph& graph, const VectorSet& base, const VectorSet& queries,
+                           const SearchParams& params);
+
+// The same over a packed layout (ids returned are the base's).
+KnnResult search_batch(const PackedIndex& index, const VectorSet& queries,
+                       const SearchParams& params, int threads = 0,
+                       std::vector<SearchStats>* stats = nullptr);
+MemoryTrace trace_searches(const PackedIndex& index, const VectorSet& queries,
                            const SearchParams& params);
 
 }  // namespace tessel::ann

@@ -11,13 +11,6 @@
 
 namespace tessel::lstm_sharp {
 
-// One layer and direction of the workload as the machine runs it.
-struct PassPlan {
-  LayerPlan plan;
-  int64_t layer = 0;
-  int64_t direction = 0;  // 1: the reverse direction of a bidirectional layer
-};
-
 SC_MODULE(Dispatcher) {
   // `fetch_latency`: cycles before the first streamed weights of a pass arrive (the
   // off-chip latency; later fetches are prefetched behind it).

@@ -59,4 +59,11 @@ LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int6
 // shorter adder tree). With `reconfigurable: false` the configured width is used as is.
 LayerPlan choose_plan(const MachineParams& m, int64_t input, int64_t hidden, int64_t seq_len);
 
+// One layer and direction of the workload as the machine runs it.
+struct PassPlan {
+  LayerPlan plan;
+  int64_t layer = 0;
+  int64_t direction = 0;  // 1: the reverse direction of a bidirectional layer
+};
+
 }  // namespace tessel::lstm_sharp

@@ -7,7 +7,7 @@
 
 #include "runtime/core/counters.h"
 #include "sim/lstm_sharp/buffers.h"
-#include "sim/lstm_sharp/dispatcher.h"
+#include "sim/lstm_sharp/layer_plan.h"
 
 namespace tessel::lstm_sharp {
 

@@ -1,0 +1,256 @@
+// 8-bit codes, their kernels, and searches over PackedIndex against the plain layout.
+#include "models/ann/packed_index.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <set>
+
+#include "models/ann/codes.h"
+#include "models/ann/distance.h"
+#include "models/ann/knn.h"
+#include "models/ann/nsg.h"
+#include "models/ann/search.h"
+#include "tests/models/ann/test_util.h"
+
+namespace tessel::ann {
+namespace {
+
+using testing::error_of;
+using testing::ref_dist;
+
+// Squared distance of two byte rows in 64-bit integers, written out here so the kernels are
+// checked against arithmetic that shares no code with them.
+uint64_t ref_code_dist(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  uint64_t s = 0;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    const int64_t d = int64_t{a[k]} - int64_t{b[k]};
+    s += static_cast<uint64_t>(d * d);
+  }
+  return s;
+}
+
+TEST(Codes, KernelsMatchIntegerArithmeticForEveryTailLength) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const L2CodeKernel best = l2_code_kernel(), baseline = l2_code_kernel(false);
+  for (int dim : {1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 128, 784}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<uint8_t> a(dim), b(dim);
+      for (int k = 0; k < dim; ++k) a[k] = byte(rng), b[k] = byte(rng);
+      const uint64_t want = ref_code_dist(a, b);
+      EXPECT_EQ(l2_code_scalar(a.data(), b.data(), dim), want) << "dim " << dim;
+      EXPECT_EQ(l2_code_sse2(a.data(), b.data(), dim), want) << "dim " << dim;
+      EXPECT_EQ(best(a.data(), b.data(), dim), want) << "dim " << dim;
+      EXPECT_EQ(baseline(a.data(), b.data(), dim), want) << "dim " << dim;
+    }
+    // The extremes: every component 0 against 255 (|a - b| = 255 saturates nothing).
+    std::vector<uint8_t> zero(dim, 0), full(dim, 255);
+    EXPECT_EQ(best(zero.data(), full.data(), dim), 65025u * dim);
+    EXPECT_EQ(best(full.data(), zero.data(), dim), 65025u * dim);
+  }
+}
+
+TEST(Codes, IntegerDataIsLosslessOtherDataWithinHalfAStep) {
+  VectorSet pixels(3, 4);
+  const float values[] = {0, 255, 17, 3, 9, 0, 128, 200, 1, 2, 254, 77};
+  std::copy(values, values + 12, pixels.data.begin());
+  const ScalarQuantizer exact = ScalarQuantizer::fit(pixels);
+  EXPECT_TRUE(exact.lossless);
+  EXPECT_EQ(exact.offset, 0.0f);
+  EXPECT_EQ(exact.step, 1.0f);
+  const std::vector<uint8_t> codes = encode_all(exact, pixels);
+  for (std::size_t i = 0; i < codes.size(); ++i) EXPECT_EQ(codes[i], values[i]);
+  EXPECT_EQ(exact.decode_distance(65025u), 65025.0f);
+
+  MixtureSpec spec;
+  spec.dim = 32;
+  const VectorSet v = gaussian_mixture(spec, 500, 0);
+  const ScalarQuantizer q = ScalarQuantizer::fit(v);
+  EXPECT_FALSE(q.lossless);
+  const auto [lo, hi] = std::minmax_element(v.data.begin(), v.data.end());
+  EXPECT_FLOAT_EQ(q.offset, *lo);
+  EXPECT_FLOAT_EQ(q.step, (*hi - *lo) / 255.0f);
+  const std::vector<uint8_t> c = encode_all(q, v);
+  for (std::size_t i = 0; i < c.size(); ++i)
+    EXPECT_LE(std::fabs(q.offset + c[i] * q.step - v.data[i]), 0.5f * q.step * (1 + 1e-4f));
+  // A query outside the base's range clamps to the end codes.
+  const float outside[2] = {*lo - 5, *hi + 5};
+  uint8_t oc[2];
+  q.encode(outside, 2, oc);
+  EXPECT_EQ(oc[0], 0);
+  EXPECT_EQ(oc[1], 255);
+}
+
+// A random 12-out graph over a mixture (search quality is irrelevant for the layout checks).
+struct RandomGraph {
+  VectorSet base, queries;
+  Graph graph;
+  RandomGraph(int dim, int64_t n) {
+    MixtureSpec spec;
+    spec.dim = dim, spec.centres = 8;
+    base = gaussian_mixture(spec, n, 0);
+    queries = gaussian_mixture(spec, 100, 1);
+    std::vector<std::vector<int32_t>> lists(n);
+    for (int64_t i = 0; i < n; ++i)
+      for (int j = 1; j <= 12; ++j)
+        lists[i].push_back(static_cast<int32_t>((i * 7919 + j * 104729) % n));
+    graph = Graph::from_lists(lists, 5);
+    graph.extra_entries = {17, 400};
+  }
+};
+
+TEST(PackedIndex, BreadthFirstOrderIsAPermutationInDiscoveryOrder) {
+  // 0 -> {2, 1}, 1 -> {3}, 2 -> {3, 0}, 3 -> {}, 4 -> {0} (4 unreachable from the entry 0).
+  const Graph g = Graph::from_lists({{2, 1}, {3}, {3, 0}, {}, {0}}, 0);
+  EXPECT_EQ(breadth_first_order(g), (std::vector<int32_t>{0, 2, 1, 3, 4}));
+  RandomGraph r(8, 3000);
+  std::vector<int32_t> order = breadth_first_order(r.graph);
+  EXPECT_EQ(order.front(), 5);
+  std::sort(order.begin(), order.end());
+  for (int64_t i = 0; i < r.base.n; ++i) ASSERT_EQ(order[i], i);
+}
+
+TEST(PackedIndex, RenumberedFloatSearchEqualsThePlainSearch) {
+  RandomGraph r(24, 3000);
+  PackOptions opt;
+  opt.codes = false;
+  const PackedIndex packed(r.graph, r.base, opt);
+  EXPECT_EQ(packed.slot_stride() % 16, 0);
+  // Slots hold the degree then the neighbours, renumbered.
+  for (int64_t p = 0; p < packed.size(); p += 97) {
+    const int32_t* slot = packed.slots() + p * packed.slot_stride();
+    const int32_t u = packed.original_ids()[p];
+    ASSERT_EQ(slot[0], r.graph.degree(u));
+    for (int j = 0; j < slot[0]; ++j)
+      EXPECT_EQ(packed.original_ids()[slot[1 + j]], r.graph.neighbours(u)[j]);
+    for (int k = 0; k < r.base.dim; ++k) EXPECT_EQ(packed.vector(p)[k], r.base.row(u)[k]);
+  }
+  for (int width : {1, 3}) {
+    std::vector<SearchStats> sa, sb;
+    SearchParams sp{40, 10};
+    sp.width = width;
+    const KnnResult a = search_batch(r.graph, r.base, r.queries, sp, 1, &sa);
+    const KnnResult b = search_batch(packed, r.queries, sp, 2, &sb);
+    EXPECT_EQ(a.ids, b.ids) << "width " << width;
+    EXPECT_EQ(a.dist, b.dist) << "width " << width;
+    for (int64_t q = 0; q < r.queries.n; ++q) {
+      EXPECT_EQ(sa[q].distances, sb[q].distances);
+      EXPECT_EQ(sa[q].hops, sb[q].hops);
+      EXPECT_EQ(sb[q].reranked, 0);
+    }
+  }
+}
+
+TEST(PackedIndex, ExactCodesOnIntegerDataReproduceTheFloatSearch) {
+  // Components are integers in [0, 15]: code distances are the float distances exactly.
+  RandomGraph r(16, 2000);
+  for (auto* set : {&r.base, &r.queries})
+    for (float& x : set->data)
+      x = std::floor(std::fabs(x) * 10.0f) > 15 ? 15 : std::floor(std::fabs(x) * 10.0f);
+  // Ties are frequent on integer data and break by id, so keep the build order: the search must
+  // then take exactly the plain search's path.
+  PackOptions opt;
+  opt.reorder = false;
+  const PackedIndex packed(r.graph, r.base, opt);
+  ASSERT_NE(packed.codes(), nullptr);
+  EXPECT_TRUE(packed.quantizer().lossless);
+  std::vector<SearchStats> sa, sb;
+  const KnnResult a = search_batch(r.graph, r.base, r.queries, SearchParams{32, 10}, 1, &sa);
+  const KnnResult b = search_batch(packed, r.queries, SearchParams{32, 10}, 1, &sb);
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_EQ(a.dist, b.dist);
+  for (int64_t q = 0; q < r.queries.n; ++q) EXPECT_EQ(sa[q].distances, sb[q].distances);
+  for (int64_t q = 0; q < r.queries.n; ++q)
+    for (int j = 0; j < 10; ++j)
+      EXPECT_EQ(static_cast<float>(ref_dist(r.queries.row(q), r.base.row(b.ids_of(q)[j]), 16)),
+                b.dist_of(q)[j]);
+  EXPECT_EQ(sb[0].reranked, 0);  // exact codes need no re-rank by default
+}
+
+TEST(PackedIndex, LossyCodesWithRerankKeepRecallAndReturnExactDistances) {
+  MixtureSpec spec;
+  spec.dim = 48, spec.centres = 10;
+  const VectorSet base = gaussian_mixture(spec, 6000, 0), queries = gaussian_mixture(spec, 300, 1);
+  NsgParams np;
+  np.knn.k = 16, np.L = 40, np.R = 24, np.C = 200, np.entry_points = 16;
+  const Graph g = build_nsg(base, np);
+  const KnnResult truth = exact_knn(base, queries, 10);
+  const PackedIndex packed(g, base);
+  EXPECT_FALSE(packed.quantizer().lossless);
+  std::vector<SearchStats> st;
+  const KnnResult plain = search_batch(g, base, queries, SearchParams{48, 10}, 1);
+  const KnnResult coded = search_batch(packed, queries, SearchParams{48, 10}, 1, &st);
+  SearchParams none{48, 10};
+  none.rerank = 0;
+  const KnnResult unranked = search_batch(packed, queries, none, 1);
+  const double r_plain = recall_at(plain, truth, 10), r_coded = recall_at(coded, truth, 10);
+  EXPECT_GT(r_plain, 0.9);
+  EXPECT_GE(r_coded, r_plain - 0.01);
+  EXPECT_LE(recall_at(unranked, truth, 10), r_coded);
+  EXPECT_EQ(st[0].reranked, 30);  // 3k by default for lossy codes
+  for (int64_t q = 0; q < queries.n; q += 7)
+    for (int j = 0; j < 10; ++j) {
+      EXPECT_EQ(coded.dist_of(q)[j], l2_sq(queries.row(q), base.row(coded.ids_of(q)[j]), 48));
+      if (j > 0) EXPECT_LE(coded.dist_of(q)[j - 1], coded.dist_of(q)[j]);
+    }
+}
+
+TEST(PackedIndex, TraceReadsCodesThenTheRerankedVectors) {
+  RandomGraph r(32, 1000);
+  const PackedIndex packed(r.graph, r.base);
+  VectorSet one = r.queries.slice(0, 1);
+  SearchParams sp{20, 5};
+  sp.rerank = 8;
+  const MemoryTrace t = trace_searches(packed, one, sp);
+  std::vector<int32_t> ids(5);
+  std::vector<float> ds(5);
+  Searcher s(packed);
+  const SearchStats st = s.search(one.row(0), sp, ids.data(), ds.data());
+  int64_t codes = 0, vectors = 0, edges = 0, offsets = 0;
+  for (const auto& req : t.requests) {
+    const std::string& obj = t.objects[req.object];
+    if (obj == kTraceCodes) {
+      ++codes;
+      EXPECT_EQ(req.bytes, 32u);
+      EXPECT_EQ(req.address % 32, 0u);
+    } else if (obj == kTraceVectors) {
+      ++vectors;
+      EXPECT_EQ(req.bytes, 128u);
+    } else if (obj == kTraceEdges) {
+      ++edges;
+      // A slot read starts at the slot (degree first): 12 neighbours + the degree.
+      EXPECT_EQ(req.address % (packed.slot_stride() * 4), 0u);
+      EXPECT_EQ(req.bytes, 13u * 4);
+    } else if (obj == kTraceOffsets) {
+      ++offsets;
+    }
+  }
+  EXPECT_EQ(codes, st.distances);
+  EXPECT_EQ(vectors, 8);
+  EXPECT_EQ(st.reranked, 8);
+  EXPECT_EQ(edges, st.hops);
+  EXPECT_EQ(offsets, 0);  // slots need no offset lookup
+}
+
+TEST(PackedIndex, ErrorsAndAlignment) {
+  RandomGraph r(8, 500);
+  const VectorSet fewer = r.base.slice(0, 499);
+  EXPECT_EQ(error_of([&] { PackedIndex p(r.graph, fewer); }),
+            "PackedIndex: graph has 500 nodes but the base has 499 vectors");
+  const PackedIndex p(r.graph, r.base);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p.vector(0)) % (2u << 20), 0u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p.codes()) % (2u << 20), 0u);
+  SearchParams bad{10, 5};
+  bad.width = 0;
+  std::vector<int32_t> ids(5);
+  std::vector<float> ds(5);
+  Searcher s(p);
+  EXPECT_EQ(error_of([&] { s.search(r.queries.row(0), bad, ids.data(), ds.data()); }),
+            "ann search: width must be >= 1 (got 0)");
+}
+
+}  // namespace
+}  // namespace tessel::ann
