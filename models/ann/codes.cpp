@@ -89,6 +89,25 @@ __attribute__((target("avx2"))) static uint32_t l2_code_avx2(const uint8_t* a, c
   return static_cast<uint32_t>(_mm_cvtsi128_si32(s)) + l2_code_sse2(a + k, b + k, dim - k);
 }
 
+static void l2_code_batch_sse2(const uint8_t* query, const uint8_t* codes, const int32_t* ids,
+                               int count, int dim, uint32_t* out) {
+  for (int j = 0; j < count; ++j)
+    out[j] = l2_code_sse2(query, codes + static_cast<int64_t>(ids[j]) * dim, dim);
+}
+
+__attribute__((target("avx2"))) static void l2_code_batch_avx2(const uint8_t* query,
+                                                               const uint8_t* codes,
+                                                               const int32_t* ids, int count,
+                                                               int dim, uint32_t* out) {
+  for (int j = 0; j < count; ++j)
+    out[j] = l2_code_avx2(query, codes + static_cast<int64_t>(ids[j]) * dim, dim);
+}
+
+L2CodeBatchKernel l2_code_batch_kernel(bool allow_avx2) {
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  return allow_avx2 && has_avx2 ? &l2_code_batch_avx2 : &l2_code_batch_sse2;
+}
+
 L2CodeKernel l2_code_kernel(bool allow_avx2) {
   static const bool has_avx2 = __builtin_cpu_supports("avx2");
   return allow_avx2 && has_avx2 ? &l2_code_avx2 : &l2_code_sse2;

@@ -41,6 +41,11 @@ using L2CodeKernel = uint32_t (*)(const uint8_t* a, const uint8_t* b, int dim);
 // baseline every other kernel of the project is compiled for; benchmarks that compare against
 // them can ask for it).
 L2CodeKernel l2_code_kernel(bool allow_avx2 = true);
+// Squared L2 of `query` to each of `count` rows (row ids[j] at codes + ids[j] * dim) into out[j]:
+// one call per expansion instead of one per neighbour.
+using L2CodeBatchKernel = void (*)(const uint8_t* query, const uint8_t* codes, const int32_t* ids,
+                                   int count, int dim, uint32_t* out);
+L2CodeBatchKernel l2_code_batch_kernel(bool allow_avx2 = true);
 // Plain scalar reference, the independent check of the vector kernels.
 uint32_t l2_code_scalar(const uint8_t* a, const uint8_t* b, int dim);
 // The SSE2 kernel (x86-64 baseline), exposed so tests check it even on AVX2 machines.

@@ -82,6 +82,7 @@ Searcher::Searcher(const PackedIndex& index)
       codes_(index.codes()),
       quantizer_(index.quantizer()),
       code_l2_(l2_code_kernel(index.options().avx2)),
+      code_l2_batch_(l2_code_batch_kernel(index.options().avx2)),
       query_code_(static_cast<std::size_t>(index.dim())),
       original_(index.original_ids().data()),
       visited_(static_cast<std::size_t>(index.size() + 63) / 64, 0) {}
@@ -212,7 +213,17 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     }
     for (int32_t v : fresh_) prefetch(v);
     fresh_dist_.resize(fresh_.size());
-    for (std::size_t j = 0; j < fresh_.size(); ++j) fresh_dist_[j] = distance(fresh_[j]);
+    if (codes_) {
+      fresh_code_dist_.resize(fresh_.size());
+      code_l2_batch_(query_code_.data(), codes_, fresh_.data(), static_cast<int>(fresh_.size()),
+                     dim, fresh_code_dist_.data());
+      for (std::size_t j = 0; j < fresh_.size(); ++j) {
+        trace_read(obj_code, static_cast<uint64_t>(fresh_[j]) * dim, static_cast<uint64_t>(dim));
+        fresh_dist_[j] = quantizer_.decode_distance(fresh_code_dist_[j]);
+      }
+    } else {
+      for (std::size_t j = 0; j < fresh_.size(); ++j) fresh_dist_[j] = distance(fresh_[j]);
+    }
     int lowest = size;
     for (std::size_t j = 0; j < fresh_.size(); ++j) {
       record(fresh_[j], fresh_dist_[j]);

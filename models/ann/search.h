@@ -139,6 +139,8 @@ class Searcher {
   const uint8_t* codes_ = nullptr;
   ScalarQuantizer quantizer_;
   L2CodeKernel code_l2_ = nullptr;
+  L2CodeBatchKernel code_l2_batch_ = nullptr;
+  std::vector<uint32_t> fresh_code_dist_;
   std::vector<uint8_t> query_code_;
   const int32_t* original_ = nullptr;  // position -> caller's id (PackedIndex)
   // Visited set: one bit per node keeps it in the first-level cache (25 KB for 200k nodes);

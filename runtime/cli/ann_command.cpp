@@ -11,6 +11,7 @@
 #include "models/ann/knn.h"
 #include "models/ann/mrng.h"
 #include "models/ann/nsg.h"
+#include "models/ann/packed_index.h"
 #include "models/ann/search.h"
 #include "models/ann/vectors.h"
 #include "runtime/core/error.h"
@@ -101,7 +102,8 @@ struct BuildOptions {
 struct SearchOptionsCli {
   Source base, queries;
   std::string index, out_ivecs, trace_path, truth_path;
-  int L = 64, k = 10, threads = 1;
+  int L = 64, k = 10, threads = 1, rerank = -1, width = 1;
+  std::string layout = "packed";
   bool recall = false;
   bool trace_text = false;
 };
@@ -159,16 +161,33 @@ int run_search(const SearchOptionsCli& o) {
                     " vectors but the base has " + std::to_string(base.n) + " x " +
                     std::to_string(base.dim),
                 kExitUsage);
+  SearchParams params{o.L, o.k, o.rerank, o.width};
+  if (o.L < o.k)
+    throw Error(
+        "ann search: --L " + std::to_string(o.L) + " is smaller than -k " + std::to_string(o.k),
+        kExitUsage);
+  std::unique_ptr<PackedIndex> packed;
+  if (o.layout == "packed") {
+    const auto t_pack = Clock::now();
+    packed = std::make_unique<PackedIndex>(idx.graph, base);
+    std::fprintf(stderr, "packed the index in %.2f s (%s codes, %s pages)\n", since(t_pack),
+                 packed->quantizer().lossless ? "exact" : "lossy 8-bit",
+                 packed->huge_pages() ? "2 MiB" : "small");
+  } else if (o.layout != "plain") {
+    throw Error("ann search: --layout must be packed or plain, got '" + o.layout + "'", kExitUsage);
+  }
   std::vector<SearchStats> stats;
   const auto t0 = Clock::now();
-  const KnnResult found =
-      search_batch(idx.graph, base, queries, SearchParams{o.L, o.k}, o.threads, &stats);
+  const KnnResult found = packed
+                              ? search_batch(*packed, queries, params, o.threads, &stats)
+                              : search_batch(idx.graph, base, queries, params, o.threads, &stats);
   const double secs = since(t0);
-  double d = 0, h = 0;
-  for (const auto& s : stats) d += s.distances, h += s.hops;
-  std::cout << graph_kind_name(idx.kind) << " search: " << queries.n << " queries, L " << o.L
-            << ", k " << o.k << ", " << o.threads << " thread(s): " << queries.n / secs
-            << " QPS, mean distances " << d / queries.n << ", mean hops " << h / queries.n << "\n";
+  double d = 0, h = 0, rr = 0;
+  for (const auto& s : stats) d += s.distances, h += s.hops, rr += s.reranked;
+  std::cout << graph_kind_name(idx.kind) << " search (" << o.layout << "): " << queries.n
+            << " queries, L " << o.L << ", k " << o.k << ", " << o.threads
+            << " thread(s): " << queries.n / secs << " QPS, mean distances " << d / queries.n
+            << ", mean hops " << h / queries.n << ", mean re-ranked " << rr / queries.n << "\n";
   if (o.recall || !o.truth_path.empty()) {
     KnnResult truth;
     if (!o.truth_path.empty()) {
@@ -194,7 +213,8 @@ int run_search(const SearchOptionsCli& o) {
     std::cout << "wrote " << o.out_ivecs << "\n";
   }
   if (!o.trace_path.empty()) {
-    const MemoryTrace trace = trace_searches(idx.graph, base, queries, SearchParams{o.L, o.k});
+    const MemoryTrace trace = packed ? trace_searches(*packed, queries, params)
+                                     : trace_searches(idx.graph, base, queries, params);
     write_memory_trace(o.trace_path, trace, !o.trace_text);
     std::cout << "wrote " << o.trace_path << " (" << trace.requests.size() << " requests, "
               << trace.total_bytes() << " bytes)\n";
@@ -259,6 +279,14 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   search->add_option("--L", so->L, "Pool size")->check(CLI::PositiveNumber);
   search->add_option("-k", so->k, "Neighbours returned")->check(CLI::PositiveNumber);
   search->add_option("-j,--threads", so->threads, "Search threads")->check(CLI::PositiveNumber);
+  search->add_option("--layout", so->layout,
+                     "packed (default: renumbered, 8-bit codes, huge pages) or plain (as built)");
+  search
+      ->add_option("--rerank", so->rerank,
+                   "packed: float re-rank of the best N (-1: 3k for lossy codes, 0 for exact)")
+      ->check(CLI::Range(-1, 1 << 20));
+  search->add_option("--width", so->width, "Pool entries expanded per round (beam width)")
+      ->check(CLI::PositiveNumber);
   search->add_flag("--recall", so->recall, "Compute exact neighbours and report recall@k");
   search->add_option("--truth", so->truth_path, "Ground-truth ids (.ivecs) for recall@k");
   search->add_option("--out", so->out_ivecs, "Write found ids as .ivecs");

@@ -1,0 +1,96 @@
+// What one graph-search distance costs in memory alone: reading 128-byte rows (one 128-d 8-bit
+// code) at random positions of a working set, in batches the size of one expansion (13 fresh
+// neighbours on the 200k mixture), with and without prefetching the batch first. Baseline in the
+// same run: the same rows read sequentially. The ratio random/sequential is the cost a beam
+// search pays per distance that a brute-force scan does not (docs/ann.md, "Where the time goes").
+//
+//   ann_memory_bench --benchmark_counters_tabular=true
+#include <sys/mman.h>
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace {
+
+constexpr std::size_t kRow = 128;
+constexpr int kBatch = 13;
+
+struct Rows {
+  uint8_t* data = nullptr;
+  std::size_t rows = 0;
+  std::vector<uint32_t> order;  // random row ids, a multiple of kBatch long
+
+  explicit Rows(std::size_t bytes) : rows(bytes / kRow) {
+    const std::size_t rounded = (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);
+    data = static_cast<uint8_t*>(std::aligned_alloc(2u << 20, rounded));
+    madvise(data, rounded, MADV_HUGEPAGE);  // as PackedIndex does
+    for (std::size_t i = 0; i < rounded; ++i) data[i] = static_cast<uint8_t>(i * 7);
+    std::mt19937 rng(1);
+    std::uniform_int_distribution<uint32_t> pick(0, static_cast<uint32_t>(rows - 1));
+    order.resize(kBatch * 40000);
+    for (auto& r : order) r = pick(rng);
+  }
+  ~Rows() { std::free(data); }
+};
+
+uint64_t sum_row(const uint8_t* r) {
+  uint64_t s = 0;
+  for (std::size_t k = 0; k < kRow; k += 8) {
+    uint64_t w;
+    std::memcpy(&w, r + k, 8);
+    s += w;
+  }
+  return s;
+}
+
+void random_rows(benchmark::State& state, bool prefetch) {
+  Rows rows(static_cast<std::size_t>(state.range(0)) << 20);
+  std::size_t done = 0;
+  uint64_t acc = 0;
+  for (auto _ : state) {
+    for (std::size_t b = 0; b < rows.order.size(); b += kBatch) {
+      const uint32_t* ids = rows.order.data() + b;
+      if (prefetch)
+        for (int j = 0; j < kBatch; ++j)
+          for (std::size_t off = 0; off < kRow; off += 64)
+            __builtin_prefetch(rows.data + std::size_t{ids[j]} * kRow + off);
+      for (int j = 0; j < kBatch; ++j) acc += sum_row(rows.data + std::size_t{ids[j]} * kRow);
+    }
+    done += rows.order.size();
+  }
+  benchmark::DoNotOptimize(acc);
+  // Seconds per row (printed with an SI prefix, e.g. "20.6n" = 20.6 ns).
+  state.counters["per_row"] = benchmark::Counter(
+      static_cast<double>(done), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void BM_SequentialRows(benchmark::State& state) {
+  Rows rows(static_cast<std::size_t>(state.range(0)) << 20);
+  std::size_t done = 0;
+  uint64_t acc = 0;
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < rows.rows; ++i) acc += sum_row(rows.data + i * kRow);
+    done += rows.rows;
+  }
+  benchmark::DoNotOptimize(acc);
+  // Seconds per row (printed with an SI prefix, e.g. "20.6n" = 20.6 ns).
+  state.counters["per_row"] = benchmark::Counter(
+      static_cast<double>(done), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void BM_RandomRows(benchmark::State& state) { random_rows(state, false); }
+void BM_RandomRowsPrefetched(benchmark::State& state) { random_rows(state, true); }
+
+// Working sets (MiB): 2 (cache-resident), 25 (the 200k mixture's codes), 100 (its floats).
+BENCHMARK(BM_SequentialRows)->Arg(25)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RandomRows)->Arg(2)->Arg(25)->Arg(100)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RandomRowsPrefetched)->Arg(2)->Arg(25)->Arg(100)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
