@@ -100,7 +100,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   if (trace) {
     obj_vec = trace->object_index(kTraceVectors);
     if (codes_) obj_code = trace->object_index(kTraceCodes);
-    obj_off = trace->object_index(kTraceOffsets);
+    if (offsets_) obj_off = trace->object_index(kTraceOffsets);
     obj_edge = trace->object_index(kTraceEdges);
   }
   auto trace_read = [&](uint32_t obj, uint64_t offset, uint64_t bytes) {
@@ -115,8 +115,8 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   if (codes_) quantizer_.encode(query, dim, query_code_.data());
 
   SearchStats st;
-  // The pool: the best `size` nodes seen, sorted, in a fixed array of L (+1 spare) entries.
-  pool_.resize(static_cast<std::size_t>(L) + 1);
+  // The pool: the best `size` nodes seen, sorted, in a fixed array of L entries.
+  pool_.resize(static_cast<std::size_t>(L));
   PoolEntry* pool = pool_.data();
   int size = 0;
   // Inserts keeping the pool sorted and at most L long; returns the insertion index or L.

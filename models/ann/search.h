@@ -108,9 +108,6 @@ class Searcher {
     touched_.push_back(v);
     return true;
   }
-  bool visited(int32_t v) const {
-    return visited_[static_cast<uint32_t>(v) >> 6] & (uint64_t{1} << (v & 63));
-  }
   const float* vector(int32_t v) const { return vectors_ + static_cast<int64_t>(v) * dim_; }
   int degree(int32_t u) const {
     if (offsets_) return static_cast<int>(offsets_[u + 1] - offsets_[u]);
@@ -140,7 +137,6 @@ class Searcher {
   ScalarQuantizer quantizer_;
   L2CodeKernel code_l2_ = nullptr;
   L2CodeBatchKernel code_l2_batch_ = nullptr;
-  std::vector<uint32_t> fresh_code_dist_;
   std::vector<uint8_t> query_code_;
   const int32_t* original_ = nullptr;  // position -> caller's id (PackedIndex)
   // Visited set: one bit per node keeps it in the first-level cache (25 KB for 200k nodes);
@@ -160,6 +156,7 @@ class Searcher {
   std::vector<int32_t> batch_;  // the nodes being expanded
   std::vector<int32_t> fresh_;  // their unvisited neighbours
   std::vector<float> fresh_dist_;
+  std::vector<uint32_t> fresh_code_dist_;
 };
 
 // Searches every query on `threads` OpenMP threads (0 = default); per-query counters go to
