@@ -5,15 +5,14 @@
 // search pays per distance that a brute-force scan does not (docs/ann.md, "Where the time goes").
 //
 //   ann_memory_bench --benchmark_counters_tabular=true
-#include <sys/mman.h>
-
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
+
+#include "models/ann/packed_index.h"
 
 namespace {
 
@@ -21,21 +20,18 @@ constexpr std::size_t kRow = 128;
 constexpr int kBatch = 13;
 
 struct Rows {
-  uint8_t* data = nullptr;
-  std::size_t rows = 0;
+  tessel::ann::AlignedBytes bytes;  // on 2 MiB pages, as PackedIndex keeps its codes
+  const uint8_t* data;
+  std::size_t rows;
   std::vector<uint32_t> order;  // random row ids, a multiple of kBatch long
 
-  explicit Rows(std::size_t bytes) : rows(bytes / kRow) {
-    const std::size_t rounded = (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);
-    data = static_cast<uint8_t*>(std::aligned_alloc(2u << 20, rounded));
-    madvise(data, rounded, MADV_HUGEPAGE);  // as PackedIndex does
-    for (std::size_t i = 0; i < rounded; ++i) data[i] = static_cast<uint8_t>(i * 7);
+  explicit Rows(std::size_t size) : bytes(size, true), data(bytes.data()), rows(size / kRow) {
+    for (std::size_t i = 0; i < size; ++i) bytes.data()[i] = static_cast<uint8_t>(i * 7);
     std::mt19937 rng(1);
     std::uniform_int_distribution<uint32_t> pick(0, static_cast<uint32_t>(rows - 1));
     order.resize(kBatch * 40000);
     for (auto& r : order) r = pick(rng);
   }
-  ~Rows() { std::free(data); }
 };
 
 uint64_t sum_row(const uint8_t* r) {
@@ -83,8 +79,12 @@ void BM_SequentialRows(benchmark::State& state) {
       static_cast<double>(done), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-void BM_RandomRows(benchmark::State& state) { random_rows(state, false); }
-void BM_RandomRowsPrefetched(benchmark::State& state) { random_rows(state, true); }
+void BM_RandomRows(benchmark::State& state) {
+  random_rows(state, false);
+}
+void BM_RandomRowsPrefetched(benchmark::State& state) {
+  random_rows(state, true);
+}
 
 // Working sets (MiB): 2 (cache-resident), 25 (the 200k mixture's codes), 100 (its floats).
 BENCHMARK(BM_SequentialRows)->Arg(25)->Unit(benchmark::kMillisecond);
