@@ -3,6 +3,7 @@
 // neighbours on the 200k mixture), with and without prefetching the batch first. Baseline in the
 // same run: the same rows read sequentially. The ratio random/sequential is the cost a beam
 // search pays per distance that a brute-force scan does not (docs/ann.md, "Where the time goes").
+// Also the arithmetic floor: the code kernel on cache-resident codes.
 //
 //   ann_memory_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
@@ -12,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "models/ann/codes.h"
 #include "models/ann/packed_index.h"
 
 namespace {
@@ -79,6 +81,31 @@ void BM_SequentialRows(benchmark::State& state) {
       static_cast<double>(done), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// The arithmetic alone: the search's batched AVX2 (or SSE2) code kernel on 13 cache-resident
+// 128-byte codes per call, i.e. the compute floor of one distance.
+void code_distances(benchmark::State& state, bool avx2) {
+  Rows rows(std::size_t{64} << 10);  // 512 rows: stays in the first-level caches
+  std::vector<int32_t> ids(kBatch);
+  for (int j = 0; j < kBatch; ++j) ids[j] = (j * 37) % static_cast<int>(rows.rows);
+  std::vector<uint8_t> query(kRow, 100);
+  std::vector<uint32_t> out(kBatch);
+  const tessel::ann::L2CodeBatchKernel kernel = tessel::ann::l2_code_batch_kernel(avx2);
+  std::size_t done = 0;
+  for (auto _ : state) {
+    kernel(query.data(), rows.data, ids.data(), kBatch, static_cast<int>(kRow), out.data());
+    benchmark::DoNotOptimize(out.data());
+    done += kBatch;
+  }
+  state.counters["per_row"] = benchmark::Counter(
+      static_cast<double>(done), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void BM_CodeDistanceAvx2(benchmark::State& state) {
+  code_distances(state, true);
+}
+void BM_CodeDistanceSse2(benchmark::State& state) {
+  code_distances(state, false);
+}
 void BM_RandomRows(benchmark::State& state) {
   random_rows(state, false);
 }
@@ -90,6 +117,8 @@ void BM_RandomRowsPrefetched(benchmark::State& state) {
 BENCHMARK(BM_SequentialRows)->Arg(25)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RandomRows)->Arg(2)->Arg(25)->Arg(100)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RandomRowsPrefetched)->Arg(2)->Arg(25)->Arg(100)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CodeDistanceAvx2);
+BENCHMARK(BM_CodeDistanceSse2);
 
 }  // namespace
 

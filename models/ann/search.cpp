@@ -81,7 +81,6 @@ Searcher::Searcher(const PackedIndex& index)
       vectors_(index.vector(0)),
       codes_(index.codes()),
       quantizer_(index.quantizer()),
-      code_l2_(l2_code_kernel(index.options().avx2)),
       code_l2_batch_(l2_code_batch_kernel(index.options().avx2)),
       query_code_(static_cast<std::size_t>(index.dim())),
       original_(index.original_ids().data()),
@@ -141,12 +140,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     size = kept + 1;
     return pos;
   };
-  auto distance = [&](int32_t v) -> float {
-    if (codes_) {
-      trace_read(obj_code, static_cast<uint64_t>(v) * dim, static_cast<uint64_t>(dim));
-      return quantizer_.decode_distance(
-          code_l2_(query_code_.data(), codes_ + static_cast<int64_t>(v) * dim, dim));
-    }
+  auto float_distance = [&](int32_t v) -> float {
     trace_read(obj_vec, static_cast<uint64_t>(v) * vec_bytes, vec_bytes);
     return l2_sq(query, vector(v), dim);
   };
@@ -164,15 +158,35 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off);
   };
 
-  auto start = [&](int32_t v) {
-    if (!mark(v)) return;
-    const float d = distance(v);
-    record(v, d);
-    insert(d, v);
+  // Computes the distances of every node in fresh_ (marked, rows prefetched), then inserts them:
+  // the kernels run back to back. Returns the lowest insertion index (size if none).
+  auto evaluate_fresh = [&]() -> int {
+    fresh_dist_.resize(fresh_.size());
+    if (codes_) {
+      fresh_code_dist_.resize(fresh_.size());
+      code_l2_batch_(query_code_.data(), codes_, fresh_.data(), static_cast<int>(fresh_.size()),
+                     dim, fresh_code_dist_.data());
+      for (std::size_t j = 0; j < fresh_.size(); ++j) {
+        trace_read(obj_code, static_cast<uint64_t>(fresh_[j]) * dim, static_cast<uint64_t>(dim));
+        fresh_dist_[j] = quantizer_.decode_distance(fresh_code_dist_[j]);
+      }
+    } else {
+      for (std::size_t j = 0; j < fresh_.size(); ++j) fresh_dist_[j] = float_distance(fresh_[j]);
+    }
+    int lowest = size;
+    for (std::size_t j = 0; j < fresh_.size(); ++j) {
+      record(fresh_[j], fresh_dist_[j]);
+      lowest = std::min(lowest, insert(fresh_dist_[j], fresh_[j]));
+    }
+    return lowest;
   };
-  start(entry_);
+
+  fresh_.clear();
+  if (mark(entry_)) fresh_.push_back(entry_);
   if (extra_entries_)
-    for (int32_t e : *extra_entries_) start(e);
+    for (int32_t e : *extra_entries_)
+      if (mark(e)) fresh_.push_back(e);
+  evaluate_fresh();
 
   int next = 0;  // every pool entry before `next` is expanded
   while (next < size) {
@@ -212,23 +226,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
         if (mark(nb[j])) fresh_.push_back(nb[j]);
     }
     for (int32_t v : fresh_) prefetch(v);
-    fresh_dist_.resize(fresh_.size());
-    if (codes_) {
-      fresh_code_dist_.resize(fresh_.size());
-      code_l2_batch_(query_code_.data(), codes_, fresh_.data(), static_cast<int>(fresh_.size()),
-                     dim, fresh_code_dist_.data());
-      for (std::size_t j = 0; j < fresh_.size(); ++j) {
-        trace_read(obj_code, static_cast<uint64_t>(fresh_[j]) * dim, static_cast<uint64_t>(dim));
-        fresh_dist_[j] = quantizer_.decode_distance(fresh_code_dist_[j]);
-      }
-    } else {
-      for (std::size_t j = 0; j < fresh_.size(); ++j) fresh_dist_[j] = distance(fresh_[j]);
-    }
-    int lowest = size;
-    for (std::size_t j = 0; j < fresh_.size(); ++j) {
-      record(fresh_[j], fresh_dist_[j]);
-      lowest = std::min(lowest, insert(fresh_dist_[j], fresh_[j]));
-    }
+    const int lowest = evaluate_fresh();
     // A new node that landed before `next` must be expanded before continuing further down.
     if (lowest <= next) next = lowest;
   }
@@ -241,11 +239,8 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   for (int i = 0; i < rerank; ++i)
     for (uint64_t off = 0; off < vec_bytes; off += 64)
       __builtin_prefetch(reinterpret_cast<const char*>(vector(pool[i].id)) + off);
-  for (int i = 0; i < rerank; ++i) {
-    const int32_t v = pool[i].id;
-    trace_read(obj_vec, static_cast<uint64_t>(v) * vec_bytes, vec_bytes);
-    pool[i].dist = l2_sq(query, vector(v), dim);
-  }
+  for (int i = 0; i < rerank; ++i) pool[i].dist = float_distance(pool[i].id);
+  if (codes_) end_code_kernels();
   st.reranked = rerank;
   std::sort(pool, pool + rerank);
 

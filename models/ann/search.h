@@ -135,7 +135,6 @@ class Searcher {
   // Searches on codes (PackedIndex with codes): distances come from here instead.
   const uint8_t* codes_ = nullptr;
   ScalarQuantizer quantizer_;
-  L2CodeKernel code_l2_ = nullptr;
   L2CodeBatchKernel code_l2_batch_ = nullptr;
   std::vector<uint8_t> query_code_;
   const int32_t* original_ = nullptr;  // position -> caller's id (PackedIndex)
