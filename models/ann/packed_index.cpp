@@ -56,7 +56,7 @@ std::vector<int32_t> breadth_first_order(const Graph& graph) {
 }
 
 PackedIndex::PackedIndex(const Graph& graph, const VectorSet& base, const PackOptions& options)
-    : options_(options), dim_(base.dim) {
+    : options_(options), size_(graph.size()), dim_(base.dim) {
   const int64_t n = graph.size();
   if (n != base.n)
     throw Error("PackedIndex: graph has " + std::to_string(n) + " nodes but the base has " +
@@ -71,21 +71,15 @@ PackedIndex::PackedIndex(const Graph& graph, const VectorSet& base, const PackOp
   std::vector<int32_t> position(static_cast<std::size_t>(n));
   for (int64_t p = 0; p < n; ++p) position[original_[p]] = static_cast<int32_t>(p);
 
-  std::vector<std::vector<int32_t>> lists(static_cast<std::size_t>(n));
-  for (int64_t p = 0; p < n; ++p) {
-    const int32_t u = original_[p];
-    lists[p].reserve(graph.degree(u));
-    for (int j = 0; j < graph.degree(u); ++j) lists[p].push_back(position[graph.neighbours(u)[j]]);
-  }
-  graph_ = Graph::from_lists(lists, n > 0 ? position[graph.entry] : 0);
-  for (int32_t e : graph.extra_entries) graph_.extra_entries.push_back(position[e]);
-
-  slot_stride_ = (1 + graph_.max_degree() + 15) / 16 * 16;
+  entry_ = n > 0 ? position[graph.entry] : 0;
+  for (int32_t e : graph.extra_entries) extra_entries_.push_back(position[e]);
+  slot_stride_ = (1 + graph.max_degree() + 15) / 16 * 16;
   slots_ = AlignedBytes(sizeof(int32_t) * slot_stride_ * n, options.huge_pages);
   for (int64_t p = 0; p < n; ++p) {
+    const int32_t u = original_[p];
     int32_t* slot = reinterpret_cast<int32_t*>(slots_.data()) + p * slot_stride_;
-    slot[0] = graph_.degree(p);
-    std::copy(graph_.neighbours(p), graph_.neighbours(p) + graph_.degree(p), slot + 1);
+    slot[0] = graph.degree(u);
+    for (int j = 0; j < graph.degree(u); ++j) slot[1 + j] = position[graph.neighbours(u)[j]];
   }
 
   const std::size_t row_bytes = static_cast<std::size_t>(dim_) * sizeof(float);

@@ -73,8 +73,8 @@ Searcher::Searcher(const SlotGraph& graph, const VectorSet& base)
 Searcher::Searcher(const PackedIndex& index)
     : edges_(index.slots()),
       stride_(index.slot_stride()),
-      entry_(index.graph().entry),
-      extra_entries_(&index.graph().extra_entries),
+      entry_(index.entry()),
+      extra_entries_(&index.extra_entries()),
       nodes_(index.size()),
       vector_count_(index.size()),
       dim_(index.dim()),
