@@ -31,7 +31,7 @@ struct Rows {
     for (std::size_t i = 0; i < size; ++i) bytes.data()[i] = static_cast<uint8_t>(i * 7);
     std::mt19937 rng(1);
     std::uniform_int_distribution<uint32_t> pick(0, static_cast<uint32_t>(rows - 1));
-    order.resize(kBatch * 40000);
+    order.resize(13 * 8 * 5000);  // a multiple of every batch size below
     for (auto& r : order) r = pick(rng);
   }
 };
@@ -48,16 +48,17 @@ uint64_t sum_row(const uint8_t* r) {
 
 void random_rows(benchmark::State& state, bool prefetch) {
   Rows rows(static_cast<std::size_t>(state.range(0)) << 20);
+  const int batch = state.range(1) > 0 ? static_cast<int>(state.range(1)) : kBatch;
   std::size_t done = 0;
   uint64_t acc = 0;
   for (auto _ : state) {
-    for (std::size_t b = 0; b < rows.order.size(); b += kBatch) {
+    for (std::size_t b = 0; b < rows.order.size(); b += batch) {
       const uint32_t* ids = rows.order.data() + b;
       if (prefetch)
-        for (int j = 0; j < kBatch; ++j)
+        for (int j = 0; j < batch; ++j)
           for (std::size_t off = 0; off < kRow; off += 64)
             __builtin_prefetch(rows.data + std::size_t{ids[j]} * kRow + off);
-      for (int j = 0; j < kBatch; ++j) acc += sum_row(rows.data + std::size_t{ids[j]} * kRow);
+      for (int j = 0; j < batch; ++j) acc += sum_row(rows.data + std::size_t{ids[j]} * kRow);
     }
     done += rows.order.size();
   }
@@ -115,8 +116,20 @@ void BM_RandomRowsPrefetched(benchmark::State& state) {
 
 // Working sets (MiB): 2 (cache-resident), 25 (the 200k mixture's codes), 100 (its floats).
 BENCHMARK(BM_SequentialRows)->Arg(25)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RandomRows)->Arg(2)->Arg(25)->Arg(100)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RandomRowsPrefetched)->Arg(2)->Arg(25)->Arg(100)->Unit(benchmark::kMillisecond);
+// Args: working set, rows per batch (13 = one expansion; 52 and 104 = 4 and 8 expansions in
+// flight, as interleaved searches would have them).
+BENCHMARK(BM_RandomRows)
+    ->Args({2, 13})
+    ->Args({25, 13})
+    ->Args({100, 13})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RandomRowsPrefetched)
+    ->Args({2, 13})
+    ->Args({25, 13})
+    ->Args({100, 13})
+    ->Args({25, 52})
+    ->Args({25, 104})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CodeDistanceAvx2);
 BENCHMARK(BM_CodeDistanceSse2);
 
