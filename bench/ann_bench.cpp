@@ -316,7 +316,8 @@ int main(int argc, char** argv) {
           "mean deg %.1f",
           st.seconds_knn, knn_k, knn_recall, st.seconds_prune, st.seconds_reverse,
           st.seconds_repair, (long long)st.repair_edges, g.mean_degree());
-      curves("nsg", build_s, g, base, truth, extra, bf_qps);
+      curves("nsg", build_s, g, base, truth,
+             load_nsg.empty() ? extra : "loaded from " + load_nsg + ": build not timed", bf_qps);
       // The study needs the exact kNN of every base vector: affordable on MNIST, not on 200k.
       if (base.n <= 20000) conflict_study("nsg", g, base, queries);
     } else if (gname == "hnsw") {

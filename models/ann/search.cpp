@@ -150,12 +150,12 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     if (options.collect) options.collect->push_back({d, v});
     if (v == options.target && st.target_hop < 0) st.target_hop = st.hops;
   };
-  // Fetches every cache line of a row before its distance is needed.
-  auto prefetch = [&](int32_t v) {
-    const char* row = codes_ ? reinterpret_cast<const char*>(codes_ + static_cast<int64_t>(v) * dim)
-                             : reinterpret_cast<const char*>(vector(v));
-    const int64_t bytes = codes_ ? dim : static_cast<int64_t>(vec_bytes);
-    for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off);
+  // Fetches every cache line of a row (its code when searching on codes) before it is needed.
+  auto prefetch = [&](int32_t v, bool code) {
+    const char* row = code ? reinterpret_cast<const char*>(codes_ + static_cast<int64_t>(v) * dim)
+                           : reinterpret_cast<const char*>(vector(v));
+    const uint64_t bytes = code ? static_cast<uint64_t>(dim) : vec_bytes;
+    for (uint64_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off);
   };
 
   // Computes the distances of every node in fresh_ (marked, rows prefetched), then inserts them:
@@ -225,7 +225,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
       for (int j = 0; j < deg; ++j)
         if (mark(nb[j])) fresh_.push_back(nb[j]);
     }
-    for (int32_t v : fresh_) prefetch(v);
+    for (int32_t v : fresh_) prefetch(v, codes_ != nullptr);
     const int lowest = evaluate_fresh();
     // A new node that landed before `next` must be expanded before continuing further down.
     if (lowest <= next) next = lowest;
@@ -236,9 +236,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
                                     : params.rerank >= 0  ? params.rerank
                                     : quantizer_.lossless ? 0
                                                           : 3 * params.k);
-  for (int i = 0; i < rerank; ++i)
-    for (uint64_t off = 0; off < vec_bytes; off += 64)
-      __builtin_prefetch(reinterpret_cast<const char*>(vector(pool[i].id)) + off);
+  for (int i = 0; i < rerank; ++i) prefetch(pool[i].id, false);
   for (int i = 0; i < rerank; ++i) pool[i].dist = float_distance(pool[i].id);
   if (codes_) end_code_kernels();
   st.reranked = rerank;
