@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
   int rerank = -1;
   app.add_option("--rerank", rerank, "searches on codes: float re-rank of this many (-1: auto)");
   app.add_option("--layouts", layouts_text,
-                 "search layouts per graph: plain, huge, bfs, codes, packed (PackedIndex parts)");
+                 "search layouts per graph: plain, huge, bfs, codes, packed, packed-sse2");
   app.add_option("--load-nsg", load_nsg, "search this NSG index file instead of building one");
   CLI11_PARSE(app, argc, argv);
 
