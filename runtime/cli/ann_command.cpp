@@ -1,50 +1,25 @@
-// `tessel ann build|search`: load vectors, build NSG / exact MRNG / flat HNSW, search, trace.
+// `tessel ann build|search`: front ends that run the registered experiments ann.nsg /
+// ann.hnsw / ann.mrng (build, write the index) and ann.index (search an index file).
 #include "runtime/cli/ann_command.h"
 
-#include <chrono>
-#include <cstdio>
+#include <unistd.h>
+
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 
-#include "models/ann/graph.h"
-#include "models/ann/knn.h"
-#include "models/ann/mrng.h"
-#include "models/ann/nsg.h"
-#include "models/ann/packed_index.h"
-#include "models/ann/search.h"
-#include "models/ann/vectors.h"
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/config.h"
 #include "runtime/core/error.h"
-#include "runtime/core/memory_trace.h"
+#include "runtime/core/runner.h"
 
 namespace tessel::cli {
 namespace {
 
-using namespace tessel::ann;
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Whole decimal number or a usage error naming the option.
-int64_t parse_count(const std::string& text, const std::string& option) {
-  std::size_t used = 0;
-  int64_t v = -1;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || v < 0)
-    throw Error(option + ": expected a non-negative integer, got '" + text + "'", kExitUsage);
-  return v;
-}
+namespace fs = std::filesystem;
+using nlohmann::json;
 
 // A vector source on the command line: a file (.fvecs, .bvecs, or an IDX image file such as
 // MNIST's, gzipped or not) or `mixture:<n>[:<stream>]` for the seeded synthetic set; optionally
@@ -54,47 +29,18 @@ struct Source {
   std::string rows;
   uint64_t seed = 2026;
 
-  VectorSet load(const char* what) const {
-    VectorSet v;
-    if (spec.rfind("mixture:", 0) == 0) {
-      const std::string rest = spec.substr(8);
-      const auto colon = rest.find(':');
-      MixtureSpec m;
-      m.seed = seed;
-      const int64_t n = parse_count(rest.substr(0, colon), spec);
-      const uint64_t stream =
-          colon == std::string::npos ? 0 : parse_count(rest.substr(colon + 1), spec);
-      v = gaussian_mixture(m, n, stream);
-    } else if (ends_with(spec, ".fvecs")) {
-      v = read_fvecs(spec);
-    } else if (ends_with(spec, ".bvecs")) {
-      v = read_bvecs(spec);
-    } else {
-      v = read_mnist_images(spec);
-    }
-    if (!rows.empty()) {
-      const auto colon = rows.find(':');
-      if (colon == std::string::npos)
-        throw Error(std::string("--") + what + "-rows: expected begin:end, got '" + rows + "'",
-                    kExitUsage);
-      const std::string opt = std::string("--") + what + "-rows";
-      const int64_t b = colon == 0 ? 0 : parse_count(rows.substr(0, colon), opt);
-      const int64_t e = colon + 1 == rows.size() ? v.n : parse_count(rows.substr(colon + 1), opt);
-      if (b < 0 || e > v.n || b >= e)
-        throw Error(std::string("--") + what + "-rows " + rows + " outside the " +
-                        std::to_string(v.n) + " vectors of " + spec,
-                    kExitUsage);
-      v = v.slice(b, e);
-    }
-    return v;
+  void put(json& workload, const std::string& key) const {
+    workload[key] = spec;
+    if (!rows.empty()) workload[key + "_rows"] = rows;
   }
 };
 
+// Build and search parameters with the experiments' defaults (models/ann/ann_experiment.cpp).
 struct BuildOptions {
   Source base;
   std::string kind = "nsg", out;
-  NsgParams nsg;
-  HnswParams hnsw;
+  int knn_k = 20, L = 40, R = 32, C = 300, passes = 1, entry_points = 0, random_edges = 8;
+  int M = 16, max_degree = 32, ef = 100;
   int threads = 0;
   int64_t recall_sample = 1000;
 };
@@ -108,117 +54,108 @@ struct SearchOptionsCli {
   bool trace_text = false;
 };
 
-int run_build(const BuildOptions& o) {
-  const auto t_load = Clock::now();
-  const VectorSet base = o.base.load("base");
-  std::fprintf(stderr, "loaded %lld x %d vectors in %.1f s\n", static_cast<long long>(base.n),
-               base.dim, since(t_load));
-  IndexFile idx;
-  idx.dim = base.dim;
-  const auto t0 = Clock::now();
-  auto progress = [&](const std::string& stage, int64_t done, int64_t total) {
-    std::fprintf(stderr, "[%6.1f s] %s %lld/%lld\n", since(t0), stage.c_str(),
-                 static_cast<long long>(done), static_cast<long long>(total));
-  };
-  if (o.kind == "nsg") {
-    NsgParams p = o.nsg;
-    p.threads = o.threads;
-    NsgStats st;
-    idx.graph = build_nsg(base, p, &st, o.recall_sample, progress);
-    idx.kind = GraphKind::kNsg;
-    std::fprintf(stderr,
-                 "nn-descent: %d iterations, recall@%d %.4f (on %lld sampled nodes)\n"
-                 "navigating node %d; %lld nodes reachable before repair, %lld repair edges\n",
-                 st.knn.iterations, p.knn.k, st.knn_recall, static_cast<long long>(o.recall_sample),
-                 st.navigating_node, static_cast<long long>(st.reachable_before_repair),
-                 static_cast<long long>(st.repair_edges));
-  } else if (o.kind == "hnsw") {
-    idx.graph =
-        build_hnsw_flat(base, o.hnsw, [&](int64_t done) { progress("insert", done, base.n); });
-    idx.kind = GraphKind::kHnswFlat;
-  } else if (o.kind == "mrng") {
-    idx.graph = build_exact_mrng(base, o.threads);
-    idx.kind = GraphKind::kMrng;
-  } else {
-    throw Error("ann build: --kind must be nsg, hnsw or mrng, got '" + o.kind + "'", kExitUsage);
+double metric(const SimResult& r, const std::string& key) {
+  const auto it = r.metrics.find(key);
+  return it == r.metrics.end() ? 0 : it->second;
+}
+
+// Runs the experiment the command line describes. Its configuration came from the command
+// line, so a configuration error is a usage error: "ann search: <what is wrong>".
+SimResult run_front_end(const std::string& command, const json& hw, const json& workload,
+                        uint64_t seed) {
+  try {
+    PreparedRun run = prepare_run(Config::parse(hw.dump(), command, "hw"),
+                                  Config::parse(workload.dump(), command), seed);
+    return execute(run, nullptr, RunOutputs{"", "", &std::cerr});
+  } catch (const ConfigError& e) {
+    // "<command>:1:23: base: index ..." -> "<command>: index ...".
+    std::string what = e.what();
+    if (what.rfind(command + ":", 0) == 0) {
+      const size_t key_end = what.find(": ", what.find(": ") + 2);
+      if (key_end != std::string::npos) what = what.substr(key_end + 2);
+    }
+    throw Error(command + ": " + what, kExitUsage);
   }
-  const double build_s = since(t0);
-  save_index(o.out, idx);
-  std::cout << "built " << graph_kind_name(idx.kind) << " over " << base.n << " vectors in "
-            << build_s << " s: " << idx.graph.edge_count() << " edges, mean degree "
-            << idx.graph.mean_degree() << ", max " << idx.graph.max_degree() << ", entry "
-            << idx.graph.entry << "\nwrote " << o.out << "\n";
+}
+
+// An output file is checked before the work that fills it: its folder must exist and be
+// writable, and the path must not be a folder.
+void check_output_path(const std::string& command, const std::string& option,
+                       const std::string& path) {
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  if (fs::is_directory(p))
+    throw IoError(command + ": " + option + " " + path + ": is a directory, expected a file");
+  if (!fs::is_directory(dir))
+    throw IoError(command + ": " + option + " " + path + ": folder " + dir.string() +
+                  " does not exist");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw IoError(command + ": " + option + " " + path + ": folder " + dir.string() +
+                  " is not writable");
+}
+
+int run_build(const BuildOptions& o) {
+  if (o.kind != "nsg" && o.kind != "hnsw" && o.kind != "mrng")
+    throw Error("ann build: --kind must be nsg, hnsw or mrng, got '" + o.kind + "'", kExitUsage);
+  check_output_path("ann build", "-o", o.out);
+  json hw = {{"model", "ann." + o.kind}, {"build_threads", o.threads}};
+  json w = {{"mixture_seed", o.base.seed}, {"index", o.out}};
+  o.base.put(w, "base");
+  if (o.kind == "nsg")
+    w["build"] = {{"knn_k", o.knn_k},
+                  {"L", o.L},
+                  {"R", o.R},
+                  {"C", o.C},
+                  {"passes", o.passes},
+                  {"entry_points", o.entry_points},
+                  {"random_edges", o.random_edges},
+                  {"recall_sample", o.recall_sample}};
+  else if (o.kind == "hnsw")
+    w["build"] = {{"M", o.M}, {"max_degree", o.max_degree}, {"ef", o.ef}};
+  const SimResult r = run_front_end("ann build", hw, w, 1);
+  std::cout << "built " << r.labels.at("kind") << " over "
+            << static_cast<int64_t>(metric(r, "base_vectors")) << " vectors in "
+            << metric(r, "build_s") << " s: " << static_cast<int64_t>(metric(r, "edges"))
+            << " edges, mean degree " << metric(r, "mean_degree") << ", max "
+            << static_cast<int64_t>(metric(r, "max_degree")) << ", entry "
+            << static_cast<int64_t>(metric(r, "entry")) << "\nwrote " << o.out << "\n";
   return kExitOk;
 }
 
 int run_search(const SearchOptionsCli& o) {
-  const IndexFile idx = load_index(o.index);
-  const VectorSet base = o.base.load("base");
-  const VectorSet queries = o.queries.load("queries");
-  if (base.dim != idx.dim || base.n != idx.graph.size())
-    throw Error("ann search: index " + o.index + " was built over " +
-                    std::to_string(idx.graph.size()) + " x " + std::to_string(idx.dim) +
-                    " vectors but the base has " + std::to_string(base.n) + " x " +
-                    std::to_string(base.dim),
-                kExitUsage);
-  SearchParams params{o.L, o.k, o.rerank, o.width};
+  if (o.layout != "packed" && o.layout != "plain")
+    throw Error("ann search: --layout must be packed or plain, got '" + o.layout + "'", kExitUsage);
   if (o.L < o.k)
     throw Error(
         "ann search: --L " + std::to_string(o.L) + " is smaller than -k " + std::to_string(o.k),
         kExitUsage);
-  std::unique_ptr<PackedIndex> packed;
-  if (o.layout == "packed") {
-    const auto t_pack = Clock::now();
-    packed = std::make_unique<PackedIndex>(idx.graph, base);
-    std::fprintf(stderr, "packed the index in %.2f s (%s codes, %s pages)\n", since(t_pack),
-                 packed->quantizer().lossless ? "exact" : "lossy 8-bit",
-                 packed->huge_pages() ? "2 MiB" : "small");
-  } else if (o.layout != "plain") {
-    throw Error("ann search: --layout must be packed or plain, got '" + o.layout + "'", kExitUsage);
-  }
-  std::vector<SearchStats> stats;
-  const auto t0 = Clock::now();
-  const KnnResult found = packed
-                              ? search_batch(*packed, queries, params, o.threads, &stats)
-                              : search_batch(idx.graph, base, queries, params, o.threads, &stats);
-  const double secs = since(t0);
-  double d = 0, h = 0, rr = 0;
-  for (const auto& s : stats) d += s.distances, h += s.hops, rr += s.reranked;
-  std::cout << graph_kind_name(idx.kind) << " search (" << o.layout << "): " << queries.n
+  if (!o.out_ivecs.empty()) check_output_path("ann search", "--out", o.out_ivecs);
+  if (!o.trace_path.empty()) check_output_path("ann search", "--trace", o.trace_path);
+  json hw = {{"model", "ann.index"}, {"threads", o.threads}};
+  json w = {{"mixture_seed", o.base.seed}, {"index", o.index}};
+  o.base.put(w, "base");
+  o.queries.put(w, "queries");
+  json s = {
+      {"L", o.L},         {"k", o.k},           {"layout", o.layout},        {"rerank", o.rerank},
+      {"width", o.width}, {"recall", o.recall}, {"trace_text", o.trace_text}};
+  if (!o.truth_path.empty()) s["truth"] = o.truth_path;
+  if (!o.out_ivecs.empty()) s["out"] = o.out_ivecs;
+  if (!o.trace_path.empty()) s["trace"] = o.trace_path;
+  w["search"] = s;
+  const SimResult r = run_front_end("ann search", hw, w, 1);
+  const double nq = metric(r, "queries");
+  std::cout << r.labels.at("kind") << " search (" << o.layout << "): " << static_cast<int64_t>(nq)
             << " queries, L " << o.L << ", k " << o.k << ", " << o.threads
-            << " thread(s): " << queries.n / secs << " QPS, mean distances " << d / queries.n
-            << ", mean hops " << h / queries.n << ", mean re-ranked " << rr / queries.n << "\n";
-  if (o.recall || !o.truth_path.empty()) {
-    KnnResult truth;
-    if (!o.truth_path.empty()) {
-      const IntRows t = read_ivecs(o.truth_path);
-      if (t.n != queries.n || t.dim < o.k)
-        throw IoError(o.truth_path + ": " + std::to_string(t.n) + " x " + std::to_string(t.dim) +
-                      " ids, need " + std::to_string(queries.n) + " x >= " + std::to_string(o.k));
-      truth.nq = t.n;
-      truth.k = t.dim;
-      truth.ids = t.data;
-      truth.dist.assign(t.data.size(), 0.0f);
-    } else {
-      truth = exact_knn(base, queries, o.k);
-    }
-    std::cout << "recall@" << o.k << " " << recall_at(found, truth, o.k) << "\n";
-  }
-  if (!o.out_ivecs.empty()) {
-    IntRows r;
-    r.n = found.nq;
-    r.dim = found.k;
-    r.data = found.ids;
-    write_ivecs(o.out_ivecs, r);
-    std::cout << "wrote " << o.out_ivecs << "\n";
-  }
-  if (!o.trace_path.empty()) {
-    const MemoryTrace trace = packed ? trace_searches(*packed, queries, params)
-                                     : trace_searches(idx.graph, base, queries, params);
-    write_memory_trace(o.trace_path, trace, !o.trace_text);
-    std::cout << "wrote " << o.trace_path << " (" << trace.requests.size() << " requests, "
-              << trace.total_bytes() << " bytes)\n";
-  }
+            << " thread(s): " << metric(r, "qps") << " QPS, mean distances "
+            << metric(r, "mean_distances") << ", mean hops " << metric(r, "mean_hops")
+            << ", mean re-ranked " << metric(r, "mean_reranked") << "\n";
+  if (r.metrics.count("recall"))
+    std::cout << "recall@" << o.k << " " << metric(r, "recall") << "\n";
+  if (!o.out_ivecs.empty()) std::cout << "wrote " << o.out_ivecs << "\n";
+  if (!o.trace_path.empty())
+    std::cout << "wrote " << o.trace_path << " ("
+              << static_cast<int64_t>(metric(r, "trace_requests")) << " requests, "
+              << static_cast<int64_t>(metric(r, "trace_bytes")) << " bytes)\n";
   return kExitOk;
 }
 
@@ -239,28 +176,26 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   build->add_option("--seed", bo->base.seed, "Seed of the synthetic mixture");
   build->add_option("--kind", bo->kind, "nsg (default), hnsw or mrng (exact, small sets)");
   build->add_option("-o,--out", bo->out, "Index file to write")->required();
-  build->add_option("--knn-k", bo->nsg.knn.k, "NSG: NN-descent neighbours per node")
+  build->add_option("--knn-k", bo->knn_k, "NSG: NN-descent neighbours per node")
       ->check(CLI::PositiveNumber);
-  build->add_option("--L", bo->nsg.L, "NSG: pool size of the candidate search")
+  build->add_option("--L", bo->L, "NSG: pool size of the candidate search")
       ->check(CLI::PositiveNumber);
-  build->add_option("--R", bo->nsg.R, "NSG: out-degree bound")->check(CLI::PositiveNumber);
-  build->add_option("--C", bo->nsg.C, "NSG: candidates per prune")->check(CLI::PositiveNumber);
-  build->add_option("--passes", bo->nsg.passes, "NSG: search-collect-prune passes")
+  build->add_option("--R", bo->R, "NSG: out-degree bound")->check(CLI::PositiveNumber);
+  build->add_option("--C", bo->C, "NSG: candidates per prune")->check(CLI::PositiveNumber);
+  build->add_option("--passes", bo->passes, "NSG: search-collect-prune passes")
       ->check(CLI::PositiveNumber);
   build
-      ->add_option("--entry-points", bo->nsg.entry_points,
+      ->add_option("--entry-points", bo->entry_points,
                    "NSG: k-means++ seeds stored as extra search starts (clustered data)")
       ->check(CLI::NonNegativeNumber);
   build
-      ->add_option("--random-edges", bo->nsg.random_edges,
+      ->add_option("--random-edges", bo->random_edges,
                    "NSG: random edges per node in the candidate search graph")
       ->check(CLI::NonNegativeNumber);
-  build->add_option("--M", bo->hnsw.M, "HNSW: neighbours per insertion")
+  build->add_option("--M", bo->M, "HNSW: neighbours per insertion")->check(CLI::PositiveNumber);
+  build->add_option("--max-degree", bo->max_degree, "HNSW: out-degree bound")
       ->check(CLI::PositiveNumber);
-  build->add_option("--max-degree", bo->hnsw.max_degree, "HNSW: out-degree bound")
-      ->check(CLI::PositiveNumber);
-  build->add_option("--ef", bo->hnsw.ef_construction, "HNSW: ef_construction")
-      ->check(CLI::PositiveNumber);
+  build->add_option("--ef", bo->ef, "HNSW: ef_construction")->check(CLI::PositiveNumber);
   build->add_option("-j,--threads", bo->threads, "Build threads (0: all cores)")
       ->check(CLI::NonNegativeNumber);
   build->add_option("--recall-sample", bo->recall_sample,

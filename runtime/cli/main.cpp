@@ -14,6 +14,7 @@
 #include "runtime/cli/summary.h"
 #include "runtime/cli/train_command.h"
 #include "runtime/cli/validate_command.h"
+#include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/core/registry.h"
 #include "runtime/core/runner.h"
@@ -44,15 +45,19 @@ std::string self_exe() {
 }
 
 int cmd_run(const std::string& file, const std::vector<std::string>& sets, bool json,
-            const std::string& trace_path) {
+            const std::string& trace_path, const std::string& out_dir) {
   std::vector<Override> overrides;
   for (const auto& s : sets) overrides.push_back(parse_override(s));
   Config experiment = load_experiment(file, overrides);
   PreparedRun prepared = prepare_experiment(experiment);
   std::unique_ptr<TraceWriter> trace;
   if (!trace_path.empty()) trace = std::make_unique<TraceWriter>(trace_path);
-  SimResult r = execute(prepared, trace.get());
+  // With --out the run's own files (curves, checkpoints) and result.json land there.
+  SimResult r = execute(prepared, trace.get(), RunOutputs{out_dir, "", &std::cerr});
   if (trace) trace->close();
+  if (!out_dir.empty())
+    write_file_atomic((fs::path(out_dir) / "result.json").string(), r.to_json().dump(2) + "\n",
+                      false);
   if (json)
     std::cout << r.to_json().dump(2) << "\n";
   else
@@ -99,6 +104,10 @@ int main(int argc, char** argv) {
   run->add_option("--set", sets, "Override a key, e.g. --set hw.rows=32 (repeatable)");
   run->add_flag("--json", json, "Print the SimResult as JSON instead of the summary");
   run->add_option("--trace", trace_path, "Write a Perfetto/Chrome trace of block activity");
+  std::string run_out;
+  run->add_option("--out", run_out,
+                  "Folder for result.json and the run's own files (training curves, "
+                  "checkpoints, indexes)");
 
   sweep::SweepOptions sopt;
   bool dry_run = false, no_report = false;
@@ -124,13 +133,15 @@ int main(int argc, char** argv) {
 
   auto* list = app.add_subcommand("list", "List registered models and shipped configs");
 
-  std::string point_sweep, point_out;
+  std::string point_sweep, point_out, point_artifacts, point_cache;
   size_t point_index = 0;
   auto* point = app.add_subcommand("point", "Run one point of a sweep (used by `tessel sweep`)");
   point->group("");  // internal: hidden from --help
   point->add_option("sweep", point_sweep)->required();
   point->add_option("--index", point_index)->required();
   point->add_option("--out", point_out)->required();
+  point->add_option("--artifacts", point_artifacts);
+  point->add_option("--cache", point_cache);
 
   std::function<int()> ann_action;
   cli::add_ann_command(app, ann_action);
@@ -148,10 +159,10 @@ int main(int argc, char** argv) {
     if (ann_action) return ann_action();
     if (*validate) return cli::run_validate_command();
     if (*train) return cli::run_train_command();
-    if (*run) return cmd_run(run_file, sets, json, trace_path);
+    if (*run) return cmd_run(run_file, sets, json, trace_path, run_out);
     if (*list) return cmd_list(std::cout);
     if (*point) {
-      sweep::run_point(point_sweep, point_index, point_out);
+      sweep::run_point(point_sweep, point_index, point_out, point_artifacts, point_cache);
       return kExitOk;
     }
     if (*rep) {

@@ -1,12 +1,13 @@
-// `tessel train`: config + overrides → Trainer; resume/overwrite rules for the output folder.
+// `tessel train`: a front end that runs a training file as the registered experiment
+// train.transformer or train.mlp; resume/overwrite rules for the output folder.
 #include "runtime/cli/train_command.h"
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "models/nn/trainer.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
 #include "runtime/core/runner.h"
@@ -48,14 +49,23 @@ CLI::App* add_train_command(CLI::App& app) {
 
 int run_train_command() {
   const TrainOptions& o = options();
-  Config cfg = Config::load(o.config);
+  // The training file is the workload as it stands (its own key paths in messages); its
+  // `seed:` becomes the experiment's seed, as `tessel run` and sweeps set it.
+  Config workload = Config::load(o.config);
   for (const auto& s : o.sets) {
     const Override ov = parse_override(s);
-    cfg.set(ov.path, ov.value);
+    workload.set(ov.path, ov.value);
   }
-  const nn::TrainConfig tc = nn::TrainConfig::from_config(cfg);
-  const std::string out =
-      o.out.empty() ? (fs::path("results") / "train" / tc.name).string() : o.out;
+  const uint64_t seed = workload.get<uint64_t>("seed", 1);
+  workload.erase("seed");
+  const bool mnist = workload.has("task") && workload.at("task").scalar() == "mnist";
+  const std::string model = mnist ? "train.mlp" : "train.transformer";
+  const Config hw = Config::parse("{model: " + model + "}", "tessel train", "hw");
+  const std::string name =
+      workload.has("name") ? workload.at("name").scalar() : fs::path(o.config).stem().string();
+  PreparedRun run = prepare_run(hw, workload, seed);
+
+  const std::string out = o.out.empty() ? (fs::path("results") / "train" / name).string() : o.out;
   const fs::path ckpt = fs::path(out) / "checkpoint.bin";
   if (fs::exists(ckpt) && !o.resume && !o.overwrite)
     throw IoError(ckpt.string() +
@@ -63,13 +73,16 @@ int run_train_command() {
   if (o.overwrite) fs::remove(ckpt);
   if (o.resume && !fs::exists(ckpt)) throw IoError(ckpt.string() + ": nothing to resume");
 
-  nn::Trainer trainer(tc, out);
-  if (o.resume) trainer.resume();
-  const nn::TrainResult r = trainer.run(&std::cout);
-  std::cout << "done: " << r.steps << " steps, " << static_cast<int64_t>(r.tokens_per_second())
-            << (tc.task == "mnist" ? " examples/s" : " tokens/s") << " over "
-            << nn::format_duration(r.train_seconds);
-  if (!r.evals.empty()) std::cout << ", val_loss " << r.evals.back().val_loss;
+  // The experiment continues from a checkpoint in its folder: --resume is that case.
+  const SimResult r = execute(run, nullptr, RunOutputs{out, "", &std::cout});
+  const auto metric = [&](const char* key) {
+    const auto it = r.metrics.find(key);
+    return it == r.metrics.end() ? NAN : it->second;
+  };
+  std::cout << "done: " << static_cast<int64_t>(metric("steps")) << " steps, "
+            << static_cast<int64_t>(mnist ? metric("examples_per_s") : metric("tokens_per_s"))
+            << (mnist ? " examples/s" : " tokens/s") << " over " << r.labels.at("train_time");
+  if (r.metrics.count("val_loss")) std::cout << ", val_loss " << metric("val_loss");
   std::cout << "\nwrote " << out << "/{checkpoint.bin, eval.jsonl, summary.json}\n";
   return kExitOk;
 }

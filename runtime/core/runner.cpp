@@ -2,11 +2,28 @@
 #include "runtime/core/runner.h"
 
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "runtime/core/energy_table.h"
 #include "runtime/core/registry.h"
 
 namespace tessel {
+namespace {
+
+// The CPU model from /proc/cpuinfo ("unknown" elsewhere).
+std::string host_cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+    }
+  return "unknown";
+}
+
+}  // namespace
 
 Config load_experiment(const std::string& path, const std::vector<Override>& overrides) {
   Config root = Config::load(path);
@@ -40,13 +57,17 @@ Override parse_override(const std::string& assignment) {
 }
 
 PreparedRun prepare_experiment(const Config& experiment) {
-  PreparedRun run;
   experiment.get<std::string>("name", "");
   experiment.get<std::string>("description", "");
-  run.seed = experiment.get<uint64_t>("seed", 1);
-  Config hw = experiment.child("hw");
-  Config workload = experiment.child("workload");
+  const uint64_t seed = experiment.get<uint64_t>("seed", 1);
+  PreparedRun run = prepare_run(experiment.child("hw"), experiment.child("workload"), seed);
+  experiment.reject_unused();
+  return run;
+}
 
+PreparedRun prepare_run(const Config& hw, const Config& workload, uint64_t seed) {
+  PreparedRun run;
+  run.seed = seed;
   run.model = hw.get<std::string>("model");
   run.experiment = Registry::instance().create(run.model);
   if (!run.experiment) {
@@ -55,21 +76,40 @@ PreparedRun prepare_experiment(const Config& experiment) {
       known += (known.empty() ? "" : ", ") + e.name;
     hw.fail("model", "unknown model '" + run.model + "' (registered: " + known + ")");
   }
-  Config energy = hw.child("energy");
-  run.energy = EnergyTable::load(energy.get_path("table"));
-  run.energy = run.energy.scaled_to(energy.get_positive("node_nm", run.energy.node_nm()));
+  if (run.experiment->uses_energy_table()) {
+    Config energy = hw.child("energy");
+    run.energy = EnergyTable::load(energy.get_path("table"));
+    // 1 to 1000 nm: every process node ever made (configs/README.md).
+    run.energy =
+        run.energy.scaled_to(energy.get_number_range("node_nm", 1, 1000, run.energy.node_nm()));
+  } else if (hw.has("energy")) {
+    hw.fail("energy", "model '" + run.model +
+                          "' runs on this host and is not priced with an energy table; remove "
+                          "hw.energy");
+  }
 
   run.experiment->configure(hw, workload);
-  experiment.reject_unused();
+  hw.reject_unused();
+  workload.reject_unused();
   return run;
 }
 
-SimResult execute(PreparedRun& run, TraceWriter* trace) {
+SimResult execute(PreparedRun& run, TraceWriter* trace, const RunOutputs& outputs) {
   RunContext ctx;
   ctx.seed = run.seed;
   ctx.trace = trace;
+  ctx.artifact_dir = outputs.artifact_dir;
+  ctx.cache_dir = outputs.cache_dir;
+  ctx.log = outputs.log;
+  if (!ctx.artifact_dir.empty()) std::filesystem::create_directories(ctx.artifact_dir);
+  if (!ctx.cache_dir.empty()) std::filesystem::create_directories(ctx.cache_dir);
   SimResult r = run.experiment->run(ctx);
   r.model = run.model;
+  if (!run.experiment->uses_energy_table()) {
+    // An algorithm's "hardware" is the host it ran on: the record says which.
+    r.labels.emplace("host_cpu", host_cpu_name());
+    r.labels.emplace("host_cores", std::to_string(std::thread::hardware_concurrency()));
+  }
   r.counters = ctx.counters.flat();
   r.energy_pj = ctx.counters.energy_pj(run.energy);
   if (r.seconds == 0 && r.clock_ghz > 0)

@@ -32,13 +32,23 @@ struct PreparedRun {
   std::string model;
   uint64_t seed = 1;
   std::unique_ptr<Experiment> experiment;
-  EnergyTable energy;
+  EnergyTable energy;  // empty for algorithm runs (Experiment::uses_energy_table false)
 };
 
 // Validates an experiment tree without simulating. Throws ConfigError for bad configs.
 PreparedRun prepare_experiment(const Config& experiment);
+// The same from separate hardware and workload trees (front ends such as `tessel train`
+// that build an experiment from a file of their own, keeping its key paths in messages).
+PreparedRun prepare_run(const Config& hw, const Config& workload, uint64_t seed);
+// Where a run may write its own files and progress (RunContext has the meaning of each).
+struct RunOutputs {
+  std::string artifact_dir;
+  std::string cache_dir;
+  std::ostream* log = nullptr;
+};
+
 // Runs a prepared experiment once (SystemC: once per process).
-SimResult execute(PreparedRun& run, TraceWriter* trace = nullptr);
+SimResult execute(PreparedRun& run, TraceWriter* trace = nullptr, const RunOutputs& outputs = {});
 // prepare_experiment + execute.
 SimResult run_experiment(const Config& experiment, TraceWriter* trace = nullptr);
 

@@ -32,6 +32,9 @@ nlohmann::json SimResult::to_json() const {
                            {"max_error", c.max_error},
                            {"tolerance", c.tolerance},
                            {"detail", c.detail}});
+  // Only algorithm runs have these; leaving them out keeps simulation records as before.
+  if (!labels.empty()) j["labels"] = labels;
+  if (!artifacts.empty()) j["artifacts"] = artifacts;
   return j;
 }
 
@@ -53,6 +56,9 @@ SimResult SimResult::from_json(const nlohmann::json& j) {
     k.detail = c.at("detail").get<std::string>();
     r.checks.push_back(k);
   }
+  if (j.contains("labels")) r.labels = j.at("labels").get<std::map<std::string, std::string>>();
+  if (j.contains("artifacts"))
+    r.artifacts = j.at("artifacts").get<std::map<std::string, std::string>>();
   return r;
 }
 

@@ -1,4 +1,5 @@
-// SimResult: everything one design point produced, serialised as one JSON object.
+// SimResult: everything one design point produced (a simulation or an algorithm run),
+// serialised as one JSON object.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,10 @@ struct Check {
   std::string detail;    // first mismatch, when there is one
 };
 
+// A simulation fills cycles, clock, seconds, counters and energy. An algorithm run
+// (training, search) leaves those at zero and reports through `metrics` (loss, accuracy,
+// recall, qps, tokens_per_s, wall_s, cpu_s), `labels` (the host it ran on, the backend)
+// and `artifacts` (files it wrote: curves, checkpoints, indexes).
 struct SimResult {
   std::string model;
   uint64_t cycles = 0;
@@ -26,8 +31,12 @@ struct SimResult {
   double seconds = 0;                        // simulated time
   std::map<std::string, uint64_t> counters;  // action or statistic → count
   std::map<std::string, double> energy_pj;   // component → pJ
-  std::map<std::string, double> metrics;     // utilization, gflops, ...
+  std::map<std::string, double> metrics;     // utilization, gflops, loss, recall, ...
   std::vector<Check> checks;
+  std::map<std::string, std::string> labels;  // host_cpu, backend, index kind, ...
+  // Artifact name → file path relative to the folder the run wrote into (a sweep's
+  // results folder: "points/p0003/eval.jsonl").
+  std::map<std::string, std::string> artifacts;
 
   double total_energy_pj() const;
   bool checks_passed() const;

@@ -41,7 +41,11 @@ void ResultsStore::clear() {
   for (const char* name : {"points.jsonl", "manifest.json", "summary.csv", "report.md",
                            "report.html", "speedup.svg", "energy_breakdown.svg", "pareto.svg"})
     fs::remove(dir_ + "/" + name);
-  for (const auto& entry : fs::directory_iterator(scratch_dir())) fs::remove(entry.path());
+  for (const auto& entry : fs::directory_iterator(dir_))
+    if (entry.path().filename().string().rfind("plot_", 0) == 0) fs::remove(entry.path());
+  for (const auto& entry : fs::directory_iterator(scratch_dir())) fs::remove_all(entry.path());
+  fs::remove_all(artifacts_dir());
+  fs::remove_all(cache_dir());
 }
 
 std::vector<PointRecord> ResultsStore::load_existing() {

@@ -22,7 +22,7 @@ class ResultsStore {
   std::string points_path() const { return dir_ + "/points.jsonl"; }
   std::string manifest_path() const { return dir_ + "/manifest.json"; }
   bool has_points() const;
-  // Removes earlier results (points, manifest, summary, reports, scratch files).
+  // Removes earlier results (points, manifest, summary, reports, artifacts, cache, scratch).
   void clear();
   // Finished records; a torn final line (a write cut by a kill) is cut off the file.
   std::vector<PointRecord> load_existing();
@@ -34,8 +34,13 @@ class ResultsStore {
   // summary.csv from every record (ok and failed), in index order.
   void write_summary(const std::vector<PointRecord>& records,
                      const std::vector<std::string>& swept_keys) const;
-  // Scratch folder for points' own result and stderr files.
+  // Scratch folder for points' own result and stderr files, and the folders their
+  // artifacts are written into while they run.
   std::string scratch_dir() const { return dir_ + "/.points"; }
+  // Finished points' artifacts: points/<id>/... (paths in records are relative to dir()).
+  std::string artifacts_dir() const { return dir_ + "/points"; }
+  // Results that points of this sweep share (an index built once for an L sweep).
+  std::string cache_dir() const { return dir_ + "/cache"; }
 
  private:
   std::string dir_;

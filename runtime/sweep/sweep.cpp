@@ -8,6 +8,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <thread>
@@ -83,6 +84,31 @@ std::optional<SimResult> read_result(const std::string& path) {
   }
 }
 
+// Moves a finished point's artifacts from its scratch folder to points/<id>/ and rewrites
+// their paths relative to the results folder. A failed point's files are dropped.
+void keep_artifacts(const ResultsStore& store, const std::string& id, PointRecord& rec) {
+  const fs::path scratch = fs::path(store.scratch_dir()) / (id + ".files");
+  const fs::path dest = fs::path(store.artifacts_dir()) / id;
+  std::error_code ec;
+  if (!rec.ok || !rec.result || rec.result->artifacts.empty()) {
+    fs::remove_all(scratch, ec);
+    return;
+  }
+  if (fs::exists(scratch)) {
+    fs::remove_all(dest, ec);
+    fs::create_directories(dest.parent_path(), ec);
+    fs::rename(scratch, dest, ec);
+    if (ec)
+      throw IoError(dest.string() + ": cannot move the point's artifacts (" + ec.message() + ")");
+  }
+  for (auto& [name, path] : rec.result->artifacts) {
+    path = (fs::path("points") / id / path).string();
+    if (!fs::exists(fs::path(store.dir()) / path))
+      throw IoError(store.dir() + "/" + path + ": artifact '" + name + "' of point " + id +
+                    " is missing");
+  }
+}
+
 }  // namespace
 
 std::string list_points(const SweepPlan& plan) {
@@ -92,12 +118,14 @@ std::string list_points(const SweepPlan& plan) {
   return out;
 }
 
-void run_point(const std::string& sweep_file, size_t index, const std::string& out_path) {
+void run_point(const std::string& sweep_file, size_t index, const std::string& out_path,
+               const std::string& artifact_dir, const std::string& cache_dir) {
   SweepPlan plan = load_sweep(sweep_file);
   if (index >= plan.points.size())
     throw ConfigError(sweep_file + ": point index " + std::to_string(index) + " out of range (" +
                       std::to_string(plan.points.size()) + " points)");
-  SimResult r = run_experiment(point_experiment(plan, plan.points[index]));
+  PreparedRun prepared = prepare_experiment(point_experiment(plan, plan.points[index]));
+  SimResult r = execute(prepared, nullptr, RunOutputs{artifact_dir, cache_dir, &std::cerr});
   // Not fsynced: the file only has to survive this process, not a power cut.
   write_file_atomic(out_path, r.to_json().dump() + "\n", /*durable=*/false);
 }
@@ -162,6 +190,9 @@ SweepSummary run_sweep(const SweepOptions& opt) {
   auto flush_in_order = [&]() {
     for (auto it = finished.find(records.size()); it != finished.end();
          it = finished.find(records.size())) {
+      // Artifacts move to points/<id>/ before the record that names them is appended; a
+      // kill in between leaves them in place for the resumed run, never two copies.
+      keep_artifacts(store, plan.points[it->first].id, it->second);
       store.append(it->second);
       fs::remove(scratch(it->first, ".json"));
       fs::remove(scratch(it->first, ".stderr"));
@@ -186,8 +217,10 @@ SweepSummary run_sweep(const SweepOptions& opt) {
         progressed = true;
         continue;
       }
-      std::vector<std::string> argv = {opt.self_exe,      "point", opt.sweep_file,     "--index",
-                                       std::to_string(i), "--out", scratch(i, ".json")};
+      std::vector<std::string> argv = {opt.self_exe,        "point",           opt.sweep_file,
+                                       "--index",           std::to_string(i), "--out",
+                                       scratch(i, ".json"), "--artifacts",     scratch(i, ".files"),
+                                       "--cache",           store.cache_dir()};
       running[i] = Running{std::make_unique<Child>(argv, scratch(i, ".stderr")),
                            std::chrono::steady_clock::now()};
       progressed = true;

@@ -29,8 +29,10 @@ struct SweepSummary {
 SweepSummary run_sweep(const SweepOptions& options);
 
 // The body of `tessel point`: runs point `index` of the sweep in this process and writes
-// its SimResult JSON atomically to `out_path`.
-void run_point(const std::string& sweep_file, size_t index, const std::string& out_path);
+// its SimResult JSON atomically to `out_path`; the point's own files go to `artifact_dir`
+// and files shared between points to `cache_dir` (either may be empty: none).
+void run_point(const std::string& sweep_file, size_t index, const std::string& out_path,
+               const std::string& artifact_dir = "", const std::string& cache_dir = "");
 
 // Dry run: one line per point.
 std::string list_points(const SweepPlan& plan);

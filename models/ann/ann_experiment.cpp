@@ -1,0 +1,457 @@
+// Graph search runs as registered experiments: ann.nsg / ann.hnsw / ann.mrng build an index
+// (or reuse one from the sweep's cache) and optionally search it; ann.index searches an index
+// file; ann.exact is the brute-force baseline. `tessel ann build|search` are front ends.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "models/ann/graph.h"
+#include "models/ann/knn.h"
+#include "models/ann/mrng.h"
+#include "models/ann/nsg.h"
+#include "models/ann/packed_index.h"
+#include "models/ann/search.h"
+#include "models/ann/vectors.h"
+#include "runtime/core/atomic_file.h"
+#include "runtime/core/error.h"
+#include "runtime/core/experiment.h"
+#include "runtime/core/memory_trace.h"
+#include "runtime/core/registry.h"
+
+namespace tessel::ann {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+void logf(std::ostream* log, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void logf(std::ostream* log, const char* fmt, ...) {
+  if (!log) return;
+  char buf[512];
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, args);
+  va_end(args);
+  *log << buf << std::flush;
+}
+
+std::string fnv1a_hex(const std::string& data) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char ch : data) h = (h ^ ch) * 0x100000001b3ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// Whole decimal number >= 0, or -1.
+int64_t parse_count(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 15)
+    return -1;
+  return std::stoll(text);
+}
+
+// workload.base / workload.queries: a file (.fvecs, .bvecs, IDX images such as MNIST's,
+// gzipped or not; relative to the config file) or `mixture:<n>[:<stream>]`, the seeded
+// synthetic set; `<key>_rows: begin:end` keeps those rows only.
+struct VectorSource {
+  Config where, rows_where;  // the keys' nodes, for errors found after loading
+  std::string spec;
+  int64_t mixture_n = -1;
+  uint64_t stream = 0;
+  std::string rows;
+  uint64_t seed = 2026;
+
+  static VectorSource read(const Config& w, const std::string& key, uint64_t seed) {
+    VectorSource s;
+    s.where = w.at(key);
+    s.spec = w.get<std::string>(key);
+    s.seed = seed;
+    if (s.spec.rfind("mixture:", 0) == 0) {
+      const std::string rest = s.spec.substr(8);
+      const auto colon = rest.find(':');
+      s.mixture_n = parse_count(rest.substr(0, colon));
+      const int64_t stream = colon == std::string::npos ? 0 : parse_count(rest.substr(colon + 1));
+      if (s.mixture_n < 1 || stream < 0)
+        w.fail(key, "expected mixture:<n>[:<stream>] with whole numbers, got '" + s.spec + "'");
+      s.stream = static_cast<uint64_t>(stream);
+    } else {
+      s.spec = w.get_path(key);
+    }
+    if (w.has(key + "_rows")) {
+      s.rows_where = w.at(key + "_rows");
+      s.rows = w.get<std::string>(key + "_rows");
+    }
+    return s;
+  }
+
+  VectorSet load() const {
+    VectorSet v;
+    if (mixture_n > 0) {
+      MixtureSpec m;
+      m.seed = seed;
+      v = gaussian_mixture(m, mixture_n, stream);
+    } else if (spec.size() > 6 && spec.compare(spec.size() - 6, 6, ".fvecs") == 0) {
+      v = read_fvecs(spec);
+    } else if (spec.size() > 6 && spec.compare(spec.size() - 6, 6, ".bvecs") == 0) {
+      v = read_bvecs(spec);
+    } else {
+      v = read_mnist_images(spec);
+    }
+    if (!rows.empty()) {
+      const auto colon = rows.find(':');
+      const int64_t b = colon == 0 ? 0 : parse_count(rows.substr(0, colon));
+      const int64_t e = colon == std::string::npos ? -1
+                        : colon + 1 == rows.size() ? v.n
+                                                   : parse_count(rows.substr(colon + 1));
+      if (colon == std::string::npos || b < 0 || e < 0)
+        rows_where.fail("", "expected begin:end, got '" + rows + "'");
+      if (e > v.n || b >= e)
+        rows_where.fail(
+            "", "rows " + rows + " outside the " + std::to_string(v.n) + " vectors of " + spec);
+      v = v.slice(b, e);
+    }
+    return v;
+  }
+
+  std::string identity() const { return spec + "|" + rows + "|" + std::to_string(seed); }
+};
+
+struct SearchSetup {
+  bool enabled = false;
+  SearchParams params;
+  std::string layout = "packed";
+  bool recall = false;
+  std::string truth, out_ivecs, trace;
+  bool trace_text = false;
+};
+
+// The index an experiment searches: built, loaded from a file, or from the sweep's cache.
+struct BuiltIndex {
+  IndexFile index;
+  nlohmann::json stats = nlohmann::json::object();  // build metrics, kept with cached indexes
+};
+
+class AnnExperiment : public Experiment {
+ public:
+  // kind: nsg | hnsw | mrng build an index; index searches workload.index; exact is brute force.
+  explicit AnnExperiment(std::string kind) : kind_(std::move(kind)) {}
+
+  bool uses_energy_table() const override { return false; }
+
+  void configure(const Config& hw, const Config& w) override {
+    hw.get<std::string>("description", "");
+    threads_ = static_cast<int>(hw.get_positive_int("threads", 1));
+    build_threads_ = static_cast<int>(hw.get_non_negative("build_threads", 0));
+    const uint64_t seed = w.get<uint64_t>("mixture_seed", 2026);
+    base_ = VectorSource::read(w, "base", seed);
+    if (kind_ == "index" || kind_ == "exact" || w.has("search"))
+      queries_ = VectorSource::read(w, "queries", seed);
+    else if (w.has("queries"))
+      w.fail("queries", "queries are searched only with a `search:` section");
+
+    if (kind_ == "index")
+      index_in_ = w.get_path("index");
+    else if (w.has("index") && kind_ != "exact")
+      index_out_ = w.get_path("index");
+    if (kind_ == "nsg" || kind_ == "hnsw" || kind_ == "mrng")
+      configure_build(w);
+    else if (w.has("build"))
+      w.fail("build", "model ann." + kind_ + " builds no index");
+
+    if (kind_ == "exact") {
+      search_.enabled = true;
+      search_.params.k = static_cast<int>(w.get_positive_int("k", 10));
+    } else if (w.has("search")) {
+      configure_search(w.child("search"));
+    } else if (kind_ == "index") {
+      w.fail("search", "missing required key (ann.index searches an index)");
+    }
+  }
+
+  SimResult run(RunContext& ctx) override {
+    SimResult r;
+    const auto t_load = Clock::now();
+    const VectorSet base = base_.load();
+    logf(ctx.log, "loaded %lld x %d vectors in %.1f s\n", static_cast<long long>(base.n), base.dim,
+         since(t_load));
+    r.metrics["base_vectors"] = static_cast<double>(base.n);
+    r.metrics["dim"] = base.dim;
+    if (kind_ == "exact") return run_exact(base, r);
+
+    BuiltIndex built = kind_ == "index" ? load_checked(index_in_, base) : obtain(base, ctx);
+    for (const auto& [k, v] : built.stats.items()) r.metrics[k] = v.get<double>();
+    r.labels["kind"] = graph_kind_name(built.index.kind);
+    r.metrics["edges"] = static_cast<double>(built.index.graph.edge_count());
+    r.metrics["mean_degree"] = built.index.graph.mean_degree();
+    r.metrics["max_degree"] = built.index.graph.max_degree();
+    r.metrics["entry"] = built.index.graph.entry;
+    if (!index_out_.empty()) {
+      save_index(index_out_, built.index);
+      r.labels["index_file"] = index_out_;
+    }
+    if (search_.enabled) run_search(built.index, base, r, ctx);
+    return r;
+  }
+
+ private:
+  void configure_build(const Config& w) {
+    const Config b = w.has("build") ? w.child("build") : Config();
+    auto get_int = [&](const char* key, int fallback, bool positive) {
+      if (!b.valid() || !b.has(key)) return fallback;
+      return static_cast<int>(positive ? b.get_positive_int(key)
+                                       : static_cast<int64_t>(b.get_non_negative(key, fallback)));
+    };
+    if (kind_ == "nsg") {
+      nsg_.knn.k = get_int("knn_k", nsg_.knn.k, true);
+      nsg_.L = get_int("L", nsg_.L, true);
+      nsg_.R = get_int("R", nsg_.R, true);
+      nsg_.C = get_int("C", nsg_.C, true);
+      nsg_.passes = get_int("passes", nsg_.passes, true);
+      nsg_.entry_points = get_int("entry_points", nsg_.entry_points, false);
+      nsg_.random_edges = get_int("random_edges", nsg_.random_edges, false);
+      recall_sample_ = get_int("recall_sample", 1000, false);
+    } else if (kind_ == "hnsw") {
+      hnsw_.M = get_int("M", hnsw_.M, true);
+      hnsw_.max_degree = get_int("max_degree", hnsw_.max_degree, true);
+      hnsw_.ef_construction = get_int("ef", hnsw_.ef_construction, true);
+    }
+    build_identity_ = kind_ + "|" + base_.identity();
+    if (b.valid()) build_identity_ += "|" + b.to_json().dump();
+  }
+
+  void configure_search(const Config& s) {
+    search_.enabled = true;
+    search_.params.L = static_cast<int>(s.get_positive_int("L", 64));
+    search_.params.k = static_cast<int>(s.get_positive_int("k", 10));
+    if (search_.params.L < search_.params.k)
+      s.fail("L", "pool size " + std::to_string(search_.params.L) + " is smaller than k " +
+                      std::to_string(search_.params.k));
+    search_.layout = s.get_choice("layout", {"packed", "plain"}, "packed");
+    search_.params.rerank = s.get<int>("rerank", -1);
+    if (search_.params.rerank < -1 || search_.params.rerank > (1 << 20))
+      s.fail("rerank", "expected -1 (automatic) to 1048576");
+    search_.params.width = static_cast<int>(s.get_positive_int("width", 1));
+    search_.recall = s.get<bool>("recall", false);
+    if (s.has("truth")) search_.truth = s.get_path("truth");
+    if (s.has("out")) search_.out_ivecs = s.get_path("out");
+    if (s.has("trace")) search_.trace = s.get_path("trace");
+    search_.trace_text = s.get<bool>("trace_text", false);
+  }
+
+  BuiltIndex build(const VectorSet& base, std::ostream* log) const {
+    BuiltIndex out;
+    out.index.dim = base.dim;
+    const auto t0 = Clock::now();
+    auto progress = [&](const std::string& stage, int64_t done, int64_t total) {
+      logf(log, "[%6.1f s] %s %lld/%lld\n", since(t0), stage.c_str(), static_cast<long long>(done),
+           static_cast<long long>(total));
+    };
+    if (kind_ == "nsg") {
+      NsgParams p = nsg_;
+      p.threads = build_threads_;
+      NsgStats st;
+      out.index.graph = build_nsg(base, p, &st, recall_sample_, progress);
+      out.index.kind = GraphKind::kNsg;
+      logf(log,
+           "nn-descent: %d iterations, recall@%d %.4f (on %lld sampled nodes)\n"
+           "navigating node %d; %lld nodes reachable before repair, %lld repair edges\n",
+           st.knn.iterations, p.knn.k, st.knn_recall, static_cast<long long>(recall_sample_),
+           st.navigating_node, static_cast<long long>(st.reachable_before_repair),
+           static_cast<long long>(st.repair_edges));
+      out.stats["knn_iterations"] = st.knn.iterations;
+      if (st.knn_recall >= 0) out.stats["knn_recall"] = st.knn_recall;
+      out.stats["repair_edges"] = st.repair_edges;
+    } else if (kind_ == "hnsw") {
+      out.index.graph =
+          build_hnsw_flat(base, hnsw_, [&](int64_t done) { progress("insert", done, base.n); });
+      out.index.kind = GraphKind::kHnswFlat;
+    } else {
+      out.index.graph = build_exact_mrng(base, build_threads_);
+      out.index.kind = GraphKind::kMrng;
+    }
+    out.stats["build_s"] = since(t0);
+    return out;
+  }
+
+  // Builds the index, or with a sweep cache reuses the one an earlier point built from the
+  // same base and build settings (an L sweep builds once). A lock keeps two points that run
+  // at once from building it twice.
+  BuiltIndex obtain(const VectorSet& base, const RunContext& ctx) const {
+    if (ctx.cache_dir.empty()) return build(base, ctx.log);
+    const std::string stem =
+        (fs::path(ctx.cache_dir) / ("ann-" + fnv1a_hex(build_identity_))).string();
+    const int lock = ::open((stem + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (lock < 0) throw IoError(stem + ".lock: cannot open");
+    ::flock(lock, LOCK_EX);
+    BuiltIndex out;
+    try {
+      if (fs::exists(stem + ".tann") && fs::exists(stem + ".json")) {
+        out.index = load_index(stem + ".tann");
+        std::ifstream in(stem + ".json");
+        out.stats = nlohmann::json::parse(in);
+        out.stats["index_cached"] = 1;
+        logf(ctx.log, "reused the index in %s.tann\n", stem.c_str());
+      } else {
+        out = build(base, ctx.log);
+        save_index(stem + ".tann", out.index);
+        write_file_atomic(stem + ".json", out.stats.dump() + "\n", false);
+        out.stats["index_cached"] = 0;
+      }
+    } catch (...) {
+      ::close(lock);
+      throw;
+    }
+    ::close(lock);
+    return out;
+  }
+
+  BuiltIndex load_checked(const std::string& path, const VectorSet& base) const {
+    BuiltIndex out;
+    out.index = load_index(path);
+    if (base.dim != out.index.dim || base.n != out.index.graph.size())
+      base_.where.fail("", "index " + path + " was built over " +
+                               std::to_string(out.index.graph.size()) + " x " +
+                               std::to_string(out.index.dim) + " vectors but the base has " +
+                               std::to_string(base.n) + " x " + std::to_string(base.dim));
+    return out;
+  }
+
+  SimResult& run_exact(const VectorSet& base, SimResult& r) const {
+    const VectorSet queries = queries_.load();
+    KnnOptions opt;
+    opt.threads = threads_;
+    const auto t0 = Clock::now();
+    const KnnResult found = exact_knn(base, queries, search_.params.k, Backend::kCpu, opt);
+    const double secs = since(t0);
+    r.labels["kind"] = "exact";
+    r.metrics["queries"] = static_cast<double>(found.nq);
+    r.metrics["k"] = search_.params.k;
+    r.metrics["search_s"] = secs;
+    r.metrics["qps"] = static_cast<double>(found.nq) / secs;
+    r.metrics["mean_distances"] = static_cast<double>(base.n);
+    return r;
+  }
+
+  void run_search(const IndexFile& idx, const VectorSet& base, SimResult& r,
+                  const RunContext& ctx) const {
+    const VectorSet queries = queries_.load();
+    const SearchParams& params = search_.params;
+    std::unique_ptr<PackedIndex> packed;
+    if (search_.layout == "packed") {
+      const auto t_pack = Clock::now();
+      packed = std::make_unique<PackedIndex>(idx.graph, base);
+      const double pack_s = since(t_pack);
+      logf(ctx.log, "packed the index in %.2f s (%s codes, %s pages)\n", pack_s,
+           packed->quantizer().lossless ? "exact" : "lossy 8-bit",
+           packed->huge_pages() ? "2 MiB" : "small");
+      r.metrics["pack_s"] = pack_s;
+      r.labels["codes"] = packed->quantizer().lossless ? "exact" : "lossy 8-bit";
+    }
+    r.labels["layout"] = search_.layout;
+    std::vector<SearchStats> stats;
+    const auto t0 = Clock::now();
+    const KnnResult found = packed
+                                ? search_batch(*packed, queries, params, threads_, &stats)
+                                : search_batch(idx.graph, base, queries, params, threads_, &stats);
+    const double secs = since(t0);
+    double d = 0, h = 0, rr = 0;
+    for (const auto& s : stats) d += s.distances, h += s.hops, rr += s.reranked;
+    const double nq = static_cast<double>(queries.n);
+    r.metrics["queries"] = nq;
+    r.metrics["L"] = params.L;
+    r.metrics["k"] = params.k;
+    r.metrics["threads"] = threads_;
+    r.metrics["search_s"] = secs;
+    r.metrics["qps"] = nq / secs;
+    r.metrics["mean_distances"] = d / nq;
+    r.metrics["mean_hops"] = h / nq;
+    r.metrics["mean_reranked"] = rr / nq;
+    if (search_.recall || !search_.truth.empty()) {
+      KnnResult truth;
+      if (!search_.truth.empty()) {
+        const IntRows t = read_ivecs(search_.truth);
+        if (t.n != queries.n || t.dim < params.k)
+          throw IoError(search_.truth + ": " + std::to_string(t.n) + " x " + std::to_string(t.dim) +
+                        " ids, need " + std::to_string(queries.n) +
+                        " x >= " + std::to_string(params.k));
+        truth.nq = t.n;
+        truth.k = t.dim;
+        truth.ids = t.data;
+        truth.dist.assign(t.data.size(), 0.0f);
+      } else {
+        truth = exact_knn(base, queries, params.k);
+      }
+      r.metrics["recall"] = recall_at(found, truth, params.k);
+    }
+    if (!search_.out_ivecs.empty()) {
+      IntRows ids;
+      ids.n = found.nq;
+      ids.dim = found.k;
+      ids.data = found.ids;
+      write_ivecs(search_.out_ivecs, ids);
+      r.labels["ids_file"] = search_.out_ivecs;
+    }
+    if (!search_.trace.empty()) {
+      const MemoryTrace trace = packed ? trace_searches(*packed, queries, params)
+                                       : trace_searches(idx.graph, base, queries, params);
+      write_memory_trace(search_.trace, trace, !search_.trace_text);
+      r.labels["trace_file"] = search_.trace;
+      r.metrics["trace_requests"] = static_cast<double>(trace.requests.size());
+      r.metrics["trace_bytes"] = static_cast<double>(trace.total_bytes());
+    }
+  }
+
+  std::string kind_;
+  int threads_ = 1, build_threads_ = 0;
+  VectorSource base_, queries_;
+  std::string index_in_, index_out_, build_identity_;
+  NsgParams nsg_;
+  HnswParams hnsw_;
+  int64_t recall_sample_ = 1000;
+  SearchSetup search_;
+};
+
+struct AnnNsg : AnnExperiment {
+  AnnNsg() : AnnExperiment("nsg") {}
+};
+struct AnnHnsw : AnnExperiment {
+  AnnHnsw() : AnnExperiment("hnsw") {}
+};
+struct AnnMrng : AnnExperiment {
+  AnnMrng() : AnnExperiment("mrng") {}
+};
+struct AnnIndex : AnnExperiment {
+  AnnIndex() : AnnExperiment("index") {}
+};
+struct AnnExact : AnnExperiment {
+  AnnExact() : AnnExperiment("exact") {}
+};
+
+}  // namespace
+}  // namespace tessel::ann
+
+TESSEL_REGISTER_MODEL("ann.nsg", tessel::ann::AnnNsg,
+                      "Build an NSG (and search it) on the host (models/ann)");
+TESSEL_REGISTER_MODEL("ann.hnsw", tessel::ann::AnnHnsw,
+                      "Build a flat HNSW graph (and search it) on the host (models/ann)");
+TESSEL_REGISTER_MODEL("ann.mrng", tessel::ann::AnnMrng,
+                      "Build the exact MRNG (small sets; and search it) on the host (models/ann)");
+TESSEL_REGISTER_MODEL("ann.index", tessel::ann::AnnIndex,
+                      "Search a graph index file on the host (models/ann)");
+TESSEL_REGISTER_MODEL("ann.exact", tessel::ann::AnnExact,
+                      "Brute-force exact k-nearest-neighbour search, the baseline (models/ann)");
