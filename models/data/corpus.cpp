@@ -1,20 +1,13 @@
 // Corpus reading, splitting and sampling; the synthetic Markov-chain corpus.
 #include "models/data/corpus.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "runtime/core/error.h"
+#include "runtime/core/file_io.h"
 
 namespace tessel::data {
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open corpus file (missing or unreadable)");
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) throw IoError(path + ": read error");
-  std::string text = s.str();
+  std::string text = read_file(path, "corpus file");
   if (text.empty()) throw IoError(path + ": corpus file is empty");
   return text;
 }

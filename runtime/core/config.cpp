@@ -1,11 +1,14 @@
 // Loading, merging and typed reading of YAML configuration with exact error locations.
 #include "runtime/core/config.h"
 
+#include <algorithm>
+
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -94,15 +97,22 @@ NodePtr parse_text(const std::string& text, const std::string& file) {
   }
 }
 
+// A file that cannot be read is an I/O error (exit 4), not a configuration error.
 std::string read_file(const std::string& path, const std::string& referrer) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw IoError((referrer.empty() ? "" : referrer + ": ") + path +
+                  ": is a directory, expected a file");
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::string msg = path + ": cannot open config file";
     if (!referrer.empty()) msg = referrer + ": cannot open config file " + quote(path);
-    throw ConfigError(msg + (errno ? std::string(" (") + std::strerror(errno) + ")" : ""));
+    throw IoError(msg + (errno ? std::string(" (") + std::strerror(errno) + ")" : ""));
   }
   std::ostringstream ss;
   ss << in.rdbuf();
+  if (in.bad()) throw IoError(path + ": read error");
   return ss.str();
 }
 
@@ -163,25 +173,39 @@ std::string join_key(const std::string& prefix, const std::string& key) {
 NodePtr load_file(const std::string& path, const std::string& referrer,
                   std::vector<std::string>& chain);
 
-// Expands `include:` in every mapping below `n`, files relative to `dir`.
-void expand_includes(const NodePtr& n, const std::string& dir, const std::string& key_path,
-                     std::vector<std::string>& chain) {
+// Expands `base:` and `include:` in `n` and every mapping below it, files relative to
+// `dir`. `base: FILE` starts the mapping from FILE; `include:` merges fragments over that;
+// the mapping's own keys win over both. So an inline `hw: {base: big.yaml, tiles: 8}`
+// means what it means at the root of a file.
+void expand(const NodePtr& n, const std::string& dir, const std::string& key_path,
+            std::vector<std::string>& chain) {
   if (n->kind == ConfigNode::Kind::kSequence) {
     for (size_t i = 0; i < n->sequence.size(); ++i)
-      expand_includes(n->sequence[i], dir, key_path + "[" + std::to_string(i) + "]", chain);
+      expand(n->sequence[i], dir, key_path + "[" + std::to_string(i) + "]", chain);
     return;
   }
   if (n->kind != ConfigNode::Kind::kMap) return;
-  for (auto& kv : n->map) expand_includes(kv.second, dir, join_key(key_path, kv.first), chain);
+  for (auto& kv : n->map) expand(kv.second, dir, join_key(key_path, kv.first), chain);
+  NodePtr base = take(*n, "base");
   NodePtr inc = take(*n, "include");
-  if (!inc) return;
+  if (!base && !inc) return;
   NodePtr merged = std::make_shared<ConfigNode>();
   merged->kind = ConfigNode::Kind::kMap;
-  for (const auto& rel : path_list(inc, join_key(key_path, "include"))) {
-    NodePtr frag = load_file(join_path(dir, rel), inc->location.str(), chain);
-    if (frag->kind != ConfigNode::Kind::kMap)
-      throw ConfigError(frag->location.str() + ": included fragment must be a mapping");
-    merged = merge_config(merged, frag);
+  if (base) {
+    if (base->kind != ConfigNode::Kind::kScalar)
+      throw ConfigError(base->location.str() + ": " + join_key(key_path, "base") +
+                        ": expected a file path, got " + describe(*base));
+    merged = load_file(join_path(dir, base->scalar), base->location.str(), chain);
+    if (merged->kind != ConfigNode::Kind::kMap)
+      throw ConfigError(merged->location.str() + ": base file must be a mapping");
+  }
+  if (inc) {
+    for (const auto& rel : path_list(inc, join_key(key_path, "include"))) {
+      NodePtr frag = load_file(join_path(dir, rel), inc->location.str(), chain);
+      if (frag->kind != ConfigNode::Kind::kMap)
+        throw ConfigError(frag->location.str() + ": included fragment must be a mapping");
+      merged = merge_config(merged, frag);
+    }
   }
   NodePtr result = merge_config(merged, n);
   n->map = result->map;
@@ -201,22 +225,7 @@ NodePtr load_file(const std::string& path, const std::string& referrer,
   }
   chain.push_back(canonical);
   NodePtr n = parse_text(read_file(path, referrer), path);
-  std::string dir = fs::path(path).parent_path().string();
-  if (n->kind == ConfigNode::Kind::kMap) {
-    if (NodePtr base = take(*n, "base")) {
-      if (base->kind != ConfigNode::Kind::kScalar)
-        throw ConfigError(base->location.str() + ": base: expected a file path, got " +
-                          describe(*base));
-      NodePtr parent = load_file(join_path(dir, base->scalar), base->location.str(), chain);
-      if (parent->kind != ConfigNode::Kind::kMap)
-        throw ConfigError(parent->location.str() + ": base file must be a mapping");
-      expand_includes(n, dir, "", chain);
-      n = merge_config(parent, n);
-      chain.pop_back();
-      return n;
-    }
-  }
-  expand_includes(n, dir, "", chain);
+  expand(n, fs::path(path).parent_path().string(), "", chain);
   chain.pop_back();
   return n;
 }
@@ -480,6 +489,55 @@ double Config::get_non_negative(const std::string& key, double fallback) const {
   return v;
 }
 
+namespace {
+
+// A range bound as a person writes it: 10, 0.01, 1048576.
+std::string bound(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
+}  // namespace
+
+int64_t Config::as_int_range(int64_t lo, int64_t hi) const {
+  node_->used = true;
+  int64_t v = 0;
+  if (!is_scalar() || node_->quoted || !parse_integer(node_->scalar, v) || v < lo || v > hi)
+    fail("", "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                 ", got " + describe(*node_));
+  return v;
+}
+
+double Config::as_number_range(double lo, double hi) const {
+  node_->used = true;
+  double v = 0;
+  if (!is_scalar() || node_->quoted || !parse_number(node_->scalar, v) || v < lo || v > hi)
+    fail("",
+         "expected a number from " + bound(lo) + " to " + bound(hi) + ", got " + describe(*node_));
+  return v;
+}
+
+int64_t Config::get_int_range(const std::string& key, int64_t lo, int64_t hi) const {
+  return at(key).as_int_range(lo, hi);
+}
+
+int64_t Config::get_int_range(const std::string& key, int64_t lo, int64_t hi,
+                              int64_t fallback) const {
+  if (!has(key)) return get<int64_t>(key, fallback);
+  return get_int_range(key, lo, hi);
+}
+
+double Config::get_number_range(const std::string& key, double lo, double hi) const {
+  return at(key).as_number_range(lo, hi);
+}
+
+double Config::get_number_range(const std::string& key, double lo, double hi,
+                                double fallback) const {
+  if (!has(key)) return get<double>(key, fallback);
+  return get_number_range(key, lo, hi);
+}
+
 std::string Config::get_choice(const std::string& key,
                                const std::vector<std::string>& choices) const {
   std::string v = get<std::string>(key);
@@ -521,6 +579,16 @@ void Config::reject_unused() const {
   } else if (is_sequence()) {
     for (const auto& item : elements()) item.reject_unused();
   }
+}
+
+bool Config::erase(const std::string& key) {
+  if (!is_map()) return false;
+  auto& map = node_->map;
+  const auto it =
+      std::find_if(map.begin(), map.end(), [&](const auto& kv) { return kv.first == key; });
+  if (it == map.end()) return false;
+  map.erase(it);
+  return true;
 }
 
 void Config::set(const std::string& dotted_path, const Config& value) {

@@ -59,6 +59,17 @@ class Config {
   double get_positive(const std::string& key) const;
   double get_positive(const std::string& key, double fallback) const;
   double get_non_negative(const std::string& key, double fallback) const;
+  // An integer or number from `lo` to `hi` inclusive; the error states the range:
+  //   hw.yaml:3:12: hw.clock_ghz: expected a number from 0.01 to 10, got "1e-300"
+  // Ranges are physical limits (documented in configs/README.md) that also keep the
+  // arithmetic done with the value from overflowing.
+  int64_t get_int_range(const std::string& key, int64_t lo, int64_t hi) const;
+  int64_t get_int_range(const std::string& key, int64_t lo, int64_t hi, int64_t fallback) const;
+  double get_number_range(const std::string& key, double lo, double hi) const;
+  double get_number_range(const std::string& key, double lo, double hi, double fallback) const;
+  // This node (a list element) read the same way.
+  int64_t as_int_range(int64_t lo, int64_t hi) const;
+  double as_number_range(double lo, double hi) const;
   // A string that must be one of `choices`.
   std::string get_choice(const std::string& key, const std::vector<std::string>& choices) const;
   std::string get_choice(const std::string& key, const std::vector<std::string>& choices,
@@ -82,6 +93,8 @@ class Config {
 
   // Replaces (or creates) the value at a dotted path below this mapping.
   void set(const std::string& dotted_path, const Config& value);
+  // Removes `key` from this mapping (nothing when absent); returns whether it was there.
+  bool erase(const std::string& key);
   // Canonical JSON (scalars typed: integers, numbers, booleans, strings).
   nlohmann::json to_json() const;
   // Scalar text as written.

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "tests/support/tool.h"
 
 namespace tessel {
@@ -16,6 +18,18 @@ std::string error_of(const std::function<void()>& f) {
     f();
   } catch (const ConfigError& e) {
     return e.what();
+  }
+  return "(no error)";
+}
+
+// The message of an IoError (a file that cannot be read: exit code 4, not 3).
+std::string io_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const IoError& e) {
+    return e.what();
+  } catch (const Error& e) {
+    return std::string("(not an IoError) ") + e.what();
   }
   return "(no error)";
 }
@@ -66,8 +80,8 @@ TEST(Config, YamlSyntaxErrorNamesPosition) {
   EXPECT_EQ(msg, dir / "bad.yaml" + ":2:6: YAML syntax error: end of sequence flow not found");
 }
 
-TEST(Config, MissingFile) {
-  EXPECT_EQ(error_of([&] { Config::load("/nonexistent/hw.yaml"); }),
+TEST(Config, MissingFileIsAnIoError) {
+  EXPECT_EQ(io_error_of([&] { Config::load("/nonexistent/hw.yaml"); }),
             "/nonexistent/hw.yaml: cannot open config file (No such file or directory)");
 }
 
@@ -105,9 +119,69 @@ TEST(Config, IncludeMergesFragmentsUnderOwnKeys) {
 TEST(Config, MissingIncludeNamesTheReferringLine) {
   TempDir dir;
   write_text(dir / "hw.yaml", "a: 1\nb:\n  include: nope.yaml\n");
-  EXPECT_EQ(error_of([&] { Config::load(dir / "hw.yaml"); }),
+  EXPECT_EQ(io_error_of([&] { Config::load(dir / "hw.yaml"); }),
             dir / "hw.yaml" + ":3:12: cannot open config file \"" + dir / "nope.yaml" +
                 "\" (No such file or directory)");
+}
+
+TEST(Config, DirectoryIsNamedAsSuch) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "sub");
+  EXPECT_EQ(io_error_of([&] { Config::load(dir / "sub", "hw"); }),
+            dir / "sub" + ": is a directory, expected a file");
+  write_text(dir / "hw.yaml", "a: 1\nb:\n  include: sub\n");
+  EXPECT_EQ(io_error_of([&] { Config::load(dir / "hw.yaml"); }),
+            dir / "hw.yaml" + ":3:12: " + dir / "sub" + ": is a directory, expected a file");
+}
+
+TEST(Config, BaseInAnInlineMappingMergesLikeAtTheRoot) {
+  TempDir dir;
+  write_text(dir / "hw/big.yaml", "tiles: 16\noffchip: {gbps: 40, latency: 100}\n");
+  write_text(dir / "exp.yaml",
+             "seed: 1\nhw: {base: hw/big.yaml, offchip: {gbps: 10}}\nworkload:\n  base: w.yaml\n");
+  write_text(dir / "w.yaml", "kind: gemm\nm: 4\n");
+  Config c = Config::load(dir / "exp.yaml");
+  Config hw = c.child("hw");
+  EXPECT_FALSE(hw.has("base"));
+  EXPECT_EQ(hw.get<int>("tiles"), 16);
+  EXPECT_EQ(hw.child("offchip").get<int>("gbps"), 10);
+  EXPECT_EQ(hw.child("offchip").get<int>("latency"), 100);
+  EXPECT_EQ(hw.at("tiles").location().str(), dir / "hw/big.yaml" + ":1:8");
+  EXPECT_EQ(c.child("workload").get<int>("m"), 4);
+  write_text(dir / "bad.yaml", "hw: {base: [a.yaml]}\n");
+  EXPECT_EQ(error_of([&] { Config::load(dir / "bad.yaml"); }),
+            dir / "bad.yaml" + ":1:12: hw.base: expected a file path, got a list");
+}
+
+TEST(Config, RangeGettersStateTheRange) {
+  Config c = Config::parse(
+      "clock_ghz: 1e-300\nbuffer_kib: 1e30\nmac_budget: 4611686018427387904\nrows: 16\n"
+      "ghz: 2.5\nhalf: 4.5\nhuge: 1e999\nlist: [8, 9000]\nword: \"3\"\n",
+      "hw.yaml", "hw");
+  EXPECT_EQ(error_of([&] { c.get_number_range("clock_ghz", 0.01, 10); }),
+            "hw.yaml:1:12: hw.clock_ghz: expected a number from 0.01 to 10, got \"1e-300\"");
+  EXPECT_EQ(error_of([&] { c.get_number_range("buffer_kib", 0.001, 1048576); }),
+            "hw.yaml:2:13: hw.buffer_kib: expected a number from 0.001 to 1048576, got \"1e30\"");
+  EXPECT_EQ(error_of([&] { c.get_int_range("mac_budget", 4, 1 << 24); }),
+            "hw.yaml:3:13: hw.mac_budget: expected an integer from 4 to 16777216, got "
+            "\"4611686018427387904\"");
+  EXPECT_EQ(c.get_int_range("rows", 1, 16), 16);
+  EXPECT_DOUBLE_EQ(c.get_number_range("ghz", 0.01, 10), 2.5);
+  EXPECT_EQ(error_of([&] { c.get_int_range("half", 1, 16); }),
+            "hw.yaml:6:7: hw.half: expected an integer from 1 to 16, got \"4.5\"");
+  EXPECT_EQ(error_of([&] { c.get_number_range("huge", 0, 1e6); }),
+            "hw.yaml:7:7: hw.huge: expected a number from 0 to 1000000, got \"1e999\"");
+  EXPECT_EQ(error_of([&] { c.get_int_range("word", 1, 16); }),
+            "hw.yaml:9:7: hw.word: expected an integer from 1 to 16, got \"3\"");
+  auto items = c.items("list");
+  EXPECT_EQ(items[0].as_int_range(1, 4096), 8);
+  EXPECT_EQ(error_of([&] { items[1].as_int_range(1, 4096); }),
+            "hw.yaml:8:11: hw.list[1]: expected an integer from 1 to 4096, got \"9000\"");
+  // Absent keys take the fallback; present ones are checked.
+  EXPECT_EQ(c.get_int_range("absent", 1, 16, 3), 3);
+  EXPECT_DOUBLE_EQ(c.get_number_range("absent2", 0, 1, 0.5), 0.5);
+  EXPECT_EQ(error_of([&] { c.get_int_range("rows", 1, 8, 3); }),
+            "hw.yaml:4:7: hw.rows: expected an integer from 1 to 8, got \"16\"");
 }
 
 TEST(Config, DuplicateKeyIsAnError) {
