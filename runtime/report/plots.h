@@ -25,9 +25,11 @@ struct ScatterPoint {
   double x = 0, y = 0;
 };
 
-// Bars of speedup (×) per point, with a dashed line at 1 (the baseline).
+// Bars of speedup (×) per point, with a dashed line at 1 (the baseline). A max / min
+// above 20 gives a log axis with bars from 1×; the title wraps to the plot's width.
 PlotJob speedup_plot(const std::vector<Bar>& bars, const std::string& baseline_text);
-// Stacked bars: values[point][component], in `unit`.
+// Stacked bars: values[point][component], in `unit`. All-zero components are left out;
+// past 20 components the lightest are summed into "other", so every series has its own colour.
 PlotJob energy_plot(const std::vector<std::string>& labels,
                     const std::vector<std::string>& components,
                     const std::vector<std::vector<double>>& values, const std::string& unit);

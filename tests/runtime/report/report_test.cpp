@@ -16,6 +16,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/report/baseline.h"
+#include "runtime/report/plots.h"
 #include "runtime/report/results_folder.h"
 
 namespace tessel::report {
@@ -348,6 +349,210 @@ TEST_F(ReportFolder, ComparisonsSummariseTheSubjectAgainstEachNamedBaseline) {
   EXPECT_NEAR(std::stod(metric[2]), std::sqrt(0.8 * 0.75), 0.001);
   EXPECT_NEAR(std::stod(metric[10]), 0.5, 1e-9);
   EXPECT_NE(md.find("Published figures are invented for this test."), std::string::npos);
+}
+
+// --- The plots themselves, rendered by gnuplot and read back from the SVG ---
+
+// One text element of a gnuplot SVG: where it is anchored and what it says.
+struct SvgText {
+  double x = 0, y = 0, font_px = 0;
+  std::string anchor, text;
+  bool rotated = false;
+};
+
+struct Svg {
+  double width = 0, height = 0;
+  std::vector<SvgText> texts;
+  std::vector<std::string> series_fills;  // the first fill colour of each plotted series
+};
+
+std::string xml_text(std::string s) {
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}}) {
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+      s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+Svg parse_svg(const std::string& svg) {
+  Svg out;
+  std::smatch m;
+  if (std::regex_search(svg, m, std::regex(R"re(viewBox="0 0 ([0-9.]+) ([0-9.]+)")re"))) {
+    out.width = std::stod(m[1]);
+    out.height = std::stod(m[2]);
+  }
+  const std::regex text_re(
+      R"re(<g transform="translate\(([-0-9.]+),([-0-9.]+)\)( rotate\([-0-9.]+\))?"[^>]*font-size="([0-9.]+)"\s*text-anchor="(\w+)">\s*<text>([^<]*)</text>)re");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), text_re);
+       it != std::sregex_iterator(); ++it) {
+    const std::smatch& t = *it;
+    out.texts.push_back(
+        {std::stod(t[1]), std::stod(t[2]), std::stod(t[4]), t[5], xml_text(t[6]), t[3].matched});
+  }
+  // Each series is a <g id="gnuplot_plot_N"> group; its boxes carry fill colours.
+  const std::regex series_re(R"re(<g id="gnuplot_plot_\d+")re");
+  const std::regex fill_re(R"re(fill\s*=\s*['"](rgb\([^)]*\)|#[0-9a-fA-F]{6})['"])re");
+  std::vector<size_t> starts;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), series_re);
+       it != std::sregex_iterator(); ++it)
+    starts.push_back(static_cast<size_t>(it->position()));
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const size_t end = i + 1 < starts.size() ? starts[i + 1] : svg.size();
+    const std::string part = svg.substr(starts[i], end - starts[i]);
+    std::smatch f;
+    if (std::regex_search(part, f, fill_re)) out.series_fills.push_back(f[1]);
+  }
+  return out;
+}
+
+// Width of `s` at 0.6 em a character: wider than Helvetica's average (about 0.5 em), so a
+// text that passes fits in any common sans-serif font.
+double estimated_px(const std::string& s, double font_px) {
+  double chars = 0;
+  for (unsigned char c : s)
+    if ((c & 0xc0) != 0x80) ++chars;
+  return 0.6 * font_px * chars;
+}
+
+// Every horizontal text lies inside the canvas (rotated ones are tick and value labels whose
+// extent the canvas check cannot judge from the anchor alone).
+void expect_texts_inside(const Svg& svg) {
+  ASSERT_GT(svg.width, 0);
+  for (const SvgText& t : svg.texts) {
+    if (t.rotated) continue;
+    const double w = estimated_px(t.text, t.font_px);
+    const double left = t.anchor == "middle" ? t.x - w / 2 : t.anchor == "end" ? t.x - w : t.x;
+    EXPECT_GE(left, 0) << "'" << t.text << "' starts left of the canvas";
+    EXPECT_LE(left + w, svg.width) << "'" << t.text << "' ends right of the canvas";
+    EXPECT_GE(t.y - t.font_px, 0) << "'" << t.text << "' is above the canvas";
+    EXPECT_LE(t.y, svg.height) << "'" << t.text << "' is below the canvas";
+  }
+}
+
+std::string render(const PlotJob& job) {
+  const std::string gnuplot = find_program("gnuplot");
+  EXPECT_FALSE(gnuplot.empty()) << "gnuplot is needed for the plot tests (scripts/deps.sh)";
+  if (gnuplot.empty()) return "";
+  return render_plot(gnuplot, job);
+}
+
+bool has_text(const Svg& svg, const std::string& text) {
+  for (const SvgText& t : svg.texts)
+    if (t.text == text) return true;
+  return false;
+}
+
+// The memory sweep's speedups (results/memory): 0.01× to 14.73× over DDR4 streaming.
+std::vector<Bar> memory_bars() {
+  const double v[] = {1,    1.44, 7.86, 14.73, 0.14, 0.018, 0.016, 0.01, 1,    3.05, 4.57,  8.79,
+                      0.30, 0.02, 0.02, 0.03,  1,    2.20,  3.98,  7.62, 0.31, 0.02, 0.019, 0.04};
+  std::vector<Bar> bars;
+  for (size_t i = 0; i < std::size(v); ++i) {
+    char id[8];
+    std::snprintf(id, sizeof id, "p%04zu", i);
+    bars.push_back({id, v[i]});
+  }
+  return bars;
+}
+
+const std::string kMemoryBaseline =
+    "hw.device=../hw/memory/ddr4_3200.yaml, workload.footprint_mib=256, "
+    "workload.max_outstanding=64, workload.request_bytes=64, workload.requests=200000";
+
+TEST(Plots, LongSpeedupTitleWrapsInsideTheCanvasAndKeepsEveryWord) {
+  const Svg svg = parse_svg(render(speedup_plot(memory_bars(), kMemoryBaseline)));
+  EXPECT_EQ(svg.width, 1000);
+  expect_texts_inside(svg);
+  // The title's lines, in order, spell the whole baseline.
+  std::string title;
+  for (const SvgText& t : svg.texts)
+    if (!t.rotated && t.y < 80 && t.font_px == 14) title += (title.empty() ? "" : " ") + t.text;
+  EXPECT_EQ(title, "Speedup over the baseline baseline: " + kMemoryBaseline);
+}
+
+TEST(Plots, WideSpeedupRangeGetsALogAxisWithDecadeTicks) {
+  const Svg svg = parse_svg(render(speedup_plot(memory_bars(), kMemoryBaseline)));
+  for (const char* tick : {"0.01×", "0.1×", "1×", "10×"}) EXPECT_TRUE(has_text(svg, tick)) << tick;
+  for (const char* tick : {"2×", "4×", "0×"}) EXPECT_FALSE(has_text(svg, tick)) << tick;
+  // Every bar keeps its value label, the smallest included.
+  EXPECT_TRUE(has_text(svg, "0.01×"));
+  EXPECT_TRUE(has_text(svg, "14.73×"));
+}
+
+TEST(Plots, SpeedupAxisIsLogPastARatioOfTwenty) {
+  auto ticks_of = [](double lo, double hi) {
+    return parse_svg(render(speedup_plot({{"a", lo}, {"b", 1}, {"c", hi}}, "x=1")));
+  };
+  const Svg narrow = ticks_of(0.5, 9.5);  // ratio 19: linear from 0
+  EXPECT_TRUE(has_text(narrow, "0×"));
+  EXPECT_FALSE(has_text(narrow, "0.1×"));
+  const Svg wide = ticks_of(0.5, 10.5);  // ratio 21: log
+  // Under three decades the log axis labels 1-2-5 steps.
+  for (const char* tick : {"0.5×", "1×", "2×", "5×", "10×"})
+    EXPECT_TRUE(has_text(wide, tick)) << tick;
+  EXPECT_FALSE(has_text(wide, "0×"));
+  expect_texts_inside(narrow);
+  expect_texts_inside(wide);
+}
+
+TEST(Plots, LogSpeedupsAllOnOneSideOfTheBaselineStillRender) {
+  // Every bar above 1× (and then every bar below): one side has no value label at all.
+  for (const auto& bars :
+       {std::vector<Bar>{{"a", 1.5}, {"b", 40}}, std::vector<Bar>{{"a", 0.5}, {"b", 0.013}}}) {
+    const Svg svg = parse_svg(render(speedup_plot(bars, "x=1")));
+    EXPECT_TRUE(has_text(svg, "1×"));
+    EXPECT_TRUE(has_text(svg, bars[1].value > 1 ? "40.00×" : "0.013×"));
+    expect_texts_inside(svg);
+  }
+}
+
+// Component names of the memory sweep (results/memory): five devices, sixteen actions.
+std::vector<std::string> memory_components() {
+  return {"dram.activate", "dram.background",  "dram.read",      "dram.refresh",
+          "dram.write",    "hbm.activate",     "hbm.background", "hbm.read",
+          "hbm.refresh",   "hbm.write",        "nvm.media_read", "nvm.media_write",
+          "ssd.erase",     "ssd.page_program", "ssd.page_read",  "ssd_link.serdes"};
+}
+
+TEST(Plots, SixteenEnergyComponentsGetSixteenDistinctFills) {
+  const auto comps = memory_components();
+  std::vector<std::vector<double>> values;
+  std::vector<std::string> labels;
+  for (int p = 0; p < 4; ++p) {
+    labels.push_back("p" + std::to_string(p));
+    values.emplace_back();
+    for (size_t c = 0; c < comps.size(); ++c) values.back().push_back(1.0 + c + p);
+  }
+  const Svg svg = parse_svg(render(energy_plot(labels, comps, values, "µJ")));
+  ASSERT_EQ(svg.series_fills.size(), comps.size());
+  EXPECT_EQ(std::set<std::string>(svg.series_fills.begin(), svg.series_fills.end()).size(),
+            comps.size());
+  for (const auto& c : comps) EXPECT_TRUE(has_text(svg, c)) << c;
+  expect_texts_inside(svg);
+}
+
+TEST(Plots, EnergyBeyondTwentyComponentsFoldsTheSmallestIntoOther) {
+  // 25 components; component c is worth (c + 1) at every point, and component 24 is zero.
+  std::vector<std::string> comps;
+  for (int c = 0; c < 25; ++c) comps.push_back("unit" + std::to_string(c) + ".action");
+  std::vector<std::vector<double>> values(3);
+  for (auto& row : values)
+    for (int c = 0; c < 25; ++c) row.push_back(c == 24 ? 0.0 : c + 1.0);
+  const PlotJob job = energy_plot({"a", "b", "c"}, comps, values, "pJ");
+  // 24 non-zero components: the 19 heaviest (unit5..unit23) kept, unit0..unit4 summed.
+  const std::string data = job.data_files.at("energy.dat");
+  EXPECT_NE(data.find("\tother (5 components)\n"), std::string::npos) << data;
+  EXPECT_EQ(data.find("unit24.action"), std::string::npos) << "an all-zero component is dropped";
+  EXPECT_EQ(data.find("unit4.action"), std::string::npos);
+  EXPECT_NE(data.find("point\tunit5.action\tunit6.action"), std::string::npos);
+  EXPECT_NE(data.find("\na\t6\t7\t8\t"), std::string::npos) << data;
+  EXPECT_NE(data.find("\t24\t15\n"), std::string::npos) << data;  // unit23, other = 1+...+5
+  const Svg svg = parse_svg(render(job));
+  ASSERT_EQ(svg.series_fills.size(), 20u);
+  EXPECT_EQ(std::set<std::string>(svg.series_fills.begin(), svg.series_fills.end()).size(), 20u);
+  EXPECT_TRUE(has_text(svg, "other (5 components)"));
+  expect_texts_inside(svg);
 }
 
 }  // namespace
