@@ -11,16 +11,16 @@ GpuReference GpuReference::load(const std::string& path) {
   Config c = Config::load(path, "gpu_reference");
   GpuReference g;
   c.get<std::string>("source");
-  const double runs = c.get_positive("layers") * c.get_positive("steps");
+  const double runs = c.get_number_range("layers", 1, 1024) * c.get_number_range("steps", 1, 1e9);
   Config ms = c.child("ms_by_hidden");
   for (const auto& key : ms.keys()) {
     char* end = nullptr;
     const double h = std::strtod(key.c_str(), &end);
     if (*end != '\0' || h <= 0) ms.fail(key, "expected a hidden size as the key");
-    g.step_s_by_hidden_[h] = ms.get_positive(key) * 1e-3 / runs;
+    g.step_s_by_hidden_[h] = ms.get_number_range(key, 1e-6, 1e9) * 1e-3 / runs;
   }
   if (g.step_s_by_hidden_.empty()) c.fail("ms_by_hidden", "needs at least one measurement");
-  g.peak_flops_ = c.get_positive("peak_gflops") * 1e9;
+  g.peak_flops_ = c.get_number_range("peak_gflops", 0.001, 1e7) * 1e9;
   c.reject_unused();
   return g;
 }

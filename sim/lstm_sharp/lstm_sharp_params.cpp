@@ -23,11 +23,13 @@ bool valid_width(const MachineParams& p, int64_t k) {
 
 }  // namespace
 
+// Ranges (configs/README.md) are what a chip can be; they also keep cycle and byte counts
+// (MACs per step × steps × layers) inside 64 bits.
 MachineParams read_machine(const Config& hw) {
   MachineParams p;
-  p.clock_ghz = hw.get_positive("clock_ghz");
-  p.mac_budget = hw.get_positive_int("mac_budget");
-  p.tiles = hw.get_positive_int("tiles");
+  p.clock_ghz = hw.get_number_range("clock_ghz", 0.01, 10);
+  p.mac_budget = hw.get_int_range("mac_budget", 4, 1 << 24);
+  p.tiles = hw.get_int_range("tiles", 1, 4096);
   // `auto`: the balanced fixed shape a designer picks without knowing the workloads,
   // K ≈ D ≈ sqrt(MACs per tile): the largest power of two K with D = budget/(tiles·K) ≥ K.
   if (hw.has("dpu_width") && hw.at("dpu_width").is_scalar() &&
@@ -38,7 +40,7 @@ MachineParams read_machine(const Config& hw) {
            p.dpu_width * 2 <= p.mac_budget / (p.tiles * p.dpu_width * 2))
       p.dpu_width *= 2;
   } else {
-    p.dpu_width = hw.get_positive_int("dpu_width");
+    p.dpu_width = hw.get_int_range("dpu_width", 1, 4096);
   }
   p.reconfigurable = hw.get<bool>("reconfigurable", true);
   if (!valid_width(p, p.dpu_width))
@@ -48,30 +50,32 @@ MachineParams read_machine(const Config& hw) {
   // The widths the reconfigurable datapath supports; those that cannot split this MAC
   // budget into whole row blocks are not candidates for it.
   if (hw.has("dpu_width_options")) {
-    for (const auto& k : hw.items("dpu_width_options"))
-      if (valid_width(p, k.as<int64_t>())) p.dpu_width_options.push_back(k.as<int64_t>());
+    for (const auto& item : hw.items("dpu_width_options")) {
+      const int64_t k = item.as_int_range(1, 4096);
+      if (valid_width(p, k)) p.dpu_width_options.push_back(k);
+    }
   }
   if (p.dpu_width_options.empty()) p.dpu_width_options.push_back(p.dpu_width);
   p.schedule = parse_schedule(
       hw.get_choice("schedule", {"sequential", "inter_gate", "unfolded", "sharp"}, "sharp"));
-  p.runahead_steps = hw.get_positive_int("runahead_steps", 1);
+  p.runahead_steps = hw.get_int_range("runahead_steps", 1, 1000000, 1);
 
   Config sram = hw.child("weight_sram");
-  p.weight_sram_kib = sram.get_positive("kib_per_tile");
-  p.weight_sram_bank_bytes = sram.get_positive_int("bank_bytes");
-  p.weight_sram_macro_kib = sram.get_positive("macro_kib", 32);
+  p.weight_sram_kib = sram.get_number_range("kib_per_tile", 0.001, 1048576);
+  p.weight_sram_bank_bytes = sram.get_int_range("bank_bytes", 1, 4096);
+  p.weight_sram_macro_kib = sram.get_number_range("macro_kib", 0.001, 1048576, 32);
   // Default: as many banks as it takes to feed every DPU lane each cycle at the widest
   // shape, i.e. the SRAM never throttles the datapath.
   const int64_t lane_bytes = p.mac_budget / p.tiles * 2;
-  p.weight_sram_banks = sram.get_positive_int(
-      "banks", (lane_bytes + p.weight_sram_bank_bytes - 1) / p.weight_sram_bank_bytes);
+  p.weight_sram_banks = sram.get_int_range(
+      "banks", 1, 1 << 20, (lane_bytes + p.weight_sram_bank_bytes - 1) / p.weight_sram_bank_bytes);
   Config mfu = hw.child("mfu");
-  p.mfu_lanes = mfu.get_positive_int("lanes");
-  p.mfu_latency = mfu.get_positive_int("latency_cycles");
+  p.mfu_lanes = mfu.get_int_range("lanes", 1, 65536);
+  p.mfu_latency = mfu.get_int_range("latency_cycles", 1, 1024);
   Config off = hw.child("offchip");
-  p.offchip_bytes_per_cycle = off.get_positive("read_gbps") / p.clock_ghz;
-  p.offchip_latency_cycles =
-      static_cast<uint64_t>(std::llround(off.get_non_negative("latency_ns", 0) * p.clock_ghz));
+  p.offchip_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
+  p.offchip_latency_cycles = static_cast<uint64_t>(
+      std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * p.clock_ghz));
   if (hw.has("gpu_reference")) p.gpu_reference = hw.get_path("gpu_reference");
   if (hw.has("rtl")) {
     Config rtl = hw.child("rtl");
@@ -92,10 +96,11 @@ LstmWorkload read_lstm_workload(const Config& w) {
   w.get_choice("kind", {"lstm"});
   l.name = w.get<std::string>("name", "");
   w.get<std::string>("source", "");
-  l.input_size = w.get_positive_int("input_size");
-  l.hidden_size = w.get_positive_int("hidden_size");
-  l.layers = w.get_positive_int("layers");
-  l.seq_len = w.get_positive_int("seq_len");
+  // 4·H·(X + H) MACs per step × seq_len × layers × 2 directions stays below 2^62.
+  l.input_size = w.get_int_range("input_size", 1, 65536);
+  l.hidden_size = w.get_int_range("hidden_size", 1, 65536);
+  l.layers = w.get_int_range("layers", 1, 64);
+  l.seq_len = w.get_int_range("seq_len", 1, 1000000);
   if (w.get_positive_int("batch", 1) != 1)
     w.fail("batch", "LSTM-Sharp models batch-1 inference; use batch: 1");
   l.bidirectional = w.get<bool>("bidirectional", false);

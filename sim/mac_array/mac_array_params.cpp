@@ -6,14 +6,16 @@
 
 namespace tessel::mac_array {
 
+// Ranges (configs/README.md) are what a chip can be; they also keep every product of
+// them (rows·cols·K chunks, bytes per cycle) far inside int64.
 MacArrayParams read_params(const Config& hw) {
   MacArrayParams p;
-  p.clock_ghz = hw.get_positive("clock_ghz");
-  p.rows = hw.get_positive_int("rows");
-  p.cols = hw.get_positive_int("cols");
-  p.pipeline_depth = hw.get_positive_int("pipeline_depth", 3);
+  p.clock_ghz = hw.get_number_range("clock_ghz", 0.01, 10);
+  p.rows = hw.get_int_range("rows", 1, 4096);
+  p.cols = hw.get_int_range("cols", 1, 4096);
+  p.pipeline_depth = hw.get_int_range("pipeline_depth", 1, 1024, 3);
   hw.get_choice("dtype", {"int8"}, "int8");
-  double kib = hw.get_positive("buffer_kib");
+  double kib = hw.get_number_range("buffer_kib", 0.001, 1048576);
   p.buffer_bytes = static_cast<int64_t>(kib * 1024);
   if (p.buffer_bytes / 2 / (p.rows + p.cols) < 1)
     hw.fail("buffer_kib", "too small: two K steps of a " + std::to_string(p.rows) + "x" +
@@ -21,10 +23,10 @@ MacArrayParams read_params(const Config& hw) {
                               std::to_string(2 * (p.rows + p.cols)) + " bytes");
   Config off = hw.child("offchip");
   // GB/s divided by Gcycles/s gives bytes per cycle.
-  p.read_bytes_per_cycle = off.get_positive("read_gbps") / p.clock_ghz;
-  p.write_bytes_per_cycle = off.get_positive("write_gbps") / p.clock_ghz;
-  p.latency_cycles =
-      static_cast<uint64_t>(std::llround(off.get_non_negative("latency_ns", 0) * p.clock_ghz));
+  p.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
+  p.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / p.clock_ghz;
+  p.latency_cycles = static_cast<uint64_t>(
+      std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * p.clock_ghz));
   // Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at
   // the smallest of those that holds it.
   p.sram_action = kib <= 8 ? "sram_8kb" : kib <= 32 ? "sram_32kb" : "sram_1mb";
@@ -34,9 +36,10 @@ MacArrayParams read_params(const Config& hw) {
 GemmWorkload read_workload(const Config& workload) {
   GemmWorkload w;
   workload.get_choice("kind", {"gemm"});
-  w.m = workload.get_positive_int("m");
-  w.n = workload.get_positive_int("n");
-  w.k = workload.get_positive_int("k");
+  // Up to 2^20 each: m·n·k MACs stay below 2^63.
+  w.m = workload.get_int_range("m", 1, 1 << 20);
+  w.n = workload.get_int_range("n", 1, 1 << 20);
+  w.k = workload.get_int_range("k", 1, 1 << 20);
   w.functional = workload.get<bool>("functional", true);
   return w;
 }

@@ -13,45 +13,53 @@ bool is_pow2(int64_t v) {
 DramParams read_dram_params(const Config& d, const Config& c) {
   DramParams p;
   p.standard = d.get_choice("standard", {"DDR4", "DDR5", "HBM2E", "HBM3"});
-  p.data_rate_mtps = d.get_positive("data_rate_mtps");
+  // Ranges (configs/README.md): beyond today's parts, and small enough that the capacity
+  // (channels·ranks·banks·rows·row bytes ≤ 2^59) and every address fit 64 bits.
+  p.data_rate_mtps = d.get_number_range("data_rate_mtps", 100, 40000);
   p.tck_ns = 2000.0 / p.data_rate_mtps;
-  p.bus_bits = d.get_positive_int("bus_bits");
-  p.burst_length = d.get_positive_int("burst_length");
+  p.bus_bits = d.get_int_range("bus_bits", 8, 1024);
+  p.burst_length = d.get_int_range("burst_length", 2, 32);
   if (p.bus_bits % 8) d.fail("bus_bits", "must be a multiple of 8");
   if (p.burst_length % 2) d.fail("burst_length", "must be even (double data rate)");
 
   Config org = d.child("org");
-  p.channels = org.get_positive_int("channels");
-  p.ranks = org.get_positive_int("ranks");
-  p.bankgroups = org.get_positive_int("bankgroups");
-  p.banks_per_group = org.get_positive_int("banks_per_group");
-  p.rows = org.get_positive_int("rows");
-  p.columns = org.get_positive_int("columns");
-  for (const char* k : {"channels", "ranks", "bankgroups", "banks_per_group", "rows", "columns"})
-    if (!is_pow2(org.get<int64_t>(k))) org.fail(k, "must be a power of two (address mapping)");
+  p.channels = org.get_int_range("channels", 1, 256);
+  p.ranks = org.get_int_range("ranks", 1, 16);
+  p.bankgroups = org.get_int_range("bankgroups", 1, 16);
+  p.banks_per_group = org.get_int_range("banks_per_group", 1, 16);
+  p.rows = org.get_int_range("rows", 1, 1 << 18);
+  p.columns = org.get_int_range("columns", 1, 1 << 14);
+  const std::pair<const char*, int64_t> sizes[] = {{"channels", p.channels},
+                                                   {"ranks", p.ranks},
+                                                   {"bankgroups", p.bankgroups},
+                                                   {"banks_per_group", p.banks_per_group},
+                                                   {"rows", p.rows},
+                                                   {"columns", p.columns}};
+  for (const auto& [k, v] : sizes)
+    if (!is_pow2(v)) org.fail(k, "must be a power of two (address mapping)");
   if (p.columns < p.burst_length) org.fail("columns", "must hold at least one burst");
 
   Config t = d.child("timing_ck");
   DramTiming& x = p.t;
-  x.cl = t.get_positive_int("CL");
-  x.cwl = t.get_positive_int("CWL");
-  x.rcd = t.get_positive_int("RCD");
-  x.rcd_wr = t.get_positive_int("RCD_WR", x.rcd);
-  x.rp = t.get_positive_int("RP");
-  x.ras = t.get_positive_int("RAS");
-  x.rc = t.get_positive_int("RC");
-  x.ccd_s = t.get_positive_int("CCD_S");
-  x.ccd_l = t.get_positive_int("CCD_L");
-  x.rrd_s = t.get_positive_int("RRD_S");
-  x.rrd_l = t.get_positive_int("RRD_L");
-  x.faw = t.get_positive_int("FAW");
-  x.wtr_s = t.get_positive_int("WTR_S");
-  x.wtr_l = t.get_positive_int("WTR_L");
-  x.wr = t.get_positive_int("WR");
-  x.rtp = t.get_positive_int("RTP");
-  x.rfc = t.get_positive_int("RFC");
-  x.refi = t.get_positive_int("REFI");
-  x.rtrs = t.get_positive_int("RTRS", 2);
+  x.cl = t.get_int_range("CL", 1, 1000);
+  x.cwl = t.get_int_range("CWL", 1, 1000);
+  x.rcd = t.get_int_range("RCD", 1, 1000);
+  x.rcd_wr = t.get_int_range("RCD_WR", 1, 1000, x.rcd);
+  x.rp = t.get_int_range("RP", 1, 1000);
+  x.ras = t.get_int_range("RAS", 1, 1000);
+  x.rc = t.get_int_range("RC", 1, 1000);
+  x.ccd_s = t.get_int_range("CCD_S", 1, 1000);
+  x.ccd_l = t.get_int_range("CCD_L", 1, 1000);
+  x.rrd_s = t.get_int_range("RRD_S", 1, 1000);
+  x.rrd_l = t.get_int_range("RRD_L", 1, 1000);
+  x.faw = t.get_int_range("FAW", 1, 1000);
+  x.wtr_s = t.get_int_range("WTR_S", 1, 1000);
+  x.wtr_l = t.get_int_range("WTR_L", 1, 1000);
+  x.wr = t.get_int_range("WR", 1, 1000);
+  x.rtp = t.get_int_range("RTP", 1, 1000);
+  x.rfc = t.get_int_range("RFC", 1, 100000);
+  x.refi = t.get_int_range("REFI", 1, 1000000);
+  x.rtrs = t.get_int_range("RTRS", 1, 1000, 2);
   x.burst = p.burst_length / 2;
   if (x.rc < x.ras + x.rp) t.fail("RC", "must be at least RAS + RP");
   if (x.refi <= x.rfc) t.fail("REFI", "must exceed RFC");
@@ -62,23 +70,23 @@ DramParams read_dram_params(const Config& d, const Config& c) {
   p.power.idd = model == "idd";
   pw.get<std::string>("source");
   if (p.power.idd) {
-    p.power.vdd = pw.get_positive("vdd");
-    p.power.idd0 = pw.get_positive("idd0_ma");
-    p.power.idd2n = pw.get_positive("idd2n_ma");
-    p.power.idd3n = pw.get_positive("idd3n_ma");
-    p.power.idd4r = pw.get_positive("idd4r_ma");
-    p.power.idd4w = pw.get_positive("idd4w_ma");
-    p.power.idd5b = pw.get_positive("idd5b_ma");
-    p.power.devices_per_rank = pw.get_positive_int("devices_per_rank");
+    p.power.vdd = pw.get_number_range("vdd", 0.5, 5);
+    p.power.idd0 = pw.get_number_range("idd0_ma", 0.1, 10000);
+    p.power.idd2n = pw.get_number_range("idd2n_ma", 0.1, 10000);
+    p.power.idd3n = pw.get_number_range("idd3n_ma", 0.1, 10000);
+    p.power.idd4r = pw.get_number_range("idd4r_ma", 0.1, 10000);
+    p.power.idd4w = pw.get_number_range("idd4w_ma", 0.1, 10000);
+    p.power.idd5b = pw.get_number_range("idd5b_ma", 0.1, 10000);
+    p.power.devices_per_rank = pw.get_int_range("devices_per_rank", 1, 64);
   } else {
-    p.power.read_pj_per_bit = pw.get_positive("read_pj_per_bit");
-    p.power.write_pj_per_bit = pw.get_positive("write_pj_per_bit");
+    p.power.read_pj_per_bit = pw.get_number_range("read_pj_per_bit", 0.01, 1000);
+    p.power.write_pj_per_bit = pw.get_number_range("write_pj_per_bit", 0.01, 1000);
   }
 
   p.open_page = c.get_choice("page_policy", {"open", "closed"}, "open") == "open";
   c.get_choice("scheduler", {"frfcfs"}, "frfcfs");
-  p.queue_depth = c.get_positive_int("queue_depth", 32);
-  p.row_hit_cap = c.get_positive_int("row_hit_cap", 16);
+  p.queue_depth = c.get_int_range("queue_depth", 1, 4096, 32);
+  p.row_hit_cap = c.get_int_range("row_hit_cap", 1, 65536, 16);
   std::vector<Config> fields = c.items("mapping");
   const std::vector<std::pair<std::string, MapField>> names = {
       {"ch", MapField::kChannel}, {"ra", MapField::kRank}, {"bg", MapField::kBankGroup},

@@ -8,32 +8,33 @@ namespace tessel::memory {
 
 SsdParams read_ssd_params(const Config& c) {
   SsdParams p;
-  p.logical_bytes = static_cast<uint64_t>(c.get_positive("capacity_gib") * (1ull << 30));
-  p.overprovisioning = c.get_positive("overprovisioning");
-  p.channels = c.get_positive_int("channels");
-  p.dies_per_channel = c.get_positive_int("dies_per_channel");
-  p.planes_per_die = c.get_positive_int("planes_per_die");
-  p.page_bytes = static_cast<uint64_t>(c.get_positive_int("page_bytes"));
-  p.pages_per_block = c.get_positive_int("pages_per_block");
-  p.sector_bytes = static_cast<uint64_t>(c.get_positive_int("sector_bytes", 4096));
+  // Ranges (configs/README.md): beyond today's drives; the sector map stays 32-bit.
+  p.logical_bytes =
+      static_cast<uint64_t>(c.get_number_range("capacity_gib", 0.001, 65536) * (1ull << 30));
+  p.overprovisioning = c.get_number_range("overprovisioning", 0.001, 1);
+  p.channels = c.get_int_range("channels", 1, 64);
+  p.dies_per_channel = c.get_int_range("dies_per_channel", 1, 64);
+  p.planes_per_die = c.get_int_range("planes_per_die", 1, 16);
+  p.page_bytes = static_cast<uint64_t>(c.get_int_range("page_bytes", 512, 65536));
+  p.pages_per_block = c.get_int_range("pages_per_block", 1, 4096);
+  p.sector_bytes = static_cast<uint64_t>(c.get_int_range("sector_bytes", 512, 65536, 4096));
   if (p.page_bytes % p.sector_bytes) c.fail("page_bytes", "must be a multiple of sector_bytes");
-  p.read_us = c.get_positive("read_us");
-  p.program_us = c.get_positive("program_us");
-  p.erase_us = c.get_positive("erase_us");
-  p.channel_mbps = c.get_positive("channel_mbps");
-  p.firmware_us = c.get_positive("firmware_us");
-  p.write_buffer_pages = c.get_positive_int("write_buffer_pages");
-  p.queue_depth = c.get_positive_int("queue_depth");
-  p.gc_free_blocks = c.get_positive_int("gc_free_blocks", 2);
-  if (p.gc_free_blocks < 2) c.fail("gc_free_blocks", "must be at least 2 (GC needs a spare)");
-  p.prefill = c.get_non_negative("prefill", 0);
-  if (p.prefill > 1) c.fail("prefill", "must be a fraction from 0 to 1");
+  p.read_us = c.get_number_range("read_us", 0.1, 100000);
+  p.program_us = c.get_number_range("program_us", 0.1, 100000);
+  p.erase_us = c.get_number_range("erase_us", 0.1, 100000);
+  p.channel_mbps = c.get_number_range("channel_mbps", 1, 100000);
+  p.firmware_us = c.get_number_range("firmware_us", 0.001, 10000);
+  p.write_buffer_pages = c.get_int_range("write_buffer_pages", 1, 1 << 20);
+  p.queue_depth = c.get_int_range("queue_depth", 1, 65536);
+  // At least 2: garbage collection needs a spare block.
+  p.gc_free_blocks = c.get_int_range("gc_free_blocks", 2, 1024, 2);
+  p.prefill = c.get_number_range("prefill", 0, 1, 0);
   const uint64_t sectors = p.logical_bytes / p.sector_bytes;
   if (sectors >= (1ull << 31)) c.fail("capacity_gib", "too large for 32-bit sector mapping");
   Config e = c.child("energy");
   // NAND array energy = VCC · ICC · operation time (ICC1/ICC2/ICC3 of ONFI datasheets).
-  const double vcc = e.get_positive("vcc");
-  const double icc = e.get_positive("icc_ma");
+  const double vcc = e.get_number_range("vcc", 0.5, 5);
+  const double icc = e.get_number_range("icc_ma", 0.01, 1000);
   e.get<std::string>("source");
   p.read_pj = vcc * icc * p.read_us * 1e3;  // V · mA · µs = nJ → pJ
   p.program_pj = vcc * icc * p.program_us * 1e3;

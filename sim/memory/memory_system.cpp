@@ -100,6 +100,8 @@ HierarchySpec read_hierarchy(const Config& hw) {
       t.link = read_pcie_params(lc);
       if (tc.at("link").is_scalar()) lc.reject_unused();
     }
+    if (t.capacity > ~uint64_t{0} - base)
+      tc.fail("device", "the tiers together hold more than 2^64 bytes (flat addresses are 64-bit)");
     t.base = base;
     base += t.capacity;
     h.tiers.push_back(t);

@@ -10,25 +10,25 @@ using sc_core::sc_time;
 
 NvmParams read_nvm_params(const Config& c) {
   NvmParams p;
-  p.dimms = c.get_positive_int("dimms");
-  p.interleave_bytes = static_cast<uint64_t>(c.get_positive_int("interleave_bytes"));
-  p.capacity_per_dimm =
-      static_cast<uint64_t>(c.get_positive("capacity_gib_per_dimm") * (1ull << 30));
-  p.line_bytes = static_cast<uint64_t>(c.get_positive_int("line_bytes"));
-  if (p.line_bytes % 64 || p.line_bytes > 64 * 64)
-    c.fail("line_bytes", "must be a multiple of 64 up to 4096");
+  // Ranges (configs/README.md): beyond today's parts; capacity ≤ 2^48 bytes.
+  p.dimms = c.get_int_range("dimms", 1, 64);
+  p.interleave_bytes = static_cast<uint64_t>(c.get_int_range("interleave_bytes", 64, 1 << 30));
+  p.capacity_per_dimm = static_cast<uint64_t>(
+      c.get_number_range("capacity_gib_per_dimm", 0.001, 4096) * (1ull << 30));
+  p.line_bytes = static_cast<uint64_t>(c.get_int_range("line_bytes", 64, 4096));
+  if (p.line_bytes % 64) c.fail("line_bytes", "must be a multiple of 64");
   if (p.interleave_bytes % p.line_bytes)
     c.fail("interleave_bytes", "must be a multiple of line_bytes");
-  p.read_latency_ns = c.get_positive("read_latency_ns");
-  p.buffer_hit_latency_ns = c.get_positive("buffer_hit_latency_ns");
-  p.buffer_lines = c.get_positive_int("buffer_lines");
-  p.write_latency_ns = c.get_positive("write_latency_ns");
-  p.wpq_entries = c.get_positive_int("wpq_entries");
-  p.read_gbps = c.get_positive("read_gbps_per_dimm");
-  p.write_gbps = c.get_positive("write_gbps_per_dimm");
+  p.read_latency_ns = c.get_number_range("read_latency_ns", 1, 1e6);
+  p.buffer_hit_latency_ns = c.get_number_range("buffer_hit_latency_ns", 1, 1e6);
+  p.buffer_lines = c.get_int_range("buffer_lines", 1, 1 << 20);
+  p.write_latency_ns = c.get_number_range("write_latency_ns", 1, 1e6);
+  p.wpq_entries = c.get_int_range("wpq_entries", 1, 65536);
+  p.read_gbps = c.get_number_range("read_gbps_per_dimm", 0.01, 1000);
+  p.write_gbps = c.get_number_range("write_gbps_per_dimm", 0.01, 1000);
   Config e = c.child("energy");
-  p.read_pj_per_bit = e.get_positive("read_pj_per_bit");
-  p.write_pj_per_bit = e.get_positive("write_pj_per_bit");
+  p.read_pj_per_bit = e.get_number_range("read_pj_per_bit", 0.001, 10000);
+  p.write_pj_per_bit = e.get_number_range("write_pj_per_bit", 0.001, 10000);
   e.get<std::string>("source");
   return p;
 }

@@ -26,16 +26,14 @@ uint64_t PcieParams::wire_bytes(uint64_t payload) const {
 
 PcieParams read_pcie_params(const Config& c) {
   PcieParams p;
-  p.gen = c.get_positive_int("gen");
-  if (p.gen > 5) c.fail("gen", "PCIe generations 1 to 5 are modelled");
-  p.lanes = c.get_positive_int("lanes");
+  p.gen = c.get_int_range("gen", 1, 5);
+  p.lanes = c.get_int_range("lanes", 1, 16);
   if (p.lanes != 1 && p.lanes != 2 && p.lanes != 4 && p.lanes != 8 && p.lanes != 16)
     c.fail("lanes", "must be 1, 2, 4, 8 or 16");
-  p.latency_ns = c.get_non_negative("latency_ns", -1);
-  if (p.latency_ns < 0) c.fail("latency_ns", "missing required key 'latency_ns'");
-  p.max_payload_bytes = c.get_positive_int("max_payload_bytes", 256);
-  p.tlp_overhead_bytes = c.get_positive_int("tlp_overhead_bytes", 24);
-  p.pj_per_bit = c.get_non_negative("pj_per_bit", 0);
+  p.latency_ns = c.get_number_range("latency_ns", 0, 1e6);
+  p.max_payload_bytes = c.get_int_range("max_payload_bytes", 128, 4096, 256);
+  p.tlp_overhead_bytes = c.get_int_range("tlp_overhead_bytes", 1, 256, 24);
+  p.pj_per_bit = c.get_number_range("pj_per_bit", 0, 1000, 0);
   if (c.has("source")) c.get<std::string>("source");
   return p;
 }

@@ -39,16 +39,18 @@ int64_t row_weight_bytes(const NxmParams& p, const Mapping& map, int64_t kt) {
 
 }  // namespace
 
+// Ranges (configs/README.md) are what a chip can be; they also keep every product of
+// them (rows·cols·chunk bytes, K chunks) far inside int64.
 NxmParams read_params(const Config& hw) {
   NxmParams p;
-  p.clock_ghz = hw.get_positive("clock_ghz");
-  p.rows = hw.get_positive_int("rows");
-  p.cols = hw.get_positive_int("cols");
-  p.lanes = hw.get_positive_int("lanes");
-  p.window = hw.get_positive_int("window");
-  p.mux_fanin = hw.get_positive_int("mux_fanin");
-  p.pipeline_depth = hw.get_positive_int("pipeline_depth", 3);
-  p.decode_latency = static_cast<int64_t>(hw.get_non_negative("decode_latency", 1));
+  p.clock_ghz = hw.get_number_range("clock_ghz", 0.01, 10);
+  p.rows = hw.get_int_range("rows", 1, 4096);
+  p.cols = hw.get_int_range("cols", 1, 4096);
+  p.lanes = hw.get_int_range("lanes", 1, 256);
+  p.window = hw.get_int_range("window", 1, 1024);
+  p.mux_fanin = hw.get_int_range("mux_fanin", 1, 256);
+  p.pipeline_depth = hw.get_int_range("pipeline_depth", 1, 1024, 3);
+  p.decode_latency = hw.get_int_range("decode_latency", 0, 1024, 1);
   if (p.window < p.lanes)
     hw.fail("window", "must be at least lanes (" + std::to_string(p.lanes) +
                           "): dense mode feeds one activation per lane per cycle");
@@ -75,12 +77,11 @@ NxmParams read_params(const Config& hw) {
     p.patterns.push_back(pat);
   }
   Config buf = hw.child("buffers");
-  const double wkib = buf.get_positive("weight_kib"), akib = buf.get_positive("act_kib"),
-               okib = buf.get_positive("out_kib");
-  p.buffer_slots = buf.get_positive_int("slots", 2);
-  if (p.buffer_slots < 2)
-    buf.fail("slots",
-             "must be at least 2 (the loader fills one slot while the array reads another)");
+  const double wkib = buf.get_number_range("weight_kib", 0.001, 1048576),
+               akib = buf.get_number_range("act_kib", 0.001, 1048576),
+               okib = buf.get_number_range("out_kib", 0.001, 1048576);
+  // At least 2: the loader fills one slot while the array reads another.
+  p.buffer_slots = buf.get_int_range("slots", 2, 64, 2);
   p.weight_buffer_bytes = static_cast<int64_t>(wkib * 1024);
   p.act_buffer_bytes = static_cast<int64_t>(akib * 1024);
   p.out_buffer_bytes = static_cast<int64_t>(okib * 1024);
@@ -90,10 +91,10 @@ NxmParams read_params(const Config& hw) {
                             std::to_string(2 * p.rows * p.cols * 4) + " bytes)");
   Config off = hw.child("offchip");
   // GB/s divided by Gcycles/s gives bytes per cycle.
-  p.read_bytes_per_cycle = off.get_positive("read_gbps") / p.clock_ghz;
-  p.write_bytes_per_cycle = off.get_positive("write_gbps") / p.clock_ghz;
-  p.latency_cycles =
-      static_cast<uint64_t>(std::llround(off.get_non_negative("latency_ns", 0) * p.clock_ghz));
+  p.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
+  p.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / p.clock_ghz;
+  p.latency_cycles = static_cast<uint64_t>(
+      std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * p.clock_ghz));
   p.weight_sram = sram_action(wkib);
   p.act_sram = sram_action(akib);
   p.out_sram = sram_action(okib);
@@ -105,9 +106,10 @@ NxmParams read_params(const Config& hw) {
 NxmWorkload read_workload(const Config& workload) {
   NxmWorkload w;
   workload.get_choice("kind", {"gemm"});
-  w.m = workload.get_positive_int("m");
-  w.n = workload.get_positive_int("n");
-  w.k = workload.get_positive_int("k");
+  // Up to 2^20 each: m·n·k MACs stay below 2^63.
+  w.m = workload.get_int_range("m", 1, 1 << 20);
+  w.n = workload.get_int_range("n", 1, 1 << 20);
+  w.k = workload.get_int_range("k", 1, 1 << 20);
   w.functional = workload.get<bool>("functional", true);
   std::string pattern = workload.get<std::string>("pattern", "2:4");
   if (workload.has("mask")) w.mask_path = workload.get_path("mask");
