@@ -1,16 +1,15 @@
 // Reader and writer of the text and binary memory-access trace formats.
 #include "runtime/core/memory_trace.h"
 
+#include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
+#include "runtime/core/file_io.h"
 
 namespace tessel {
 namespace {
@@ -123,7 +122,7 @@ uint64_t MemoryTrace::total_bytes() const {
 MemoryTrace parse_memory_trace_text(std::istream& in, const std::string& name) {
   MemoryTrace trace;
   std::string line;
-  int line_no = 0;
+  int64_t line_no = 0;
   int64_t last_time = 0;
   // Object lookups by name are linear in MemoryTrace::object_index; cache the last one,
   // since traces touch the same object in runs.
@@ -181,6 +180,7 @@ MemoryTrace parse_memory_trace_text(std::istream& in, const std::string& name) {
     if (!parse_decimal(bytes_s, bytes) || bytes == 0 || bytes > 0xFFFFFFFFull)
       fail("expected a size in bytes from 1 to 4294967295, got '" + bytes_s + "'");
     r.bytes = static_cast<uint32_t>(bytes);
+    r.line = static_cast<uint32_t>(std::min<int64_t>(line_no, 0xFFFFFFFF));
     trace.requests.push_back(r);
   }
   if (in.bad()) throw IoError(name + ": read error");
@@ -273,12 +273,7 @@ MemoryTrace parse_memory_trace_binary(const std::string& data, const std::string
 }
 
 MemoryTrace read_memory_trace(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot read memory trace (" + std::strerror(errno) + ")");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) throw IoError(path + ": read error");
-  std::string data = buf.str();
+  std::string data = read_file(path, "memory trace");
   if (data.size() >= 8 && data.compare(0, 8, kMemoryTraceMagic, 8) == 0)
     return parse_memory_trace_binary(data, path);
   std::istringstream text(data);

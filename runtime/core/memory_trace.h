@@ -22,6 +22,7 @@ struct MemoryRequest {
   uint32_t object = kNoObject;  // index into MemoryTrace::objects
   uint64_t address = 0;         // flat address, or offset inside `object`
   uint32_t bytes = 0;           // > 0
+  uint32_t line = 0;            // text line it was read from, for messages (0: binary or generated)
 };
 
 struct MemoryTrace {
@@ -62,7 +63,8 @@ constexpr char kMemoryTraceMagic[8] = {'T', 'S', 'L', 'M', 'T', 'R', 'C', '\0'};
 constexpr uint32_t kMemoryTraceVersion = 1;
 constexpr uint32_t kMemoryTraceWriteBit = 0x80000000u;
 
-// Reads a trace file in either format (binary when it starts with the magic).
+// Reads a trace file in either format (binary when it starts with the magic). An empty
+// trace reads as one without requests; consumers decide whether that is an error.
 MemoryTrace read_memory_trace(const std::string& path);
 MemoryTrace parse_memory_trace_binary(const std::string& data, const std::string& name);
 std::string format_memory_trace_binary(const MemoryTrace& trace);

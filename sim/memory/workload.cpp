@@ -2,6 +2,8 @@
 #include "sim/memory/workload.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <limits>
 
 #include "runtime/core/error.h"
 #include "runtime/core/seed.h"
@@ -13,19 +15,19 @@ MemoryWorkload read_memory_workload(const Config& w) {
   if (w.has("description")) w.get<std::string>("description");
   const std::string kind = w.get_choice("kind", {"synthetic", "trace"});
   m.synthetic = kind == "synthetic";
-  m.max_outstanding = w.get_positive_int("max_outstanding", 64);
+  m.max_outstanding = w.get_int_range("max_outstanding", 1, 65536, 64);
   if (m.synthetic) {
     m.pattern = w.get_choice("pattern", {"streaming", "random", "mixed"});
-    m.requests = w.get_positive_int("requests");
-    const int64_t b = w.get_positive_int("request_bytes", 64);
-    if (b > (1ll << 30)) w.fail("request_bytes", "must be at most 1 GiB");
-    m.request_bytes = static_cast<uint32_t>(b);
-    m.footprint_bytes = static_cast<uint64_t>(w.get_positive("footprint_mib") * (1 << 20));
+    // requests · interarrival_ns · 1000 (issue times in ps) stays below 2^63.
+    m.requests = w.get_int_range("requests", 1, 1000000000);
+    m.request_bytes = static_cast<uint32_t>(w.get_int_range("request_bytes", 1, 1ll << 30, 64));
+    m.footprint_bytes =
+        static_cast<uint64_t>(w.get_number_range("footprint_mib", 0.001, 1 << 26) * (1 << 20));
     if (m.footprint_bytes < m.request_bytes)
       w.fail("footprint_mib", "must hold at least one request");
-    m.read_fraction = w.get_non_negative("read_fraction", m.pattern == "mixed" ? 2.0 / 3.0 : 1.0);
-    if (m.read_fraction > 1) w.fail("read_fraction", "must be from 0 to 1");
-    m.interarrival_ns = w.get_non_negative("interarrival_ns", 0);
+    m.read_fraction =
+        w.get_number_range("read_fraction", 0, 1, m.pattern == "mixed" ? 2.0 / 3.0 : 1.0);
+    m.interarrival_ns = w.get_number_range("interarrival_ns", 0, 1e6, 0);
     m.tier = w.get<std::string>("tier", "");
   } else {
     m.trace_path = w.get_path("trace");
@@ -55,24 +57,73 @@ MemoryTrace generate_trace(const MemoryWorkload& w, uint64_t seed) {
   return t;
 }
 
+namespace {
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// 8 GiB, 512 MiB, 96 KiB or 1000 bytes: the largest unit that divides `bytes`.
+std::string size_str(uint64_t bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (u < 5 && bytes >= 1024 && bytes % 1024 == 0) bytes /= 1024, ++u;
+  return std::to_string(bytes) + " " + units[u];
+}
+
+std::string holds(const TierSpec& t) {
+  return "tier '" + t.name + "' holds " + hex(t.base) + " to " + hex(t.base + t.capacity - 1) +
+         ", " + size_str(t.capacity);
+}
+
+// Where request `i` came from: "trace.txt:12" (text line) or "trace.bin: request 7".
+std::string origin(const std::string& name, const MemoryRequest& r, size_t i) {
+  if (r.line) return name + ":" + std::to_string(r.line);
+  return name + ": request " + std::to_string(i + 1);
+}
+
+}  // namespace
+
 std::vector<PlayerRequest> resolve(const MemoryTrace& trace, const HierarchySpec& h,
                                    uint64_t flat_offset, const std::string& name) {
-  // Object extents, then consecutive placement inside each object's tier.
+  // A run without requests measures nothing; its all-zero metrics would pass for results.
+  if (trace.requests.empty())
+    throw ConfigError(name + ": the trace holds no requests (nothing to simulate)");
+  const uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  // Object extents (and the request that sets each), then consecutive placement inside
+  // each object's tier.
   std::vector<uint64_t> extent(trace.objects.size(), 0);
-  for (const MemoryRequest& r : trace.requests)
-    if (r.object != MemoryRequest::kNoObject)
-      extent[r.object] = std::max(extent[r.object], r.address + r.bytes);
+  std::vector<size_t> extent_at(trace.objects.size(), 0);
+  for (size_t i = 0; i < trace.requests.size(); ++i) {
+    const MemoryRequest& r = trace.requests[i];
+    if (r.object == MemoryRequest::kNoObject) continue;
+    if (r.address > kMax - r.bytes)
+      throw ConfigError(origin(name, r, i) + ": offset " + hex(r.address) + " (" +
+                        std::to_string(r.bytes) + " bytes) in object '" + trace.objects[r.object] +
+                        "' runs past 64-bit addresses");
+    if (r.address + r.bytes > extent[r.object]) {
+      extent[r.object] = r.address + r.bytes;
+      extent_at[r.object] = i;
+    }
+  }
   std::vector<uint64_t> next(h.tiers.size(), 0);
   std::vector<uint64_t> object_base(trace.objects.size(), 0);
   for (size_t o = 0; o < trace.objects.size(); ++o) {
     auto it = h.placement.find(trace.objects[o]);
     const size_t tier = it == h.placement.end() ? h.default_tier : it->second;
-    object_base[o] = h.tiers[tier].base + next[tier];
+    const TierSpec& t = h.tiers[tier];
+    object_base[o] = t.base + next[tier];
+    // Compared before rounding up so that a huge extent cannot wrap around.
+    const uint64_t left = t.capacity - next[tier];
+    if (extent[o] > left || (extent[o] + 4095) / 4096 * 4096 > left) {
+      const size_t i = extent_at[o];
+      throw ConfigError(origin(name, trace.requests[i], i) + ": object '" + trace.objects[o] +
+                        "' needs " + std::to_string(extent[o]) + " bytes from " +
+                        hex(object_base[o]) + ", past the end of its tier (" + holds(t) + ")");
+    }
     next[tier] += (extent[o] + 4095) / 4096 * 4096;
-    if (next[tier] > h.tiers[tier].capacity)
-      throw ConfigError(name + ": objects placed in tier '" + h.tiers[tier].name + "' need " +
-                        std::to_string(next[tier]) + " bytes, it holds " +
-                        std::to_string(h.tiers[tier].capacity));
   }
   std::vector<PlayerRequest> out;
   out.reserve(trace.requests.size());
@@ -82,18 +133,22 @@ std::vector<PlayerRequest> resolve(const MemoryTrace& trace, const HierarchySpec
     p.time_ps = r.time_ps;
     p.write = r.write;
     p.bytes = r.bytes;
-    if (r.object != MemoryRequest::kNoObject) {
-      p.address = object_base[r.object] + r.address;
-    } else {
-      p.address = r.address + flat_offset;
-    }
-    bool inside = false;
+    const bool wraps = r.object == MemoryRequest::kNoObject && r.address > kMax - flat_offset;
+    p.address = r.object != MemoryRequest::kNoObject ? object_base[r.object] + r.address
+                                                     : r.address + flat_offset;
+    const TierSpec* home = nullptr;
     for (const TierSpec& t : h.tiers)
-      if (p.address >= t.base && p.address - t.base + r.bytes <= t.capacity) inside = true;
-    if (!inside)
-      throw ConfigError(name + ": request " + std::to_string(i + 1) + " (" +
-                        std::to_string(r.bytes) + " bytes at flat address " +
-                        std::to_string(p.address) + ") is outside every tier");
+      if (!wraps && p.address >= t.base && p.address - t.base < t.capacity) home = &t;
+    const std::string what = origin(name, r, i) + ": address " +
+                             hex(wraps ? r.address : p.address) + " (" + std::to_string(r.bytes) +
+                             " bytes)";
+    if (!home) {
+      std::string tiers;
+      for (const TierSpec& t : h.tiers) tiers += (tiers.empty() ? "" : "; ") + holds(t);
+      throw ConfigError(what + " is outside the memory (" + tiers + ")");
+    }
+    if (r.bytes > home->capacity - (p.address - home->base))
+      throw ConfigError(what + " runs past the end of its tier (" + holds(*home) + ")");
     out.push_back(p);
   }
   return out;
