@@ -202,6 +202,14 @@ uint32_t crc32(const void* data, std::size_t size) {
 std::map<std::string, NpyArray> read_npz(const std::string& path) {
   const std::string b = read_file(path);
   auto fail = [&](const std::string& what) -> void { throw IoError(path + ": " + what); };
+  // The formats people pass by mistake, named with the way out.
+  const std::string export_hint =
+      "; export the arrays with numpy.savez, e.g. np.savez(\"w.npz\", **{k: v.cpu().numpy() "
+      "for k, v in model.state_dict().items()})";
+  if (b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0x80 && b[1] >= 2 && b[1] <= 5)
+    fail("is a Python pickle (torch.save's legacy format?), not an .npz archive" + export_hint);
+  if (b.compare(0, 6, "\x93NUMPY", 6) == 0)
+    fail("is a single .npy array, not an .npz archive of named arrays" + export_hint);
   auto need = [&](uint64_t pos, uint64_t len, const std::string& what) {
     if (pos + len > b.size() || pos + len < pos) fail("truncated zip archive (" + what + ")");
   };
@@ -266,6 +274,10 @@ std::map<std::string, NpyArray> read_npz(const std::string& path) {
     }
     p += 46 + name_len + extra_len + comment_len;
 
+    if (name == "data.pkl" ||
+        (name.size() > 9 && name.compare(name.size() - 9, 9, "/data.pkl") == 0))
+      fail("is a PyTorch torch.save file (zip archive with '" + name + "'), not an .npz archive" +
+           export_hint);
     const std::string entry = "entry '" + name + "'";
     if (flags & 1) fail(entry + " is encrypted");
     if (method != 0)

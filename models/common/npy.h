@@ -29,7 +29,8 @@ NpyArray read_npy(const std::string& path);
 
 // Reads every array of a .npz archive (as written by np.savez: a zip whose entries are
 // stored, not deflated; zip64 records are understood). Keys drop the ".npy" suffix.
-// Deflated entries (np.savez_compressed) are rejected with a message saying so.
+// Deflated entries (np.savez_compressed) are rejected with a message saying so, and so
+// are torch.save files (zip with data.pkl, or a pickle) and single .npy files.
 std::map<std::string, NpyArray> read_npz(const std::string& path);
 
 // CRC-32 (IEEE 802.3, as zip uses) of a byte range; exposed for tests that write archives.

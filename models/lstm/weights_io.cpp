@@ -22,9 +22,7 @@ class ArraySet {
 
   const NpyArray& get(const std::string& name, const std::vector<int64_t>& shape) const {
     auto it = arrays_.find(prefix_ + name);
-    if (it == arrays_.end())
-      throw IoError(file_ + ": missing array '" + prefix_ + name +
-                    "' (expected PyTorch nn.LSTM state_dict names)");
+    if (it == arrays_.end()) missing(name);
     if (it->second.shape != shape)
       throw IoError(file_ + ": array '" + prefix_ + name + "': expected shape " + shape_str(shape) +
                     ", got " + it->second.shape_string());
@@ -33,9 +31,7 @@ class ArraySet {
 
   const NpyArray& get_any(const std::string& name) const {
     auto it = arrays_.find(prefix_ + name);
-    if (it == arrays_.end())
-      throw IoError(file_ + ": missing array '" + prefix_ + name +
-                    "' (expected PyTorch nn.LSTM state_dict names)");
+    if (it == arrays_.end()) missing(name);
     if (it->second.shape.size() != 2)
       throw IoError(file_ + ": array '" + prefix_ + name + "': expected 2 dimensions, got " +
                     it->second.shape_string());
@@ -43,6 +39,29 @@ class ArraySet {
   }
 
  private:
+  // Says what the file holds instead. A whole-model state_dict names the LSTM's arrays
+  // under its attribute path ("encoder.lstm.weight_ih_l0"): that path is the prefix.
+  [[noreturn]] void missing(const std::string& name) const {
+    std::string msg = file_ + ": missing array '" + prefix_ + name +
+                      "' (expected PyTorch nn.LSTM state_dict names); the file holds ";
+    const size_t kShown = 8;
+    size_t shown = 0;
+    std::string prefixes;
+    for (const auto& kv : arrays_) {
+      const std::string& k = kv.first;
+      if (shown < kShown) msg += (shown++ ? ", '" : "'") + k + "'";
+      if (k.size() > name.size() && k.compare(k.size() - name.size(), name.size(), name) == 0) {
+        const std::string p = k.substr(0, k.size() - name.size());
+        if (p.back() == '.' && p != prefix_)
+          prefixes += (prefixes.empty() ? "\"" : ", \"") + p + "\"";
+      }
+    }
+    if (arrays_.empty()) msg += "no arrays";
+    if (arrays_.size() > kShown) msg += " and " + std::to_string(arrays_.size() - kShown) + " more";
+    if (!prefixes.empty()) msg += "; load it with prefix " + prefixes;
+    throw IoError(msg);
+  }
+
   const std::map<std::string, NpyArray>& arrays_;
   const std::string& file_;
   const std::string& prefix_;

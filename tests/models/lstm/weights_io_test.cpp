@@ -71,7 +71,53 @@ TEST(LstmWeightsIo, Prefix) {
       testing::write_file("lstm_prefix.npz", testing::zip_bytes(entries(w, "encoder.lstm.")));
   EXPECT_EQ(load_lstm_weights(path, "encoder.lstm.").params[0].w_hh, w.params[0].w_hh);
   EXPECT_EQ(io_error([&] { load_lstm_weights(path); }),
-            path + ": missing array 'weight_ih_l0' (expected PyTorch nn.LSTM state_dict names)");
+            path +
+                ": missing array 'weight_ih_l0' (expected PyTorch nn.LSTM state_dict names); the "
+                "file holds 'encoder.lstm.bias_hh_l0', 'encoder.lstm.bias_ih_l0', "
+                "'encoder.lstm.weight_hh_l0', 'encoder.lstm.weight_ih_l0'; load it with prefix "
+                "\"encoder.lstm.\"");
+}
+
+TEST(LstmWeightsIo, WholeModelStateDictNamesEveryLstmPrefix) {
+  // model.state_dict() of a seq2seq model: an embedding and two LSTMs (8 arrays each).
+  const LstmWeights w = LstmWeights::random({3, 4, 2, true}, 3);
+  auto e = entries(w, "encoder.lstm.");
+  for (const auto& d : entries(w, "decoder.lstm.")) e.push_back(d);
+  e.push_back({"embedding.weight.npy", npy_bytes({10, 3}, std::vector<double>(30, 0.0))});
+  const std::string path = testing::write_file("lstm_model.npz", testing::zip_bytes(e));
+  EXPECT_EQ(io_error([&] { load_lstm_weights(path); }),
+            path +
+                ": missing array 'weight_ih_l0' (expected PyTorch nn.LSTM state_dict names); the "
+                "file holds 'decoder.lstm.bias_hh_l0', 'decoder.lstm.bias_hh_l0_reverse', "
+                "'decoder.lstm.bias_hh_l1', 'decoder.lstm.bias_hh_l1_reverse', "
+                "'decoder.lstm.bias_ih_l0', 'decoder.lstm.bias_ih_l0_reverse', "
+                "'decoder.lstm.bias_ih_l1', 'decoder.lstm.bias_ih_l1_reverse' and 25 more; load "
+                "it with prefix \"decoder.lstm.\", \"encoder.lstm.\"");
+  EXPECT_TRUE(load_lstm_weights(path, "encoder.lstm.").shape == w.shape);
+}
+
+TEST(LstmWeightsIo, TorchSaveFilesAreRecognised) {
+  const std::string hint =
+      "; export the arrays with numpy.savez, e.g. np.savez(\"w.npz\", **{k: v.cpu().numpy() for "
+      "k, v in model.state_dict().items()})";
+  // torch.save (PyTorch >= 1.6): a zip of archive/data.pkl, archive/data/0, ...
+  const std::string zip = testing::write_file(
+      "lstm_torch.pt", testing::zip_bytes({{"archive/data.pkl", "\x80\x02}q\x00."},
+                                           {"archive/data/0", std::string(64, '\0')},
+                                           {"archive/version", "3\n"}}));
+  EXPECT_EQ(io_error([&] { load_lstm_weights(zip); }),
+            zip +
+                ": is a PyTorch torch.save file (zip archive with 'archive/data.pkl'), not an "
+                ".npz archive" +
+                hint);
+  // Legacy torch.save and plain pickles start with the PROTO opcode.
+  const std::string pkl =
+      testing::write_file("lstm_legacy.pt", std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46", 8));
+  EXPECT_EQ(io_error([&] { load_lstm_weights(pkl); }),
+            pkl + ": is a Python pickle (torch.save's legacy format?), not an .npz archive" + hint);
+  const std::string npy = testing::write_file("lstm_one.npy", npy_bytes({4}, {1, 2, 3, 4}));
+  EXPECT_EQ(io_error([&] { load_lstm_weights(npy); }),
+            npy + ": is a single .npy array, not an .npz archive of named arrays" + hint);
 }
 
 TEST(LstmWeightsIo, WrongShape) {
@@ -89,7 +135,8 @@ TEST(LstmWeightsIo, WrongShape) {
   EXPECT_EQ(io_error([&] {
               load_lstm_weights(ok, LstmShape{4, 6, 2, false});
             }),
-            ok + ": missing array 'weight_ih_l1' (expected PyTorch nn.LSTM state_dict names)");
+            ok + ": missing array 'weight_ih_l1' (expected PyTorch nn.LSTM state_dict names); the "
+                 "file holds 'bias_hh_l0', 'bias_ih_l0', 'weight_hh_l0', 'weight_ih_l0'");
 }
 
 TEST(LstmWeightsIo, MissingExtraAndMalformed) {
@@ -98,7 +145,10 @@ TEST(LstmWeightsIo, MissingExtraAndMalformed) {
   e.erase(e.begin() + 7);  // bias_hh_l1
   std::string path = testing::write_file("lstm_missing.npz", testing::zip_bytes(e));
   EXPECT_EQ(io_error([&] { load_lstm_weights(path); }),
-            path + ": missing array 'bias_hh_l1' (expected PyTorch nn.LSTM state_dict names)");
+            path +
+                ": missing array 'bias_hh_l1' (expected PyTorch nn.LSTM state_dict names); the "
+                "file holds 'bias_hh_l0', 'bias_ih_l0', 'bias_ih_l1', 'weight_hh_l0', "
+                "'weight_hh_l1', 'weight_ih_l0', 'weight_ih_l1'");
 
   path = testing::write_file("lstm_extra.npz", testing::zip_bytes(entries(w)));
   EXPECT_EQ(io_error([&] {
