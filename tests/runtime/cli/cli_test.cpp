@@ -3,6 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <set>
+#include <utility>
+#include <vector>
+
 #include "tests/support/tool.h"
 
 namespace tessel {
@@ -65,14 +70,163 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"wrong_type", "", "exp.yaml --set hw.size=four",
                   "--set hw.size:1:1: hw.size: expected a positive integer, got \"four\""},
         BadConfig{"unknown_key", "sise: 3\n", "exp.yaml", "hw.yaml:4:1: hw.sise: unknown key"},
-        BadConfig{"missing_file", "", "absent.yaml",
-                  "absent.yaml: cannot open config file (No such file or directory)"},
         BadConfig{"syntax_error", "", "syntax.yaml",
                   "syntax.yaml:2:9: YAML syntax error: end of map flow not found"},
         BadConfig{"base_cycle", "", "cyclic_exp.yaml",
                   "cycle_b.yaml:1:7: base/include cycle: cycle_a.yaml -> cycle_b.yaml -> "
                   "cycle_a.yaml"}),
     [](const auto& info) { return std::string(info.param.name); });
+
+const std::string kSrc = TESSEL_SOURCE_DIR;
+
+// A value out of its documented range (configs/README.md) is a configuration error at
+// configure time, located in the file that holds it. Each case writes hw.yaml (a shipped
+// hardware file as `base:` plus `hw`), wl.yaml (likewise for the workload) and exp.yaml.
+struct OutOfRange {
+  const char* name;
+  const char* hw_base;  // under configs/hw/
+  const char* hw;
+  const char* workload_base;  // under configs/workloads/
+  const char* workload;
+  const char* message;  // after "tessel: "
+};
+
+class CliOutOfRange : public ::testing::TestWithParam<OutOfRange> {};
+
+TEST_P(CliOutOfRange, ExitsWithCodeThreeNamingKeyAndRange) {
+  const OutOfRange& c = GetParam();
+  TempDir dir;
+  write_text(dir / "hw.yaml", "base: " + kSrc + "/configs/hw/" + c.hw_base + "\n" + c.hw);
+  write_text(dir / "wl.yaml",
+             "base: " + kSrc + "/configs/workloads/" + c.workload_base + "\n" + c.workload);
+  write_text(dir / "exp.yaml", "hw: hw.yaml\nworkload: wl.yaml\n");
+  auto run = run_tool(kTool, "run exp.yaml", dir.path());
+  if (run.err.find("unknown model") != std::string::npos) GTEST_SKIP() << "built without SystemC";
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_EQ(run.err, std::string("tessel: ") + c.message + "\n");
+  EXPECT_EQ(run.out, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ranges, CliOutOfRange,
+    ::testing::Values(
+        // The three of issue 14: a clock that reported 12,800% utilisation, a buffer whose
+        // size overflowed into "too small", a MAC budget that overflowed the arithmetic.
+        OutOfRange{"clock_1e_300", "mac_array/analytical.yaml", "clock_ghz: 1e-300\n",
+                   "gemm/square_256.yaml", "",
+                   "hw.yaml:2:12: hw.clock_ghz: expected a number from 0.01 to 10, got "
+                   "\"1e-300\""},
+        OutOfRange{"buffer_1e30", "mac_array/analytical.yaml", "buffer_kib: 1e30\n",
+                   "gemm/square_256.yaml", "",
+                   "hw.yaml:2:13: hw.buffer_kib: expected a number from 0.001 to 1048576, got "
+                   "\"1e30\""},
+        OutOfRange{"mac_budget_2_62", "lstm_sharp/analytical.yaml",
+                   "mac_budget: 4611686018427387904\n", "lstm/show_tell.yaml", "",
+                   "hw.yaml:2:13: hw.mac_budget: expected an integer from 4 to 16777216, got "
+                   "\"4611686018427387904\""},
+        // One per model and workload kind.
+        OutOfRange{"gemm_m", "mac_array/analytical.yaml", "", "gemm/square_256.yaml", "m: 0\n",
+                   "wl.yaml:2:4: workload.m: expected an integer from 1 to 1048576, got \"0\""},
+        OutOfRange{"lstm_sharp_tiles", "lstm_sharp/analytical.yaml", "tiles: 0\n",
+                   "lstm/show_tell.yaml", "",
+                   "hw.yaml:2:8: hw.tiles: expected an integer from 1 to 4096, got \"0\""},
+        OutOfRange{"lstm_seq_len", "lstm_sharp/analytical.yaml", "", "lstm/show_tell.yaml",
+                   "seq_len: 10000000\n",
+                   "wl.yaml:2:10: workload.seq_len: expected an integer from 1 to 1000000, got "
+                   "\"10000000\""},
+        OutOfRange{"nxm_decode_latency", "nxm/analytical.yaml", "decode_latency: 1.5\n",
+                   "nxm/small_2of4.yaml", "",
+                   "hw.yaml:2:17: hw.decode_latency: expected an integer from 0 to 1024, got "
+                   "\"1.5\""},
+        OutOfRange{"nxm_k", "nxm/analytical.yaml", "", "nxm/small_2of4.yaml", "k: 2000000\n",
+                   "wl.yaml:2:4: workload.k: expected an integer from 1 to 1048576, got "
+                   "\"2000000\""},
+        OutOfRange{"energy_node", "mac_array/analytical.yaml", "energy: {node_nm: 0.001}\n",
+                   "gemm/square_256.yaml", "",
+                   "hw.yaml:2:19: hw.energy.node_nm: expected a number from 1 to 1000, got "
+                   "\"0.001\""},
+        OutOfRange{"dram_rate", "memory/ddr4_3200.yaml", "dram:\n  data_rate_mtps: 1e9\n",
+                   "memory/streaming.yaml", "",
+                   "hw.yaml:3:19: hw.dram.data_rate_mtps: expected a number from 100 to 40000, "
+                   "got \"1e9\""},
+        OutOfRange{"memory_interarrival", "memory/ddr4_3200.yaml", "", "memory/streaming.yaml",
+                   "interarrival_ns: -1\n",
+                   "wl.yaml:2:18: workload.interarrival_ns: expected a number from 0 to 1000000, "
+                   "got \"-1\""}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// Memory traces that cannot be replayed say why, naming the file and line.
+TEST(Cli, MemoryTraceErrorsNameFileLineAndCapacity) {
+  TempDir dir;
+  write_text(dir / "exp.yaml", "hw: " + kSrc +
+                                   "/configs/hw/memory/ddr4_3200.yaml\n"
+                                   "workload: {kind: trace, trace: t.trace}\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // An empty trace would report all-zero latency and bandwidth as if measured.
+      {"# only a comment\n\n", "t.trace: the trace holds no requests (nothing to simulate)"},
+      {"- R 0x0 64\n# gap\n\n- W 0xffffffffffffffff 64\n",
+       "t.trace:4: address 0xffffffffffffffff (64 bytes) is outside the memory (tier 'dram' "
+       "holds 0x0 to 0x1ffffffff, 8 GiB)"},
+      {"- R 0x1ffffffc0 128\n",
+       "t.trace:1: address 0x1ffffffc0 (128 bytes) runs past the end of its tier (tier 'dram' "
+       "holds 0x0 to 0x1ffffffff, 8 GiB)"},
+      {"- R w 64\n- R w+0x200000000 64\n",
+       "t.trace:2: object 'w' needs 8589934656 bytes from 0x0, past the end of its tier (tier "
+       "'dram' holds 0x0 to 0x1ffffffff, 8 GiB)"},
+  };
+  for (const auto& [trace, message] : cases) {
+    write_text(dir / "t.trace", trace);
+    auto run = run_tool(kTool, "run exp.yaml", dir.path());
+    if (run.err.find("unknown model") != std::string::npos) GTEST_SKIP() << "no SystemC";
+    EXPECT_EQ(run.exit_code, 3) << trace;
+    EXPECT_EQ(run.err, "tessel: " + message + "\n");
+  }
+}
+
+// Files that cannot be read exit with 4 wherever they are named; a folder given for a
+// file says so instead of reporting what its empty contents would mean.
+TEST(Cli, UnreadableFilesExitWithCodeFour) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "folder");
+  write_text(dir / "hw_dir.yaml", "hw: folder\nworkload: {}\n");
+  write_text(dir / "inc_dir.yaml", "hw:\n  include: folder\nworkload: {}\n");
+  write_text(dir / "hw_missing.yaml", "hw: absent_hw.yaml\nworkload: {}\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"run absent.yaml", "absent.yaml: cannot open config file (No such file or directory)"},
+      {"run folder", "folder: is a directory, expected a file"},
+      {"run hw_dir.yaml", "folder: is a directory, expected a file"},
+      {"run inc_dir.yaml", "inc_dir.yaml:2:12: folder: is a directory, expected a file"},
+      {"run hw_missing.yaml",
+       "absent_hw.yaml: cannot open config file (No such file or directory)"},
+      {"sweep folder --out out", "folder: is a directory, expected a file"},
+      {"train " + kSrc + "/configs/train/synthetic_char.yaml --out out --set data.corpus=folder",
+       "folder: is a directory, expected a file"},
+  };
+  for (const auto& [args, message] : cases) {
+    auto run = run_tool(kTool, args, dir.path());
+    EXPECT_EQ(run.exit_code, 4) << args;
+    EXPECT_EQ(run.err, "tessel: " + message + "\n") << args;
+  }
+}
+
+// `base:` inside an inline mapping starts it from the file, as at the root of a file.
+TEST(Cli, InlineHwMappingWithBase) {
+  TempDir dir;
+  write_text(dir / "exp.yaml", "hw: {base: " + kSrc +
+                                   "/configs/hw/mac_array/analytical.yaml, rows: 8}\n"
+                                   "workload: {kind: gemm, m: 64, n: 64, k: 64}\n");
+  auto inline_base = run_tool(kTool, "run exp.yaml --json", dir.path());
+  ASSERT_EQ(inline_base.exit_code, 0) << inline_base.err;
+  write_text(dir / "plain.yaml", "hw: " + kSrc +
+                                     "/configs/hw/mac_array/analytical.yaml\n"
+                                     "workload: {kind: gemm, m: 64, n: 64, k: 64}\n");
+  auto rows8 = run_tool(kTool, "run plain.yaml --json --set hw.rows=8", dir.path());
+  auto rows16 = run_tool(kTool, "run plain.yaml --json", dir.path());
+  ASSERT_EQ(rows8.exit_code, 0) << rows8.err;
+  const auto a = nlohmann::json::parse(inline_base.out);
+  EXPECT_EQ(a.at("cycles"), nlohmann::json::parse(rows8.out).at("cycles"));
+  EXPECT_NE(a.at("cycles"), nlohmann::json::parse(rows16.out).at("cycles"));
+}
 
 TEST(Cli, UnknownModelListsTheRegisteredOnes) {
   TempDir dir;
