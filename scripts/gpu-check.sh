@@ -33,6 +33,20 @@ if ! cmake --build "$build" -j "$jobs" >"$logs/build.log" 2>&1; then
   exit 1
 fi
 
+# The CUDA code is the plugin libtessel_cuda.so (tests and benchmarks dlopen it from the build
+# tree); record which CUDA libraries it resolves to, and stop early if it is missing.
+plugin=$build/libtessel_cuda.so
+if [[ ! -f $plugin ]]; then
+  echo "gpu-check: $plugin was not built (is nvcc on this machine?)"
+  exit 1
+fi
+ldd "$plugin" >"$logs/plugin.txt" 2>&1
+if grep -q "not found" "$logs/plugin.txt"; then
+  echo "gpu-check: the CUDA plugin misses libraries:"
+  grep "not found" "$logs/plugin.txt"
+  exit 1
+fi
+
 (cd "$build" && ctest -L cuda --output-on-failure --no-tests=error) >"$logs/ctest-cuda.log" 2>&1 ||
   status=1
 tail -n 25 "$logs/ctest-cuda.log"

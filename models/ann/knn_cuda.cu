@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "models/ann/knn.h"
+#include "models/ann/knn_cuda_plugin.h"
+#include "models/common/cuda_plugin.h"
 #include "runtime/core/error.h"
 
 namespace tessel::ann {
@@ -111,9 +112,7 @@ __global__ void topk_kernel(const float* g, int chunk, int64_t base0, const floa
   }
 }
 
-}  // namespace
-
-int cuda_device_count() {
+int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
     cudaGetLastError();  // clear the sticky "no device" error for later calls
@@ -122,10 +121,8 @@ int cuda_device_count() {
   return n;
 }
 
-namespace detail {
-
-void cuda_knn_candidates(const VectorSet& base, const VectorSet& queries, int width,
-                         bool exclude_self, std::vector<int32_t>& cand) {
+void knn_candidates(const VectorSet& base, const VectorSet& queries, int width, bool exclude_self,
+                    std::vector<int32_t>& cand) {
   if (width > kMaxWidth)
     throw Error("exact_knn cuda: k too large (" + std::to_string(width) +
                     " candidates per query, at most " + std::to_string(kMaxWidth) + ")",
@@ -181,5 +178,10 @@ void cuda_knn_candidates(const VectorSet& base, const VectorSet& queries, int wi
   cublasDestroy(h);
 }
 
-}  // namespace detail
+}  // namespace
 }  // namespace tessel::ann
+
+TESSEL_CUDA_PLUGIN_EXPORT const tessel::ann::KnnCudaApi* tessel_cuda_ann_api() {
+  static const tessel::ann::KnnCudaApi api{tessel::ann::device_count, tessel::ann::knn_candidates};
+  return &api;
+}

@@ -1,16 +1,28 @@
-// Error checks, device buffers and conversions shared by the CUDA and cuDNN LSTM paths.
+// Error checks, device buffers and conversions shared by the CUDA and cuDNN LSTM paths, and the
+// plugin's constructors of both (exported through lstm_cuda_plugin.h).
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include <cublas_v2.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "models/lstm/lstm_cuda_plugin.h"
 #include "runtime/core/error.h"
 
 namespace tessel::lstm::cuda {
+
+// Number of usable CUDA devices (0 without a GPU or driver).
+int device_count();
+bool cudnn_compiled();
+// The persistent kernel (lstm_cuda.cu) and the cuDNN baseline (lstm_cudnn.cu).
+std::unique_ptr<CudaLstm::Impl> make_persistent(const LstmWeights& w, int batch, int steps,
+                                                CudaPrecision precision);
+std::unique_ptr<CudnnLstm::Impl> make_cudnn(const LstmWeights& w, int batch, int steps,
+                                            CudaPrecision precision);
 
 inline void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess)

@@ -6,8 +6,9 @@
 
 #include <cooperative_groups.h>
 
+#include "models/common/cuda_plugin.h"
 #include "models/lstm/cuda_util.cuh"
-#include "models/lstm/lstm_cuda.h"
+#include "models/lstm/lstm_cuda_plugin.h"
 
 namespace cg = cooperative_groups;
 
@@ -226,18 +227,20 @@ std::vector<float> row_major(const Eigen::MatrixXf& m) {
   return v;
 }
 
-}  // namespace
-
-int cuda_device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no device" error
-    return 0;
+class PersistentLstm final : public CudaLstm::Impl {
+ public:
+  ~PersistentLstm() override {
+    if (blas) cublasDestroy(blas);
   }
-  return n;
-}
+  // Uploads the weights and plans the launch; a separate step so that a throw from it still
+  // runs the destructor, which releases the cuBLAS handle.
+  void init(const LstmWeights& w, int batch, int steps, CudaPrecision precision);
+  void upload(const Sequence& x, const LstmState* initial) override;
+  void run() override;
+  LstmOutput download() const override;
+  bool weights_on_chip() const override { return on_chip; }
 
-struct CudaLstm::Impl {
+ private:
   LstmShape shape;
   int batch = 0, steps = 0;
   CudaPrecision precision;
@@ -249,10 +252,6 @@ struct CudaLstm::Impl {
   int units_per_block = 0, grid = 0, chunk = 1;
   bool on_chip = false;
   std::size_t smem_bytes = 0;
-
-  ~Impl() {
-    if (blas) cublasDestroy(blas);
-  }
 
   std::size_t state_size() const { return std::size_t(batch) * shape.hidden_size; }
 
@@ -318,12 +317,10 @@ struct CudaLstm::Impl {
   }
 };
 
-CudaLstm::CudaLstm(const LstmWeights& w, int batch, int steps, CudaPrecision precision)
-    : impl_(std::make_unique<Impl>()) {
-  w.validate();
+void PersistentLstm::init(const LstmWeights& w, int batch, int steps, CudaPrecision precision) {
   if (batch < 1 || steps < 1) throw ConfigError("cuda lstm: batch and steps must be >= 1");
-  if (cuda_device_count() == 0) throw Error("cuda lstm: no CUDA device", kExitFailure);
-  Impl& m = *impl_;
+  if (cuda::device_count() == 0) throw Error("cuda lstm: no CUDA device", kExitFailure);
+  PersistentLstm& m = *this;
   m.shape = w.shape;
   m.batch = batch;
   m.steps = steps;
@@ -383,14 +380,8 @@ CudaLstm::CudaLstm(const LstmWeights& w, int batch, int steps, CudaPrecision pre
   check(cudaDeviceSynchronize(), "weight upload");
 }
 
-CudaLstm::~CudaLstm() = default;
-
-bool CudaLstm::weights_on_chip() const {
-  return impl_->on_chip;
-}
-
-void CudaLstm::upload(const Sequence& x, const LstmState* initial) {
-  Impl& m = *impl_;
+void PersistentLstm::upload(const Sequence& x, const LstmState* initial) {
+  PersistentLstm& m = *this;
   if (static_cast<int>(x.size()) != m.steps)
     throw ConfigError("cuda lstm: expected " + std::to_string(m.steps) + " steps, got " +
                       std::to_string(x.size()));
@@ -418,8 +409,8 @@ void CudaLstm::upload(const Sequence& x, const LstmState* initial) {
   }
 }
 
-void CudaLstm::run() {
-  Impl& m = *impl_;
+void PersistentLstm::run() {
+  PersistentLstm& m = *this;
   const int hid = m.shape.hidden_size, ndir = m.shape.directions();
   const int tb = m.steps * m.batch;
   const std::size_t n = m.state_size();
@@ -462,8 +453,8 @@ void CudaLstm::run() {
   check(cudaDeviceSynchronize(), "lstm run");
 }
 
-LstmOutput CudaLstm::download() const {
-  const Impl& m = *impl_;
+LstmOutput PersistentLstm::download() const {
+  const PersistentLstm& m = *this;
   const int width = m.shape.directions() * m.shape.hidden_size;
   LstmOutput o;
   std::vector<float> host(std::size_t(m.steps) * m.batch * width);
@@ -482,10 +473,31 @@ LstmOutput CudaLstm::download() const {
   return o;
 }
 
-LstmOutput CudaLstm::forward(const Sequence& x, const LstmState* initial) {
-  upload(x, initial);
-  run();
-  return download();
+}  // namespace
+
+namespace cuda {
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" error
+    return 0;
+  }
+  return n;
 }
 
+std::unique_ptr<CudaLstm::Impl> make_persistent(const LstmWeights& w, int batch, int steps,
+                                                CudaPrecision precision) {
+  auto lstm = std::make_unique<PersistentLstm>();
+  lstm->init(w, batch, steps, precision);
+  return lstm;
+}
+}  // namespace cuda
+
 }  // namespace tessel::lstm
+
+TESSEL_CUDA_PLUGIN_EXPORT const tessel::lstm::LstmCudaApi* tessel_cuda_lstm_api() {
+  namespace gpu = tessel::lstm::cuda;
+  static const tessel::lstm::LstmCudaApi api{gpu::device_count, gpu::cudnn_compiled,
+                                             gpu::make_persistent, gpu::make_cudnn};
+  return &api;
+}

@@ -2,7 +2,6 @@
 #include <vector>
 
 #include "models/lstm/cuda_util.cuh"
-#include "models/lstm/lstm_cuda.h"
 
 #ifdef TESSEL_HAVE_CUDNN
 #include <cudnn.h>
@@ -32,13 +31,17 @@ std::size_t elements(cudnnTensorDescriptor_t d) {
   return n;
 }
 
-}  // namespace
+class CudnnRnn final : public CudnnLstm::Impl {
+ public:
+  ~CudnnRnn() override;
+  // Sets up the handles and uploads the weights; a separate step so that a throw from it still
+  // runs the destructor, which releases what was created.
+  void init(const LstmWeights& w, int batch, int steps, CudaPrecision precision);
+  void upload(const Sequence& x, const LstmState* initial) override;
+  void run() override;
+  LstmOutput download() const override;
 
-bool cudnn_compiled() {
-  return true;
-}
-
-struct CudnnLstm::Impl {
+ private:
   LstmShape shape;
   int batch = 0, steps = 0;
   CudaPrecision precision;
@@ -52,18 +55,8 @@ struct CudnnLstm::Impl {
   DeviceBuffer<char> weights, work, reserve, dropout_states;
   DeviceBuffer<int32_t> dev_seq;
   DeviceBuffer<char> x, y, hx, cx, hy, cy;  // in dtype
-  DeviceBuffer<float> staging;              // fp32 staging for conversions
+  mutable DeviceBuffer<float> staging;      // fp32 staging for conversions
   std::size_t weight_bytes = 0, work_bytes = 0, reserve_bytes = 0;
-
-  ~Impl() {
-    if (x_desc) cudnnDestroyRNNDataDescriptor(x_desc);
-    if (y_desc) cudnnDestroyRNNDataDescriptor(y_desc);
-    if (h_desc) cudnnDestroyTensorDescriptor(h_desc);
-    if (c_desc) cudnnDestroyTensorDescriptor(c_desc);
-    if (rnn) cudnnDestroyRNNDescriptor(rnn);
-    if (dropout) cudnnDestroyDropoutDescriptor(dropout);
-    if (handle) cudnnDestroy(handle);
-  }
 
   std::size_t state_elems() const {
     return std::size_t(shape.num_layers) * shape.directions() * batch * shape.hidden_size;
@@ -80,7 +73,7 @@ struct CudnnLstm::Impl {
     cuda::to_half(staging.get(), reinterpret_cast<__half*>(dst.get()), n);
   }
   // Device buffer in dtype -> host floats.
-  void get(const DeviceBuffer<char>& src, float* host, std::size_t n) {
+  void get(const DeviceBuffer<char>& src, float* host, std::size_t n) const {
     if (precision == CudaPrecision::kFp32) {
       check(cudaMemcpy(host, src.get(), n * 4, cudaMemcpyDeviceToHost), "download");
       return;
@@ -91,12 +84,10 @@ struct CudnnLstm::Impl {
   }
 };
 
-CudnnLstm::CudnnLstm(const LstmWeights& w, int batch, int steps, CudaPrecision precision)
-    : impl_(std::make_unique<Impl>()) {
-  w.validate();
+void CudnnRnn::init(const LstmWeights& w, int batch, int steps, CudaPrecision precision) {
   if (batch < 1 || steps < 1) throw ConfigError("cudnn lstm: batch and steps must be >= 1");
-  if (cuda_device_count() == 0) throw Error("cudnn lstm: no CUDA device", kExitFailure);
-  Impl& m = *impl_;
+  if (cuda::device_count() == 0) throw Error("cudnn lstm: no CUDA device", kExitFailure);
+  CudnnRnn& m = *this;
   m.shape = w.shape;
   m.batch = batch;
   m.steps = steps;
@@ -194,10 +185,18 @@ CudnnLstm::CudnnLstm(const LstmWeights& w, int batch, int steps, CudaPrecision p
   check(cudaDeviceSynchronize(), "cudnn weight upload");
 }
 
-CudnnLstm::~CudnnLstm() = default;
+CudnnRnn::~CudnnRnn() {
+  if (x_desc) cudnnDestroyRNNDataDescriptor(x_desc);
+  if (y_desc) cudnnDestroyRNNDataDescriptor(y_desc);
+  if (h_desc) cudnnDestroyTensorDescriptor(h_desc);
+  if (c_desc) cudnnDestroyTensorDescriptor(c_desc);
+  if (rnn) cudnnDestroyRNNDescriptor(rnn);
+  if (dropout) cudnnDestroyDropoutDescriptor(dropout);
+  if (handle) cudnnDestroy(handle);
+}
 
-void CudnnLstm::upload(const Sequence& x, const LstmState* initial) {
-  Impl& m = *impl_;
+void CudnnRnn::upload(const Sequence& x, const LstmState* initial) {
+  CudnnRnn& m = *this;
   if (static_cast<int>(x.size()) != m.steps)
     throw ConfigError("cudnn lstm: expected " + std::to_string(m.steps) + " steps, got " +
                       std::to_string(x.size()));
@@ -224,8 +223,8 @@ void CudnnLstm::upload(const Sequence& x, const LstmState* initial) {
   m.put(m.cx, c.data(), c.size());
 }
 
-void CudnnLstm::run() {
-  Impl& m = *impl_;
+void CudnnRnn::run() {
+  CudnnRnn& m = *this;
   check_dnn(cudnnRNNForward(m.handle, m.rnn, CUDNN_FWD_MODE_INFERENCE, m.dev_seq.get(), m.x_desc,
                             m.x.get(), m.y_desc, m.y.get(), m.h_desc, m.hx.get(), m.hy.get(),
                             m.c_desc, m.cx.get(), m.cy.get(), m.weight_bytes, m.weights.get(),
@@ -234,8 +233,8 @@ void CudnnLstm::run() {
   check(cudaDeviceSynchronize(), "cudnn run");
 }
 
-LstmOutput CudnnLstm::download() const {
-  Impl& m = *impl_;
+LstmOutput CudnnRnn::download() const {
+  const CudnnRnn& m = *this;
   const int width = m.shape.directions() * m.shape.hidden_size;
   std::vector<float> y(std::size_t(m.steps) * m.batch * width);
   m.get(m.y, y.data(), y.size());
@@ -256,42 +255,31 @@ LstmOutput CudnnLstm::download() const {
   return o;
 }
 
-LstmOutput CudnnLstm::forward(const Sequence& x, const LstmState* initial) {
-  upload(x, initial);
-  run();
-  return download();
+}  // namespace
+
+namespace cuda {
+bool cudnn_compiled() {
+  return true;
 }
+std::unique_ptr<CudnnLstm::Impl> make_cudnn(const LstmWeights& w, int batch, int steps,
+                                            CudaPrecision precision) {
+  auto rnn = std::make_unique<CudnnRnn>();
+  rnn->init(w, batch, steps, precision);
+  return rnn;
+}
+}  // namespace cuda
 
 #else  // !TESSEL_HAVE_CUDNN
 
+namespace cuda {
 bool cudnn_compiled() {
   return false;
 }
-
-namespace {
-[[noreturn]] void no_cudnn() {
+std::unique_ptr<CudnnLstm::Impl> make_cudnn(const LstmWeights&, int, int, CudaPrecision) {
   throw Error("cudnn lstm: this build has no cuDNN (cudnn.h was not found at configure time)",
               kExitFailure);
 }
-}  // namespace
-
-struct CudnnLstm::Impl {};
-CudnnLstm::CudnnLstm(const LstmWeights&, int, int, CudaPrecision) {
-  no_cudnn();
-}
-CudnnLstm::~CudnnLstm() = default;
-LstmOutput CudnnLstm::forward(const Sequence&, const LstmState*) {
-  no_cudnn();
-}
-void CudnnLstm::upload(const Sequence&, const LstmState*) {
-  no_cudnn();
-}
-void CudnnLstm::run() {
-  no_cudnn();
-}
-LstmOutput CudnnLstm::download() const {
-  no_cudnn();
-}
+}  // namespace cuda
 
 #endif
 

@@ -1,7 +1,5 @@
 // GPU Transformer: cuBLAS GEMMs plus kernels for embedding, LayerNorm, causal softmax,
 // GELU, cross-entropy, AdamW; the same layer order as transformer.cpp, read side by side.
-#include "models/nn/transformer_cuda.h"
-
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -11,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "models/common/cuda_plugin.h"
+#include "models/nn/transformer_cuda_plugin.h"
 #include "runtime/core/error.h"
 
 namespace tessel::nn {
@@ -334,9 +334,7 @@ __global__ void adamw(float* p, const float* g, float* m, float* v, const unsign
   p[i] -= lr * (mh / (sqrtf(vh) + eps) + (decay[i] ? wd : 0.0f) * p[i]);
 }
 
-}  // namespace
-
-int cuda_device_count() {
+int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
     cudaGetLastError();  // clear the sticky "no device" error
@@ -345,9 +343,15 @@ int cuda_device_count() {
   return n;
 }
 
-struct CudaTransformer::Impl {
-  TransformerConfig cfg;
-  Precision precision;
+// ParamStore<float>::index on the layout's infos (params.cpp is not part of the plugin).
+int param_index(const std::vector<ParamInfo>& infos, const std::string& name) {
+  for (std::size_t i = 0; i < infos.size(); ++i)
+    if (infos[i].name == name) return static_cast<int>(i);
+  throw Error("nn: no parameter named '" + name + "'", kExitFailure);
+}
+
+// cfg, precision and loss_scale are fields of CudaTransformer::Impl.
+struct GpuTransformer final : CudaTransformer::Impl {
   int64_t max_tokens;
   std::vector<ParamInfo> infos;
   int64_t n_params = 0;
@@ -361,7 +365,6 @@ struct CudaTransformer::Impl {
   Dev<float> values, fwd_values, grads, mask, adam_m, adam_v;
   Dev<unsigned char> decay;
   bool has_mask = false;
-  float loss_scale = 1.0f;
   int64_t clean_steps = 0;
 
   // Activations, sized for max_tokens.
@@ -427,34 +430,46 @@ struct CudaTransformer::Impl {
 
   float forward(const data::TokenBatch& b, const StepOptions& o, bool need_grad);
   void backward();
+
+  ~GpuTransformer() override {
+    if (blas) cublasDestroy(blas);
+  }
+  // Sizes every buffer; a separate step so that a throw from it still runs the destructor.
+  void init(const TransformerConfig& config, const ParamStore<float>& layout, int64_t max_tokens_,
+            Precision precision_);
+  void upload_params(const ParamStore<float>& params) override;
+  void download_params(ParamStore<float>& params) const override;
+  void download_grads(ParamStore<float>& params) const override;
+  void zero_grad() override;
+  float forward_backward(const data::TokenBatch& batch, const StepOptions& o) override;
+  float loss(const data::TokenBatch& batch, const StepOptions& o) override;
+  Matrix<float> download_logits() const override;
+  double clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm) override;
+  void download_adam(float* m_out, float* v_out) const override;
+  void upload_adam(const float* m_in, const float* v_in) override;
 };
 
-CudaTransformer::CudaTransformer(const TransformerConfig& config, int64_t max_tokens,
-                                 Precision precision)
-    : impl_(std::make_unique<Impl>()) {
-  if (cuda_device_count() == 0)
-    throw Error("nn: backend cuda needs a CUDA device and none is available", kExitFailure);
+void GpuTransformer::init(const TransformerConfig& config, const ParamStore<float>& layout,
+                          int64_t max_tokens_, Precision precision_) {
   if (config.head != Head::kLanguageModel)
     throw Error("nn: the CUDA backend implements the language-model head only", kExitConfig);
-  Impl& m = *impl_;
+  GpuTransformer& m = *this;
   m.cfg = config;
-  m.precision = precision;
-  m.max_tokens = max_tokens;
-  // The host model defines the parameter layout, so both backends share checkpoints.
-  Transformer<float> layout(config);
-  const ParamStore<float>& ps = layout.params();
-  m.infos = ps.infos();
-  m.n_params = ps.size();
-  m.wte = ps.index("wte");
-  m.wpe = ps.index("wpe");
-  m.lnf_g = ps.index("lnf_g");
-  m.lnf_b = ps.index("lnf_b");
+  m.precision = precision_;
+  m.max_tokens = max_tokens_;
+  m.infos = layout.infos();
+  m.n_params = layout.size();
+  auto index = [&](const std::string& name) { return param_index(m.infos, name); };
+  m.wte = index("wte");
+  m.wpe = index("wpe");
+  m.lnf_g = index("lnf_g");
+  m.lnf_b = index("lnf_b");
   for (int l = 0; l < config.layers; ++l) {
     const std::string p = "h" + std::to_string(l) + ".";
-    m.ids.push_back({ps.index(p + "ln1_g"), ps.index(p + "ln1_b"), ps.index(p + "w_qkv"),
-                     ps.index(p + "b_qkv"), ps.index(p + "w_proj"), ps.index(p + "b_proj"),
-                     ps.index(p + "ln2_g"), ps.index(p + "ln2_b"), ps.index(p + "w_fc"),
-                     ps.index(p + "b_fc"), ps.index(p + "w_fc2"), ps.index(p + "b_fc2")});
+    m.ids.push_back({index(p + "ln1_g"), index(p + "ln1_b"), index(p + "w_qkv"), index(p + "b_qkv"),
+                     index(p + "w_proj"), index(p + "b_proj"), index(p + "ln2_g"),
+                     index(p + "ln2_b"), index(p + "w_fc"), index(p + "b_fc"), index(p + "w_fc2"),
+                     index(p + "b_fc2")});
   }
   check(cublasCreate(&m.blas), "cublasCreate");
   const auto n = static_cast<std::size_t>(m.n_params);
@@ -505,22 +520,8 @@ CudaTransformer::CudaTransformer(const TransformerConfig& config, int64_t max_to
   m.targets.resize(t);
 }
 
-CudaTransformer::~CudaTransformer() {
-  if (impl_ && impl_->blas) cublasDestroy(impl_->blas);
-}
-
-const TransformerConfig& CudaTransformer::config() const {
-  return impl_->cfg;
-}
-Precision CudaTransformer::precision() const {
-  return impl_->precision;
-}
-float CudaTransformer::loss_scale() const {
-  return impl_->loss_scale;
-}
-
-void CudaTransformer::upload_params(const ParamStore<float>& params) {
-  Impl& m = *impl_;
+void GpuTransformer::upload_params(const ParamStore<float>& params) {
+  GpuTransformer& m = *this;
   if (params.size() != m.n_params)
     throw Error("nn cuda: parameter store of another model (" + std::to_string(params.size()) +
                     " values, expected " + std::to_string(m.n_params) + ")",
@@ -540,20 +541,19 @@ void CudaTransformer::upload_params(const ParamStore<float>& params) {
   }
 }
 
-void CudaTransformer::download_params(ParamStore<float>& params) const {
-  impl_->values.download(params.values().data(), static_cast<std::size_t>(impl_->n_params));
+void GpuTransformer::download_params(ParamStore<float>& params) const {
+  values.download(params.values().data(), static_cast<std::size_t>(n_params));
 }
 
-void CudaTransformer::download_grads(ParamStore<float>& params) const {
-  impl_->grads.download(params.grads().data(), static_cast<std::size_t>(impl_->n_params));
+void GpuTransformer::download_grads(ParamStore<float>& params) const {
+  grads.download(params.grads().data(), static_cast<std::size_t>(n_params));
 }
 
-void CudaTransformer::zero_grad() {
-  impl_->grads.zero();
+void GpuTransformer::zero_grad() {
+  grads.zero();
 }
 
-float CudaTransformer::Impl::forward(const data::TokenBatch& b, const StepOptions& o,
-                                     bool need_grad) {
+float GpuTransformer::forward(const data::TokenBatch& b, const StepOptions& o, bool need_grad) {
   if (o.trace)
     throw Error("nn cuda: the tensor trace is recorded by the CPU backend only", kExitFailure);
   if (b.size() > max_tokens || b.seq > cfg.max_seq)
@@ -625,7 +625,7 @@ float CudaTransformer::Impl::forward(const data::TokenBatch& b, const StepOption
   return counted ? static_cast<float>(total / static_cast<double>(counted)) : 0.0f;
 }
 
-void CudaTransformer::Impl::backward() {
+void GpuTransformer::backward() {
   const int64_t n = int64_t(batch) * seq;
   const int c = cfg.width, f = cfg.mlp_ratio * cfg.width, h = cfg.heads, hd = c / h;
   const int v = cfg.vocab_size, bh = batch * h;
@@ -676,8 +676,8 @@ void CudaTransformer::Impl::backward() {
   check(cudaGetLastError(), "backward kernels");
 }
 
-float CudaTransformer::forward_backward(const data::TokenBatch& batch, const StepOptions& o) {
-  Impl& m = *impl_;
+float GpuTransformer::forward_backward(const data::TokenBatch& batch, const StepOptions& o) {
+  GpuTransformer& m = *this;
   const bool scaled = m.precision == Precision::kFp16 && m.loss_scale != 1.0f;
   // Gradients accumulate across calls; with a loss scale the earlier part is scaled up
   // first so that one unscale at the end leaves every part unscaled.
@@ -695,20 +695,19 @@ float CudaTransformer::forward_backward(const data::TokenBatch& batch, const Ste
   return loss;
 }
 
-float CudaTransformer::loss(const data::TokenBatch& batch, const StepOptions& o) {
-  return impl_->forward(batch, o, false);
+float GpuTransformer::loss(const data::TokenBatch& batch, const StepOptions& o) {
+  return forward(batch, o, false);
 }
 
-Matrix<float> CudaTransformer::logits() const {
-  const Impl& m = *impl_;
+Matrix<float> GpuTransformer::download_logits() const {
+  const GpuTransformer& m = *this;
   Matrix<float> out(int64_t(m.batch) * m.seq, m.cfg.vocab_size);
   m.logits.download(out.data(), static_cast<std::size_t>(out.size()));
   return out;
 }
 
-double CudaTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t t,
-                                       double max_norm) {
-  Impl& m = *impl_;
+double GpuTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm) {
+  GpuTransformer& m = *this;
   Dev<double> sq(1);
   sum_squares<<<256, kThreads>>>(m.grads.get(), m.n_params, sq.get());
   double s = 0;
@@ -741,14 +740,28 @@ double CudaTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t 
   return norm;
 }
 
-void CudaTransformer::download_adam(float* m_out, float* v_out) const {
-  impl_->adam_m.download(m_out, static_cast<std::size_t>(impl_->n_params));
-  impl_->adam_v.download(v_out, static_cast<std::size_t>(impl_->n_params));
+void GpuTransformer::download_adam(float* m_out, float* v_out) const {
+  adam_m.download(m_out, static_cast<std::size_t>(n_params));
+  adam_v.download(v_out, static_cast<std::size_t>(n_params));
 }
 
-void CudaTransformer::upload_adam(const float* m_in, const float* v_in) {
-  impl_->adam_m.upload(m_in, static_cast<std::size_t>(impl_->n_params));
-  impl_->adam_v.upload(v_in, static_cast<std::size_t>(impl_->n_params));
+void GpuTransformer::upload_adam(const float* m_in, const float* v_in) {
+  adam_m.upload(m_in, static_cast<std::size_t>(n_params));
+  adam_v.upload(v_in, static_cast<std::size_t>(n_params));
 }
 
+std::unique_ptr<CudaTransformer::Impl> make_transformer(const TransformerConfig& config,
+                                                        const ParamStore<float>& layout,
+                                                        int64_t max_tokens, Precision precision) {
+  auto model = std::make_unique<GpuTransformer>();
+  model->init(config, layout, max_tokens, precision);
+  return model;
+}
+
+}  // namespace
 }  // namespace tessel::nn
+
+TESSEL_CUDA_PLUGIN_EXPORT const tessel::nn::NnCudaApi* tessel_cuda_nn_api() {
+  static const tessel::nn::NnCudaApi api{tessel::nn::device_count, tessel::nn::make_transformer};
+  return &api;
+}

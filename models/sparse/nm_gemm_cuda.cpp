@@ -1,16 +1,23 @@
-// Host side of the CUDA N:M GEMMs: shape checks, padding to mma tiles, NVIDIA metadata.
+// Host side of the CUDA N:M GEMMs: shape checks, padding to mma tiles, NVIDIA metadata; the
+// kernels run in the CUDA plugin (models/common/cuda_plugin.h), loaded on the first call.
 #include "models/sparse/nm_gemm_cuda.h"
 
 #include <cstring>
 
+#include "models/common/cuda_plugin.h"
 #include "models/sparse/nm_gemm_kernels.h"
 #include "runtime/core/error.h"
 
 namespace tessel::sparse {
 namespace {
 
+const cuda::Api& gpu() {
+  static const cuda::Api& api = cuda_plugin_api<cuda::Api>(cuda::kApiSymbol);
+  return api;
+}
+
 void require_gpu(const char* what) {
-  if (cuda::device_count() == 0)
+  if (gpu().device_count() == 0)
     throw Error(std::string(what) + ": no CUDA device present", kExitFailure);
 }
 
@@ -66,7 +73,7 @@ void check_shapes(const CompressedMatrix<T>& w, const X& x, const char* what) {
 }  // namespace
 
 int cuda_device_count() {
-  return cuda::device_count();
+  return gpu().device_count();
 }
 
 MatrixI32 cuda_nm_gemm(const CompressedMatrix<int8_t>& w, const MatrixI8& x) {
@@ -74,7 +81,7 @@ MatrixI32 cuda_nm_gemm(const CompressedMatrix<int8_t>& w, const MatrixI8& x) {
   require_gpu("cuda_nm_gemm");
   std::vector<uint8_t> idx = w.unpacked_indices();
   MatrixI32 y(w.rows, x.cols());
-  cuda::nm_gemm_int8(w.values.data(), idx.data(), w.rows, w.cols, w.pattern.n, w.pattern.m,
+  gpu().nm_gemm_int8(w.values.data(), idx.data(), w.rows, w.cols, w.pattern.n, w.pattern.m,
                      x.data(), x.cols(), y.data());
   return y;
 }
@@ -84,7 +91,7 @@ MatrixF cuda_nm_gemm(const CompressedMatrix<float>& w, const MatrixF& x) {
   require_gpu("cuda_nm_gemm");
   std::vector<uint8_t> idx = w.unpacked_indices();
   MatrixF y(w.rows, x.cols());
-  cuda::nm_gemm_f32(w.values.data(), idx.data(), w.rows, w.cols, w.pattern.n, w.pattern.m, x.data(),
+  gpu().nm_gemm_f32(w.values.data(), idx.data(), w.rows, w.cols, w.pattern.n, w.pattern.m, x.data(),
                     x.cols(), y.data());
   return y;
 }
@@ -99,7 +106,7 @@ MatrixF cuda_sparse_tc_gemm(const CompressedMatrix<Eigen::half>& w, const Matrix
   std::vector<uint16_t> meta = nvidia_metadata_fp16(wp);
   MatrixH xp = pad_x(x, kp, tp);
   MatrixF yp(rp, tp);
-  cuda::sparse_tc_f16(reinterpret_cast<const uint16_t*>(wp.values.data()), meta.data(), rp, kp,
+  gpu().sparse_tc_f16(reinterpret_cast<const uint16_t*>(wp.values.data()), meta.data(), rp, kp,
                       reinterpret_cast<const uint16_t*>(xp.data()), tp, yp.data());
   return yp.topLeftCorner(w.rows, x.cols());
 }
@@ -113,7 +120,7 @@ MatrixI32 cuda_sparse_tc_gemm(const CompressedMatrix<int8_t>& w, const MatrixI8&
   std::vector<uint32_t> meta = nvidia_metadata_int8(wp);
   MatrixI8 xp = pad_x(x, kp, tp);
   MatrixI32 yp(rp, tp);
-  cuda::sparse_tc_int8(wp.values.data(), meta.data(), rp, kp, xp.data(), tp, yp.data());
+  gpu().sparse_tc_int8(wp.values.data(), meta.data(), rp, kp, xp.data(), tp, yp.data());
   return yp.topLeftCorner(w.rows, x.cols());
 }
 
@@ -123,7 +130,7 @@ MatrixF cuda_dense_gemm(const MatrixH& w, const MatrixH& x) {
                       std::to_string(x.rows()) + " rows");
   require_gpu("cuda_dense_gemm");
   MatrixF y(w.rows(), x.cols());
-  cuda::dense_f16(reinterpret_cast<const uint16_t*>(w.data()),
+  gpu().dense_f16(reinterpret_cast<const uint16_t*>(w.data()),
                   reinterpret_cast<const uint16_t*>(x.data()), w.rows(), w.cols(), x.cols(),
                   y.data());
   return y;
@@ -133,7 +140,7 @@ CudaTimings cuda_time_gemms(int64_t out, int64_t k, int64_t tokens, int reps) {
   require_gpu("cuda_time_gemms");
   if (out % 16 || k % 32 || tokens % 8)
     throw ConfigError("cuda_time_gemms: need out % 16 == 0, K % 32 == 0, tokens % 8 == 0");
-  cuda::Timings t = cuda::time_gemms(out, k, tokens, reps);
+  cuda::Timings t = gpu().time_gemms(out, k, tokens, reps);
   return CudaTimings{t.nm_int8_ms, t.tc_fp16_ms, t.tc_int8_ms, t.cublas_fp16_ms};
 }
 

@@ -1,6 +1,8 @@
 // CUDA kernels for N:M compressed GEMM: generic N:M on CUDA cores, 2:4 via mma.sp PTX.
 #include "models/sparse/nm_gemm_kernels.h"
 
+#include "models/common/cuda_plugin.h"
+
 #include <cublas_v2.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -312,3 +314,10 @@ Timings time_gemms(int64_t rows, int64_t k, int64_t t, int reps) {
 }
 
 }  // namespace tessel::sparse::cuda
+
+TESSEL_CUDA_PLUGIN_EXPORT const tessel::sparse::cuda::Api* tessel_cuda_sparse_api() {
+  using namespace tessel::sparse::cuda;
+  static const Api api{device_count,   nm_gemm_int8, nm_gemm_f32, sparse_tc_f16,
+                       sparse_tc_int8, dense_f16,    time_gemms};
+  return &api;
+}

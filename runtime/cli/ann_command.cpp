@@ -100,18 +100,18 @@ int run_build(const BuildOptions& o) {
   check_output_path("ann build", "-o", o.out);
   json hw = {{"model", "ann." + o.kind}, {"build_threads", o.threads}};
   json w = {{"mixture_seed", o.base.seed}, {"index", o.out}};
-  o.base.put(w, "base");
+  o.base.put(w, "vectors");
   if (o.kind == "nsg")
-    w["build"] = {{"knn_k", o.knn_k},
-                  {"L", o.L},
-                  {"R", o.R},
-                  {"C", o.C},
-                  {"passes", o.passes},
-                  {"entry_points", o.entry_points},
-                  {"random_edges", o.random_edges},
-                  {"recall_sample", o.recall_sample}};
+    w["nsg"] = {{"knn_k", o.knn_k},
+                {"L", o.L},
+                {"R", o.R},
+                {"C", o.C},
+                {"passes", o.passes},
+                {"entry_points", o.entry_points},
+                {"random_edges", o.random_edges},
+                {"recall_sample", o.recall_sample}};
   else if (o.kind == "hnsw")
-    w["build"] = {{"M", o.M}, {"max_degree", o.max_degree}, {"ef", o.ef}};
+    w["hnsw"] = {{"M", o.M}, {"max_degree", o.max_degree}, {"ef", o.ef}};
   const SimResult r = run_front_end("ann build", hw, w, 1);
   std::cout << "built " << r.labels.at("kind") << " over "
             << static_cast<int64_t>(metric(r, "base_vectors")) << " vectors in "
@@ -133,7 +133,7 @@ int run_search(const SearchOptionsCli& o) {
   if (!o.trace_path.empty()) check_output_path("ann search", "--trace", o.trace_path);
   json hw = {{"model", "ann.index"}, {"threads", o.threads}};
   json w = {{"mixture_seed", o.base.seed}, {"index", o.index}};
-  o.base.put(w, "base");
+  o.base.put(w, "vectors");
   o.queries.put(w, "queries");
   json s = {
       {"L", o.L},         {"k", o.k},           {"layout", o.layout},        {"rerank", o.rerank},

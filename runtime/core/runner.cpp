@@ -101,8 +101,6 @@ SimResult execute(PreparedRun& run, TraceWriter* trace, const RunOutputs& output
   ctx.artifact_dir = outputs.artifact_dir;
   ctx.cache_dir = outputs.cache_dir;
   ctx.log = outputs.log;
-  if (!ctx.artifact_dir.empty()) std::filesystem::create_directories(ctx.artifact_dir);
-  if (!ctx.cache_dir.empty()) std::filesystem::create_directories(ctx.cache_dir);
   SimResult r = run.experiment->run(ctx);
   r.model = run.model;
   if (!run.experiment->uses_energy_table()) {

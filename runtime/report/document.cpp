@@ -1,6 +1,9 @@
 // Markdown and HTML renderers for the report document.
 #include "runtime/report/document.h"
 
+#include <cmath>
+#include <cstdio>
+
 #include <algorithm>
 #include <regex>
 
@@ -234,6 +237,15 @@ std::string render_html(const Document& doc) {
     }
   }
   return out + "</body>\n</html>\n";
+}
+
+std::string format_sig(double v, int sig) {
+  if (v == 0 || !std::isfinite(v)) return v == 0 ? "0" : std::to_string(v);
+  int decimals = sig - 1 - static_cast<int>(std::floor(std::log10(std::fabs(v))));
+  decimals = std::max(0, std::min(decimals, 9));
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
 }
 
 }  // namespace tessel::report

@@ -47,6 +47,8 @@ std::string render_markdown(const Document& doc);
 std::string render_html(const Document& doc);
 
 std::string html_escape(const std::string& text);
+// `sig` significant digits, never in exponent notation (tables are read by people).
+std::string format_sig(double v, int sig);
 // Makes a gnuplot SVG embeddable in HTML: drops the XML prolog and the <title> tooltips,
 // and prefixes every id (and its references) with `id_prefix`, since several plots on one
 // page reuse ids.

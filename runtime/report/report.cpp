@@ -14,6 +14,7 @@
 #include "runtime/report/pareto.h"
 #include "runtime/report/plots.h"
 #include "runtime/report/results_folder.h"
+#include "runtime/report/study.h"
 
 namespace tessel::report {
 namespace {
@@ -22,16 +23,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 const char* kNone = "—";
-
-// `sig` significant digits, never in exponent notation (tables are read by people).
-std::string format_sig(double v, int sig) {
-  if (v == 0 || !std::isfinite(v)) return v == 0 ? "0" : std::to_string(v);
-  int decimals = sig - 1 - static_cast<int>(std::floor(std::log10(std::fabs(v))));
-  decimals = std::max(0, std::min(decimals, 9));
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 std::string format_fixed(double v, int decimals) {
   char buf[64];
@@ -127,6 +118,12 @@ struct Analysis {
   std::vector<size_t> front;                  // point indices, by increasing latency
   std::set<size_t> on_front;
   bool bars_by_id = false;  // bar labels are point ids: parameter labels would not fit
+  std::string dir;          // the results folder, as the user named it
+  // Every successful point is an algorithm run on the host (no cycles, no energy): the
+  // simulation columns, plots and front do not apply.
+  bool algorithm_runs = false;
+  std::vector<std::string> metric_columns;  // what the points table shows for such runs
+  Study study;
 
   std::string bar_label(size_t i) const { return bars_by_id ? points[i].id : params(i, true); }
 
@@ -139,7 +136,9 @@ struct Analysis {
 
 Analysis analyse(const ResultsFolder& folder) {
   Analysis a(folder.manifest, folder.points);
+  a.dir = folder.dir;
   a.torn_tail = folder.torn_tail;
+  a.study = plan_study(folder);
   a.cmp = compare_to_baseline(a.points, a.manifest.baseline);
   a.keys = param_keys(a.manifest, a.points);
   a.eu = pick_energy_unit(a.points);
@@ -150,6 +149,18 @@ Analysis analyse(const ResultsFolder& folder) {
           (a.baseline_text.empty() ? "" : ", ") + kv.key() + "=" + param_value(kv.value());
   for (size_t i = 0; i < a.points.size(); ++i)
     if (a.points[i].ok && a.points[i].result) a.ok.push_back(i);
+  a.algorithm_runs = !a.ok.empty();
+  std::set<std::string> metric_names;
+  for (size_t i : a.ok) {
+    const SimResult& r = *a.points[i].result;
+    a.algorithm_runs &= r.cycles == 0 && r.seconds == 0 && r.energy_pj.empty();
+    for (const auto& kv : r.metrics) metric_names.insert(kv.first);
+  }
+  const auto& wanted = a.manifest.report;
+  if (wanted.contains("metrics"))
+    for (const auto& m : wanted.at("metrics")) a.metric_columns.push_back(m.get<std::string>());
+  else
+    a.metric_columns.assign(metric_names.begin(), metric_names.end());
   for (size_t i : a.ok) a.le.push_back({a.latency_us(i), a.energy(i)});
   for (size_t j : pareto_front(a.le)) a.front.push_back(a.ok[j]);
   a.on_front.insert(a.front.begin(), a.front.end());
@@ -166,6 +177,14 @@ struct PlotSpec {
 // The plots the data allows; the reason for each one left out goes to `notes`.
 std::vector<PlotSpec> plan_plots(const Analysis& a, std::vector<std::string>& notes) {
   std::vector<PlotSpec> plots;
+  for (const auto& p : a.study.plots) plots.push_back({p.job, p.heading, p.caption});
+  notes.insert(notes.end(), a.study.notes.begin(), a.study.notes.end());
+  if (a.algorithm_runs) {
+    notes.push_back(
+        "No speedup, energy or latency-energy plots: the points are algorithm runs on the host "
+        "(no simulated time or energy).");
+    return plots;
+  }
   const std::string by_id = a.bars_by_id ? "; bars labelled by point id" : "";
   if (!a.has_baseline) {
     notes.push_back(
@@ -247,6 +266,32 @@ std::string checks_text(const SimResult& r) {
   }
   return std::to_string(passed) + "/" + std::to_string(r.checks.size()) +
          (first_failed.empty() ? "" : " (failed: " + first_failed + ")");
+}
+
+// Algorithm runs: every point with its swept keys, seed and metrics (report.metrics, or
+// every metric a point reports).
+Table algorithm_points_table(const Analysis& a) {
+  Table t;
+  t.header = {"ID"};
+  t.header.insert(t.header.end(), a.keys.begin(), a.keys.end());
+  t.header.push_back("Seed");
+  t.header.push_back("Status");
+  t.header.insert(t.header.end(), a.metric_columns.begin(), a.metric_columns.end());
+  t.numeric.assign(t.header.size(), true);
+  t.numeric[0] = false;
+  for (size_t k = 0; k <= a.keys.size() + 2; ++k) t.numeric[k] = k == a.keys.size() + 1;
+  for (const PointRecord& p : a.points) {
+    std::vector<std::string> row{p.id};
+    for (const auto& k : a.keys)
+      row.push_back(p.params.is_object() && p.params.contains(k) ? param_value(p.params[k])
+                                                                 : kNone);
+    row.push_back(std::to_string(p.seed));
+    row.push_back(p.ok && p.result ? "ok" : "failed");
+    for (const auto& m : a.metric_columns)
+      row.push_back(p.ok && p.result ? metric(p, m, 1, 4, false) : kNone);
+    t.rows.push_back(row);
+  }
+  return t;
 }
 
 // Every point, one row each; optional columns only when some point has the value.
@@ -397,7 +442,7 @@ Document build_document(const Analysis& a, const std::vector<std::string>& notes
   const Manifest& m = a.manifest;
   Document doc;
   doc.title = m.title.empty() ? "Sweep " + m.name : m.title;
-  doc.paragraph("Report on results/" + m.name +
+  doc.paragraph("Report on " + a.dir +
                 (m.tessel_version.empty() ? "" : ", tessel " + m.tessel_version) + ".");
 
   doc.heading(2, "Run");
@@ -411,22 +456,44 @@ Document build_document(const Analysis& a, const std::vector<std::string>& notes
                   " points have no record (a resumed sweep fills them in).");
 
   doc.heading(2, "Points");
-  doc.paragraph("Latency is simulated time. " +
-                (a.has_baseline
-                     ? "Speedup is baseline latency / latency and energy saving is baseline "
-                       "energy / energy, where a point's baseline is the point with the same "
-                       "parameters except " +
-                           a.baseline_text + "."
-                     : std::string("No baseline is named in manifest.json (report.baseline), "
-                                   "so there are no speedups.")));
-  doc.table(points_table(a));
-  std::vector<std::string> missing;
-  for (size_t i : a.ok)
-    if (a.has_baseline && !a.cmp[i].speedup)
-      missing.push_back(a.points[i].id + " (" + a.params(i, false) + "): " + a.cmp[i].why_not);
-  if (!missing.empty()) {
-    doc.paragraph("Points without a speedup:");
-    doc.list(missing);
+  if (a.algorithm_runs) {
+    doc.paragraph(
+        "Algorithm runs on the host: metrics as each run measured them (wall-clock figures "
+        "such as QPS and tokens/s vary from run to run; the rest is determined by the seed).");
+    doc.table(algorithm_points_table(a));
+  } else {
+    doc.paragraph("Latency is simulated time. " +
+                  (a.has_baseline
+                       ? "Speedup is baseline latency / latency and energy saving is baseline "
+                         "energy / energy, where a point's baseline is the point with the same "
+                         "parameters except " +
+                             a.baseline_text + "."
+                       : std::string("No baseline is named in manifest.json (report.baseline), "
+                                     "so there are no speedups.")));
+    doc.table(points_table(a));
+    std::vector<std::string> missing;
+    for (size_t i : a.ok)
+      if (a.has_baseline && !a.cmp[i].speedup)
+        missing.push_back(a.points[i].id + " (" + a.params(i, false) + "): " + a.cmp[i].why_not);
+    if (!missing.empty()) {
+      doc.paragraph("Points without a speedup:");
+      doc.list(missing);
+    }
+  }
+
+  if (a.study.present && (a.study.aggregated || !a.study.group_keys.empty())) {
+    doc.heading(2, "Study");
+    std::string keys;
+    for (const auto& k : a.study.group_keys) keys += (keys.empty() ? "" : ", ") + k;
+    doc.paragraph("Points grouped by " +
+                  (keys.empty() ? std::string("nothing (one group)") : keys) +
+                  "; each cell is mean ± standard deviation [min, max] over the group's runs "
+                  "(its seeds), or the single value of a group of one run.");
+    if (a.study.aggregated)
+      doc.table(a.study.table);
+    else
+      doc.paragraph(
+          "Every group holds a single run, so the points table above is the study's table.");
   }
 
   add_comparisons(a, doc);
@@ -448,7 +515,10 @@ Document build_document(const Analysis& a, const std::vector<std::string>& notes
   }
 
   doc.heading(2, "Pareto front");
-  if (a.front.empty()) {
+  if (a.algorithm_runs) {
+    doc.paragraph(
+        "Not applicable: the points are algorithm runs (no simulated latency or energy).");
+  } else if (a.front.empty()) {
     doc.paragraph("No point succeeded, so there is no front.");
   } else {
     doc.paragraph(
@@ -499,18 +569,21 @@ ReportFiles write_report(const std::string& results_dir, const ReportOptions& op
   // Everything is rendered: now replace the files, plots before the pages that show them.
   // No fsync: a report can always be regenerated from points.jsonl.
   const fs::path dir(results_dir);
-  for (const char* name : {"speedup", "energy_breakdown", "pareto"}) {
-    const fs::path svg = dir / (std::string(name) + ".svg");
-    auto it = std::find_if(figures.begin(), figures.end(),
-                           [&](const auto& f) { return f.second.file == svg.filename().string(); });
-    if (it != figures.end()) {
-      write_file_atomic(svg.string(), it->second.svg, false);
-      files.plots.push_back(svg.string());
-    } else {
-      // A plot not made this time must not linger from an earlier report.
-      std::error_code ec;
-      fs::remove(svg, ec);
-    }
+  std::set<std::string> written;
+  for (const auto& [heading, figure] : figures) {
+    const fs::path svg = dir / figure.file;
+    write_file_atomic(svg.string(), figure.svg, false);
+    files.plots.push_back(svg.string());
+    written.insert(figure.file);
+  }
+  // A plot not made this time must not linger from an earlier report.
+  std::error_code ec;
+  for (const char* name : {"speedup.svg", "energy_breakdown.svg", "pareto.svg"})
+    if (!written.count(name)) fs::remove(dir / name, ec);
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind("plot_", 0) == 0 && entry.path().extension() == ".svg" && !written.count(file))
+      fs::remove(entry.path(), ec);
   }
   files.markdown = (dir / "report.md").string();
   files.html = (dir / "report.html").string();

@@ -55,6 +55,7 @@ Manifest read_manifest(const std::string& path) {
   m.swept_keys = field<std::vector<std::string>>(j, path, "swept_keys", true, {});
   json report = field<json>(j, path, "report", false, json::object());
   if (!report.is_object()) throw IoError(path + ": key 'report' must be an object");
+  m.report = report;
   if (m.title.empty()) m.title = field<std::string>(report, path, "title", false, "");
   if (report.contains("baseline")) {
     m.baseline = report["baseline"];

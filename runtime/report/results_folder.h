@@ -38,6 +38,9 @@ struct Manifest {
   nlohmann::json reference;
   // report.notes: paragraphs printed under the comparisons (sources, caveats).
   std::vector<std::string> notes;
+  // report.group_by, report.metrics, report.plots: the study sections (runtime/report/
+  // study.h reads them); the `report` object as the sweep wrote it.
+  nlohmann::json report = nlohmann::json::object();
 };
 
 struct ResultsFolder {

@@ -1,6 +1,7 @@
 // Sweep expansion: grid and zip axes over any key path of the experiment.
 #include "runtime/sweep/sweep_plan.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -19,7 +20,10 @@ std::vector<Axis> read_axes(const Config& sweep, const std::string& section) {
   if (!sweep.has(section)) return axes;
   Config s = sweep.child(section);
   for (const auto& key : s.keys()) {
-    if (key == "seed") s.fail(key, "the seed is set per point; use the sweep's `seed:`");
+    // A `seed` axis runs each point with exactly the listed seeds (studies aggregate over
+    // it); without one every point derives its own from the sweep's `seed:`.
+    if (key == "seed" && section != "grid")
+      s.fail(key, "a seed axis belongs in grid: (every other point is run with each seed)");
     Config list = s.at(key);
     if (!list.is_sequence()) list.fail("", "expected a list of values to sweep");
     Axis axis{key, list.elements()};
@@ -43,6 +47,34 @@ std::string fnv1a64(const std::string& data) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
+}
+
+// The study parts of `report:` (runtime/report/study.h): groupings, metric columns and line
+// plots, checked here so a typo fails before any point runs.
+void read_study_report(const Config& report) {
+  for (const char* list : {"group_by", "metrics"})
+    if (report.has(list))
+      for (const auto& item : report.items(list)) item.as<std::string>();
+  if (!report.has("plots")) return;
+  std::vector<std::string> names;
+  for (const auto& plot : report.items("plots")) {
+    if (!plot.is_map()) plot.fail("", "expected a mapping (name, x, y, ...)");
+    const std::string name = plot.get<std::string>("name");
+    for (char ch : name)
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'))
+        plot.fail("name", "use letters, digits, '_' and '-' only (it names plot_<name>.svg)");
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      plot.fail("name", "two plots are named '" + name + "'");
+    names.push_back(name);
+    plot.get<std::string>("x");
+    plot.get<std::string>("y");
+    for (const char* key : {"title", "x_label", "y_label", "artifact"})
+      plot.get<std::string>(key, "");
+    plot.get<bool>("log_x", false);
+    plot.get<bool>("log_y", false);
+    if (plot.has("series"))
+      for (const auto& key : plot.items("series")) key.as<std::string>();
+  }
 }
 
 }  // namespace
@@ -77,12 +109,34 @@ SweepPlan load_sweep(const std::string& path) {
       for (const auto& name : reference.keys()) reference.get<double>(name);
     }
     report.get<std::string>("title", "");
+    read_study_report(report);
     report.reject_unused();
     plan.report = report.to_json();
   }
 
+  if (sweep.has("set")) {
+    const Config set = sweep.child("set");
+    for (const auto& key : set.keys()) {
+      if (key == "seed") set.fail(key, "use the sweep's `seed:`, or a seed axis under grid:");
+      Config value = set.at(key);
+      value.mark_used();
+      plan.fixed.push_back({key, value});
+    }
+  }
   std::vector<Axis> grid = read_axes(sweep, "grid");
   std::vector<Axis> zip = read_axes(sweep, "zip");
+  // A key on two axes would expand to duplicate points with one value silently winning.
+  for (const auto& z : zip)
+    for (const auto& g : grid)
+      if (z.key == g.key)
+        sweep.child("zip").fail(z.key, "also swept under grid: (line " +
+                                           std::to_string(g.values[0].location().line) +
+                                           "); sweep a key on one axis only");
+  for (const auto& f : plan.fixed)
+    for (const auto* axes : {&grid, &zip})
+      for (const auto& a : *axes)
+        if (a.key == f.path)
+          sweep.child("set").fail(f.path, "also swept as an axis; a key is either set or swept");
   size_t zip_len = zip.empty() ? 1 : zip[0].values.size();
   for (const auto& axis : zip)
     if (axis.values.size() != zip_len)
@@ -115,6 +169,13 @@ SweepPlan load_sweep(const std::string& path) {
     p.params = nlohmann::json::object();
     for (const auto& o : p.overrides) p.params[o.path] = o.value.to_json();
     p.seed = derive_seed(plan.seed, i);
+    // A swept seed is the point's seed (point_experiment sets it), not an ordinary key.
+    for (auto it = p.overrides.begin(); it != p.overrides.end(); ++it)
+      if (it->path == "seed") {
+        p.seed = it->value.as<uint64_t>();
+        p.overrides.erase(it);
+        break;
+      }
     plan.points.push_back(std::move(p));
   }
 
@@ -124,7 +185,8 @@ SweepPlan load_sweep(const std::string& path) {
 }
 
 Config point_experiment(const SweepPlan& plan, const SweepPoint& point) {
-  std::vector<Override> overrides = point.overrides;
+  std::vector<Override> overrides = plan.fixed;
+  overrides.insert(overrides.end(), point.overrides.begin(), point.overrides.end());
   overrides.push_back({"seed", Config::parse(std::to_string(point.seed), plan.file + " (seed)")});
   return load_experiment(plan.experiment_path, overrides);
 }

@@ -26,6 +26,9 @@ struct SweepPlan {
   std::string title;
   std::string experiment_path;  // resolved against the sweep file's folder
   uint64_t seed = 1;
+  // `set:` — key path → value applied to every point (fixed settings of a study that are
+  // not axes, so they stay out of the points' parameters).
+  std::vector<Override> fixed;
   std::vector<std::string> swept_keys;  // grid keys then zip keys, in file order
   std::vector<SweepPoint> points;
   nlohmann::json report = nlohmann::json::object();  // the `report:` section as JSON

@@ -1,4 +1,4 @@
-// `tessel train` end to end through the stand-alone driver: outputs, refusal to clobber
+// `tessel train` end to end through the tool: outputs, refusal to clobber
 // a checkpoint, --resume, --set, and exit codes for bad configs and missing data.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -21,7 +21,7 @@ struct CliRun {
 CliRun run(const std::string& args) {
   const std::string log =
       (fs::temp_directory_path() / ("nn_cli_" + std::to_string(::getpid()) + ".log")).string();
-  const std::string cmd = std::string(TESSEL_BINARY_DIR) + "/tests/models/nn/nn_train_cli " + args +
+  const std::string cmd = std::string(TESSEL_BINARY_DIR) + "/tessel_fault_tool " + args +
                           " > " + log + " 2>&1";
   const int status = std::system(cmd.c_str());
   std::ifstream in(log);

@@ -1,5 +1,6 @@
 // Test-only models that finish, crash, hang or fail on demand, for sweep-engine tests.
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 #include "runtime/core/error.h"
@@ -8,7 +9,9 @@
 namespace tessel {
 namespace {
 
-// workload.behaviour: ok | crash | hang | fail; workload.sleep_ms delays every point.
+// workload.behaviour: ok | crash | hang | fail; workload.sleep_ms delays every point;
+// workload.gate (a path) holds points with hw.size > workload.gate_size until that file
+// exists, so a test can stop a sweep at a known point instead of racing a timer.
 // The result depends on the point's seed and parameters only, so runs are reproducible.
 class FaultModel : public Experiment {
  public:
@@ -17,9 +20,13 @@ class FaultModel : public Experiment {
     behaviour_ = workload.get_choice("behaviour", {"ok", "crash", "hang", "fail"}, "ok");
     crash_size_ = workload.get<int64_t>("crash_size", -1);
     sleep_ms_ = workload.get<int64_t>("sleep_ms", 0);
+    gate_ = workload.get<std::string>("gate", "");
+    gate_size_ = workload.get<int64_t>("gate_size", 0);
   }
   SimResult run(RunContext& ctx) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
+    while (!gate_.empty() && size_ > gate_size_ && !std::filesystem::exists(gate_))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     bool faulty = crash_size_ < 0 || crash_size_ == size_;
     if (faulty && behaviour_ == "crash") std::raise(SIGSEGV);
     if (faulty && behaviour_ == "hang") std::this_thread::sleep_for(std::chrono::hours(1));
@@ -33,8 +40,8 @@ class FaultModel : public Experiment {
   }
 
  private:
-  int64_t size_ = 0, crash_size_ = -1, sleep_ms_ = 0;
-  std::string behaviour_;
+  int64_t size_ = 0, crash_size_ = -1, sleep_ms_ = 0, gate_size_ = 0;
+  std::string behaviour_, gate_;
 };
 
 }  // namespace

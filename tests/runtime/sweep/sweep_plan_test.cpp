@@ -88,5 +88,79 @@ TEST(SweepPlan, EmptyAxisAndUnknownTopLevelKeyAreErrors) {
   }
 }
 
+std::string config_error(const std::string& path) {
+  try {
+    load_sweep(path);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(SweepPlan, SeedAxisGivesEachPointExactlyThatSeed) {
+  TempDir dir;
+  write_experiment(dir);
+  write_text(dir / "s.yaml",
+             "experiment: exp.yaml\nseed: 9\ngrid:\n  seed: [11, 12, 13]\n  hw.size: [1, 2]\n");
+  SweepPlan plan = load_sweep(dir / "s.yaml");
+  ASSERT_EQ(plan.points.size(), 6u);
+  EXPECT_EQ(plan.points[0].seed, 11u);
+  EXPECT_EQ(plan.points[1].seed, 11u);
+  EXPECT_EQ(plan.points[5].seed, 13u);
+  EXPECT_EQ(describe_params(plan.points[3].params), "hw.size=2 seed=12");
+  Config exp = point_experiment(plan, plan.points[3]);
+  EXPECT_EQ(exp.get<uint64_t>("seed"), 12u);
+  EXPECT_EQ(exp.child("hw").get<int>("size"), 2);
+  // A seed axis under zip: would pair seeds with values instead of repeating them.
+  write_text(dir / "z.yaml", "experiment: exp.yaml\nzip:\n  seed: [1, 2]\n  hw.size: [1, 2]\n");
+  EXPECT_EQ(config_error(dir / "z.yaml"),
+            dir / "z.yaml" +
+                ":3:9: zip.seed: a seed axis belongs in grid: (every other point is run with "
+                "each seed)");
+}
+
+TEST(SweepPlan, SetAppliesToEveryPointAndStaysOutOfTheParameters) {
+  TempDir dir;
+  write_experiment(dir);
+  write_text(dir / "s.yaml",
+             "experiment: exp.yaml\nset:\n  workload.sleep_ms: 7\ngrid:\n  hw.size: [1, 2]\n");
+  SweepPlan plan = load_sweep(dir / "s.yaml");
+  ASSERT_EQ(plan.points.size(), 2u);
+  EXPECT_EQ(describe_params(plan.points[1].params), "hw.size=2");
+  EXPECT_EQ(point_experiment(plan, plan.points[1]).child("workload").get<int>("sleep_ms"), 7);
+  write_text(dir / "b.yaml",
+             "experiment: exp.yaml\nset:\n  hw.size: 7\ngrid:\n  hw.size: [1, 2]\n");
+  EXPECT_EQ(
+      config_error(dir / "b.yaml"),
+      dir / "b.yaml" + ":3:12: set.hw.size: also swept as an axis; a key is either set or swept");
+}
+
+TEST(SweepPlan, KeyOnBothGridAndZipIsAnError) {
+  TempDir dir;
+  write_experiment(dir);
+  write_text(dir / "s.yaml",
+             "experiment: exp.yaml\ngrid:\n  hw.rows: [1, 2]\nzip:\n  hw.rows: [3, 4]\n"
+             "  hw.b: [1, 2]\n");
+  EXPECT_EQ(
+      config_error(dir / "s.yaml"),
+      dir / "s.yaml" +
+          ":5:12: zip.hw.rows: also swept under grid: (line 3); sweep a key on one axis only");
+}
+
+TEST(SweepPlan, StudyReportSectionIsChecked) {
+  TempDir dir;
+  write_experiment(dir);
+  write_text(dir / "s.yaml",
+             "experiment: exp.yaml\ngrid:\n  hw.size: [1]\nreport:\n  group_by: [hw.size]\n"
+             "  plots:\n    - {name: a, x: hw.size, y: m}\n    - {name: a, x: hw.size, y: n}\n");
+  EXPECT_NE(config_error(dir / "s.yaml").find("name: two plots are named 'a'"), std::string::npos)
+      << config_error(dir / "s.yaml");
+  write_text(dir / "t.yaml",
+             "experiment: exp.yaml\ngrid:\n  hw.size: [1]\nreport:\n  plots:\n"
+             "    - {name: a, x: hw.size, y: m, colour: red}\n");
+  EXPECT_NE(config_error(dir / "t.yaml").find("colour: unknown key"), std::string::npos)
+      << config_error(dir / "t.yaml");
+}
+
 }  // namespace
 }  // namespace tessel::sweep

@@ -93,29 +93,38 @@ TEST(Sweep, SameConfigAndSeedGiveIdenticalPointsWhateverTheParallelism) {
 }
 
 TEST(Sweep, KillNineThenResumeEqualsAnUninterruptedRun) {
+  // Points 5..12 wait for the file `gate`: the interrupted run stops with exactly points
+  // 1..4 written whatever the machine's load, and is killed while 5 and 6 are running.
   TempDir dir;
-  write_sweep(dir, "{sleep_ms: 120}", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]");
+  const std::string gate = dir / "gate";
+  write_sweep(dir, "{sleep_ms: 20, gate: " + gate + ", gate_size: 4}",
+              "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]");
+  write_text(gate, "");
   ASSERT_EQ(run_tool(kTool, "sweep s.yaml -j 2 --no-report --out full", dir.path()).exit_code, 0);
+  std::filesystem::remove(gate);
 
   Child sweep({kTool, "sweep", dir / "s.yaml", "-j", "2", "--no-report", "--out", dir / "cut"},
               dir / "cut.stderr");
   const std::string cut = dir / "cut/points.jsonl";
-  for (int i = 0; i < 400 && (!std::filesystem::exists(cut) || line_count(cut) < 4); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_GE(line_count(cut), 4u);
-  ::kill(sweep.pid(), SIGKILL);
+  // Waits for the event (four lines), with a deadline only against a hung sweep.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   ChildOutcome outcome;
+  while ((!std::filesystem::exists(cut) || line_count(cut) < 4) &&
+         std::chrono::steady_clock::now() < deadline && !sweep.poll(outcome))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(line_count(cut), 4u) << read_text(dir / "cut.stderr");
+  ::kill(sweep.pid(), SIGKILL);
   while (!sweep.poll(outcome)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(outcome.signal, SIGKILL);
-  size_t done = line_count(cut);
-  ASSERT_LT(done, 12u);
+  const size_t done = line_count(cut);
+  ASSERT_EQ(done, 4u);
   // A write torn by the kill leaves a partial last line; resume must cut it off.
   std::ofstream(cut, std::ios::app) << "{\"index\":" << done << ",\"id\":\"p00";
 
+  write_text(gate, "");
   auto resumed = run_tool(kTool, "sweep s.yaml -j 2 --resume --no-report --out cut", dir.path());
   EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_NE(resumed.err.find("resuming: " + std::to_string(done) + " of 12 points already done"),
-            std::string::npos)
+  EXPECT_NE(resumed.err.find("resuming: 4 of 12 points already done"), std::string::npos)
       << resumed.err;
   EXPECT_EQ(read_text(cut), read_text(dir.path() / "full/points.jsonl"));
   std::set<size_t> seen;
