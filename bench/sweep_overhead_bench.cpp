@@ -1,5 +1,8 @@
 // Per-point cost of a sweep: the real `tessel sweep -j 1` over trivial points, against the same
-// point run in-process and a fork+exec of /bin/true, all measured in the same run.
+// point run in-process and a fork+exec of /bin/true, all measured in the same run. Two kinds of
+// point: a simulation (the analytical MAC-array twin) and an algorithm experiment (ann.exact:
+// brute-force k-NN of 20 queries over 2,000 seeded vectors, which also reads the host's CPU
+// name and writes labels), so the overhead an algorithm study pays is measured too.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -25,15 +28,26 @@ constexpr int kPoints = 64;
 // The budget for one trivial point (spawn, load, run, append).
 constexpr double kGoalMs = 20.0;
 
-// A point whose model work is negligible: the analytical MAC-array twin on a 16^3 GEMM.
-fs::path make_sweep() {
-  fs::path dir = fs::temp_directory_path() / "tessel_sweep_bench";
+enum class PointKind { kSimulation = 0, kAlgorithm = 1 };
+
+// A sweep of kPoints points whose model work is small. Simulation: the analytical MAC-array
+// twin on a 16^3 GEMM, swept over hw.rows. Algorithm: ann.exact swept over the seed (each
+// seed draws other queries from the same mixture).
+fs::path make_sweep(PointKind kind) {
+  fs::path dir = fs::temp_directory_path() /
+                 (kind == PointKind::kSimulation ? "tessel_sweep_bench" : "tessel_sweep_bench_ann");
   fs::create_directories(dir);
-  std::ofstream(dir / "exp.yaml") << "hw:\n  include: " << TESSEL_SOURCE_DIR
-                                  << "/configs/hw/mac_array/analytical.yaml\n"
-                                  << "workload: {kind: gemm, m: 16, n: 16, k: 16}\n";
+  std::ofstream exp(dir / "exp.yaml");
   std::ofstream sweep(dir / "s.yaml");
-  sweep << "name: bench\nexperiment: exp.yaml\ngrid:\n  hw.rows: [";
+  if (kind == PointKind::kSimulation) {
+    exp << "hw:\n  include: " << TESSEL_SOURCE_DIR << "/configs/hw/mac_array/analytical.yaml\n"
+        << "workload: {kind: gemm, m: 16, n: 16, k: 16}\n";
+    sweep << "name: bench\nexperiment: exp.yaml\ngrid:\n  hw.rows: [";
+  } else {
+    exp << "seed: 1\nhw: {model: ann.exact}\n"
+        << "workload: {vectors: 'mixture:2000', queries: 'mixture:20:1', k: 10}\n";
+    sweep << "name: bench\nexperiment: exp.yaml\ngrid:\n  seed: [";
+  }
   for (int i = 1; i <= kPoints; ++i) sweep << i << (i < kPoints ? ", " : "]\n");
   return dir;
 }
@@ -84,10 +98,15 @@ double point_in_process_ms(const fs::path& dir) {
 }
 
 void BM_PointInProcess(benchmark::State& state) {
-  const fs::path dir = make_sweep();
+  const fs::path dir = make_sweep(static_cast<PointKind>(state.range(0)));
   for (auto _ : state) benchmark::DoNotOptimize(point_in_process_ms(dir));
 }
-BENCHMARK(BM_PointInProcess)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PointInProcess)
+    ->ArgName("algorithm")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The floor of any child-process scheme on this machine.
 void BM_SpawnTrue(benchmark::State& state) {
@@ -112,7 +131,7 @@ BENCHMARK(BM_ToolVersion)->Unit(benchmark::kMillisecond)->UseRealTime();
 // start of the parent; per_point_ms divides it out, overhead_ms subtracts the in-process
 // point (median, measured here), spawn_true_ms is /bin/true measured here.
 void BM_SweepPerPoint(benchmark::State& state) {
-  const fs::path dir = make_sweep();
+  const fs::path dir = make_sweep(static_cast<PointKind>(state.range(0)));
   std::vector<double> in_process, spawn_true;
   for (int i = 0; i < 15; ++i) {
     in_process.push_back(point_in_process_ms(dir));
@@ -146,7 +165,13 @@ void BM_SweepPerPoint(benchmark::State& state) {
   state.counters["goal_ms"] = kGoalMs;
   state.SetItemsProcessed(state.iterations() * kPoints);
 }
-BENCHMARK(BM_SweepPerPoint)->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+BENCHMARK(BM_SweepPerPoint)
+    ->ArgName("algorithm")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5)
+    ->UseRealTime();
 
 }  // namespace
 
