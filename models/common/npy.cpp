@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/core/file_io.h"
 
@@ -297,6 +298,107 @@ std::map<std::string, NpyArray> read_npz(const std::string& path) {
     out[key] = parse_npy(bytes, path + ": array '" + key + "'");
   }
   return out;
+}
+
+}  // namespace tessel
+
+namespace tessel {
+namespace {
+
+void put_le(std::string& b, uint64_t v, int bytes) {
+  for (int k = 0; k < bytes; ++k) b.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+}
+
+}  // namespace
+
+std::string npy_bytes(const NpyArray& a) {
+  if (a.size() != static_cast<int64_t>(a.data.size()))
+    throw ConfigError("npy: shape " + a.shape_string() + " holds " + std::to_string(a.size()) +
+                      " elements, the array has " + std::to_string(a.data.size()));
+  // Python's tuple repr, as np.save writes it: "(3,)", "(2, 3)".
+  std::string shape = "(";
+  for (std::size_t k = 0; k < a.shape.size(); ++k)
+    shape += (k ? ", " : "") + std::to_string(a.shape[k]);
+  shape += a.shape.size() == 1 ? ",)" : ")";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  // The format pads the header with spaces to a multiple of 64 bytes, ending in '\n'.
+  const std::size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string b("\x93NUMPY\x01\x00", 8);
+  put_le(b, header.size(), 2);
+  b += header;
+  b.reserve(b.size() + 4 * a.data.size());
+  for (float f : a.data) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    put_le(b, bits, 4);
+  }
+  return b;
+}
+
+void write_npy(const std::string& path, const NpyArray& a) {
+  write_file_atomic(path, npy_bytes(a), false);
+}
+
+std::string npz_bytes(const std::map<std::string, NpyArray>& arrays) {
+  std::string zip, central;
+  uint16_t entries = 0;
+  for (const auto& [key, array] : arrays) {
+    const std::string name = key + ".npy";
+    const std::string data = npy_bytes(array);
+    const uint32_t crc = crc32(data.data(), data.size());
+    if (zip.size() + data.size() + name.size() + 30 >= 0xffffffffu || entries == 0xffff)
+      throw ConfigError("npz: the archive would need zip64 (over 4 GiB or 65535 arrays)");
+    const uint64_t offset = zip.size();
+    // Local file header: version 2.0, no flags, stored, no date, sizes, name.
+    put_le(zip, 0x04034b50, 4);
+    put_le(zip, 20, 2);
+    put_le(zip, 0, 2);
+    put_le(zip, 0, 2);
+    put_le(zip, 0, 4);
+    put_le(zip, crc, 4);
+    put_le(zip, data.size(), 4);
+    put_le(zip, data.size(), 4);
+    put_le(zip, name.size(), 2);
+    put_le(zip, 0, 2);
+    zip += name;
+    zip += data;
+    // Its central directory record.
+    put_le(central, 0x02014b50, 4);
+    put_le(central, 20, 2);
+    put_le(central, 20, 2);
+    put_le(central, 0, 2);
+    put_le(central, 0, 2);
+    put_le(central, 0, 4);
+    put_le(central, crc, 4);
+    put_le(central, data.size(), 4);
+    put_le(central, data.size(), 4);
+    put_le(central, name.size(), 2);
+    put_le(central, 0, 2);  // extra
+    put_le(central, 0, 2);  // comment
+    put_le(central, 0, 2);  // disk
+    put_le(central, 0, 2);  // internal attributes
+    put_le(central, 0, 4);  // external attributes
+    put_le(central, offset, 4);
+    central += name;
+    ++entries;
+  }
+  const uint64_t cd_offset = zip.size();
+  zip += central;
+  put_le(zip, 0x06054b50, 4);
+  put_le(zip, 0, 2);
+  put_le(zip, 0, 2);
+  put_le(zip, entries, 2);
+  put_le(zip, entries, 2);
+  put_le(zip, central.size(), 4);
+  put_le(zip, cd_offset, 4);
+  put_le(zip, 0, 2);
+  return zip;
+}
+
+void write_npz(const std::string& path, const std::map<std::string, NpyArray>& arrays) {
+  write_file_atomic(path, npz_bytes(arrays), false);
 }
 
 }  // namespace tessel

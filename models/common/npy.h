@@ -1,4 +1,5 @@
-// Readers for NumPy .npy arrays and .npz archives (uncompressed zip of .npy), float data.
+// Readers and writers for NumPy .npy arrays and .npz archives (uncompressed zip of .npy),
+// float data.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,20 @@ NpyArray read_npy(const std::string& path);
 // Deflated entries (np.savez_compressed) are rejected with a message saying so, and so
 // are torch.save files (zip with data.pkl, or a pickle) and single .npy files.
 std::map<std::string, NpyArray> read_npz(const std::string& path);
+
+// The bytes of a version 1.0 .npy file holding `a` as little-endian float32 ('<f4', C
+// order), what np.save writes for a float32 array. Throws tessel::ConfigError when the
+// shape does not hold a.data.size() elements.
+std::string npy_bytes(const NpyArray& a);
+
+// Writes `a` with npy_bytes, atomically (a crash leaves the old file or none). Throws
+// tessel::IoError naming `path` when it cannot be written.
+void write_npy(const std::string& path, const NpyArray& a);
+
+// An np.savez archive (stored entries, "<key>.npy" each, no zip64: under 4 GiB) of `arrays`,
+// and the same written atomically to `path`.
+std::string npz_bytes(const std::map<std::string, NpyArray>& arrays);
+void write_npz(const std::string& path, const std::map<std::string, NpyArray>& arrays);
 
 // CRC-32 (IEEE 802.3, as zip uses) of a byte range; exposed for tests that write archives.
 uint32_t crc32(const void* data, std::size_t size);

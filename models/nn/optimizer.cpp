@@ -79,9 +79,13 @@ double clip_grad_norm(std::vector<float>& grads, double max_norm) {
 
 double LrSchedule::at(int64_t step) const {
   if (step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
-  if (decay == Decay::kConstant) return lr;
   const double span = static_cast<double>(std::max<int64_t>(1, total - warmup));
-  const double x = std::min(1.0, static_cast<double>(step - warmup) / span);
+  return decayed(static_cast<double>(step - warmup) / span);
+}
+
+double LrSchedule::decayed(double x) const {
+  if (decay == Decay::kConstant) return lr;
+  x = std::min(1.0, std::max(0.0, x));
   if (decay == Decay::kLinear) return lr - (lr - min_lr) * x;
   return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(3.141592653589793 * x));
 }

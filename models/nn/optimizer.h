@@ -83,6 +83,8 @@ struct LrSchedule {
   int64_t total = 1;
   Decay decay = Decay::kCosine;
   double at(int64_t step) const;  // step counts from 0
+  // The decay part alone: lr at x = 0, min_lr at x >= 1 (lr throughout for kConstant).
+  double decayed(double x) const;
 };
 
 }  // namespace tessel::nn

@@ -3,11 +3,14 @@
 
 #include <omp.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <ostream>
 #include <sstream>
 
@@ -19,6 +22,29 @@
 namespace tessel::nn {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// `p` made absolute and normal, without a trailing '/': the path as the system tries it.
+std::string absolute_path(const fs::path& p) {
+  std::string s = fs::absolute(p.empty() ? fs::path(".") : p).lexically_normal().string();
+  if (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+// Where a relative corpus path was taken from, for the error when it does not resolve: a
+// training file copied elsewhere keeps its relative corpus path.
+std::string relative_path_origin(const Config& key) {
+  const std::string written = key.as<std::string>();
+  if (written.empty() || written[0] == '/') return "";
+  const std::string& file = key.location().file;
+  const bool from_set = file.rfind("--set ", 0) == 0;
+  const std::string folder = absolute_path(from_set ? fs::path() : fs::path(file).parent_path());
+  return "the relative path \"" + written + "\" is taken from " +
+         (from_set ? "the working folder, " + folder : "the folder of " + file + ", " + folder);
+}
+
+}  // namespace
 
 TrainConfig TrainConfig::from_config(const Config& cfg) {
   TrainConfig c;
@@ -35,7 +61,12 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
       c.classes = static_cast<int>(d.get_positive_int("classes", c.classes));
       if (c.classes < 2) d.fail("classes", "needs at least 2 classes");
     } else if (c.task == "lm") {
-      if (d.has("corpus")) c.corpus = d.get_path("corpus");
+      if (d.has("corpus")) {
+        c.corpus = d.get_path("corpus");
+        const Config key = d.at("corpus");
+        c.corpus_source = key.location().str() + ": " + key.key_path();
+        c.corpus_origin = relative_path_origin(key);
+      }
       c.synthetic_chars = d.get_positive_int("synthetic_chars", c.synthetic_chars);
       c.tokenizer = d.get_choice("tokenizer", {"char", "word"}, "char");
       c.word_vocab = static_cast<int>(d.get_positive_int("word_vocab", c.word_vocab));
@@ -73,7 +104,11 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
   c.optimizer_on_host = t.get_choice("optimizer_placement", {"device", "host"}, "device") == "host";
   if (c.backend == "cuda" && c.task != "lm") t.fail("backend", "cuda runs task lm only");
   c.batch_size = static_cast<int>(t.get_positive_int("batch_size"));
-  if (text) c.seq_len = static_cast<int>(t.get_positive_int("seq_len"));
+  if (text) {
+    c.seq_len = static_cast<int>(t.get_positive_int("seq_len"));
+    const Config key = t.at("seq_len");
+    c.seq_len_source = key.location().str() + ": " + key.key_path();
+  }
   if (c.task == "classify") {
     c.model.head = Head::kClassifier;
     c.model.classes = c.classes;
@@ -140,6 +175,46 @@ std::string format_duration(double s) {
   return buf;
 }
 
+double time_schedule_lr(const LrSchedule& lr, int64_t step, double time_fraction,
+                        double warmup_end_fraction) {
+  // Warm-up counts steps: on a slow machine a warm-up by time would be over after a
+  // handful of steps.
+  if (step < lr.warmup) return lr.at(step);
+  const double by_steps = static_cast<double>(step - lr.warmup) /
+                          static_cast<double>(std::max<int64_t>(1, lr.total - lr.warmup));
+  // The decay shares out the time left when the warm-up ended, so it starts from lr
+  // without a jump however long the warm-up took.
+  const double left = 1.0 - warmup_end_fraction;
+  const double by_time = left > 0 ? (time_fraction - warmup_end_fraction) / left : 1.0;
+  return lr.decayed(std::max(by_steps, by_time));
+}
+
+double eta_seconds(double elapsed, int64_t steps_run, int64_t steps_left, double max_seconds) {
+  if (steps_left <= 0) return 0;
+  double eta = steps_run > 0 ? elapsed / static_cast<double>(steps_run) * steps_left
+                             : std::numeric_limits<double>::infinity();
+  if (max_seconds > 0) eta = std::min(eta, std::max(0.0, max_seconds - elapsed));
+  return eta;
+}
+
+std::string describe_schedule(const TrainConfig& c) {
+  std::ostringstream s;
+  s << std::scientific << std::setprecision(2) << "schedule: lr " << c.lr.lr;
+  if (c.lr.warmup > 0) s << ", linear warm-up over " << c.lr.warmup << " steps";
+  if (c.lr.decay == LrSchedule::Decay::kConstant) {
+    s << (c.lr.warmup > 0 ? ", then constant" : ", constant");
+  } else {
+    s << (c.lr.warmup > 0 ? ", then " : ", ")
+      << (c.lr.decay == LrSchedule::Decay::kCosine ? "cosine" : "linear") << " decay to "
+      << c.lr.min_lr << std::defaultfloat << std::setprecision(6) << " by step " << c.steps;
+    if (c.time_schedule)
+      s << " or at " << c.max_seconds << " s (time_schedule), whichever comes first";
+  }
+  s << std::defaultfloat << std::setprecision(6);
+  if (c.max_seconds > 0) s << "; stops at " << c.max_seconds << " s (max_seconds)";
+  return s.str();
+}
+
 Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     : config_(config), out_dir_(std::move(out_dir)) {
   if (config_.threads > 0) omp_set_num_threads(config_.threads);
@@ -155,7 +230,7 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
       text = config_.corpus.empty()
                  ? data::synthetic_corpus(static_cast<std::size_t>(config_.synthetic_chars),
                                           config_.seed)
-                 : data::read_text_file(config_.corpus);
+                 : read_corpus();
     // The vocabulary comes from the whole text (as nanoGPT's prepare.py does), so the
     // validation split cannot contain an unknown character.
     if (config_.tokenizer == "char")
@@ -168,11 +243,17 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
       for (const auto& t : class_texts)
         class_tokens_.push_back(data::split_tokens(tokenizer_->encode(t), config_.val_fraction));
       for (const auto& s : class_tokens_) {
+        check_seq_len(s, "each class's synthetic corpus (data.synthetic_chars " +
+                             std::to_string(config_.synthetic_chars) + ")");
         class_train_.push_back(std::make_unique<data::TokenSampler>(&s.train, config_.seq_len));
         class_val_.push_back(std::make_unique<data::TokenSampler>(&s.val, config_.seq_len));
       }
     } else {
       tokens_ = data::split_tokens(tokenizer_->encode(text), config_.val_fraction);
+      check_seq_len(tokens_, config_.corpus.empty()
+                                 ? "the synthetic corpus (data.synthetic_chars " +
+                                       std::to_string(config_.synthetic_chars) + ")"
+                                 : "corpus " + absolute_path(config_.corpus));
       train_sampler_ = std::make_unique<data::TokenSampler>(&tokens_.train, config_.seq_len);
       val_sampler_ = std::make_unique<data::TokenSampler>(&tokens_.val, config_.seq_len);
     }
@@ -201,6 +282,43 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
 
 Trainer::~Trainer() = default;
 
+// Read when the run starts (configure time may be on a machine without the data), naming
+// the path tried in full and the key that gave it.
+std::string Trainer::read_corpus() const {
+  const std::string where = config_.corpus_source + ": ";
+  const std::string tried = absolute_path(config_.corpus);
+  std::error_code ec;
+  if (fs::is_directory(config_.corpus, ec))
+    throw IoError(where + tried + ": is a directory, expected a file");
+  errno = 0;
+  std::ifstream in(config_.corpus, std::ios::binary);
+  if (!in) {
+    std::string msg = where + "cannot open corpus file " + tried;
+    if (errno) msg += std::string(" (") + std::strerror(errno) + ")";
+    if (!config_.corpus_origin.empty()) msg += "; " + config_.corpus_origin;
+    throw IoError(msg);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw IoError(where + tried + ": read error");
+  if (text.str().empty()) throw IoError(where + tried + ": corpus file is empty");
+  return text.str();
+}
+
+void Trainer::check_seq_len(const data::TokenSplit& split, const std::string& source) const {
+  // Every training and validation window is seq_len + 1 tokens (inputs and next tokens).
+  const auto need = static_cast<std::size_t>(config_.seq_len) + 1;
+  if (split.train.size() >= need && split.val.size() >= need) return;
+  std::ostringstream msg;
+  msg << config_.seq_len_source << ": " << config_.seq_len << " needs seq_len + 1 = " << need
+      << " tokens in the training and in the validation split, but " << source << " has "
+      << split.train.size() + split.val.size()
+      << (config_.tokenizer == "char" ? " characters: " : " word tokens: ") << split.train.size()
+      << " for training, " << split.val.size() << " for validation (data.val_fraction "
+      << config_.val_fraction << ")";
+  throw ConfigError(msg.str());
+}
+
 ParamStore<float>& Trainer::params() {
   return lm_ ? lm_->params() : mlp_->params();
 }
@@ -226,8 +344,7 @@ std::vector<double> Trainer::pld_scales(int64_t step, Rng& rng) const {
 
 double Trainer::lr_at(int64_t step) const {
   if (!config_.time_schedule) return config_.lr.at(step);
-  const auto by_time = static_cast<int64_t>(time_fraction_ * static_cast<double>(config_.steps));
-  return config_.lr.at(std::max(step, by_time));
+  return time_schedule_lr(config_.lr, step, time_fraction_, warmup_end_fraction_);
 }
 
 double Trainer::train_step(int64_t step, TensorTrace* trace) {
@@ -451,14 +568,20 @@ bool Trainer::resume() {
 }
 
 TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
-  using Clock = std::chrono::steady_clock;
+  const auto now = [this] {
+    return clock
+               ? clock()
+               : std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+                     .count();
+  };
   if (!out_dir_.empty()) fs::create_directories(out_dir_);
   TrainResult r;
   r.first_step = step_;
   if (progress)
     *progress << "train " << config_.name << ": " << describe_model() << ", " << params().size()
               << " parameters, " << omp_get_max_threads() << " threads"
-              << (step_ ? ", resumed at step " + std::to_string(step_) : std::string()) << "\n";
+              << (step_ ? ", resumed at step " + std::to_string(step_) : std::string()) << "\n"
+              << describe_schedule(config_) << "\n";
   auto write_outputs = [&](bool checkpoint) {
     if (out_dir_.empty()) return;
     if (checkpoint) save_checkpoint((fs::path(out_dir_) / "checkpoint.bin").string());
@@ -470,6 +593,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     nlohmann::json j = {{"step", e.step}, {"val_loss", e.val_loss}};
     if (e.val_accuracy >= 0) j["val_accuracy"] = e.val_accuracy;
     eval_log_ += j.dump() + "\n";
+    if (on_eval) on_eval(e);
     if (progress) {
       *progress << "eval  step " << e.step << "  val_loss " << std::fixed << std::setprecision(4)
                 << e.val_loss;
@@ -478,12 +602,15 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     }
   };
 
-  const auto t0 = Clock::now();
+  const double t0 = now();
   double window_loss = 0;
   int window = 0;
   while (step_ < config_.steps) {
     const bool traced = step_ == config_.trace_step;
+    const double step_start = now();
     const double loss = train_step(step_, traced ? &trace_ : nullptr);
+    const double step_end = now();
+    r.step_seconds += step_end - step_start;
     if (traced && !out_dir_.empty()) {
       write_file_atomic((fs::path(out_dir_) / "tensor_trace.txt").string(), trace_.format_text(),
                         false);
@@ -495,17 +622,18 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     r.tokens += tokens_per_step();
     window_loss += loss;
     ++window;
-    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double elapsed = step_end - t0;
     const bool out_of_time = config_.max_seconds > 0 && elapsed >= config_.max_seconds;
     if (config_.max_seconds > 0) time_fraction_ = elapsed / config_.max_seconds;
+    if (step_ == config_.lr.warmup) warmup_end_fraction_ = time_fraction_;
     const bool last = step_ == config_.steps || out_of_time;
     // Stopping at stop_at only checkpoints: the resumed run evaluates as an uninterrupted
     // one would.
     const bool stopping = step_ == stop_at;
     if (progress && (step_ % config_.log_every == 0 || last)) {
-      const double tps = r.tokens / std::max(elapsed, 1e-9);
-      const double eta = elapsed / static_cast<double>(step_ - r.first_step) *
-                         static_cast<double>(config_.steps - step_);
+      const double tps = r.tokens / std::max(r.step_seconds, 1e-9);
+      const double eta =
+          eta_seconds(elapsed, step_ - r.first_step, config_.steps - step_, config_.max_seconds);
       *progress << "step " << step_ << "/" << config_.steps << "  loss " << std::fixed
                 << std::setprecision(4) << window_loss / window << "  lr " << std::scientific
                 << std::setprecision(2) << lr_at(step_ - 1) << std::defaultfloat << "  "
@@ -526,7 +654,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
       break;
     }
   }
-  r.train_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.train_seconds = now() - t0;
   r.steps = step_;
   if (!out_dir_.empty()) {
     nlohmann::json s = {{"name", config_.name},
@@ -536,6 +664,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
                         {"first_step", r.first_step},
                         {"steps", r.steps},
                         {"train_seconds", r.train_seconds},
+                        {"step_seconds", r.step_seconds},
                         {"tokens_per_second", r.tokens_per_second()},
                         {"final_train_loss", r.losses.empty() ? 0.0 : r.losses.back()}};
     if (!r.evals.empty()) s["final_val_loss"] = r.evals.back().val_loss;

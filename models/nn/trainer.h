@@ -30,6 +30,8 @@ struct TrainConfig {
   int classes = 2;  // classify
   // Data (lm).
   std::string corpus;  // path; empty: synthetic corpus
+  // For errors: "file:line:col: data.corpus", and where a relative path was taken from.
+  std::string corpus_source = "data.corpus", corpus_origin;
   int64_t synthetic_chars = 200000;
   std::string tokenizer = "char";  // char | word
   int word_vocab = 4096;
@@ -45,13 +47,16 @@ struct TrainConfig {
   bool optimizer_on_host = false;  // cuda: AdamW state in host memory (ZeRO-Offload placement)
   int batch_size = 16;
   int seq_len = 64;
+  std::string seq_len_source = "train.seq_len";  // "file:line:col: train.seq_len", for errors
   int64_t steps = 100;
   LrSchedule lr;
   AdamWConfig adam;
   double grad_clip = 1.0;
-  double max_seconds = 0;  // stop early after this much training time (0: no limit)
-  // With max_seconds: the LR schedule advances by max(step / steps, time / max_seconds),
-  // so a run cut short by its time budget still finishes its decay. Not reproducible.
+  double max_seconds = 0;  // stop after this much wall time (0: no limit)
+  // With max_seconds: after the warm-up (always counted in steps, so a slow machine still
+  // warms up for `warmup` steps) the decay advances by the larger of its step fraction and
+  // the fraction of the remaining time budget used, so a run cut short by its time budget
+  // still finishes its decay. Not reproducible.
   bool time_schedule = false;
   int threads = 0;  // OpenMP threads (0: the runtime's default)
   int64_t log_every = 10;
@@ -81,9 +86,11 @@ struct TrainResult {
   int64_t steps = 0;           // steps completed in total
   std::vector<double> losses;  // training loss of every step run now
   std::vector<EvalPoint> evals;
-  double train_seconds = 0;
-  int64_t tokens = 0;  // tokens (lm) or examples (mnist) processed now
-  double tokens_per_second() const { return train_seconds > 0 ? tokens / train_seconds : 0; }
+  double train_seconds = 0;  // wall time of the run, evaluations and checkpoints included
+  double step_seconds = 0;   // wall time inside training steps only
+  int64_t tokens = 0;        // tokens (lm) or examples (mnist) processed now
+  // Training throughput: evaluation, checkpoints and trace files are not training.
+  double tokens_per_second() const { return step_seconds > 0 ? tokens / step_seconds : 0; }
 };
 
 class Trainer {
@@ -103,6 +110,11 @@ class Trainer {
   std::function<void(int64_t step, ParamStore<float>& params)> on_gradients;
   // After the optimizer step: projections, mask updates, dual updates.
   std::function<void(int64_t step, ParamStore<float>& params)> on_step_end;
+  // After each evaluation: early stopping, external logging.
+  std::function<void(const EvalPoint& eval)> on_eval;
+  // Seconds on a monotonic clock (default: std::chrono::steady_clock); timing tests
+  // inject their own.
+  std::function<double()> clock;
 
   // Restores checkpoint.bin from out_dir when present; returns whether it did.
   bool resume();
@@ -130,6 +142,9 @@ class Trainer {
   double lr_at(int64_t step) const;
   std::vector<double> pld_scales(int64_t step, Rng& rng) const;
   std::string describe_model() const;
+  std::string read_corpus() const;
+  // Throws ConfigError naming train.seq_len when a split is shorter than one window.
+  void check_seq_len(const data::TokenSplit& split, const std::string& source) const;
 
   TrainConfig config_;
   std::string out_dir_;
@@ -146,12 +161,30 @@ class Trainer {
                                            // the host copy for checkpoints
   std::unique_ptr<AdamW> adam_;
   int64_t step_ = 0;
-  double time_fraction_ = 0;  // elapsed / max_seconds, for time_schedule
+  double time_fraction_ = 0;        // elapsed / max_seconds, for time_schedule
+  double warmup_end_fraction_ = 0;  // time_fraction_ when the warm-up steps were done
   std::string eval_log_;
   TensorTrace trace_;
 };
 
 // Formats seconds as "1h02m", "4m05s" or "12s" for ETA lines.
 std::string format_duration(double seconds);
+
+// Seconds left of a run that has taken `elapsed` seconds for `steps_run` steps and has
+// `steps_left` to go: the rate so far, but never past the time budget `max_seconds`
+// (0: none), at which the run stops.
+double eta_seconds(double elapsed, int64_t steps_run, int64_t steps_left, double max_seconds);
+
+// time_schedule's learning rate at `step` when `time_fraction` of max_seconds has passed
+// and the warm-up steps ended at `warmup_end_fraction`: warm-up by steps, then the decay at
+// the larger of its step fraction and the fraction of the then remaining time used.
+double time_schedule_lr(const LrSchedule& lr, int64_t step, double time_fraction,
+                        double warmup_end_fraction);
+
+// The learning-rate schedule and stopping rule in words, for the first lines of the log:
+// "schedule: lr 3.00e-03, linear warm-up over 50 steps, then cosine decay to 3.00e-04 by
+// step 3000 or at 590 s (time_schedule), whichever comes first; stops at 590 s
+// (max_seconds)".
+std::string describe_schedule(const TrainConfig& config);
 
 }  // namespace tessel::nn

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/cli/cli_checks.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
 #include "runtime/core/runner.h"
@@ -177,27 +178,27 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   build->add_option("--kind", bo->kind, "nsg (default), hnsw or mrng (exact, small sets)");
   build->add_option("-o,--out", bo->out, "Index file to write")->required();
   build->add_option("--knn-k", bo->knn_k, "NSG: NN-descent neighbours per node")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_integer());
   build->add_option("--L", bo->L, "NSG: pool size of the candidate search")
-      ->check(CLI::PositiveNumber);
-  build->add_option("--R", bo->R, "NSG: out-degree bound")->check(CLI::PositiveNumber);
-  build->add_option("--C", bo->C, "NSG: candidates per prune")->check(CLI::PositiveNumber);
+      ->check(positive_integer());
+  build->add_option("--R", bo->R, "NSG: out-degree bound")->check(positive_integer());
+  build->add_option("--C", bo->C, "NSG: candidates per prune")->check(positive_integer());
   build->add_option("--passes", bo->passes, "NSG: search-collect-prune passes")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_integer());
   build
       ->add_option("--entry-points", bo->entry_points,
                    "NSG: k-means++ seeds stored as extra search starts (clustered data)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_integer());
   build
       ->add_option("--random-edges", bo->random_edges,
                    "NSG: random edges per node in the candidate search graph")
-      ->check(CLI::NonNegativeNumber);
-  build->add_option("--M", bo->M, "HNSW: neighbours per insertion")->check(CLI::PositiveNumber);
+      ->check(non_negative_integer());
+  build->add_option("--M", bo->M, "HNSW: neighbours per insertion")->check(positive_integer());
   build->add_option("--max-degree", bo->max_degree, "HNSW: out-degree bound")
-      ->check(CLI::PositiveNumber);
-  build->add_option("--ef", bo->ef, "HNSW: ef_construction")->check(CLI::PositiveNumber);
+      ->check(positive_integer());
+  build->add_option("--ef", bo->ef, "HNSW: ef_construction")->check(positive_integer());
   build->add_option("-j,--threads", bo->threads, "Build threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_integer());
   build->add_option("--recall-sample", bo->recall_sample,
                     "NSG: nodes sampled for the kNN-graph recall (0: skip)");
   build->callback([bo, &action] { action = [bo] { return run_build(*bo); }; });
@@ -211,17 +212,17 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
       ->required();
   search->add_option("--queries-rows", so->queries.rows, "Use query rows begin:end only");
   search->add_option("--seed", so->base.seed, "Seed of the synthetic mixture");
-  search->add_option("--L", so->L, "Pool size")->check(CLI::PositiveNumber);
-  search->add_option("-k", so->k, "Neighbours returned")->check(CLI::PositiveNumber);
-  search->add_option("-j,--threads", so->threads, "Search threads")->check(CLI::PositiveNumber);
+  search->add_option("--L", so->L, "Pool size")->check(positive_integer());
+  search->add_option("-k", so->k, "Neighbours returned")->check(positive_integer());
+  search->add_option("-j,--threads", so->threads, "Search threads")->check(positive_integer());
   search->add_option("--layout", so->layout,
                      "packed (default: renumbered, 8-bit codes, huge pages) or plain (as built)");
   search
       ->add_option("--rerank", so->rerank,
                    "packed: float re-rank of the best N (-1: 3k for lossy codes, 0 for exact)")
-      ->check(CLI::Range(-1, 1 << 20));
+      ->check(integer_between(-1, 1 << 20));
   search->add_option("--width", so->width, "Pool entries expanded per round (beam width)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_integer());
   search->add_flag("--recall", so->recall, "Compute exact neighbours and report recall@k");
   search->add_option("--truth", so->truth_path, "Ground-truth ids (.ivecs) for recall@k");
   search->add_option("--out", so->out_ivecs, "Write found ids as .ivecs");

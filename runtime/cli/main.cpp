@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "runtime/cli/ann_command.h"
+#include "runtime/cli/cli_checks.h"
+#include "runtime/cli/lstm_command.h"
 #include "runtime/cli/summary.h"
 #include "runtime/cli/train_command.h"
 #include "runtime/cli/validate_command.h"
@@ -37,12 +39,6 @@ const char* kExitCodes =
     "Exit codes: 0 success; 1 a simulation failed or a functional check did not pass; "
     "2 bad command line; 3 bad configuration; 4 a file could not be read or written; "
     "5 a sweep finished with failed points.";
-
-std::string self_exe() {
-  std::error_code ec;
-  fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("tessel") : p.string();
-}
 
 int cmd_run(const std::string& file, const std::vector<std::string>& sets, bool json,
             const std::string& trace_path, const std::string& out_dir) {
@@ -114,12 +110,12 @@ int main(int argc, char** argv) {
   auto* sw = app.add_subcommand("sweep", "Run every design point of a sweep file");
   sw->add_option("sweep", sopt.sweep_file, "Sweep YAML file")->required();
   sw->add_option("-j,--jobs", sopt.jobs, "Points run at once (default: number of cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(cli::positive_integer());
   sw->add_flag("--dry-run", dry_run, "List the points and exit");
   sw->add_flag("--resume", sopt.resume, "Continue an interrupted sweep, skipping finished points");
   sw->add_option("--point-timeout", sopt.point_timeout_s,
                  "Seconds after which a point is killed and recorded as failed (0: none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(cli::non_negative_number());
   sw->add_flag("--overwrite", sopt.overwrite, "Replace earlier results in the results folder")
       ->excludes(sw->get_option("--resume"));
   sw->add_option("--out", sopt.out_dir, "Results folder (default: results/<sweep name>)");
@@ -145,6 +141,8 @@ int main(int argc, char** argv) {
 
   std::function<int()> ann_action;
   cli::add_ann_command(app, ann_action);
+  std::function<int()> lstm_action;
+  cli::add_lstm_command(app, lstm_action);
   CLI::App* validate = cli::add_validate_command(app);
   CLI::App* train = cli::add_train_command(app);
 
@@ -157,6 +155,7 @@ int main(int argc, char** argv) {
 
   try {
     if (ann_action) return ann_action();
+    if (lstm_action) return lstm_action();
     if (*validate) return cli::run_validate_command();
     if (*train) return cli::run_train_command();
     if (*run) return cmd_run(run_file, sets, json, trace_path, run_out);
@@ -172,12 +171,11 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (*sw) {
-      auto plan = sweep::load_sweep(sopt.sweep_file);
+      auto plan = sweep::load_sweep(sopt.sweep_file, /*expand=*/false);
       if (dry_run) {
         std::cout << sweep::list_points(plan);
         return kExitOk;
       }
-      sopt.self_exe = self_exe();
       std::string cmd = "tessel";
       for (int i = 1; i < argc; ++i) cmd += std::string(" ") + argv[i];
       sopt.command_line = cmd;

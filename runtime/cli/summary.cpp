@@ -50,6 +50,20 @@ std::string format_summary(const std::string& experiment_file, uint64_t seed, co
   };
   line("experiment",
        experiment_file + " (model " + r.model + ", seed " + std::to_string(seed) + ")");
+  // An algorithm experiment runs on the host: no simulated time, no energy table.
+  const bool simulated = r.cycles > 0 || r.clock_ghz > 0 || !r.energy_pj.empty();
+  if (!simulated) {
+    for (const auto& kv : r.labels) line(kv.first, kv.second);
+    std::string metrics;
+    for (const auto& kv : r.metrics)
+      metrics += (metrics.empty() ? "" : ", ") + kv.first + " " + number(kv.second);
+    if (!metrics.empty()) line("metrics", metrics);
+    for (const auto& kv : r.artifacts) line("artifact", kv.first + ": " + kv.second);
+    for (const auto& c : r.checks)
+      line("check", std::string(c.passed ? "PASS " : "FAIL ") + c.name + " (max error " +
+                        number(c.max_error) + ", tolerance " + number(c.tolerance) + ")");
+    return out;
+  }
   line("latency", group_digits(r.cycles) + " cycles @ " + number(r.clock_ghz) +
                       " GHz = " + format_seconds(r.seconds));
   double total = r.total_energy_pj();

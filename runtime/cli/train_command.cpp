@@ -79,9 +79,11 @@ int run_train_command() {
     const auto it = r.metrics.find(key);
     return it == r.metrics.end() ? NAN : it->second;
   };
-  std::cout << "done: " << static_cast<int64_t>(metric("steps")) << " steps, "
+  // The rate is of the training steps alone; the time is the whole run's.
+  std::cout << "done: " << static_cast<int64_t>(metric("steps")) << " steps in "
+            << r.labels.at("train_time") << ", "
             << static_cast<int64_t>(mnist ? metric("examples_per_s") : metric("tokens_per_s"))
-            << (mnist ? " examples/s" : " tokens/s") << " over " << r.labels.at("train_time");
+            << (mnist ? " examples/s" : " tokens/s") << " excluding evaluation and checkpoints";
   if (r.metrics.count("val_loss")) std::cout << ", val_loss " << metric("val_loss");
   std::cout << "\nwrote " << out << "/{checkpoint.bin, eval.jsonl, summary.json}\n";
   return kExitOk;

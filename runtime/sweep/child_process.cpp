@@ -1,4 +1,4 @@
-// fork/exec child processes with captured stderr.
+// Child processes (fork/exec, or fork alone) with captured stderr.
 #include "runtime/sweep/child_process.h"
 
 #include <fcntl.h>
@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 
 #include "runtime/core/error.h"
 
@@ -26,30 +28,65 @@ std::string ChildOutcome::describe(double timeout_s) const {
   return std::string("signal SIG") + (name ? name : std::to_string(signal).c_str());
 }
 
-Child::Child(const std::vector<std::string>& argv, const std::string& stderr_path) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
+namespace {
+
+// Forks; in the child, sets up parent death, stdin/stdout to /dev/null and stderr to
+// `err_fd`, then returns 0. In the parent returns the child's pid.
+pid_t fork_child(const std::string& stderr_path) {
   int err_fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (err_fd < 0) throw IoError(stderr_path + ": cannot create (" + std::strerror(errno) + ")");
+  // Buffered output must not be written twice, once by each process.
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
   pid_t parent = ::getpid();
-  pid_ = ::fork();
-  if (pid_ < 0) {
+  pid_t pid = ::fork();
+  if (pid < 0) {
     ::close(err_fd);
     throw IoError(std::string("fork failed: ") + std::strerror(errno));
   }
-  if (pid_ == 0) {
-    // Child: only async-signal-safe calls until exec.
+  if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     int null_fd = ::open("/dev/null", O_RDWR);
     ::dup2(null_fd, 0);
     ::dup2(null_fd, 1);
     ::dup2(err_fd, 2);
+    return 0;
+  }
+  ::close(err_fd);
+  return pid;
+}
+
+}  // namespace
+
+Child::Child(const std::vector<std::string>& argv, const std::string& stderr_path) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_ = fork_child(stderr_path);
+  if (pid_ == 0) {
+    // Child: only async-signal-safe calls until exec.
     ::execv(args[0], args.data());
     ::_exit(127);
   }
-  ::close(err_fd);
+}
+
+Child::Child(const std::function<int()>& body, const std::string& stderr_path) {
+  pid_ = fork_child(stderr_path);
+  if (pid_ == 0) {
+    int code = 1;
+    try {
+      code = body();
+    } catch (...) {
+      code = 1;  // the body reports its own errors; this is a last resort
+    }
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    // _exit: the parent's atexit handlers and static destructors are not the child's to run.
+    ::_exit(code);
+  }
 }
 
 bool Child::poll(ChildOutcome& out) {

@@ -109,45 +109,105 @@ void keep_artifacts(const ResultsStore& store, const std::string& id, PointRecor
   }
 }
 
+IoError results_exist(const std::string& points_path) {
+  return IoError(points_path +
+                 ": results already exist; pass --resume to continue them, --overwrite to "
+                 "replace them, or --out to write elsewhere");
+}
+
+// Every point's configuration is checked before anything is written, so a bad value in
+// the last point fails the sweep before the first one runs. On a large sweep this takes
+// long enough (about 1 ms a point) to need a progress line every second.
+void check_points(const SweepPlan& plan, std::FILE* out) {
+  using clock = std::chrono::steady_clock;
+  auto next_report = clock::now() + std::chrono::seconds(1);
+  for (size_t i = 0; i < plan.point_count; ++i) {
+    prepare_experiment(point_experiment(plan, make_point(plan, i)));
+    if (clock::now() >= next_report) {
+      std::fprintf(out, "checked %zu/%zu point configurations\n", i + 1, plan.point_count);
+      std::fflush(out);
+      next_report = clock::now() + std::chrono::seconds(1);
+    }
+  }
+}
+
 }  // namespace
 
 std::string list_points(const SweepPlan& plan) {
   std::string out;
-  for (const auto& p : plan.points) out += p.id + "  " + describe_params(p.params) + "\n";
-  out += std::to_string(plan.points.size()) + " points\n";
+  for (size_t i = 0; i < plan.point_count; ++i) {
+    SweepPoint p = make_point(plan, i);
+    out += p.id + "  " + describe_params(p.params) + "\n";
+  }
+  out += std::to_string(plan.point_count) + " points\n";
   return out;
 }
 
-void run_point(const std::string& sweep_file, size_t index, const std::string& out_path,
-               const std::string& artifact_dir, const std::string& cache_dir) {
-  SweepPlan plan = load_sweep(sweep_file);
-  if (index >= plan.points.size())
-    throw ConfigError(sweep_file + ": point index " + std::to_string(index) + " out of range (" +
-                      std::to_string(plan.points.size()) + " points)");
-  PreparedRun prepared = prepare_experiment(point_experiment(plan, plan.points[index]));
+namespace {
+
+// Runs point `index` of `plan` in this process; writes its SimResult JSON atomically.
+void run_planned_point(const SweepPlan& plan, size_t index, const std::string& out_path,
+                       const std::string& artifact_dir, const std::string& cache_dir) {
+  PreparedRun prepared = prepare_experiment(point_experiment(plan, make_point(plan, index)));
   SimResult r = execute(prepared, nullptr, RunOutputs{artifact_dir, cache_dir, &std::cerr});
   // Not fsynced: the file only has to survive this process, not a power cut.
   write_file_atomic(out_path, r.to_json().dump() + "\n", /*durable=*/false);
 }
 
+// The body of a forked point: errors are reported on its stderr (the sweep keeps the tail in
+// the failed point's record) with the tool's exit codes, as `tessel point` reports them.
+int point_child(const SweepPlan& plan, size_t index, const std::string& out_path,
+                const std::string& artifact_dir, const std::string& cache_dir) {
+  try {
+    run_planned_point(plan, index, out_path, artifact_dir, cache_dir);
+    return kExitOk;
+  } catch (const Error& e) {
+    std::cerr << "tessel: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "tessel: internal error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace
+
+void run_point(const std::string& sweep_file, size_t index, const std::string& out_path,
+               const std::string& artifact_dir, const std::string& cache_dir) {
+  // Only this point is made: expanding all of a large sweep in every child would cost each
+  // point seconds.
+  SweepPlan plan = load_sweep(sweep_file, /*expand=*/false);
+  if (index >= plan.point_count)
+    throw ConfigError(sweep_file + ": point index " + std::to_string(index) + " out of range (" +
+                      std::to_string(plan.point_count) + " points)");
+  run_planned_point(plan, index, out_path, artifact_dir, cache_dir);
+}
+
 SweepSummary run_sweep(const SweepOptions& opt) {
-  SweepPlan plan = load_sweep(opt.sweep_file);
-  // Every point's configuration is checked before anything is written.
-  for (const auto& p : plan.points) prepare_experiment(point_experiment(plan, p));
+  SweepPlan plan = load_sweep(opt.sweep_file, /*expand=*/false);
+  const size_t total = plan.point_count;
+  // The count first: checking a large sweep takes a while and writes nothing until done.
+  std::fprintf(stderr, "sweep %s: %zu points (%s)\n", plan.name.c_str(), total,
+               describe_axes(plan).c_str());
+  std::fflush(stderr);
 
   SweepSummary summary;
   summary.out_dir = opt.out_dir.empty() ? "results/" + plan.name : opt.out_dir;
-  summary.points = plan.points.size();
+  summary.points = total;
+  // Refused before the long check; checked again below, under the folder's lock.
+  const std::string points_file = (fs::path(summary.out_dir) / "points.jsonl").string();
+  std::error_code ec;
+  if (!opt.resume && !opt.overwrite && fs::exists(points_file, ec) &&
+      fs::file_size(points_file, ec) > 0)
+    throw results_exist(points_file);
+  check_points(plan, stderr);
   ResultsStore store(summary.out_dir);
 
   std::vector<PointRecord> records;
   nlohmann::json manifest;
   if (opt.overwrite) store.clear();
   if (store.has_points()) {
-    if (!opt.resume)
-      throw IoError(store.points_path() +
-                    ": results already exist; pass --resume to continue them, --overwrite to "
-                    "replace them, or --out to write elsewhere");
+    if (!opt.resume) throw results_exist(store.points_path());
     manifest = store.read_manifest();
     if (manifest.value("config_hash", "") != plan.config_hash)
       throw ConfigError(opt.sweep_file + ": the sweep or its experiment changed since " +
@@ -155,7 +215,7 @@ SweepSummary run_sweep(const SweepOptions& opt) {
                         " was written (config hash differs); write to a new --out folder");
     records = store.load_existing();
     for (size_t i = 0; i < records.size(); ++i)
-      if (records[i].index != i || i >= plan.points.size() || records[i].id != plan.points[i].id)
+      if (records[i].index != i || i >= total || records[i].id != point_id(i))
         throw IoError(store.points_path() + ":" + std::to_string(i + 1) +
                       ": record does not match point " + std::to_string(i) + " of this sweep");
   } else {
@@ -171,28 +231,28 @@ SweepSummary run_sweep(const SweepOptions& opt) {
   manifest["git_commit"] = git_commit();
   manifest["host"] = host_name();
   manifest["tessel_version"] = TESSEL_VERSION;
-  manifest["points_total"] = plan.points.size();
+  manifest["points_total"] = total;
   manifest["swept_keys"] = plan.swept_keys;
   manifest["report"] = plan.report;
   manifest["finished"] = nullptr;
   store.write_manifest(manifest);
 
-  Progress progress(plan.points.size(), records.size(), stderr);
+  Progress progress(total, records.size(), stderr);
   std::map<size_t, PointRecord> finished;  // out-of-order completions awaiting their turn
   std::deque<size_t> queue;
-  for (size_t i = records.size(); i < plan.points.size(); ++i) queue.push_back(i);
+  for (size_t i = records.size(); i < total; ++i) queue.push_back(i);
   std::map<size_t, Running> running;
   const int jobs = std::max(1, opt.jobs);
 
   auto scratch = [&](size_t i, const char* ext) {
-    return store.scratch_dir() + "/" + plan.points[i].id + ext;
+    return store.scratch_dir() + "/" + point_id(i) + ext;
   };
   auto flush_in_order = [&]() {
     for (auto it = finished.find(records.size()); it != finished.end();
          it = finished.find(records.size())) {
       // Artifacts move to points/<id>/ before the record that names them is appended; a
       // kill in between leaves them in place for the resumed run, never two copies.
-      keep_artifacts(store, plan.points[it->first].id, it->second);
+      keep_artifacts(store, point_id(it->first), it->second);
       store.append(it->second);
       fs::remove(scratch(it->first, ".json"));
       fs::remove(scratch(it->first, ".stderr"));
@@ -209,7 +269,7 @@ SweepSummary run_sweep(const SweepOptions& opt) {
       queue.pop_front();
       // A result left by a run that was killed after the point finished is reused.
       if (auto r = read_result(scratch(i, ".json"))) {
-        PointRecord rec = base_record(plan.points[i]);
+        PointRecord rec = base_record(make_point(plan, i));
         rec.ok = true;
         rec.result = r;
         progress.point_finished(rec.id, describe_params(rec.params), true, "");
@@ -217,11 +277,13 @@ SweepSummary run_sweep(const SweepOptions& opt) {
         progressed = true;
         continue;
       }
-      std::vector<std::string> argv = {opt.self_exe,        "point",           opt.sweep_file,
-                                       "--index",           std::to_string(i), "--out",
-                                       scratch(i, ".json"), "--artifacts",     scratch(i, ".files"),
-                                       "--cache",           store.cache_dir()};
-      running[i] = Running{std::make_unique<Child>(argv, scratch(i, ".stderr")),
+      // The point runs in a fork of this process (the plan is already in memory; nothing
+      // is loaded or initialised again), as `tessel point` would run it.
+      const std::string result_path = scratch(i, ".json"), artifacts = scratch(i, ".files");
+      auto body = [&plan, &store, i, result_path, artifacts]() {
+        return point_child(plan, i, result_path, artifacts, store.cache_dir());
+      };
+      running[i] = Running{std::make_unique<Child>(body, scratch(i, ".stderr")),
                            std::chrono::steady_clock::now()};
       progressed = true;
     }
@@ -236,7 +298,7 @@ SweepSummary run_sweep(const SweepOptions& opt) {
         continue;
       }
       size_t i = it->first;
-      PointRecord rec = base_record(plan.points[i]);
+      PointRecord rec = base_record(make_point(plan, i));
       auto result = outcome.exited && outcome.exit_code == 0 ? read_result(scratch(i, ".json"))
                                                              : std::nullopt;
       if (result) {
@@ -262,7 +324,6 @@ SweepSummary run_sweep(const SweepOptions& opt) {
     }
   }
   progress.finish();
-  std::error_code ec;
   fs::remove(store.scratch_dir(), ec);  // only succeeds when empty
 
   for (const auto& r : records)

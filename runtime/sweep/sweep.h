@@ -1,4 +1,5 @@
-// Runs every point of a sweep in its own child process and records the results.
+// Runs every point of a sweep in its own child process (a fork of the sweep) and records the
+// results.
 #pragma once
 
 #include <string>
@@ -14,7 +15,6 @@ struct SweepOptions {
   double point_timeout_s = 0;  // 0: no limit
   bool resume = false;
   bool overwrite = false;    // discard earlier results in the folder first
-  std::string self_exe;      // the tessel binary that runs `tessel point`
   std::string command_line;  // recorded in the manifest
 };
 

@@ -2,6 +2,7 @@
 #include "runtime/sweep/sweep_plan.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 
@@ -10,13 +11,8 @@
 namespace tessel::sweep {
 namespace {
 
-struct Axis {
-  std::string key;
-  std::vector<Config> values;
-};
-
-std::vector<Axis> read_axes(const Config& sweep, const std::string& section) {
-  std::vector<Axis> axes;
+std::vector<SweepAxis> read_axes(const Config& sweep, const std::string& section) {
+  std::vector<SweepAxis> axes;
   if (!sweep.has(section)) return axes;
   Config s = sweep.child(section);
   for (const auto& key : s.keys()) {
@@ -26,7 +22,7 @@ std::vector<Axis> read_axes(const Config& sweep, const std::string& section) {
       s.fail(key, "a seed axis belongs in grid: (every other point is run with each seed)");
     Config list = s.at(key);
     if (!list.is_sequence()) list.fail("", "expected a list of values to sweep");
-    Axis axis{key, list.elements()};
+    SweepAxis axis{key, list.elements()};
     if (axis.values.empty()) list.fail("", "expected at least one value");
     for (const auto& v : axis.values) {
       v.mark_used();
@@ -79,7 +75,7 @@ void read_study_report(const Config& report) {
 
 }  // namespace
 
-SweepPlan load_sweep(const std::string& path) {
+SweepPlan load_sweep(const std::string& path, bool expand) {
   Config sweep = Config::load(path, "");
   if (!sweep.is_map()) sweep.fail("", "a sweep file must be a mapping");
   SweepPlan plan;
@@ -123,8 +119,8 @@ SweepPlan load_sweep(const std::string& path) {
       plan.fixed.push_back({key, value});
     }
   }
-  std::vector<Axis> grid = read_axes(sweep, "grid");
-  std::vector<Axis> zip = read_axes(sweep, "zip");
+  std::vector<SweepAxis> grid = read_axes(sweep, "grid");
+  std::vector<SweepAxis> zip = read_axes(sweep, "zip");
   // A key on two axes would expand to duplicate points with one value silently winning.
   for (const auto& z : zip)
     for (const auto& g : grid)
@@ -147,41 +143,67 @@ SweepPlan load_sweep(const std::string& path) {
   for (const auto& a : grid) plan.swept_keys.push_back(a.key);
   for (const auto& a : zip) plan.swept_keys.push_back(a.key);
 
-  // Grid in file order, last key fastest; the zip tuple varies fastest of all.
   size_t total = zip_len;
-  for (const auto& a : grid) total *= a.values.size();
-  for (size_t i = 0; i < total; ++i) {
-    SweepPoint p;
-    p.index = i;
-    char id[16];
-    std::snprintf(id, sizeof id, "p%04zu", i);
-    p.id = id;
-    size_t rest = i;
-    size_t zip_i = rest % zip_len;
-    rest /= zip_len;
-    std::vector<Override> grid_overrides(grid.size());
-    for (size_t g = grid.size(); g-- > 0;) {
-      grid_overrides[g] = {grid[g].key, grid[g].values[rest % grid[g].values.size()]};
-      rest /= grid[g].values.size();
-    }
-    p.overrides = grid_overrides;
-    for (const auto& a : zip) p.overrides.push_back({a.key, a.values[zip_i]});
-    p.params = nlohmann::json::object();
-    for (const auto& o : p.overrides) p.params[o.path] = o.value.to_json();
-    p.seed = derive_seed(plan.seed, i);
-    // A swept seed is the point's seed (point_experiment sets it), not an ordinary key.
-    for (auto it = p.overrides.begin(); it != p.overrides.end(); ++it)
-      if (it->path == "seed") {
-        p.seed = it->value.as<uint64_t>();
-        p.overrides.erase(it);
-        break;
-      }
-    plan.points.push_back(std::move(p));
+  for (const auto& a : grid) {
+    if (total > SIZE_MAX / a.values.size())
+      sweep.fail("grid", "the grid has more points than can be counted");
+    total *= a.values.size();
+  }
+  plan.point_count = total;
+  plan.grid = std::move(grid);
+  plan.zip = std::move(zip);
+  if (expand) {
+    plan.points.reserve(total);
+    for (size_t i = 0; i < total; ++i) plan.points.push_back(make_point(plan, i));
   }
 
   Config base = load_experiment(plan.experiment_path);
   plan.config_hash = fnv1a64(sweep.to_json().dump() + "\n" + base.to_json().dump());
   return plan;
+}
+
+std::string point_id(size_t index) {
+  char id[24];
+  std::snprintf(id, sizeof id, "p%04zu", index);
+  return id;
+}
+
+SweepPoint make_point(const SweepPlan& plan, size_t index) {
+  const size_t zip_len = plan.zip.empty() ? 1 : plan.zip[0].values.size();
+  SweepPoint p;
+  p.index = index;
+  p.id = point_id(index);
+  size_t rest = index;
+  const size_t zip_i = rest % zip_len;
+  rest /= zip_len;
+  std::vector<Override> grid_overrides(plan.grid.size());
+  for (size_t g = plan.grid.size(); g-- > 0;) {
+    const SweepAxis& axis = plan.grid[g];
+    grid_overrides[g] = {axis.key, axis.values[rest % axis.values.size()]};
+    rest /= axis.values.size();
+  }
+  p.overrides = std::move(grid_overrides);
+  for (const auto& a : plan.zip) p.overrides.push_back({a.key, a.values[zip_i]});
+  p.params = nlohmann::json::object();
+  for (const auto& o : p.overrides) p.params[o.path] = o.value.to_json();
+  p.seed = derive_seed(plan.seed, index);
+  // A swept seed is the point's seed (point_experiment sets it), not an ordinary key.
+  for (auto it = p.overrides.begin(); it != p.overrides.end(); ++it)
+    if (it->path == "seed") {
+      p.seed = it->value.as<uint64_t>();
+      p.overrides.erase(it);
+      break;
+    }
+  return p;
+}
+
+std::string describe_axes(const SweepPlan& plan) {
+  std::string out;
+  for (const auto& a : plan.grid)
+    out += (out.empty() ? "grid " : "\u00d7") + std::to_string(a.values.size());
+  if (!plan.zip.empty())
+    out += (out.empty() ? "zip " : ", zip ") + std::to_string(plan.zip[0].values.size());
+  return out;
 }
 
 Config point_experiment(const SweepPlan& plan, const SweepPoint& point) {

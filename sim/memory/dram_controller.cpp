@@ -30,6 +30,12 @@ DramController::DramController(sc_core::sc_module_name name, const DramParams& p
   }
 }
 
+void DramController::set_command_logs(std::vector<std::vector<DramCommand>>* logs) {
+  if (logs) logs->resize(channels_.size());
+  for (size_t ch = 0; ch < channels_.size(); ++ch)
+    channels_[ch].core->set_command_log(logs ? &(*logs)[ch] : nullptr);
+}
+
 void DramController::wake_channel(int ch, int64_t cycle) {
   Channel& c = channels_[ch];
   if (cycle >= c.wake_at) return;

@@ -23,6 +23,9 @@ class DramController : public MemoryDevice {
               std::map<std::string, double>& metrics) override;
   const DramParams& params() const { return params_; }
   DramChannelStats total_stats() const;
+  // Records every command of channel ch into (*logs)[ch] (null: none), for the timing
+  // checker (dram_timing_check.h). Call before the simulation starts.
+  void set_command_logs(std::vector<std::vector<DramCommand>>* logs);
 
  protected:
   bool try_accept(tlm::tlm_generic_payload& p, const sc_core::sc_time& arrival) override;

@@ -8,6 +8,8 @@
 #include "runtime/core/error.h"
 #include "runtime/core/registry.h"
 #include "sim/core/sc_runtime.h"
+#include "sim/memory/dram_controller.h"
+#include "sim/memory/dram_timing_check.h"
 #include "sim/memory/memory_system.h"
 #include "sim/memory/trace_player.h"
 #include "sim/memory/workload.h"
@@ -28,6 +30,9 @@ class MemoryExperiment : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     spec_ = read_hierarchy(hw);
     workload_ = read_memory_workload(workload);
+    // Logs every DRAM command and replays it through the timing checker after the run
+    // (tessel validate turns it on; off by default: the log costs 24 bytes a command).
+    check_timing_ = workload.get<bool>("check_timing", false);
     synthetic_tier_ = spec_.default_tier;
     if (workload_.synthetic && !workload_.tier.empty()) {
       const int i = spec_.tier_index(workload_.tier);
@@ -57,6 +62,12 @@ class MemoryExperiment : public Experiment {
     auto system = std::make_unique<MemorySystem>(spec_);
     auto player = std::make_unique<TracePlayer>("player", requests, workload_.max_outstanding);
     player->socket.bind(system->socket());
+    // Per DRAM tier, one command log per channel.
+    std::vector<std::vector<std::vector<DramCommand>>> logs(spec_.tiers.size());
+    if (check_timing_)
+      for (size_t t = 0; t < spec_.tiers.size(); ++t)
+        if (auto* dram = dynamic_cast<DramController*>(&system->device(t)))
+          dram->set_command_logs(&logs[t]);
     sc_core::sc_start();
 
     const sc_core::sc_time end(static_cast<double>(player->last_completion_ps()), sc_core::SC_PS);
@@ -159,6 +170,23 @@ class MemoryExperiment : public Experiment {
     Check ok{"no error responses", player->errors() == 0, static_cast<double>(player->errors()), 0,
              ""};
     r.checks.push_back(ok);
+    if (check_timing_) {
+      Check timing{"DRAM command log obeys the JEDEC timing constraints", true, 0, 0, ""};
+      uint64_t commands = 0;
+      for (size_t t = 0; t < logs.size(); ++t)
+        for (size_t ch = 0; ch < logs[t].size(); ++ch) {
+          const TimingCheckResult c = check_dram_timing(spec_.tiers[t].dram, logs[t][ch]);
+          commands += c.commands;
+          timing.max_error += static_cast<double>(c.violations);
+          if (c.violations && timing.detail.empty())
+            timing.detail = spec_.tiers[t].name + " channel " + std::to_string(ch) + ": " +
+                            c.first + " (" + std::to_string(c.violations) + " violations)";
+        }
+      timing.passed = timing.max_error == 0;
+      r.checks.push_back(timing);
+      r.metrics["timing_commands_checked"] = static_cast<double>(commands);
+      r.metrics["timing_violations"] = timing.max_error;
+    }
     ctx.counters.stat("player.read_bytes", read_bytes);
     ctx.counters.stat("player.write_bytes", bytes - read_bytes);
     return r;
@@ -168,6 +196,7 @@ class MemoryExperiment : public Experiment {
   HierarchySpec spec_;
   MemoryWorkload workload_;
   size_t synthetic_tier_ = 0;
+  bool check_timing_ = false;
 };
 
 }  // namespace

@@ -21,8 +21,8 @@ struct CliRun {
 CliRun run(const std::string& args) {
   const std::string log =
       (fs::temp_directory_path() / ("nn_cli_" + std::to_string(::getpid()) + ".log")).string();
-  const std::string cmd = std::string(TESSEL_BINARY_DIR) + "/tessel_fault_tool " + args +
-                          " > " + log + " 2>&1";
+  const std::string cmd =
+      std::string(TESSEL_BINARY_DIR) + "/tessel_fault_tool " + args + " > " + log + " 2>&1";
   const int status = std::system(cmd.c_str());
   std::ifstream in(log);
   std::stringstream s;
@@ -56,6 +56,11 @@ TEST_F(TrainCommand, TrainsWritesOutputsAndRefusesToClobber) {
   EXPECT_NE(r.out.find("tok/s"), std::string::npos);
   EXPECT_NE(r.out.find("ETA"), std::string::npos);
   EXPECT_NE(r.out.find("eval  step 6"), std::string::npos);
+  EXPECT_NE(r.out.find("\nschedule: lr 1.00e-03, cosine decay to 1.00e-04 by step 6\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" tokens/s excluding evaluation and checkpoints"), std::string::npos)
+      << r.out;
   std::ifstream in(fs::path(out()) / "summary.json");
   const auto s = nlohmann::json::parse(in);
   EXPECT_EQ(s.at("steps"), 6);
@@ -86,6 +91,38 @@ TEST_F(TrainCommand, BadConfigAndMissingDataExitCodes) {
   r = run("train " + (dir_ / "missing.yaml").string() + " --out " + out());
   EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("nowhere/input.txt"), std::string::npos) << r.out;
+}
+
+// A training file copied away from its corpus names the path it tried, in full, and where
+// the relative path was taken from; a seq_len the corpus cannot fill names the key and the
+// corpus length. Both before anything is written.
+TEST_F(TrainCommand, CorpusAndSeqLenErrorsNameWhatWasTried) {
+  fs::create_directories(dir_ / "copy");
+  const std::string body =
+      "model:\n  layers: 1\n  width: 16\n  heads: 2\ntrain:\n  batch_size: 2\n"
+      "  seq_len: 16\n  steps: 1\n  lr: 1.0e-3\n";
+  const std::string copied = (dir_ / "copy" / "t.yaml").string();
+  std::ofstream(copied) << "data:\n  corpus: ../../data/input.txt\n" << body;
+  CliRun r = run("train " + copied + " --out " + out());
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_EQ(r.out, "tessel: " + copied + ":2:11: data.corpus: cannot open corpus file " +
+                       dir_.parent_path().string() +
+                       "/data/input.txt (No such file or directory); the relative path "
+                       "\"../../data/input.txt\" is taken from the folder of " +
+                       copied + ", " + (dir_ / "copy").string() + "\n");
+  EXPECT_FALSE(fs::exists(out()));
+
+  std::ofstream(dir_ / "copy" / "small.txt") << "abcdefgh\n";
+  std::ofstream(copied) << "data:\n  corpus: small.txt\n" << body;
+  r = run("train " + copied + " --out " + out());
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_EQ(r.out, "tessel: " + copied +
+                       ":9:12: train.seq_len: 16 needs seq_len + 1 = 17 tokens in the training "
+                       "and in the validation split, but corpus " +
+                       (dir_ / "copy" / "small.txt").string() +
+                       " has 9 characters: 8 for training, 1 for validation "
+                       "(data.val_fraction 0.1)\n");
+  EXPECT_FALSE(fs::exists(out()));
 }
 
 }  // namespace

@@ -101,6 +101,104 @@ TEST(Optimizer, ClippingAndSchedule) {
   EXPECT_NEAR(s.at(6), 1.0 - 0.9 * 0.2, 1e-12);
 }
 
+// time_schedule: the warm-up counts steps whatever the clock says; the decay then follows
+// the larger of its step fraction and the share of the time left after the warm-up.
+// kTinyYaml with `train_keys` added to its train: section and its eval: section replaced.
+TrainConfig tiny_with(const std::string& train_keys, const std::string& eval = "") {
+  std::string yaml = kTinyYaml;
+  yaml.replace(yaml.find("train:\n"), 7, "train:\n" + train_keys);
+  if (!eval.empty()) yaml = yaml.substr(0, yaml.find("eval:\n")) + eval;
+  return TrainConfig::from_config(Config::parse(yaml, "tiny.yaml"));
+}
+
+TEST(Optimizer, TimeScheduleWarmsUpBySteps) {
+  LrSchedule s;
+  s.lr = 1.0;
+  s.min_lr = 0.1;
+  s.warmup = 4;
+  s.total = 14;
+  // Most of the budget gone during warm-up (a slow machine): still the step warm-up.
+  EXPECT_DOUBLE_EQ(time_schedule_lr(s, 0, 0.9, 0.0), 0.25);
+  EXPECT_DOUBLE_EQ(time_schedule_lr(s, 3, 0.9, 0.0), 1.0);
+  // Warm-up ended at half the budget: the decay starts at lr, halfway through the rest of
+  // the time it is at the cosine midpoint, and at the end of the budget at min_lr.
+  EXPECT_DOUBLE_EQ(time_schedule_lr(s, 4, 0.5, 0.5), 1.0);
+  EXPECT_NEAR(time_schedule_lr(s, 5, 0.75, 0.5), 0.55, 1e-12);
+  EXPECT_NEAR(time_schedule_lr(s, 6, 1.0, 0.5), 0.1, 1e-12);
+  EXPECT_NEAR(time_schedule_lr(s, 6, 3.0, 0.5), 0.1, 1e-12);
+  // A fast machine: the steps run out before the time does.
+  EXPECT_NEAR(time_schedule_lr(s, 9, 0.01, 0.0), s.at(9), 1e-12);
+  EXPECT_NEAR(time_schedule_lr(s, 14, 0.02, 0.0), 0.1, 1e-12);
+}
+
+// The ETA is the step rate so far, capped by the time budget: a run with 3000 steps and
+// max_seconds 270 showed "ETA 1h01m" though it stopped at 270 s.
+TEST(Trainer, EtaIsTheStepRateCappedByTheTimeBudget) {
+  EXPECT_DOUBLE_EQ(eta_seconds(100, 50, 950, 0), 1900);
+  EXPECT_DOUBLE_EQ(eta_seconds(100, 50, 950, 270), 170);
+  EXPECT_EQ(format_duration(eta_seconds(6, 5, 3075, 0)), "1h01m");
+  EXPECT_EQ(format_duration(eta_seconds(6, 5, 3075, 270)), "4m24s");
+  EXPECT_DOUBLE_EQ(eta_seconds(100, 50, 50, 270), 100);  // the steps run out first
+  EXPECT_DOUBLE_EQ(eta_seconds(280, 50, 950, 270), 0);   // past the budget
+  EXPECT_DOUBLE_EQ(eta_seconds(100, 50, 0, 270), 0);     // done
+  EXPECT_DOUBLE_EQ(eta_seconds(0, 0, 10, 270), 270);     // no rate yet
+  EXPECT_EQ(format_duration(eta_seconds(0, 0, 10, 0)), "?");
+}
+
+TEST(Trainer, ScheduleIsStatedInWords) {
+  EXPECT_EQ(describe_schedule(tiny_config()),
+            "schedule: lr 3.00e-03, linear warm-up over 5 steps, then cosine decay to 3.00e-04 "
+            "by step 20");
+  EXPECT_EQ(describe_schedule(tiny_with("  max_seconds: 590\n  time_schedule: true\n")),
+            "schedule: lr 3.00e-03, linear warm-up over 5 steps, then cosine decay to 3.00e-04 "
+            "by step 20 or at 590 s (time_schedule), whichever comes first; stops at 590 s "
+            "(max_seconds)");
+  std::string yaml = kTinyYaml;
+  yaml.replace(yaml.find("  warmup: 5\n"), 12, "  decay: linear\n  min_lr: 0\n");
+  EXPECT_EQ(describe_schedule(TrainConfig::from_config(Config::parse(yaml, "t.yaml"))),
+            "schedule: lr 3.00e-03, linear decay to 0.00e+00 by step 20");
+  yaml.replace(yaml.find("linear"), 6, "constant");
+  EXPECT_EQ(describe_schedule(TrainConfig::from_config(Config::parse(yaml, "t.yaml"))),
+            "schedule: lr 3.00e-03, constant");
+}
+
+// With an injected clock: every step takes 2 s and every evaluation 30 s. The rate counts
+// the steps only; the ETA honours max_seconds; the run stops at the first step past it.
+TEST(Trainer, ThroughputExcludesEvaluationAndEtaHonoursTheTimeBudget) {
+  Trainer t(tiny_with("  max_seconds: 60\n", "eval:\n  every: 5\n  batches: 1\n"), "");
+  double now = 1000;
+  t.clock = [&] { return now; };
+  t.on_step_end = [&](int64_t, ParamStore<float>&) { now += 2; };
+  t.on_eval = [&](const EvalPoint&) { now += 30; };
+  std::ostringstream log;
+  const TrainResult r = t.run(&log);
+  // Steps 1-5 end at 10 s, eval to 40 s; steps 6-10 end at 50 s, eval to 80 s; step 11
+  // ends at 82 s, past the 60 s budget: last eval, stop.
+  EXPECT_EQ(r.steps, 11);
+  EXPECT_EQ(r.evals.size(), 3u);
+  EXPECT_DOUBLE_EQ(r.step_seconds, 22);
+  EXPECT_DOUBLE_EQ(r.train_seconds, 112);
+  EXPECT_EQ(r.tokens, 11 * 8 * 32);
+  EXPECT_DOUBLE_EQ(r.tokens_per_second(), 8 * 32 / 2.0);
+  std::vector<std::string> lines;
+  std::istringstream in(log.str());
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_GE(lines.size(), 2u) << log.str();
+  EXPECT_EQ(lines[1],
+            "schedule: lr 3.00e-03, linear warm-up over 5 steps, then cosine decay to 3.00e-04 "
+            "by step 20; stops at 60 s (max_seconds)");
+  std::vector<std::string> steps;
+  for (const auto& line : lines)
+    if (line.rfind("step ", 0) == 0)
+      steps.push_back(line.substr(line.rfind("  ", line.find(" tok/s")) + 2));
+  // Rate 256 tokens per 2 s step; ETA at step 5: 10 s / 5 steps x 15 = 30 s (budget left
+  // 50 s); at step 10: 50 s / 10 x 10 = 50 s, but only 10 s of budget are left.
+  EXPECT_EQ(steps, (std::vector<std::string>{"128 tok/s  ETA 30s", "128 tok/s  ETA 10s",
+                                             "128 tok/s  ETA 0s"}))
+      << log.str();
+  EXPECT_NE(log.str().find("stopping: train.max_seconds 60 reached"), std::string::npos);
+}
+
 // The committed trajectory catches any change to initialisation, sampling, kernels or the
 // optimizer. Rewrite it (after checking why it moved) with TESSEL_UPDATE_GOLDEN=1.
 TEST(Trainer, GoldenTwentyStepTrajectory) {

@@ -191,6 +191,8 @@ TEST(Cli, UnreadableFilesExitWithCodeFour) {
   write_text(dir / "hw_dir.yaml", "hw: folder\nworkload: {}\n");
   write_text(dir / "inc_dir.yaml", "hw:\n  include: folder\nworkload: {}\n");
   write_text(dir / "hw_missing.yaml", "hw: absent_hw.yaml\nworkload: {}\n");
+  // The corpus path is named as tried, in full (the tool runs in the temp folder).
+  const std::string here = std::filesystem::canonical(dir.path()).string();
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"run absent.yaml", "absent.yaml: cannot open config file (No such file or directory)"},
       {"run folder", "folder: is a directory, expected a file"},
@@ -200,7 +202,7 @@ TEST(Cli, UnreadableFilesExitWithCodeFour) {
        "absent_hw.yaml: cannot open config file (No such file or directory)"},
       {"sweep folder --out out", "folder: is a directory, expected a file"},
       {"train " + kSrc + "/configs/train/synthetic_char.yaml --out out --set data.corpus=folder",
-       "folder: is a directory, expected a file"},
+       "--set data.corpus:1:1: data.corpus: " + here + "/folder: is a directory, expected a file"},
   };
   for (const auto& [args, message] : cases) {
     auto run = run_tool(kTool, args, dir.path());
@@ -250,6 +252,36 @@ TEST(Cli, UsageErrorsExitWithCodeTwo) {
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--point-timeout"), std::string::npos);
   EXPECT_NE(run_tool(kTool, "--version").out.find("tessel "), std::string::npos);
+}
+
+// Out-of-range option values say what the option accepts in words (CLI11's own checks
+// printed their upper bound, DBL_MAX, as a 309-digit number).
+TEST(Cli, OptionRangeErrorsSayWhatIsAccepted) {
+  const std::string search = "ann search --index i --base b --queries q ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"sweep x.yaml -j 0", "--jobs: must be a positive integer, got 0"},
+      {"sweep x.yaml --jobs 2.5", "--jobs: must be a positive integer, got 2.5"},
+      {"sweep x.yaml -j 99999999999", "--jobs: must be at most 2147483647, got 99999999999"},
+      {"sweep x.yaml --point-timeout -1", "--point-timeout: must be a non-negative number, got -1"},
+      {"sweep x.yaml --point-timeout inf",
+       "--point-timeout: must be a non-negative number, got inf"},
+      {search + "--L 0", "--L: must be a positive integer, got 0"},
+      {search + "-k -3", "-k: must be a positive integer, got -3"},
+      {search + "--rerank 2000000", "--rerank: must be an integer from -1 to 1048576, got 2000000"},
+      {"ann build --base b -o o --entry-points -1",
+       "--entry-points: must be a non-negative integer, got -1"},
+      {"ann build --base b -o o --threads x", "--threads: must be a non-negative integer, got x"},
+      {"validate --vectors 0", "--vectors: must be a positive integer, got 0"},
+  };
+  for (const auto& [args, message] : cases) {
+    auto run = run_tool(kTool, args);
+    EXPECT_EQ(run.exit_code, 2) << args;
+    EXPECT_EQ(run.err, message + "\nRun with --help for more information.\n") << args;
+    EXPECT_EQ(run.out, "") << args;
+  }
+  // Accepted values still reach the command (here: the missing sweep file).
+  auto ok = run_tool(kTool, "sweep absent.yaml -j 2 --point-timeout 0.5");
+  EXPECT_EQ(ok.exit_code, 4) << ok.err;
 }
 
 TEST(Cli, ListShowsModelsAndShippedConfigs) {

@@ -38,6 +38,36 @@ TEST(SweepPlan, GridIsCartesianLastKeyFastestZipFastestOfAll) {
   EXPECT_NE(plan.points[0].seed, plan.points[1].seed);
   EXPECT_EQ(load_sweep(dir / "s.yaml").points[3].seed, plan.points[3].seed);
   EXPECT_EQ(load_sweep(dir / "s.yaml").config_hash, plan.config_hash);
+  EXPECT_EQ(plan.point_count, 12u);
+  EXPECT_EQ(describe_axes(plan), "grid 2\u00d73, zip 2");
+}
+
+// The runner and every child make points one at a time instead of expanding the sweep;
+// a point made alone must be the same as the one in the full expansion.
+TEST(SweepPlan, PointMadeAloneEqualsTheExpandedPoint) {
+  TempDir dir;
+  write_experiment(dir);
+  write_text(dir / "s.yaml",
+             "name: t\nexperiment: exp.yaml\nseed: 5\n"
+             "grid:\n  hw.size: [1, 2, 3]\n  seed: [7, 8]\n"
+             "zip:\n  hw.a: [x, y]\n  hw.b: [10, 20]\n");
+  SweepPlan full = load_sweep(dir / "s.yaml");
+  SweepPlan lazy = load_sweep(dir / "s.yaml", /*expand=*/false);
+  EXPECT_TRUE(lazy.points.empty());
+  ASSERT_EQ(lazy.point_count, full.points.size());
+  for (size_t i = 0; i < full.points.size(); ++i) {
+    SweepPoint p = make_point(lazy, i);
+    EXPECT_EQ(p.index, i);
+    EXPECT_EQ(p.id, full.points[i].id);
+    EXPECT_EQ(p.params, full.points[i].params);
+    EXPECT_EQ(p.seed, full.points[i].seed);
+    EXPECT_EQ(point_experiment(lazy, p).to_json(),
+              point_experiment(full, full.points[i]).to_json());
+  }
+  EXPECT_EQ(full.points[3].seed, 8u);
+  EXPECT_EQ(describe_axes(lazy), "grid 3\u00d72, zip 2");
+  write_text(dir / "z.yaml", "experiment: exp.yaml\nzip:\n  hw.size: [1, 2, 3]\n");
+  EXPECT_EQ(describe_axes(load_sweep(dir / "z.yaml", false)), "zip 3");
 }
 
 TEST(SweepPlan, OverridesReachTheExperimentAndUnknownKeysPointAtTheSweepFile) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -140,6 +141,7 @@ TEST(Sweep, ExistingResultsAreNotOverwrittenWithoutResume) {
   auto again = run_tool(kTool, "sweep s.yaml --no-report --out out", dir.path());
   EXPECT_EQ(again.exit_code, 4);
   EXPECT_EQ(again.err,
+            "sweep t: 2 points (grid 2)\n"
             "tessel: out/points.jsonl: results already exist; pass --resume to "
             "continue them, --overwrite to replace them, or --out to write elsewhere\n");
   EXPECT_EQ(read_text(dir.path() / "out/points.jsonl"), before);
@@ -159,7 +161,47 @@ TEST(Sweep, BadPointConfigFailsBeforeAnythingIsWritten) {
   write_sweep(dir, "{}", "[1, zero]");
   auto run = run_tool(kTool, "sweep s.yaml --out out", dir.path());
   EXPECT_EQ(run.exit_code, 3);
-  EXPECT_EQ(run.err, "tessel: s.yaml:5:16: hw.size: expected a positive integer, got \"zero\"\n");
+  EXPECT_EQ(run.err,
+            "sweep t: 2 points (grid 2)\n"
+            "tessel: s.yaml:5:16: hw.size: expected a positive integer, got \"zero\"\n");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "out"));
+}
+
+// A large sweep says how many points it has before checking them (which takes a while and
+// writes nothing), then reports the checking's progress about once a second.
+TEST(Sweep, LargeSweepPrintsThePointCountFirst) {
+  TempDir dir;
+  write_text(dir / "exp.yaml", "hw:\n  model: test_fault\n  size: 1\n  energy: {table: " +
+                                   std::string(TESSEL_SOURCE_DIR) +
+                                   "/configs/energy/45nm.yaml}\nworkload: {}\n");
+  std::string sizes, sleeps;
+  for (int i = 1; i <= 40; ++i) sizes += std::to_string(i) + ", ";
+  for (int i = 0; i < 50; ++i) sleeps += (i ? ", " : "") + std::to_string(i);
+  // The last grid value is bad, so every one of the 4000 points before it is checked.
+  write_text(dir / "s.yaml", "name: big\nexperiment: exp.yaml\ngrid:\n  hw.size: [" + sizes +
+                                 "zero]\n  workload.sleep_ms: [" + sleeps +
+                                 "]\nzip:\n  workload.crash_size: [1, 2]\n");
+  auto run = run_tool(kTool, "sweep s.yaml --out out", dir.path());
+  EXPECT_EQ(run.exit_code, 3);
+  const std::string count = "sweep big: 4100 points (grid 41\u00d750, zip 2)\n";
+  const std::string error =
+      "tessel: s.yaml:4:164: hw.size: expected a positive integer, got \"zero\"\n";
+  ASSERT_EQ(run.err.substr(0, count.size()), count) << run.err;
+  ASSERT_GE(run.err.size(), count.size() + error.size()) << run.err;
+  EXPECT_EQ(run.err.substr(run.err.size() - error.size()), error) << run.err;
+  // Between them only progress lines, as many as whole seconds the checking took.
+  std::istringstream middle(
+      run.err.substr(count.size(), run.err.size() - count.size() - error.size()));
+  size_t last = 0;
+  for (std::string line; std::getline(middle, line);) {
+    size_t done = 0;
+    char tail[64] = {};
+    ASSERT_EQ(std::sscanf(line.c_str(), "checked %zu/4100 point %63s", &done, tail), 2) << line;
+    EXPECT_STREQ(tail, "configurations");
+    EXPECT_GT(done, last);
+    EXPECT_LE(done, 4000u);
+    last = done;
+  }
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "out"));
 }
 
@@ -170,6 +212,21 @@ TEST(Sweep, DryRunListsPoints) {
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(run.out, "p0000  hw.size=1\np0001  hw.size=2\n2 points\n");
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "results"));
+}
+
+// README command 1 writes results/quickstart/ (timestamps, commit): that folder is ignored
+// and untracked, so running the default job leaves the checkout clean.
+TEST(Sweep, DefaultJobOutputDoesNotDirtyTheCheckout) {
+  const std::string git = "git -C '" + std::string(TESSEL_SOURCE_DIR) + "' ";
+  if (std::system((git + "rev-parse --git-dir >/dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << "not a git checkout";
+  for (const char* file : {"report.md", "manifest.json", "points.jsonl", "report.html"})
+    EXPECT_EQ(std::system((git + "check-ignore --no-index -q results/quickstart/" + file).c_str()),
+              0)
+        << file << " is not ignored";
+  auto tracked = run_tool("/bin/sh", "-c \"" + git + "ls-files results/quickstart\"");
+  EXPECT_EQ(tracked.exit_code, 0);
+  EXPECT_EQ(tracked.out, "") << "tracked; run git rm -r --cached results/quickstart";
 }
 
 }  // namespace
