@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 namespace tessel {
@@ -211,10 +212,64 @@ void expand(const NodePtr& n, const std::string& dir, const std::string& key_pat
   n->map = result->map;
 }
 
+// A deep copy: callers mark nodes used and apply overrides, so a cached tree is never handed
+// out itself.
+NodePtr clone(const NodePtr& n) {
+  NodePtr c = std::make_shared<ConfigNode>(*n);
+  for (auto& kv : c->map) kv.second = clone(kv.second);
+  for (auto& item : c->sequence) item = clone(item);
+  return c;
+}
+
+// Loaded files, expanded, by canonical path. A sweep checks every point's configuration and
+// each point's process loads it again: without this, re-reading and re-parsing the same few
+// files was about 70% of the cost of checking a point. An entry holds while the file's size
+// and modification time are unchanged (the files it includes are assumed not to change
+// during one run of the tool).
+struct CachedFile {
+  fs::file_time_type mtime;
+  uintmax_t size = 0;
+  NodePtr tree;
+  std::vector<std::string> files;  // canonical paths of it and everything it pulled in
+};
+std::map<std::string, CachedFile>& file_cache() {
+  static std::map<std::string, CachedFile> cache;
+  return cache;
+}
+
+// Records that the files on `chain` (being loaded) depend on `files`.
+void add_dependencies(const std::vector<std::string>& chain,
+                      const std::vector<std::string>& files) {
+  for (const auto& loading : chain) {
+    auto it = file_cache().find(loading);
+    if (it != file_cache().end())
+      it->second.files.insert(it->second.files.end(), files.begin(), files.end());
+  }
+}
+
 NodePtr load_file(const std::string& path, const std::string& referrer,
                   std::vector<std::string>& chain) {
   std::error_code ec;
   std::string canonical = fs::weakly_canonical(path, ec).string();
+  std::error_code mtime_ec, size_ec;
+  const auto mtime = fs::last_write_time(path, mtime_ec);
+  const auto size = fs::is_regular_file(path, size_ec) ? fs::file_size(path, size_ec) : 0;
+  const bool cacheable = !mtime_ec && !size_ec && size > 0;
+  if (cacheable) {
+    auto it = file_cache().find(canonical);
+    if (it != file_cache().end() && it->second.tree && it->second.mtime == mtime &&
+        it->second.size == size) {
+      // A cycle through this file would pass through one of the files it pulled in: then
+      // the slow path below reports it.
+      bool cycle = false;
+      for (const auto& f : it->second.files)
+        cycle |= std::find(chain.begin(), chain.end(), f) != chain.end();
+      if (!cycle) {
+        add_dependencies(chain, it->second.files);
+        return clone(it->second.tree);
+      }
+    }
+  }
   for (const auto& seen : chain) {
     if (seen == canonical) {
       std::string cycle;
@@ -223,10 +278,16 @@ NodePtr load_file(const std::string& path, const std::string& referrer,
                         fs::path(canonical).filename().string());
     }
   }
+  if (cacheable) file_cache()[canonical] = CachedFile{mtime, size, nullptr, {canonical}};
   chain.push_back(canonical);
   NodePtr n = parse_text(read_file(path, referrer), path);
   expand(n, fs::path(path).parent_path().string(), "", chain);
   chain.pop_back();
+  if (cacheable) {
+    CachedFile& entry = file_cache()[canonical];
+    entry.tree = clone(n);
+    add_dependencies(chain, entry.files);
+  }
   return n;
 }
 

@@ -211,3 +211,42 @@ TEST(Config, ListsAndChoices) {
 
 }  // namespace
 }  // namespace tessel
+
+namespace tessel {
+namespace {
+
+TEST(ConfigFileCache, EveryLoadIsAnIndependentTree) {
+  TempDir dir;
+  write_text(dir / "base.yaml", "tiles: 4\nclock_ghz: 1.0\n");
+  write_text(dir / "hw.yaml", "base: base.yaml\nrows: 8\n");
+  Config first = Config::load(dir / "hw.yaml", "hw");
+  first.set("rows", Config::parse("16", "test"));
+  EXPECT_EQ(first.get<int>("rows"), 16);
+  EXPECT_EQ(first.get<int>("tiles"), 4);
+  // The second load sees the file, not the first load's override or its used marks.
+  Config second = Config::load(dir / "hw.yaml", "hw");
+  EXPECT_EQ(second.get<int>("rows"), 8);
+  EXPECT_EQ(error_of([&] { second.reject_unused(); }),
+            dir / "base.yaml" + ":1:1: hw.tiles: unknown key");
+}
+
+TEST(ConfigFileCache, AChangedFileIsReadAgain) {
+  TempDir dir;
+  write_text(dir / "hw.yaml", "rows: 8\n");
+  EXPECT_EQ(Config::load(dir / "hw.yaml").get<int>("rows"), 8);
+  write_text(dir / "hw.yaml", "rows: 32\ncols: 2\n");  // another size, whatever the clock
+  EXPECT_EQ(Config::load(dir / "hw.yaml").get<int>("rows"), 32);
+}
+
+TEST(ConfigFileCache, ACycleIsFoundAfterTheFileWasCached) {
+  TempDir dir;
+  write_text(dir / "a.yaml", "x: 1\n");
+  write_text(dir / "b.yaml", "base: a.yaml\ny: 2\n");
+  EXPECT_EQ(Config::load(dir / "b.yaml").get<int>("x"), 1);  // both now cached
+  write_text(dir / "a.yaml", "base: b.yaml\nx: 10\n");       // a now closes a cycle
+  EXPECT_NE(error_of([&] { Config::load(dir / "a.yaml"); }).find("base/include cycle"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace tessel
