@@ -129,6 +129,9 @@ class Trainer {
   void load_checkpoint(const std::string& path);
 
   ParamStore<float>& params();
+  // The CPU Transformer (task lm or classify; null for mnist). With backend cuda it only
+  // holds the host copy, so its logit_loss seam has no effect there.
+  Transformer<float>* transformer() { return lm_.get(); }
   AdamW& optimizer() { return *adam_; }
   int64_t step() const { return step_; }
   const TrainConfig& config() const { return config_; }

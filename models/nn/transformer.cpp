@@ -202,7 +202,10 @@ T Transformer<T>::forward(const data::TokenBatch& b, const StepOptions& o, bool 
     tr->alloc(-1, "logits", bytes_of(logits_));
     tr->write(-1, "logits", bytes_of(logits_));
   }
-  if (need_grad) return softmax_cross_entropy(logits_, targets_, dlogits_, &counted_);
+  if (need_grad) {
+    const T loss = softmax_cross_entropy(logits_, targets_, dlogits_, &counted_);
+    return logit_loss ? logit_loss(b, logits_, loss, dlogits_) : loss;
+  }
   return softmax_cross_entropy_loss(logits_, targets_, &counted_);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,15 @@ template <typename T>
 class Transformer {
  public:
   explicit Transformer(const TransformerConfig& config);
+
+  // Seam for extra loss terms on the logits (knowledge distillation): called by
+  // forward_backward() after the cross-entropy, with the batch, the logits, the mean
+  // cross-entropy and its gradient dlogits = (p - onehot) / counted. It may rewrite
+  // dlogits (the backward pass starts from whatever it leaves) and returns the loss that
+  // forward_backward() reports. Evaluation (loss()) never calls it. CPU model only.
+  std::function<T(const data::TokenBatch& batch, const Matrix<T>& logits, T loss,
+                  Matrix<T>& dlogits)>
+      logit_loss;
 
   // GPT-2 initialisation from tessel::Rng(seed): weights N(0, 0.02), residual
   // projections N(0, 0.02 / sqrt(2 * layers)), biases 0, LayerNorm gains 1.

@@ -1,0 +1,423 @@
+// ADMM and ASP N:M sparsification over the training engine's hooks, and distillation.
+#include "models/nm_sparsify/nm_sparsify.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "models/nn/checkpoint.h"
+#include "runtime/core/error.h"
+
+namespace tessel::nm_sparsify {
+
+namespace {
+
+// "file:line:col: sparsify.<key>" for a key that is present.
+std::string source_of(const Config& cfg, const std::string& key) {
+  const Config k = cfg.at(key);
+  return k.location().str() + ": " + k.key_path();
+}
+
+}  // namespace
+
+SparsifyConfig SparsifyConfig::from_config(const Config& cfg, Method default_method,
+                                           bool method_fixed) {
+  SparsifyConfig c;
+  c.method = default_method;
+  if (method_fixed && cfg.has("method"))
+    cfg.fail("method", "the model name (nm_sparsify.admm or nm_sparsify.asp) chooses the method");
+  if (cfg.has("method"))
+    c.method = cfg.get_choice("method", {"admm", "asp"}) == "asp" ? Method::kAsp : Method::kAdmm;
+  if (cfg.has("init")) {
+    c.init = cfg.get_path("init");
+    c.init_source = source_of(cfg, "init");
+  }
+  if (cfg.has("pattern")) {
+    c.pattern_source = source_of(cfg, "pattern");
+    try {
+      c.pattern = sparse::Pattern::parse(cfg.get<std::string>("pattern"));
+    } catch (const ConfigError& e) {
+      cfg.fail("pattern", e.what());
+    }
+  }
+  if (cfg.has("params")) {
+    c.params_source = source_of(cfg, "params");
+    c.params.clear();
+    for (const Config& item : cfg.items("params")) c.params.push_back(item.as<std::string>());
+    if (c.params.empty()) cfg.fail("params", "names no parameter (omit it for every block weight)");
+  }
+  if (cfg.has("admm")) {
+    if (c.method != Method::kAdmm) cfg.fail("admm", "is read by method admm only");
+    const Config a = cfg.child("admm");
+    c.admm_steps = a.get_int_range("steps", 0, std::numeric_limits<int64_t>::max());
+    c.admm_steps_source = source_of(a, "steps");
+    c.interval = a.get_positive_int("interval", c.interval);
+    c.rho = a.get_positive("rho", c.rho);
+    c.rho_growth = a.get<double>("rho_growth", c.rho_growth);
+    if (!(c.rho_growth >= 1)) a.fail("rho_growth", "must be >= 1 (1: constant rho)");
+    c.rho_max = a.get<double>("rho_max", c.rho_max);
+    if (!(c.rho_max >= c.rho)) a.fail("rho_max", "must be >= admm.rho");
+  } else if (c.method == Method::kAdmm) {
+    cfg.fail("admm", "method admm needs admm.steps (the ADMM phase before masked fine-tuning)");
+  }
+  if (cfg.has("distill")) {
+    const Config d = cfg.child("distill");
+    c.distill = true;
+    c.temperature = d.get_positive("temperature", c.temperature);
+    c.alpha = d.get_number_range("alpha", 0.0, 1.0, c.alpha);
+    if (d.has("teacher")) {
+      c.teacher = d.get_path("teacher");
+      c.teacher_source = source_of(d, "teacher");
+    }
+  }
+  cfg.reject_unused();
+  return c;
+}
+
+std::vector<float> read_weights(const nn::ParamStore<float>& layout, const std::string& path,
+                                const std::string& source) {
+  const nn::Checkpoint c = nn::read_checkpoint(path);
+  const std::string where = source + ": " + path + ": ";
+  if (c.params.size() != static_cast<std::size_t>(layout.count()))
+    throw ConfigError(where + "checkpoint has " + std::to_string(c.params.size()) +
+                      " parameters, the configured model has " + std::to_string(layout.count()));
+  for (int i = 0; i < layout.count(); ++i) {
+    const nn::ParamInfo& want = layout.info(i);
+    const nlohmann::json& got = c.params[static_cast<std::size_t>(i)];
+    if (got.value("name", "") != want.name || got.value("rows", -1) != want.rows ||
+        got.value("cols", -1) != want.cols)
+      throw ConfigError(where + "parameter " + std::to_string(i) + " is " + got.value("name", "?") +
+                        " [" + std::to_string(got.value("rows", -1)) + ", " +
+                        std::to_string(got.value("cols", -1)) + "], the configured model has " +
+                        want.name + " [" + std::to_string(want.rows) + ", " +
+                        std::to_string(want.cols) + "]");
+  }
+  return c.values;
+}
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  // Iterative matcher with one backtrack point: the last '*' seen.
+  std::size_t p = 0, n = 0, star = std::string::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() && pattern[p] == name[n]) {
+      ++p;
+      ++n;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::vector<Target> select_targets(const nn::ParamStore<float>& params,
+                                   const SparsifyConfig& config) {
+  try {
+    sparse::validate(config.pattern);
+  } catch (const ConfigError& e) {
+    throw ConfigError(config.pattern_source + ": " + e.what());
+  }
+  // The first pattern that selects each parameter, to name it in errors.
+  std::vector<int> by(static_cast<std::size_t>(params.count()), -1);
+  for (std::size_t k = 0; k < config.params.size(); ++k) {
+    bool any = false;
+    for (int i = 0; i < params.count(); ++i) {
+      if (!glob_match(config.params[k], params.info(i).name)) continue;
+      any = true;
+      if (by[static_cast<std::size_t>(i)] < 0)
+        by[static_cast<std::size_t>(i)] = static_cast<int>(k);
+    }
+    if (!any)
+      throw ConfigError(config.params_source + ": \"" + config.params[k] +
+                        "\" matches no parameter of the model");
+  }
+  std::vector<Target> out;
+  const int m = config.pattern.m;
+  for (int i = 0; i < params.count(); ++i) {
+    if (by[static_cast<std::size_t>(i)] < 0) continue;
+    const nn::ParamInfo& info = params.info(i);
+    const std::string tail = info.name.substr(info.name.rfind('.') + 1);
+    Target t;
+    t.param = i;
+    t.name = info.name;
+    if (tail.rfind("w_", 0) == 0 && info.rows > 1) {
+      t.k = info.rows;  // y = x W, W [in, out]
+      t.out = info.cols;
+    } else if (info.name == "wte") {
+      t.k = info.cols;  // the tied LM head: logits = x wteᵀ reduces over the width
+      t.out = info.rows;
+      t.k_is_rows = false;
+    } else {
+      throw ConfigError(config.params_source + ": \"" +
+                        config.params[static_cast<std::size_t>(by[static_cast<std::size_t>(i)])] +
+                        "\" selects " + info.name +
+                        ", which is not a linear weight (biases, LayerNorm gains and the "
+                        "position embedding stay dense)");
+    }
+    if (t.k % m != 0)
+      throw ConfigError(config.pattern_source + ": " + config.pattern.str() +
+                        " does not divide layer " + info.name + ": its reduction dimension is " +
+                        std::to_string(t.k) + ", not a multiple of M = " + std::to_string(m));
+    out.push_back(t);
+  }
+  return out;
+}
+
+sparse::MatrixF to_sparse_layout(const float* w, const Target& t) {
+  if (t.k_is_rows) return Eigen::Map<const sparse::MatrixF>(w, t.k, t.out).transpose();
+  return Eigen::Map<const sparse::MatrixF>(w, t.out, t.k);
+}
+
+std::vector<uint8_t> project_mask(const float* w, const Target& t, const sparse::Pattern& p) {
+  const sparse::Mask m = sparse::project_mask(to_sparse_layout(w, t), p);
+  if (!t.k_is_rows) return m.keep;
+  std::vector<uint8_t> keep(static_cast<std::size_t>(t.k * t.out));
+  for (int64_t r = 0; r < t.k; ++r)
+    for (int64_t c = 0; c < t.out; ++c) keep[static_cast<std::size_t>(r * t.out + c)] = m(c, r);
+  return keep;
+}
+
+sparse::Violation check(const nn::ParamStore<float>& params, const Target& t,
+                        const sparse::Pattern& p) {
+  return sparse::check(to_sparse_layout(params.value(t.param).data(), t), p);
+}
+
+nlohmann::json AdmmRecord::to_json() const {
+  return {{"update", update}, {"step", step}, {"rho", rho},
+          {"primal", primal}, {"dual", dual}, {"weight_norm", weight_norm}};
+}
+
+std::string records_jsonl(const std::vector<AdmmRecord>& records) {
+  std::string s;
+  for (const AdmmRecord& r : records) s += r.to_json().dump() + "\n";
+  return s;
+}
+
+NmSparsifier::NmSparsifier(const SparsifyConfig& config, const nn::ParamStore<float>& params)
+    : config_(config), targets_(select_targets(params, config)), rho_(config.rho) {}
+
+void NmSparsifier::start_admm(const nn::ParamStore<float>& params) {
+  z_.clear();
+  u_.clear();
+  records_.clear();
+  rho_ = std::min(config_.rho, config_.rho_max);
+  for (const Target& t : targets_) {
+    const float* w = params.value(t.param).data();
+    const std::vector<uint8_t> keep = project_mask(w, t, config_.pattern);
+    std::vector<float> z(keep.size());
+    for (std::size_t e = 0; e < z.size(); ++e) z[e] = keep[e] ? w[e] : 0.0f;
+    z_.push_back(std::move(z));
+    u_.emplace_back(keep.size(), 0.0f);
+  }
+}
+
+void NmSparsifier::add_penalty_gradient(nn::ParamStore<float>& params) const {
+  const auto rho = static_cast<float>(rho_);
+  for (std::size_t j = 0; j < targets_.size(); ++j) {
+    const nn::ParamInfo& info = params.info(targets_[j].param);
+    const float* w = params.values().data() + info.offset;
+    float* g = params.grads().data() + info.offset;
+    const float* z = z_[j].data();
+    const float* u = u_[j].data();
+    for (std::size_t e = 0; e < z_[j].size(); ++e) g[e] += rho * (w[e] - z[e] + u[e]);
+  }
+}
+
+const AdmmRecord& NmSparsifier::update(int64_t step, const nn::ParamStore<float>& params) {
+  double primal2 = 0, dual2 = 0, w2 = 0;
+  std::vector<float> wu;
+  for (std::size_t j = 0; j < targets_.size(); ++j) {
+    const float* w = params.value(targets_[j].param).data();
+    std::vector<float>& z = z_[j];
+    std::vector<float>& u = u_[j];
+    wu.resize(z.size());
+    for (std::size_t e = 0; e < z.size(); ++e) wu[e] = w[e] + u[e];
+    const std::vector<uint8_t> keep = project_mask(wu.data(), targets_[j], config_.pattern);
+    for (std::size_t e = 0; e < z.size(); ++e) {
+      const float z_new = keep[e] ? wu[e] : 0.0f;
+      dual2 += static_cast<double>(z_new - z[e]) * (z_new - z[e]);
+      z[e] = z_new;
+      const float r = w[e] - z_new;
+      u[e] += r;
+      primal2 += static_cast<double>(r) * r;
+      w2 += static_cast<double>(w[e]) * w[e];
+    }
+  }
+  AdmmRecord rec;
+  rec.update = static_cast<int64_t>(records_.size()) + 1;
+  rec.step = step;
+  rec.rho = rho_;
+  rec.primal = std::sqrt(primal2);
+  rec.dual = rho_ * std::sqrt(dual2);
+  rec.weight_norm = std::sqrt(w2);
+  records_.push_back(rec);
+  // ρ_k after k updates; the scaled dual U = Y/ρ is rescaled so Y carries over (Boyd et
+  // al. 2011, §3.4.1).
+  const double next = std::min(
+      config_.rho * std::pow(config_.rho_growth, static_cast<double>(rec.update)), config_.rho_max);
+  if (next != rho_) {
+    const auto scale = static_cast<float>(rho_ / next);
+    for (auto& u : u_)
+      for (float& v : u) v *= scale;
+    rho_ = next;
+  }
+  return records_.back();
+}
+
+void NmSparsifier::prune(nn::ParamStore<float>& params) {
+  masks_.clear();
+  for (const Target& t : targets_) {
+    float* w = params.value(t.param).data();
+    std::vector<uint8_t> keep = project_mask(w, t, config_.pattern);
+    std::vector<float> mask(keep.size());
+    for (std::size_t e = 0; e < keep.size(); ++e) {
+      mask[e] = keep[e] ? 1.0f : 0.0f;
+      if (!keep[e]) w[e] = 0.0f;
+    }
+    params.set_mask(t.param, mask);
+    masks_.push_back(std::move(keep));
+  }
+  pruned_ = true;
+  z_.clear();
+  u_.clear();
+}
+
+void NmSparsifier::enforce_masks(nn::ParamStore<float>& params) const {
+  for (std::size_t j = 0; j < masks_.size(); ++j) {
+    const nn::ParamInfo& info = params.info(targets_[j].param);
+    float* w = params.values().data() + info.offset;
+    float* g = params.grads().data() + info.offset;
+    const std::vector<uint8_t>& keep = masks_[j];
+    for (std::size_t e = 0; e < keep.size(); ++e)
+      if (!keep[e]) w[e] = g[e] = 0.0f;
+  }
+}
+
+sparse::Mask NmSparsifier::sparse_mask(std::size_t target) const {
+  const Target& t = targets_.at(target);
+  const std::vector<uint8_t>& keep = masks_.at(target);
+  sparse::Mask m(t.out, t.k);
+  if (!t.k_is_rows) {
+    m.keep = keep;
+    return m;
+  }
+  for (int64_t r = 0; r < t.k; ++r)
+    for (int64_t c = 0; c < t.out; ++c) m(c, r) = keep[static_cast<std::size_t>(r * t.out + c)];
+  return m;
+}
+
+void NmSparsifier::attach(nn::Trainer& trainer) {
+  const nn::TrainConfig& tc = trainer.config();
+  if (tc.backend != "cpu")
+    throw ConfigError("train.backend: nm_sparsify runs on backend cpu only so far, not " +
+                      tc.backend);
+  nn::Transformer<float>* student = trainer.transformer();
+  if (!student) throw ConfigError("task: nm_sparsify needs a Transformer task (lm or classify)");
+  if (config_.method == Method::kAdmm && config_.admm_steps > tc.steps)
+    throw ConfigError(config_.admm_steps_source + ": " + std::to_string(config_.admm_steps) +
+                      " ADMM steps exceed train.steps " + std::to_string(tc.steps));
+  nn::ParamStore<float>& params = trainer.params();
+
+  if (config_.distill) {
+    // The teacher is copied before any pruning: it stays dense.
+    const std::vector<float>& values = teacher_values_.empty() ? params.values() : teacher_values_;
+    if (static_cast<int64_t>(values.size()) != params.size())
+      throw ConfigError("sparsify.distill: the teacher has " + std::to_string(values.size()) +
+                        " values, the student model " + std::to_string(params.size()));
+    teacher_ = std::make_unique<nn::Transformer<float>>(student->config());
+    teacher_->params().values() = values;
+    const bool lm = student->config().head == nn::Head::kLanguageModel;
+    const double temperature = config_.temperature, alpha = config_.alpha;
+    // Teacher logits of the very batch the student sees, computed in the same step.
+    student->logit_loss = [this, lm, temperature, alpha](const data::TokenBatch& b,
+                                                         const nn::Matrix<float>& logits, float ce,
+                                                         nn::Matrix<float>& dlogits) {
+      teacher_->loss(b);
+      return distill_loss<float>(logits, teacher_->logits(), lm ? b.targets : b.labels, temperature,
+                                 alpha, ce, dlogits);
+    };
+  }
+
+  const int64_t start = trainer.step();
+  if (config_.method == Method::kAsp || config_.admm_steps <= start)
+    prune(params);
+  else
+    start_admm(params);
+  trainer.on_gradients = [this](int64_t, nn::ParamStore<float>& p) {
+    if (pruned_)
+      enforce_masks(p);
+    else
+      add_penalty_gradient(p);
+  };
+  trainer.on_step_end = [this, start](int64_t step, nn::ParamStore<float>& p) {
+    if (pruned_) {
+      enforce_masks(p);  // AdamW's momentum would otherwise move pruned weights
+      return;
+    }
+    const int64_t done = step + 1;
+    if ((done - start) % config_.interval == 0) update(step, p);
+    if (done >= config_.admm_steps) prune(p);
+  };
+}
+
+template <typename T>
+T distill_loss(const nn::Matrix<T>& student, const nn::Matrix<T>& teacher,
+               const std::vector<int32_t>& targets, double temperature, double alpha, T ce_loss,
+               nn::Matrix<T>& dlogits) {
+  if (teacher.rows() != student.rows() || teacher.cols() != student.cols() ||
+      dlogits.rows() != student.rows() || dlogits.cols() != student.cols() ||
+      static_cast<Eigen::Index>(targets.size()) != student.rows())
+    throw Error("nm_sparsify: distill_loss: student " + std::to_string(student.rows()) + "x" +
+                    std::to_string(student.cols()) + ", teacher " + std::to_string(teacher.rows()) +
+                    "x" + std::to_string(teacher.cols()) + ", " + std::to_string(targets.size()) +
+                    " targets",
+                kExitFailure);
+  const int64_t count =
+      std::count_if(targets.begin(), targets.end(), [](int32_t t) { return t >= 0; });
+  dlogits *= static_cast<T>(1 - alpha);
+  if (count == 0) return static_cast<T>((1 - alpha) * ce_loss);
+  const double tau = temperature;
+  const Eigen::Index v = student.cols();
+  std::vector<double> log_q(static_cast<std::size_t>(v)), log_p(static_cast<std::size_t>(v));
+  // Log-softmax of x/τ, shifted by the row maximum.
+  auto log_softmax = [&](const auto& row, std::vector<double>& out) {
+    double mx = -std::numeric_limits<double>::infinity();
+    for (Eigen::Index i = 0; i < v; ++i) mx = std::max(mx, static_cast<double>(row(i)) / tau);
+    double sum = 0;
+    for (Eigen::Index i = 0; i < v; ++i) sum += std::exp(static_cast<double>(row(i)) / tau - mx);
+    const double lse = mx + std::log(sum);
+    for (Eigen::Index i = 0; i < v; ++i)
+      out[static_cast<std::size_t>(i)] = static_cast<double>(row(i)) / tau - lse;
+  };
+  double kl_sum = 0;
+  const double g = alpha * tau / static_cast<double>(count);
+  for (Eigen::Index r = 0; r < student.rows(); ++r) {
+    if (targets[static_cast<std::size_t>(r)] < 0) continue;
+    log_softmax(student.row(r), log_q);
+    log_softmax(teacher.row(r), log_p);
+    for (Eigen::Index i = 0; i < v; ++i) {
+      const auto k = static_cast<std::size_t>(i);
+      const double p = std::exp(log_p[k]), q = std::exp(log_q[k]);
+      kl_sum += p * (log_p[k] - log_q[k]);
+      // d/ds_i of τ² KL = τ (q_i − p_i).
+      dlogits(r, i) += static_cast<T>(g * (q - p));
+    }
+  }
+  return static_cast<T>((1 - alpha) * static_cast<double>(ce_loss) +
+                        alpha * tau * tau * kl_sum / static_cast<double>(count));
+}
+
+template float distill_loss<float>(const nn::Matrix<float>&, const nn::Matrix<float>&,
+                                   const std::vector<int32_t>&, double, double, float,
+                                   nn::Matrix<float>&);
+template double distill_loss<double>(const nn::Matrix<double>&, const nn::Matrix<double>&,
+                                     const std::vector<int32_t>&, double, double, double,
+                                     nn::Matrix<double>&);
+
+}  // namespace tessel::nm_sparsify

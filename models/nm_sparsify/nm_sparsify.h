@@ -1,0 +1,180 @@
+// NxMTransformer (arXiv 2110.15766): N:M sparsification of a pretrained Transformer by
+// ADMM, against the ASP baseline (one-shot magnitude projection + masked fine-tuning),
+// either one optionally distilled from a dense teacher. Runs inside nn::Trainer through
+// its on_gradients / on_step_end hooks and the Transformer's logit_loss seam.
+//
+// Layout: the engine stores a linear weight as [in, out] (y = x W), so its reduction
+// dimension K runs down the rows; models/sparse works on out x K. Every projection here is
+// models/sparse's project_mask applied to the transposed view, so both libraries choose
+// exactly the same entries (ties to the lower K index).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/nn/params.h"
+#include "models/nn/trainer.h"
+#include "models/nn/transformer.h"
+#include "models/sparse/nm_pattern.h"
+#include "runtime/core/config.h"
+
+namespace tessel::nm_sparsify {
+
+enum class Method { kAdmm, kAsp };
+
+// Everything a sparsification run reads from its `sparsify:` mapping
+// (docs/nxm_transformer.md lists the keys).
+struct SparsifyConfig {
+  Method method = Method::kAdmm;
+  sparse::Pattern pattern{2, 4};
+  // Parameter names to sparsify, '*' matching any run of characters. The default is every
+  // block's linear weight (h<l>.w_qkv, w_proj, w_fc, w_fc2); embeddings and head stay dense.
+  std::vector<std::string> params = {"h*.w_*"};
+  // ADMM: steps [0, admm_steps) run ADMM, then W is projected, the masks are fixed and the
+  // remaining train.steps are masked fine-tuning. Z and U are updated every `interval`
+  // steps with ρ_k = min(rho · rho_growth^k, rho_max) after k updates.
+  int64_t admm_steps = 0;
+  int64_t interval = 10;
+  double rho = 1e-3;
+  double rho_growth = 1.0;
+  double rho_max = std::numeric_limits<double>::infinity();
+  // Knowledge distillation from a dense teacher: loss = (1 - alpha) CE
+  // + alpha T² KL(softmax(teacher / T) || softmax(student / T)).
+  bool distill = false;
+  double temperature = 2.0;
+  double alpha = 0.5;
+  // Checkpoints (nn::Trainer's checkpoint.bin): the dense weights to start from (empty: the
+  // model's seeded initialisation) and the teacher's (empty: the starting weights).
+  std::string init, teacher;
+  // Where each key came from ("file:line:col: sparsify.pattern"), for errors found once
+  // the model is known.
+  std::string pattern_source = "sparsify.pattern";
+  std::string params_source = "sparsify.params";
+  std::string admm_steps_source = "sparsify.admm.steps";
+  std::string init_source = "sparsify.init", teacher_source = "sparsify.distill.teacher";
+
+  // Reads the `sparsify:` mapping (every key; unknown keys are errors with file:line:col);
+  // `method` defaults to `default_method`, and is an error when `method_fixed` (a
+  // registered experiment's name chooses it).
+  static SparsifyConfig from_config(const Config& cfg, Method default_method = Method::kAdmm,
+                                    bool method_fixed = false);
+};
+
+// The parameter values of a checkpoint written by nn::Trainer, checked against `layout`
+// (same names and shapes in the same order). Throws IoError naming the file when it cannot
+// be read, ConfigError "<source>: <path>: ..." naming the first mismatching parameter.
+std::vector<float> read_weights(const nn::ParamStore<float>& layout, const std::string& path,
+                                const std::string& source);
+
+// One sparsified parameter.
+struct Target {
+  int param = 0;  // index in the ParamStore
+  std::string name;
+  int64_t k = 0, out = 0;  // reduction dimension and output features
+  bool k_is_rows = true;   // [in, out] linear weights; false for the tied embedding wte
+};
+
+// '*' matches any run of characters (dots included), everything else itself.
+bool glob_match(const std::string& pattern, const std::string& name);
+
+// The parameters config.params selects, in ParamStore order. Throws ConfigError naming
+// config.params_source when a pattern matches nothing or matches a parameter that is not a
+// linear weight, and config.pattern_source when M does not divide a layer's K.
+std::vector<Target> select_targets(const nn::ParamStore<float>& params,
+                                   const SparsifyConfig& config);
+
+// A target's values in models/sparse's layout (out x K, groups along the rows).
+sparse::MatrixF to_sparse_layout(const float* w, const Target& t);
+// The N:M keep mask of a target in the engine's layout (same element order as the
+// parameter): models/sparse's project_mask on the out x K view.
+std::vector<uint8_t> project_mask(const float* w, const Target& t, const sparse::Pattern& p);
+// models/sparse's checker on a target's non-zeros.
+sparse::Violation check(const nn::ParamStore<float>& params, const Target& t,
+                        const sparse::Pattern& p);
+
+// One Z/U update: residuals over all targets together (Frobenius norms).
+struct AdmmRecord {
+  int64_t update = 0;      // 1, 2, ...
+  int64_t step = 0;        // the training step it followed
+  double rho = 0;          // ρ in force during the W-steps before this update
+  double primal = 0;       // ‖W − Z‖
+  double dual = 0;         // ρ ‖Z − Z_prev‖
+  double weight_norm = 0;  // ‖W‖, to read the primal residual relative to the weights
+  nlohmann::json to_json() const;
+};
+// One JSON object per line.
+std::string records_jsonl(const std::vector<AdmmRecord>& records);
+
+// The ADMM / ASP state over the selected targets of one ParamStore.
+class NmSparsifier {
+ public:
+  // Resolves and validates the targets (ConfigError as select_targets).
+  NmSparsifier(const SparsifyConfig& config, const nn::ParamStore<float>& params);
+
+  // ADMM: Z = Π(W), U = 0, ρ = rho; resets the records.
+  void start_admm(const nn::ParamStore<float>& params);
+  // grads += ρ (W − Z + U) on every target: the gradient of ρ/2 ‖W − Z + U‖².
+  void add_penalty_gradient(nn::ParamStore<float>& params) const;
+  // Z = Π(W + U), U += W − Z, then ρ grows (U rescaled by ρ_old / ρ_new, so the unscaled
+  // dual ρU is unchanged). Appends and returns the record.
+  const AdmmRecord& update(int64_t step, const nn::ParamStore<float>& params);
+  // Hard projection: W = Π(W), the masks are fixed (set on the ParamStore, so the forward
+  // uses W ⊙ mask and backward masks the gradients).
+  void prune(nn::ParamStore<float>& params);
+  // Pruned entries of values and gradients set to exactly 0.0f (no -0.0f).
+  void enforce_masks(nn::ParamStore<float>& params) const;
+
+  // Installs the hooks on a CPU trainer whose params() are the starting weights: ASP
+  // prunes now; ADMM starts now and prunes after admm_steps. With distill and no teacher
+  // set, the teacher is a dense copy of the starting model. Replaces the trainer's
+  // on_gradients and on_step_end (and, with distill, the Transformer's logit_loss); the
+  // sparsifier must outlive the trainer's run. Throws ConfigError for backend cuda, task
+  // mnist, or admm_steps beyond train.steps.
+  void attach(nn::Trainer& trainer);
+  // The dense teacher's values (same model configuration as the student).
+  void set_teacher(const std::vector<float>& values) { teacher_values_ = values; }
+
+  const SparsifyConfig& config() const { return config_; }
+  const std::vector<Target>& targets() const { return targets_; }
+  const std::vector<AdmmRecord>& records() const { return records_; }
+  double rho() const { return rho_; }
+  bool pruned() const { return pruned_; }
+  // The fixed masks after prune(), per target in the engine's layout.
+  const std::vector<std::vector<uint8_t>>& masks() const { return masks_; }
+  // A fixed mask in models/sparse's layout (out x K), as mask files store it.
+  sparse::Mask sparse_mask(std::size_t target) const;
+
+ private:
+  SparsifyConfig config_;
+  std::vector<Target> targets_;
+  std::vector<std::vector<float>> z_, u_;  // per target, engine layout
+  std::vector<std::vector<uint8_t>> masks_;
+  std::vector<AdmmRecord> records_;
+  double rho_ = 0;
+  bool pruned_ = false;
+  std::vector<float> teacher_values_;
+  std::unique_ptr<nn::Transformer<float>> teacher_;
+};
+
+// Knowledge distillation on the logits. `dlogits` holds the cross-entropy gradient
+// (p − onehot) / count on entry and the mixed gradient on return; the return value is
+// (1 − α) ce_loss + α T² mean_rows KL(softmax(teacher/T) ‖ softmax(student/T)), the mean
+// over the rows the cross-entropy counts (target >= 0).
+template <typename T>
+T distill_loss(const nn::Matrix<T>& student, const nn::Matrix<T>& teacher,
+               const std::vector<int32_t>& targets, double temperature, double alpha, T ce_loss,
+               nn::Matrix<T>& dlogits);
+
+extern template float distill_loss<float>(const nn::Matrix<float>&, const nn::Matrix<float>&,
+                                          const std::vector<int32_t>&, double, double, float,
+                                          nn::Matrix<float>&);
+extern template double distill_loss<double>(const nn::Matrix<double>&, const nn::Matrix<double>&,
+                                            const std::vector<int32_t>&, double, double, double,
+                                            nn::Matrix<double>&);
+
+}  // namespace tessel::nm_sparsify
