@@ -1,50 +1,12 @@
 // IDX reader (plain or gzip) and MNIST loader with checks of every header field.
 #include "models/data/mnist.h"
 
-#include <fstream>
-#include <sstream>
-
-#ifdef TESSEL_HAVE_ZLIB
-#include <zlib.h>
-#endif
+#include "models/data/archive.h"
 
 #include "runtime/core/error.h"
 
 namespace tessel::data {
 namespace {
-
-std::string read_maybe_gzip(const std::string& path) {
-  std::ifstream probe(path, std::ios::binary);
-  if (!probe) throw IoError(path + ": cannot open (missing or unreadable)");
-  char magic[2] = {0, 0};
-  probe.read(magic, 2);
-  const bool gz = probe.gcount() == 2 && static_cast<unsigned char>(magic[0]) == 0x1f &&
-                  static_cast<unsigned char>(magic[1]) == 0x8b;
-  if (!gz) {
-    probe.clear();
-    probe.seekg(0);
-    std::ostringstream s;
-    s << probe.rdbuf();
-    return s.str();
-  }
-#ifdef TESSEL_HAVE_ZLIB
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw IoError(path + ": cannot open gzip stream");
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) out.append(buf, static_cast<std::size_t>(n));
-  int err = 0;
-  const char* msg = gzerror(f, &err);
-  const std::string what = msg ? msg : "";
-  gzclose(f);
-  if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
-    throw IoError(path + ": corrupt gzip data (" + what + ")");
-  return out;
-#else
-  throw IoError(path + ": gzip-compressed, but this build has no zlib; gunzip it first");
-#endif
-}
 
 uint32_t be32(const std::string& s, std::size_t at) {
   return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) |

@@ -65,13 +65,19 @@ class TrainExperiment : public Experiment {
     if (!t.evals.empty()) {
       r.metrics["val_loss"] = t.evals.back().val_loss;
       if (t.evals.back().val_accuracy >= 0) r.metrics["val_accuracy"] = t.evals.back().val_accuracy;
+      if (t.evals.back().val_f1 >= 0) r.metrics["val_f1"] = t.evals.back().val_f1;
     }
+    if (t.test_accuracy >= 0) {
+      r.metrics["test_accuracy"] = t.test_accuracy;
+      r.metrics["test_f1"] = t.test_f1;
+    }
+    if (trainer.document_split()) r.labels["split_hash"] = trainer.split_hash();
     if (resumed) r.metrics["resumed_from_step"] = static_cast<double>(t.first_step);
     r.labels["train_time"] = format_duration(t.train_seconds);
     r.labels["backend"] = config_.backend;
     r.labels["task"] = config_.task;
     if (!ctx.artifact_dir.empty())
-      for (const char* name : {"eval.jsonl", "summary.json", "checkpoint.bin"})
+      for (const char* name : {"eval.jsonl", "summary.json", "checkpoint.bin", "split.txt"})
         if (fs::exists(fs::path(ctx.artifact_dir) / name))
           r.artifacts[fs::path(name).stem().string()] = name;
     return r;

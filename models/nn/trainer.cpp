@@ -56,7 +56,17 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
 
   if (cfg.has("data")) {
     const Config d = cfg.child("data");
-    if (c.task == "classify") {
+    if (c.task == "classify" && d.has("documents")) {
+      c.documents = d.get_choice("documents", {"spamassassin"});
+      c.archive = d.get_path("archive");
+      const Config key = d.at("archive");
+      c.archive_source = key.location().str() + ": " + key.key_path();
+      c.test_fraction = d.get<double>("test_fraction", c.test_fraction);
+      if (!(c.test_fraction >= 0 && c.test_fraction < 1))
+        d.fail("test_fraction", "must be in [0, 1)");
+      c.split_seed = d.get<uint64_t>("split_seed", c.split_seed);
+      c.classes = 2;  // ham, spam
+    } else if (c.task == "classify") {
       c.synthetic_chars = d.get_positive_int("synthetic_chars", c.synthetic_chars);
       c.classes = static_cast<int>(d.get_positive_int("classes", c.classes));
       if (c.classes < 2) d.fail("classes", "needs at least 2 classes");
@@ -76,6 +86,9 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
     }
     c.val_fraction = d.get<double>("val_fraction", c.val_fraction);
     if (!(c.val_fraction > 0 && c.val_fraction < 1)) d.fail("val_fraction", "must be in (0, 1)");
+    if (!c.documents.empty() && c.val_fraction + c.test_fraction >= 1)
+      d.fail("val_fraction",
+             "val_fraction + test_fraction must be below 1 (nothing left to train)");
   } else if (c.task == "mnist") {
     cfg.fail("data", "task mnist needs data.images and data.labels");
   }
@@ -218,7 +231,26 @@ std::string describe_schedule(const TrainConfig& c) {
 Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     : config_(config), out_dir_(std::move(out_dir)) {
   if (config_.threads > 0) omp_set_num_threads(config_.threads);
-  if (config_.task != "mnist") {
+  if (!config_.documents.empty()) {
+    const std::vector<std::string> texts = load_documents();
+    // The vocabulary: every byte of every message (as for a corpus), plus NUL, the padding
+    // of messages shorter than seq_len (mail_text never yields NUL).
+    std::string all(1, '\0');
+    for (const auto& t : texts) all += t;
+    tokenizer_ = std::make_unique<data::CharTokenizer>(data::CharTokenizer::from_text(all));
+    const int32_t pad = tokenizer_->encode(std::string(1, '\0'))[0];
+    // Each message is read from its start: the first seq_len characters, padded after.
+    const auto seq = static_cast<std::size_t>(config_.seq_len);
+    doc_tokens_.assign(texts.size() * seq, pad);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      const std::vector<int32_t> ids = tokenizer_->encode(texts[i].substr(0, seq));
+      std::copy(ids.begin(), ids.end(), doc_tokens_.begin() + static_cast<std::ptrdiff_t>(i * seq));
+    }
+    config_.model.vocab_size = tokenizer_->vocab_size();
+    config_.model.max_seq = config_.seq_len;
+    lm_ = std::make_unique<Transformer<float>>(config_.model);
+    lm_->init(config_.seed);
+  } else if (config_.task != "mnist") {
     std::vector<std::string> class_texts;
     for (int k = 0; config_.task == "classify" && k < config_.classes; ++k)
       class_texts.push_back(data::synthetic_corpus(
@@ -305,6 +337,79 @@ std::string Trainer::read_corpus() const {
   return text.str();
 }
 
+std::vector<std::string> Trainer::load_documents() {
+  std::vector<data::MailMessage> messages;
+  try {
+    messages = data::load_mail_archive(config_.archive);
+  } catch (const IoError& e) {
+    throw IoError(config_.archive_source + ": " + e.what());
+  }
+  doc_split_ = data::split_messages(messages, config_.val_fraction, config_.test_fraction,
+                                    config_.split_seed);
+  if (doc_split_.train.empty() || doc_split_.val.empty())
+    throw ConfigError(config_.archive_source + ": " + config_.archive + " has " +
+                      std::to_string(messages.size()) +
+                      " messages, too few for a training and a validation split");
+  split_manifest_ = data::split_manifest(messages, doc_split_);
+  std::vector<std::string> texts;
+  texts.reserve(messages.size());
+  for (auto& m : messages) {
+    doc_labels_.push_back(m.label);
+    texts.push_back(std::move(m.text));
+  }
+  return texts;
+}
+
+std::string Trainer::split_hash() const {
+  return split_manifest_.empty() ? "" : data::fnv1a64_hex(split_manifest_);
+}
+
+double f1_score(const std::vector<int32_t>& truth, const std::vector<int32_t>& predicted,
+                int32_t positive) {
+  int64_t tp = 0, fp = 0, fn = 0;
+  for (std::size_t i = 0; i < truth.size() && i < predicted.size(); ++i) {
+    const bool t = truth[i] == positive, p = predicted[i] == positive;
+    tp += t && p;
+    fp += !t && p;
+    fn += t && !p;
+  }
+  const int64_t denom = 2 * tp + fp + fn;
+  return denom > 0 ? 2.0 * static_cast<double>(tp) / static_cast<double>(denom) : 0.0;
+}
+
+EvalPoint Trainer::evaluate_documents(const std::vector<int>& which) {
+  EvalPoint e;
+  e.step = step_;
+  const auto seq = static_cast<std::ptrdiff_t>(config_.seq_len);
+  std::vector<int32_t> truth, predicted;
+  double loss = 0;
+  for (std::size_t start = 0; start < which.size(); start += config_.batch_size) {
+    const std::size_t n = std::min<std::size_t>(config_.batch_size, which.size() - start);
+    data::TokenBatch b;
+    b.batch = static_cast<int>(n);
+    b.seq = config_.seq_len;
+    for (std::size_t r = 0; r < n; ++r) {
+      const int i = which[start + r];
+      b.tokens.insert(b.tokens.end(), doc_tokens_.begin() + i * seq,
+                      doc_tokens_.begin() + (i + 1) * seq);
+      b.labels.push_back(doc_labels_[static_cast<std::size_t>(i)]);
+    }
+    loss += lm_->loss(b) * static_cast<double>(n);  // loss() is the mean over the rows
+    for (int r = 0; r < b.batch; ++r) {
+      Eigen::Index arg = 0;
+      lm_->logits().row(r).maxCoeff(&arg);
+      predicted.push_back(static_cast<int32_t>(arg));
+      truth.push_back(b.labels[static_cast<std::size_t>(r)]);
+    }
+  }
+  int64_t right = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) right += truth[i] == predicted[i];
+  e.val_loss = loss / static_cast<double>(which.size());
+  e.val_accuracy = static_cast<double>(right) / static_cast<double>(which.size());
+  e.val_f1 = f1_score(truth, predicted, 1);
+  return e;
+}
+
 void Trainer::check_seq_len(const data::TokenSplit& split, const std::string& source) const {
   // Every training and validation window is seq_len + 1 tokens (inputs and next tokens).
   const auto need = static_cast<std::size_t>(config_.seq_len) + 1;
@@ -358,6 +463,18 @@ double Trainer::train_step(int64_t step, TensorTrace* trace) {
     data::TokenBatch batch;
     if (train_sampler_) {
       batch = train_sampler_->sample(config_.batch_size, rng);
+    } else if (!doc_labels_.empty()) {
+      // classify on documents: uniformly drawn training messages, their first seq_len
+      // characters.
+      batch.batch = config_.batch_size;
+      batch.seq = config_.seq_len;
+      const auto seq = static_cast<std::ptrdiff_t>(config_.seq_len);
+      for (int b = 0; b < config_.batch_size; ++b) {
+        const int i = doc_split_.train[rng.next_u64() % doc_split_.train.size()];
+        batch.tokens.insert(batch.tokens.end(), doc_tokens_.begin() + i * seq,
+                            doc_tokens_.begin() + (i + 1) * seq);
+        batch.labels.push_back(doc_labels_[static_cast<std::size_t>(i)]);
+      }
     } else {
       // classify: each row a window of a class drawn uniformly, labelled with the class.
       batch.batch = config_.batch_size;
@@ -442,6 +559,8 @@ EvalPoint Trainer::evaluate() {
     e.val_loss = total / config_.eval_batches;
     return e;
   }
+  // classify on documents: the whole validation split.
+  if (!doc_labels_.empty()) return evaluate_documents(doc_split_.val);
   if (lm_) {
     // classify: eval_batches batches cycling through the classes, each class's windows
     // evenly spaced over its validation text.
@@ -449,6 +568,7 @@ EvalPoint Trainer::evaluate() {
     const int64_t windows =
         (static_cast<int64_t>(config_.eval_batches) * config_.batch_size + k_count - 1) / k_count;
     double loss = 0, right = 0;
+    std::vector<int32_t> truth, predicted;
     for (int i = 0; i < config_.eval_batches; ++i) {
       data::TokenBatch b;
       b.batch = config_.batch_size;
@@ -465,10 +585,13 @@ EvalPoint Trainer::evaluate() {
         Eigen::Index arg = 0;
         lm_->logits().row(r).maxCoeff(&arg);
         right += arg == b.labels[static_cast<std::size_t>(r)];
+        truth.push_back(b.labels[static_cast<std::size_t>(r)]);
+        predicted.push_back(static_cast<int32_t>(arg));
       }
     }
     e.val_loss = loss / config_.eval_batches;
     e.val_accuracy = right / (static_cast<double>(config_.eval_batches) * config_.batch_size);
+    if (k_count == 2) e.val_f1 = f1_score(truth, predicted, 1);
     return e;
   }
   // The whole validation split, in batches of at most 1000 images.
@@ -495,7 +618,8 @@ std::string Trainer::describe_model() const {
     s << (cuda_ ? std::string("cuda ") + precision_name(config_.precision) + " " : std::string())
       << "transformer L" << config_.model.layers << " C" << config_.model.width << " H"
       << config_.model.heads << " V" << config_.model.vocab_size << " T" << config_.seq_len
-      << (class_val_.empty() ? std::string() : " classifier K" + std::to_string(config_.classes));
+      << (config_.task != "classify" ? std::string()
+                                     : " classifier K" + std::to_string(config_.classes));
   else
     s << "mlp " << config_.mlp.inputs << "-" << config_.mlp.hidden.size() << " hidden-"
       << config_.mlp.classes;
@@ -575,6 +699,9 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
                      .count();
   };
   if (!out_dir_.empty()) fs::create_directories(out_dir_);
+  // The document split, so that a result names exactly the messages it was trained on.
+  if (!out_dir_.empty() && !split_manifest_.empty())
+    write_file_atomic((fs::path(out_dir_) / "split.txt").string(), split_manifest_, false);
   TrainResult r;
   r.first_step = step_;
   if (progress)
@@ -592,12 +719,14 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     r.evals.push_back(e);
     nlohmann::json j = {{"step", e.step}, {"val_loss", e.val_loss}};
     if (e.val_accuracy >= 0) j["val_accuracy"] = e.val_accuracy;
+    if (e.val_f1 >= 0) j["val_f1"] = e.val_f1;
     eval_log_ += j.dump() + "\n";
     if (on_eval) on_eval(e);
     if (progress) {
       *progress << "eval  step " << e.step << "  val_loss " << std::fixed << std::setprecision(4)
                 << e.val_loss;
       if (e.val_accuracy >= 0) *progress << "  val_acc " << std::setprecision(4) << e.val_accuracy;
+      if (e.val_f1 >= 0) *progress << "  val_f1 " << std::setprecision(4) << e.val_f1;
       *progress << std::defaultfloat << std::endl;
     }
   };
@@ -605,6 +734,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
   const double t0 = now();
   double window_loss = 0;
   int window = 0;
+  bool ended = false;  // by train.steps or max_seconds (not by stop_at)
   while (step_ < config_.steps) {
     const bool traced = step_ == config_.trace_step;
     const double step_start = now();
@@ -627,6 +757,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     if (config_.max_seconds > 0) time_fraction_ = elapsed / config_.max_seconds;
     if (step_ == config_.lr.warmup) warmup_end_fraction_ = time_fraction_;
     const bool last = step_ == config_.steps || out_of_time;
+    ended = last;
     // Stopping at stop_at only checkpoints: the resumed run evaluates as an uninterrupted
     // one would.
     const bool stopping = step_ == stop_at;
@@ -654,6 +785,16 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
       break;
     }
   }
+  // Documents: the held-out test split, once, after training.
+  if (!doc_labels_.empty() && !doc_split_.test.empty() && ended) {
+    const EvalPoint t = evaluate_documents(doc_split_.test);
+    r.test_accuracy = t.val_accuracy;
+    r.test_f1 = t.val_f1;
+    if (progress)
+      *progress << "test  " << doc_split_.test.size() << " messages  loss " << std::fixed
+                << std::setprecision(4) << t.val_loss << "  acc " << t.val_accuracy << "  f1 "
+                << t.val_f1 << std::defaultfloat << std::endl;
+  }
   r.train_seconds = now() - t0;
   r.steps = step_;
   if (!out_dir_.empty()) {
@@ -670,6 +811,21 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     if (!r.evals.empty()) s["final_val_loss"] = r.evals.back().val_loss;
     if (!r.evals.empty() && r.evals.back().val_accuracy >= 0)
       s["final_val_accuracy"] = r.evals.back().val_accuracy;
+    if (!r.evals.empty() && r.evals.back().val_f1 >= 0) s["final_val_f1"] = r.evals.back().val_f1;
+    if (r.test_accuracy >= 0) {
+      s["test_accuracy"] = r.test_accuracy;
+      s["test_f1"] = r.test_f1;
+    }
+    if (!split_manifest_.empty()) {
+      s["split_hash"] = split_hash();
+      s["split"] = {{"train", doc_split_.train.size()},
+                    {"val", doc_split_.val.size()},
+                    {"test", doc_split_.test.size()},
+                    {"seed", config_.split_seed},
+                    {"md5_duplicate_groups", doc_split_.md5_duplicate_groups},
+                    {"text_duplicate_groups", doc_split_.text_duplicate_groups},
+                    {"text_duplicate_messages", doc_split_.text_duplicate_messages}};
+    }
     write_file_atomic((fs::path(out_dir_) / "summary.json").string(), s.dump(2) + "\n", false);
   }
   return r;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/data/corpus.h"
+#include "models/data/mail.h"
 #include "models/data/mnist.h"
 #include "models/data/tokenizer.h"
 #include "models/nn/mlp.h"
@@ -25,9 +26,18 @@ struct TrainConfig {
   uint64_t seed = 1;
   // lm: Transformer language model on a text corpus; classify: Transformer with the
   // classifier head telling apart `classes` synthetic corpora (seeds seed+1, seed+2, ...)
-  // from a window of seq_len characters; mnist: MLP on MNIST.
+  // from a window of seq_len characters, or the labelled documents of `documents`;
+  // mnist: MLP on MNIST.
   std::string task = "lm";
   int classes = 2;  // classify
+  // Data (classify on documents): the corpus kind ("" = synthetic classes; "spamassassin":
+  // ham 0 / spam 1 from a tar(.gz) of mail folders), its archive, the held-out test
+  // fraction (val_fraction below is the validation one) and the split's own seed, so that
+  // runs with different seeds share one split.
+  std::string documents, archive;
+  std::string archive_source = "data.archive";  // "file:line:col: data.archive", for errors
+  double test_fraction = 0.1;
+  uint64_t split_seed = 2026;
   // Data (lm).
   std::string corpus;  // path; empty: synthetic corpus
   // For errors: "file:line:col: data.corpus", and where a relative path was taken from.
@@ -79,7 +89,13 @@ struct EvalPoint {
   int64_t step = 0;
   double val_loss = 0;
   double val_accuracy = -1;  // classify and mnist
+  double val_f1 = -1;        // classify with 2 classes: F1 of class 1 (spam)
 };
+
+// F1 of class `positive`: 2·TP / (2·TP + FP + FN) over paired labels (0 when the class is
+// neither present nor predicted, where the ratio is 0/0).
+double f1_score(const std::vector<int32_t>& truth, const std::vector<int32_t>& predicted,
+                int32_t positive);
 
 struct TrainResult {
   int64_t first_step = 0;      // 0, or the step a resumed run started from
@@ -89,6 +105,8 @@ struct TrainResult {
   double train_seconds = 0;  // wall time of the run, evaluations and checkpoints included
   double step_seconds = 0;   // wall time inside training steps only
   int64_t tokens = 0;        // tokens (lm) or examples (mnist) processed now
+  // Classify on documents: the test split, evaluated once at the end (-1: not run).
+  double test_accuracy = -1, test_f1 = -1;
   // Training throughput: evaluation, checkpoints and trace files are not training.
   double tokens_per_second() const { return step_seconds > 0 ? tokens / step_seconds : 0; }
 };
@@ -139,6 +157,13 @@ class Trainer {
   // The tensor trace of config.trace_step, once that step has run.
   const TensorTrace& tensor_trace() const { return trace_; }
   int64_t tokens_per_step() const;
+  // Classify on documents: the split (indices into the archive's messages sorted by
+  // name), its manifest ("<split> <name>" lines, written to split.txt) and the manifest's
+  // FNV-1a hash; null / "" otherwise.
+  const data::DocumentSplit* document_split() const {
+    return doc_labels_.empty() ? nullptr : &doc_split_;
+  }
+  std::string split_hash() const;
 
  private:
   double train_step(int64_t step, TensorTrace* trace);
@@ -146,6 +171,11 @@ class Trainer {
   std::vector<double> pld_scales(int64_t step, Rng& rng) const;
   std::string describe_model() const;
   std::string read_corpus() const;
+  // Loads config.archive: labels, the first seq_len characters of each message (padded),
+  // the split; returns every message's text (for the vocabulary).
+  std::vector<std::string> load_documents();
+  // Mean loss, accuracy and (2 classes) F1 over the documents `which`, in batches.
+  EvalPoint evaluate_documents(const std::vector<int>& which);
   // Throws ConfigError naming train.seq_len when a split is shorter than one window.
   void check_seq_len(const data::TokenSplit& split, const std::string& source) const;
 
@@ -156,6 +186,10 @@ class Trainer {
   std::unique_ptr<data::TokenSampler> train_sampler_, val_sampler_;
   std::vector<data::TokenSplit> class_tokens_;  // classify: one token stream per class
   std::vector<std::unique_ptr<data::TokenSampler>> class_train_, class_val_;
+  // classify on documents: [messages, seq_len] token ids, labels, split, manifest.
+  std::vector<int32_t> doc_tokens_, doc_labels_;
+  data::DocumentSplit doc_split_;
+  std::string split_manifest_;
   data::Mnist mnist_;
   int mnist_train_ = 0;  // images [0, mnist_train_) train, the rest validate
   std::unique_ptr<Transformer<float>> lm_;

@@ -85,7 +85,9 @@ int run_train_command() {
             << static_cast<int64_t>(mnist ? metric("examples_per_s") : metric("tokens_per_s"))
             << (mnist ? " examples/s" : " tokens/s") << " excluding evaluation and checkpoints";
   if (r.metrics.count("val_loss")) std::cout << ", val_loss " << metric("val_loss");
-  std::cout << "\nwrote " << out << "/{checkpoint.bin, eval.jsonl, summary.json}\n";
+  std::string files;
+  for (const auto& kv : r.artifacts) files += (files.empty() ? "" : ", ") + kv.second;
+  std::cout << "\nwrote " << out << "/{" << files << "}\n";
   return kExitOk;
 }
 

@@ -269,23 +269,25 @@ std::string checks_text(const SimResult& r) {
 }
 
 // Algorithm runs: every point with its swept keys, seed and metrics (report.metrics, or
-// every metric a point reports).
+// every metric a point reports). A swept `seed` is already one of the keys.
 Table algorithm_points_table(const Analysis& a) {
+  const bool seed_swept = std::find(a.keys.begin(), a.keys.end(), "seed") != a.keys.end();
   Table t;
-  t.header = {"ID"};
-  t.header.insert(t.header.end(), a.keys.begin(), a.keys.end());
-  t.header.push_back("Seed");
-  t.header.push_back("Status");
-  t.header.insert(t.header.end(), a.metric_columns.begin(), a.metric_columns.end());
-  t.numeric.assign(t.header.size(), true);
-  t.numeric[0] = false;
-  for (size_t k = 0; k <= a.keys.size() + 2; ++k) t.numeric[k] = k == a.keys.size() + 1;
+  auto column = [&](const std::string& header, bool numeric) {
+    t.header.push_back(header);
+    t.numeric.push_back(numeric);
+  };
+  column("ID", false);
+  for (const auto& k : a.keys) column(k, false);
+  if (!seed_swept) column("Seed", true);
+  column("Status", false);
+  for (const auto& m : a.metric_columns) column(m, true);
   for (const PointRecord& p : a.points) {
     std::vector<std::string> row{p.id};
     for (const auto& k : a.keys)
       row.push_back(p.params.is_object() && p.params.contains(k) ? param_value(p.params[k])
                                                                  : kNone);
-    row.push_back(std::to_string(p.seed));
+    if (!seed_swept) row.push_back(std::to_string(p.seed));
     row.push_back(p.ok && p.result ? "ok" : "failed");
     for (const auto& m : a.metric_columns)
       row.push_back(p.ok && p.result ? metric(p, m, 1, 4, false) : kNone);
