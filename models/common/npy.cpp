@@ -134,8 +134,11 @@ NpyArray parse_npy(const std::string& bytes, const std::string& where) {
     item = 4;
   else if (arr.descr == "<f8")
     item = 8;
+  else if (arr.descr == "|i1" || arr.descr == "<i1" || arr.descr == "i1")
+    item = 1;  // int8: every value is exact as a float
   else
-    throw IoError(where + ": unsupported dtype '" + arr.descr + "' (expected '<f4' or '<f8')");
+    throw IoError(where + ": unsupported dtype '" + arr.descr +
+                  "' (expected '<f4', '<f8' or int8 '|i1')");
 
   const std::size_t data_start = header_start + header_len;
   const int64_t n = arr.size();
@@ -150,7 +153,9 @@ NpyArray parse_npy(const std::string& bytes, const std::string& where) {
 
   std::vector<float> raw(static_cast<std::size_t>(n));
   for (int64_t k = 0; k < n; ++k) {
-    if (item == 4) {
+    if (item == 1) {
+      raw[k] = static_cast<float>(static_cast<int8_t>(bytes[data_start + k]));
+    } else if (item == 4) {
       uint32_t bits = static_cast<uint32_t>(le(bytes, data_start + 4 * k, 4));
       std::memcpy(&raw[k], &bits, 4);
     } else {

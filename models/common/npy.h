@@ -15,13 +15,16 @@ struct NpyArray {
   std::vector<float> data;
   std::string descr;  // dtype as written in the file, e.g. "<f4"
 
+  bool is_int8() const { return descr == "|i1" || descr == "<i1" || descr == "i1"; }
+
   int64_t size() const;
   std::string shape_string() const;  // "[1024, 256]"
 };
 
 // Parses the bytes of one .npy file. `where` prefixes every error message (a file name,
 // or "w.npz: array 'weight_hh_l0'"). Accepts format versions 1.0, 2.0 and 3.0,
-// little-endian float32 ('<f4') and float64 ('<f8', narrowed to float), C or Fortran order.
+// little-endian float32 ('<f4'), float64 ('<f8', narrowed to float) and int8 ('|i1'), C or
+// Fortran order.
 // Throws tessel::IoError naming `where` and what is wrong.
 NpyArray parse_npy(const std::string& bytes, const std::string& where);
 

@@ -1,6 +1,9 @@
 // The cycle-level N:M unit experiment: builds the SystemC model, runs it, checks Y = W X.
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 
+#include "models/common/npy.h"
 #include "runtime/core/error.h"
 #include "runtime/core/registry.h"
 #include "sim/nxm/nxm_analytical.h"
@@ -45,10 +48,41 @@ class NxmExperiment : public Experiment {
     r.metrics["pe_array_busy_fraction"] =
         static_cast<double>(top->busy_cycles()) / static_cast<double>(r.cycles);
     if (f) r.checks.push_back(i8 ? check_int8(ops, map_, y32) : check_fp16(ops, map_, yf));
+    if (f) report_operands(ops, ctx, r);
     return r;
   }
 
  private:
+  // Where real operands came from and how they were quantised: the scales as metrics
+  // (range) and, when the run has a folder, every row's scale as weight_scales.npy.
+  void report_operands(const Operands& ops, const RunContext& ctx, SimResult& r) const {
+    const bool i8 = params_.dtype == DType::kInt8;
+    if (workload_.weights) {
+      r.labels["weights"] = workload_.weights_path;
+      r.labels["weight_format"] =
+          i8 ? "int8 symmetric per output row, round half to even, [-127, 127]" : "fp16 nearest";
+    }
+    if (workload_.activations) {
+      r.labels["activations"] = workload_.activations_path;
+      r.labels["activation_format"] =
+          i8 ? "int8 symmetric per tensor, round half to even, [-127, 127]" : "fp16 nearest";
+    }
+    if (!ops.weight_scales.empty()) {
+      const auto [lo, hi] = std::minmax_element(ops.weight_scales.begin(), ops.weight_scales.end());
+      r.metrics["weight_scale_min"] = *lo;
+      r.metrics["weight_scale_max"] = *hi;
+      if (!ctx.artifact_dir.empty()) {
+        std::filesystem::create_directories(ctx.artifact_dir);
+        NpyArray a;
+        a.shape = {static_cast<int64_t>(ops.weight_scales.size())};
+        a.data = ops.weight_scales;
+        write_npy(ctx.artifact_dir + "/weight_scales.npy", a);
+        r.artifacts["weight_scales"] = "weight_scales.npy";
+      }
+    }
+    if (ops.act_scale > 0) r.metrics["activation_scale"] = ops.act_scale;
+  }
+
   NxmParams params_;
   NxmWorkload workload_;
   Mapping map_;

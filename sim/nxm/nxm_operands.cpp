@@ -8,6 +8,7 @@
 #include "models/sparse/mask_io.h"
 #include "models/sparse/nm_gemm.h"
 #include "runtime/core/seed.h"
+#include "sim/nxm/nxm_weights.h"
 
 namespace tessel::nxm {
 namespace {
@@ -49,18 +50,39 @@ Operands make_operands(const NxmParams& p, const NxmWorkload& w, const Mapping& 
   Operands ops;
   uint64_t state = seed;
   const uint64_t wseed = splitmix64(state), xseed = splitmix64(state);
-  sparse::MatrixI8 w8 = int8_weights(w, wseed);
   const sparse::Pattern pat = w.dense ? sparse::Pattern{1, 2} : w.pattern;
   if (p.dtype == DType::kInt8) {
-    ops.x8 = sparse::random_int8(w.k, w.n, xseed);
+    sparse::MatrixI8 w8;
+    if (w.weights) {
+      Int8Quantized q =
+          w.weights_int8 ? int8_as_is(*w.weights, w.m) : quantize_int8_per_row(*w.weights);
+      w8 = std::move(q.q);
+      ops.weight_scales = std::move(q.scales);
+    } else {
+      w8 = int8_weights(w, wseed);
+    }
+    if (w.activations) {
+      Int8Quantized q = w.activations_int8 ? int8_as_is(*w.activations, 1)
+                                           : quantize_int8_per_tensor(*w.activations);
+      ops.x8 = std::move(q.q);
+      ops.act_scale = q.scales[0];
+    } else {
+      ops.x8 = sparse::random_int8(w.k, w.n, xseed);
+    }
+    // Quantisation only turns non-zeros into zeros, so quantised weights keep the pattern;
+    // compress pads a group left with fewer than N non-zeros.
     if (map.sparse)
       ops.w8 = sparse::compress(w8, pat);
     else
       ops.w8_dense = w8;
   } else {
-    // fp16 weights: the int8 pattern scaled to [-1, 1), so the same positions are kept.
-    sparse::MatrixH wh = (w8.cast<float>() / 128.0f).cast<Eigen::half>();
-    ops.xh = sparse::random_float(w.k, w.n, xseed).cast<Eigen::half>();
+    // fp16 weights: real ones converted to the nearest fp16 (map_workload checked the
+    // range), else the int8 pattern scaled to [-1, 1), so the same positions are kept.
+    sparse::MatrixH wh =
+        w.weights ? w.weights->cast<Eigen::half>()
+                  : (int8_weights(w, wseed).cast<float>() / 128.0f).cast<Eigen::half>().eval();
+    ops.xh = w.activations ? w.activations->cast<Eigen::half>().eval()
+                           : sparse::random_float(w.k, w.n, xseed).cast<Eigen::half>().eval();
     if (map.sparse)
       ops.wh = sparse::compress(wh, pat);
     else
@@ -79,9 +101,15 @@ Check check_int8(const Operands& ops, const Mapping& map, const sparse::MatrixI3
 
 Check check_fp16(const Operands& ops, const Mapping& map, const sparse::MatrixF& y) {
   sparse::MatrixF x = ops.xh.cast<float>();
-  // Terms are products of magnitudes below 1 and the unit adds them in the reference's
-  // order; the bound covers a different fp32 rounding of each of the K additions.
-  const double tol = 1e-6 * static_cast<double>(x.rows());
+  // The unit adds the products in the reference's order; the bound covers a different fp32
+  // rounding of each of the K additions of terms up to max|w|·max|x| (below 1 for the
+  // seeded operands, any size for real ones).
+  const double wmax = static_cast<double>(
+                   (map.sparse ? ops.wh.values.cast<float>() : ops.wh_dense.cast<float>())
+                       .cwiseAbs()
+                       .maxCoeff()),
+               xmax = static_cast<double>(x.cwiseAbs().maxCoeff());
+  const double tol = 1e-6 * static_cast<double>(x.rows()) * std::max(1.0, wmax * xmax);
   if (map.sparse) {
     sparse::CompressedMatrix<float> wf;
     wf.pattern = ops.wh.pattern;

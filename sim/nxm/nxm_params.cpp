@@ -6,6 +6,7 @@
 
 #include "models/sparse/mask_io.h"
 #include "runtime/core/error.h"
+#include "sim/nxm/nxm_weights.h"
 
 namespace tessel::nxm {
 namespace {
@@ -123,9 +124,10 @@ NxmWorkload read_workload(const Config& workload) {
       workload.fail("pattern", std::string(e.what()) + " (or \"dense\")");
     }
   }
+  sparse::MaskFile mf;
   if (!w.mask_path.empty()) {
     // Read now so that a bad mask fails the configuration, in both models, before any run.
-    sparse::MaskFile mf = sparse::load_mask(w.mask_path);
+    mf = sparse::load_mask(w.mask_path);
     if (mf.mask.rows != w.m || mf.mask.cols != w.k)
       workload.fail("mask", w.mask_path + " is " + std::to_string(mf.mask.rows) + "x" +
                                 std::to_string(mf.mask.cols) + ", the weights are m x k = " +
@@ -133,6 +135,30 @@ NxmWorkload read_workload(const Config& workload) {
     if (!(mf.pattern == w.pattern))
       workload.fail("mask", w.mask_path + " has pattern " + mf.pattern.str() +
                                 ", the workload's pattern is " + w.pattern.str());
+  }
+  if (workload.has("weights")) {
+    w.weights_path = workload.get_path("weights");
+    w.weights = read_operand(workload, "weights", w.m, w.k, "m x k", &w.weights_int8);
+    const sparse::MatrixF& wt = *w.weights;
+    if (!w.mask_path.empty()) {
+      // The mask is the pruning's word: a weight it drops must be zero.
+      for (int64_t r = 0; r < w.m; ++r)
+        for (int64_t c = 0; c < w.k; ++c)
+          if (!mf.mask(r, c) && wt(r, c) != 0)
+            workload.fail("weights", w.weights_path + ": row " + std::to_string(r) + " col " +
+                                         std::to_string(c) + " is " + value_text(wt(r, c)) +
+                                         " but the mask " + w.mask_path + " prunes it");
+    } else if (!w.dense) {
+      // No mask: the non-zeros are the kept positions and must form the pattern.
+      sparse::Violation v = sparse::check(wt, w.pattern);
+      if (!v.ok)
+        workload.fail("weights", w.weights_path + " is not " + w.pattern.str() + ": " +
+                                     v.str(w.pattern) + " (prune it or give a mask)");
+    }
+  }
+  if (workload.has("activations")) {
+    w.activations_path = workload.get_path("activations");
+    w.activations = read_operand(workload, "activations", w.k, w.n, "k x n", &w.activations_int8);
   }
   return w;
 }
@@ -157,6 +183,22 @@ Mapping map_workload(const NxmParams& p, const NxmWorkload& w, const Config* hw,
     map.index_bits = w.pattern.index_bits();
   } else {
     map.k_per_cycle = p.lanes;
+  }
+  if (p.dtype == DType::kFp16) {
+    // Real operands enter the fp16 datapath converted to the nearest fp16; one that would
+    // become infinite is rejected rather than silently changing every output it touches.
+    auto in_range = [&](const std::shared_ptr<const sparse::MatrixF>& v, const std::string& key,
+                        const std::string& path) {
+      if (!v) return;
+      for (int64_t r = 0; r < v->rows(); ++r)
+        for (int64_t c = 0; c < v->cols(); ++c)
+          if (!Eigen::numext::isfinite(Eigen::half((*v)(r, c))))
+            fail_at(workload, key,
+                    path + ": row " + std::to_string(r) + " col " + std::to_string(c) + " is " +
+                        value_text((*v)(r, c)) + ", beyond fp16 (largest 65504)");
+    };
+    in_range(w.weights, "weights", w.weights_path);
+    in_range(w.activations, "activations", w.activations_path);
   }
   // Largest chunk (a multiple of the per-cycle step) whose weights and activations each
   // fit one slot of their buffer.

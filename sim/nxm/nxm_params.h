@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,11 @@ struct NxmWorkload {
   sparse::Pattern pattern;  // when !dense
   std::string mask_path;    // optional mask file: its shape must be m x k, its pattern `pattern`
   bool functional = true;
+  // Optional real operands (.npy, checked by read_workload): weights m x k, N:M along k
+  // (or pruned by the mask), activations k x n. Absent: seeded random int8 as before.
+  std::string weights_path, activations_path;
+  std::shared_ptr<const sparse::MatrixF> weights, activations;
+  bool weights_int8 = false, activations_int8 = false;  // int8 files: used as they are
 };
 
 // How the array executes one workload: the effective pattern and per-cycle rates.
@@ -83,7 +89,8 @@ struct Step {
 
 NxmParams read_params(const Config& hw);
 NxmWorkload read_workload(const Config& workload);
-// Checks the workload against the unit (pattern supported, mux fan-in, buffers) and
+// Checks the workload against the unit (pattern supported, mux fan-in, buffers, fp16 range of
+// real operands) and
 // chooses the tiling. Throws ConfigError located at the offending key of `hw` / `workload`
 // when the configs are at hand (nullptr: plain message).
 Mapping map_workload(const NxmParams& p, const NxmWorkload& w, const Config* hw = nullptr,

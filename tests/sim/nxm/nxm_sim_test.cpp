@@ -4,9 +4,13 @@
 #include <cmath>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/runner.h"
 #include "runtime/core/seed.h"
+#include "tests/sim/nxm/nxm_operand_files.h"
 #include "tests/sim/nxm/nxm_yaml.h"
+#include "tests/support/tool.h"
 
 namespace tessel::nxm {
 namespace {
@@ -76,6 +80,116 @@ TEST(NxmSim, MaskFromFileIsBitExact) {
          std::string("  mask: ") + TESSEL_SOURCE_DIR +
              "/configs/workloads/nxm/masks/example_2of4.txt\n"};
   expect_checked(run(Machine{}, g, "nxm"));
+}
+
+// Real operands (weights: / activations: .npy files). The quantised operands themselves are
+// compared with an independent quantisation in nxm_weights_test.cpp; here the unit computes
+// with them, the check is exact, and the scales it reports are the independent ones.
+struct RealOperands {
+  tessel::testing::TempDir dir;
+  sparse::MatrixF w, x;
+  std::string keys(bool with_acts = true) const {
+    return "  weights: " + (dir / "w.npy") + "\n" +
+           (with_acts ? "  activations: " + (dir / "x.npy") + "\n" : std::string());
+  }
+  RealOperands(int64_t m, int64_t n, int64_t k, const sparse::Pattern& p, uint64_t seed) {
+    w = testing::layer_weights(m, k, p, seed);
+    x = sparse::random_float(k, n, seed + 1) * 4.0f;
+    testing::write_matrix(dir / "w.npy", w);
+    testing::write_matrix(dir / "x.npy", x);
+  }
+};
+
+TEST(NxmSim, Int8RealWeightsAndActivationsAreBitExact) {
+  RealOperands ops(40, 36, 64, sparse::Pattern{2, 4}, 21);
+  Gemm g{40, 36, 64, "2:4", true, ops.keys()};
+  SimResult r = run(Machine{}, g, "nxm");
+  expect_checked(r);
+  EXPECT_EQ(r.checks[0].max_error, 0);
+  std::vector<float> scales;
+  testing::ref_quantize_rows(ops.w, &scales);
+  float xs = 0;
+  testing::ref_quantize_tensor(ops.x, &xs);
+  EXPECT_EQ(r.metrics.at("weight_scale_min"), *std::min_element(scales.begin(), scales.end()));
+  EXPECT_EQ(r.metrics.at("weight_scale_max"), *std::max_element(scales.begin(), scales.end()));
+  EXPECT_EQ(r.metrics.at("activation_scale"), xs);
+  EXPECT_EQ(r.labels.at("weights"), ops.dir / "w.npy");
+  // Same cycles and counters as the twin on the same files.
+  SimResult tw = run(Machine{}, g, "nxm_analytical");
+  EXPECT_EQ(r.cycles, tw.cycles);
+  EXPECT_EQ(r.counters, tw.counters);
+}
+
+TEST(NxmSim, Int8RealWeightsOnAMaskAreBitExact) {
+  // 4:8 mask with one kept position per group left zero in the weights (padded by the
+  // compressed format), several K chunks; activations seeded.
+  const sparse::Pattern p{4, 8};
+  RealOperands ops(24, 30, 160, p, 31);
+  const sparse::Mask mask = sparse::nonzero_mask(ops.w);
+  sparse::save_mask(ops.dir / "mask.txt", mask, p);
+  for (int64_t r = 0; r < ops.w.rows(); ++r)
+    for (int64_t c = 0; c < ops.w.cols(); ++c)
+      if (mask(r, c) && c % 8 == 7) ops.w(r, c) = 0;
+  testing::write_matrix(ops.dir / "w.npy", ops.w);
+  Machine h;
+  h.weight_kib = 4;
+  h.act_kib = 4;
+  Gemm g{24, 30, 160, "4:8", true, "  mask: " + (ops.dir / "mask.txt") + "\n" + ops.keys(false)};
+  SimResult r = run(h, g, "nxm");
+  expect_checked(r);
+  EXPECT_EQ(r.metrics.count("activation_scale"), 0u);
+}
+
+TEST(NxmSim, DenseModeWithRealWeightsIsBitExact) {
+  RealOperands ops(33, 20, 48, sparse::Pattern{2, 4}, 41);
+  Machine h;
+  h.mode = "dense";
+  expect_checked(run(h, Gemm{33, 20, 48, "2:4", true, ops.keys()}, "nxm"));
+}
+
+TEST(NxmSim, Fp16RealWeightsMatchWithinTolerance) {
+  RealOperands ops(48, 40, 256, sparse::Pattern{2, 4}, 51);
+  Machine h;
+  h.dtype = "fp16";
+  SimResult r = run(h, Gemm{48, 40, 256, "2:4", true, ops.keys()}, "nxm");
+  expect_checked(r);
+  // Tolerance 1e-6 * K * max(1, max|w| * max|x|): row 0 holds 127, activations reach 4.
+  EXPECT_GT(r.checks[0].tolerance, 1e-6 * 256 * 127 * 3.9);
+  EXPECT_EQ(r.metrics.count("weight_scale_min"), 0u);
+}
+
+// Through the tool: a bad weights file is exit 3 (shape) or 4 (unreadable), says where,
+// and writes nothing.
+TEST(NxmSim, ToolRejectsBadWeightsWithoutWritingAnything) {
+  RealOperands ops(16, 8, 64, sparse::Pattern{2, 4}, 61);
+  Gemm g{16, 8, 32, "2:4", true, "  weights: w.npy\n"};
+  tessel::testing::write_text(ops.dir.path() / "exp.yaml", experiment_yaml(Machine{}, g, "nxm"));
+  const std::string tool = std::string(TESSEL_BINARY_DIR) + "/tessel_fault_tool";
+  auto r = tessel::testing::run_tool(tool, "run exp.yaml --out out", ops.dir.path().string());
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("exp.yaml:23:12: workload.weights: w.npy has shape [16, 64], the workload's "
+                       "m x k is [16, 32]"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(ops.dir.path() / "out"));
+  g.extra = "  weights: none.npy\n";
+  tessel::testing::write_text(ops.dir.path() / "exp.yaml", experiment_yaml(Machine{}, g, "nxm"));
+  r = tessel::testing::run_tool(tool, "run exp.yaml --out out", ops.dir.path().string());
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("exp.yaml:23:12: workload.weights: none.npy: cannot open file"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(ops.dir.path() / "out"));
+  // A good one writes the run and the per-row scales.
+  g.k = 64;
+  g.extra = "  weights: w.npy\n";
+  tessel::testing::write_text(ops.dir.path() / "exp.yaml", experiment_yaml(Machine{}, g, "nxm"));
+  r = tessel::testing::run_tool(tool, "run exp.yaml --out out", ops.dir.path().string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  NpyArray scales = read_npy((ops.dir.path() / "out" / "weight_scales.npy").string());
+  std::vector<float> expect;
+  testing::ref_quantize_rows(ops.w, &expect);
+  EXPECT_EQ(scales.data, expect);
 }
 
 // Counters -> energy: the sparse run pays for muxes, decoders and index bytes, and the
