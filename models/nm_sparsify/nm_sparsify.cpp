@@ -3,9 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "models/nn/checkpoint.h"
+#include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 
 namespace tessel::nm_sparsify {
@@ -46,6 +51,10 @@ SparsifyConfig SparsifyConfig::from_config(const Config& cfg, Method default_met
     for (const Config& item : cfg.items("params")) c.params.push_back(item.as<std::string>());
     if (c.params.empty()) cfg.fail("params", "names no parameter (omit it for every block weight)");
   }
+  if (cfg.has("dense_steps")) {
+    c.dense_steps = cfg.get_int_range("dense_steps", 0, std::numeric_limits<int64_t>::max());
+    c.dense_steps_source = source_of(cfg, "dense_steps");
+  }
   if (cfg.has("admm")) {
     if (c.method != Method::kAdmm) cfg.fail("admm", "is read by method admm only");
     const Config a = cfg.child("admm");
@@ -68,6 +77,11 @@ SparsifyConfig SparsifyConfig::from_config(const Config& cfg, Method default_met
     if (d.has("teacher")) {
       c.teacher = d.get_path("teacher");
       c.teacher_source = source_of(d, "teacher");
+    } else if (c.dense_steps > 0) {
+      // The weights after the dense phase are in no file a resumed run could reload.
+      cfg.fail("dense_steps",
+               "with distill needs distill.teacher (a dense checkpoint): the weights after the "
+               "dense phase are not kept for a resumed run");
     }
   }
   cfg.reject_unused();
@@ -319,20 +333,31 @@ void NmSparsifier::attach(nn::Trainer& trainer) {
                       tc.backend);
   nn::Transformer<float>* student = trainer.transformer();
   if (!student) throw ConfigError("task: nm_sparsify needs a Transformer task (lm or classify)");
-  if (config_.method == Method::kAdmm && config_.admm_steps > tc.steps)
-    throw ConfigError(config_.admm_steps_source + ": " + std::to_string(config_.admm_steps) +
-                      " ADMM steps exceed train.steps " + std::to_string(tc.steps));
+  if (config_.dense_steps > tc.steps)
+    throw ConfigError(config_.dense_steps_source + ": " + std::to_string(config_.dense_steps) +
+                      " dense steps exceed train.steps " + std::to_string(tc.steps));
+  if (config_.method == Method::kAdmm && config_.dense_steps + config_.admm_steps > tc.steps)
+    throw ConfigError(
+        config_.admm_steps_source + ": " + std::to_string(config_.admm_steps) + " ADMM steps" +
+        (config_.dense_steps ? " after " + std::to_string(config_.dense_steps) + " dense steps"
+                             : std::string()) +
+        " exceed train.steps " + std::to_string(tc.steps));
+  if (config_.distill && !teacher_values_.empty() &&
+      static_cast<int64_t>(teacher_values_.size()) != trainer.params().size())
+    throw ConfigError("sparsify.distill: the teacher has " +
+                      std::to_string(teacher_values_.size()) + " values, the student model " +
+                      std::to_string(trainer.params().size()));
   nn::ParamStore<float>& params = trainer.params();
+  if (!restored_) start_ = trainer.step();
+  // Absolute steps: the sparsification begins after `begin` steps, ADMM prunes after `end`.
+  const int64_t begin = std::max(start_, config_.dense_steps);
+  const int64_t end = config_.dense_steps + config_.admm_steps;
 
-  if (config_.distill) {
-    // The teacher is copied before any pruning: it stays dense.
-    const std::vector<float>& values = teacher_values_.empty() ? params.values() : teacher_values_;
-    if (static_cast<int64_t>(values.size()) != params.size())
-      throw ConfigError("sparsify.distill: the teacher has " + std::to_string(values.size()) +
-                        " values, the student model " + std::to_string(params.size()));
+  const bool lm = student->config().head == nn::Head::kLanguageModel;
+  // The teacher (dense: the set weights, else the current ones) joins the loss.
+  auto start_distill = [this, student, lm](const nn::ParamStore<float>& p) {
     teacher_ = std::make_unique<nn::Transformer<float>>(student->config());
-    teacher_->params().values() = values;
-    const bool lm = student->config().head == nn::Head::kLanguageModel;
+    teacher_->params().values() = teacher_values_.empty() ? p.values() : teacher_values_;
     const double temperature = config_.temperature, alpha = config_.alpha;
     // Teacher logits of the very batch the student sees, computed in the same step.
     student->logit_loss = [this, lm, temperature, alpha](const data::TokenBatch& b,
@@ -342,28 +367,170 @@ void NmSparsifier::attach(nn::Trainer& trainer) {
       return distill_loss<float>(logits, teacher_->logits(), lm ? b.targets : b.labels, temperature,
                                  alpha, ce, dlogits);
     };
+  };
+  // Where the sparsification begins: the teacher is copied before any pruning (it stays
+  // dense), then ASP prunes or ADMM starts.
+  auto begin_sparsify = [this, end, start_distill](nn::ParamStore<float>& p, int64_t now) {
+    if (config_.distill) start_distill(p);
+    if (config_.method == Method::kAsp || end <= now)
+      prune(p);
+    else
+      start_admm(p);
+  };
+  if (restored_) {
+    // Continue where the saved state left off: the checkpoint restored W and AdamW.
+    if (config_.distill && trainer.step() >= begin) {
+      if (teacher_values_.empty())
+        throw ConfigError("sparsify.distill: a resumed run needs the teacher's weights set");
+      start_distill(params);
+    }
+    if (pruned_)
+      for (std::size_t j = 0; j < targets_.size(); ++j)
+        params.set_mask(targets_[j].param, std::vector<float>(masks_[j].begin(), masks_[j].end()));
+  } else if (trainer.step() >= begin) {
+    begin_sparsify(params, trainer.step());
   }
-
-  const int64_t start = trainer.step();
-  if (config_.method == Method::kAsp || config_.admm_steps <= start)
-    prune(params);
-  else
-    start_admm(params);
+  const int64_t total = tc.steps, every = tc.checkpoint_every;
   trainer.on_gradients = [this](int64_t, nn::ParamStore<float>& p) {
     if (pruned_)
       enforce_masks(p);
-    else
+    else if (admm_running())
       add_penalty_gradient(p);
   };
-  trainer.on_step_end = [this, start](int64_t step, nn::ParamStore<float>& p) {
+  trainer.on_step_end = [this, begin, end, total, every, begin_sparsify](int64_t step,
+                                                                         nn::ParamStore<float>& p) {
+    const int64_t done = step + 1;
     if (pruned_) {
       enforce_masks(p);  // AdamW's momentum would otherwise move pruned weights
-      return;
+    } else if (admm_running()) {
+      if ((done - begin) % config_.interval == 0) update(step, p);
+      if (done >= end) prune(p);
+    } else if (done == begin) {
+      begin_sparsify(p, done);  // the end of the dense phase
     }
-    const int64_t done = step + 1;
-    if ((done - start) % config_.interval == 0) update(step, p);
-    if (done >= config_.admm_steps) prune(p);
+    // The trainer checkpoints after this step: the state goes beside it.
+    if (!state_file_.empty() && (done == total || (every > 0 && done % every == 0)))
+      save_state(state_file_, done);
   };
+}
+
+namespace {
+
+constexpr char kStateMagic[8] = {'T', 'S', 'L', 'A', 'D', 'M', 'M', '1'};
+
+uint64_t state_hash(const char* p, std::size_t n) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * 1099511628211ull;
+  return h;
+}
+
+template <typename V>
+void put(std::string& s, const V& v) {
+  s.append(reinterpret_cast<const char*>(&v), sizeof(V));
+}
+
+}  // namespace
+
+std::string NmSparsifier::state_bytes(int64_t step) const {
+  const char* phase = pruned_ ? "masked" : admm_running() ? "admm" : "dense";
+  nlohmann::json h = {{"step", step}, {"start", start_}, {"rho", rho_}, {"phase", phase}};
+  h["records"] = nlohmann::json::array();
+  for (const AdmmRecord& r : records_) h["records"].push_back(r.to_json());
+  h["targets"] = nlohmann::json::array();
+  for (const Target& t : targets_)
+    h["targets"].push_back({{"name", t.name}, {"size", t.k * t.out}});
+  const std::string header = h.dump();
+  std::string s(kStateMagic, sizeof(kStateMagic));
+  put<uint64_t>(s, header.size());
+  s += header;
+  for (std::size_t j = 0; j < targets_.size(); ++j) {
+    if (pruned_) {
+      s.append(reinterpret_cast<const char*>(masks_[j].data()), masks_[j].size());
+    } else if (admm_running()) {
+      s.append(reinterpret_cast<const char*>(z_[j].data()), z_[j].size() * sizeof(float));
+      s.append(reinterpret_cast<const char*>(u_[j].data()), u_[j].size() * sizeof(float));
+    }
+  }
+  put<uint64_t>(s, state_hash(s.data(), s.size()));
+  return s;
+}
+
+void NmSparsifier::save_state(const std::string& path, int64_t step) const {
+  const std::string bytes = state_bytes(step);
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) std::filesystem::rename(path, path + ".prev", ec);
+  if (ec) throw IoError(path + ": cannot keep the previous ADMM state: " + ec.message());
+  write_file_atomic(path, bytes, false);
+}
+
+bool NmSparsifier::load_state(const std::string& path, int64_t step) {
+  for (const std::string& file : {path, path + ".prev"}) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) continue;
+    const std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto bad = [&](const std::string& why) { throw IoError(file + ": ADMM state: " + why); };
+    if (s.size() < 24 || s.compare(0, 8, kStateMagic, 8) != 0) bad("not an ADMM state file");
+    uint64_t stored = 0, len = 0;
+    std::memcpy(&stored, s.data() + s.size() - 8, 8);
+    if (state_hash(s.data(), s.size() - 8) != stored) bad("hash mismatch (truncated or corrupted)");
+    std::memcpy(&len, s.data() + 8, 8);
+    if (len > s.size() - 24) bad("header runs past the end");
+    nlohmann::json h;
+    try {
+      h = nlohmann::json::parse(s.substr(16, len));
+    } catch (const nlohmann::json::exception& e) {
+      bad(std::string("bad header: ") + e.what());
+    }
+    if (h.at("step").get<int64_t>() != step) continue;
+    const std::string phase = h.at("phase").get<std::string>();
+    if (phase != "dense" && phase != "admm" && phase != "masked") bad("unknown phase " + phase);
+    const bool pruned = phase == "masked", admm = phase == "admm";
+    const nlohmann::json& ts = h.at("targets");
+    if (ts.size() != targets_.size()) bad("written for other sparsified parameters");
+    std::size_t need = 0;
+    for (std::size_t j = 0; j < targets_.size(); ++j) {
+      const int64_t n = targets_[j].k * targets_[j].out;
+      if (ts[j].at("name") != targets_[j].name || ts[j].at("size").get<int64_t>() != n)
+        bad("written for " + ts[j].dump() + ", this run sparsifies " + targets_[j].name);
+      need += static_cast<std::size_t>(n) * (pruned ? 1 : admm ? 2 * sizeof(float) : 0);
+    }
+    if (16 + len + need + 8 != s.size()) bad("size does not match its header");
+    const char* p = s.data() + 16 + len;
+    z_.clear();
+    u_.clear();
+    masks_.clear();
+    for (const Target& t : targets_) {
+      const auto n = static_cast<std::size_t>(t.k * t.out);
+      if (pruned) {
+        masks_.emplace_back(p, p + n);
+        p += n;
+      } else if (admm) {
+        std::vector<float> z(n), u(n);
+        std::memcpy(z.data(), p, n * sizeof(float));
+        std::memcpy(u.data(), p + n * sizeof(float), n * sizeof(float));
+        p += 2 * n * sizeof(float);
+        z_.push_back(std::move(z));
+        u_.push_back(std::move(u));
+      }
+    }
+    records_.clear();
+    for (const nlohmann::json& r : h.at("records")) {
+      AdmmRecord rec;
+      rec.update = r.at("update");
+      rec.step = r.at("step");
+      rec.rho = r.at("rho");
+      rec.primal = r.at("primal");
+      rec.dual = r.at("dual");
+      rec.weight_norm = r.at("weight_norm");
+      records_.push_back(rec);
+    }
+    start_ = h.at("start");
+    rho_ = h.at("rho");
+    pruned_ = pruned;
+    restored_ = true;
+    return true;
+  }
+  return false;
 }
 
 template <typename T>

@@ -35,9 +35,14 @@ struct SparsifyConfig {
   // Parameter names to sparsify, '*' matching any run of characters. The default is every
   // block's linear weight (h<l>.w_qkv, w_proj, w_fc, w_fc2); embeddings and head stay dense.
   std::vector<std::string> params = {"h*.w_*"};
-  // ADMM: steps [0, admm_steps) run ADMM, then W is projected, the masks are fixed and the
-  // remaining train.steps are masked fine-tuning. Z and U are updated every `interval`
-  // steps with ρ_k = min(rho · rho_growth^k, rho_max) after k updates.
+  // Dense training before sparsification, inside the same run (one learning-rate schedule
+  // over train.steps): steps [0, dense_steps) train the dense model, then ASP prunes /
+  // ADMM starts from the weights after step dense_steps.
+  int64_t dense_steps = 0;
+  // ADMM: steps [dense_steps, dense_steps + admm_steps) run ADMM, then W is projected, the
+  // masks are fixed and the remaining train.steps are masked fine-tuning. Z and U are
+  // updated every `interval` steps with ρ_k = min(rho · rho_growth^k, rho_max) after k
+  // updates.
   int64_t admm_steps = 0;
   int64_t interval = 10;
   double rho = 1e-3;
@@ -56,6 +61,7 @@ struct SparsifyConfig {
   std::string pattern_source = "sparsify.pattern";
   std::string params_source = "sparsify.params";
   std::string admm_steps_source = "sparsify.admm.steps";
+  std::string dense_steps_source = "sparsify.dense_steps";
   std::string init_source = "sparsify.init", teacher_source = "sparsify.distill.teacher";
 
   // Reads the `sparsify:` mapping (every key; unknown keys are errors with file:line:col);
@@ -129,21 +135,45 @@ class NmSparsifier {
   // Pruned entries of values and gradients set to exactly 0.0f (no -0.0f).
   void enforce_masks(nn::ParamStore<float>& params) const;
 
-  // Installs the hooks on a CPU trainer whose params() are the starting weights: ASP
-  // prunes now; ADMM starts now and prunes after admm_steps. With distill and no teacher
-  // set, the teacher is a dense copy of the starting model. Replaces the trainer's
-  // on_gradients and on_step_end (and, with distill, the Transformer's logit_loss); the
-  // sparsifier must outlive the trainer's run. Throws ConfigError for backend cuda, task
-  // mnist, or admm_steps beyond train.steps.
+  // Installs the hooks on a CPU trainer whose params() are the starting weights. The
+  // sparsification begins at step max(trainer.step(), dense_steps) (now, or after the
+  // dense phase): ASP prunes then; ADMM starts then and prunes admm_steps later. With
+  // distill, the teacher (the set one, else a dense copy of the weights where the
+  // sparsification begins) takes part from then on. Replaces the trainer's on_gradients
+  // and on_step_end (and, with distill, the Transformer's logit_loss); the sparsifier must
+  // outlive the trainer's run. Throws ConfigError for backend cuda, task mnist, or
+  // dense_steps + admm_steps beyond train.steps.
   void attach(nn::Trainer& trainer);
   // The dense teacher's values (same model configuration as the student).
   void set_teacher(const std::vector<float>& values) { teacher_values_ = values; }
+
+  // --- Resumption (the trainer's checkpoint holds W and AdamW, not this) ---
+  // Everything the hooks carry between steps after `step` steps: the step attach started
+  // at, ρ, the records, the phase, and Z and U (ADMM phase) or the masks (masked phase).
+  // File layout: magic "TSLADMM1", u64 header length, JSON header {step, start, rho,
+  // phase: dense | admm | masked, records, targets: [{name, size}]}, then per target
+  // f32 Z[size] and f32 U[size] (admm) or u8 mask[size] (masked), then u64 FNV-1a of every
+  // byte before it.
+  std::string state_bytes(int64_t step) const;
+  // Writes state_bytes atomically to `path`, first renaming a previous file there to
+  // `path`.prev: the hooks write it just before the trainer writes its checkpoint, so a
+  // crash between the two leaves .prev matching the older checkpoint.
+  void save_state(const std::string& path, int64_t step) const;
+  // Restores the state saved after exactly `step` steps from `path`, else `path`.prev;
+  // false when neither exists or holds that step. Throws IoError naming the file when it
+  // is corrupt or was written for other targets. attach() then continues from it.
+  bool load_state(const std::string& path, int64_t step);
+  // With a path, attach()'s hooks save the state at every step the trainer checkpoints
+  // after (train.checkpoint.every and train.steps).
+  void set_state_file(const std::string& path) { state_file_ = path; }
 
   const SparsifyConfig& config() const { return config_; }
   const std::vector<Target>& targets() const { return targets_; }
   const std::vector<AdmmRecord>& records() const { return records_; }
   double rho() const { return rho_; }
   bool pruned() const { return pruned_; }
+  // ADMM is running: started, not yet pruned.
+  bool admm_running() const { return !pruned_ && !z_.empty(); }
   // The fixed masks after prune(), per target in the engine's layout.
   const std::vector<std::vector<uint8_t>>& masks() const { return masks_; }
   // A fixed mask in models/sparse's layout (out x K), as mask files store it.
@@ -157,6 +187,9 @@ class NmSparsifier {
   std::vector<AdmmRecord> records_;
   double rho_ = 0;
   bool pruned_ = false;
+  int64_t start_ = 0;      // the trainer's step when the run first attached
+  bool restored_ = false;  // load_state succeeded: attach continues, does not start
+  std::string state_file_;
   std::vector<float> teacher_values_;
   std::unique_ptr<nn::Transformer<float>> teacher_;
 };

@@ -2,12 +2,17 @@
 // training file (configs/README.md, "Training") with a `sparsify:` section is the workload,
 // the host is the hardware. The point's folder receives the trainer's files, admm.jsonl
 // (one residual record per Z/U update) and masks/<parameter>.mask (the final masks in the
-// models/sparse mask-file format, out x K).
+// models/sparse mask-file format, out x K), weights/<parameter>.npy (the final sparsified
+// weights, float32 out x K) and admm_state.bin (the sparsifier's state at the last
+// checkpoint, so that an interrupted point resumes exactly).
 #include <filesystem>
 #include <memory>
 #include <string>
 
+#include "models/common/npy.h"
 #include "models/nm_sparsify/nm_sparsify.h"
+#include "models/nn/checkpoint.h"
+#include "models/nn/train_report.h"
 #include "models/sparse/mask_io.h"
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/experiment.h"
@@ -17,6 +22,9 @@ namespace tessel::nm_sparsify {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The sparsifier's resumption state, beside the trainer's checkpoint.bin.
+constexpr const char* kStateFile = "admm_state.bin";
 
 class NmSparsifyExperiment : public Experiment {
  public:
@@ -36,37 +44,61 @@ class NmSparsifyExperiment : public Experiment {
     if (train_.task == "mnist") workload.fail("task", "nm_sparsify needs task lm or classify");
     if (train_.backend != "cpu")
       workload.child("train").fail("backend", "nm_sparsify runs on backend cpu only so far");
-    if (method_ == Method::kAdmm && sparsify_.admm_steps > train_.steps)
+    if (sparsify_.dense_steps > train_.steps)
+      workload.child("sparsify")
+          .fail("dense_steps", std::to_string(sparsify_.dense_steps) +
+                                   " dense steps exceed train.steps " +
+                                   std::to_string(train_.steps));
+    if (method_ == Method::kAdmm && sparsify_.dense_steps + sparsify_.admm_steps > train_.steps)
       workload.child("sparsify")
           .child("admm")
-          .fail("steps", std::to_string(sparsify_.admm_steps) + " ADMM steps exceed train.steps " +
-                             std::to_string(train_.steps));
+          .fail("steps",
+                std::to_string(sparsify_.admm_steps) + " ADMM steps" +
+                    (sparsify_.dense_steps
+                         ? " after " + std::to_string(sparsify_.dense_steps) + " dense steps"
+                         : std::string()) +
+                    " exceed train.steps " + std::to_string(train_.steps));
   }
 
   bool uses_energy_table() const override { return false; }
 
   SimResult run(RunContext& ctx) override {
     train_.seed = ctx.seed;
+    const double cpu0 = nn::process_cpu_seconds();
     nn::Trainer trainer(train_, ctx.artifact_dir);
     nn::ParamStore<float>& params = trainer.params();
     // Everything that can be wrong with the inputs is found before anything is written.
     NmSparsifier s(sparsify_, params);
     if (!sparsify_.init.empty())
       params.values() = read_weights(params, sparsify_.init, sparsify_.init_source);
-    if (sparsify_.distill && !sparsify_.teacher.empty())
-      s.set_teacher(read_weights(params, sparsify_.teacher, sparsify_.teacher_source));
+    // The teacher is fixed now, from the starting weights unless a file names it, so that a
+    // resumed run (whose params are the checkpoint's) distils from the same dense model.
+    if (sparsify_.distill)
+      s.set_teacher(sparsify_.teacher.empty()
+                        ? params.values()
+                        : read_weights(params, sparsify_.teacher, sparsify_.teacher_source));
+    // A checkpoint in the point's folder with the ADMM state of the same step is an
+    // interrupted run of this point: both are restored. Without that state (a checkpoint
+    // of an older build) the point starts over.
+    const fs::path dir(ctx.artifact_dir);
+    const std::string state = ctx.artifact_dir.empty() ? "" : (dir / kStateFile).string();
+    bool resumed = false;
+    if (!state.empty() && fs::exists(dir / "checkpoint.bin")) {
+      const int64_t step = nn::read_checkpoint((dir / "checkpoint.bin").string()).step;
+      if (s.load_state(state, step))
+        resumed = trainer.resume();
+      else if (ctx.log)
+        *ctx.log << "checkpoint.bin (step " << step << ") has no " << kStateFile
+                 << " of that step: starting over\n";
+    }
+    s.set_state_file(state);
     s.attach(trainer);
     const nn::TrainResult t = trainer.run(ctx.log);
+    // A run stopped early (train.max_seconds) checkpointed at a step the hooks did not see.
+    if (!state.empty() && t.steps < train_.steps) s.save_state(state, t.steps);
 
     SimResult r;
-    r.metrics["steps"] = static_cast<double>(t.steps);
-    r.metrics["wall_s"] = t.train_seconds;
-    r.metrics["tokens_per_s"] = t.tokens_per_second();
-    if (!t.losses.empty()) r.metrics["train_loss"] = t.losses.back();
-    if (!t.evals.empty()) {
-      r.metrics["val_loss"] = t.evals.back().val_loss;
-      if (t.evals.back().val_accuracy >= 0) r.metrics["val_accuracy"] = t.evals.back().val_accuracy;
-    }
+    nn::report_training(trainer, t, resumed, cpu0, ctx.artifact_dir, r);
     if (!s.records().empty()) {
       const AdmmRecord& last = s.records().back();
       r.metrics["admm_updates"] = static_cast<double>(s.records().size());
@@ -90,28 +122,46 @@ class NmSparsifyExperiment : public Experiment {
       total += w.size();
       zeros += (w.array() == 0.0f).count();
     }
+    // A run stopped early (train.max_seconds) before the hard projection has no N:M weights
+    // yet (they may pass the checker by chance in the ADMM phase, still not be final).
+    if (!s.pruned()) {
+      feasible.passed = false;
+      feasible.detail = "the run stopped after step " + std::to_string(t.steps) +
+                        ", before the hard projection; resume it to finish";
+    }
     r.checks.push_back(feasible);
     r.metrics["sparsified_params"] = static_cast<double>(total);
     r.metrics["zero_fraction"] = total ? static_cast<double>(zeros) / total : 0;
     r.labels["method"] = method_ == Method::kAdmm ? "admm" : "asp";
     r.labels["pattern"] = sparsify_.pattern.str();
     r.labels["distill"] = sparsify_.distill ? "yes" : "no";
-    r.labels["task"] = train_.task;
-    r.labels["train_time"] = nn::format_duration(t.train_seconds);
+    r.metrics["dense_steps"] = static_cast<double>(sparsify_.dense_steps);
     if (!ctx.artifact_dir.empty()) {
-      const fs::path dir(ctx.artifact_dir);
       if (method_ == Method::kAdmm) {
         write_file_atomic((dir / "admm.jsonl").string(), records_jsonl(s.records()), false);
         r.artifacts["admm"] = "admm.jsonl";
       }
+      if (fs::exists(state)) r.artifacts["admm_state"] = kStateFile;
+    }
+    // Masks and weights exist once pruned (always, unless the run stopped early).
+    if (!ctx.artifact_dir.empty() && s.pruned()) {
       fs::create_directories(dir / "masks");
       for (std::size_t j = 0; j < s.targets().size(); ++j) {
         const std::string name = "masks/" + s.targets()[j].name + ".mask";
         sparse::save_mask((dir / name).string(), s.sparse_mask(j), sparsify_.pattern);
         r.artifacts["mask:" + s.targets()[j].name] = name;
       }
-      for (const char* name : {"eval.jsonl", "summary.json", "checkpoint.bin"})
-        if (fs::exists(dir / name)) r.artifacts[fs::path(name).stem().string()] = name;
+      // The final sparsified weights, out x K like the masks, for the hardware loop.
+      fs::create_directories(dir / "weights");
+      for (const Target& target : s.targets()) {
+        const std::string name = "weights/" + target.name + ".npy";
+        NpyArray a;
+        a.shape = {target.out, target.k};
+        const sparse::MatrixF w = to_sparse_layout(params.value(target.param).data(), target);
+        a.data.assign(w.data(), w.data() + w.size());
+        write_npy((dir / name).string(), a);
+        r.artifacts["weights:" + target.name] = name;
+      }
     }
     return r;
   }

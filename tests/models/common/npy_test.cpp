@@ -43,6 +43,13 @@ TEST(Npy, FortranOrderIsTransposedToCOrder) {
   EXPECT_EQ(a.data, (std::vector<float>{1, 2, 3, 4, 5, 6}));
 }
 
+TEST(Npy, Int8ValuesAreExact) {
+  const NpyArray a = parse_npy(npy_bytes({2, 3}, {-128, -1, 0, 1, 77, 127}, "|i1"), "q.npy");
+  EXPECT_TRUE(a.is_int8());
+  EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(a.data, (std::vector<float>{-128, -1, 0, 1, 77, 127}));
+}
+
 TEST(Npy, Errors) {
   EXPECT_EQ(error_of([] { parse_npy("PK\x03\x04 not numpy", "x.npy"); }),
             "x.npy: not a .npy file (missing \\x93NUMPY magic)");
@@ -54,7 +61,7 @@ TEST(Npy, Errors) {
   EXPECT_EQ(error_of([] {
               parse_npy(npy_bytes({3}, {1, 2, 3}, "<i4"), "i.npy");
             }),
-            "i.npy: unsupported dtype '<i4' (expected '<f4' or '<f8')");
+            "i.npy: unsupported dtype '<i4' (expected '<f4', '<f8' or int8 '|i1')");
   std::string no_shape = npy_bytes({3}, {1, 2, 3});
   no_shape.replace(no_shape.find("'shape'"), 7, "'shapz'");
   EXPECT_EQ(error_of([&] { parse_npy(no_shape, "s.npy"); }), "s.npy: header has no 'shape' key");

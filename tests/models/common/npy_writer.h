@@ -42,6 +42,8 @@ inline std::string npy_bytes(const std::vector<int64_t>& shape, const std::vecto
       uint32_t bits;
       std::memcpy(&bits, &f, 4);
       put(out, bits, 4);
+    } else if (descr == "|i1") {
+      put(out, static_cast<uint64_t>(static_cast<int64_t>(v)), 1);
     } else {
       put(out, static_cast<uint64_t>(static_cast<int64_t>(v)), 4);
     }

@@ -4,11 +4,16 @@
 // nothing.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "models/common/npy.h"
+#include "models/data/archive.h"
+#include "models/nn/checkpoint.h"
 #include "models/sparse/mask_io.h"
 #include "tests/support/tool.h"
 
@@ -77,6 +82,36 @@ TEST_F(NmSparsifyCommand, AdmmAndAspRunFromADenseCheckpointAndExportMasks) {
     EXPECT_EQ(m.mask.kept() * 2, m.mask.rows * m.mask.cols) << layer;
   }
   EXPECT_EQ(j["artifacts"]["mask:h0.w_qkv"], "masks/h0.w_qkv.mask");
+  // The final weights as out x K float32 arrays: the checkpoint's [in, out] values
+  // transposed, zero exactly where the mask file prunes.
+  const tessel::nn::Checkpoint ck =
+      tessel::nn::read_checkpoint((dir_.path() / "admm" / "checkpoint.bin").string());
+  int64_t offset = 0;
+  int checked = 0;
+  for (const auto& info : ck.params) {
+    const std::string name = info["name"];
+    const int64_t rows = info["rows"], cols = info["cols"];
+    if (name.rfind("h0.w_", 0) == 0) {
+      EXPECT_EQ(j["artifacts"]["weights:" + name], "weights/" + name + ".npy");
+      const tessel::NpyArray a =
+          tessel::read_npy((dir_.path() / "admm" / "weights" / (name + ".npy")).string());
+      ASSERT_EQ(a.shape, (std::vector<int64_t>{cols, rows})) << name;
+      EXPECT_EQ(a.descr, "<f4");
+      const auto m =
+          tessel::sparse::load_mask((dir_.path() / "admm" / "masks" / (name + ".mask")).string());
+      for (int64_t o = 0; o < cols; ++o)
+        for (int64_t k = 0; k < rows; ++k) {
+          const float w = ck.values[static_cast<std::size_t>(offset + k * cols + o)];
+          const float got = a.data[static_cast<std::size_t>(o * rows + k)];
+          ASSERT_EQ(got, w) << name << " " << o << "," << k;
+          if (!m.mask(o, k)) ASSERT_EQ(got, 0.0f) << name << " " << o << "," << k;
+        }
+      ++checked;
+    }
+    offset += rows * cols;
+  }
+  EXPECT_EQ(checked, 4);
+  EXPECT_EQ(j["artifacts"]["admm_state"], "admm_state.bin");
 
   write_experiment("asp", "nm_sparsify.asp", "  pattern: \"1:4\"\n  init: dense/checkpoint.bin\n");
   r = run("asp");
@@ -86,6 +121,117 @@ TEST_F(NmSparsifyCommand, AdmmAndAspRunFromADenseCheckpointAndExportMasks) {
   EXPECT_FALSE(j["metrics"].contains("admm_updates"));
   EXPECT_TRUE(j["checks"][0]["passed"].get<bool>());
   EXPECT_FALSE(fs::exists(dir_.path() / "asp" / "admm.jsonl"));
+}
+
+// A ustar header from the POSIX layout (as tests/models/nn/documents_test.cpp builds it).
+std::string ustar_file(const std::string& name, const std::string& data) {
+  std::string h(512, '\0');
+  auto put = [&](std::size_t at, const std::string& v) { h.replace(at, v.size(), v); };
+  put(0, name);
+  put(100, "0000644");
+  char octal[16];
+  std::snprintf(octal, sizeof octal, "%011zo", data.size());
+  put(124, octal);
+  put(136, "14500000000");
+  h[156] = '0';
+  put(257, std::string("ustar\0"
+                       "00",
+                       8));
+  put(148, "        ");
+  unsigned sum = 0;
+  for (const char c : h) sum += static_cast<unsigned char>(c);
+  std::snprintf(octal, sizeof octal, "%06o", sum);
+  put(148, std::string(octal) + std::string(1, '\0') + " ");
+  std::string out = h + data;
+  out.resize((out.size() + 511) / 512 * 512, '\0');
+  return out;
+}
+
+// Spam vs ham (a 160-message subset of the shared SpamAssassin corpus): the sparsify
+// experiments report every metric the trainer does, with the values summary.json holds.
+TEST_F(NmSparsifyCommand, SpamClassifyReportsTheTrainersMetrics) {
+  const std::string archive =
+      std::string(TESSEL_SOURCE_DIR) + "/../shared/data/spamassassin/spamassassin.tar.gz";
+  if (!fs::exists(archive)) GTEST_SKIP() << "no " << archive;
+  std::map<std::string, int> taken;
+  std::string tar;
+  for (const auto& e : tessel::data::read_tar(tessel::data::read_maybe_gzip(archive), archive)) {
+    const std::string folder = e.name.substr(0, e.name.rfind('/'));
+    if ((folder.find("easy-ham-1") != std::string::npos ||
+         folder.find("spam-2") != std::string::npos) &&
+        taken[folder]++ < 80)
+      tar += ustar_file(e.name, e.data);
+  }
+  tar += std::string(1024, '\0');
+  write_text(dir_.path() / "subset.tar", tar);
+  for (const char* model : {"nm_sparsify.admm", "nm_sparsify.asp"}) {
+    const std::string name = std::string(model).substr(12);
+    write_text(dir_.path() / (name + "_spam_w.yaml"),
+               "task: classify\ndata:\n  documents: spamassassin\n  archive: subset.tar\n"
+               "  val_fraction: 0.25\n  test_fraction: 0.2\nmodel:\n  layers: 1\n  width: 16\n"
+               "  heads: 2\ntrain:\n  batch_size: 8\n  seq_len: 32\n  steps: 12\n"
+               "  lr: 3.0e-3\n  threads: 1\neval:\n  every: 6\n  batches: 2\nsparsify:\n"
+               "  pattern: \"2:4\"\n" +
+                   std::string(name == "admm" ? "  admm:\n    steps: 8\n    interval: 4\n" : ""));
+    write_text(dir_.path() / (name + "_spam.yaml"),
+               "name: s\nseed: 2\nhw:\n  model: " + std::string(model) + "\nworkload: " + name +
+                   "_spam_w.yaml\n");
+    const auto r = run(name + "_spam");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const nlohmann::json j = result(name + "_spam");
+    const nlohmann::json summary =
+        nlohmann::json::parse(read_text(dir_.path() / (name + "_spam") / "summary.json"));
+    for (const char* key :
+         {"val_f1", "test_accuracy", "test_f1", "val_accuracy", "tokens", "cpu_s", "parameters"})
+      EXPECT_TRUE(j["metrics"].contains(key)) << model << " " << key;
+    EXPECT_EQ(j["metrics"]["val_f1"], summary["final_val_f1"]) << model;
+    EXPECT_EQ(j["metrics"]["val_accuracy"], summary["final_val_accuracy"]) << model;
+    EXPECT_EQ(j["metrics"]["test_accuracy"], summary["test_accuracy"]) << model;
+    EXPECT_EQ(j["metrics"]["test_f1"], summary["test_f1"]) << model;
+    EXPECT_EQ(j["labels"]["split_hash"], summary["split_hash"]) << model;
+    EXPECT_EQ(j["labels"]["task"], "classify");
+    EXPECT_EQ(j["artifacts"]["split"], "split.txt");
+    EXPECT_TRUE(fs::exists(dir_.path() / (name + "_spam") / "split.txt"));
+  }
+}
+
+// Through the tool: a run stopped by its time budget after step 1 (train.max_seconds
+// 1e-9 always stops there) fails its nm_pattern check and writes no masks; run again into
+// the same folder it continues from checkpoint.bin + admm_state.bin and ends with the
+// weights and admm.jsonl of an uninterrupted run, byte for byte. Once inside ADMM (Z from
+// the starting weights, not the step-1 ones), once inside a dense phase.
+TEST_F(NmSparsifyCommand, StoppedRunContinuesExactlyWhenRunAgain) {
+  for (const std::string dense : {"", "  dense_steps: 4\n"}) {
+    write_experiment("resume", "nm_sparsify.admm",
+                     "  pattern: \"2:4\"\n" + dense +
+                         "  admm:\n    steps: 20\n    interval: 5\n    rho: 1.0\n"
+                         "    rho_growth: 1.5\n");
+    fs::remove_all(dir_.path() / "straight");
+    fs::remove_all(dir_.path() / "stopped");
+    auto r = run_tool(kTool, "run resume.yaml --out straight", dir_.path().string());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = run_tool(kTool, "run resume.yaml --out stopped --set workload.train.max_seconds=1e-9",
+                 dir_.path().string());
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    const nlohmann::json check = result("stopped")["checks"][0];
+    EXPECT_FALSE(check["passed"].get<bool>());
+    EXPECT_EQ(check["detail"],
+              "the run stopped after step 1, before the hard projection; resume it to finish");
+    EXPECT_FALSE(fs::exists(dir_.path() / "stopped" / "masks"));
+    EXPECT_TRUE(fs::exists(dir_.path() / "stopped" / "admm_state.bin"));
+    r = run_tool(kTool, "run resume.yaml --out stopped", dir_.path().string());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find("resumed at step 1"), std::string::npos) << r.out << r.err;
+    EXPECT_EQ(result("stopped")["metrics"]["resumed_from_step"], 1);
+    const std::string admm = read_text(dir_.path() / "straight" / "admm.jsonl");
+    EXPECT_EQ(std::count(admm.begin(), admm.end(), '\n'), 4);
+    EXPECT_EQ(read_text(dir_.path() / "stopped" / "admm.jsonl"), admm) << dense;
+    for (const char* layer : {"h0.w_qkv", "h0.w_proj", "h0.w_fc", "h0.w_fc2"}) {
+      const fs::path w = fs::path("weights") / (std::string(layer) + ".npy");
+      EXPECT_EQ(read_text(dir_.path() / "stopped" / w), read_text(dir_.path() / "straight" / w))
+          << layer << " " << dense;
+    }
+  }
 }
 
 TEST_F(NmSparsifyCommand, BadInputsExitWithTheKeyAndWriteNothing) {

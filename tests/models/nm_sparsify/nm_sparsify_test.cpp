@@ -9,9 +9,16 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
 
 #include "models/common/rng.h"
+#include "models/nn/checkpoint.h"
 #include "models/nn/layers.h"
+#include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "tests/models/nn/gradcheck.h"
 
@@ -56,6 +63,15 @@ SparsifyConfig admm_config(int64_t admm_steps, int64_t interval, double rho, dou
   c.rho = rho;
   c.rho_growth = growth;
   return c;
+}
+
+namespace fs = std::filesystem;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 bool bitwise_zero(float v) {
@@ -561,6 +577,197 @@ TEST(NmSparsifyConfig, BadParameterChoicesAndAdmmKeysGiveExactMessages) {
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "s.yaml:3:12: sparsify.admm.steps: 9 ADMM steps exceed train.steps 5");
   }
+  // The dense phase: its steps count against train.steps too, and distillation then needs
+  // a teacher file.
+  const Config both =
+      Config::parse("sparsify:\n  dense_steps: 3\n  admm:\n    steps: 3\n", "s.yaml");
+  const SparsifyConfig bc = SparsifyConfig::from_config(both.child("sparsify"));
+  EXPECT_EQ(bc.dense_steps, 3);
+  EXPECT_EQ(bc.dense_steps_source, "s.yaml:2:16: sparsify.dense_steps");
+  NmSparsifier s2(bc, trainer.params());
+  try {
+    s2.attach(trainer);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(),
+                 "s.yaml:4:12: sparsify.admm.steps: 3 ADMM steps after 3 dense steps exceed "
+                 "train.steps 5");
+  }
+  EXPECT_EQ(error_of("sparsify:\n  method: asp\n  dense_steps: 3\n  distill:\n    alpha: 0.5\n"),
+            "s.yaml:3:16: sparsify.dense_steps: with distill needs distill.teacher (a dense "
+            "checkpoint): the weights after the dense phase are not kept for a resumed run");
+}
+
+// dense_steps: the first D steps are the plain dense run's, bit for bit; then ASP prunes
+// the weights the dense run has after D steps, and ADMM starts there (its first update
+// `interval` steps later, its hard projection admm.steps later).
+TEST(NmSparsifyDensePhase, SparsifiesTheWeightsOfTheDenseRunAfterDSteps) {
+  const int64_t d = 8;
+  nn::Trainer dense(tiny_train(20), "");
+  const nn::TrainResult dr = dense.run(nullptr, d);
+  ASSERT_EQ(dense.step(), d);
+  const std::vector<float> wd = dense.params().values();
+
+  nn::Trainer asp_trainer(tiny_train(20), "");
+  SparsifyConfig asp;
+  asp.method = Method::kAsp;
+  asp.dense_steps = d;
+  NmSparsifier a(asp, asp_trainer.params());
+  a.attach(asp_trainer);
+  EXPECT_FALSE(a.pruned());
+  const nn::TrainResult ar = asp_trainer.run(nullptr);
+  ASSERT_TRUE(a.pruned());
+  for (int64_t i = 0; i < d; ++i) EXPECT_EQ(ar.losses[i], dr.losses[i]) << "step " << i;
+  EXPECT_NE(ar.losses[d], dense.run(nullptr).losses[0]);  // step d differs: the masks
+  for (std::size_t j = 0; j < a.targets().size(); ++j) {
+    const Target& t = a.targets()[j];
+    const float* w = wd.data() + asp_trainer.params().info(t.param).offset;
+    EXPECT_EQ(a.masks()[j], rank_mask(std::vector<float>(w, w + t.k * t.out), t.k, t.out, 2, 4))
+        << t.name;
+  }
+
+  nn::Trainer admm_trainer(tiny_train(20), "");
+  SparsifyConfig c = admm_config(10, 4, 1.0, 1.0);
+  c.dense_steps = d;
+  NmSparsifier s(c, admm_trainer.params());
+  s.attach(admm_trainer);
+  int64_t first_penalty = -1;
+  auto inner = admm_trainer.on_gradients;
+  admm_trainer.on_gradients = [&](int64_t step, nn::ParamStore<float>& p) {
+    if (first_penalty < 0 && s.admm_running()) first_penalty = step;
+    inner(step, p);
+  };
+  const nn::TrainResult r = admm_trainer.run(nullptr);
+  for (int64_t i = 0; i < d; ++i) EXPECT_EQ(r.losses[i], dr.losses[i]) << "step " << i;
+  EXPECT_EQ(first_penalty, d);
+  ASSERT_EQ(s.records().size(), 2u);  // after steps 11 and 15; pruned after step 17
+  EXPECT_EQ(s.records()[0].step, d + 3);
+  EXPECT_EQ(s.records()[1].step, d + 7);
+  EXPECT_TRUE(s.pruned());
+}
+
+// ---------------------------------------------------------------- resumption
+
+// One run as the experiment drives it (models/nm_sparsify/nm_sparsify_experiment.cpp):
+// starting weights fixed as the teacher, a checkpoint with the ADMM state of its step
+// restored, the hooks saving the state beside every checkpoint. Stops after `stop_at`
+// steps (-1: runs to the end).
+struct SparsifyRun {
+  SparsifyRun(const nn::TrainConfig& tc, const SparsifyConfig& c, const std::string& dir)
+      : trainer(tc, dir), s(c, trainer.params()) {
+    if (c.distill) s.set_teacher(trainer.params().values());
+    const std::string state = dir + "/admm_state.bin";
+    if (fs::exists(dir + "/checkpoint.bin")) {
+      const int64_t step = nn::read_checkpoint(dir + "/checkpoint.bin").step;
+      resumed = s.load_state(state, step) && trainer.resume();
+    }
+    s.set_state_file(state);
+    s.attach(trainer);
+  }
+  nn::Trainer trainer;
+  NmSparsifier s;
+  bool resumed = false;
+};
+
+std::string scratch_dir(const std::string& name) {
+  const fs::path d =
+      fs::temp_directory_path() / ("tessel_nm_resume_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d.string();
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// Interrupted after a checkpoint inside the ADMM phase (step 10 of 25, between updates 2
+// and 3), and inside masked fine-tuning (step 30), with distillation from the starting
+// weights: the resumed run ends with the same weights, bit for bit, and the same records.
+void expect_resumption_exact(const SparsifyConfig& c, const std::vector<int64_t>& stops,
+                             int64_t admm_end, std::size_t updates) {
+  nn::TrainConfig tc = tiny_train(40);
+  tc.checkpoint_every = 10;
+  const std::string a = scratch_dir("straight");
+  SparsifyRun straight(tc, c, a);
+  straight.trainer.run(nullptr);
+  ASSERT_EQ(straight.s.records().size(), updates);
+  const std::string jsonl = records_jsonl(straight.s.records());
+  for (const int64_t stop : stops) {
+    const std::string b = scratch_dir("resumed" + std::to_string(stop));
+    {
+      SparsifyRun first(tc, c, b);
+      EXPECT_FALSE(first.resumed);
+      first.trainer.run(nullptr, stop);
+      EXPECT_EQ(first.s.pruned(), stop >= admm_end);
+    }
+    SparsifyRun second(tc, c, b);
+    ASSERT_TRUE(second.resumed) << stop;
+    EXPECT_EQ(second.trainer.step(), stop);
+    EXPECT_EQ(second.s.pruned(), stop >= admm_end);
+    const nn::TrainResult r = second.trainer.run(nullptr);
+    EXPECT_EQ(r.first_step, stop);
+    EXPECT_TRUE(same_bits(second.trainer.params().values(), straight.trainer.params().values()))
+        << "stopped at " << stop;
+    EXPECT_EQ(records_jsonl(second.s.records()), jsonl) << "stopped at " << stop;
+    EXPECT_EQ(second.s.masks(), straight.s.masks());
+    EXPECT_EQ(second.trainer.optimizer().steps(), straight.trainer.optimizer().steps());
+    fs::remove_all(b);
+  }
+  fs::remove_all(a);
+}
+
+TEST(NmSparsifyResume, InterruptedAdmmRunEqualsUninterruptedRun) {
+  SparsifyConfig c = admm_config(25, 4, 1.0, 1.5);
+  c.distill = true;
+  expect_resumption_exact(c, {10, 30}, 25, 6);  // updates after steps 4, 8, ..., 24
+}
+
+// With a dense phase: ADMM after 10 dense steps, interrupted at the phase's end (ADMM
+// starts in step 10's hook, before the state is saved), inside ADMM (20) and inside masked
+// fine-tuning (30); ASP after 20 dense steps, interrupted inside the dense phase (10), at
+// the pruning (20) and after it (30).
+TEST(NmSparsifyResume, InterruptedRunWithADensePhaseEqualsUninterruptedRun) {
+  SparsifyConfig c = admm_config(15, 4, 1.0, 1.5);
+  c.dense_steps = 10;
+  expect_resumption_exact(c, {10, 20, 30}, 25, 3);  // updates after steps 13, 17, 21
+  SparsifyConfig asp;
+  asp.method = Method::kAsp;
+  asp.dense_steps = 20;
+  expect_resumption_exact(asp, {10, 20, 30}, 20, 0);
+}
+
+// The state written just before the trainer's checkpoint: a crash between the two leaves
+// the newer state beside the older checkpoint, and .prev still matches that one. A corrupt
+// file is an IoError naming it.
+TEST(NmSparsifyResume, PreviousStateMatchesAnOlderCheckpointAndCorruptionIsAnError) {
+  nn::TrainConfig tc = tiny_train(40);
+  tc.checkpoint_every = 10;
+  const SparsifyConfig c = admm_config(25, 4, 1.0, 1.5);
+  const std::string d = scratch_dir("prev");
+  const std::string state = d + "/admm_state.bin";
+  {
+    SparsifyRun run(tc, c, d);
+    run.trainer.run(nullptr, 20);
+  }
+  nn::Trainer trainer(tc, "");
+  NmSparsifier s(c, trainer.params());
+  EXPECT_TRUE(s.load_state(state, 20));
+  EXPECT_EQ(s.records().size(), 5u);
+  EXPECT_TRUE(s.load_state(state, 10));  // from admm_state.bin.prev
+  EXPECT_EQ(s.records().size(), 2u);
+  EXPECT_FALSE(s.load_state(state, 30));
+  std::string bytes = read_file(state);
+  bytes[bytes.size() / 2] ^= 1;
+  write_file_atomic(state, bytes, false);
+  try {
+    s.load_state(state, 20);
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find(state + ": ADMM state: hash mismatch"), std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(d);
 }
 
 }  // namespace

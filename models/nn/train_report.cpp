@@ -1,0 +1,48 @@
+#include "models/nn/train_report.h"
+
+#include <sys/resource.h>
+
+#include <filesystem>
+
+namespace tessel::nn {
+
+namespace fs = std::filesystem;
+
+double process_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+void report_training(Trainer& trainer, const TrainResult& t, bool resumed, double cpu_start,
+                     const std::string& artifact_dir, SimResult& r) {
+  const TrainConfig& config = trainer.config();
+  r.metrics["steps"] = static_cast<double>(t.steps);
+  r.metrics["tokens"] = static_cast<double>(t.tokens);
+  r.metrics["wall_s"] = t.train_seconds;
+  r.metrics["cpu_s"] = process_cpu_seconds() - cpu_start;
+  r.metrics[config.task == "mnist" ? "examples_per_s" : "tokens_per_s"] = t.tokens_per_second();
+  r.metrics["parameters"] = static_cast<double>(trainer.params().size());
+  if (!t.losses.empty()) r.metrics["train_loss"] = t.losses.back();
+  if (!t.evals.empty()) {
+    r.metrics["val_loss"] = t.evals.back().val_loss;
+    if (t.evals.back().val_accuracy >= 0) r.metrics["val_accuracy"] = t.evals.back().val_accuracy;
+    if (t.evals.back().val_f1 >= 0) r.metrics["val_f1"] = t.evals.back().val_f1;
+  }
+  if (t.test_accuracy >= 0) {
+    r.metrics["test_accuracy"] = t.test_accuracy;
+    r.metrics["test_f1"] = t.test_f1;
+  }
+  if (trainer.document_split()) r.labels["split_hash"] = trainer.split_hash();
+  if (resumed) r.metrics["resumed_from_step"] = static_cast<double>(t.first_step);
+  r.labels["train_time"] = format_duration(t.train_seconds);
+  r.labels["backend"] = config.backend;
+  r.labels["task"] = config.task;
+  if (!artifact_dir.empty())
+    for (const char* name : {"eval.jsonl", "summary.json", "checkpoint.bin", "split.txt"})
+      if (fs::exists(fs::path(artifact_dir) / name))
+        r.artifacts[fs::path(name).stem().string()] = name;
+}
+
+}  // namespace tessel::nn
