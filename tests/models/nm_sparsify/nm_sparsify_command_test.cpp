@@ -104,7 +104,9 @@ TEST_F(NmSparsifyCommand, AdmmAndAspRunFromADenseCheckpointAndExportMasks) {
           const float w = ck.values[static_cast<std::size_t>(offset + k * cols + o)];
           const float got = a.data[static_cast<std::size_t>(o * rows + k)];
           ASSERT_EQ(got, w) << name << " " << o << "," << k;
-          if (!m.mask(o, k)) ASSERT_EQ(got, 0.0f) << name << " " << o << "," << k;
+          if (!m.mask(o, k)) {
+            ASSERT_EQ(got, 0.0f) << name << " " << o << "," << k;
+          }
         }
       ++checked;
     }
