@@ -32,15 +32,11 @@ class NmSparsifyExperiment : public Experiment {
 
   void configure(const Config& hw, const Config& workload) override {
     hw.get<std::string>("description", "");
-    if (workload.has("seed"))
-      workload.fail("seed",
-                    "a run's seed is the experiment's `seed:` (a sweep sets it per point); move "
-                    "it there");
     if (!workload.has("sparsify"))
       workload.fail("sparsify", "needs a sparsify: section (pattern, params, admm, distill)");
     // Read first, so that the training file's own check of unused keys sees it as used.
     sparsify_ = SparsifyConfig::from_config(workload.child("sparsify"), method_, true);
-    train_ = nn::TrainConfig::from_config(workload);
+    train_ = nn::TrainConfig::from_experiment_workload(workload);
     if (train_.task == "mnist") workload.fail("task", "nm_sparsify needs task lm or classify");
     if (train_.backend != "cpu")
       workload.child("train").fail("backend", "nm_sparsify runs on backend cpu only so far");

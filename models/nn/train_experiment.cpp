@@ -19,13 +19,7 @@ class TrainExperiment : public Experiment {
 
   void configure(const Config& hw, const Config& workload) override {
     hw.get<std::string>("description", "");
-    // One seed per point: the experiment's (a sweep derives or sweeps it). A second one in
-    // the workload would be silently overridden, so it is an error.
-    if (workload.has("seed"))
-      workload.fail("seed",
-                    "a run's seed is the experiment's `seed:` (a sweep sets it per point); move "
-                    "it there");
-    config_ = TrainConfig::from_config(workload);
+    config_ = TrainConfig::from_experiment_workload(workload);
     if (mlp_ != (config_.task == "mnist"))
       workload.fail("task", std::string("model ") + (mlp_ ? "train.mlp" : "train.transformer") +
                                 " trains task " + (mlp_ ? "mnist" : "lm or classify") + ", got '" +

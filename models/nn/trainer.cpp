@@ -46,6 +46,14 @@ std::string relative_path_origin(const Config& key) {
 
 }  // namespace
 
+TrainConfig TrainConfig::from_experiment_workload(const Config& workload) {
+  if (workload.has("seed"))
+    workload.fail("seed",
+                  "a run's seed is the experiment's `seed:` (a sweep sets it per point); move "
+                  "it there");
+  return from_config(workload);
+}
+
 TrainConfig TrainConfig::from_config(const Config& cfg) {
   TrainConfig c;
   c.name = cfg.get<std::string>("name", fs::path(cfg.location().file).stem().string());

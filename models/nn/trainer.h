@@ -83,6 +83,10 @@ struct TrainConfig {
 
   // Reads a loaded config (every key; unknown keys are errors with file:line:col).
   static TrainConfig from_config(const Config& cfg);
+  // from_config for the workload of a registered experiment: the run's seed is the
+  // experiment's (a sweep sets it per point), so a `seed:` here, which it would silently
+  // override, is an error.
+  static TrainConfig from_experiment_workload(const Config& workload);
 };
 
 struct EvalPoint {

@@ -189,12 +189,8 @@ int main(int argc, char** argv) {
       }
       return summary.failed ? kExitPointsFailed : kExitOk;
     }
-  } catch (const Error& e) {
-    std::cerr << "tessel: " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "tessel: internal error: " << e.what() << "\n";
-    return kExitFailure;
+  } catch (const std::exception&) {
+    return report_current_exception(std::cerr);
   }
   return kExitUsage;
 }

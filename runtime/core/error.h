@@ -1,6 +1,8 @@
 // Error types shared by every floor; each carries the exit code the tool reports.
 #pragma once
 
+#include <exception>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
@@ -44,5 +46,20 @@ class SimError : public Error {
  public:
   explicit SimError(const std::string& message) : Error(message, kExitFailure) {}
 };
+
+// Call inside a catch block: prints the exception being handled as the tool reports it
+// ("tessel: <message>", or "tessel: internal error: ..." for anything not a tessel::Error)
+// and returns the exit code to end with. Shared by main() and the forked sweep points.
+inline int report_current_exception(std::ostream& err) {
+  try {
+    throw;
+  } catch (const Error& e) {
+    err << "tessel: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    err << "tessel: internal error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
 
 }  // namespace tessel

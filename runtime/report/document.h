@@ -11,6 +11,11 @@ struct Table {
   std::vector<std::string> header;
   std::vector<bool> numeric;  // per column: right-aligned
   std::vector<std::vector<std::string>> rows;
+
+  void add_column(const std::string& name, bool is_numeric) {
+    header.push_back(name);
+    numeric.push_back(is_numeric);
+  }
 };
 
 struct Figure {

@@ -1,29 +1,9 @@
 // gnuplot script for study line plots (metric against key or metric, one line per group).
 #include "runtime/report/line_plot.h"
 
-#include <cstdio>
+#include "runtime/report/plots.h"
 
 namespace tessel::report {
-namespace {
-
-// A gnuplot single-quoted string literal ('' stands for ').
-std::string quoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
-
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
-}  // namespace
 
 PlotJob line_plot(const LinePlotSpec& spec, const std::vector<LineSeries>& series) {
   PlotJob job;
@@ -36,7 +16,7 @@ PlotJob line_plot(const LinePlotSpec& spec, const std::vector<LineSeries>& serie
   for (size_t i = 0; i < series.size(); ++i) {
     std::string data;
     for (const auto& p : series[i].points)
-      data += num(p.x) + "\t" + num(p.y) + "\t" + num(p.y_std) + "\n";
+      data += gp_number(p.x) + "\t" + gp_number(p.y) + "\t" + gp_number(p.y_std) + "\n";
     job.data_files["series" + std::to_string(i) + ".tsv"] = data;
   }
   std::string s =
@@ -52,8 +32,8 @@ PlotJob line_plot(const LinePlotSpec& spec, const std::vector<LineSeries>& serie
       "set key outside right top vertical Left reverse noautotitle\n"
       "set lmargin 12\nset bmargin 5\n"
       "set title " +
-      quoted(spec.title) + "\nset xlabel " + quoted(spec.x_label) + "\nset ylabel " +
-      quoted(spec.y_label) + "\n";
+      gp_string(spec.title) + "\nset xlabel " + gp_string(spec.x_label) + "\nset ylabel " +
+      gp_string(spec.y_label) + "\n";
   if (spec.log_x) s += "set logscale x\n";
   if (spec.log_y) s += "set logscale y\n";
   s += "plot ";
@@ -62,12 +42,12 @@ PlotJob line_plot(const LinePlotSpec& spec, const std::vector<LineSeries>& serie
     static const char* const kColours[] = {"#0072b2", "#e69f00", "#009e73", "#cc79a7",
                                            "#56b4e9", "#d55e00", "#f0e442", "#000000"};
     const std::string colour = kColours[i % 8];
-    const std::string file = quoted("series" + std::to_string(i) + ".tsv");
+    const std::string file = gp_string("series" + std::to_string(i) + ".tsv");
     if (i) s += ", \\\n     ";
     s += file + " using 1:2" +
          std::string(error_bars ? ":3 with yerrorlines" : " with linespoints") + " lw 2 pt " +
          std::to_string(5 + static_cast<int>(i % 8)) + " ps 0.9 lc rgb '" + colour + "' title " +
-         quoted(series[i].label);
+         gp_string(series[i].label);
   }
   job.script = s + "\n";
   return job;

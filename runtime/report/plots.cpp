@@ -34,23 +34,6 @@ std::string data_label(const std::string& s) {
   return out;
 }
 
-// A gnuplot single-quoted string literal (no escapes inside except '' for ').
-std::string gp_string(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
-
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 // A gnuplot double-quoted string literal; "\n" in `s` becomes a line break.
 std::string gp_dq_string(const std::string& s) {
   std::string out = "\"";
@@ -147,7 +130,7 @@ std::string xtics_for(const std::vector<std::string>& labels) {
 // Bars sit at x = 0 .. n-1: the range hugs them (gnuplot's autoscale would widen it to
 // the next round tick and leave a fifth of a wide chart empty).
 std::string bar_xrange(size_t bars) {
-  return "set xrange [-0.6:" + num(static_cast<double>(bars) - 0.4) + "]\n";
+  return "set xrange [-0.6:" + gp_number(static_cast<double>(bars) - 0.4) + "]\n";
 }
 
 // Bar charts are drawn 1000 px wide (the width the HTML shows them at, so fonts keep their
@@ -175,6 +158,22 @@ bool wide_range(const std::vector<double>& v) {
 
 }  // namespace
 
+std::string gp_string(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+std::string gp_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
 PlotJob speedup_plot(const std::vector<Bar>& bars, const std::string& baseline_text) {
   PlotJob job;
   job.name = "speedup";
@@ -183,7 +182,7 @@ PlotJob speedup_plot(const std::vector<Bar>& bars, const std::string& baseline_t
   double lo = 0, hi = 0;
   size_t value_chars = 0;  // the longest value label ("14.73×")
   for (const Bar& b : bars) {
-    data += data_label(b.label) + "\t" + num(b.value) + "\n";
+    data += data_label(b.label) + "\t" + gp_number(b.value) + "\n";
     labels.push_back(b.label);
     lo = labels.size() == 1 ? b.value : std::min(lo, b.value);
     hi = std::max(hi, b.value);
@@ -246,7 +245,7 @@ PlotJob speedup_plot(const std::vector<Bar>& bars, const std::string& baseline_t
     script += "set logscale y 10\n" + ytics +
               "set mytics 10\n"
               "set yrange [" +
-              num(y0) + ":" + num(y1) +
+              gp_number(y0) + ":" + gp_number(y1) +
               "]\n"
               "set offsets 0, 0, 0, 0\n"
               "plot 'speedup.dat' using 0:2:($0-0.35):($0+0.35):($2<1?$2:1):($2<1?1:$2)" +
@@ -311,11 +310,11 @@ PlotJob energy_plot(const std::vector<std::string>& labels,
   data += "\n";
   for (size_t p = 0; p < labels.size(); ++p) {
     data += data_label(labels[p]);
-    for (size_t c : shown) data += "\t" + num(values[p][c]);
+    for (size_t c : shown) data += "\t" + gp_number(values[p][c]);
     if (!other.empty()) {
       double sum = 0;
       for (size_t c : other) sum += values[p][c];
-      data += "\t" + num(sum);
+      data += "\t" + gp_number(sum);
     }
     data += "\n";
   }
@@ -359,12 +358,13 @@ PlotJob pareto_plot(const std::vector<ScatterPoint>& points, const std::vector<s
   std::string all = "latency\tenergy\tpoint\n", best = "latency\tenergy\tpoint\n";
   std::vector<double> xs, ys;
   for (const auto& p : points) {
-    all += num(p.x) + "\t" + num(p.y) + "\t" + data_label(p.label) + "\n";
+    all += gp_number(p.x) + "\t" + gp_number(p.y) + "\t" + data_label(p.label) + "\n";
     xs.push_back(p.x);
     ys.push_back(p.y);
   }
   for (size_t i : front)
-    best += num(points[i].x) + "\t" + num(points[i].y) + "\t" + data_label(points[i].label) + "\n";
+    best += gp_number(points[i].x) + "\t" + gp_number(points[i].y) + "\t" +
+            data_label(points[i].label) + "\n";
   job.data_files["points.dat"] = all;
   job.data_files["front.dat"] = best;
   job.script = preamble(job.name, 1000, 600) +

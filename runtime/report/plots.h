@@ -42,6 +42,11 @@ PlotJob pareto_plot(const std::vector<ScatterPoint>& points, const std::vector<s
 // first match on PATH. Empty when there is none.
 std::string find_program(const std::string& program);
 
+// gnuplot script text: a single-quoted string literal ('' stands for ', line breaks become
+// spaces), and a number with every digit a double holds.
+std::string gp_string(const std::string& s);
+std::string gp_number(double v);
+
 // Runs `gnuplot` on the job in a fresh temporary directory (removed afterwards) and
 // returns the SVG. A non-zero exit or a missing SVG throws IoError naming the plot and
 // quoting gnuplot's last error lines.

@@ -273,15 +273,11 @@ std::string checks_text(const SimResult& r) {
 Table algorithm_points_table(const Analysis& a) {
   const bool seed_swept = std::find(a.keys.begin(), a.keys.end(), "seed") != a.keys.end();
   Table t;
-  auto column = [&](const std::string& header, bool numeric) {
-    t.header.push_back(header);
-    t.numeric.push_back(numeric);
-  };
-  column("ID", false);
-  for (const auto& k : a.keys) column(k, false);
-  if (!seed_swept) column("Seed", true);
-  column("Status", false);
-  for (const auto& m : a.metric_columns) column(m, true);
+  t.add_column("ID", false);
+  for (const auto& k : a.keys) t.add_column(k, false);
+  if (!seed_swept) t.add_column("Seed", true);
+  t.add_column("Status", false);
+  for (const auto& m : a.metric_columns) t.add_column(m, true);
   for (const PointRecord& p : a.points) {
     std::vector<std::string> row{p.id};
     for (const auto& k : a.keys)
@@ -305,26 +301,22 @@ Table points_table(const Analysis& a) {
   for (size_t i : a.ok) has_checks |= !a.points[i].result->checks.empty();
 
   Table t;
-  auto column = [&](const std::string& header, bool numeric) {
-    t.header.push_back(header);
-    t.numeric.push_back(numeric);
-  };
-  column("ID", false);
-  for (const auto& k : a.keys) column(k, false);
-  column("Status", false);
-  column("Cycles", true);
-  column("Latency (µs)", true);
-  column("Energy (" + a.eu.name + ")", true);
+  t.add_column("ID", false);
+  for (const auto& k : a.keys) t.add_column(k, false);
+  t.add_column("Status", false);
+  t.add_column("Cycles", true);
+  t.add_column("Latency (µs)", true);
+  t.add_column("Energy (" + a.eu.name + ")", true);
   if (a.has_baseline) {
-    column("Baseline", false);
-    column("Speedup (×)", true);
-    column("Energy saving (×)", true);
+    t.add_column("Baseline", false);
+    t.add_column("Speedup (×)", true);
+    t.add_column("Energy saving (×)", true);
   }
-  if (has_util) column("Utilization (%)", true);
-  if (has_gflops) column("GFLOP/s", true);
-  if (has_power) column("Power (W)", true);
-  if (has_checks) column("Checks passed", false);
-  column("Pareto", false);
+  if (has_util) t.add_column("Utilization (%)", true);
+  if (has_gflops) t.add_column("GFLOP/s", true);
+  if (has_power) t.add_column("Power (W)", true);
+  if (has_checks) t.add_column("Checks passed", false);
+  t.add_column("Pareto", false);
 
   for (size_t i = 0; i < a.points.size(); ++i) {
     const PointRecord& p = a.points[i];
@@ -400,8 +392,7 @@ void add_comparisons(const Analysis& a, Document& doc) {
           {false, true, true, true, true, true, true, true, true, true},
           {}};
   if (paper) {
-    t.header.push_back("Published");
-    t.numeric.push_back(true);
+    t.add_column("Published", true);
   }
   auto published = [&](const std::string& row) {
     return m.reference.contains(row) ? format_sig(m.reference.at(row).get<double>(), 3)

@@ -173,16 +173,9 @@ Study plan_study(const ResultsFolder& folder) {
       for (const auto& kv : g.metrics) all.insert(kv.first);
     metrics.assign(all.begin(), all.end());
   }
-  for (const auto& k : study.group_keys) {
-    study.table.header.push_back(k);
-    study.table.numeric.push_back(false);
-  }
-  study.table.header.push_back("Runs");
-  study.table.numeric.push_back(true);
-  for (const auto& m : metrics) {
-    study.table.header.push_back(m);
-    study.table.numeric.push_back(true);
-  }
+  for (const auto& k : study.group_keys) study.table.add_column(k, false);
+  study.table.add_column("Runs", true);
+  for (const auto& m : metrics) study.table.add_column(m, true);
   for (const auto& g : groups) {
     study.aggregated |= g.points.size() > 1;
     std::vector<std::string> row;

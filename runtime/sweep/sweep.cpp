@@ -161,12 +161,8 @@ int point_child(const SweepPlan& plan, size_t index, const std::string& out_path
   try {
     run_planned_point(plan, index, out_path, artifact_dir, cache_dir);
     return kExitOk;
-  } catch (const Error& e) {
-    std::cerr << "tessel: " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "tessel: internal error: " << e.what() << "\n";
-    return kExitFailure;
+  } catch (const std::exception&) {
+    return report_current_exception(std::cerr);
   }
 }
 

@@ -3,6 +3,7 @@
 // the registered experiment, and an ANN pool-size sweep that reuses one cached index.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -131,6 +132,20 @@ TEST(StudySweep, TrainFrontEndEqualsTheRegisteredExperiment) {
   const auto record = nlohmann::json::parse(read_text(dir / "b/result.json"));
   EXPECT_EQ(record["artifacts"]["eval"], "eval.jsonl");
   EXPECT_EQ(record["labels"]["task"], "lm");
+}
+
+TEST(StudySweep, ASeedInsideATrainingWorkloadIsAnError) {
+  // The run's seed is the experiment's; one in the workload would be silently overridden.
+  TempDir dir;
+  const std::string base = read_text(kSynthetic);
+  write_text(dir / "w.yaml", base + "seed: 7\n");
+  write_text(dir / "e.yaml", "seed: 1\nhw: {model: train.transformer}\nworkload: w.yaml\n");
+  const auto run = run_tool(kTool, "run e.yaml", dir.path());
+  EXPECT_EQ(run.exit_code, 3);
+  const std::string line = std::to_string(std::count(base.begin(), base.end(), '\n') + 1);
+  EXPECT_EQ(run.err, "tessel: w.yaml:" + line +
+                         ":7: workload.seed: a run's seed is the experiment's `seed:` (a sweep "
+                         "sets it per point); move it there\n");
 }
 
 TEST(StudySweep, AnnPoolSweepReusesOneIndexAndRecallGrowsWithL) {

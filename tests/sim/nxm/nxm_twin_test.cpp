@@ -8,21 +8,10 @@
 namespace tessel::nxm {
 namespace {
 
+using testing::config_error;
 using testing::Gemm;
 using testing::Machine;
-
-SimResult twin(const Machine& h, const Gemm& g) {
-  return run_experiment(Config::parse(experiment_yaml(h, g, "nxm_analytical"), "exp.yaml"));
-}
-
-std::string config_error(const Machine& h, const Gemm& g) {
-  try {
-    twin(h, g);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::twin;
 
 TEST(NxmTwin, PerCycleThroughputFollowsLanesAndWindow) {
   // lanes 8, window 16: dense 8 K/cycle; 2:4 and 4:8 reach M/N = 2; 1:4 and 2:8 want 4

@@ -17,23 +17,12 @@ namespace {
 
 using tessel::testing::TempDir;
 using tessel::testing::write_text;
+using testing::config_error;
 using testing::Gemm;
 using testing::layer_weights;
 using testing::Machine;
+using testing::twin;
 using testing::write_matrix;
-
-SimResult twin(const Machine& h, const Gemm& g) {
-  return run_experiment(Config::parse(experiment_yaml(h, g, "nxm_analytical"), "exp.yaml"));
-}
-
-std::string config_error(const Machine& h, const Gemm& g) {
-  try {
-    twin(h, g);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 // experiment_yaml's extra workload lines start at line 23; a value after "  weights: " at
 // column 12, after "  activations: " at column 16.

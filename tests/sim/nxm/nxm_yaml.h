@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <string>
 
+#include "runtime/core/error.h"
+#include "runtime/core/runner.h"
+
 namespace tessel::nxm::testing {
 
 struct Machine {
@@ -38,6 +41,21 @@ inline std::string experiment_yaml(const Machine& h, const Gemm& g, const char* 
                 h.write_gbps, h.latency_ns, TESSEL_SOURCE_DIR, g.m, g.n, g.k, g.pattern.c_str(),
                 g.functional ? "true" : "false", g.extra.c_str());
   return buf;
+}
+
+// The analytical twin run on one machine and GEMM, and the ConfigError message it gives
+// ("no error" when it runs).
+inline SimResult twin(const Machine& h, const Gemm& g) {
+  return run_experiment(Config::parse(experiment_yaml(h, g, "nxm_analytical"), "exp.yaml"));
+}
+
+inline std::string config_error(const Machine& h, const Gemm& g) {
+  try {
+    twin(h, g);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 }  // namespace tessel::nxm::testing
