@@ -8,6 +8,7 @@ packages=(
   libsystemc-dev verilator yosys
   libeigen3-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libdnnl-dev libopenblas-dev
   gnuplot-nox clang-format
 )
 

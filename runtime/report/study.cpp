@@ -39,7 +39,8 @@ std::string stats_text(const SeedStats& s) {
          format_sig(s.max, 4) + "]";
 }
 
-// Points sharing the values of `keys` within `members`, in order of first appearance.
+// Points sharing the values of `keys` (swept keys, else result labels) within `members`, in
+// order of first appearance.
 std::vector<std::vector<size_t>> split_by(const std::vector<PointRecord>& points,
                                           const std::vector<size_t>& members,
                                           const std::vector<std::string>& keys,
@@ -48,8 +49,16 @@ std::vector<std::vector<size_t>> split_by(const std::vector<PointRecord>& points
   std::vector<json> seen;
   for (size_t i : members) {
     json key = json::object();
-    for (const auto& k : keys)
-      if (points[i].params.contains(k)) key[k] = points[i].params[k];
+    for (const auto& k : keys) {
+      if (points[i].params.contains(k)) {
+        key[k] = points[i].params[k];
+      } else if (points[i].result) {
+        // Not swept: a label the experiment reports (method, pattern, ...), so a study can
+        // group by what a point is rather than by the file that configured it.
+        const auto& labels = points[i].result->labels;
+        if (const auto it = labels.find(k); it != labels.end()) key[k] = it->second;
+      }
+    }
     auto it = std::find(seen.begin(), seen.end(), key);
     if (it == seen.end()) {
       seen.push_back(key);
@@ -62,15 +71,29 @@ std::vector<std::vector<size_t>> split_by(const std::vector<PointRecord>& points
   return out;
 }
 
-// A point's value of `name`: a swept key (numeric), else a metric; nullopt when neither.
+// Every number a point reports under the names summary.csv gives them: its metrics and,
+// for a simulation, cycles, simulated seconds and energy (total and per component).
+std::map<std::string, double> point_numbers(const SimResult& r) {
+  std::map<std::string, double> out = r.metrics;
+  if (r.cycles > 0 || !r.energy_pj.empty()) {
+    out["cycles"] = static_cast<double>(r.cycles);
+    out["seconds"] = r.seconds;
+    out["energy_total_pj"] = r.total_energy_pj();
+    for (const auto& [component, pj] : r.energy_pj) out["energy_" + component + "_pj"] = pj;
+  }
+  return out;
+}
+
+// A point's value of `name`: a swept key (numeric), else a number it reports.
 bool point_value(const PointRecord& p, const std::string& name, double* out) {
   if (p.params.contains(name)) {
     if (!p.params[name].is_number()) return false;
     *out = p.params[name].get<double>();
     return true;
   }
-  const auto it = p.result->metrics.find(name);
-  if (it == p.result->metrics.end()) return false;
+  const auto numbers = point_numbers(*p.result);
+  const auto it = numbers.find(name);
+  if (it == numbers.end()) return false;
   *out = it->second;
   return true;
 }
@@ -121,6 +144,7 @@ SeedStats seed_stats(const std::vector<double>& values) {
   if (values.empty()) return s;
   double sum = 0;
   for (double v : values) sum += v;
+  s.sum = sum;
   s.mean = sum / static_cast<double>(s.n);
   double sq = 0;
   for (double v : values) sq += (v - s.mean) * (v - s.mean);
@@ -145,7 +169,7 @@ std::vector<PointGroup> group_points(const std::vector<PointRecord>& points,
     group.points = members[g];
     std::map<std::string, std::vector<double>> values;
     for (size_t i : group.points)
-      for (const auto& [name, v] : points[i].result->metrics) values[name].push_back(v);
+      for (const auto& [name, v] : point_numbers(*points[i].result)) values[name].push_back(v);
     for (const auto& [name, v] : values) group.metrics[name] = seed_stats(v);
     groups.push_back(std::move(group));
   }
@@ -158,7 +182,7 @@ Study plan_study(const ResultsFolder& folder) {
   const auto& swept = folder.manifest.swept_keys;
   const bool seeds_swept = std::find(swept.begin(), swept.end(), "seed") != swept.end();
   study.present = seeds_swept || report.contains("group_by") || report.contains("metrics") ||
-                  report.contains("plots");
+                  report.contains("totals") || report.contains("plots");
   if (!study.present) return study;
   const auto& points = folder.points;
 
@@ -176,6 +200,8 @@ Study plan_study(const ResultsFolder& folder) {
   for (const auto& k : study.group_keys) study.table.add_column(k, false);
   study.table.add_column("Runs", true);
   for (const auto& m : metrics) study.table.add_column(m, true);
+  const std::vector<std::string> totals = strings(report, "totals");
+  for (const auto& m : totals) study.table.add_column("total " + m, true);
   for (const auto& g : groups) {
     study.aggregated |= g.points.size() > 1;
     std::vector<std::string> row;
@@ -185,6 +211,12 @@ Study plan_study(const ResultsFolder& folder) {
     for (const auto& m : metrics) {
       const auto it = g.metrics.find(m);
       row.push_back(it == g.metrics.end() ? "—" : stats_text(it->second));
+    }
+    // A total is only meaningful when every point of the group reports the metric.
+    for (const auto& m : totals) {
+      const auto it = g.metrics.find(m);
+      const bool complete = it != g.metrics.end() && it->second.n == g.points.size();
+      row.push_back(complete ? format_sig(it->second.sum, 6) : "—");
     }
     study.table.rows.push_back(row);
   }
@@ -208,9 +240,13 @@ Study plan_study(const ResultsFolder& folder) {
         if (k != x) series_keys.push_back(k);
     }
 
+    // An artifact plot draws the points that declare the artifact (a study's dense reference
+    // has no ADMM residuals); a declared artifact whose file is missing is still an error.
     std::vector<size_t> ok;
     for (size_t i = 0; i < points.size(); ++i)
-      if (points[i].ok && points[i].result) ok.push_back(i);
+      if (points[i].ok && points[i].result &&
+          (artifact.empty() || points[i].result->artifacts.count(artifact)))
+        ok.push_back(i);
     std::vector<json> series_values;
     const auto members = split_by(points, ok, series_keys, &series_values);
     std::vector<LineSeries> lines;

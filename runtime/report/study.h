@@ -19,6 +19,7 @@ namespace tessel::report {
 // deviation (n - 1 in the denominator), 0 for a single run.
 struct SeedStats {
   double mean = 0, std = 0, min = 0, max = 0;
+  double sum = 0;  // the group's total (report.totals: a model's layers summed, say)
   size_t n = 0;
 };
 SeedStats seed_stats(const std::vector<double>& values);
@@ -44,7 +45,9 @@ struct Study {
   bool present = false;  // the sweep asked for study sections (or swept seeds)
   std::vector<std::string> group_keys;
   bool aggregated = false;  // some group holds more than one run
-  Table table;  // one row per group: its keys, n, then mean ± std [min, max] per metric
+  // One row per group: its keys, n, then mean ± std [min, max] per metric, then the total
+  // of each report.totals metric over the group's points.
+  Table table;
   std::vector<StudyPlot> plots;
   std::vector<std::string> notes;  // plots left out, and why
 };

@@ -48,7 +48,7 @@ std::string fnv1a64(const std::string& data) {
 // The study parts of `report:` (runtime/report/study.h): groupings, metric columns and line
 // plots, checked here so a typo fails before any point runs.
 void read_study_report(const Config& report) {
-  for (const char* list : {"group_by", "metrics"})
+  for (const char* list : {"group_by", "metrics", "totals"})
     if (report.has(list))
       for (const auto& item : report.items(list)) item.as<std::string>();
   if (!report.has("plots")) return;

@@ -66,6 +66,38 @@ TEST(Study, GroupsAggregateOverTheSeedsAndSkipFailedPoints) {
   EXPECT_NEAR(b.std, std::sqrt(0.02), 1e-12);
 }
 
+TEST(Study, GroupsByAResultLabelWhenTheKeyIsNotSwept) {
+  // Two workload files configure the same method: grouping by the label the experiment
+  // reports joins them, and a swept key still wins over a label of the same name.
+  std::vector<PointRecord> points = {run(0, 0.002, 1, 2.0, 100), run(1, 0.003, 1, 1.0, 110),
+                                     run(2, 0.002, 2, 3.0, 90)};
+  points[0].result->labels["method"] = "asp";
+  points[1].result->labels["method"] = "admm";
+  points[2].result->labels["method"] = "asp";
+  points[2].result->labels["workload.train.lr"] = "ignored";
+  const auto groups = group_points(points, {"method"});
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].label, "method=asp");
+  EXPECT_EQ(groups[0].points, (std::vector<size_t>{0, 2}));
+  EXPECT_NEAR(groups[0].metrics.at("val_loss").mean, 2.5, 1e-12);
+  EXPECT_EQ(groups[1].label, "method=admm");
+  EXPECT_NEAR(groups[0].metrics.at("tokens_per_s").sum, 190.0, 1e-12);
+  EXPECT_EQ(groups[0].metrics.count("cycles"), 0u);  // host runs: no simulated time
+
+  // Simulations also group their cycles and energy under summary.csv's names.
+  points[0].result->cycles = 1000;
+  points[0].result->energy_pj = {{"pe_array", 30.0}, {"offchip", 12.5}};
+  points[2].result->cycles = 500;
+  points[2].result->energy_pj = {{"pe_array", 10.0}};
+  const auto sims = group_points(points, {"method"});
+  EXPECT_EQ(sims[0].metrics.at("cycles").sum, 1500.0);
+  EXPECT_EQ(sims[0].metrics.at("energy_total_pj").sum, 52.5);
+  EXPECT_EQ(sims[0].metrics.at("energy_offchip_pj").n, 1u);
+  const auto by_lr = group_points(points, {"workload.train.lr"});
+  ASSERT_EQ(by_lr.size(), 2u);
+  EXPECT_EQ(by_lr[0].points, (std::vector<size_t>{0, 2}));
+}
+
 TEST(Study, TableAndPlotsFromAResultsFolder) {
   TempDir dir;
   ResultsFolder folder;
@@ -106,6 +138,44 @@ TEST(Study, TableAndPlotsFromAResultsFolder) {
   const PlotJob& final_loss = study.plots[1].job;
   EXPECT_EQ(final_loss.data_files.at("series0.tsv"),
             "0.002\t2.5\t0.70710678118654757\n0.0030000000000000001\t1\t0\n");
+}
+
+TEST(Study, TotalsSumEachGroupAndNeedEveryPoint) {
+  ResultsFolder folder;
+  folder.manifest.swept_keys = {"seed", "workload.train.lr"};
+  folder.manifest.report = {{"group_by", {"workload.train.lr"}},
+                            {"metrics", json::array()},
+                            {"totals", {"tokens_per_s", "layers"}}};
+  folder.points = {run(0, 0.002, 1, 2.0, 100.5), run(1, 0.002, 2, 3.0, 20.25),
+                   run(2, 0.003, 1, 1.0, 7)};
+  folder.points[2].result->metrics["layers"] = 4;  // only one point of lr 0.003 has it
+  const Study study = plan_study(folder);
+  ASSERT_EQ(study.table.rows.size(), 2u);
+  const auto& header = study.table.header;
+  ASSERT_GE(header.size(), 2u);
+  EXPECT_EQ(header[header.size() - 2], "total tokens_per_s");
+  // 100.5 + 20.25 = 120.75; lr 0.002 has no "layers" at all, lr 0.003 has it on every point.
+  EXPECT_EQ(study.table.rows[0][study.table.rows[0].size() - 2], "120.750");
+  EXPECT_EQ(study.table.rows[0].back(), "—");
+  EXPECT_EQ(study.table.rows[1][study.table.rows[1].size() - 2], "7.00000");
+  EXPECT_EQ(study.table.rows[1].back(), "4.00000");
+}
+
+TEST(Study, ArtifactPlotsDrawOnlyThePointsThatDeclareTheArtifact) {
+  TempDir dir;
+  ResultsFolder folder;
+  folder.dir = dir.path();
+  folder.manifest.swept_keys = {"seed", "workload.train.lr"};
+  folder.manifest.report = {
+      {"plots", {{{"name", "c"}, {"artifact", "admm"}, {"x", "step"}, {"y", "primal"}}}}};
+  folder.points = {run(0, 0.002, 1, 2.0, 100), run(1, 0.003, 1, 1.0, 100)};
+  folder.points[1].result->artifacts["admm"] = "points/p0001/admm.jsonl";
+  write_text(dir / "points/p0001/admm.jsonl", "{\"step\":10,\"primal\":0.5}\n");
+  const Study study = plan_study(folder);
+  ASSERT_EQ(study.plots.size(), 1u);
+  const PlotJob& job = study.plots[0].job;
+  ASSERT_EQ(job.data_files.size(), 1u);  // lr 0.003 only: lr 0.002 has no such artifact
+  EXPECT_EQ(job.data_files.begin()->second, "10\t0.5\t0\n");
 }
 
 TEST(Study, MissingArtifactNamesThePointAndFile) {
