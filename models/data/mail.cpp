@@ -132,6 +132,35 @@ std::string mail_text(const std::string& raw) {
   return out;
 }
 
+std::string mail_lm_text(const std::string& text) {
+  const std::size_t first = text.find('\n');
+  if (first == std::string::npos) return "";  // a subject and no body
+  std::string out;
+  out.reserve(text.size() - first);
+  for (std::size_t start = first + 1; start <= text.size();) {
+    std::size_t eol = text.find('\n', start);
+    if (eol == std::string::npos) eol = text.size();
+    const std::size_t len = eol - start;
+    const bool blob =
+        len >= kMailBlobLine && text.find(' ', start) >= eol;  // no space before the line's end
+    if (!blob) {
+      for (std::size_t i = start; i < eol; ++i) {
+        const char c = text[i];
+        out += c == kMailPlaceholder
+                   ? ' '
+                   : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      // At most one empty line in a row (a dropped line can leave two next to each other).
+      const bool blank_run =
+          out.size() >= 2 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n';
+      if (eol < text.size() && !blank_run) out += '\n';
+    }
+    start = eol + 1;
+  }
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
 std::vector<MailMessage> load_mail_archive(const std::string& path) {
   std::vector<TarEntry> entries = read_tar(read_maybe_gzip(path), path);
   std::vector<MailMessage> out;

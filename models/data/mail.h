@@ -23,6 +23,15 @@ namespace tessel::data {
 std::string mail_text(const std::string& raw);
 constexpr char kMailPlaceholder = '\x7f';
 
+// The text a language model reads from a message, from mail_text()'s output:
+// - the body only: the "Subject:" line, the one header mail_text keeps, is dropped;
+// - lower-cased (ASCII letters), each kMailPlaceholder byte a space;
+// - a line of kMailBlobLine or more characters without a space is dropped with its
+//   newline (base64 parts, uuencoded data, long URLs: encodings, not language), and runs
+//   of empty lines that leaves become one.
+std::string mail_lm_text(const std::string& text);
+constexpr std::size_t kMailBlobLine = 60;
+
 struct MailMessage {
   std::string name;    // path inside the archive, e.g. spamassassin/spam-1/00001.<md5>.txt
   std::string folder;  // e.g. spam-1

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "models/nm_sparsify/nm_sparsify_cuda.h"
 #include "models/nn/checkpoint.h"
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
@@ -160,6 +161,7 @@ std::vector<Target> select_targets(const nn::ParamStore<float>& params,
     Target t;
     t.param = i;
     t.name = info.name;
+    t.offset = info.offset;
     if (tail.rfind("w_", 0) == 0 && info.rows > 1) {
       t.k = info.rows;  // y = x W, W [in, out]
       t.out = info.cols;
@@ -215,6 +217,10 @@ std::string records_jsonl(const std::vector<AdmmRecord>& records) {
 
 NmSparsifier::NmSparsifier(const SparsifyConfig& config, const nn::ParamStore<float>& params)
     : config_(config), targets_(select_targets(params, config)), rho_(config.rho) {}
+// Out of line: cuda::AdmmDevice is complete only here.
+NmSparsifier::~NmSparsifier() = default;
+NmSparsifier::NmSparsifier(NmSparsifier&&) noexcept = default;
+NmSparsifier& NmSparsifier::operator=(NmSparsifier&&) noexcept = default;
 
 void NmSparsifier::start_admm(const nn::ParamStore<float>& params) {
   z_.clear();
@@ -229,6 +235,7 @@ void NmSparsifier::start_admm(const nn::ParamStore<float>& params) {
     z_.push_back(std::move(z));
     u_.emplace_back(keep.size(), 0.0f);
   }
+  admm_ = true;
 }
 
 void NmSparsifier::add_penalty_gradient(nn::ParamStore<float>& params) const {
@@ -263,6 +270,11 @@ const AdmmRecord& NmSparsifier::update(int64_t step, const nn::ParamStore<float>
       w2 += static_cast<double>(w[e]) * w[e];
     }
   }
+  return record_update(step, primal2, dual2, w2);
+}
+
+const AdmmRecord& NmSparsifier::record_update(int64_t step, double primal2, double dual2,
+                                              double w2) {
   AdmmRecord rec;
   rec.update = static_cast<int64_t>(records_.size()) + 1;
   rec.step = step;
@@ -277,8 +289,12 @@ const AdmmRecord& NmSparsifier::update(int64_t step, const nn::ParamStore<float>
       config_.rho * std::pow(config_.rho_growth, static_cast<double>(rec.update)), config_.rho_max);
   if (next != rho_) {
     const auto scale = static_cast<float>(rho_ / next);
-    for (auto& u : u_)
-      for (float& v : u) v *= scale;
+    if (device_) {
+      device_->scale_u(scale);
+    } else {
+      for (auto& u : u_)
+        for (float& v : u) v *= scale;
+    }
     rho_ = next;
   }
   return records_.back();
@@ -298,6 +314,7 @@ void NmSparsifier::prune(nn::ParamStore<float>& params) {
     masks_.push_back(std::move(keep));
   }
   pruned_ = true;
+  admm_ = false;
   z_.clear();
   u_.clear();
 }
@@ -311,6 +328,106 @@ void NmSparsifier::enforce_masks(nn::ParamStore<float>& params) const {
     for (std::size_t e = 0; e < keep.size(); ++e)
       if (!keep[e]) w[e] = g[e] = 0.0f;
   }
+}
+
+// ---------------------------------------------------------------- CUDA backend
+
+std::vector<uint8_t> project_mask_cuda(const float* w, const Target& t, const sparse::Pattern& p) {
+  cuda::DeviceTarget d;
+  d.k = t.k;
+  d.out = t.out;
+  d.k_is_rows = t.k_is_rows;
+  std::vector<uint8_t> keep(static_cast<std::size_t>(t.k * t.out));
+  cuda::api().project_host(w, d, p.n, p.m, keep.data());
+  return keep;
+}
+
+cuda::AdmmDevice& NmSparsifier::device() {
+  if (!device_) {
+    std::vector<cuda::DeviceTarget> ts;
+    for (const Target& t : targets_) {
+      cuda::DeviceTarget d;
+      d.offset = t.offset;
+      d.k = t.k;
+      d.out = t.out;
+      d.k_is_rows = t.k_is_rows;
+      ts.push_back(d);
+    }
+    device_ = cuda::api().make_admm(ts, config_.pattern.n, config_.pattern.m);
+  }
+  return *device_;
+}
+
+void NmSparsifier::start_admm(nn::CudaTransformer& model) {
+  records_.clear();
+  rho_ = std::min(config_.rho, config_.rho_max);
+  device().start(model.device_params().values);
+  z_.clear();
+  u_.clear();
+  admm_ = true;
+}
+
+void NmSparsifier::add_penalty_gradient(nn::CudaTransformer& model) const {
+  if (!device_ || !admm_)
+    throw Error("nm_sparsify: add_penalty_gradient on the device before start_admm", kExitFailure);
+  const nn::CudaTransformer::DeviceParams d = model.device_params();
+  device_->add_penalty(d.values, d.grads, static_cast<float>(rho_));
+}
+
+const AdmmRecord& NmSparsifier::update(int64_t step, nn::CudaTransformer& model) {
+  if (!device_ || !admm_)
+    throw Error("nm_sparsify: update on the device before start_admm", kExitFailure);
+  const cuda::Residuals r = device_->update(model.device_params().values);
+  return record_update(step, r.primal2, r.dual2, r.w2);
+}
+
+void NmSparsifier::prune(nn::CudaTransformer& model, nn::ParamStore<float>* host) {
+  float* mask = model.device_mask();
+  device().prune(model.device_params().values, mask);
+  model.values_changed();
+  // The masks come to the host once: mask files, the state file and masks() read them.
+  masks_.clear();
+  for (std::size_t j = 0; j < targets_.size(); ++j) {
+    std::vector<uint8_t> keep(static_cast<std::size_t>(targets_[j].k * targets_[j].out));
+    device_->download_keep(static_cast<int>(j), keep.data());
+    masks_.push_back(std::move(keep));
+  }
+  pruned_ = true;
+  admm_ = false;
+  z_.clear();
+  u_.clear();
+  if (host) set_masks(*host);
+}
+
+void NmSparsifier::enforce_masks(nn::CudaTransformer& model) const {
+  if (!device_ || !pruned_)
+    throw Error("nm_sparsify: enforce_masks on the device before prune", kExitFailure);
+  const nn::CudaTransformer::DeviceParams d = model.device_params();
+  device_->enforce(d.values, d.grads);
+  model.values_changed();
+}
+
+std::vector<float> NmSparsifier::admm_z(std::size_t target) const {
+  if (!admm_) throw Error("nm_sparsify: Z exists while ADMM runs only", kExitFailure);
+  if (!device_) return z_.at(target);
+  const Target& t = targets_.at(target);
+  std::vector<float> z(static_cast<std::size_t>(t.k * t.out)), u(z.size());
+  device_->download_zu(static_cast<int>(target), z.data(), u.data());
+  return z;
+}
+
+std::vector<float> NmSparsifier::admm_u(std::size_t target) const {
+  if (!admm_) throw Error("nm_sparsify: U exists while ADMM runs only", kExitFailure);
+  if (!device_) return u_.at(target);
+  const Target& t = targets_.at(target);
+  std::vector<float> z(static_cast<std::size_t>(t.k * t.out)), u(z.size());
+  device_->download_zu(static_cast<int>(target), z.data(), u.data());
+  return u;
+}
+
+void NmSparsifier::set_masks(nn::ParamStore<float>& params) const {
+  for (std::size_t j = 0; j < targets_.size(); ++j)
+    params.set_mask(targets_[j].param, std::vector<float>(masks_[j].begin(), masks_[j].end()));
 }
 
 sparse::Mask NmSparsifier::sparse_mask(std::size_t target) const {
@@ -328,9 +445,10 @@ sparse::Mask NmSparsifier::sparse_mask(std::size_t target) const {
 
 void NmSparsifier::attach(nn::Trainer& trainer) {
   const nn::TrainConfig& tc = trainer.config();
-  if (tc.backend != "cpu")
-    throw ConfigError("train.backend: nm_sparsify runs on backend cpu only so far, not " +
-                      tc.backend);
+  if (tc.backend == "cuda" && tc.optimizer_on_host)
+    throw ConfigError(
+        "train.optimizer_placement: nm_sparsify on backend cuda keeps its state on the device "
+        "and needs the optimizer there too (device, not host)");
   nn::Transformer<float>* student = trainer.transformer();
   if (!student) throw ConfigError("task: nm_sparsify needs a Transformer task (lm or classify)");
   if (config_.dense_steps > tc.steps)
@@ -352,6 +470,10 @@ void NmSparsifier::attach(nn::Trainer& trainer) {
   // Absolute steps: the sparsification begins after `begin` steps, ADMM prunes after `end`.
   const int64_t begin = std::max(start_, config_.dense_steps);
   const int64_t end = config_.dense_steps + config_.admm_steps;
+  if (nn::CudaTransformer* gpu = trainer.cuda_transformer()) {
+    attach_cuda(trainer, *gpu, begin, end);
+    return;
+  }
 
   const bool lm = student->config().head == nn::Head::kLanguageModel;
   // The teacher (dense: the set weights, else the current ones) joins the loss.
@@ -414,6 +536,82 @@ void NmSparsifier::attach(nn::Trainer& trainer) {
   };
 }
 
+// The CPU attach above step for step, on the device: the same phases at the same steps.
+void NmSparsifier::attach_cuda(nn::Trainer& trainer, nn::CudaTransformer& gpu, int64_t begin,
+                               int64_t end) {
+  const nn::TrainConfig& tc = trainer.config();
+  nn::ParamStore<float>& params = trainer.params();
+  const int64_t max_tokens = static_cast<int64_t>(tc.batch_size) * tc.seq_len;
+  // The teacher is a second, dense model on the device; its logits of the very batch the
+  // student sees, computed in the same step, feed distill_loss_cuda in the student's seam.
+  auto start_distill = [this, &gpu, &params, max_tokens] {
+    nn::ParamStore<float> w = params;  // the layout; the values follow
+    w.clear_masks();
+    if (teacher_values_.empty())
+      gpu.download_params(w);  // the current weights live on the device (once, here)
+    else
+      w.values() = teacher_values_;
+    cuda_teacher_ =
+        std::make_unique<nn::CudaTransformer>(gpu.config(), max_tokens, gpu.precision());
+    cuda_teacher_->upload_params(w);
+    const double temperature = config_.temperature, alpha = config_.alpha;
+    gpu.set_logit_loss([this, temperature, alpha](const data::TokenBatch& b,
+                                                  const nn::CudaTransformer::DeviceLogits& s,
+                                                  float ce) {
+      cuda_teacher_->loss(b);
+      return distill_loss_cuda(s, cuda_teacher_->device_logits().logits, temperature, alpha, ce);
+    });
+  };
+  auto begin_sparsify = [this, end, start_distill, &params](nn::CudaTransformer& m, int64_t now) {
+    if (config_.distill) start_distill();
+    if (config_.method == Method::kAsp || end <= now)
+      prune(m, &params);
+    else
+      start_admm(m);
+  };
+  // The host store holds the starting weights (the caller's, or the checkpoint a resume
+  // loaded, with the restored masks): the device takes them once, here.
+  if (restored_ && pruned_) set_masks(params);
+  gpu.upload_params(params);
+  if (restored_) {
+    device_.reset();
+    for (std::size_t j = 0; j < targets_.size(); ++j) {
+      if (admm_) device().upload_zu(static_cast<int>(j), z_[j].data(), u_[j].data());
+      if (pruned_) device().upload_keep(static_cast<int>(j), masks_[j].data());
+    }
+    z_.clear();  // the device holds them from here on
+    u_.clear();
+    if (config_.distill && trainer.step() >= begin) {
+      if (teacher_values_.empty())
+        throw ConfigError("sparsify.distill: a resumed run needs the teacher's weights set");
+      start_distill();
+    }
+  } else if (trainer.step() >= begin) {
+    begin_sparsify(gpu, trainer.step());
+  }
+  const int64_t total = tc.steps, every = tc.checkpoint_every;
+  trainer.on_device_gradients = [this](int64_t, nn::CudaTransformer& m) {
+    if (pruned_)
+      enforce_masks(m);
+    else if (admm_running())
+      add_penalty_gradient(m);
+  };
+  trainer.on_device_step_end = [this, begin, end, total, every, begin_sparsify, &params](
+                                   int64_t step, nn::CudaTransformer& m) {
+    const int64_t done = step + 1;
+    if (pruned_) {
+      enforce_masks(m);  // AdamW's momentum would otherwise move pruned weights
+    } else if (admm_running()) {
+      if ((done - begin) % config_.interval == 0) update(step, m);
+      if (done >= end) prune(m, &params);
+    } else if (done == begin) {
+      begin_sparsify(m, done);  // the end of the dense phase
+    }
+    if (!state_file_.empty() && (done == total || (every > 0 && done % every == 0)))
+      save_state(state_file_, done);
+  };
+}
+
 namespace {
 
 constexpr char kStateMagic[8] = {'T', 'S', 'L', 'A', 'D', 'M', 'M', '1'};
@@ -446,6 +644,11 @@ std::string NmSparsifier::state_bytes(int64_t step) const {
   for (std::size_t j = 0; j < targets_.size(); ++j) {
     if (pruned_) {
       s.append(reinterpret_cast<const char*>(masks_[j].data()), masks_[j].size());
+    } else if (admm_running() && device_) {
+      std::vector<float> z(static_cast<std::size_t>(targets_[j].k * targets_[j].out)), u(z.size());
+      device_->download_zu(static_cast<int>(j), z.data(), u.data());
+      s.append(reinterpret_cast<const char*>(z.data()), z.size() * sizeof(float));
+      s.append(reinterpret_cast<const char*>(u.data()), u.size() * sizeof(float));
     } else if (admm_running()) {
       s.append(reinterpret_cast<const char*>(z_[j].data()), z_[j].size() * sizeof(float));
       s.append(reinterpret_cast<const char*>(u_[j].data()), u_[j].size() * sizeof(float));
@@ -527,6 +730,8 @@ bool NmSparsifier::load_state(const std::string& path, int64_t step) {
     start_ = h.at("start");
     rho_ = h.at("rho");
     pruned_ = pruned;
+    admm_ = admm;
+    device_.reset();  // attach moves the restored state to the device (CUDA backend)
     restored_ = true;
     return true;
   }
@@ -583,6 +788,68 @@ T distill_loss(const nn::Matrix<T>& student, const nn::Matrix<T>& teacher,
 template float distill_loss<float>(const nn::Matrix<float>&, const nn::Matrix<float>&,
                                    const std::vector<int32_t>&, double, double, float,
                                    nn::Matrix<float>&);
+
+namespace {
+
+// distill_loss's two factors for the kernel: (1 − α) on the cross-entropy gradient (as the
+// CPU's float multiply) and α τ / n on (q − p), times the loss scale the dlogits carry.
+cuda::DistillArgs distill_args(int64_t rows, int vocab, int64_t counted, float loss_scale,
+                               double temperature, double alpha) {
+  cuda::DistillArgs a;
+  a.rows = rows;
+  a.vocab = vocab;
+  a.temperature = temperature;
+  a.ce_factor = static_cast<float>(1 - alpha);
+  a.kd_factor = counted ? alpha * temperature / static_cast<double>(counted) * loss_scale : 0.0;
+  return a;
+}
+
+// distill_loss's return value from the kernel's KL sum.
+float distill_total(double kl_sum, int64_t counted, double temperature, double alpha,
+                    float ce_loss) {
+  if (counted == 0) return static_cast<float>((1 - alpha) * ce_loss);
+  return static_cast<float>((1 - alpha) * static_cast<double>(ce_loss) +
+                            alpha * temperature * temperature * kl_sum /
+                                static_cast<double>(counted));
+}
+
+}  // namespace
+
+float distill_loss_cuda(const nn::CudaTransformer::DeviceLogits& student,
+                        const float* teacher_logits, double temperature, double alpha,
+                        float ce_loss) {
+  cuda::DistillArgs a = distill_args(student.rows, student.vocab, student.counted,
+                                     student.loss_scale, temperature, alpha);
+  a.student = student.logits;
+  a.teacher = teacher_logits;
+  a.targets = student.targets;
+  a.dlogits = student.dlogits;
+  const double kl = cuda::api().distill(a);
+  return distill_total(kl, student.counted, temperature, alpha, ce_loss);
+}
+
+float distill_loss_cuda(const nn::Matrix<float>& student, const nn::Matrix<float>& teacher,
+                        const std::vector<int32_t>& targets, double temperature, double alpha,
+                        float ce_loss, nn::Matrix<float>& dlogits) {
+  if (teacher.rows() != student.rows() || teacher.cols() != student.cols() ||
+      dlogits.rows() != student.rows() || dlogits.cols() != student.cols() ||
+      static_cast<Eigen::Index>(targets.size()) != student.rows())
+    throw Error("nm_sparsify: distill_loss_cuda: student " + std::to_string(student.rows()) + "x" +
+                    std::to_string(student.cols()) + ", teacher " + std::to_string(teacher.rows()) +
+                    "x" + std::to_string(teacher.cols()) + ", " + std::to_string(targets.size()) +
+                    " targets",
+                kExitFailure);
+  const int64_t counted =
+      std::count_if(targets.begin(), targets.end(), [](int32_t t) { return t >= 0; });
+  cuda::DistillArgs a = distill_args(student.rows(), static_cast<int>(student.cols()), counted,
+                                     1.0f, temperature, alpha);
+  a.student = student.data();
+  a.teacher = teacher.data();
+  a.targets = targets.data();
+  a.dlogits = dlogits.data();
+  const double kl = cuda::api().distill_host(a);
+  return distill_total(kl, counted, temperature, alpha, ce_loss);
+}
 template double distill_loss<double>(const nn::Matrix<double>&, const nn::Matrix<double>&,
                                      const std::vector<int32_t>&, double, double, double,
                                      nn::Matrix<double>&);

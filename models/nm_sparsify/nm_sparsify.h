@@ -1,7 +1,9 @@
 // NxMTransformer (arXiv 2110.15766): N:M sparsification of a pretrained Transformer by
 // ADMM, against the ASP baseline (one-shot magnitude projection + masked fine-tuning),
 // either one optionally distilled from a dense teacher. Runs inside nn::Trainer through
-// its on_gradients / on_step_end hooks and the Transformer's logit_loss seam.
+// its on_gradients / on_step_end hooks and the Transformer's logit_loss seam; with backend
+// cuda through on_device_gradients / on_device_step_end and the CudaTransformer's logit
+// seam, with its state on the GPU (kernels: nm_sparsify_cuda.h).
 //
 // Layout: the engine stores a linear weight as [in, out] (y = x W), so its reduction
 // dimension K runs down the rows; models/sparse works on out x K. Every projection here is
@@ -20,10 +22,15 @@
 #include "models/nn/params.h"
 #include "models/nn/trainer.h"
 #include "models/nn/transformer.h"
+#include "models/nn/transformer_cuda.h"
 #include "models/sparse/nm_pattern.h"
 #include "runtime/core/config.h"
 
 namespace tessel::nm_sparsify {
+
+namespace cuda {
+class AdmmDevice;  // nm_sparsify_cuda.h
+}
 
 enum class Method { kAdmm, kAsp };
 
@@ -83,6 +90,7 @@ struct Target {
   std::string name;
   int64_t k = 0, out = 0;  // reduction dimension and output features
   bool k_is_rows = true;   // [in, out] linear weights; false for the tied embedding wte
+  int64_t offset = 0;      // into the ParamStore's flat buffers (the device kernels' view)
 };
 
 // '*' matches any run of characters (dots included), everything else itself.
@@ -102,6 +110,9 @@ std::vector<uint8_t> project_mask(const float* w, const Target& t, const sparse:
 // models/sparse's checker on a target's non-zeros.
 sparse::Violation check(const nn::ParamStore<float>& params, const Target& t,
                         const sparse::Pattern& p);
+// project_mask computed by the CUDA kernel the device ADMM uses (for tests). Needs a GPU
+// (tessel::Error otherwise).
+std::vector<uint8_t> project_mask_cuda(const float* w, const Target& t, const sparse::Pattern& p);
 
 // One Z/U update: residuals over all targets together (Frobenius norms).
 struct AdmmRecord {
@@ -121,6 +132,9 @@ class NmSparsifier {
  public:
   // Resolves and validates the targets (ConfigError as select_targets).
   NmSparsifier(const SparsifyConfig& config, const nn::ParamStore<float>& params);
+  ~NmSparsifier();
+  NmSparsifier(NmSparsifier&&) noexcept;
+  NmSparsifier& operator=(NmSparsifier&&) noexcept;
 
   // ADMM: Z = Π(W), U = 0, ρ = rho; resets the records.
   void start_admm(const nn::ParamStore<float>& params);
@@ -135,14 +149,32 @@ class NmSparsifier {
   // Pruned entries of values and gradients set to exactly 0.0f (no -0.0f).
   void enforce_masks(nn::ParamStore<float>& params) const;
 
-  // Installs the hooks on a CPU trainer whose params() are the starting weights. The
+  // --- The same five steps on the CUDA backend, on a CudaTransformer's device parameters:
+  // W, Z, U and the masks stay on the GPU (the kernels repeat the CPU arithmetic above
+  // element by element); an update brings back three norms, prune the masks once. The
+  // first of them binds this sparsifier to the device: use one backend per sparsifier.
+  void start_admm(nn::CudaTransformer& model);
+  void add_penalty_gradient(nn::CudaTransformer& model) const;
+  const AdmmRecord& update(int64_t step, nn::CudaTransformer& model);
+  // Also sets the masks on `host` when given (the trainer's store: checkpoints and any
+  // later upload_params then carry them, as on the CPU).
+  void prune(nn::CudaTransformer& model, nn::ParamStore<float>* host = nullptr);
+  void enforce_masks(nn::CudaTransformer& model) const;
+  // Z and U of a target (engine layout) while ADMM runs, downloaded on the CUDA backend.
+  std::vector<float> admm_z(std::size_t target) const;
+  std::vector<float> admm_u(std::size_t target) const;
+
+  // Installs the hooks on a trainer whose params() are the starting weights. The
   // sparsification begins at step max(trainer.step(), dense_steps) (now, or after the
   // dense phase): ASP prunes then; ADMM starts then and prunes admm_steps later. With
   // distill, the teacher (the set one, else a dense copy of the weights where the
-  // sparsification begins) takes part from then on. Replaces the trainer's on_gradients
-  // and on_step_end (and, with distill, the Transformer's logit_loss); the sparsifier must
-  // outlive the trainer's run. Throws ConfigError for backend cuda, task mnist, or
-  // dense_steps + admm_steps beyond train.steps.
+  // sparsification begins) takes part from then on. On the CPU replaces the trainer's
+  // on_gradients and on_step_end (and, with distill, the Transformer's logit_loss); with
+  // backend cuda uploads params() to the device and replaces on_device_gradients and
+  // on_device_step_end (and the CudaTransformer's logit loss; the teacher is a second
+  // CudaTransformer). The sparsifier must outlive the trainer's run. Throws ConfigError
+  // for task mnist, dense_steps + admm_steps beyond train.steps, or backend cuda with the
+  // optimizer on the host.
   void attach(nn::Trainer& trainer);
   // The dense teacher's values (same model configuration as the student).
   void set_teacher(const std::vector<float>& values) { teacher_values_ = values; }
@@ -173,25 +205,37 @@ class NmSparsifier {
   double rho() const { return rho_; }
   bool pruned() const { return pruned_; }
   // ADMM is running: started, not yet pruned.
-  bool admm_running() const { return !pruned_ && !z_.empty(); }
+  bool admm_running() const { return admm_; }
   // The fixed masks after prune(), per target in the engine's layout.
   const std::vector<std::vector<uint8_t>>& masks() const { return masks_; }
   // A fixed mask in models/sparse's layout (out x K), as mask files store it.
   sparse::Mask sparse_mask(std::size_t target) const;
 
  private:
+  // The device state, created on the first CUDA call.
+  cuda::AdmmDevice& device();
+  // Appends the record of an update with these squared norms and grows ρ (rescaling U).
+  const AdmmRecord& record_update(int64_t step, double primal2, double dual2, double w2);
+  // The fixed masks on a host store.
+  void set_masks(nn::ParamStore<float>& params) const;
+  void attach_cuda(nn::Trainer& trainer, nn::CudaTransformer& gpu, int64_t begin, int64_t end);
+
   SparsifyConfig config_;
   std::vector<Target> targets_;
-  std::vector<std::vector<float>> z_, u_;  // per target, engine layout
-  std::vector<std::vector<uint8_t>> masks_;
+  std::vector<std::vector<float>> z_, u_;    // per target, engine layout (CPU backend)
+  std::vector<std::vector<uint8_t>> masks_;  // host copy on both backends
   std::vector<AdmmRecord> records_;
   double rho_ = 0;
   bool pruned_ = false;
+  bool admm_ = false;      // started, not yet pruned
   int64_t start_ = 0;      // the trainer's step when the run first attached
   bool restored_ = false;  // load_state succeeded: attach continues, does not start
   std::string state_file_;
   std::vector<float> teacher_values_;
   std::unique_ptr<nn::Transformer<float>> teacher_;
+  // CUDA backend: Z, U and the masks on the device, and the teacher there.
+  std::unique_ptr<cuda::AdmmDevice> device_;
+  std::unique_ptr<nn::CudaTransformer> cuda_teacher_;
 };
 
 // Knowledge distillation on the logits. `dlogits` holds the cross-entropy gradient
@@ -202,6 +246,18 @@ template <typename T>
 T distill_loss(const nn::Matrix<T>& student, const nn::Matrix<T>& teacher,
                const std::vector<int32_t>& targets, double temperature, double alpha, T ce_loss,
                nn::Matrix<T>& dlogits);
+
+// The same on the CUDA backend, for CudaTransformer's logit seam: `student` from
+// device_logits() (its dlogits rewritten in place, keeping the loss-scale factor) and the
+// teacher's logits of the same batch on the device. Same formula and gradient, per row in
+// double like the CPU's.
+float distill_loss_cuda(const nn::CudaTransformer::DeviceLogits& student,
+                        const float* teacher_logits, double temperature, double alpha,
+                        float ce_loss);
+// distill_loss<float>'s signature on host matrices, through the same kernel (for tests).
+float distill_loss_cuda(const nn::Matrix<float>& student, const nn::Matrix<float>& teacher,
+                        const std::vector<int32_t>& targets, double temperature, double alpha,
+                        float ce_loss, nn::Matrix<float>& dlogits);
 
 extern template float distill_loss<float>(const nn::Matrix<float>&, const nn::Matrix<float>&,
                                           const std::vector<int32_t>&, double, double, float,

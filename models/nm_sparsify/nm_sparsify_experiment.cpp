@@ -1,4 +1,5 @@
-// NxMTransformer runs as registered experiments (nm_sparsify.admm, nm_sparsify.asp): a
+// NxMTransformer runs as registered experiments (nm_sparsify.admm, nm_sparsify.asp, and
+// nm_sparsify.dense, the same fine-tuning without sparsification, the upper reference): a
 // training file (configs/README.md, "Training") with a `sparsify:` section is the workload,
 // the host is the hardware. The point's folder receives the trainer's files, admm.jsonl
 // (one residual record per Z/U update) and masks/<parameter>.mask (the final masks in the
@@ -38,8 +39,6 @@ class NmSparsifyExperiment : public Experiment {
     sparsify_ = SparsifyConfig::from_config(workload.child("sparsify"), method_, true);
     train_ = nn::TrainConfig::from_experiment_workload(workload);
     if (train_.task == "mnist") workload.fail("task", "nm_sparsify needs task lm or classify");
-    if (train_.backend != "cpu")
-      workload.child("train").fail("backend", "nm_sparsify runs on backend cpu only so far");
     if (sparsify_.dense_steps > train_.steps)
       workload.child("sparsify")
           .fail("dense_steps", std::to_string(sparsify_.dense_steps) +
@@ -168,6 +167,49 @@ class NmSparsifyExperiment : public Experiment {
   nn::TrainConfig train_;
 };
 
+// The dense upper reference of a study: the same training run from the same starting
+// weights (sparsify.init), nothing sparsified. Reads only sparsify.init, so that a study's
+// dense point cannot silently carry a pattern or an ADMM schedule it does not apply.
+class DenseFinetuneExperiment : public Experiment {
+ public:
+  void configure(const Config& hw, const Config& workload) override {
+    hw.get<std::string>("description", "");
+    if (!workload.has("sparsify"))
+      workload.fail("sparsify", "needs a sparsify: section with init (the dense checkpoint)");
+    const Config s = workload.child("sparsify");
+    for (const std::string& key : s.keys())
+      if (key != "init")
+        s.fail(key, "nm_sparsify.dense reads only sparsify.init (it sparsifies nothing)");
+    init_ = s.get_path("init");
+    init_source_ = s.at("init").location().str() + ": " + s.at("init").key_path();
+    train_ = nn::TrainConfig::from_experiment_workload(workload);
+    if (train_.task == "mnist") workload.fail("task", "nm_sparsify needs task lm or classify");
+  }
+
+  bool uses_energy_table() const override { return false; }
+
+  SimResult run(RunContext& ctx) override {
+    train_.seed = ctx.seed;
+    const double cpu0 = nn::process_cpu_seconds();
+    nn::Trainer trainer(train_, ctx.artifact_dir);
+    // A checkpoint in the point's folder is an interrupted run of this point; otherwise the
+    // run starts from the dense checkpoint.
+    const bool resumed = trainer.resume();
+    if (!resumed) trainer.params().values() = read_weights(trainer.params(), init_, init_source_);
+    const nn::TrainResult t = trainer.run(ctx.log);
+    SimResult r;
+    nn::report_training(trainer, t, resumed, cpu0, ctx.artifact_dir, r);
+    r.labels["method"] = "dense";
+    r.labels["pattern"] = "dense";
+    r.labels["distill"] = "no";
+    return r;
+  }
+
+ private:
+  std::string init_, init_source_;
+  nn::TrainConfig train_;
+};
+
 struct AdmmExperiment : NmSparsifyExperiment {
   AdmmExperiment() : NmSparsifyExperiment(Method::kAdmm) {}
 };
@@ -184,3 +226,6 @@ TESSEL_REGISTER_MODEL("nm_sparsify.admm", tessel::nm_sparsify::AdmmExperiment,
 TESSEL_REGISTER_MODEL("nm_sparsify.asp", tessel::nm_sparsify::AspExperiment,
                       "N:M one-shot magnitude pruning + masked fine-tuning, the ASP baseline "
                       "(models/nm_sparsify)");
+TESSEL_REGISTER_MODEL("nm_sparsify.dense", tessel::nm_sparsify::DenseFinetuneExperiment,
+                      "the dense fine-tuning a sparsification study compares with: the same "
+                      "run from sparsify.init, nothing pruned (models/nm_sparsify)");

@@ -34,6 +34,34 @@ void report_training(Trainer& trainer, const TrainResult& t, bool resumed, doubl
     r.metrics["test_accuracy"] = t.test_accuracy;
     r.metrics["test_f1"] = t.test_f1;
   }
+  if (t.test_loss >= 0) r.metrics["test_loss"] = t.test_loss;
+  // Pre-training methods (docs/pretraining.md): time per sample (a sequence, or an image),
+  // the share of Transformer blocks that ran and that PLD's schedule expects, loss spikes
+  // and divergence, and the cost of reaching eval.target_loss.
+  const int64_t samples = (t.steps - t.first_step) * config.batch_size;
+  if (samples > 0 && !t.diverged)
+    r.metrics["ms_per_sample"] = 1e3 * t.step_seconds / static_cast<double>(samples);
+  if (t.block_slots > 0) {
+    const auto slots = static_cast<double>(t.block_slots);
+    r.metrics["blocks_executed_fraction"] = static_cast<double>(t.blocks_executed) / slots;
+    r.metrics["blocks_expected_fraction"] = t.blocks_expected / slots;
+  }
+  r.metrics["loss_spikes"] = static_cast<double>(t.loss_spikes);
+  r.metrics["spike_steps"] = static_cast<double>(t.spike_steps);
+  r.metrics["diverged"] = t.diverged ? 1 : 0;
+  if (t.diverged) r.metrics["diverged_step"] = static_cast<double>(t.diverged_step);
+  if (config.target_loss > 0) {
+    // Never reached: reached_target 0 and no *_to_target metrics (a mean over seeds then
+    // covers the runs that reached it; the table's n says how many).
+    r.metrics["reached_target"] = t.reached_target ? 1 : 0;
+    if (t.reached_target) {
+      r.metrics["steps_to_target"] = static_cast<double>(t.target.step);
+      r.metrics["tokens_to_target"] = static_cast<double>(t.target.tokens);
+      r.metrics["time_to_target_s"] = t.target.train_s;
+      r.metrics["wall_to_target_s"] = t.target.wall_s;
+    }
+  }
+  if (config.task != "mnist") r.labels["method"] = method_name(config);
   if (trainer.document_split()) r.labels["split_hash"] = trainer.split_hash();
   if (resumed) r.metrics["resumed_from_step"] = static_cast<double>(t.first_step);
   r.labels["train_time"] = format_duration(t.train_seconds);

@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -64,8 +65,10 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
 
   if (cfg.has("data")) {
     const Config d = cfg.child("data");
-    if (c.task == "classify" && d.has("documents")) {
+    if (c.task != "mnist" && d.has("documents")) {
       c.documents = d.get_choice("documents", {"spamassassin"});
+      if (d.has("corpus"))
+        d.fail("corpus", "data.corpus and data.documents are two corpora; give one");
       c.archive = d.get_path("archive");
       const Config key = d.at("archive");
       c.archive_source = key.location().str() + ": " + key.key_path();
@@ -73,7 +76,13 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
       if (!(c.test_fraction >= 0 && c.test_fraction < 1))
         d.fail("test_fraction", "must be in [0, 1)");
       c.split_seed = d.get<uint64_t>("split_seed", c.split_seed);
-      c.classes = 2;  // ham, spam
+      if (c.task == "classify") {
+        c.classes = 2;  // ham, spam
+      } else {
+        // lm: the bodies as text (docs/pretraining.md, "The word-level mail corpus").
+        c.tokenizer = d.get_choice("tokenizer", {"char", "word"}, "word");
+        c.word_vocab = static_cast<int>(d.get_positive_int("word_vocab", c.word_vocab));
+      }
     } else if (c.task == "classify") {
       c.synthetic_chars = d.get_positive_int("synthetic_chars", c.synthetic_chars);
       c.classes = static_cast<int>(d.get_positive_int("classes", c.classes));
@@ -160,20 +169,64 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
     const Config e = cfg.child("eval");
     c.eval_every = e.get_positive_int("every", c.eval_every);
     c.eval_batches = static_cast<int>(e.get_positive_int("batches", c.eval_batches));
+    if (e.has("target_loss")) c.target_loss = e.get_positive("target_loss");
   }
   if (cfg.has("checkpoint"))
     c.checkpoint_every = static_cast<int64_t>(cfg.child("checkpoint").get_non_negative("every", 0));
   if (cfg.has("curriculum")) {
+    if (!text)
+      cfg.fail("curriculum",
+               "sequence-length warm-up needs a sequence model (task lm or classify)");
     const Config k = cfg.child("curriculum");
-    c.curriculum_start = static_cast<int>(k.get_positive_int("start_seq_len"));
-    c.curriculum_steps = k.get_positive_int("steps");
-    if (c.curriculum_start > c.seq_len) k.fail("start_seq_len", "exceeds train.seq_len");
+    TrainConfig::Curriculum& w = c.curriculum;
+    w.schedule = k.get_choice("schedule", {"fixed_linear", "fixed_root"}, w.schedule);
+    w.difficulty_step = static_cast<int>(k.get_int_range("difficulty_step", 1, 4096, 8));
+    w.start = static_cast<int>(k.get_positive_int("start_seq_len"));
+    w.steps = k.get_positive_int("steps");
+    if (w.schedule == "fixed_root") {
+      w.root_degree = k.get_number_range("root_degree", 1, 100, 2);
+    } else if (k.has("root_degree")) {
+      k.fail("root_degree",
+             "only schedule fixed_root has a root degree (fixed_linear is degree 1)");
+    }
+    w.token_warmup = k.get_choice("lr_warmup", {"tokens", "steps"}, "tokens") == "tokens";
+    if (w.start > c.seq_len)
+      k.fail("start_seq_len", std::to_string(w.start) +
+                                  " exceeds the model's context, train.seq_len " +
+                                  std::to_string(c.seq_len));
+    if (w.start % w.difficulty_step)
+      k.fail("start_seq_len", std::to_string(w.start) + " is not a multiple of difficulty_step " +
+                                  std::to_string(w.difficulty_step) +
+                                  " (the schedule's lengths are its multiples)");
+    if (c.seq_len % w.difficulty_step)
+      k.fail("difficulty_step", "train.seq_len " + std::to_string(c.seq_len) +
+                                    " is not a multiple of " + std::to_string(w.difficulty_step) +
+                                    ", so the schedule would never reach it");
   }
   if (cfg.has("layer_drop")) {
+    if (!text)
+      cfg.fail("layer_drop",
+               "progressive layer dropping needs a Transformer (task lm or classify)");
     const Config k = cfg.child("layer_drop");
-    c.pld_theta_bar = k.get<double>("theta_bar", 0.5);
-    c.pld_gamma = k.get_non_negative("gamma", 0.001);
-    if (!(c.pld_theta_bar > 0 && c.pld_theta_bar <= 1)) k.fail("theta_bar", "must be in (0, 1]");
+    TrainConfig::LayerDrop& d = c.layer_drop;
+    d.on = true;
+    d.theta_bar = k.get<double>("theta_bar", d.theta_bar);
+    if (!(d.theta_bar > 0 && d.theta_bar <= 1))
+      k.fail("theta_bar",
+             "the keep probability's floor θ̄ must be in (0, 1], got " + k.at("theta_bar").scalar());
+    d.fixed = k.get_choice("schedule", {"progressive", "fixed"}, "progressive") == "fixed";
+    if (d.fixed && k.has("gamma"))
+      k.fail("gamma", "schedule fixed keeps θ(t) = θ̄ from the start; γ is not used");
+    d.gamma = k.get_non_negative("gamma", d.gamma);
+    d.rescale = k.get<bool>("rescale", d.rescale);
+  }
+  if (cfg.has("stability")) {
+    const Config k = cfg.child("stability");
+    TrainConfig::Stability& st = c.stability;
+    st.spike_factor = k.get_number_range("spike_factor", 1, 1e6, st.spike_factor);
+    st.spike_warmup = static_cast<int64_t>(k.get_non_negative("spike_warmup", 100));
+    st.divergence_loss = k.get_non_negative("divergence_loss", 0);
+    st.stop_on_divergence = k.get_choice("on_divergence", {"fail", "stop"}, "fail") == "stop";
   }
   if (cfg.has("trace")) {
     c.trace_step = cfg.child("trace").get_non_negative("step", 0);
@@ -221,7 +274,13 @@ double eta_seconds(double elapsed, int64_t steps_run, int64_t steps_left, double
 std::string describe_schedule(const TrainConfig& c) {
   std::ostringstream s;
   s << std::scientific << std::setprecision(2) << "schedule: lr " << c.lr.lr;
-  if (c.lr.warmup > 0) s << ", linear warm-up over " << c.lr.warmup << " steps";
+  const std::vector<int64_t> tokens = slw_warmup_tokens(c);
+  if (!tokens.empty())
+    s << ", linear warm-up over " << c.lr.warmup * c.batch_size * c.seq_len << " tokens ("
+      << c.lr.warmup << " full-length steps; " << tokens.size()
+      << " steps at the curriculum's lengths)";
+  else if (c.lr.warmup > 0)
+    s << ", linear warm-up over " << c.lr.warmup << " steps";
   if (c.lr.decay == LrSchedule::Decay::kConstant) {
     s << (c.lr.warmup > 0 ? ", then constant" : ", constant");
   } else {
@@ -236,10 +295,35 @@ std::string describe_schedule(const TrainConfig& c) {
   return s.str();
 }
 
+std::string describe_methods(const TrainConfig& c) {
+  std::ostringstream s;
+  if (c.layer_drop.on) {
+    s << "layer_drop: theta(t) = ";
+    if (c.layer_drop.fixed)
+      s << c.layer_drop.theta_bar << " (fixed)";
+    else
+      s << "(1 - " << c.layer_drop.theta_bar << ") exp(-" << c.layer_drop.gamma << " t) + "
+        << c.layer_drop.theta_bar;
+    s << ", block l kept with p_l = 1 - (l/" << c.model.layers << ")(1 - theta(t)), l = 1.."
+      << c.model.layers << (c.layer_drop.rescale ? ", scaled 1/p_l" : ", not rescaled");
+  }
+  if (c.curriculum.start > 0) {
+    if (c.layer_drop.on) s << "\n";
+    s << "curriculum: " << c.curriculum.schedule;
+    if (c.curriculum.schedule == "fixed_root")
+      s << " (root degree " << c.curriculum.root_degree << ")";
+    s << ", sequence length " << c.curriculum.start << " -> " << c.seq_len << " over "
+      << c.curriculum.steps << " steps in multiples of " << c.curriculum.difficulty_step
+      << ", batches truncated; LR warm-up counted in "
+      << (c.curriculum.token_warmup ? "tokens" : "steps");
+  }
+  return s.str();
+}
+
 Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     : config_(config), out_dir_(std::move(out_dir)) {
   if (config_.threads > 0) omp_set_num_threads(config_.threads);
-  if (!config_.documents.empty()) {
+  if (!config_.documents.empty() && config_.task == "classify") {
     const std::vector<std::string> texts = load_documents();
     // The vocabulary: every byte of every message (as for a corpus), plus NUL, the padding
     // of messages shorter than seq_len (mail_text never yields NUL).
@@ -259,6 +343,7 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     lm_ = std::make_unique<Transformer<float>>(config_.model);
     lm_->init(config_.seed);
   } else if (config_.task != "mnist") {
+    if (!config_.documents.empty()) load_lm_documents();
     std::vector<std::string> class_texts;
     for (int k = 0; config_.task == "classify" && k < config_.classes; ++k)
       class_texts.push_back(data::synthetic_corpus(
@@ -266,18 +351,21 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     std::string text;
     if (config_.task == "classify")
       for (const auto& t : class_texts) text += t;
-    else
+    else if (config_.documents.empty())
       text = config_.corpus.empty()
                  ? data::synthetic_corpus(static_cast<std::size_t>(config_.synthetic_chars),
                                           config_.seed)
                  : read_corpus();
     // The vocabulary comes from the whole text (as nanoGPT's prepare.py does), so the
     // validation split cannot contain an unknown character.
-    if (config_.tokenizer == "char")
+    if (tokenizer_) {
+      // lm on documents: tokenizer and splits are already made.
+    } else if (config_.tokenizer == "char") {
       tokenizer_ = std::make_unique<data::CharTokenizer>(data::CharTokenizer::from_text(text));
-    else
+    } else {
       tokenizer_ = std::make_unique<data::WordTokenizer>(
           data::WordTokenizer::from_text(text, config_.word_vocab));
+    }
     if (config_.task == "classify") {
       class_tokens_.reserve(class_texts.size());
       for (const auto& t : class_texts)
@@ -289,13 +377,18 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
         class_val_.push_back(std::make_unique<data::TokenSampler>(&s.val, config_.seq_len));
       }
     } else {
-      tokens_ = data::split_tokens(tokenizer_->encode(text), config_.val_fraction);
-      check_seq_len(tokens_, config_.corpus.empty()
-                                 ? "the synthetic corpus (data.synthetic_chars " +
-                                       std::to_string(config_.synthetic_chars) + ")"
-                                 : "corpus " + absolute_path(config_.corpus));
+      if (config_.documents.empty())
+        tokens_ = data::split_tokens(tokenizer_->encode(text), config_.val_fraction);
+      check_seq_len(tokens_,
+                    !config_.documents.empty()
+                        ? "the " + config_.documents + " archive " + absolute_path(config_.archive)
+                    : config_.corpus.empty() ? "the synthetic corpus (data.synthetic_chars " +
+                                                   std::to_string(config_.synthetic_chars) + ")"
+                                             : "corpus " + absolute_path(config_.corpus));
       train_sampler_ = std::make_unique<data::TokenSampler>(&tokens_.train, config_.seq_len);
       val_sampler_ = std::make_unique<data::TokenSampler>(&tokens_.val, config_.seq_len);
+      if (static_cast<int64_t>(test_tokens_.size()) > config_.seq_len)
+        test_sampler_ = std::make_unique<data::TokenSampler>(&test_tokens_, config_.seq_len);
     }
     config_.model.vocab_size = tokenizer_->vocab_size();
     config_.model.max_seq = config_.seq_len;
@@ -318,6 +411,9 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     mlp_->init(config_.seed);
   }
   adam_ = std::make_unique<AdamW>(config_.adam, static_cast<std::size_t>(params().size()));
+  lr_ = config_.lr;
+  warmup_tokens_ = slw_warmup_tokens(config_);
+  if (!warmup_tokens_.empty()) lr_.warmup = static_cast<int64_t>(warmup_tokens_.size());
 }
 
 Trainer::~Trainer() = default;
@@ -366,6 +462,37 @@ std::vector<std::string> Trainer::load_documents() {
     texts.push_back(std::move(m.text));
   }
   return texts;
+}
+
+void Trainer::load_lm_documents() {
+  std::vector<std::string> texts = load_documents();
+  doc_labels_.clear();  // a language model reads the text, not the labels
+  // Each split's messages (ascending by name) joined by newlines into one text.
+  auto join = [&](const std::vector<int>& which) {
+    std::string out;
+    for (const int i : which) {
+      const std::string body = data::mail_lm_text(texts[static_cast<std::size_t>(i)]);
+      if (body.empty()) continue;
+      out += body;
+      out += '\n';
+    }
+    return out;
+  };
+  const std::string train = join(doc_split_.train), val = join(doc_split_.val),
+                    test = join(doc_split_.test);
+  texts.clear();
+  // Words: the vocabulary of the training split (what the validation and test splits add
+  // is <unk>, as unseen mail would be). Characters: of all three, as for a corpus, since a
+  // character vocabulary has no <unk>.
+  if (config_.tokenizer == "word")
+    tokenizer_ = std::make_unique<data::WordTokenizer>(
+        data::WordTokenizer::from_text(train, config_.word_vocab));
+  else
+    tokenizer_ =
+        std::make_unique<data::CharTokenizer>(data::CharTokenizer::from_text(train + val + test));
+  tokens_.train = tokenizer_->encode(train);
+  tokens_.val = tokenizer_->encode(val);
+  test_tokens_ = tokenizer_->encode(test);
 }
 
 std::string Trainer::split_hash() const {
@@ -436,28 +563,82 @@ ParamStore<float>& Trainer::params() {
   return lm_ ? lm_->params() : mlp_->params();
 }
 
-int64_t Trainer::tokens_per_step() const {
-  return lm_ ? static_cast<int64_t>(config_.batch_size) * config_.seq_len : config_.batch_size;
+double pld_theta(const TrainConfig::LayerDrop& drop, int64_t step) {
+  if (drop.fixed) return drop.theta_bar;
+  return (1 - drop.theta_bar) * std::exp(-drop.gamma * static_cast<double>(step)) + drop.theta_bar;
 }
 
-std::vector<double> Trainer::pld_scales(int64_t step, Rng& rng) const {
-  // PLD (Zhang & He 2020): θ(t) = (1 - θ̄) e^{-γ t} + θ̄; block l of L (1-based) is kept with
-  // p_l = 1 - (l / L)(1 - θ(t)) and its output scaled by 1 / p_l.
+double pld_keep_probability(int layer, int layers, double theta) {
+  return 1.0 - static_cast<double>(layer) / static_cast<double>(layers) * (1.0 - theta);
+}
+
+int slw_seq_len(const TrainConfig::Curriculum& c, int full, int64_t step) {
+  // DeepSpeed's engine asks for the difficulty at global_steps + 1 before the step runs.
+  const double t = static_cast<double>(step + 1) / static_cast<double>(c.steps);
+  // Capped at 1 (DeepSpeed caps the length instead; the same once full is a multiple of
+  // difficulty_step, which the config requires).
+  const double f = std::pow(std::min(1.0, t), 1.0 / c.root_degree);
+  auto s = static_cast<int64_t>(std::floor(f * (full - c.start) + c.start));
+  s -= s % c.difficulty_step;
+  return static_cast<int>(std::min<int64_t>(s, full));
+}
+
+std::vector<int64_t> slw_warmup_tokens(const TrainConfig& c) {
+  std::vector<int64_t> through;
+  if (c.curriculum.start <= 0 || !c.curriculum.token_warmup || c.lr.warmup <= 0) return through;
+  const int64_t target = c.lr.warmup * c.batch_size * c.seq_len;
+  for (int64_t step = 0, total = 0; total < target; ++step) {
+    total += static_cast<int64_t>(c.batch_size) * slw_seq_len(c.curriculum, c.seq_len, step);
+    through.push_back(total);
+  }
+  return through;
+}
+
+std::string method_name(const TrainConfig& c) {
+  std::string pld;
+  if (c.layer_drop.on) {
+    pld = "pld";
+    if (c.layer_drop.fixed || !c.layer_drop.rescale)
+      pld += std::string("(") + (c.layer_drop.fixed ? "fixed" : "") +
+             (c.layer_drop.fixed && !c.layer_drop.rescale ? "," : "") +
+             (c.layer_drop.rescale ? "" : "no-rescale") + ")";
+  }
+  const bool slw = c.curriculum.start > 0;
+  if (pld.empty()) return slw ? "slw" : "baseline";
+  return slw ? pld + "+slw" : pld;
+}
+
+std::vector<double> Trainer::pld_scales(int64_t step, Rng& rng, double* expected) const {
+  // PLD (Zhang & He 2020): block l of L (l = 1..L) kept with p_l = 1 - (l / L)(1 - θ(t));
+  // a kept block's two residual branches are scaled by 1 / p_l, so that the expected
+  // output of the block equals the full model's (the paper's switchable pre-LN block).
   const int layers = config_.model.layers;
+  const double theta = pld_theta(config_.layer_drop, step);
   std::vector<double> s(static_cast<std::size_t>(layers), 1.0);
-  if (config_.pld_theta_bar >= 1.0) return s;
-  const double theta =
-      (1 - config_.pld_theta_bar) * std::exp(-config_.pld_gamma * step) + config_.pld_theta_bar;
-  for (int l = 0; l < layers; ++l) {
-    const double p = 1.0 - (static_cast<double>(l + 1) / layers) * (1.0 - theta);
-    s[static_cast<std::size_t>(l)] = rng.uniform() < p ? 1.0 / p : 0.0;
+  for (int l = 1; l <= layers; ++l) {
+    const double p = pld_keep_probability(l, layers, theta);
+    *expected += p;
+    const bool keep = rng.uniform() < p;
+    s[static_cast<std::size_t>(l - 1)] = !keep ? 0.0 : config_.layer_drop.rescale ? 1.0 / p : 1.0;
   }
   return s;
 }
 
 double Trainer::lr_at(int64_t step) const {
-  if (!config_.time_schedule) return config_.lr.at(step);
-  return time_schedule_lr(config_.lr, step, time_fraction_, warmup_end_fraction_);
+  // Token-counted warm-up (curriculum): the fraction of the warm-up's tokens trained on by
+  // the end of this step, as the step-counted warm-up's (step + 1) / warmup is.
+  if (step < static_cast<int64_t>(warmup_tokens_.size()))
+    return lr_.lr *
+           std::min(1.0, static_cast<double>(warmup_tokens_[static_cast<std::size_t>(step)]) /
+                             static_cast<double>(config_.lr.warmup * config_.batch_size *
+                                                 config_.seq_len));
+  if (!config_.time_schedule) return lr_.at(step);
+  return time_schedule_lr(lr_, step, time_fraction_, warmup_end_fraction_);
+}
+
+bool Trainer::diverges(double loss) const {
+  return !std::isfinite(loss) ||
+         (config_.stability.divergence_loss > 0 && loss > config_.stability.divergence_loss);
 }
 
 double Trainer::train_step(int64_t step, TensorTrace* trace) {
@@ -467,6 +648,18 @@ double Trainer::train_step(int64_t step, TensorTrace* trace) {
   p.zero_grad();
   if (trace) trace->begin_step(step);
   double loss = 0;
+  // A diverging loss either fails the run or (stability.on_divergence: stop) ends the
+  // step before its update; true: end it.
+  last_diverged_ = false;
+  const auto stop_here = [&](double l) {
+    if (!diverges(l)) return false;
+    if (config_.stability.stop_on_divergence) return last_diverged_ = true;
+    std::string msg = "train: loss is " + std::to_string(l) + " at step " + std::to_string(step);
+    if (std::isfinite(l))
+      msg +=
+          ", above stability.divergence_loss " + std::to_string(config_.stability.divergence_loss);
+    throw Error(msg + " (lower train.lr or enable grad_clip)", kExitFailure);
+  };
   if (lm_) {
     data::TokenBatch batch;
     if (train_sampler_) {
@@ -494,38 +687,58 @@ double Trainer::train_step(int64_t step, TensorTrace* trace) {
         batch.labels.push_back(static_cast<int32_t>(k));
       }
     }
+    // Sequence-length warm-up: the full-length windows drawn above, truncated to their
+    // first `seq` tokens (the paper's truncation; the batch stream stays the baseline's).
     int seq = config_.seq_len;
-    if (seq_len_schedule) {
+    if (seq_len_schedule)
       seq = seq_len_schedule(step);
-    } else if (config_.curriculum_start > 0) {
-      // DeepSpeed fixed_linear: s0 + (s1 - s0) min(t / T, 1), down to a multiple of 8.
-      const double f = std::min(1.0, static_cast<double>(step) / config_.curriculum_steps);
-      seq = config_.curriculum_start +
-            static_cast<int>((config_.seq_len - config_.curriculum_start) * f);
-      seq = std::max(config_.curriculum_start, seq - seq % 8);
-    }
+    else if (config_.curriculum.start > 0)
+      seq = slw_seq_len(config_.curriculum, config_.seq_len, step);
     if (seq < config_.seq_len) batch = batch.truncated(seq);
+    last_seq_ = batch.seq;
     StepOptions o;
     o.trace = trace;
-    o.layer_scale = layer_scale_schedule ? layer_scale_schedule(step, rng) : pld_scales(step, rng);
+    const int layers = config_.model.layers;
+    last_expected_ = 0;
+    if (layer_scale_schedule) {
+      o.layer_scale = layer_scale_schedule(step, rng);
+    } else if (config_.layer_drop.on) {
+      last_theta_ = pld_theta(config_.layer_drop, step);
+      o.layer_scale = pld_scales(step, rng, &last_expected_);
+    }
+    // Blocks this step runs: counted by the CPU model itself (a skipped block adds
+    // nothing), from the factors on the GPU.
+    int64_t scheduled = layers;
+    if (!o.layer_scale.empty())
+      scheduled = std::count_if(o.layer_scale.begin(), o.layer_scale.end(),
+                                [](double f) { return f != 0; });
+    if (!config_.layer_drop.on || layer_scale_schedule)
+      last_expected_ = static_cast<double>(scheduled);
     if (cuda_) {
+      last_blocks_ = scheduled;
       cuda_->zero_grad();
       loss = cuda_->forward_backward(batch, o);
-      if (!std::isfinite(loss))
-        throw Error("train: loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
-                        " (lower train.lr or enable grad_clip)",
-                    kExitFailure);
+      if (stop_here(loss)) return loss;
       if (!config_.optimizer_on_host && !on_gradients && !on_step_end) {
         // Optimizer state on the device: clipping and AdamW never leave the GPU.
-        const double norm =
-            cuda_->clip_and_adamw(config_.adam, lr_at(step), adam_->steps() + 1, config_.grad_clip);
+        std::function<void()> between;
+        if (on_device_gradients) between = [&] { on_device_gradients(step, *cuda_); };
+        const double norm = cuda_->clip_and_adamw(config_.adam, lr_at(step), adam_->steps() + 1,
+                                                  config_.grad_clip, between);
         if (std::isfinite(norm)) adam_->set_steps(adam_->steps() + 1);
+        if (on_device_step_end) on_device_step_end(step, *cuda_);
         return loss;
       }
+      if (on_device_gradients || on_device_step_end)
+        throw Error(
+            "train: the device hooks need the optimizer on the device and no host hooks set",
+            kExitFailure);
       // Offload: gradients to host memory, AdamW there, parameters back.
       cuda_->download_grads(p);
     } else {
+      const int64_t before = lm_->blocks_backward();
       loss = lm_->forward_backward(batch, o);
+      last_blocks_ = lm_->blocks_backward() - before;
     }
   } else {
     Matrix<float> x(config_.batch_size, config_.mlp.inputs);
@@ -538,10 +751,7 @@ double Trainer::train_step(int64_t step, TensorTrace* trace) {
     }
     loss = mlp_->forward_backward(x, y, trace);
   }
-  if (!std::isfinite(loss))
-    throw Error("train: loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
-                    " (lower train.lr or enable grad_clip)",
-                kExitFailure);
+  if (stop_here(loss)) return loss;
   clip_grad_norm(p.grads(), config_.grad_clip);
   if (on_gradients) on_gradients(step, p);
   if (trace) {
@@ -656,6 +866,27 @@ void Trainer::save_checkpoint(const std::string& path) const {
     c.meta["tokenizer"] = tokenizer_->kind();
     c.meta["vocab"] = tokenizer_->serialize();
   }
+  // Counts from step 0, so that a resumed run's tokens, times, blocks, spikes and target
+  // continue those of the run it resumes.
+  const Totals& t = totals_;
+  c.meta["totals"] = {{"tokens", t.tokens},
+                      {"wall_s", t.wall_s},
+                      {"train_s", t.train_s},
+                      {"blocks_executed", t.blocks_executed},
+                      {"block_slots", t.block_slots},
+                      {"blocks_expected", t.blocks_expected},
+                      {"loss_min", t.loss_min},
+                      {"loss_steps", t.loss_steps},
+                      {"loss_spikes", t.loss_spikes},
+                      {"spike_steps", t.spike_steps},
+                      {"in_spike", t.in_spike},
+                      {"reached_target", t.reached_target},
+                      {"target",
+                       {{"step", t.target.step},
+                        {"val_loss", t.target.val_loss},
+                        {"tokens", t.target.tokens},
+                        {"wall_s", t.target.wall_s},
+                        {"train_s", t.target.train_s}}}};
   c.values = p.values();
   c.m.assign(adam_->m(), adam_->m() + adam_->size());
   c.v.assign(adam_->v(), adam_->v() + adam_->size());
@@ -685,6 +916,30 @@ void Trainer::load_checkpoint(const std::string& path) {
   adam_->set_steps(c.adam_steps);
   step_ = c.step;
   eval_log_ = c.meta.value("eval_log", "");
+  totals_ = Totals();
+  if (c.meta.contains("totals")) {
+    const nlohmann::json& j = c.meta.at("totals");
+    totals_.tokens = j.value("tokens", int64_t{0});
+    totals_.wall_s = j.value("wall_s", 0.0);
+    totals_.train_s = j.value("train_s", 0.0);
+    totals_.blocks_executed = j.value("blocks_executed", int64_t{0});
+    totals_.block_slots = j.value("block_slots", int64_t{0});
+    totals_.blocks_expected = j.value("blocks_expected", 0.0);
+    totals_.loss_min = j.value("loss_min", 0.0);
+    totals_.loss_steps = j.value("loss_steps", int64_t{0});
+    totals_.loss_spikes = j.value("loss_spikes", int64_t{0});
+    totals_.spike_steps = j.value("spike_steps", int64_t{0});
+    totals_.in_spike = j.value("in_spike", false);
+    totals_.reached_target = j.value("reached_target", false);
+    if (j.contains("target")) {
+      const nlohmann::json& e = j.at("target");
+      totals_.target.step = e.value("step", int64_t{0});
+      totals_.target.val_loss = e.value("val_loss", 0.0);
+      totals_.target.tokens = e.value("tokens", int64_t{0});
+      totals_.target.wall_s = e.value("wall_s", 0.0);
+      totals_.target.train_s = e.value("train_s", 0.0);
+    }
+  }
   if (cuda_) {
     cuda_->upload_params(p);
     cuda_->upload_adam(adam_->m(), adam_->v());
@@ -712,23 +967,55 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     write_file_atomic((fs::path(out_dir_) / "split.txt").string(), split_manifest_, false);
   TrainResult r;
   r.first_step = step_;
-  if (progress)
+  if (progress) {
     *progress << "train " << config_.name << ": " << describe_model() << ", " << params().size()
               << " parameters, " << omp_get_max_threads() << " threads"
               << (step_ ? ", resumed at step " + std::to_string(step_) : std::string()) << "\n"
               << describe_schedule(config_) << "\n";
+    if (!config_.documents.empty() && config_.task == "lm") {
+      // The mail corpus as text: its size and how much of it the vocabulary covers.
+      const auto unk = std::count(tokens_.train.begin(), tokens_.train.end(), 0);
+      *progress << "data: " << config_.documents << " bodies, messages " << doc_split_.train.size()
+                << " train / " << doc_split_.val.size() << " val / " << doc_split_.test.size()
+                << " test, tokens " << tokens_.train.size() << " / " << tokens_.val.size() << " / "
+                << test_tokens_.size() << ", vocabulary " << tokenizer_->vocab_size();
+      if (config_.tokenizer == "word")
+        *progress << " (<unk> " << std::fixed << std::setprecision(1)
+                  << 100.0 * static_cast<double>(unk) /
+                         static_cast<double>(std::max<std::size_t>(1, tokens_.train.size()))
+                  << "% of training tokens)" << std::defaultfloat;
+      *progress << "\n";
+    }
+    const std::string methods = describe_methods(config_);
+    if (!methods.empty()) *progress << methods << "\n";
+  }
   auto write_outputs = [&](bool checkpoint) {
     if (out_dir_.empty()) return;
     if (checkpoint) save_checkpoint((fs::path(out_dir_) / "checkpoint.bin").string());
     write_file_atomic((fs::path(out_dir_) / "eval.jsonl").string(), eval_log_, false);
   };
+  const double t0 = now();
+  // Wall time and time in steps of the sessions before this one (a resumed run).
+  const double wall_before = totals_.wall_s, train_before = totals_.train_s;
   auto do_eval = [&] {
-    const EvalPoint e = evaluate();
+    EvalPoint e = evaluate();
+    e.tokens = totals_.tokens;
+    e.wall_s = wall_before + (now() - t0);
+    e.train_s = totals_.train_s;
     r.evals.push_back(e);
     nlohmann::json j = {{"step", e.step}, {"val_loss", e.val_loss}};
     if (e.val_accuracy >= 0) j["val_accuracy"] = e.val_accuracy;
     if (e.val_f1 >= 0) j["val_f1"] = e.val_f1;
+    j["tokens"] = e.tokens;
+    j["wall_s"] = e.wall_s;
+    j["train_s"] = e.train_s;
+    if (config_.curriculum.start > 0 || seq_len_schedule) j["seq_len"] = last_seq_;
+    if (config_.layer_drop.on) j["theta"] = last_theta_;
     eval_log_ += j.dump() + "\n";
+    if (config_.target_loss > 0 && !totals_.reached_target && e.val_loss <= config_.target_loss) {
+      totals_.reached_target = true;
+      totals_.target = e;
+    }
     if (on_eval) on_eval(e);
     if (progress) {
       *progress << "eval  step " << e.step << "  val_loss " << std::fixed << std::setprecision(4)
@@ -739,7 +1026,6 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     }
   };
 
-  const double t0 = now();
   double window_loss = 0;
   int window = 0;
   bool ended = false;  // by train.steps or max_seconds (not by stop_at)
@@ -749,6 +1035,24 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     const double loss = train_step(step_, traced ? &trace_ : nullptr);
     const double step_end = now();
     r.step_seconds += step_end - step_start;
+    totals_.train_s = train_before + r.step_seconds;
+    totals_.wall_s = wall_before + (step_end - t0);
+    if (last_diverged_) {
+      // stability.on_divergence: stop. The step's update was not applied; no checkpoint
+      // (a resumed run would diverge again), the evaluations so far are kept.
+      r.diverged = true;
+      r.diverged_step = step_ + 1;
+      r.losses.push_back(loss);
+      if (progress) {
+        *progress << "stopping: diverged at step " << step_ + 1 << " (training loss " << loss;
+        if (std::isfinite(loss))
+          *progress << ", above stability.divergence_loss " << config_.stability.divergence_loss;
+        *progress << ")" << std::endl;
+      }
+      write_outputs(false);
+      ended = true;
+      break;
+    }
     if (traced && !out_dir_.empty()) {
       write_file_atomic((fs::path(out_dir_) / "tensor_trace.txt").string(), trace_.format_text(),
                         false);
@@ -757,13 +1061,33 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     }
     ++step_;
     r.losses.push_back(loss);
-    r.tokens += tokens_per_step();
+    // A step at sequence length s costs batch × s tokens (examples for mnist).
+    const int64_t step_tokens =
+        lm_ ? static_cast<int64_t>(config_.batch_size) * last_seq_ : config_.batch_size;
+    r.tokens += step_tokens;
+    totals_.tokens += step_tokens;
+    if (lm_) {
+      totals_.blocks_executed += last_blocks_;
+      totals_.block_slots += config_.model.layers;
+      totals_.blocks_expected += last_expected_;
+    }
+    // Loss spikes: against the running minimum of the steps before this one.
+    if (totals_.loss_steps >= config_.stability.spike_warmup && totals_.loss_steps > 0 &&
+        loss > config_.stability.spike_factor * totals_.loss_min) {
+      ++totals_.spike_steps;
+      if (!totals_.in_spike) ++totals_.loss_spikes;
+      totals_.in_spike = true;
+    } else {
+      totals_.in_spike = false;
+    }
+    totals_.loss_min = totals_.loss_steps == 0 ? loss : std::min(totals_.loss_min, loss);
+    ++totals_.loss_steps;
     window_loss += loss;
     ++window;
     const double elapsed = step_end - t0;
     const bool out_of_time = config_.max_seconds > 0 && elapsed >= config_.max_seconds;
     if (config_.max_seconds > 0) time_fraction_ = elapsed / config_.max_seconds;
-    if (step_ == config_.lr.warmup) warmup_end_fraction_ = time_fraction_;
+    if (step_ == lr_.warmup) warmup_end_fraction_ = time_fraction_;
     const bool last = step_ == config_.steps || out_of_time;
     ended = last;
     // Stopping at stop_at only checkpoints: the resumed run evaluates as an uninterrupted
@@ -777,7 +1101,13 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
                 << std::setprecision(4) << window_loss / window << "  lr " << std::scientific
                 << std::setprecision(2) << lr_at(step_ - 1) << std::defaultfloat << "  "
                 << static_cast<int64_t>(tps) << (lm_ ? " tok/s" : " ex/s") << "  ETA "
-                << format_duration(eta) << std::endl;
+                << format_duration(eta);
+      // The methods' state at this step: sequence length and PLD's keep probability θ(t).
+      if (config_.curriculum.start > 0 || seq_len_schedule) *progress << "  seq " << last_seq_;
+      if (config_.layer_drop.on)
+        *progress << "  keep " << std::fixed << std::setprecision(3) << last_theta_
+                  << std::defaultfloat;
+      *progress << std::endl;
       window_loss = 0;
       window = 0;
     }
@@ -794,7 +1124,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     }
   }
   // Documents: the held-out test split, once, after training.
-  if (!doc_labels_.empty() && !doc_split_.test.empty() && ended) {
+  if (!doc_labels_.empty() && !doc_split_.test.empty() && ended && !r.diverged) {
     const EvalPoint t = evaluate_documents(doc_split_.test);
     r.test_accuracy = t.val_accuracy;
     r.test_f1 = t.val_f1;
@@ -803,11 +1133,31 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
                 << std::setprecision(4) << t.val_loss << "  acc " << t.val_accuracy << "  f1 "
                 << t.val_f1 << std::defaultfloat << std::endl;
   }
+  if (test_sampler_ && ended && !r.diverged) {
+    double total = 0;
+    for (int i = 0; i < config_.eval_batches; ++i)
+      total += lm_->loss(test_sampler_->fixed(config_.batch_size, i, config_.eval_batches));
+    r.test_loss = total / config_.eval_batches;
+    if (progress)
+      *progress << "test  " << doc_split_.test.size() << " messages  loss " << std::fixed
+                << std::setprecision(4) << r.test_loss << std::defaultfloat << std::endl;
+  }
+  // With backend cuda the device holds the weights: params() holds them too after a run.
+  if (cuda_) cuda_->download_params(params());
   r.train_seconds = now() - t0;
   r.steps = step_;
+  r.tokens_total = totals_.tokens;
+  r.blocks_executed = totals_.blocks_executed;
+  r.block_slots = totals_.block_slots;
+  r.blocks_expected = totals_.blocks_expected;
+  r.loss_spikes = totals_.loss_spikes;
+  r.spike_steps = totals_.spike_steps;
+  r.reached_target = totals_.reached_target;
+  r.target = totals_.target;
   if (!out_dir_.empty()) {
     nlohmann::json s = {{"name", config_.name},
                         {"model", describe_model()},
+                        {"method", method_name(config_)},
                         {"parameters", params().size()},
                         {"threads", omp_get_max_threads()},
                         {"first_step", r.first_step},
@@ -815,7 +1165,27 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
                         {"train_seconds", r.train_seconds},
                         {"step_seconds", r.step_seconds},
                         {"tokens_per_second", r.tokens_per_second()},
+                        {"tokens_total", r.tokens_total},
+                        {"loss_spikes", r.loss_spikes},
+                        {"spike_steps", r.spike_steps},
+                        {"diverged", r.diverged},
                         {"final_train_loss", r.losses.empty() ? 0.0 : r.losses.back()}};
+    if (r.diverged) s["diverged_step"] = r.diverged_step;
+    if (r.block_slots > 0) {
+      s["blocks_executed_fraction"] =
+          static_cast<double>(r.blocks_executed) / static_cast<double>(r.block_slots);
+      s["blocks_expected_fraction"] = r.blocks_expected / static_cast<double>(r.block_slots);
+    }
+    if (config_.target_loss > 0) {
+      s["target_loss"] = config_.target_loss;
+      s["reached_target"] = r.reached_target;
+      if (r.reached_target)
+        s["target"] = {{"step", r.target.step},
+                       {"tokens", r.target.tokens},
+                       {"wall_s", r.target.wall_s},
+                       {"train_s", r.target.train_s},
+                       {"val_loss", r.target.val_loss}};
+    }
     if (!r.evals.empty()) s["final_val_loss"] = r.evals.back().val_loss;
     if (!r.evals.empty() && r.evals.back().val_accuracy >= 0)
       s["final_val_accuracy"] = r.evals.back().val_accuracy;
@@ -824,6 +1194,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
       s["test_accuracy"] = r.test_accuracy;
       s["test_f1"] = r.test_f1;
     }
+    if (r.test_loss >= 0) s["test_loss"] = r.test_loss;
     if (!split_manifest_.empty()) {
       s["split_hash"] = split_hash();
       s["split"] = {{"train", doc_split_.train.size()},

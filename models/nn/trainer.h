@@ -30,10 +30,11 @@ struct TrainConfig {
   // mnist: MLP on MNIST.
   std::string task = "lm";
   int classes = 2;  // classify
-  // Data (classify on documents): the corpus kind ("" = synthetic classes; "spamassassin":
-  // ham 0 / spam 1 from a tar(.gz) of mail folders), its archive, the held-out test
-  // fraction (val_fraction below is the validation one) and the split's own seed, so that
-  // runs with different seeds share one split.
+  // Data (classify or lm on documents): the corpus kind ("" = synthetic classes or a text
+  // corpus; "spamassassin": a tar(.gz) of mail folders, ham 0 / spam 1 for classify, the
+  // bodies as text for lm), its archive, the held-out test fraction (val_fraction below is
+  // the validation one) and the split's own seed, so that runs with different seeds share
+  // one split.
   std::string documents, archive;
   std::string archive_source = "data.archive";  // "file:line:col: data.archive", for errors
   double test_fraction = 0.1;
@@ -74,11 +75,45 @@ struct TrainConfig {
   int64_t eval_every = 100;  // also at the last step
   int eval_batches = 8;
   int64_t checkpoint_every = 0;  // 0: only at the end
-  // Seams exposed as config (the hooks on Trainer are the general form).
-  int curriculum_start = 0;      // sequence-length warm-up from this length (0: off)
-  int64_t curriculum_steps = 0;  // ... to seq_len over this many steps (DeepSpeed fixed_linear)
-  double pld_theta_bar = 1.0;    // progressive layer dropping (1: off)
-  double pld_gamma = 0.001;
+  // Seams exposed as config (the hooks on Trainer are the general form); the methods are
+  // described in docs/pretraining.md.
+  // Sequence-length warm-up (SLW, `curriculum:`): DeepSpeed's fixed_linear / fixed_root
+  // schedule from `start` to train.seq_len over `steps` steps, in multiples of
+  // difficulty_step; batches are truncated to the step's length.
+  struct Curriculum {
+    int start = 0;  // first sequence length (0: off)
+    int64_t steps = 0;
+    std::string schedule = "fixed_linear";  // fixed_linear | fixed_root
+    double root_degree = 1;                 // fixed_root's r (fixed_linear: 1)
+    int difficulty_step = 8;
+    // The learning-rate warm-up lasts train.warmup full-length steps' worth of tokens
+    // (Megatron-DeepSpeed's --lr-warmup-tokens, which the SLW paper's runs use), so it
+    // spans more steps while the sequences are short; false: train.warmup steps.
+    bool token_warmup = true;
+  } curriculum;
+  // Progressive layer dropping (PLD, `layer_drop:`): θ(t) = (1 - θ̄) e^(-γt) + θ̄, block l of
+  // L (l = 1..L from the embedding) kept with p_l = 1 - (l/L)(1 - θ(t)).
+  struct LayerDrop {
+    bool on = false;
+    double theta_bar = 0.5;
+    double gamma = 0.001;
+    bool fixed = false;   // ablation: θ(t) = θ̄ from the first step
+    bool rescale = true;  // a kept block's residual branches times 1/p_l (ablation: 1)
+  } layer_drop;
+  // Evaluation target (eval.target_loss, 0: none): the first evaluation at or below it
+  // gives steps_to_target, tokens_to_target and time_to_target_s.
+  double target_loss = 0;
+  // Loss spikes and divergence (`stability:`): a step after the first spike_warmup steps
+  // whose training loss exceeds spike_factor × the running minimum of the training loss
+  // is a spike step; consecutive spike steps are one spike. A step diverges when its loss
+  // is not finite or exceeds divergence_loss (0: no bound); the run then fails (throws)
+  // or, with stop_on_divergence, stops before that step's update and reports it.
+  struct Stability {
+    double spike_factor = 1.5;
+    int64_t spike_warmup = 100;
+    double divergence_loss = 0;
+    bool stop_on_divergence = false;
+  } stability;
   int64_t trace_step = -1;  // record the tensor trace of this step (-1: none)
 
   // Reads a loaded config (every key; unknown keys are errors with file:line:col).
@@ -94,7 +129,33 @@ struct EvalPoint {
   double val_loss = 0;
   double val_accuracy = -1;  // classify and mnist
   double val_f1 = -1;        // classify with 2 classes: F1 of class 1 (spam)
+  // When the evaluation ran, counted from step 0 (resumed runs included): tokens (lm,
+  // classify) or examples (mnist) trained on, wall time of the run so far (evaluations
+  // before this one included) and the part of it inside training steps.
+  int64_t tokens = 0;
+  double wall_s = 0, train_s = 0;
 };
+
+// The methods' schedules as functions of the 0-based step index t (docs/pretraining.md).
+// PLD's global keep probability θ(t) = (1 - θ̄) e^(-γt) + θ̄ (θ̄ with `fixed`); θ(0) = 1, as
+// DeepSpeed's first step runs with current_theta = 1.
+double pld_theta(const TrainConfig::LayerDrop& drop, int64_t step);
+// Keep probability of block `layer` (1-based: 1 is next to the embedding, `layers` the
+// last) at global keep probability theta: 1 - (layer / layers)(1 - theta).
+double pld_keep_probability(int layer, int layers, double theta);
+// SLW's sequence length at step t for a context of `full` tokens (DeepSpeed's
+// __fixed_root_get_difficulty at global step t + 1, as DeepSpeed's engine calls it):
+// floor(start + (full - start) · min(1, ((t + 1) / T)^(1/r))), minus its remainder modulo
+// difficulty_step, at most `full` (r = 1 for fixed_linear).
+int slw_seq_len(const TrainConfig::Curriculum& curriculum, int full, int64_t step);
+// The token-counted learning-rate warm-up of a curriculum run: tokens trained on through
+// each warm-up step (step i's entry counts steps 0..i), ending with the first step whose
+// total reaches warmup × batch_size × seq_len. Empty without curriculum, token_warmup or
+// warm-up.
+std::vector<int64_t> slw_warmup_tokens(const TrainConfig& config);
+// "baseline", "pld", "slw" or "pld+slw", the ablations marked: "pld(fixed)",
+// "pld(no-rescale)", "pld(fixed,no-rescale)"; the `method` label of a training result.
+std::string method_name(const TrainConfig& config);
 
 // F1 of class `positive`: 2·TP / (2·TP + FP + FN) over paired labels (0 when the class is
 // neither present nor predicted, where the ratio is 0/0).
@@ -108,9 +169,26 @@ struct TrainResult {
   std::vector<EvalPoint> evals;
   double train_seconds = 0;  // wall time of the run, evaluations and checkpoints included
   double step_seconds = 0;   // wall time inside training steps only
-  int64_t tokens = 0;        // tokens (lm) or examples (mnist) processed now
+  int64_t tokens = 0;  // tokens (batch × each step's length) or examples (mnist) processed now
   // Classify on documents: the test split, evaluated once at the end (-1: not run).
   double test_accuracy = -1, test_f1 = -1;
+  // LM on documents: mean loss over eval.batches fixed windows of the test split, once at
+  // the end (-1: not run).
+  double test_loss = -1;
+  // Counted from step 0 (a resumed run continues the counts in its checkpoint).
+  int64_t tokens_total = 0;
+  // Transformer blocks that ran in training steps, and the expected number under PLD
+  // (Σ_t Σ_l p_l(t); equal to the slots without layer dropping), out of steps × layers.
+  int64_t blocks_executed = 0, block_slots = 0;
+  double blocks_expected = 0;
+  // Loss spikes (episodes) and the steps in them; divergence (stability.stop_on_divergence)
+  // with the 1-based number of the step that diverged.
+  int64_t loss_spikes = 0, spike_steps = 0;
+  bool diverged = false;
+  int64_t diverged_step = 0;
+  // eval.target_loss: the first evaluation at or below it (reached_target false: never).
+  bool reached_target = false;
+  EvalPoint target;
   // Training throughput: evaluation, checkpoints and trace files are not training.
   double tokens_per_second() const { return step_seconds > 0 ? tokens / step_seconds : 0; }
 };
@@ -123,15 +201,26 @@ class Trainer {
   ~Trainer();
 
   // --- Seams for the training algorithms (all optional) ---
-  // Sequence length of step t's batch (the batch is truncated to it); curriculum.
+  // Sequence length of step t's batch (the batch is truncated to it); curriculum. Replaces
+  // the `curriculum:` length schedule when set (a token-counted LR warm-up still follows the
+  // configured curriculum's lengths).
   std::function<int(int64_t step)> seq_len_schedule;
   // Per-block residual factors for step t (0 skips a block); progressive layer dropping.
+  // Replaces the `layer_drop:` schedule when set.
   std::function<std::vector<double>(int64_t step, Rng& rng)> layer_scale_schedule;
   // After backward and clipping, before the optimizer: edit gradients (ADMM's ρ(W-Z+U)),
   // or move them (offload).
   std::function<void(int64_t step, ParamStore<float>& params)> on_gradients;
   // After the optimizer step: projections, mask updates, dual updates.
   std::function<void(int64_t step, ParamStore<float>& params)> on_step_end;
+  // Backend cuda: the same two seams on the GPU model, for algorithms that keep their
+  // state on the device (nm_sparsify) instead of moving the gradients and weights to the
+  // host every step. on_device_gradients runs after clipping, before AdamW (not on a step
+  // skipped for an fp16 overflow), on_device_step_end after the step. They need the
+  // optimizer on the device and neither on_gradients nor on_step_end set (a step throws
+  // otherwise); the CPU backend never calls them.
+  std::function<void(int64_t step, CudaTransformer& model)> on_device_gradients;
+  std::function<void(int64_t step, CudaTransformer& model)> on_device_step_end;
   // After each evaluation: early stopping, external logging.
   std::function<void(const EvalPoint& eval)> on_eval;
   // Seconds on a monotonic clock (default: std::chrono::steady_clock); timing tests
@@ -154,25 +243,31 @@ class Trainer {
   // The CPU Transformer (task lm or classify; null for mnist). With backend cuda it only
   // holds the host copy, so its logit_loss seam has no effect there.
   Transformer<float>* transformer() { return lm_.get(); }
+  // The GPU model with backend cuda (its set_logit_loss is the seam there), else null.
+  CudaTransformer* cuda_transformer() { return cuda_.get(); }
   AdamW& optimizer() { return *adam_; }
   int64_t step() const { return step_; }
   const TrainConfig& config() const { return config_; }
   const data::Tokenizer* tokenizer() const { return tokenizer_.get(); }
   // The tensor trace of config.trace_step, once that step has run.
   const TensorTrace& tensor_trace() const { return trace_; }
-  int64_t tokens_per_step() const;
-  // Classify on documents: the split (indices into the archive's messages sorted by
+  // On documents (classify or lm): the split (indices into the archive's messages sorted by
   // name), its manifest ("<split> <name>" lines, written to split.txt) and the manifest's
   // FNV-1a hash; null / "" otherwise.
   const data::DocumentSplit* document_split() const {
-    return doc_labels_.empty() ? nullptr : &doc_split_;
+    return split_manifest_.empty() ? nullptr : &doc_split_;
   }
   std::string split_hash() const;
 
  private:
   double train_step(int64_t step, TensorTrace* trace);
   double lr_at(int64_t step) const;
-  std::vector<double> pld_scales(int64_t step, Rng& rng) const;
+  // PLD's per-block factors for `step`, drawn from rng; adds Σ_l p_l to *expected.
+  std::vector<double> pld_scales(int64_t step, Rng& rng, double* expected) const;
+  // Whether a training loss counts as divergence (stability:).
+  bool diverges(double loss) const;
+  // LM on documents: the corpus's text per split, tokenized into tokens_ and test_tokens_.
+  void load_lm_documents();
   std::string describe_model() const;
   std::string read_corpus() const;
   // Loads config.archive: labels, the first seq_len characters of each message (padded),
@@ -187,7 +282,8 @@ class Trainer {
   std::string out_dir_;
   std::unique_ptr<data::Tokenizer> tokenizer_;
   data::TokenSplit tokens_;
-  std::unique_ptr<data::TokenSampler> train_sampler_, val_sampler_;
+  std::unique_ptr<data::TokenSampler> train_sampler_, val_sampler_, test_sampler_;
+  std::vector<int32_t> test_tokens_;            // lm on documents: the test split's tokens
   std::vector<data::TokenSplit> class_tokens_;  // classify: one token stream per class
   std::vector<std::unique_ptr<data::TokenSampler>> class_train_, class_val_;
   // classify on documents: [messages, seq_len] token ids, labels, split, manifest.
@@ -202,6 +298,29 @@ class Trainer {
                                            // the host copy for checkpoints
   std::unique_ptr<AdamW> adam_;
   int64_t step_ = 0;
+  // The learning-rate schedule as run: config.lr, its warm-up the token-counted one's
+  // length in steps with a curriculum; warmup_tokens_ its tokens through each warm-up step.
+  LrSchedule lr_;
+  std::vector<int64_t> warmup_tokens_;
+  // What the last train_step did: its sequence length, θ(t) (1 without PLD), blocks run
+  // and expected, and whether it diverged (its update then was not applied).
+  int last_seq_ = 0;
+  double last_theta_ = 1;
+  int64_t last_blocks_ = 0;
+  double last_expected_ = 0;
+  bool last_diverged_ = false;
+  // Totals from step 0, kept in the checkpoint so that a resumed run continues them.
+  struct Totals {
+    int64_t tokens = 0;
+    double wall_s = 0, train_s = 0;  // wall time and time in steps, to the last step
+    int64_t blocks_executed = 0, block_slots = 0;
+    double blocks_expected = 0;
+    double loss_min = 0;  // running minimum of the training loss (valid when steps > 0)
+    int64_t loss_steps = 0, loss_spikes = 0, spike_steps = 0;
+    bool in_spike = false;
+    bool reached_target = false;
+    EvalPoint target;
+  } totals_;
   double time_fraction_ = 0;        // elapsed / max_seconds, for time_schedule
   double warmup_end_fraction_ = 0;  // time_fraction_ when the warm-up steps were done
   std::string eval_log_;
@@ -227,5 +346,9 @@ double time_schedule_lr(const LrSchedule& lr, int64_t step, double time_fraction
 // step 3000 or at 590 s (time_schedule), whichever comes first; stops at 590 s
 // (max_seconds)".
 std::string describe_schedule(const TrainConfig& config);
+
+// The pre-training methods switched on (layer_drop:, curriculum:) in words, one line each,
+// for the log after the schedule line; "" when neither is.
+std::string describe_methods(const TrainConfig& config);
 
 }  // namespace tessel::nn

@@ -155,6 +155,7 @@ T Transformer<T>::forward(const data::TokenBatch& b, const StepOptions& o, bool 
     BlockCache& k = cache_[static_cast<std::size_t>(l)];
     k.scale = o.layer_scale.empty() ? 1.0 : o.layer_scale[static_cast<std::size_t>(l)];
     if (k.scale == 0) continue;  // skipped block: identity
+    ++blocks_forward_;
     const BlockIds& p = blocks_[static_cast<std::size_t>(l)];
     const T s = static_cast<T>(k.scale);
     k.x_in = std::move(x);
@@ -240,7 +241,8 @@ void Transformer<T>::backward(const StepOptions& o) {
   Matrix<T> dtmp, dact, dfc, dln, dxm, datty, dqkv;
   for (int l = config_.layers - 1; l >= 0; --l) {
     BlockCache& k = cache_[static_cast<std::size_t>(l)];
-    if (k.scale == 0) continue;
+    if (k.scale == 0) continue;  // skipped in the forward pass: no gradient, no work
+    ++blocks_backward_;
     const BlockIds& p = blocks_[static_cast<std::size_t>(l)];
     const T s = static_cast<T>(k.scale);
     // x_out = x_mid + s · fc2(gelu(fc(ln2(x_mid))))

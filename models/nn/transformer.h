@@ -80,6 +80,11 @@ class Transformer {
   const Matrix<T>& logits() const { return logits_; }
   // Number of loss terms of the last forward (counted targets, or sequences).
   int64_t counted() const { return counted_; }
+  // Blocks run since construction, in forward passes (training and evaluation) and in
+  // backward passes. A block skipped by StepOptions::layer_scale adds to neither: this is
+  // how the trainer reports, and the tests check, that a dropped block costs no work.
+  int64_t blocks_forward() const { return blocks_forward_; }
+  int64_t blocks_backward() const { return blocks_backward_; }
 
  private:
   struct BlockIds {
@@ -109,6 +114,7 @@ class Transformer {
   Matrix<T> x_final_, lnf_, pooled_, logits_, dlogits_;
   std::vector<T> lnf_mean_, lnf_rstd_;
   int64_t counted_ = 0;
+  int64_t blocks_forward_ = 0, blocks_backward_ = 0;
 };
 
 extern template class Transformer<float>;

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -178,6 +179,11 @@ __global__ void scale(float* out, const float* x, float s, int64_t n) {
 __global__ void multiply(float* out, const float* a, const float* b, int64_t n) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i < n) out[i] = a[i] * b[i];
+}
+
+__global__ void fill(float* out, float v, int64_t n) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i < n) out[i] = v;
 }
 
 constexpr float kGeluC = 0.7978845608028654f;
@@ -430,6 +436,8 @@ struct GpuTransformer final : CudaTransformer::Impl {
 
   float forward(const data::TokenBatch& b, const StepOptions& o, bool need_grad);
   void backward();
+  // fwd_values = values ⊙ mask (a copy without a mask), after anything wrote values.
+  void refresh_forward_values();
 
   ~GpuTransformer() override {
     if (blas) cublasDestroy(blas);
@@ -444,9 +452,14 @@ struct GpuTransformer final : CudaTransformer::Impl {
   float forward_backward(const data::TokenBatch& batch, const StepOptions& o) override;
   float loss(const data::TokenBatch& batch, const StepOptions& o) override;
   Matrix<float> download_logits() const override;
-  double clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm) override;
+  double clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm,
+                        const std::function<void()>& before_update) override;
   void download_adam(float* m_out, float* v_out) const override;
   void upload_adam(const float* m_in, const float* v_in) override;
+  CudaTransformer::DeviceParams device_params() override;
+  float* device_mask() override;
+  void values_changed() override;
+  CudaTransformer::DeviceLogits device_logits() override;
 };
 
 void GpuTransformer::init(const TransformerConfig& config, const ParamStore<float>& layout,
@@ -532,13 +545,17 @@ void GpuTransformer::upload_params(const ParamStore<float>& params) {
   if (m.has_mask) {
     m.mask.resize(n);
     m.mask.upload(params.mask().data(), n);
-    multiply<<<grid(m.n_params), kThreads>>>(m.fwd_values.get(), m.values.get(), m.mask.get(),
-                                             m.n_params);
-  } else {
-    check(
-        cudaMemcpy(m.fwd_values.get(), m.values.get(), n * sizeof(float), cudaMemcpyDeviceToDevice),
-        "copy values");
   }
+  m.refresh_forward_values();
+}
+
+void GpuTransformer::refresh_forward_values() {
+  if (has_mask)
+    multiply<<<grid(n_params), kThreads>>>(fwd_values.get(), values.get(), mask.get(), n_params);
+  else
+    check(cudaMemcpy(fwd_values.get(), values.get(), size_t(n_params) * sizeof(float),
+                     cudaMemcpyDeviceToDevice),
+          "copy values");
 }
 
 void GpuTransformer::download_params(ParamStore<float>& params) const {
@@ -683,7 +700,9 @@ float GpuTransformer::forward_backward(const data::TokenBatch& batch, const Step
   // first so that one unscale at the end leaves every part unscaled.
   if (scaled)
     scale<<<grid(m.n_params), kThreads>>>(m.grads.get(), m.grads.get(), m.loss_scale, m.n_params);
-  const float loss = m.forward(batch, o, true);
+  float loss = m.forward(batch, o, true);
+  // Extra loss terms on the logits (distillation) rewrite dlogits before backward reads it.
+  if (m.logit_loss) loss = m.logit_loss(batch, m.device_logits(), loss);
   m.backward();
   if (scaled)
     scale<<<grid(m.n_params), kThreads>>>(m.grads.get(), m.grads.get(), 1.0f / m.loss_scale,
@@ -706,7 +725,8 @@ Matrix<float> GpuTransformer::download_logits() const {
   return out;
 }
 
-double GpuTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm) {
+double GpuTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm,
+                                      const std::function<void()>& before_update) {
   GpuTransformer& m = *this;
   Dev<double> sq(1);
   sum_squares<<<256, kThreads>>>(m.grads.get(), m.n_params, sq.get());
@@ -722,22 +742,60 @@ double GpuTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t t
     throw Error("nn cuda: gradient norm is not finite", kExitFailure);
   }
   if (m.precision == Precision::kFp16 && ++m.clean_steps % 1000 == 0) m.loss_scale *= 2;
-  const float gscale = max_norm > 0 && norm > max_norm ? float(max_norm / (norm + 1e-6)) : 1.0f;
+  float gscale = max_norm > 0 && norm > max_norm ? float(max_norm / (norm + 1e-6)) : 1.0f;
+  if (before_update) {
+    // The hook sees (and adds to) clipped gradients, as on the CPU: the clip factor is
+    // applied to them first instead of being folded into AdamW (the same product g · s).
+    if (gscale != 1.0f)
+      scale<<<grid(m.n_params), kThreads>>>(m.grads.get(), m.grads.get(), gscale, m.n_params);
+    before_update();
+    gscale = 1.0f;
+  }
   const float bc1 = float(1.0 - std::pow(c.beta1, double(t)));
   const float bc2 = float(1.0 - std::pow(c.beta2, double(t)));
   adamw<<<grid(m.n_params), kThreads>>>(m.values.get(), m.grads.get(), m.adam_m.get(),
                                         m.adam_v.get(), m.decay.get(), m.n_params, float(lr),
                                         float(c.beta1), float(c.beta2), bc1, bc2, float(c.eps),
                                         float(c.weight_decay), gscale);
-  if (m.has_mask)
-    multiply<<<grid(m.n_params), kThreads>>>(m.fwd_values.get(), m.values.get(), m.mask.get(),
-                                             m.n_params);
-  else
-    check(cudaMemcpy(m.fwd_values.get(), m.values.get(), size_t(m.n_params) * sizeof(float),
-                     cudaMemcpyDeviceToDevice),
-          "copy values");
+  m.refresh_forward_values();
   check(cudaGetLastError(), "adamw");
   return norm;
+}
+
+CudaTransformer::DeviceParams GpuTransformer::device_params() {
+  CudaTransformer::DeviceParams d;
+  d.values = values.get();
+  d.grads = grads.get();
+  d.mask = has_mask ? mask.get() : nullptr;
+  d.size = n_params;
+  return d;
+}
+
+float* GpuTransformer::device_mask() {
+  if (!has_mask) {
+    mask.resize(static_cast<std::size_t>(n_params));
+    fill<<<grid(n_params), kThreads>>>(mask.get(), 1.0f, n_params);
+    check(cudaGetLastError(), "mask");
+    has_mask = true;
+  }
+  return mask.get();
+}
+
+void GpuTransformer::values_changed() {
+  refresh_forward_values();
+  check(cudaGetLastError(), "values_changed");
+}
+
+CudaTransformer::DeviceLogits GpuTransformer::device_logits() {
+  CudaTransformer::DeviceLogits d;
+  d.logits = logits.get();
+  d.dlogits = dlogits.get();
+  d.targets = targets.get();
+  d.rows = int64_t(batch) * seq;
+  d.counted = counted;
+  d.vocab = cfg.vocab_size;
+  d.loss_scale = loss_scale;
+  return d;
 }
 
 void GpuTransformer::download_adam(float* m_out, float* v_out) const {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -60,11 +61,54 @@ class CudaTransformer {
   // Optimizer with state on the device: clip to max_norm (<= 0: no clipping), then AdamW
   // at step t >= 1. Returns the gradient norm before clipping. With kFp16, a step whose
   // gradients overflowed is skipped (returns +inf) and the loss scale halves.
-  double clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm);
+  // `before_update`, when set, runs between the two on the clipped gradients (where
+  // Trainer::on_gradients runs on the CPU: ADMM's penalty is added after clipping, so
+  // clipping never shrinks it); it is not called on a skipped step.
+  double clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm,
+                        const std::function<void()>& before_update = nullptr);
   // Moments of the device optimizer, for checkpoints.
   void download_adam(float* m, float* v) const;
   void upload_adam(const float* m, const float* v);
   float loss_scale() const;
+
+  // --- Seams for training algorithms whose kernels live in the same plugin (nm_sparsify:
+  // ADMM, masks, distillation). They hand out raw device addresses so that such state
+  // stays on the GPU instead of crossing to the host every step. ---
+
+  // The parameters on the device, each `size` floats in the host store's layout; valid
+  // while this model lives.
+  struct DeviceParams {
+    float* values = nullptr;  // the weights AdamW updates
+    float* grads = nullptr;   // their gradients
+    float* mask = nullptr;    // 0/1 per value; null while the model has no mask
+    int64_t size = 0;
+  };
+  DeviceParams device_params();
+  // The mask's device address, created all ones when the model has none. Kernels clear
+  // entries and then call values_changed(); the forward pass uses values ⊙ mask and
+  // forward_backward multiplies the gradients by it, as with a mask from upload_params
+  // (which replaces it with the host store's masks, or none).
+  float* device_mask();
+  // After kernels wrote values or the mask: the forward copy (values ⊙ mask) follows.
+  void values_changed();
+
+  // The last forward's logits on the device.
+  struct DeviceLogits {
+    const float* logits = nullptr;     // [rows, vocab]
+    float* dlogits = nullptr;          // what backward starts from (see set_logit_loss)
+    const int32_t* targets = nullptr;  // [rows]; rows with a target < 0 are not counted
+    int64_t rows = 0, counted = 0;
+    int vocab = 0;
+    float loss_scale = 1;  // dlogits carry this factor (kFp16), the loss does not
+  };
+  DeviceLogits device_logits();
+  // The CUDA form of Transformer<T>::logit_loss: forward_backward calls it after the
+  // cross-entropy (dlogits = loss_scale · (p − onehot) / counted) and before backward, with
+  // the batch; it may rewrite dlogits (keeping the loss_scale factor) and returns the loss
+  // to report. Evaluation (loss()) never calls it. Empty: plain cross-entropy.
+  using LogitLoss =
+      std::function<float(const data::TokenBatch& batch, const DeviceLogits& logits, float ce)>;
+  void set_logit_loss(LogitLoss f);
 
   struct Impl;
 

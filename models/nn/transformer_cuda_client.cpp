@@ -1,4 +1,6 @@
 // CudaTransformer forwards to the GPU model in the CUDA plugin (loaded on first use).
+#include <utility>
+
 #include "models/common/cuda_plugin.h"
 #include "models/nn/transformer_cuda.h"
 #include "models/nn/transformer_cuda_plugin.h"
@@ -56,15 +58,30 @@ float CudaTransformer::loss(const data::TokenBatch& batch, const StepOptions& op
 Matrix<float> CudaTransformer::logits() const {
   return impl_->download_logits();
 }
-double CudaTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t t,
-                                       double max_norm) {
-  return impl_->clip_and_adamw(c, lr, t, max_norm);
+double CudaTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm,
+                                       const std::function<void()>& before_update) {
+  return impl_->clip_and_adamw(c, lr, t, max_norm, before_update);
 }
 void CudaTransformer::download_adam(float* m, float* v) const {
   impl_->download_adam(m, v);
 }
 void CudaTransformer::upload_adam(const float* m, const float* v) {
   impl_->upload_adam(m, v);
+}
+CudaTransformer::DeviceParams CudaTransformer::device_params() {
+  return impl_->device_params();
+}
+float* CudaTransformer::device_mask() {
+  return impl_->device_mask();
+}
+void CudaTransformer::values_changed() {
+  impl_->values_changed();
+}
+CudaTransformer::DeviceLogits CudaTransformer::device_logits() {
+  return impl_->device_logits();
+}
+void CudaTransformer::set_logit_loss(LogitLoss f) {
+  impl_->logit_loss = std::move(f);
 }
 
 }  // namespace tessel::nn

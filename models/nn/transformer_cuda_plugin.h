@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "models/nn/transformer_cuda.h"
@@ -18,6 +19,7 @@ struct CudaTransformer::Impl {
   TransformerConfig cfg;
   Precision precision = Precision::kFp32;
   float loss_scale = 1.0f;
+  CudaTransformer::LogitLoss logit_loss;  // set by the client, called by forward_backward
 
   virtual ~Impl() = default;
   virtual void upload_params(const ParamStore<float>& params) = 0;
@@ -27,9 +29,14 @@ struct CudaTransformer::Impl {
   virtual float forward_backward(const data::TokenBatch& batch, const StepOptions& options) = 0;
   virtual float loss(const data::TokenBatch& batch, const StepOptions& options) = 0;
   virtual Matrix<float> download_logits() const = 0;
-  virtual double clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm) = 0;
+  virtual double clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm,
+                                const std::function<void()>& before_update) = 0;
   virtual void download_adam(float* m, float* v) const = 0;
   virtual void upload_adam(const float* m, const float* v) = 0;
+  virtual CudaTransformer::DeviceParams device_params() = 0;
+  virtual float* device_mask() = 0;
+  virtual void values_changed() = 0;
+  virtual CudaTransformer::DeviceLogits device_logits() = 0;
 };
 
 struct NnCudaApi {

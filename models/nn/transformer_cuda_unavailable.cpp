@@ -49,7 +49,8 @@ float CudaTransformer::loss(const data::TokenBatch&, const StepOptions&) {
 Matrix<float> CudaTransformer::logits() const {
   no_cuda();
 }
-double CudaTransformer::clip_and_adamw(const AdamWConfig&, double, int64_t, double) {
+double CudaTransformer::clip_and_adamw(const AdamWConfig&, double, int64_t, double,
+                                       const std::function<void()>&) {
   no_cuda();
 }
 void CudaTransformer::download_adam(float*, float*) const {
@@ -59,6 +60,21 @@ void CudaTransformer::upload_adam(const float*, const float*) {
   no_cuda();
 }
 float CudaTransformer::loss_scale() const {
+  no_cuda();
+}
+CudaTransformer::DeviceParams CudaTransformer::device_params() {
+  no_cuda();
+}
+float* CudaTransformer::device_mask() {
+  no_cuda();
+}
+void CudaTransformer::values_changed() {
+  no_cuda();
+}
+CudaTransformer::DeviceLogits CudaTransformer::device_logits() {
+  no_cuda();
+}
+void CudaTransformer::set_logit_loss(LogitLoss) {
   no_cuda();
 }
 
