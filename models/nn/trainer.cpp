@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -597,11 +598,19 @@ std::vector<int64_t> slw_warmup_tokens(const TrainConfig& c) {
 std::string method_name(const TrainConfig& c) {
   std::string pld;
   if (c.layer_drop.on) {
+    // Qualifiers name what differs from the paper's method: the ablations, and a γ other
+    // than DeepSpeed's default 0.001 (it only matters when θ(t) decays).
+    std::vector<std::string> q;
+    if (c.layer_drop.fixed) q.push_back("fixed");
+    if (!c.layer_drop.rescale) q.push_back("no-rescale");
+    if (!c.layer_drop.fixed && c.layer_drop.gamma != TrainConfig::LayerDrop{}.gamma) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "gamma=%g", c.layer_drop.gamma);
+      q.push_back(buf);
+    }
     pld = "pld";
-    if (c.layer_drop.fixed || !c.layer_drop.rescale)
-      pld += std::string("(") + (c.layer_drop.fixed ? "fixed" : "") +
-             (c.layer_drop.fixed && !c.layer_drop.rescale ? "," : "") +
-             (c.layer_drop.rescale ? "" : "no-rescale") + ")";
+    for (std::size_t i = 0; i < q.size(); ++i) pld += (i ? "," : "(") + q[i];
+    if (!q.empty()) pld += ")";
   }
   const bool slw = c.curriculum.start > 0;
   if (pld.empty()) return slw ? "slw" : "baseline";

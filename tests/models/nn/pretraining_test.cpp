@@ -222,6 +222,9 @@ TEST(Pld, AblationsAndMethodNames) {
   EXPECT_EQ(method_name(config_with("layer_drop:\n  rescale: false\n")), "pld(no-rescale)");
   EXPECT_EQ(method_name(config_with("layer_drop:\n  schedule: fixed\n  rescale: false\n")),
             "pld(fixed,no-rescale)");
+  EXPECT_EQ(method_name(config_with("layer_drop:\n  gamma: 0.005\n")), "pld(gamma=0.005)");
+  EXPECT_EQ(method_name(config_with("layer_drop:\n  gamma: 0.005\n  rescale: false\n")),
+            "pld(no-rescale,gamma=0.005)");
   // Factors seen by the model: 0 or 1 without rescale; 0 or 1/p_l with it.
   for (const bool rescale : {true, false}) {
     TrainConfig c = config_with(std::string("layer_drop:\n  theta_bar: 0.5\n  gamma: 0.5\n") +
