@@ -4,6 +4,8 @@
 // nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -234,6 +236,43 @@ TEST_F(NmSparsifyCommand, StoppedRunContinuesExactlyWhenRunAgain) {
           << layer << " " << dense;
     }
   }
+}
+
+// nm_sparsify.dense, a study's upper reference: the same run from sparsify.init, nothing
+// pruned. At a learning rate of 1e-12 AdamW moves no weight by more than ~1e-12, so its
+// final weights must be the trained dense checkpoint's (the seeded initialisation is far
+// from them).
+TEST_F(NmSparsifyCommand, DenseReferenceStartsFromTheCheckpointAndPrunesNothing) {
+  write_experiment("ref", "nm_sparsify.dense", "  init: dense/checkpoint.bin\n");
+  auto r = run_tool(kTool,
+                    "run ref.yaml --out ref --set workload.train.lr=1e-12 "
+                    "--set workload.train.min_lr=1e-12",
+                    dir_.path().string());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const nlohmann::json j = result("ref");
+  EXPECT_EQ(j["labels"]["method"], "dense");
+  EXPECT_EQ(j["metrics"]["steps"], 30);
+  const auto start = tessel::nn::read_checkpoint((dir_.path() / "dense/checkpoint.bin").string());
+  const auto end = tessel::nn::read_checkpoint((dir_.path() / "ref/checkpoint.bin").string());
+  ASSERT_EQ(start.values.size(), end.values.size());
+  double max_diff = 0;
+  int64_t zeros = 0;
+  for (std::size_t i = 0; i < start.values.size(); ++i) {
+    max_diff = std::max(max_diff, static_cast<double>(std::fabs(start.values[i] - end.values[i])));
+    zeros += end.values[i] == 0.0f;
+  }
+  EXPECT_LT(max_diff, 1e-9);
+  EXPECT_LT(zeros, 100);  // nothing pruned (LayerNorm biases may start at zero)
+  // Only sparsify.init is read: anything else is a configuration error naming the key.
+  write_experiment("extra", "nm_sparsify.dense",
+                   "  init: dense/checkpoint.bin\n  pattern: \"2:4\"\n");
+  r = run("extra");
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("extra_w.yaml:19:12: workload.sparsify.pattern: nm_sparsify.dense reads "
+                       "only sparsify.init (it sparsifies nothing)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir_.path() / "extra" / "result.json"));
 }
 
 TEST_F(NmSparsifyCommand, BadInputsExitWithTheKeyAndWriteNothing) {
