@@ -1104,8 +1104,16 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     const bool stopping = step_ == stop_at;
     if (progress && (step_ % config_.log_every == 0 || last)) {
       const double tps = r.tokens / std::max(r.step_seconds, 1e-9);
-      const double eta =
+      double eta =
           eta_seconds(elapsed, step_ - r.first_step, config_.steps - step_, config_.max_seconds);
+      if (config_.curriculum.start > 0 && lm_ && r.tokens > 0) {
+        // Under SLW the early steps are short: extrapolate by tokens, not steps, or the
+        // ETA grows with the sequence length.
+        int64_t left = 0;
+        for (int64_t t = step_; t < config_.steps; ++t)
+          left += int64_t{config_.batch_size} * slw_seq_len(config_.curriculum, config_.seq_len, t);
+        eta = eta_seconds(elapsed, r.tokens, left, config_.max_seconds);
+      }
       *progress << "step " << step_ << "/" << config_.steps << "  loss " << std::fixed
                 << std::setprecision(4) << window_loss / window << "  lr " << std::scientific
                 << std::setprecision(2) << lr_at(step_ - 1) << std::defaultfloat << "  "
