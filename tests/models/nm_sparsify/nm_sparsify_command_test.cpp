@@ -18,6 +18,7 @@
 #include "models/nn/checkpoint.h"
 #include "models/sparse/mask_io.h"
 #include "tests/support/tool.h"
+#include "tests/support/ustar.h"
 
 namespace {
 
@@ -25,6 +26,7 @@ namespace fs = std::filesystem;
 using tessel::testing::read_text;
 using tessel::testing::run_tool;
 using tessel::testing::TempDir;
+using tessel::testing::ustar_file;
 using tessel::testing::write_text;
 
 const std::string kTool = std::string(TESSEL_BINARY_DIR) + "/tessel_fault_tool";
@@ -125,30 +127,6 @@ TEST_F(NmSparsifyCommand, AdmmAndAspRunFromADenseCheckpointAndExportMasks) {
   EXPECT_FALSE(j["metrics"].contains("admm_updates"));
   EXPECT_TRUE(j["checks"][0]["passed"].get<bool>());
   EXPECT_FALSE(fs::exists(dir_.path() / "asp" / "admm.jsonl"));
-}
-
-// A ustar header from the POSIX layout (as tests/models/nn/documents_test.cpp builds it).
-std::string ustar_file(const std::string& name, const std::string& data) {
-  std::string h(512, '\0');
-  auto put = [&](std::size_t at, const std::string& v) { h.replace(at, v.size(), v); };
-  put(0, name);
-  put(100, "0000644");
-  char octal[16];
-  std::snprintf(octal, sizeof octal, "%011zo", data.size());
-  put(124, octal);
-  put(136, "14500000000");
-  h[156] = '0';
-  put(257, std::string("ustar\0"
-                       "00",
-                       8));
-  put(148, "        ");
-  unsigned sum = 0;
-  for (const char c : h) sum += static_cast<unsigned char>(c);
-  std::snprintf(octal, sizeof octal, "%06o", sum);
-  put(148, std::string(octal) + std::string(1, '\0') + " ");
-  std::string out = h + data;
-  out.resize((out.size() + 511) / 512 * 512, '\0');
-  return out;
 }
 
 // Spam vs ham (a 160-message subset of the shared SpamAssassin corpus): the sparsify

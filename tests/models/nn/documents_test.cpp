@@ -14,11 +14,13 @@
 #include "models/data/archive.h"
 #include "models/nn/trainer.h"
 #include "runtime/core/error.h"
+#include "tests/support/ustar.h"
 
 namespace tessel::nn {
 namespace {
 
 namespace fs = std::filesystem;
+using tessel::testing::ustar_file;
 
 const std::string kArchive =
     std::string(TESSEL_SOURCE_DIR) + "/../shared/data/spamassassin/spamassassin.tar.gz";
@@ -90,30 +92,6 @@ TEST(Documents, SyntheticTwoClassesReportF1) {
     const EvalPoint e = t.run(nullptr).evals.back();
     EXPECT_EQ(e.val_f1 >= 0, k == 2) << k;
   }
-}
-
-// A ustar header from the POSIX layout (independent of the reader in models/data).
-std::string ustar_file(const std::string& name, const std::string& data) {
-  std::string h(512, '\0');
-  auto put = [&](std::size_t at, const std::string& v) { h.replace(at, v.size(), v); };
-  put(0, name);
-  put(100, "0000644");
-  char octal[16];
-  std::snprintf(octal, sizeof octal, "%011zo", data.size());
-  put(124, octal);
-  put(136, "14500000000");
-  h[156] = '0';
-  put(257, std::string("ustar\0"
-                       "00",
-                       8));
-  put(148, "        ");
-  unsigned sum = 0;
-  for (const char c : h) sum += static_cast<unsigned char>(c);
-  std::snprintf(octal, sizeof octal, "%06o", sum);
-  put(148, std::string(octal) + std::string(1, '\0') + " ");
-  std::string out = h + data;
-  out.resize((out.size() + 511) / 512 * 512, '\0');
-  return out;
 }
 
 // 240 ham (easy-ham-1) and 240 spam (spam-2) messages of the shared corpus in a small tar:
