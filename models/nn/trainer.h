@@ -153,8 +153,9 @@ int slw_seq_len(const TrainConfig::Curriculum& curriculum, int full, int64_t ste
 // total reaches warmup × batch_size × seq_len. Empty without curriculum, token_warmup or
 // warm-up.
 std::vector<int64_t> slw_warmup_tokens(const TrainConfig& config);
-// "baseline", "pld", "slw" or "pld+slw", the ablations marked: "pld(fixed)",
-// "pld(no-rescale)", "pld(fixed,no-rescale)"; the `method` label of a training result.
+// "baseline", "pld", "slw" or "pld+slw", the ablations and a γ other than 0.001 marked:
+// "pld(fixed)", "pld(no-rescale)", "pld(fixed,no-rescale)", "pld(gamma=0.005)"; the `method`
+// label of a training result.
 std::string method_name(const TrainConfig& config);
 
 // F1 of class `positive`: 2·TP / (2·TP + FP + FN) over paired labels (0 when the class is
