@@ -91,6 +91,13 @@ bool point_value(const PointRecord& p, const std::string& name, double* out) {
     *out = p.params[name].get<double>();
     return true;
   }
+  // Metrics first: the plot loops ask for them per point, and only the simulation's
+  // cycles and energy need the flattened view.
+  const auto& metrics = p.result->metrics;
+  if (const auto it = metrics.find(name); it != metrics.end()) {
+    *out = it->second;
+    return true;
+  }
   const auto numbers = point_numbers(*p.result);
   const auto it = numbers.find(name);
   if (it == numbers.end()) return false;

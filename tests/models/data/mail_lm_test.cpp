@@ -8,7 +8,7 @@ namespace tessel::data {
 namespace {
 
 TEST(MailLmText, BodyOnlyLowerCasedWithoutEncodedBlobs) {
-  // The Subject line goes, letters are lower-cased, the placeholder byte is a space.
+  // The Subject line is dropped, letters are lower-cased, the placeholder byte becomes a space.
   EXPECT_EQ(mail_lm_text("Subject: Buy NOW\nHello World\nCall 555-1234 \x7f today"),
             "hello world\ncall 555-1234   today");
   // A subject and no body, or nothing at all.
