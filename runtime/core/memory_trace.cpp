@@ -140,8 +140,16 @@ MemoryTrace parse_memory_trace_text(std::istream& in, const std::string& name) {
     if (!(fields >> time_s)) continue;
     if (!(fields >> op_s >> target_s >> bytes_s))
       fail("expected '<time_ns|-> <R|W> <address|object> <bytes>', got '" + line + "'");
-    if (fields >> extra) fail("unexpected field '" + extra + "' after the size");
     MemoryRequest r;
+    if (fields >> extra) {
+      uint64_t id = 0;
+      if (extra.compare(0, 6, "batch=") != 0)
+        fail("unexpected field '" + extra + "' after the size (only batch=<id> may follow)");
+      if (!parse_decimal(extra.substr(6), id) || id >= MemoryRequest::kNoBatch)
+        fail("expected a batch id from 0 to 4294967294, got '" + extra + "'");
+      r.batch = static_cast<uint32_t>(id);
+      if (fields >> extra) fail("unexpected field '" + extra + "' after the batch");
+    }
     if (time_s != "-") {
       if (!parse_time_ns(time_s, r.time_ps))
         fail("expected a time in ns (at most 3 decimals) or '-', got '" + time_s + "'");
@@ -188,7 +196,9 @@ MemoryTrace parse_memory_trace_text(std::istream& in, const std::string& name) {
 }
 
 std::string format_memory_trace_text(const MemoryTrace& trace) {
-  std::string out = "# tessel memory trace: <time_ns|-> <R|W> <address|object[+offset]> <bytes>\n";
+  std::string out =
+      "# tessel memory trace: <time_ns|-> <R|W> <address|object[+offset]> <bytes> "
+      "[batch=<id>]\n";
   for (const auto& r : trace.requests) {
     out += r.time_ps == MemoryRequest::kAsap ? "-" : format_time_ns(r.time_ps);
     out += r.write ? " W " : " R ";
@@ -200,26 +210,33 @@ std::string format_memory_trace_text(const MemoryTrace& trace) {
     }
     out += ' ';
     out += std::to_string(r.bytes);
+    if (r.batch != MemoryRequest::kNoBatch) out += " batch=" + std::to_string(r.batch);
     out += '\n';
   }
   return out;
 }
 
 std::string format_memory_trace_binary(const MemoryTrace& trace) {
+  // Version 1 unless a request has a batch, so that traces without batches stay readable
+  // by readers that know only version 1.
+  const bool batches =
+      std::any_of(trace.requests.begin(), trace.requests.end(),
+                  [](const MemoryRequest& r) { return r.batch != MemoryRequest::kNoBatch; });
   std::string out(kMemoryTraceMagic, sizeof kMemoryTraceMagic);
-  put<uint32_t>(out, kMemoryTraceVersion);
+  put<uint32_t>(out, batches ? 2u : 1u);
   put<uint32_t>(out, static_cast<uint32_t>(trace.objects.size()));
   put<uint64_t>(out, trace.requests.size());
   for (const auto& o : trace.objects) {
     put<uint16_t>(out, static_cast<uint16_t>(o.size()));
     out += o;
   }
-  out.reserve(out.size() + trace.requests.size() * 24);
+  out.reserve(out.size() + trace.requests.size() * (batches ? 28 : 24));
   for (const auto& r : trace.requests) {
     put<int64_t>(out, r.time_ps);
     put<uint64_t>(out, r.address);
     put<uint32_t>(out, r.bytes);
     put<uint32_t>(out, r.object | (r.write ? kMemoryTraceWriteBit : 0));
+    if (batches) put<uint32_t>(out, r.batch);
   }
   return out;
 }
@@ -230,9 +247,10 @@ MemoryTrace parse_memory_trace_binary(const std::string& data, const std::string
     fail("not a binary memory trace (bad magic)");
   size_t pos = 8;
   uint32_t version = get<uint32_t>(data, pos);
-  if (version != kMemoryTraceVersion)
-    fail("binary trace version " + std::to_string(version) + ", this reader knows " +
+  if (version < 1 || version > kMemoryTraceVersion)
+    fail("binary trace version " + std::to_string(version) + ", this reader knows 1 to " +
          std::to_string(kMemoryTraceVersion));
+  const size_t record = version >= 2 ? 28 : 24;
   uint32_t n_objects = get<uint32_t>(data, pos);
   uint64_t n_requests = get<uint64_t>(data, pos);
   MemoryTrace trace;
@@ -245,9 +263,10 @@ MemoryTrace parse_memory_trace_binary(const std::string& data, const std::string
     if (!valid_object_name(obj)) fail("object " + std::to_string(i) + ": bad name '" + obj + "'");
     trace.objects.push_back(obj);
   }
-  if ((data.size() - pos) / 24 != n_requests || (data.size() - pos) % 24 != 0)
+  if ((data.size() - pos) / record != n_requests || (data.size() - pos) % record != 0)
     fail("header says " + std::to_string(n_requests) + " records but " +
-         std::to_string(data.size() - pos) + " bytes of records follow (24 bytes each)");
+         std::to_string(data.size() - pos) + " bytes of records follow (" + std::to_string(record) +
+         " bytes each)");
   trace.requests.resize(n_requests);
   int64_t last_time = 0;
   for (uint64_t i = 0; i < n_requests; ++i) {
@@ -258,6 +277,7 @@ MemoryTrace parse_memory_trace_binary(const std::string& data, const std::string
     uint32_t op_object = get<uint32_t>(data, pos);
     r.write = (op_object & kMemoryTraceWriteBit) != 0;
     r.object = op_object & ~kMemoryTraceWriteBit;
+    if (record == 28) r.batch = get<uint32_t>(data, pos);
     std::string where = "record " + std::to_string(i + 1) + ": ";
     if (r.time_ps < MemoryRequest::kAsap) fail(where + "negative time");
     if (r.time_ps != MemoryRequest::kAsap) {

@@ -16,6 +16,7 @@ namespace tessel {
 struct MemoryRequest {
   static constexpr int64_t kAsap = -1;                // issue as soon as the memory accepts it
   static constexpr uint32_t kNoObject = 0x7FFFFFFFu;  // `address` is a flat address
+  static constexpr uint32_t kNoBatch = 0xFFFFFFFFu;   // not part of a batch
 
   int64_t time_ps = kAsap;  // issue time in picoseconds, or kAsap
   bool write = false;
@@ -23,6 +24,10 @@ struct MemoryRequest {
   uint64_t address = 0;         // flat address, or offset inside `object`
   uint32_t bytes = 0;           // > 0
   uint32_t line = 0;            // text line it was read from, for messages (0: binary or generated)
+  // Batch id: requests issued together whose completion counts as one (a re-rank's vector
+  // reads, a swap-in of samples); replay reports each batch's last completion minus its
+  // first issue. Any id below kNoBatch; requests of a batch need not be adjacent.
+  uint32_t batch = kNoBatch;
 };
 
 struct MemoryTrace {
@@ -36,7 +41,7 @@ struct MemoryTrace {
 
 // Text format, one request per line (blank lines and `#` comments ignored):
 //
-//   <time> <op> <target> <bytes>
+//   <time> <op> <target> <bytes> [batch=<id>]
 //
 //   time    issue time in ns (decimal, up to 3 fractional digits), or `-` for as soon
 //           as possible; timed requests must not go back in time
@@ -44,6 +49,8 @@ struct MemoryTrace {
 //   target  0x-prefixed hex address, or an object name with an optional hex offset:
 //           `weights` or `weights+0x40`
 //   bytes   decimal request size, 1 .. 2^32-1
+//   batch   optional batch marker: the request belongs to batch <id> (decimal,
+//           0 .. 4294967294); traces without markers read as before
 //
 // Errors are IoError (cannot read) or ConfigError "<name>:<line>: <message>".
 MemoryTrace parse_memory_trace_text(std::istream& in, const std::string& name);
@@ -51,16 +58,18 @@ std::string format_memory_trace_text(const MemoryTrace& trace);
 
 // Binary format (little-endian), for long traces:
 //
-//   header   8 bytes magic "TSLMTRC\0", u32 version (1), u32 object count,
+//   header   8 bytes magic "TSLMTRC\0", u32 version (1 or 2), u32 object count,
 //            u64 request count
 //   objects  per object: u16 name length, name bytes
 //   records  per request, 24 bytes: i64 time_ps (-1 = as soon as possible),
 //            u64 address, u32 bytes, u32 op_object: bit 31 set for a write, bits
-//            0-30 the object index (0x7FFFFFFF = flat address)
+//            0-30 the object index (0x7FFFFFFF = flat address); version 2 adds
+//            u32 batch (0xFFFFFFFF = none) to each record (28 bytes)
 //
-// Errors name the file and the record number.
+// The writer writes version 1 when no request has a batch (readable by older readers)
+// and version 2 otherwise; the reader takes both. Errors name the file and the record.
 constexpr char kMemoryTraceMagic[8] = {'T', 'S', 'L', 'M', 'T', 'R', 'C', '\0'};
-constexpr uint32_t kMemoryTraceVersion = 1;
+constexpr uint32_t kMemoryTraceVersion = 2;  // newest version this reader knows
 constexpr uint32_t kMemoryTraceWriteBit = 0x80000000u;
 
 // Reads a trace file in either format (binary when it starts with the magic). An empty

@@ -1,7 +1,9 @@
 // DRAM controller: request splitting, channel interleaving, per-channel scheduling processes.
 #include "sim/memory/dram_controller.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "sim/memory/dram_energy.h"
 
@@ -45,7 +47,21 @@ void DramController::wake_channel(int ch, int64_t cycle) {
   c.wake.notify(at > now ? at - now : sc_core::SC_ZERO_TIME);
 }
 
-uint32_t DramController::new_txn(tlm::tlm_generic_payload& p, uint32_t bursts) {
+int64_t DramController::first_arrival(const tlm::tlm_generic_payload& p, int64_t arrival) {
+  if (refused_at_.empty()) return arrival;
+  auto it = refused_at_.find(&p);
+  if (it == refused_at_.end()) return arrival;
+  arrival = it->second;
+  refused_at_.erase(it);
+  return arrival;
+}
+
+bool DramController::refuse(const tlm::tlm_generic_payload& p, int64_t arrival) {
+  refused_at_.emplace(&p, arrival);  // keeps the first refusal's arrival
+  return false;
+}
+
+uint32_t DramController::new_txn(tlm::tlm_generic_payload& p, uint32_t bursts, int64_t arrival) {
   uint32_t slot;
   if (free_txns_.empty()) {
     slot = static_cast<uint32_t>(txns_.size());
@@ -54,7 +70,7 @@ uint32_t DramController::new_txn(tlm::tlm_generic_payload& p, uint32_t bursts) {
     slot = free_txns_.back();
     free_txns_.pop_back();
   }
-  txns_[slot] = Txn{&p, bursts, 0};
+  txns_[slot] = Txn{&p, bursts, 0, first_arrival(p, arrival), kNever};
   return slot;
 }
 
@@ -68,8 +84,8 @@ bool DramController::try_accept(tlm::tlm_generic_payload& p, const sc_time& arri
     // One burst (the common case of cache-line traffic): no splitting.
     AddressMapper::Fields f = mapper_.decode(first);
     Channel& c = channels_[f.channel];
-    if (c.core->queued() >= c.core->capacity()) return false;
-    const uint32_t slot = new_txn(p, 1);
+    if (!c.core->can_accept(write)) return refuse(p, arrival_cycle);
+    const uint32_t slot = new_txn(p, 1, arrival_cycle);
     DramBurst b;
     b.rank = static_cast<int32_t>(f.rank);
     b.bankgroup = static_cast<int32_t>(f.bankgroup);
@@ -109,11 +125,9 @@ bool DramController::try_accept(tlm::tlm_generic_payload& p, const sc_time& arri
   // may overfill a queue by less than one request (the front end's split buffer), so a
   // request as large as a queue does not wait for the queue to drain and the scheduler
   // keeps seeing the next request's rows.
-  for (size_t ch = 0; ch < channels_.size(); ++ch) {
-    const DramChannel& c = *channels_[ch].core;
-    if (per_channel_[ch] && c.queued() >= c.capacity()) return false;
-  }
-  const uint32_t slot = new_txn(p, static_cast<uint32_t>(scratch_.size()));
+  for (size_t ch = 0; ch < channels_.size(); ++ch)
+    if (per_channel_[ch] && !channels_[ch].core->can_accept(write)) return refuse(p, arrival_cycle);
+  const uint32_t slot = new_txn(p, static_cast<uint32_t>(scratch_.size()), arrival_cycle);
   split_of_ = nullptr;  // the split is consumed
   for (DramBurst b : scratch_) {
     const int ch = static_cast<int>(b.txn);
@@ -138,8 +152,11 @@ void DramController::run_channel(int ch) {
   for (const BurstDone& d : done_) {
     Txn& t = txns_[d.txn];
     t.done = std::max(t.done, d.done);
+    t.first_cmd = std::min(t.first_cmd, d.first_cmd);
     freed = true;
     if (--t.remaining == 0) {
+      from_arrival_.push_back(static_cast<int32_t>(t.done - t.arrival));
+      from_issue_.push_back(static_cast<int32_t>(t.done - t.first_cmd));
       respond(*t.payload, at_cycle(t.done));
       t.payload = nullptr;
       free_txns_.push_back(d.txn);
@@ -163,6 +180,7 @@ DramChannelStats DramController::total_stats() const {
     s.conflicts += x.conflicts;
     s.active_cycles += x.active_cycles;
     s.data_cycles += x.data_cycles;
+    s.write_drains += x.write_drains;
   }
   return s;
 }
@@ -196,6 +214,23 @@ void DramController::report(const std::string& tier, const sc_time& end, Counter
         static_cast<double>(s.data_cycles) /
         (static_cast<double>(end_cycle) * static_cast<double>(params_.channels));
   metrics[tier + ".peak_gbps"] = params_.peak_gbps();
+  counters.stat(tier + ".write_drains", s.write_drains);
+  // Latency two ways: from arrival at the controller (queueing included) and from the first
+  // DRAM command issued for the request (device service, bank contention included).
+  auto latency = [&](std::vector<int32_t>& v, const std::string& name) {
+    if (v.empty()) return;
+    double sum = 0;
+    for (int32_t x : v) sum += x;
+    const std::string key = tier + ".latency_from_" + name;
+    metrics[key + "_mean_ns"] = sum / static_cast<double>(v.size()) * params_.tck_ns;
+    for (auto [q, label] : {std::pair{0.5, "_p50_ns"}, std::pair{0.99, "_p99_ns"}}) {
+      size_t k = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
+      std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+      metrics[key + label] = v[k] * params_.tck_ns;
+    }
+  };
+  latency(from_arrival_, "arrival");
+  latency(from_issue_, "issue");
 }
 
 }  // namespace tessel::memory

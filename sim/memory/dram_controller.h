@@ -5,6 +5,7 @@
 #include <systemc>
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/memory/dram_channel.h"
@@ -35,6 +36,8 @@ class DramController : public MemoryDevice {
     tlm::tlm_generic_payload* payload = nullptr;
     uint32_t remaining = 0;
     int64_t done = 0;
+    int64_t arrival = 0;         // cycle it reached the controller (first offer)
+    int64_t first_cmd = kNever;  // cycle of the first DRAM command for any of its bursts
   };
   struct Channel {
     std::unique_ptr<DramChannel> core;
@@ -42,7 +45,10 @@ class DramController : public MemoryDevice {
     int64_t wake_at = kNever;  // cycle of the pending wake-up, kNever when idle
   };
   void run_channel(int ch);
-  uint32_t new_txn(tlm::tlm_generic_payload& p, uint32_t bursts);
+  uint32_t new_txn(tlm::tlm_generic_payload& p, uint32_t bursts, int64_t arrival);
+  // The cycle `p` first reached the controller: a refused request keeps its first arrival.
+  int64_t first_arrival(const tlm::tlm_generic_payload& p, int64_t arrival);
+  bool refuse(const tlm::tlm_generic_payload& p, int64_t arrival);
   // Cycle conversions on the kernel's integer time (sc_time from a double is slow).
   int64_t cycle_ceil(const sc_core::sc_time& t) const {
     const uint64_t per_cycle = static_cast<uint64_t>(tck_ps_) * ps_unit_;
@@ -67,6 +73,10 @@ class DramController : public MemoryDevice {
   const tlm::tlm_generic_payload* split_of_ = nullptr;
   uint64_t split_address_ = 0, split_length_ = 0;
   bool split_write_ = false;
+  std::unordered_map<const tlm::tlm_generic_payload*, int64_t> refused_at_;
+  // Per completed request, in cycles: completion less arrival at the controller, and
+  // completion less its first DRAM command.
+  std::vector<int32_t> from_arrival_, from_issue_;
 };
 
 }  // namespace tessel::memory

@@ -84,8 +84,23 @@ DramParams read_dram_params(const Config& d, const Config& c) {
   }
 
   p.open_page = c.get_choice("page_policy", {"open", "closed"}, "open") == "open";
-  c.get_choice("scheduler", {"frfcfs"}, "frfcfs");
-  p.queue_depth = c.get_int_range("queue_depth", 1, 4096, 32);
+  const std::string policy =
+      c.get_choice("scheduler", {"fcfs", "frfcfs", "frfcfs_write_drain"}, "frfcfs_write_drain");
+  p.scheduler = policy == "fcfs"     ? DramPolicy::kFcfs
+                : policy == "frfcfs" ? DramPolicy::kFrFcfs
+                                     : DramPolicy::kFrFcfsWriteDrain;
+  // Defaults of Ramulator 2.0's generic controller (src/dram_controller/impl/
+  // generic_dram_controller.cpp: read and write request buffers of 32 (ReqBuffer::max_size,
+  // src/base/request.h), write mode above 0.8 of the write buffer, back below 0.2).
+  p.read_queue = c.get_int_range("read_queue", 1, 4096, 32);
+  p.write_queue = c.get_int_range("write_queue", 1, 4096, 32);
+  p.write_high = c.get_number_range("write_high_watermark", 0, 1, 0.8);
+  p.write_low = c.get_number_range("write_low_watermark", 0, 1, 0.2);
+  if (p.write_low > p.write_high)
+    c.fail("write_low_watermark", "must not exceed write_high_watermark");
+  // DRAMSys's bank-wise scheduler buffer holds 8 requests per bank (RequestBufferSize);
+  // off by default here, as in Ramulator 2.0, where the scheduler sees the whole queues.
+  p.bank_queue = c.get_int_range("bank_queue", 0, 4096, 0);
   p.row_hit_cap = c.get_int_range("row_hit_cap", 1, 65536, 16);
   std::vector<Config> fields = c.items("mapping");
   const std::vector<std::pair<std::string, MapField>> names = {

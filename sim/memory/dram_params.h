@@ -37,6 +37,13 @@ struct DramPower {
 
 enum class MapField { kChannel, kRank, kBankGroup, kBank, kRow, kColumn };
 
+// Command scheduling policy (controller.scheduler).
+//  kFcfs: per bank only the oldest request; the oldest ready command of all banks issues.
+//  kFrFcfs: row hits first, then the oldest (reads and writes alike), with a row-hit cap.
+//  kFrFcfsWriteDrain: FR-FCFS over reads only until the write queue passes the high
+//    watermark (or no read waits), then over writes only until it falls below the low one.
+enum class DramPolicy { kFcfs, kFrFcfs, kFrFcfsWriteDrain };
+
 struct DramParams {
   std::string standard;  // DDR4, DDR5, HBM2E, HBM3 (for messages and reports)
   double data_rate_mtps = 0;
@@ -46,9 +53,12 @@ struct DramParams {
   int64_t channels = 1, ranks = 1, bankgroups = 1, banks_per_group = 1, rows = 0, columns = 0;
   DramTiming t;
   DramPower power;
-  // Controller.
+  // Controller (defaults: Ramulator 2.0's generic DDR controller, see dram_params.cpp).
   bool open_page = true;
-  int64_t queue_depth = 32;       // bursts per channel
+  DramPolicy scheduler = DramPolicy::kFrFcfsWriteDrain;
+  int64_t read_queue = 32, write_queue = 32;  // bursts per channel
+  double write_high = 0.8, write_low = 0.2;   // watermarks, fractions of write_queue
+  int64_t bank_queue = 0;         // per-bank command queue entries per direction; 0: none
   int64_t row_hit_cap = 16;       // hits served before a waiting conflict may close the row
   std::vector<MapField> mapping;  // most significant first
 

@@ -52,7 +52,9 @@ class MemoryExperiment : public Experiment {
                                               : read_memory_trace(workload_.trace_path);
       const std::string name = workload_.synthetic ? "synthetic workload" : workload_.trace_path;
       const uint64_t offset = workload_.synthetic ? spec_.tiers[synthetic_tier_].base : 0;
-      return resolve(trace, spec_, offset, name);
+      std::vector<PlayerRequest> out = resolve(trace, spec_, offset, name);
+      for (size_t i = 0; i < out.size(); ++i) out[i].batch = trace.requests[i].batch;
+      return out;
     }();
     uint64_t bytes = 0, read_bytes = 0;
     for (const PlayerRequest& r : requests) {
@@ -112,6 +114,18 @@ class MemoryExperiment : public Experiment {
     for (size_t t = 0; t < tier_lat.size(); ++t)
       if (!tier_lat[t].empty())
         r.metrics[spec_.tiers[t].name + ".latency_p50_ns"] = percentile(tier_lat[t], 0.5);
+    // Batches (trace batch markers): last completion minus first issue of each.
+    std::vector<int64_t> batch = player->batch_latencies_ps();
+    if (!player->batches().empty()) {
+      r.metrics["batch_count"] = static_cast<double>(batch.size());
+      double batch_sum = 0;
+      for (int64_t b : batch) batch_sum += static_cast<double>(b);
+      r.metrics["batch_latency_mean_ns"] =
+          batch.empty() ? 0 : batch_sum / static_cast<double>(batch.size()) / 1000.0;
+      r.metrics["batch_latency_p50_ns"] = percentile(batch, 0.50);
+      r.metrics["batch_latency_p99_ns"] = percentile(batch, 0.99);
+      r.metrics["batch_latency_max_ns"] = percentile(batch, 1.0);
+    }
     // Latency histogram: requests completing within 2^k ns, cumulative, from 8 ns up to
     // the first bucket that holds every request.
     if (!lat.empty()) {

@@ -1,6 +1,8 @@
-// NVMe SSD timing: queue admission, firmware latency, FTL reads and buffered writes.
+// NVMe SSD timing: host submission, queue admission, firmware latency, FTL reads and
+// buffered writes, host completion.
 #include "sim/memory/ssd.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace tessel::memory {
@@ -22,13 +24,17 @@ bool Ssd::try_accept(tlm::tlm_generic_payload& p, const sc_time& arrival) {
     full_ = true;
     return false;
   }
-  const double t = arrival.to_seconds() * 1e6 + params_.firmware_us;  // µs
-  const uint64_t sb = params_.sector_bytes;
-  const uint64_t first = p.get_address() / sb;
-  const uint64_t last = (p.get_address() + p.get_data_length() - 1) / sb;
+  // Calendars forget what ended before now (every command would cost a pass over them).
+  if (++commands_ % 64 == 0) ftl_.advance(static_cast<double>(now_ps) * 1e-6);
+  // The host's submission (driver, doorbell, command fetch), then the firmware (µs).
+  const double t = arrival.to_seconds() * 1e6 + params_.host_submit_us + params_.firmware_us;
+  const uint64_t ub = ftl_.unit_bytes();
+  const uint64_t begin = p.get_address(), end = begin + p.get_data_length();
   double done = t;
-  for (uint64_t lsn = first; lsn <= last; ++lsn)
-    done = std::max(done, p.is_write() ? ftl_.write(lsn, t) : ftl_.read(lsn, t));
+  for (uint64_t u = begin / ub; u * ub < end; ++u) {
+    const uint64_t bytes = std::min(end, (u + 1) * ub) - std::max(begin, u * ub);
+    done = std::max(done, p.is_write() ? ftl_.write(u, bytes, t) : ftl_.read(u, bytes, t));
+  }
   const uint64_t done_ps = static_cast<uint64_t>(std::llround(done * 1e6));
   inflight_.push(done_ps);
   if (inflight_.top() == done_ps) {
@@ -36,7 +42,10 @@ bool Ssd::try_accept(tlm::tlm_generic_payload& p, const sc_time& arrival) {
     const sc_time at(static_cast<double>(done_ps), sc_core::SC_PS);
     completion_.notify(at > now ? at - now : sc_core::SC_ZERO_TIME);
   }
-  respond(p, sc_time(static_cast<double>(done_ps), sc_core::SC_PS));
+  // The queue entry frees when the device posts the completion; the host sees it after its
+  // completion path (interrupt or polling).
+  respond(p, sc_time(static_cast<double>(done_ps) + std::round(params_.host_complete_us() * 1e6),
+                     sc_core::SC_PS));
   return true;
 }
 
@@ -54,22 +63,24 @@ void Ssd::complete() {
 void Ssd::report(const std::string& tier, const sc_time&, Counters& counters,
                  std::map<std::string, double>& metrics) {
   const Ftl::Stats& s = ftl_.stats();
+  const FlashArray::Stats& f = ftl_.flash().stats();
   auto fj = [](double pj) { return static_cast<uint64_t>(std::llround(pj * 1000)); };
   counters.add(tier + ".page_read", "energy_fj",
-               fj(static_cast<double>(s.page_reads) * params_.read_pj));
+               fj(static_cast<double>(f.page_reads) * params_.read_pj));
   counters.add(tier + ".page_program", "energy_fj",
-               fj(static_cast<double>(s.page_programs) * params_.program_pj));
-  counters.add(tier + ".erase", "energy_fj", fj(static_cast<double>(s.erases) * params_.erase_pj));
-  counters.stat(tier + ".page_reads", s.page_reads);
-  counters.stat(tier + ".page_programs", s.page_programs);
-  counters.stat(tier + ".erases", s.erases);
+               fj(static_cast<double>(f.page_programs) * params_.program_pj));
+  counters.add(tier + ".erase", "energy_fj",
+               fj(static_cast<double>(f.block_erases) * params_.erase_pj));
+  counters.stat(tier + ".page_reads", f.page_reads);
+  counters.stat(tier + ".page_programs", f.page_programs);
+  counters.stat(tier + ".erases", f.block_erases);
+  counters.stat(tier + ".multi_plane_reads", f.multi_plane_reads);
+  counters.stat(tier + ".register_hits", f.register_hits);
   counters.stat(tier + ".gc_runs", s.gc_runs);
-  counters.stat(tier + ".gc_moved_sectors", s.gc_moved_sectors);
-  if (s.host_sectors_written) {
-    const double spp = static_cast<double>(params_.page_bytes / params_.sector_bytes);
-    metrics[tier + ".write_amplification"] =
-        static_cast<double>(s.page_programs) * spp / static_cast<double>(s.host_sectors_written);
-  }
+  counters.stat(tier + ".gc_moved_units", s.gc_moved_units);
+  counters.stat(tier + ".rmw_reads", s.rmw_reads);
+  counters.stat(tier + ".buffer_hits", s.buffer_hits);
+  if (s.host_bytes_written) metrics[tier + ".write_amplification"] = ftl_.write_amplification();
 }
 
 }  // namespace tessel::memory

@@ -1,5 +1,6 @@
 // NVMe SSD: a bounded command queue in front of the FTL and flash array (Ftl), with
-// per-command firmware latency. Completion times are computed when a command arrives.
+// per-command firmware latency and the host's submission and completion (interrupt or
+// polling) costs. Completion times are computed when a command arrives.
 #pragma once
 
 #include <systemc>
@@ -21,6 +22,7 @@ class Ssd : public MemoryDevice {
   void report(const std::string& tier, const sc_core::sc_time& end, Counters& counters,
               std::map<std::string, double>& metrics) override;
   const Ftl& ftl() const { return ftl_; }
+  Ftl& ftl() { return ftl_; }
 
  protected:
   bool try_accept(tlm::tlm_generic_payload& p, const sc_core::sc_time& arrival) override;
@@ -31,7 +33,8 @@ class Ssd : public MemoryDevice {
 
   SsdParams params_;
   Ftl ftl_;
-  // Completion times (ps) of the commands the device holds.
+  uint64_t commands_ = 0;
+  // Device-side completion times (ps) of the commands the device holds.
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>> inflight_;
   sc_core::sc_event completion_;
   bool full_ = false;

@@ -1,7 +1,9 @@
 // Trace player: one method that wakes at issue times, on END_REQ and on completions.
 #include "sim/memory/trace_player.h"
 
+#include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 namespace tessel::memory {
 
@@ -19,6 +21,17 @@ TracePlayer::TracePlayer(sc_core::sc_module_name name, const std::vector<PlayerR
       completed_(requests_.size(), -1),
       ps_unit_(sc_time(1, sc_core::SC_PS).value()) {
   socket.register_nb_transport_bw(this, &TracePlayer::bw);
+  // Dense batch indices, so that issue and completion update a batch in O(1).
+  std::unordered_map<uint32_t, uint32_t> index;
+  for (size_t i = 0; i < requests_.size(); ++i) {
+    const uint32_t id = requests_[i].batch;
+    if (id == 0xFFFFFFFFu) continue;
+    if (batch_of_.empty()) batch_of_.assign(requests_.size(), 0xFFFFFFFFu);
+    auto it = index.emplace(id, static_cast<uint32_t>(batches_.size())).first;
+    if (it->second == batches_.size()) batches_.push_back(Batch{id, -1, -1, 0, 0});
+    batch_of_[i] = it->second;
+    ++batches_[it->second].requests;
+  }
   for (uint32_t i = static_cast<uint32_t>(max_outstanding); i-- > 0;) free_slots_.push_back(i);
   SC_METHOD(issue);
   sensitive << wake_;
@@ -41,6 +54,11 @@ void TracePlayer::complete(tlm::tlm_generic_payload& p, int64_t at_ps) {
   }
   completed_[r] = at_ps;
   ++completions_;
+  if (!batch_of_.empty() && batch_of_[r] != 0xFFFFFFFFu) {
+    Batch& b = batches_[batch_of_[r]];
+    b.last_completion_ps = std::max(b.last_completion_ps, at_ps);
+    ++b.completed;
+  }
   if (!p.is_response_ok()) ++errors_;
   last_ps_ = std::max(last_ps_, at_ps);
   free_slots_.push_back(slot);
@@ -90,6 +108,10 @@ void TracePlayer::issue() {
     p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     slot_request_[slot] = next_;
     issued_[next_] = at;
+    if (!batch_of_.empty() && batch_of_[next_] != 0xFFFFFFFFu) {
+      Batch& b = batches_[batch_of_[next_]];
+      if (b.first_issue_ps < 0 || at < b.first_issue_ps) b.first_issue_ps = at;
+    }
     ++next_;
     ++outstanding_;
     tlm::tlm_phase phase = tlm::BEGIN_REQ;
@@ -101,6 +123,14 @@ void TracePlayer::issue() {
       waiting_end_req_ = true;  // END_REQ on the backward path resumes issuing
     }
   }
+}
+
+std::vector<int64_t> TracePlayer::batch_latencies_ps() const {
+  std::vector<int64_t> out;
+  for (const Batch& b : batches_)
+    if (b.requests && b.completed == b.requests)
+      out.push_back(b.last_completion_ps - b.first_issue_ps);
+  return out;
 }
 
 tlm::tlm_sync_enum TracePlayer::bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& phase, sc_time& d) {

@@ -1,5 +1,6 @@
 // Trace-driven front end: issues a memory trace into a TLM socket (timed or as fast as
-// the memory accepts, with a cap on outstanding requests) and records every completion.
+// the memory accepts, with a cap on outstanding requests) and records every completion
+// and each batch's completion time.
 #pragma once
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -19,6 +20,7 @@ struct PlayerRequest {
   bool write = false;
   uint64_t address = 0;
   uint32_t bytes = 0;
+  uint32_t batch = 0xFFFFFFFFu;  // batch id (MemoryRequest::batch), 0xFFFFFFFF: none
 };
 
 class TracePlayer : public sc_core::sc_module {
@@ -39,6 +41,18 @@ class TracePlayer : public sc_core::sc_module {
   int64_t last_completion_ps() const { return last_ps_; }
   const std::vector<PlayerRequest>& requests() const { return requests_; }
 
+  // Batches in order of first appearance: id, first issue, last completion (ps; -1 while
+  // a request of the batch has not completed). A batch's completion time is last
+  // completion minus first issue.
+  struct Batch {
+    uint32_t id = 0;
+    int64_t first_issue_ps = -1, last_completion_ps = -1;
+    uint64_t requests = 0, completed = 0;
+  };
+  const std::vector<Batch>& batches() const { return batches_; }
+  // Completion times (ps) of the batches whose requests have all completed.
+  std::vector<int64_t> batch_latencies_ps() const;
+
  private:
   void issue();
   tlm::tlm_sync_enum bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& phase, sc_core::sc_time& d);
@@ -56,6 +70,8 @@ class TracePlayer : public sc_core::sc_module {
   std::vector<uint32_t> free_slots_;
   std::vector<uint64_t> slot_request_;
   std::vector<int64_t> issued_, completed_;
+  std::vector<Batch> batches_;
+  std::vector<uint32_t> batch_of_;  // request → index into batches_ (kNone: no batch)
   uint64_t completions_ = 0, errors_ = 0, duplicates_ = 0;
   int64_t last_ps_ = 0;
   uint64_t ps_unit_;  // kernel time units per picosecond

@@ -92,20 +92,24 @@ std::vector<PlayerRequest> resolve(const MemoryTrace& trace, const HierarchySpec
   if (trace.requests.empty())
     throw ConfigError(name + ": the trace holds no requests (nothing to simulate)");
   const uint64_t kMax = std::numeric_limits<uint64_t>::max();
-  // Object extents (and the request that sets each), then consecutive placement inside
-  // each object's tier.
-  std::vector<uint64_t> extent(trace.objects.size(), 0);
-  std::vector<size_t> extent_at(trace.objects.size(), 0);
+  // The last byte each object touches (and the request that sets it), then consecutive
+  // placement inside each object's tier. Last bytes, not ends: a request ending at 2^64
+  // has its last byte at 2^64 - 1, while its end would wrap to 0.
+  std::vector<uint64_t> last(trace.objects.size(), 0);
+  std::vector<bool> used(trace.objects.size(), false);
+  std::vector<size_t> last_at(trace.objects.size(), 0);
   for (size_t i = 0; i < trace.requests.size(); ++i) {
     const MemoryRequest& r = trace.requests[i];
     if (r.object == MemoryRequest::kNoObject) continue;
-    if (r.address > kMax - r.bytes)
+    if (r.bytes - 1 > kMax - r.address)
       throw ConfigError(origin(name, r, i) + ": offset " + hex(r.address) + " (" +
                         std::to_string(r.bytes) + " bytes) in object '" + trace.objects[r.object] +
                         "' runs past 64-bit addresses");
-    if (r.address + r.bytes > extent[r.object]) {
-      extent[r.object] = r.address + r.bytes;
-      extent_at[r.object] = i;
+    const uint64_t end = r.address + (r.bytes - 1);
+    if (!used[r.object] || end > last[r.object]) {
+      last[r.object] = end;
+      last_at[r.object] = i;
+      used[r.object] = true;
     }
   }
   std::vector<uint64_t> next(h.tiers.size(), 0);
@@ -115,15 +119,19 @@ std::vector<PlayerRequest> resolve(const MemoryTrace& trace, const HierarchySpec
     const size_t tier = it == h.placement.end() ? h.default_tier : it->second;
     const TierSpec& t = h.tiers[tier];
     object_base[o] = t.base + next[tier];
-    // Compared before rounding up so that a huge extent cannot wrap around.
+    if (!used[o]) continue;
+    // In 4 KiB pages, so that nothing is rounded past 2^64.
     const uint64_t left = t.capacity - next[tier];
-    if (extent[o] > left || (extent[o] + 4095) / 4096 * 4096 > left) {
-      const size_t i = extent_at[o];
+    const uint64_t pages = last[o] / 4096 + 1;
+    if (last[o] >= left || pages > left / 4096) {
+      const size_t i = last_at[o];
+      const std::string needs =
+          last[o] == kMax ? "18446744073709551616" : std::to_string(last[o] + 1);
       throw ConfigError(origin(name, trace.requests[i], i) + ": object '" + trace.objects[o] +
-                        "' needs " + std::to_string(extent[o]) + " bytes from " +
-                        hex(object_base[o]) + ", past the end of its tier (" + holds(t) + ")");
+                        "' needs " + needs + " bytes from " + hex(object_base[o]) +
+                        ", past the end of its tier (" + holds(t) + ")");
     }
-    next[tier] += (extent[o] + 4095) / 4096 * 4096;
+    next[tier] += pages * 4096;
   }
   std::vector<PlayerRequest> out;
   out.reserve(trace.requests.size());

@@ -34,7 +34,8 @@ Drive drive(DramChannel& ch, std::vector<DramBurst> bursts) {
   for (uint32_t i = 0; i < bursts.size(); ++i) bursts[i].txn = i;
   int64_t guard = 0;
   while (d.done.size() < bursts.size() && ++guard < 100000000) {
-    while (next < bursts.size() && bursts[next].arrival <= now && ch.queued() < ch.capacity()) {
+    while (next < bursts.size() && bursts[next].arrival <= now &&
+           ch.can_accept(bursts[next].write)) {
       if (ch.empty()) ch.catch_up(now);
       ch.enqueue(bursts[next++]);
     }
@@ -44,7 +45,7 @@ Drive drive(DramChannel& ch, std::vector<DramBurst> bursts) {
       d.done.push_back(b);
       d.last = std::max(d.last, b.done);
     }
-    if (next < bursts.size() && ch.queued() < ch.capacity())
+    if (next < bursts.size() && ch.can_accept(bursts[next].write))
       nx = std::min(nx, std::max(now + 1, bursts[next].arrival));
     now = nx == kNever ? now + 1 : nx;
   }

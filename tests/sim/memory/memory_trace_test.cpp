@@ -62,7 +62,14 @@ TEST(MemoryTrace, RejectsMalformedLinesWithLineNumbers) {
   EXPECT_EQ(error_of("0 R 9abc 64\n"),
             "trace.txt:1: expected a hex address (0x...) or an object name, got '9abc'");
   EXPECT_EQ(error_of("0 R w+12 64\n"), "trace.txt:1: expected a hex offset after '+' in 'w+12'");
-  EXPECT_EQ(error_of("0 R 0x0 64 extra\n"), "trace.txt:1: unexpected field 'extra' after the size");
+  EXPECT_EQ(error_of("0 R 0x0 64 extra\n"),
+            "trace.txt:1: unexpected field 'extra' after the size (only batch=<id> may follow)");
+  EXPECT_EQ(error_of("0 R 0x0 64 batch=x\n"),
+            "trace.txt:1: expected a batch id from 0 to 4294967294, got 'batch=x'");
+  EXPECT_EQ(error_of("0 R 0x0 64 batch=4294967295\n"),
+            "trace.txt:1: expected a batch id from 0 to 4294967294, got 'batch=4294967295'");
+  EXPECT_EQ(error_of("0 R 0x0 64 batch=1 more\n"),
+            "trace.txt:1: unexpected field 'more' after the batch");
 }
 
 MemoryTrace sample() {
@@ -83,6 +90,7 @@ void expect_same(const MemoryTrace& a, const MemoryTrace& b) {
     EXPECT_EQ(a.requests[i].object, b.requests[i].object) << i;
     EXPECT_EQ(a.requests[i].address, b.requests[i].address) << i;
     EXPECT_EQ(a.requests[i].bytes, b.requests[i].bytes) << i;
+    EXPECT_EQ(a.requests[i].batch, b.requests[i].batch) << i;
   }
 }
 
@@ -126,6 +134,49 @@ TEST(MemoryTrace, BinaryErrorsNameTheRecord) {
   std::string version = bin;
   version[8] = 9;
   EXPECT_THROW(parse_memory_trace_binary(version, "t.bin"), ConfigError);
+}
+
+// Batch markers: an optional `batch=<id>` after the size (text) and a version-2 record
+// field (binary); traces without batches keep the version-1 layout older readers know.
+MemoryTrace batched() {
+  MemoryTrace t = sample();
+  t.requests[1].batch = 0;
+  t.requests[2].batch = 7;
+  t.requests[3].batch = 0;  // batches need not be adjacent
+  return t;
+}
+
+TEST(MemoryTrace, BatchMarkersInText) {
+  MemoryTrace t = parse("- R vectors+0x1000 4096 batch=3\n- R vectors 4096 batch=3\n- W 0x0 64\n");
+  ASSERT_EQ(t.requests.size(), 3u);
+  EXPECT_EQ(t.requests[0].batch, 3u);
+  EXPECT_EQ(t.requests[1].batch, 3u);
+  EXPECT_EQ(t.requests[2].batch, MemoryRequest::kNoBatch);
+  const MemoryTrace b = batched();
+  const std::string text = format_memory_trace_text(b);
+  EXPECT_NE(text.find("1.5 W grad/layer.0+0x80 256 batch=0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("- R 0xdeadbeef00 64\n"), std::string::npos) << text;
+  expect_same(b, parse(text));
+}
+
+TEST(MemoryTrace, BatchMarkersInBinaryVersion2) {
+  const MemoryTrace b = batched();
+  const std::string bin = format_memory_trace_binary(b);
+  EXPECT_EQ(bin[8], 2);                          // version 2
+  EXPECT_EQ(bin.size(), 24u + 14 + 8 + 4 * 28);  // 28-byte records
+  expect_same(b, parse_memory_trace_binary(bin, "t.bin"));
+  // Without batches: version 1, 24-byte records, as before.
+  const std::string v1 = format_memory_trace_binary(sample());
+  EXPECT_EQ(v1[8], 1);
+  EXPECT_EQ(v1.size(), 24u + 14 + 8 + 4 * 24);
+  std::string bad = bin;
+  bad[8] = 3;
+  try {
+    parse_memory_trace_binary(bad, "t.bin");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "t.bin: binary trace version 3, this reader knows 1 to 2");
+  }
 }
 
 TEST(MemoryTrace, FilesInBothFormatsReadBack) {
