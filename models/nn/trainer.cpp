@@ -165,6 +165,18 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
   if (c.time_schedule && c.max_seconds <= 0) t.fail("time_schedule", "needs train.max_seconds > 0");
   c.threads = static_cast<int>(t.get_non_negative("threads", 0));
   c.log_every = t.get_positive_int("log_every", c.log_every);
+  if (t.has("offload")) {
+    const Config o = t.child("offload");
+    c.offload.precision = o.get_choice("precision", {"fp16", "bf16"});
+    c.offload.dpu_warmup =  // absent: no delayed update (-1)
+        o.get_int_range("dpu_warmup", 0, std::numeric_limits<int32_t>::max(), -1);
+    c.offload.loss_scale = o.get_number_range("loss_scale", 1, 65536, 1);
+    int exponent = 0;
+    if (std::frexp(c.offload.loss_scale, &exponent) != 0.5)
+      o.fail("loss_scale", "must be a power of two (unscaling is then exact)");
+    if (c.backend != "cpu")
+      t.fail("offload", "runs on backend cpu only (the CUDA offload path is not built yet)");
+  }
 
   if (cfg.has("eval")) {
     const Config e = cfg.child("eval");
@@ -321,6 +333,17 @@ std::string describe_methods(const TrainConfig& c) {
   return s.str();
 }
 
+namespace {
+OffloadEngineFactory& offload_factory() {
+  static OffloadEngineFactory f;
+  return f;
+}
+}  // namespace
+
+void register_offload_engine(OffloadEngineFactory factory) {
+  offload_factory() = std::move(factory);
+}
+
 Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     : config_(config), out_dir_(std::move(out_dir)) {
   if (config_.threads > 0) omp_set_num_threads(config_.threads);
@@ -412,6 +435,12 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     mlp_->init(config_.seed);
   }
   adam_ = std::make_unique<AdamW>(config_.adam, static_cast<std::size_t>(params().size()));
+  if (!config_.offload.precision.empty()) {
+    if (!offload_factory())
+      throw Error("train.offload: this program has no offload engine (link tessel_nn_offload)",
+                  kExitConfig);
+    offload_ = offload_factory()(config_, params());
+  }
   lr_ = config_.lr;
   warmup_tokens_ = slw_warmup_tokens(config_);
   if (!warmup_tokens_.empty()) lr_.warmup = static_cast<int64_t>(warmup_tokens_.size());
@@ -768,7 +797,10 @@ double Trainer::train_step(int64_t step, TensorTrace* trace) {
     for (const char* t : {"params", "grads", "adam_m", "adam_v"}) trace->read(-1, t, bytes);
     for (const char* t : {"params", "adam_m", "adam_v"}) trace->write(-1, t, bytes);
   }
-  adam_->step(p, lr_at(step));
+  if (offload_)
+    offload_->step(step, p, lr_at(step));
+  else
+    adam_->step(p, lr_at(step));
   if (on_step_end) on_step_end(step, p);
   if (cuda_) cuda_->upload_params(p);
   return loss;
@@ -899,6 +931,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   c.values = p.values();
   c.m.assign(adam_->m(), adam_->m() + adam_->size());
   c.v.assign(adam_->v(), adam_->v() + adam_->size());
+  if (offload_) offload_->save(c);
   write_checkpoint(path, c);
 }
 
@@ -923,6 +956,7 @@ void Trainer::load_checkpoint(const std::string& path) {
   std::copy(c.m.begin(), c.m.end(), adam_->m());
   std::copy(c.v.begin(), c.v.end(), adam_->v());
   adam_->set_steps(c.adam_steps);
+  if (offload_) offload_->load(c, p);
   step_ = c.step;
   eval_log_ = c.meta.value("eval_log", "");
   totals_ = Totals();

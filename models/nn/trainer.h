@@ -115,6 +115,16 @@ struct TrainConfig {
     bool stop_on_divergence = false;
   } stability;
   int64_t trace_step = -1;  // record the tensor trace of this step (-1: none)
+  // Offloaded mixed-precision training (`train.offload:`, backend cpu; docs/training.md,
+  // "Offloaded training"): a 16-bit "device" copy of the parameters that the forward and
+  // backward read, 16-bit gradients, an fp32 master and CPU-Adam's moments on the "host",
+  // and from step dpu_warmup on the delayed parameter update (-1: never). precision ""
+  // means off (the default).
+  struct Offload {
+    std::string precision;  // "" (off) | fp16 | bf16
+    int64_t dpu_warmup = -1;
+    double loss_scale = 1;  // static, a power of two: gradients × scale before rounding
+  } offload;
 
   // Reads a loaded config (every key; unknown keys are errors with file:line:col).
   static TrainConfig from_config(const Config& cfg);
@@ -123,6 +133,29 @@ struct TrainConfig {
   // override, is an error.
   static TrainConfig from_experiment_workload(const Config& workload);
 };
+
+struct Checkpoint;
+
+// The optimizer side of offloaded training (train.offload): it owns the fp32 master
+// parameters and the optimizer state and replaces clip-then-AdamW's AdamW in the CPU
+// trainer (models/nn/offload_optimizer.h implements it; the trainer reaches it through
+// register_offload_engine so that tessel_nn does not depend on CPU-Adam).
+class OffloadEngine {
+ public:
+  virtual ~OffloadEngine() = default;
+  // After backward (and clipping): params.grads() hold step `step`'s gradients. Leaves in
+  // params.values() what the next forward must read.
+  virtual void step(int64_t step, ParamStore<float>& params, double lr) = 0;
+  // Checkpoints: the fp32 master, the moments and the optimizer's step count (waits for
+  // an update in flight first).
+  virtual void save(Checkpoint& c) = 0;
+  virtual void load(const Checkpoint& c, ParamStore<float>& params) = 0;
+};
+using OffloadEngineFactory =
+    std::function<std::unique_ptr<OffloadEngine>(const TrainConfig&, ParamStore<float>&)>;
+// Installs the factory a Trainer with train.offload uses (the offload library does it at
+// static initialisation).
+void register_offload_engine(OffloadEngineFactory factory);
 
 struct EvalPoint {
   int64_t step = 0;
@@ -246,7 +279,9 @@ class Trainer {
   Transformer<float>* transformer() { return lm_.get(); }
   // The GPU model with backend cuda (its set_logit_loss is the seam there), else null.
   CudaTransformer* cuda_transformer() { return cuda_.get(); }
-  AdamW& optimizer() { return *adam_; }
+  AdamW& optimizer() { return *adam_; }  // unused with train.offload (see offload_engine())
+  // The offload engine (train.offload), else null.
+  OffloadEngine* offload_engine() { return offload_.get(); }
   int64_t step() const { return step_; }
   const TrainConfig& config() const { return config_; }
   const data::Tokenizer* tokenizer() const { return tokenizer_.get(); }
@@ -298,6 +333,7 @@ class Trainer {
   std::unique_ptr<CudaTransformer> cuda_;  // backend cuda: the model runs here, lm_ holds
                                            // the host copy for checkpoints
   std::unique_ptr<AdamW> adam_;
+  std::unique_ptr<OffloadEngine> offload_;  // train.offload
   int64_t step_ = 0;
   // The learning-rate schedule as run: config.lr, its warm-up the token-counted one's
   // length in steps with a curriculum; warmup_tokens_ its tokens through each warm-up step.
