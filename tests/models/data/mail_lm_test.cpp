@@ -8,7 +8,8 @@ namespace tessel::data {
 namespace {
 
 TEST(MailLmText, BodyOnlyLowerCasedWithoutEncodedBlobs) {
-  // The Subject line is dropped, letters are lower-cased, the placeholder byte becomes a space.
+  // The Subject line is dropped, letters are lower-cased, and the 0x7f byte mail_text() puts
+  // for control and non-ASCII bytes becomes a space.
   EXPECT_EQ(mail_lm_text("Subject: Buy NOW\nHello World\nCall 555-1234 \x7f today"),
             "hello world\ncall 555-1234   today");
   // A subject and no body, or nothing at all.

@@ -19,6 +19,7 @@
 #include "sim/memory/dram_params.h"
 #include "sim/memory/memory_system.h"
 #include "sim/memory/pcie_link.h"
+#include "tests/sim/in_child.h"
 
 namespace tessel::memory {
 namespace {
@@ -36,30 +37,7 @@ SimResult run_memory(const std::string& device, const std::string& workload,
   return run_experiment(experiment);
 }
 
-// Runs `f` in a child process (a fresh SystemC kernel) and returns its number.
-double in_child(const std::function<double()>& f) {
-  int fds[2];
-  if (pipe(fds) != 0) return NAN;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    double v = NAN;
-    try {
-      v = f();
-    } catch (const std::exception& e) {
-      fprintf(stderr, "child: %s\n", e.what());
-    }
-    ssize_t n = write(fds[1], &v, sizeof v);
-    _exit(n == sizeof v ? 0 : 1);
-  }
-  close(fds[1]);
-  double v = NAN;
-  ssize_t n = read(fds[0], &v, sizeof v);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return n == sizeof v ? v : NAN;
-}
+using tessel::testing::in_child;
 
 void expect_checks(const SimResult& r) {
   for (const Check& c : r.checks) EXPECT_TRUE(c.passed) << c.name << ": " << c.detail;

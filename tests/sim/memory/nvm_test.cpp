@@ -22,6 +22,7 @@
 
 #include "runtime/core/memory_trace.h"
 #include "runtime/core/runner.h"
+#include "tests/sim/in_child.h"
 
 namespace tessel::memory {
 namespace {
@@ -37,32 +38,7 @@ SimResult run_memory(const std::string& device, const std::string& workload) {
   return run_experiment(Config::parse(text, "nvm_test_experiment.yaml"));
 }
 
-// Runs `f` in a child process (a fresh SystemC kernel) and returns its numbers.
-std::vector<double> in_child(const std::function<std::vector<double>()>& f, size_t n) {
-  int fds[2];
-  std::vector<double> v(n, NAN);
-  if (pipe(fds) != 0) return v;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    std::vector<double> out(n, NAN);
-    try {
-      out = f();
-      out.resize(n, NAN);
-    } catch (const std::exception& e) {
-      fprintf(stderr, "child: %s\n", e.what());
-    }
-    const ssize_t bytes = static_cast<ssize_t>(n * sizeof(double));
-    _exit(write(fds[1], out.data(), n * sizeof(double)) == bytes ? 0 : 1);
-  }
-  close(fds[1]);
-  const ssize_t got = read(fds[0], v.data(), n * sizeof(double));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (got != static_cast<ssize_t>(n * sizeof(double))) std::fill(v.begin(), v.end(), NAN);
-  return v;
-}
+using tessel::testing::in_child;
 
 // Metrics (or counters) `keys` of one run; NaN when a conservation check fails.
 std::vector<double> metrics(const std::string& device, const std::string& workload,

@@ -19,6 +19,7 @@
 #include "runtime/core/seed.h"
 #include "sim/memory/flash_array.h"
 #include "sim/memory/ftl.h"
+#include "tests/sim/in_child.h"
 
 namespace tessel::memory {
 namespace {
@@ -39,30 +40,7 @@ SimResult run_memory(const std::string& device, const std::string& workload) {
   return run_experiment(Config::parse(text, "ssd_test.yaml"));
 }
 
-// Runs `f` in a child process (SystemC elaborates once per process) and returns its value.
-double in_child(const std::function<double()>& f) {
-  int fds[2];
-  if (pipe(fds) != 0) return NAN;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    double v = NAN;
-    try {
-      v = f();
-    } catch (const std::exception& e) {
-      fprintf(stderr, "child: %s\n", e.what());
-    }
-    ssize_t n = write(fds[1], &v, sizeof v);
-    _exit(n == sizeof v ? 0 : 1);
-  }
-  close(fds[1]);
-  double v = NAN;
-  ssize_t n = read(fds[0], &v, sizeof v);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return n == sizeof v ? v : NAN;
-}
+using tessel::testing::in_child;
 
 // A device file that derives from a preset with `ssd` keys changed (YAML flow mapping body).
 std::string derived_device(const std::string& name, const std::string& base,

@@ -20,6 +20,7 @@
 #include "runtime/core/runner.h"
 #include "runtime/sweep/sweep_plan.h"
 #include "sim/memory/dram_params.h"
+#include "tests/sim/in_child.h"
 
 namespace tessel {
 namespace {
@@ -28,27 +29,7 @@ const std::string kSrc = TESSEL_SOURCE_DIR;
 
 // Runs `f` in a child process (a fresh SystemC kernel); the result comes back as JSON.
 SimResult in_child(const std::function<SimResult()>& f) {
-  int fds[2];
-  if (pipe(fds) != 0) return {};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    std::string out;
-    try {
-      out = f().to_json().dump();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-    }
-    const ssize_t n = write(fds[1], out.data(), out.size());
-    _exit(n == static_cast<ssize_t>(out.size()) ? 0 : 1);
-  }
-  close(fds[1]);
-  std::string in;
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) in.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  const std::string in = testing::in_child_bytes([&] { return f().to_json().dump(); });
   if (in.empty()) {
     ADD_FAILURE() << "the simulation failed in the child";
     return {};
