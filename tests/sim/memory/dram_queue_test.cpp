@@ -3,12 +3,15 @@
 // sequential reads, writes and 2:1 mixes against published controller efficiency and
 // JEDEC turnaround arithmetic.
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "runtime/core/config.h"
+#include "runtime/core/error.h"
 #include "runtime/core/seed.h"
 #include "sim/memory/dram_channel.h"
 #include "sim/memory/dram_timing_check.h"
@@ -271,6 +274,27 @@ TEST(DramQueue, EveryPolicyPassesTheTimingChecker) {
               << " bank_queue " << bank_queue << ": " << c.first;
           EXPECT_GT(r.stats.ref, 0u);
         }
+}
+
+// A drain that would end above where it starts is a config error naming the file, line and
+// key (the preset with its low watermark raised above the high one).
+TEST(DramQueue, LowWatermarkAboveHighIsAConfigError) {
+  std::ifstream in(std::string(TESSEL_SOURCE_DIR) + "/configs/hw/memory/ddr4_3200.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const std::string low = "write_low_watermark: 0.2";
+  ASSERT_NE(yaml.find(low), std::string::npos);
+  yaml.replace(yaml.find(low), low.size(), "write_low_watermark: 0.9");
+  const Config c = Config::parse(yaml, "bad_dram.yaml");
+  try {
+    read_dram_params(c.child("dram"), c.child("controller"));
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("bad_dram.yaml:40:"), std::string::npos) << what;
+    EXPECT_NE(what.find("write_low_watermark"), std::string::npos) << what;
+  }
 }
 
 }  // namespace
