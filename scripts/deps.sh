@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev libopenblas-dev
+  libhnswlib-dev libfaiss-dev liburing-dev
   gnuplot-nox clang-format
 )
 
