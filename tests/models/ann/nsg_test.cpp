@@ -9,6 +9,7 @@
 #include "models/ann/mrng.h"
 #include "models/ann/search.h"
 #include "tests/models/ann/test_util.h"
+#include "tests/support/shared_data.h"
 
 namespace tessel::ann {
 namespace {
@@ -48,8 +49,8 @@ double check_nsg(const VectorSet& base, const VectorSet& queries, const NsgParam
 }
 
 TEST(Nsg, MnistRecallAt10) {
-  const std::string path = testing::mnist_images_path();
-  if (path.empty()) GTEST_SKIP() << "../shared/data/mnist not present";
+  const std::string path = ::tessel::testing::shared_data("mnist/t10k-images-idx3-ubyte.gz");
+  TESSEL_REQUIRE_SHARED_DATA(path);
   const VectorSet all = read_mnist_images(path);
   NsgParams p;
   p.knn.k = 20;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "tests/models/ann/test_util.h"
+#include "tests/support/shared_data.h"
 
 namespace tessel::ann {
 namespace {
@@ -105,8 +106,8 @@ TEST(Vectors, IdxImagesAndErrors) {
 }
 
 TEST(Vectors, MnistTestImages) {
-  const std::string path = testing::mnist_images_path();
-  if (path.empty()) GTEST_SKIP() << "../shared/data/mnist not present";
+  const std::string path = ::tessel::testing::shared_data("mnist/t10k-images-idx3-ubyte.gz");
+  TESSEL_REQUIRE_SHARED_DATA(path);
   const VectorSet v = read_mnist_images(path);
   ASSERT_EQ(v.n, 10000);
   ASSERT_EQ(v.dim, 784);

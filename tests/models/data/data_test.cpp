@@ -12,6 +12,7 @@
 #include "models/data/mnist.h"
 #include "models/data/tokenizer.h"
 #include "runtime/core/error.h"
+#include "tests/support/shared_data.h"
 
 namespace tessel::data {
 namespace {
@@ -171,7 +172,7 @@ TEST(Mnist, MalformedFilesGiveClearErrors) {
 // label counts as published for the MNIST test set.
 TEST(Mnist, SharedTestSetWhenPresent) {
   const std::string dir = std::string(TESSEL_SOURCE_DIR) + "/../shared/data/mnist/";
-  if (!fs::exists(dir + "t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "no " << dir;
+  TESSEL_REQUIRE_SHARED_DATA(dir + "t10k-images-idx3-ubyte.gz");
   const Mnist m = load_mnist(dir + "t10k-images-idx3-ubyte.gz", dir + "t10k-labels-idx1-ubyte.gz");
   EXPECT_EQ(m.count, 10000);
   EXPECT_EQ(m.rows, 28);

@@ -15,6 +15,7 @@
 #include "models/data/archive.h"
 #include "models/data/mail.h"
 #include "runtime/core/error.h"
+#include "tests/support/shared_data.h"
 
 namespace tessel::data {
 namespace {
@@ -200,7 +201,7 @@ TEST(Mail, UnknownFolderIsAnError) {
 TEST(Mail, SpamAssassinFolderCountsAndSplit) {
   const std::string path =
       std::string(TESSEL_SOURCE_DIR) + "/../shared/data/spamassassin/spamassassin.tar.gz";
-  if (!fs::exists(path)) GTEST_SKIP() << "no " << path;
+  TESSEL_REQUIRE_SHARED_DATA(path);
   const auto t0 = std::chrono::steady_clock::now();
   const auto ms = load_mail_archive(path);
   std::map<std::string, int> count;

@@ -19,6 +19,7 @@
 #include "models/sparse/mask_io.h"
 #include "tests/support/tool.h"
 #include "tests/support/ustar.h"
+#include "tests/support/shared_data.h"
 
 namespace {
 
@@ -134,7 +135,7 @@ TEST_F(NmSparsifyCommand, AdmmAndAspRunFromADenseCheckpointAndExportMasks) {
 TEST_F(NmSparsifyCommand, SpamClassifyReportsTheTrainersMetrics) {
   const std::string archive =
       std::string(TESSEL_SOURCE_DIR) + "/../shared/data/spamassassin/spamassassin.tar.gz";
-  if (!fs::exists(archive)) GTEST_SKIP() << "no " << archive;
+  TESSEL_REQUIRE_SHARED_DATA(archive);
   std::map<std::string, int> taken;
   std::string tar;
   for (const auto& e : tessel::data::read_tar(tessel::data::read_maybe_gzip(archive), archive)) {

@@ -15,6 +15,7 @@
 #include "models/nn/trainer.h"
 #include "runtime/core/error.h"
 #include "tests/support/ustar.h"
+#include "tests/support/shared_data.h"
 
 namespace tessel::nn {
 namespace {
@@ -98,7 +99,7 @@ TEST(Documents, SyntheticTwoClassesReportF1) {
 // 120 steps of a 1-layer, 32-wide model on 64 characters beat chance on the validation
 // split (120 messages, balanced, so chance is 50% ± 4.6% and a majority guess 50%).
 TEST(Documents, SmallSpamAssassinSubsetBeatsChance) {
-  if (!fs::exists(kArchive)) GTEST_SKIP() << "no " << kArchive;
+  TESSEL_REQUIRE_SHARED_DATA(kArchive);
   const auto entries = data::read_tar(data::read_maybe_gzip(kArchive), kArchive);
   std::map<std::string, int> taken;
   std::string tar;

@@ -15,6 +15,7 @@
 
 #include "models/nn/checkpoint.h"
 #include "runtime/core/error.h"
+#include "tests/support/shared_data.h"
 
 namespace tessel::nn {
 namespace {
@@ -426,7 +427,7 @@ TEST(Trainer, CudaBackendWithoutDeviceIsAClearError) {
 
 TEST(Trainer, MnistMlpLearnsWhenDataPresent) {
   const std::string dir = std::string(TESSEL_SOURCE_DIR) + "/../shared/data/mnist/";
-  if (!fs::exists(dir + "t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "no " << dir;
+  TESSEL_REQUIRE_SHARED_DATA(dir + "t10k-images-idx3-ubyte.gz");
   const std::string yaml = "task: mnist\nseed: 2\ndata:\n  images: " + dir +
                            "t10k-images-idx3-ubyte.gz\n  labels: " + dir +
                            "t10k-labels-idx1-ubyte.gz\n  val_fraction: 0.2\nmodel:\n  hidden: "

@@ -24,12 +24,37 @@ SimResult sample() {
   return r;
 }
 
-TEST(SimResult, JsonRoundTrip) {
-  SimResult r = sample();
-  nlohmann::json j = r.to_json();
-  EXPECT_DOUBLE_EQ(j.at("energy_total_pj").get<double>(), 2.5);
-  SimResult back = SimResult::from_json(j);
-  EXPECT_EQ(back.to_json().dump(), j.dump());
+// The points.jsonl record of sample(), written out by hand: what other tools (and older
+// results folders) read, so neither direction may drift without this text changing.
+const char* kSampleRecord = R"({
+  "model": "m", "cycles": 1234, "clock_ghz": 1.5, "seconds": 8.226666666666667e-07,
+  "counters": {"a.mac_int8": 7},
+  "energy_pj": {"a": 2.1, "b": 0.4}, "energy_total_pj": 2.5,
+  "metrics": {"utilization": 0.5},
+  "checks": [{"name": "x", "passed": true, "max_error": 0.0, "tolerance": 1e-06, "detail": ""}]
+})";
+
+TEST(SimResult, WritesTheDocumentedRecord) {
+  const nlohmann::json want = nlohmann::json::parse(kSampleRecord);
+  const nlohmann::json got = sample().to_json();
+  EXPECT_EQ(got, want) << got.dump(1);
+}
+
+TEST(SimResult, ReadsTheDocumentedRecord) {
+  SimResult r = SimResult::from_json(nlohmann::json::parse(kSampleRecord));
+  EXPECT_EQ(r.model, "m");
+  EXPECT_EQ(r.cycles, 1234u);
+  EXPECT_EQ(r.clock_ghz, 1.5);
+  EXPECT_EQ(r.counters, (std::map<std::string, uint64_t>{{"a.mac_int8", 7}}));
+  EXPECT_EQ(r.energy_pj, (std::map<std::string, double>{{"a", 2.1}, {"b", 0.4}}));
+  EXPECT_EQ(r.metrics, (std::map<std::string, double>{{"utilization", 0.5}}));
+  ASSERT_EQ(r.checks.size(), 1u);
+  EXPECT_EQ(r.checks[0].name, "x");
+  EXPECT_TRUE(r.checks[0].passed);
+  EXPECT_EQ(r.checks[0].tolerance, 1e-6);
+  EXPECT_TRUE(r.labels.empty());
+  // energy_total_pj is derived, not stored: the reader recomputes it from the components.
+  EXPECT_DOUBLE_EQ(r.total_energy_pj(), 2.5);
 }
 
 TEST(PointRecord, ReadSkipsTornFinalLineAndReportsBadLines) {
