@@ -13,53 +13,16 @@
 #include <vector>
 
 #include "models/common/cuda_plugin.h"
+#include "models/common/cuda_util.cuh"
 #include "models/nm_sparsify/nm_sparsify_cuda.h"
 #include "runtime/core/error.h"
 
 namespace tessel::nm_sparsify::cuda {
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
-    throw Error(std::string("nm_sparsify cuda: ") + what + ": " + cudaGetErrorString(e),
-                kExitFailure);
-}
-
-// Owning device array (released on scope exit, so a throw never leaks device memory).
+using gpu::check;
 template <typename T>
-class Buffer {
- public:
-  Buffer() = default;
-  explicit Buffer(std::size_t n) { resize(n); }
-  ~Buffer() { release(); }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  void resize(std::size_t n) {
-    release();
-    if (n) check(cudaMalloc(&p_, n * sizeof(T)), "cudaMalloc");
-    n_ = n;
-  }
-  void release() {
-    if (p_) cudaFree(p_);
-    p_ = nullptr;
-    n_ = 0;
-  }
-  void upload(const T* h, std::size_t n, std::size_t at = 0) {
-    if (n) check(cudaMemcpy(p_ + at, h, n * sizeof(T), cudaMemcpyHostToDevice), "upload");
-  }
-  void download(T* h, std::size_t n, std::size_t at = 0) const {
-    if (n) check(cudaMemcpy(h, p_ + at, n * sizeof(T), cudaMemcpyDeviceToHost), "download");
-  }
-  void zero() {
-    if (n_) check(cudaMemset(p_, 0, n_ * sizeof(T)), "cudaMemset");
-  }
-  T* get() const { return p_; }
-  std::size_t size() const { return n_; }
-
- private:
-  T* p_ = nullptr;
-  std::size_t n_ = 0;
-};
+using Buffer = gpu::DeviceBuffer<T>;
 
 constexpr int kThreads = 256;
 constexpr int kMaxM = 16;  // models/sparse's kMaxGroup

@@ -434,12 +434,15 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     mlp_ = std::make_unique<MlpClassifier<float>>(config_.mlp);
     mlp_->init(config_.seed);
   }
-  adam_ = std::make_unique<AdamW>(config_.adam, static_cast<std::size_t>(params().size()));
   if (!config_.offload.precision.empty()) {
+    // The offload engine owns the fp32 master copy and the moments (CPU-Adam): no AdamW
+    // state here, or the model's optimizer memory would be held twice.
     if (!offload_factory())
       throw Error("train.offload: this program has no offload engine (link tessel_nn_offload)",
                   kExitConfig);
     offload_ = offload_factory()(config_, params());
+  } else {
+    adam_ = std::make_unique<AdamW>(config_.adam, static_cast<std::size_t>(params().size()));
   }
   lr_ = config_.lr;
   warmup_tokens_ = slw_warmup_tokens(config_);
@@ -895,7 +898,6 @@ void Trainer::save_checkpoint(const std::string& path) const {
   }
   Checkpoint c;
   c.step = step_;
-  c.adam_steps = adam_->steps();
   for (const auto& i : p.infos())
     c.params.push_back({{"name", i.name}, {"rows", i.rows}, {"cols", i.cols}});
   c.meta = {{"name", config_.name},
@@ -929,9 +931,13 @@ void Trainer::save_checkpoint(const std::string& path) const {
                         {"wall_s", t.target.wall_s},
                         {"train_s", t.target.train_s}}}};
   c.values = p.values();
-  c.m.assign(adam_->m(), adam_->m() + adam_->size());
-  c.v.assign(adam_->v(), adam_->v() + adam_->size());
-  if (offload_) offload_->save(c);
+  if (offload_) {
+    offload_->save(c);
+  } else {
+    c.adam_steps = adam_->steps();
+    c.m.assign(adam_->m(), adam_->m() + adam_->size());
+    c.v.assign(adam_->v(), adam_->v() + adam_->size());
+  }
   write_checkpoint(path, c);
 }
 
@@ -953,10 +959,13 @@ void Trainer::load_checkpoint(const std::string& path) {
                      c.meta.value("vocab", "") != tokenizer_->serialize()))
     throw IoError(path + ": checkpoint vocabulary differs from this corpus's");
   p.values() = c.values;
-  std::copy(c.m.begin(), c.m.end(), adam_->m());
-  std::copy(c.v.begin(), c.v.end(), adam_->v());
-  adam_->set_steps(c.adam_steps);
-  if (offload_) offload_->load(c, p);
+  if (offload_) {
+    offload_->load(c, p);
+  } else {
+    std::copy(c.m.begin(), c.m.end(), adam_->m());
+    std::copy(c.v.begin(), c.v.end(), adam_->v());
+    adam_->set_steps(c.adam_steps);
+  }
   step_ = c.step;
   eval_log_ = c.meta.value("eval_log", "");
   totals_ = Totals();

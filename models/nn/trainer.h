@@ -279,12 +279,19 @@ class Trainer {
   Transformer<float>* transformer() { return lm_.get(); }
   // The GPU model with backend cuda (its set_logit_loss is the seam there), else null.
   CudaTransformer* cuda_transformer() { return cuda_.get(); }
-  AdamW& optimizer() { return *adam_; }  // unused with train.offload (see offload_engine())
+  // The AdamW state; with train.offload there is none (the offload engine holds it).
+  AdamW& optimizer() {
+    if (!adam_)
+      throw Error("train.offload: the optimizer state lives in the offload engine", kExitFailure);
+    return *adam_;
+  }
   // The offload engine (train.offload), else null.
   OffloadEngine* offload_engine() { return offload_.get(); }
   int64_t step() const { return step_; }
   const TrainConfig& config() const { return config_; }
   const data::Tokenizer* tokenizer() const { return tokenizer_.get(); }
+  // task lm: the training and validation token streams (FGD decodes the validation text).
+  const data::TokenSplit& lm_tokens() const { return tokens_; }
   // The tensor trace of config.trace_step, once that step has run.
   const TensorTrace& tensor_trace() const { return trace_; }
   // On documents (classify or lm): the split (indices into the archive's messages sorted by

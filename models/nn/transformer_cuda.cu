@@ -12,62 +12,15 @@
 
 #include "models/common/cuda_plugin.h"
 #include "models/nn/transformer_cuda_plugin.h"
+#include "models/common/cuda_util.cuh"
 #include "runtime/core/error.h"
 
 namespace tessel::nn {
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
-    throw Error(std::string("nn cuda: ") + what + ": " + cudaGetErrorString(e), kExitFailure);
-}
-void check(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS)
-    throw Error(std::string("nn cublas: ") + what + ": status " + std::to_string(int(s)),
-                kExitFailure);
-}
-
-// Owning device array.
+using gpu::check;
 template <typename T>
-class Dev {
- public:
-  Dev() = default;
-  explicit Dev(std::size_t n) { resize(n); }
-  ~Dev() {
-    if (p_) cudaFree(p_);
-  }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  // Movable so std::vector can hold per-layer buffers.
-  Dev(Dev&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
-  Dev& operator=(Dev&& o) noexcept {
-    std::swap(p_, o.p_);
-    std::swap(n_, o.n_);
-    return *this;
-  }
-  void resize(std::size_t n) {
-    if (p_) cudaFree(p_);
-    p_ = nullptr;
-    n_ = n;
-    if (n) check(cudaMalloc(&p_, n * sizeof(T)), "cudaMalloc");
-    if (n) check(cudaMemset(p_, 0, n * sizeof(T)), "cudaMemset");
-  }
-  void upload(const T* h, std::size_t n) {
-    check(cudaMemcpy(p_, h, n * sizeof(T), cudaMemcpyHostToDevice), "upload");
-  }
-  void download(T* h, std::size_t n) const {
-    check(cudaMemcpy(h, p_, n * sizeof(T), cudaMemcpyDeviceToHost), "download");
-  }
-  void zero() {
-    if (n_) check(cudaMemset(p_, 0, n_ * sizeof(T)), "cudaMemset");
-  }
-  T* get() const { return p_; }
-  std::size_t size() const { return n_; }
-
- private:
-  T* p_ = nullptr;
-  std::size_t n_ = 0;
-};
+using Dev = gpu::DeviceBuffer<T>;
 
 constexpr int kThreads = 256;
 inline unsigned grid(int64_t n) {

@@ -285,6 +285,18 @@ TEST(OffloadTrainer, RunsOnTheSixteenBitCopyAndTracksFp32Training) {
   EXPECT_LT(b.losses.back(), b.losses[0] - 0.1);  // it trains
 }
 
+// The offload engine holds the only optimizer state: the trainer keeps no AdamW moments
+// beside it (they would double the optimizer's memory), and says so when asked for them.
+TEST(OffloadTrainer, HoldsNoSecondCopyOfTheMoments) {
+  Trainer half(config_with("  offload: {precision: fp16, loss_scale: 1024}\n"), "");
+  EXPECT_THROW(half.optimizer(), Error);
+  auto* engine = dynamic_cast<OffloadOptimizer*>(half.offload_engine());
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(engine->adam().size(), static_cast<std::size_t>(half.params().size()));
+  Trainer fp32(config_with(""), "");
+  EXPECT_EQ(fp32.optimizer().size(), static_cast<std::size_t>(fp32.params().size()));
+}
+
 TEST(OffloadTrainer, ResumedOffloadRunEqualsUninterruptedRun) {
   const std::string keys = "  offload: {precision: bf16}\n";
   const std::string a = temp_dir("straight"), b = temp_dir("resumed");
