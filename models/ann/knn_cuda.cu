@@ -10,34 +10,15 @@
 
 #include "models/ann/knn_cuda_plugin.h"
 #include "models/common/cuda_plugin.h"
+#include "models/common/cuda_util.cuh"
 #include "runtime/core/error.h"
 
 namespace tessel::ann {
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
-    throw Error(std::string("ann cuda: ") + what + ": " + cudaGetErrorString(e), kExitFailure);
-}
-void check(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS)
-    throw Error(
-        std::string("ann cublas: ") + what + ": status " + std::to_string(static_cast<int>(s)),
-        kExitFailure);
-}
-
+using gpu::check;
 template <typename T>
-struct DeviceArray {
-  T* p = nullptr;
-  explicit DeviceArray(std::size_t n) {
-    if (n) check(cudaMalloc(&p, n * sizeof(T)), "cudaMalloc");
-  }
-  ~DeviceArray() {
-    if (p) cudaFree(p);
-  }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-};
+using DeviceArray = gpu::DeviceBuffer<T>;
 
 // Largest candidate list one lane keeps; knn_candidates(k) <= kMaxWidth for k <= 85.
 constexpr int kMaxWidth = 128;
@@ -138,12 +119,12 @@ void knn_candidates(const VectorSet& base, const VectorSet& queries, int width, 
   DeviceArray<float> d_g(static_cast<std::size_t>(chunk) * qbatch);
   DeviceArray<float> d_rd(static_cast<std::size_t>(qbatch) * width);
   DeviceArray<int> d_ri(static_cast<std::size_t>(qbatch) * width);
-  check(cudaMemcpy(d_base.p, base.data.data(), base.data.size() * 4, cudaMemcpyHostToDevice),
+  check(cudaMemcpy(d_base.get(), base.data.data(), base.data.size() * 4, cudaMemcpyHostToDevice),
         "upload base");
-  check(cudaMemcpy(d_q.p, queries.data.data(), queries.data.size() * 4, cudaMemcpyHostToDevice),
+  check(cudaMemcpy(d_q.get(), queries.data.data(), queries.data.size() * 4, cudaMemcpyHostToDevice),
         "upload queries");
-  squared_norms_kernel<<<(n + 255) / 256, 256>>>(d_base.p, n, dim, d_bnorm.p);
-  squared_norms_kernel<<<(nq + 255) / 256, 256>>>(d_q.p, nq, dim, d_qnorm.p);
+  squared_norms_kernel<<<(n + 255) / 256, 256>>>(d_base.get(), n, dim, d_bnorm.get());
+  squared_norms_kernel<<<(nq + 255) / 256, 256>>>(d_q.get(), nq, dim, d_qnorm.get());
   check(cudaGetLastError(), "norms");
   cublasHandle_t h;
   check(cublasCreate(&h), "create");
@@ -153,22 +134,23 @@ void knn_candidates(const VectorSet& base, const VectorSet& queries, int width, 
   try {
     for (int64_t q0 = 0; q0 < nq; q0 += qbatch) {
       const int nqb = static_cast<int>(std::min<int64_t>(qbatch, nq - q0));
-      check(cudaMemset(d_ri.p, 0xff, static_cast<std::size_t>(nqb) * width * 4), "reset");
+      check(cudaMemset(d_ri.get(), 0xff, static_cast<std::size_t>(nqb) * width * 4), "reset");
       for (int64_t b0 = 0; b0 < n; b0 += chunk) {
         const int bn = static_cast<int>(std::min<int64_t>(chunk, n - b0));
         const float one = 1.0f, zero = 0.0f;
         // Row-major vectors are column-major dim x n matrices: G = B^T Q, bn x nqb, column j
         // holds query j's inner products with the chunk, contiguous for the warp's scan.
-        check(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, bn, nqb, dim, &one, d_base.p + b0 * dim, dim,
-                          d_q.p + q0 * dim, dim, &zero, d_g.p, bn),
+        check(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, bn, nqb, dim, &one, d_base.get() + b0 * dim,
+                          dim, d_q.get() + q0 * dim, dim, &zero, d_g.get(), bn),
               "sgemm");
         const int blocks = (nqb + kWarpsPerBlock - 1) / kWarpsPerBlock;
-        topk_kernel<<<blocks, 32 * kWarpsPerBlock>>>(d_g.p, bn, b0, d_bnorm.p, d_qnorm.p, q0, nqb,
-                                                     width, exclude_self, d_rd.p, d_ri.p);
+        topk_kernel<<<blocks, 32 * kWarpsPerBlock>>>(d_g.get(), bn, b0, d_bnorm.get(),
+                                                     d_qnorm.get(), q0, nqb, width, exclude_self,
+                                                     d_rd.get(), d_ri.get());
         check(cudaGetLastError(), "topk launch");
       }
-      check(cudaMemcpy(cand.data() + q0 * width, d_ri.p, static_cast<std::size_t>(nqb) * width * 4,
-                       cudaMemcpyDeviceToHost),
+      check(cudaMemcpy(cand.data() + q0 * width, d_ri.get(),
+                       static_cast<std::size_t>(nqb) * width * 4, cudaMemcpyDeviceToHost),
             "download");
     }
   } catch (...) {

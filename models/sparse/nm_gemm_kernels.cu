@@ -2,6 +2,7 @@
 #include "models/sparse/nm_gemm_kernels.h"
 
 #include "models/common/cuda_plugin.h"
+#include "models/common/cuda_util.cuh"
 
 #include <cublas_v2.h>
 #include <cuda_fp16.h>
@@ -14,34 +15,16 @@
 namespace tessel::sparse::cuda {
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string("sparse cuda: ") + what + ": " + cudaGetErrorString(e));
-}
-void check(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS)
-    throw std::runtime_error(std::string("sparse cublas: ") + what + ": status " +
-                             std::to_string(static_cast<int>(s)));
-}
+using gpu::check;
+using gpu::DeviceBuffer;
 
-// A device buffer freed on scope exit, so an exception never leaks device memory.
+// A device copy of n host elements.
 template <typename T>
-struct DeviceBuffer {
-  T* ptr = nullptr;
-  size_t count = 0;
-  explicit DeviceBuffer(size_t n) : count(n) {
-    check(cudaMalloc(&ptr, (n ? n : 1) * sizeof(T)), "cudaMalloc");
-  }
-  DeviceBuffer(const T* host, size_t n) : DeviceBuffer(n) {
-    if (n) check(cudaMemcpy(ptr, host, n * sizeof(T), cudaMemcpyHostToDevice), "upload");
-  }
-  ~DeviceBuffer() { cudaFree(ptr); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  void download(T* host) const {
-    if (count) check(cudaMemcpy(host, ptr, count * sizeof(T), cudaMemcpyDeviceToHost), "download");
-  }
-};
+DeviceBuffer<T> on_device(const T* host, size_t n) {
+  DeviceBuffer<T> b(n);
+  b.upload(host, n);
+  return b;
+}
 
 // One thread per output element; a warp spans 32 consecutive tokens, so the activation
 // row chosen by each index is read coalesced while value and index are warp-uniform
@@ -182,13 +165,13 @@ template <typename T, typename Acc>
 void nm_gemm_host(const T* vals, const uint8_t* idx, int64_t rows, int64_t k, int n, int m,
                   const T* x, int64_t t, Acc* y) {
   const int64_t kept = k / m * n;
-  DeviceBuffer<T> dv(vals, static_cast<size_t>(rows * kept));
-  DeviceBuffer<uint8_t> di(idx, static_cast<size_t>(rows * kept));
-  DeviceBuffer<T> dx(x, static_cast<size_t>(k * t));
+  DeviceBuffer<T> dv = on_device(vals, static_cast<size_t>(rows * kept));
+  DeviceBuffer<uint8_t> di = on_device(idx, static_cast<size_t>(rows * kept));
+  DeviceBuffer<T> dx = on_device(x, static_cast<size_t>(k * t));
   DeviceBuffer<Acc> dy(static_cast<size_t>(rows * t));
-  launch_nm(dv.ptr, di.ptr, rows, kept, n, m, dx.ptr, t, dy.ptr);
+  launch_nm(dv.get(), di.get(), rows, kept, n, m, dx.get(), t, dy.get());
   check(cudaDeviceSynchronize(), "nm_gemm_kernel");
-  dy.download(y);
+  dy.download(y, dy.size());
 }
 
 }  // namespace
@@ -214,26 +197,30 @@ void nm_gemm_f32(const float* vals, const uint8_t* idx, int64_t rows, int64_t k,
 
 void sparse_tc_f16(const uint16_t* vals, const uint16_t* meta, int64_t rows, int64_t k,
                    const uint16_t* x, int64_t t, float* y) {
-  DeviceBuffer<__half> dv(reinterpret_cast<const __half*>(vals), static_cast<size_t>(rows * k / 2));
-  DeviceBuffer<uint16_t> dm(meta, static_cast<size_t>(rows * k / 16));
-  DeviceBuffer<__half> dx(reinterpret_cast<const __half*>(x), static_cast<size_t>(k * t));
+  DeviceBuffer<__half> dv =
+      on_device(reinterpret_cast<const __half*>(vals), static_cast<size_t>(rows * k / 2));
+  DeviceBuffer<uint16_t> dm = on_device(meta, static_cast<size_t>(rows * k / 16));
+  DeviceBuffer<__half> dx =
+      on_device(reinterpret_cast<const __half*>(x), static_cast<size_t>(k * t));
   DeviceBuffer<float> dy(static_cast<size_t>(rows * t));
-  sparse_tc_f16_kernel<<<tc_blocks(rows, t), 128>>>(dv.ptr, dm.ptr, rows, k, dx.ptr, t, dy.ptr);
+  sparse_tc_f16_kernel<<<tc_blocks(rows, t), 128>>>(dv.get(), dm.get(), rows, k, dx.get(), t,
+                                                    dy.get());
   check(cudaGetLastError(), "sparse_tc_f16 launch");
   check(cudaDeviceSynchronize(), "sparse_tc_f16");
-  dy.download(y);
+  dy.download(y, dy.size());
 }
 
 void sparse_tc_int8(const int8_t* vals, const uint32_t* meta, int64_t rows, int64_t k,
                     const int8_t* x, int64_t t, int32_t* y) {
-  DeviceBuffer<int8_t> dv(vals, static_cast<size_t>(rows * k / 2));
-  DeviceBuffer<uint32_t> dm(meta, static_cast<size_t>(rows * k / 32));
-  DeviceBuffer<int8_t> dx(x, static_cast<size_t>(k * t));
+  DeviceBuffer<int8_t> dv = on_device(vals, static_cast<size_t>(rows * k / 2));
+  DeviceBuffer<uint32_t> dm = on_device(meta, static_cast<size_t>(rows * k / 32));
+  DeviceBuffer<int8_t> dx = on_device(x, static_cast<size_t>(k * t));
   DeviceBuffer<int32_t> dy(static_cast<size_t>(rows * t));
-  sparse_tc_int8_kernel<<<tc_blocks(rows, t), 128>>>(dv.ptr, dm.ptr, rows, k, dx.ptr, t, dy.ptr);
+  sparse_tc_int8_kernel<<<tc_blocks(rows, t), 128>>>(dv.get(), dm.get(), rows, k, dx.get(), t,
+                                                     dy.get());
   check(cudaGetLastError(), "sparse_tc_int8 launch");
   check(cudaDeviceSynchronize(), "sparse_tc_int8");
-  dy.download(y);
+  dy.download(y, dy.size());
 }
 
 namespace {
@@ -250,15 +237,17 @@ void cublas_f16(cublasHandle_t h, const __half* w, const __half* x, int64_t rows
 }  // namespace
 
 void dense_f16(const uint16_t* w, const uint16_t* x, int64_t rows, int64_t k, int64_t t, float* y) {
-  DeviceBuffer<__half> dw(reinterpret_cast<const __half*>(w), static_cast<size_t>(rows * k));
-  DeviceBuffer<__half> dx(reinterpret_cast<const __half*>(x), static_cast<size_t>(k * t));
+  DeviceBuffer<__half> dw =
+      on_device(reinterpret_cast<const __half*>(w), static_cast<size_t>(rows * k));
+  DeviceBuffer<__half> dx =
+      on_device(reinterpret_cast<const __half*>(x), static_cast<size_t>(k * t));
   DeviceBuffer<float> dy(static_cast<size_t>(rows * t));
   cublasHandle_t h;
   check(cublasCreate(&h), "cublasCreate");
-  cublas_f16(h, dw.ptr, dx.ptr, rows, k, t, dy.ptr);
+  cublas_f16(h, dw.get(), dx.get(), rows, k, t, dy.get());
   check(cudaDeviceSynchronize(), "cublas");
   cublasDestroy(h);
-  dy.download(y);
+  dy.download(y, dy.size());
 }
 
 Timings time_gemms(int64_t rows, int64_t k, int64_t t, int reps) {
@@ -271,16 +260,16 @@ Timings time_gemms(int64_t rows, int64_t k, int64_t t, int reps) {
   DeviceBuffer<int8_t> v8(static_cast<size_t>(rows * k / 2)), x8(static_cast<size_t>(k * t));
   DeviceBuffer<__half> v16(static_cast<size_t>(rows * k / 2)), x16(static_cast<size_t>(k * t)),
       w16(static_cast<size_t>(rows * k));
-  DeviceBuffer<uint32_t> dm(meta.data(), meta.size());
-  DeviceBuffer<uint16_t> dm16(meta16.data(), meta16.size());
-  DeviceBuffer<uint8_t> di(idx.data(), idx.size());
+  DeviceBuffer<uint32_t> dm = on_device(meta.data(), meta.size());
+  DeviceBuffer<uint16_t> dm16 = on_device(meta16.data(), meta16.size());
+  DeviceBuffer<uint8_t> di = on_device(idx.data(), idx.size());
   DeviceBuffer<int32_t> y32(static_cast<size_t>(rows * t));
   DeviceBuffer<float> yf(static_cast<size_t>(rows * t));
-  check(cudaMemset(v8.ptr, 1, v8.count), "memset");
-  check(cudaMemset(x8.ptr, 1, x8.count), "memset");
-  check(cudaMemset(v16.ptr, 0, v16.count * 2), "memset");
-  check(cudaMemset(x16.ptr, 0, x16.count * 2), "memset");
-  check(cudaMemset(w16.ptr, 0, w16.count * 2), "memset");
+  check(cudaMemset(v8.get(), 1, v8.size()), "memset");
+  check(cudaMemset(x8.get(), 1, x8.size()), "memset");
+  check(cudaMemset(v16.get(), 0, v16.size() * 2), "memset");
+  check(cudaMemset(x16.get(), 0, x16.size() * 2), "memset");
+  check(cudaMemset(w16.get(), 0, w16.size() * 2), "memset");
   cublasHandle_t h;
   check(cublasCreate(&h), "cublasCreate");
   cudaEvent_t start, stop;
@@ -298,15 +287,17 @@ Timings time_gemms(int64_t rows, int64_t k, int64_t t, int reps) {
     return static_cast<double>(ms) / reps;
   };
   Timings tm{};
-  tm.nm_int8_ms = time([&] { launch_nm(v8.ptr, di.ptr, rows, k / 2, 2, 4, x8.ptr, t, y32.ptr); });
+  tm.nm_int8_ms =
+      time([&] { launch_nm(v8.get(), di.get(), rows, k / 2, 2, 4, x8.get(), t, y32.get()); });
   tm.tc_fp16_ms = time([&] {
-    sparse_tc_f16_kernel<<<tc_blocks(rows, t), 128>>>(v16.ptr, dm16.ptr, rows, k, x16.ptr, t,
-                                                      yf.ptr);
+    sparse_tc_f16_kernel<<<tc_blocks(rows, t), 128>>>(v16.get(), dm16.get(), rows, k, x16.get(), t,
+                                                      yf.get());
   });
   tm.tc_int8_ms = time([&] {
-    sparse_tc_int8_kernel<<<tc_blocks(rows, t), 128>>>(v8.ptr, dm.ptr, rows, k, x8.ptr, t, y32.ptr);
+    sparse_tc_int8_kernel<<<tc_blocks(rows, t), 128>>>(v8.get(), dm.get(), rows, k, x8.get(), t,
+                                                       y32.get());
   });
-  tm.cublas_fp16_ms = time([&] { cublas_f16(h, w16.ptr, x16.ptr, rows, k, t, yf.ptr); });
+  tm.cublas_fp16_ms = time([&] { cublas_f16(h, w16.get(), x16.get(), rows, k, t, yf.get()); });
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   cublasDestroy(h);
