@@ -202,6 +202,7 @@ TEST(Trainer, ThroughputExcludesEvaluationAndEtaHonoursTheTimeBudget) {
 
 // The committed trajectory catches any change to initialisation, sampling, kernels or the
 // optimizer. Rewrite it (after checking why it moved) with TESSEL_UPDATE_GOLDEN=1.
+// Whether it is right is checked by trajectory_anchor_test.cpp, against float64 NumPy.
 TEST(Trainer, GoldenTwentyStepTrajectory) {
   Trainer t(tiny_config(), "");
   const TrainResult r = t.run(nullptr);
