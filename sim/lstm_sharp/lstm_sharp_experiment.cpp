@@ -78,6 +78,7 @@ class LstmSharpExperiment : public Experiment {
     r.metrics["tile_busy_fraction"] = static_cast<double>(busy) / tiles_cycles;
     r.metrics["tile_stall_fraction"] = static_cast<double>(stall) / tiles_cycles;
     add_plan_metrics(passes, r.metrics);
+    add_sram_metrics(machine_, r.metrics);
     add_gpu_metrics(machine_, workload_, static_cast<double>(r.cycles) / (machine_.clock_ghz * 1e9),
                     r.metrics);
     if (workload_.functional) r.checks.push_back(check_outputs(weights, x, passes, data));

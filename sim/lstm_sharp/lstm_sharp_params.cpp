@@ -1,7 +1,10 @@
 // YAML → LSTM-Sharp parameters, with the consistency checks a designer would make.
 #include "sim/lstm_sharp/lstm_sharp_params.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 namespace tessel::lstm_sharp {
 
@@ -19,6 +22,13 @@ bool valid_width(const MachineParams& p, int64_t k) {
   if (k <= 0 || p.mac_budget % (p.tiles * k) != 0) return false;
   int64_t d = p.mac_budget / (p.tiles * k);
   return d >= 4 && d % 4 == 0;
+}
+
+// Shortest text of a KiB figure (32, 0.5, 16384).
+std::string fmt_number(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
 }
 
 }  // namespace
@@ -64,11 +74,30 @@ MachineParams read_machine(const Config& hw) {
   p.weight_sram_kib = sram.get_number_range("kib_per_tile", 0.001, 1048576);
   p.weight_sram_bank_bytes = sram.get_int_range("bank_bytes", 1, 4096);
   p.weight_sram_macro_kib = sram.get_number_range("macro_kib", 0.001, 1048576, 32);
+  // A bank is one macro with one bank_bytes-wide port, so a tile has at most as many banks
+  // as its capacity holds macros: 16 MiB of 32 KiB macros is 512 banks, whatever the
+  // datapath would like. (Asking for more was how 16K- and 64K-MAC designs once got
+  // weight bandwidth no SRAM of that size and macro could deliver.)
+  const double macros = p.weight_sram_kib / p.weight_sram_macro_kib;
+  if (macros < 1)
+    sram.fail("macro_kib", "a " + fmt_number(p.weight_sram_macro_kib) +
+                               " KiB macro does not fit in kib_per_tile " +
+                               fmt_number(p.weight_sram_kib));
+  p.weight_sram_macros = static_cast<int64_t>(std::floor(macros + 1e-9));
   // Default: as many banks as it takes to feed every DPU lane each cycle at the widest
-  // shape, i.e. the SRAM never throttles the datapath.
+  // shape, if the capacity holds that many macros; else every macro is a bank and the
+  // SRAM's bandwidth throttles the datapath (metric weight_sram_feed_fraction).
   const int64_t lane_bytes = p.mac_budget / p.tiles * 2;
-  p.weight_sram_banks = sram.get_int_range(
-      "banks", 1, 1 << 20, (lane_bytes + p.weight_sram_bank_bytes - 1) / p.weight_sram_bank_bytes);
+  const int64_t wanted = (lane_bytes + p.weight_sram_bank_bytes - 1) / p.weight_sram_bank_bytes;
+  p.weight_sram_banks =
+      sram.get_int_range("banks", 1, 1 << 20, std::min(wanted, p.weight_sram_macros));
+  if (p.weight_sram_banks > p.weight_sram_macros)
+    sram.fail("banks",
+              std::to_string(p.weight_sram_banks) + " banks of " +
+                  fmt_number(p.weight_sram_macro_kib) + " KiB macros need " +
+                  fmt_number(static_cast<double>(p.weight_sram_banks) * p.weight_sram_macro_kib) +
+                  " KiB, more than kib_per_tile " + fmt_number(p.weight_sram_kib) + " (at most " +
+                  std::to_string(p.weight_sram_macros) + " banks; smaller macros give more)");
   Config mfu = hw.child("mfu");
   p.mfu_lanes = mfu.get_int_range("lanes", 1, 65536);
   p.mfu_latency = mfu.get_int_range("latency_cycles", 1, 1024);

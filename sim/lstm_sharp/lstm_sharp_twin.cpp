@@ -24,6 +24,7 @@ class LstmSharpAnalytical : public Experiment {
     r.metrics["utilization"] = macs / (static_cast<double>(machine_.mac_budget) * r.cycles);
     r.metrics["gflops"] = 2 * macs * machine_.clock_ghz / static_cast<double>(r.cycles);
     add_plan_metrics(passes, r.metrics);
+    add_sram_metrics(machine_, r.metrics);
     add_gpu_metrics(machine_, workload_, static_cast<double>(r.cycles) / (machine_.clock_ghz * 1e9),
                     r.metrics);
     return r;

@@ -1,6 +1,7 @@
 // Workload → passes.
 #include "sim/lstm_sharp/workload_plan.h"
 
+#include <algorithm>
 #include <string>
 
 #include "sim/lstm_sharp/analytical.h"
@@ -62,6 +63,15 @@ void add_plan_metrics(const std::vector<PassPlan>& passes, std::map<std::string,
     streamed += static_cast<double>(p.plan.streamed_bytes);
   }
   metrics["weights_streamed_fraction"] = weight > 0 ? streamed / weight : 0;
+}
+
+void add_sram_metrics(const MachineParams& m, std::map<std::string, double>& metrics) {
+  metrics["weight_sram_banks"] = static_cast<double>(m.weight_sram_banks);
+  // Share of the widest datapath's weight demand (2 bytes per MAC lane per cycle) the banks
+  // can deliver each cycle; below 1 the SRAM, not the MACs, bounds the dot products.
+  const double demand = static_cast<double>(m.mac_budget / m.tiles * 2);
+  metrics["weight_sram_feed_fraction"] =
+      std::min(1.0, static_cast<double>(m.weight_sram_banks * m.weight_sram_bank_bytes) / demand);
 }
 
 }  // namespace tessel::lstm_sharp

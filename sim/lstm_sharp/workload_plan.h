@@ -23,6 +23,8 @@ double workload_macs(const std::vector<PassPlan>& passes, int64_t seq_len);
 void add_gpu_metrics(const MachineParams& m, const LstmWorkload& w, double seconds,
                      std::map<std::string, double>& metrics);
 void add_plan_metrics(const std::vector<PassPlan>& passes, std::map<std::string, double>& metrics);
+// Weight SRAM as built: banks, and the share of the datapath's weight demand they feed.
+void add_sram_metrics(const MachineParams& m, std::map<std::string, double>& metrics);
 
 }  // namespace tessel::lstm_sharp
 

@@ -9,6 +9,8 @@
 #include <random>
 
 #include "runtime/core/runner.h"
+#include "runtime/sweep/sweep_plan.h"
+#include "sim/lstm_sharp/lstm_sharp_params.h"
 
 namespace tessel::lstm_sharp {
 namespace {
@@ -37,15 +39,15 @@ Config experiment(const Design& s, const char* model) {
       "hw:\n  model: %s\n  clock_ghz: 0.5\n  mac_budget: %d\n  tiles: %d\n  dpu_width: %d\n"
       "  reconfigurable: %s\n  dpu_width_options: [%s]\n  schedule: %s\n"
       "  runahead_steps: %d\n"
-      "  weight_sram: {kib_per_tile: %g, bank_bytes: 32}\n"
+      "  weight_sram: {kib_per_tile: %g, bank_bytes: 32, macro_kib: %g}\n"
       "  mfu: {lanes: %d, latency_cycles: %d}\n  offchip: {read_gbps: 25.6, latency_ns: 100}\n"
       "  energy: {table: %s/configs/energy/45nm.yaml}\n"
       "workload: {kind: lstm, input_size: %d, hidden_size: %d, layers: %d, seq_len: %d, "
       "bidirectional: %s, functional: %s}\n",
       model, budget, s.tiles, s.width, s.reconfigurable ? "true" : "false", options.c_str(),
-      s.schedule.c_str(), s.runahead, s.sram_kib, s.mfu_lanes, s.mfu_latency, TESSEL_SOURCE_DIR,
-      s.input, s.hidden, s.layers, s.seq, s.bidirectional ? "true" : "false",
-      s.functional ? "true" : "false");
+      s.schedule.c_str(), s.runahead, s.sram_kib, std::min(32.0, s.sram_kib), s.mfu_lanes,
+      s.mfu_latency, TESSEL_SOURCE_DIR, s.input, s.hidden, s.layers, s.seq,
+      s.bidirectional ? "true" : "false", s.functional ? "true" : "false");
   return Config::parse(buf, "test.yaml");
 }
 
@@ -183,6 +185,54 @@ TEST(Twin, WithinFivePercentOnRandomConfigurations) {
                          << " H=" << s.hidden << " sim " << sim << " twin " << twin;
   }
   std::printf("worst twin error over 200 configurations: %.2f%%\n", 100 * worst);
+}
+
+// The weight SRAM as built: a bank is one macro, so 16 MiB of 32 KiB macros is 512 banks
+// per tile. At 64K MACs in 4 tiles the lanes want 16384 x 2 B = 32 KiB per cycle, of which
+// 512 banks x 4 B deliver 1/16 (hand count).
+TEST(WeightSram, BanksAreBoundedByTheMacrosTheCapacityHolds) {
+  const std::string machine =
+      "model: lstm_sharp\nclock_ghz: 0.5\nmac_budget: 65536\ntiles: 4\ndpu_width: 64\n"
+      "mfu: {lanes: 16, latency_cycles: 8}\noffchip: {read_gbps: 410}\n";
+  const MachineParams m = read_machine(
+      Config::parse(machine + "weight_sram: {kib_per_tile: 16384, bank_bytes: 4}\n", "m.yaml"));
+  EXPECT_EQ(m.weight_sram_macros, 512);
+  EXPECT_EQ(m.weight_sram_banks, 512);
+  // Smaller macros: 2 KiB ones give 8192, all the lanes need.
+  const MachineParams small = read_machine(Config::parse(
+      machine + "weight_sram: {kib_per_tile: 16384, bank_bytes: 4, macro_kib: 2}\n", "m.yaml"));
+  EXPECT_EQ(small.weight_sram_banks, 8192);
+  try {
+    read_machine(Config::parse(
+        machine + "weight_sram: {kib_per_tile: 16384, bank_bytes: 4, banks: 8192}\n", "m.yaml"));
+    FAIL() << "8192 banks of 32 KiB in 16 MiB accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("m.yaml:8:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("weight_sram.banks"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("at most 512 banks"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(read_machine(Config::parse(
+                   machine + "weight_sram: {kib_per_tile: 16, bank_bytes: 4}\n", "m.yaml")),
+               ConfigError);
+}
+
+// No shipped LSTM-Sharp design point asks for more banks than its SRAM holds macros, or for
+// a macro larger than its SRAM (issue "LSTM-Sharp fidelity": no physically impossible point).
+TEST(WeightSram, EveryShippedSweepPointIsBuildable) {
+  int points = 0;
+  for (const char* name : {"lstm_sharp.yaml", "quickstart.yaml"}) {
+    const sweep::SweepPlan plan =
+        sweep::load_sweep(std::string(TESSEL_SOURCE_DIR) + "/configs/sweeps/" + name);
+    for (const auto& p : plan.points) {
+      const Config hw = sweep::point_experiment(plan, p).child("hw");
+      if (hw.get<std::string>("model") != "lstm_sharp") continue;
+      const MachineParams m = read_machine(hw);
+      ++points;
+      EXPECT_LE(m.weight_sram_banks * m.weight_sram_macro_kib, m.weight_sram_kib + 1e-9)
+          << name << " " << p.id;
+    }
+  }
+  EXPECT_GE(points, 300);
 }
 
 }  // namespace
