@@ -164,7 +164,7 @@ uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t 
   // Per tile, with W·x assumed hidden: U·h and W·x work per step, and its drain gap (last
   // U·h pass → its last element ready), from the same flow shop over U·h passes only.
   struct Terms {
-    int64_t uh = 0, wx = 0, gap = 0, blocks = 0, last_pass = 1;
+    int64_t uh = 0, wx = 0, gap = 0, blocks = 0, first_pass = 1;
   };
   std::vector<Terms> terms;
   int64_t most = 0;
@@ -175,8 +175,8 @@ uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t 
     for (const Run& r : runs) {
       tt.uh += r.n * r.pass * s.ch;
       tt.wx += r.n * r.pass * s.cx;
-      tt.last_pass = r.pass;
     }
+    tt.first_pass = runs.begin()->pass;
     auto [end, ready] = flow(s, runs, s.ch);
     tt.gap = std::max<int64_t>(0, ready - end);
     most = std::max(most, tt.blocks);
@@ -197,10 +197,12 @@ uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t 
     const int64_t nb = ceil_div(4 * s.h, s.d);
     const int64_t first_late_element = (most - 1) * s.tiles * s.d / 4;
     const int64_t n_late = nb > 0 ? s.ch - first_late_element / s.k : 0;
+    // The first block's passes run at its own rate (resident or streamed), the other
+    // blocks' U·h at theirs: a tile whose later blocks stream is slower only there.
     for (const auto& t : terms) {
-      const int64_t early = (s.ch - n_late) * t.last_pass;
+      const int64_t early = (s.ch - n_late) * t.first_pass;
       const int64_t chain =
-          std::max(early, t.gap) + n_late * t.last_pass + (t.blocks - 1) * s.ch * t.last_pass;
+          std::max(early, t.gap) + n_late * t.first_pass + (t.uh - s.ch * t.first_pass);
       period = std::max({period, t.uh + t.wx, chain});
     }
   }

@@ -22,6 +22,8 @@ struct Design {
   int input = 24, hidden = 32, layers = 1, seq = 6;
   bool bidirectional = false, functional = true;
   double sram_kib = 4096;
+  double macro_kib = 0;  // 0: min(32, sram_kib)
+  int banks = 0;         // 0: the default (as many as the lanes need, capped by the macros)
   int mfu_lanes = 8, mfu_latency = 6, runahead = 1;
 };
 
@@ -32,6 +34,7 @@ Config experiment(const Design& s, const char* model) {
   for (int k : {4, 8, 16, 32, 64, 128})
     if (budget % (s.tiles * k) == 0 && (budget / (s.tiles * k)) % 4 == 0)
       options += (options.empty() ? "" : ", ") + std::to_string(k);
+  const std::string banks = s.banks > 0 ? ", banks: " + std::to_string(s.banks) : "";
   char buf[2048];
   std::snprintf(
       buf, sizeof buf,
@@ -39,13 +42,14 @@ Config experiment(const Design& s, const char* model) {
       "hw:\n  model: %s\n  clock_ghz: 0.5\n  mac_budget: %d\n  tiles: %d\n  dpu_width: %d\n"
       "  reconfigurable: %s\n  dpu_width_options: [%s]\n  schedule: %s\n"
       "  runahead_steps: %d\n"
-      "  weight_sram: {kib_per_tile: %g, bank_bytes: 32, macro_kib: %g}\n"
+      "  weight_sram: {kib_per_tile: %g, bank_bytes: 32, macro_kib: %g%s}\n"
       "  mfu: {lanes: %d, latency_cycles: %d}\n  offchip: {read_gbps: 25.6, latency_ns: 100}\n"
       "  energy: {table: %s/configs/energy/45nm.yaml}\n"
       "workload: {kind: lstm, input_size: %d, hidden_size: %d, layers: %d, seq_len: %d, "
       "bidirectional: %s, functional: %s}\n",
       model, budget, s.tiles, s.width, s.reconfigurable ? "true" : "false", options.c_str(),
-      s.schedule.c_str(), s.runahead, s.sram_kib, std::min(32.0, s.sram_kib), s.mfu_lanes,
+      s.schedule.c_str(), s.runahead, s.sram_kib,
+      s.macro_kib > 0 ? s.macro_kib : std::min(32.0, s.sram_kib), banks.c_str(), s.mfu_lanes,
       s.mfu_latency, TESSEL_SOURCE_DIR, s.input, s.hidden, s.layers, s.seq,
       s.bidirectional ? "true" : "false", s.functional ? "true" : "false");
   return Config::parse(buf, "test.yaml");
@@ -152,38 +156,60 @@ TEST(Twin, SingleStepLatencyIsClosedForm) {
   EXPECT_EQ(run_cycle_level(s).cycles, 2u + 4u + 2u + 5u);
 }
 
-// 200 random machines and workloads: the twin within 5% of the cycle-level model.
+// 200 random machines and workloads: the twin within 5% of the cycle-level model. They
+// include weights streamed from off-chip (a few KiB of SRAM per tile), bidirectional
+// layers, SRAM banks that throttle the DPUs, 1-16 tiles, K 8-256 and hidden sizes that
+// are not powers of two.
 TEST(Twin, WithinFivePercentOnRandomConfigurations) {
   std::mt19937 rng(2024);
   auto pick = [&](std::vector<int> v) { return v[rng() % v.size()]; };
   const std::vector<std::string> schedules = {"sequential", "inter_gate", "unfolded", "sharp"};
   double worst = 0;
+  int streamed = 0, throttled = 0;
   for (int i = 0; i < 200; ++i) {
     Design s;
-    s.tiles = pick({1, 2, 4, 8});
+    s.tiles = pick({1, 2, 3, 4, 8, 16});
     s.dpus = pick({4, 8, 16, 32});
-    s.width = pick({8, 16, 32, 64});
+    s.width = pick({8, 16, 32, 64, 128, 256});
     s.reconfigurable = rng() % 2;
     s.schedule = schedules[rng() % 4];
     s.input = 16 + static_cast<int>(rng() % 500);
     s.hidden = 16 + static_cast<int>(rng() % 500);
     s.layers = 1 + static_cast<int>(rng() % 2);
+    s.bidirectional = rng() % 4 == 0;
     s.seq = 10 + static_cast<int>(rng() % 40);
     s.mfu_lanes = pick({4, 8, 16, 32});
     s.mfu_latency = 2 + static_cast<int>(rng() % 14);
+    // A third stream part of their weights: 4-64 KiB per tile against layers of up to
+    // 4 x 516 x 1032 x 2 B = 4.3 MB in all.
+    if (rng() % 3 == 0) {
+      s.sram_kib = pick({4, 16, 64});
+      ++streamed;
+    }
+    // A sixth have fewer banks than the lanes need (1-4 banks of 32 B per tile).
+    if (rng() % 6 == 0) {
+      s.macro_kib = std::min(1.0, s.sram_kib);
+      s.banks = pick({1, 2, 4});
+      ++throttled;
+    }
     s.functional = false;
     const double sim = static_cast<double>(run_cycle_level(s).cycles);
     const double twin = static_cast<double>(twin_cycles(s));
     const double err = std::abs(twin - sim) / sim;
     worst = std::max(worst, err);
     if (err > 0.02)
-      std::printf("%.3f %s T=%d D=%d K=%d X=%d H=%d seq=%d lanes=%d lat=%d sim %.0f twin %.0f\n",
-                  err, s.schedule.c_str(), s.tiles, s.dpus, s.width, s.input, s.hidden, s.seq,
-                  s.mfu_lanes, s.mfu_latency, sim, twin);
+      std::printf(
+          "%.3f %s T=%d D=%d K=%d X=%d H=%d seq=%d lanes=%d lat=%d sram=%g banks=%d%s "
+          "sim %.0f twin %.0f\n",
+          err, s.schedule.c_str(), s.tiles, s.dpus, s.width, s.input, s.hidden, s.seq, s.mfu_lanes,
+          s.mfu_latency, s.sram_kib, s.banks, s.bidirectional ? " bi" : "", sim, twin);
     EXPECT_LE(err, 0.05) << "config " << i << ": " << s.schedule << " T=" << s.tiles
                          << " D=" << s.dpus << " K=" << s.width << " X=" << s.input
-                         << " H=" << s.hidden << " sim " << sim << " twin " << twin;
+                         << " H=" << s.hidden << " sram " << s.sram_kib << " banks " << s.banks
+                         << " sim " << sim << " twin " << twin;
   }
+  EXPECT_GE(streamed, 40);
+  EXPECT_GE(throttled, 20);
   std::printf("worst twin error over 200 configurations: %.2f%%\n", 100 * worst);
 }
 
