@@ -6,11 +6,13 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <random>
 
 #include "runtime/core/runner.h"
 #include "runtime/sweep/sweep_plan.h"
 #include "sim/lstm_sharp/lstm_sharp_params.h"
+#include "tests/sim/in_child.h"
 
 namespace tessel::lstm_sharp {
 namespace {
@@ -259,6 +261,60 @@ TEST(WeightSram, EveryShippedSweepPointIsBuildable) {
     }
   }
   EXPECT_GE(points, 300);
+}
+
+// The schedules remove synchronisation one step at a time, so on every shipped workload
+// the cycle-level machine must order them sharp <= unfolded <= inter_gate <= sequential
+// (same datapath, reconfigurable), at a compute-bound (4K) and an SRAM-bound (64K) budget.
+TEST(Schedules, EachRemovesWaitingOnEveryShippedWorkload) {
+  const sweep::SweepPlan plan =
+      sweep::load_sweep(std::string(TESSEL_SOURCE_DIR) + "/configs/sweeps/lstm_sharp.yaml");
+  std::map<std::string, std::map<std::string, double>> cycles;  // workload/budget -> schedule
+  for (const auto& p : plan.points) {
+    const nlohmann::json& a = p.params;
+    const std::string hw = a.at("hw").get<std::string>(), budget = a.at("hw.mac_budget").dump();
+    if (hw.find("base.yaml") == std::string::npos || !a.at("hw.reconfigurable").get<bool>() ||
+        (budget != "4096" && budget != "65536"))
+      continue;
+    const Config e = sweep::point_experiment(plan, p);
+    cycles[a.at("workload").get<std::string>() + " @" + budget]
+          [a.at("hw.schedule").get<std::string>()] =
+              testing::in_child([&] { return static_cast<double>(run_experiment(e).cycles); });
+  }
+  ASSERT_GE(cycles.size(), 16u);
+  for (const auto& [name, c] : cycles) {
+    ASSERT_EQ(c.size(), 4u) << name;
+    for (const auto& kv : c) ASSERT_FALSE(std::isnan(kv.second)) << name << " " << kv.first;
+    EXPECT_LE(c.at("sharp"), c.at("unfolded")) << name;
+    EXPECT_LE(c.at("unfolded"), c.at("inter_gate")) << name;
+    EXPECT_LE(c.at("inter_gate"), c.at("sequential")) << name;
+  }
+}
+
+// Counters against a hand count for a 1-layer LSTM (X = 24, H = 32, 6 steps) whose weights
+// all fit on chip: each step multiplies every one of the 4H x (X + H) weights once (MACs,
+// and 2 bytes of SRAM read each), and the MFU applies 5 activations, one c update and
+// one h output per element; off chip move only the inputs and the outputs.
+TEST(Counters, EqualTheHandCountOfASmallLayer) {
+  for (std::string schedule : {"sequential", "sharp"}) {
+    Design s;
+    s.schedule = schedule;
+    s.functional = false;
+    const Config e = experiment(s, "lstm_sharp");
+    const std::string json =
+        testing::in_child_bytes([&] { return run_experiment(e).to_json().dump(); });
+    ASSERT_FALSE(json.empty()) << schedule;
+    const SimResult r = SimResult::from_json(nlohmann::json::parse(json));
+    const uint64_t macs = 4 * 32 * (24 + 32) * 6, elements = 32 * 6;
+    EXPECT_EQ(r.counters.at("dpus.mac_int16"), macs) << schedule;
+    EXPECT_EQ(r.counters.at("weight_sram.sram_32kb_read_byte"), 2 * macs) << schedule;
+    // Off chip: only the input sequence in (6 x 24 int16) and h out (6 x 32 int16).
+    EXPECT_EQ(r.counters.at("offchip.dram_read_byte"), 6u * 24 * 2) << schedule;
+    EXPECT_EQ(r.counters.at("offchip.dram_write_byte"), 6u * 32 * 2) << schedule;
+    EXPECT_EQ(r.counters.at("mfu.mfu_activation"), 5 * elements) << schedule;
+    EXPECT_EQ(r.counters.at("mfu.mfu_cell_update"), elements) << schedule;
+    EXPECT_EQ(r.counters.at("mfu.mfu_hidden_output"), elements) << schedule;
+  }
 }
 
 }  // namespace
