@@ -78,6 +78,9 @@ class Transformer {
   T loss(const data::TokenBatch& batch, const StepOptions& options = {});
   // Logits of the last forward: [batch*seq, vocab] (LM) or [batch, classes].
   const Matrix<T>& logits() const { return logits_; }
+  // LN_f(x) of the last forward, [batch*seq, width]: the input to the output head (FGD
+  // decodes from these hidden states, docs/fgd.md).
+  const Matrix<T>& final_hidden() const { return lnf_; }
   // Number of loss terms of the last forward (counted targets, or sequences).
   int64_t counted() const { return counted_; }
   // Blocks run since construction, in forward passes (training and evaluation) and in

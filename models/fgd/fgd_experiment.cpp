@@ -1,0 +1,318 @@
+// The FGD study as a registered experiment (`fgd`): a trained LM's validation hidden states
+// decoded by full softmax, exact top-K, FGD over a beam sweep, SVD-softmax over a candidate
+// sweep and hnswlib; precision@K, found mass, perplexity and time per decoding step.
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/fgd/fgd.h"
+#include "models/fgd/lm_states.h"
+#include "models/fgd/output_layer.h"
+#include "runtime/core/atomic_file.h"
+#include "runtime/core/error.h"
+#include "runtime/core/experiment.h"
+#include "runtime/core/registry.h"
+
+namespace tessel::fgd {
+namespace {
+
+// CPU time of the calling thread: single-thread timings on a shared machine.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+std::vector<int> positive_list(const Config& cfg, const std::string& key) {
+  std::vector<int> out;
+  for (const Config& e : cfg.items(key))
+    out.push_back(static_cast<int>(e.as_int_range(1, 1 << 24)));
+  if (out.empty()) cfg.fail(key, "expected a non-empty list of positive integers");
+  return out;
+}
+
+// What the exact pass over the positions leaves for scoring the approximate methods.
+struct Truth {
+  std::vector<int32_t> topk;      // positions x K exact top-K ids
+  std::vector<double> log_z;      // full-softmax log partition per position
+  std::vector<float> target;      // logit of the next word per position
+  double full_s = 0, topk_s = 0;  // CPU seconds for all positions: full softmax; GEMV + top-K
+};
+
+struct Score {
+  double precision = 0, mass = 0, target_found = 0, ppl_fgd = 0, ppl_full = 0;
+};
+
+// Scores found sets (positions x K ids with their exact logits) against the truth.
+Score score(const DecodeSet& set, const Truth& t, int K, const std::vector<int32_t>& ids,
+            const std::vector<float>& logits) {
+  Score s;
+  double hits = 0, mass = 0, found = 0, nll_fgd = 0, nll_full = 0;
+  std::vector<float> probs(static_cast<std::size_t>(K));
+  for (int64_t p = 0; p < set.positions; ++p) {
+    const int32_t* got = ids.data() + p * K;
+    const float* lg = logits.data() + p * K;
+    const int32_t* want = t.topk.data() + p * K;
+    std::vector<int32_t> a(got, got + K), b(want, want + K);
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    std::vector<int32_t> common;
+    std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(common));
+    hits += static_cast<double>(common.size()) / K;
+    for (int j = 0; j < K; ++j) mass += std::exp(static_cast<double>(lg[j]) - t.log_z[p]);
+    const double log_found = normalise_found(lg, K, probs.data());
+    for (int j = 0; j < K; ++j)
+      if (got[j] == set.next[p]) {
+        found += 1;
+        nll_fgd += log_found - lg[j];
+        nll_full += t.log_z[p] - t.target[p];
+      }
+  }
+  const double n = static_cast<double>(set.positions);
+  s.precision = hits / n;
+  s.mass = mass / n;
+  s.target_found = found / n;
+  s.ppl_fgd = found > 0 ? std::exp(nll_fgd / found) : 0;
+  s.ppl_full = found > 0 ? std::exp(nll_full / found) : 0;
+  return s;
+}
+
+class FgdExperiment : public Experiment {
+ public:
+  bool uses_energy_table() const override { return false; }
+
+  void configure(const Config& hw, const Config& w) override {
+    params_.graph = hw.get_choice("graph", {"hnsw", "nsg"}, "hnsw");
+    if (hw.has("hnsw")) {
+      const Config h = hw.child("hnsw");
+      params_.hnsw.M = static_cast<int>(h.get_int_range("M", 2, 256, params_.hnsw.M));
+      params_.hnsw.max_degree =
+          static_cast<int>(h.get_int_range("max_degree", 2, 512, params_.hnsw.max_degree));
+      params_.hnsw.ef_construction = static_cast<int>(
+          h.get_int_range("ef_construction", 1, 4096, params_.hnsw.ef_construction));
+    }
+    if (hw.has("nsg")) {
+      const Config n = hw.child("nsg");
+      params_.nsg.knn.k = static_cast<int>(n.get_int_range("knn_k", 2, 256, params_.nsg.knn.k));
+      params_.nsg.L = static_cast<int>(n.get_int_range("L", 1, 4096, params_.nsg.L));
+      params_.nsg.R = static_cast<int>(n.get_int_range("R", 2, 512, params_.nsg.R));
+      params_.nsg.C = static_cast<int>(n.get_int_range("C", 2, 8192, params_.nsg.C));
+    }
+    params_.entry_points = static_cast<int>(hw.get_int_range("entry_points", 0, 1 << 20, 64));
+    params_.entries = hw.get_choice("entries", {"norm", "spread"}, "spread");
+    params_.seed = hw.get<uint64_t>("graph_seed", 1);
+    params_.packed = hw.get_choice("layout", {"packed", "plain"}, "packed") == "packed";
+    params_.codes = hw.get<bool>("codes", false);
+    if (params_.codes && !params_.packed) hw.fail("codes", "8-bit codes need layout: packed");
+    hnswlib_M_ = static_cast<int>(hw.get_int_range("hnswlib_M", 2, 256, 16));
+    hnswlib_efc_ = static_cast<int>(hw.get_int_range("hnswlib_ef_construction", 1, 4096, 200));
+
+    train_path_ = w.get_path("train");
+    train_ = nn::TrainConfig::from_config(Config::load(train_path_));
+    checkpoint_ = w.get_path("checkpoint");
+    if (!std::filesystem::exists(checkpoint_))
+      w.fail("checkpoint", checkpoint_ + " does not exist; train it with `build/tessel train " +
+                               train_path_ + " --out " +
+                               std::filesystem::path(checkpoint_).parent_path().string() +
+                               "` (results/fgd/README.md)");
+    positions_ = w.get_int_range("positions", 1, 1000000, 2000);
+    K_ = static_cast<int>(w.get_int_range("K", 1, 1 << 24));
+    beams_ = positive_list(w, "beams");
+    svd_preview_ = static_cast<int>(w.get_int_range("svd_preview_dim", 1, 1 << 16, 16));
+    svd_candidates_ = positive_list(w, "svd_candidates");
+    hnswlib_efs_ = w.has("hnswlib_ef") ? positive_list(w, "hnswlib_ef") : std::vector<int>{};
+    target_ = w.get_number_range("target_precision", 0.0, 1.0, 0.95);
+    // Settings below K cannot return K words: they are skipped, so one list serves every K
+    // of a sweep; a list with none left is an error.
+    keep_at_least_k(w, "beams", beams_);
+    keep_at_least_k(w, "svd_candidates", svd_candidates_);
+    if (!hnswlib_efs_.empty()) keep_at_least_k(w, "hnswlib_ef", hnswlib_efs_);
+  }
+
+  SimResult run(RunContext& ctx) override {
+    set_blas_single_thread();
+    const DecodeSet set = load_decode_set(train_, checkpoint_, positions_);
+    const OutputLayer& head = set.head;
+    check_k(K_, head.vocab, "fgd (workload.K)");
+    for (int c : svd_candidates_) check_k(c, head.vocab, "fgd (workload.svd_candidates)");
+    const int K = K_, d = head.dim;
+    const int64_t P = set.positions;
+    log(ctx, "fgd: vocabulary " + std::to_string(head.vocab) + ", dim " + std::to_string(d) + ", " +
+                 std::to_string(P) + " positions, K " + std::to_string(K));
+
+    SimResult r;
+    r.labels["gemv"] = gemv_backend();
+    r.labels["graph"] =
+        params_.graph + (params_.packed ? "/packed" : "/plain") + (params_.codes ? "+codes" : "");
+    r.metrics["vocab"] = static_cast<double>(head.vocab);
+    r.metrics["dim"] = d;
+    r.metrics["positions"] = static_cast<double>(P);
+    r.metrics["K"] = K;
+    r.metrics["model_val_loss"] = set.val_loss;
+
+    // Exact pass: full softmax (timed alone), then GEMV + exact top-K (timed alone).
+    Truth t;
+    t.topk.resize(static_cast<std::size_t>(P) * K);
+    t.log_z.resize(static_cast<std::size_t>(P));
+    t.target.resize(static_cast<std::size_t>(P));
+    std::vector<float> logits(static_cast<std::size_t>(head.vocab)),
+        probs(static_cast<std::size_t>(head.vocab));
+    double nll = 0;
+    double c0 = thread_cpu_seconds();
+    for (int64_t p = 0; p < P; ++p) {
+      const float* h = set.hidden.data() + p * d;
+      t.log_z[p] = full_softmax(head, h, logits.data(), probs.data());
+      t.target[p] = logits[set.next[p]];
+      nll += t.log_z[p] - t.target[p];
+    }
+    t.full_s = thread_cpu_seconds() - c0;
+    std::vector<float> top(static_cast<std::size_t>(K));
+    c0 = thread_cpu_seconds();
+    for (int64_t p = 0; p < P; ++p) {
+      compute_logits(head, set.hidden.data() + p * d, logits.data());
+      exact_topk(logits.data(), head.vocab, K, t.topk.data() + p * K, top.data());
+    }
+    t.topk_s = thread_cpu_seconds() - c0;
+    const double full_us = 1e6 * t.full_s / P;
+    r.metrics["val_loss_full"] = nll / P;
+    r.metrics["ppl_full_all"] = std::exp(nll / P);
+    r.metrics["full_softmax_us"] = full_us;
+    r.metrics["exact_topk_us"] = 1e6 * t.topk_s / P;
+
+    nlohmann::json curve = nlohmann::json::array();
+    std::vector<int32_t> ids(static_cast<std::size_t>(P) * K);
+    std::vector<float> found(static_cast<std::size_t>(P) * K);
+    // Picks the cheapest setting of a method that reaches the target precision (or its most
+    // precise one when none does) and reports it under `prefix`.
+    auto sweep = [&](const std::string& method, const std::string& prefix,
+                     const std::vector<int>& settings,
+                     const std::function<double(int, ann::SearchStats*)>& decode) {
+      bool chosen = false;
+      Score best_s;
+      double best_us = 0, best_dist = 0;
+      int best_setting = 0;
+      for (int setting : settings) {
+        ann::SearchStats st;
+        const double us = decode(setting, &st);
+        const Score s = score(set, t, K, ids, found);
+        const double dist = static_cast<double>(st.distances) / P;
+        curve.push_back({{"method", method},
+                         {"setting", setting},
+                         {"precision", s.precision},
+                         {"mass", s.mass},
+                         {"us_per_step", us},
+                         {"speedup", full_us / us},
+                         {"mean_distances", dist}});
+        log(ctx, method + " " + std::to_string(setting) + ": precision@" + std::to_string(K) + " " +
+                     std::to_string(s.precision) + ", " + std::to_string(us) + " us");
+        const bool reaches = s.precision >= target_;
+        if (!chosen && (reaches || s.precision > best_s.precision)) {
+          best_s = s, best_us = us, best_setting = setting, best_dist = dist;
+          chosen = reaches;
+        }
+      }
+      r.metrics[prefix + "_setting"] = best_setting;
+      r.metrics[prefix + "_precision"] = best_s.precision;
+      r.metrics[prefix + "_mass"] = best_s.mass;
+      r.metrics[prefix + "_us"] = best_us;
+      r.metrics[prefix + "_speedup"] = full_us / best_us;
+      r.metrics[prefix + "_reaches_target"] = chosen ? 1 : 0;
+      if (prefix == "fgd") {
+        r.metrics["fgd_target_found"] = best_s.target_found;
+        r.metrics["ppl_fgd_found"] = best_s.ppl_fgd;
+        r.metrics["ppl_full_found"] = best_s.ppl_full;
+        r.metrics["fgd_mean_distances"] = best_dist;
+      }
+    };
+
+    FgdDecoder fgd(head, params_);
+    r.metrics["U"] = fgd.transformed().U;
+    r.metrics["fgd_build_s"] = fgd.build_seconds();
+    r.metrics["graph_mean_degree"] = fgd.graph().mean_degree();
+    sweep("fgd", "fgd", beams_, [&](int beam, ann::SearchStats* st) {
+      const double c = thread_cpu_seconds();
+      for (int64_t p = 0; p < P; ++p)
+        *st +=
+            fgd.topk(set.hidden.data() + p * d, K, beam, ids.data() + p * K, found.data() + p * K);
+      return 1e6 * (thread_cpu_seconds() - c) / P;
+    });
+
+    sweep("svd_softmax", "svd", svd_candidates_, [&](int cand, ann::SearchStats*) {
+      SvdSoftmax s(head, std::min(svd_preview_, d), cand);
+      const double c = thread_cpu_seconds();
+      for (int64_t p = 0; p < P; ++p)
+        s.topk(set.hidden.data() + p * d, K, ids.data() + p * K, found.data() + p * K);
+      return 1e6 * (thread_cpu_seconds() - c) / P;
+    });
+    r.metrics["svd_preview_dim"] = std::min(svd_preview_, d);
+
+    if (!hnswlib_efs_.empty() && hnswlib_available()) {
+      HnswlibTopK hn(fgd.transformed(), hnswlib_M_, hnswlib_efc_, ctx.seed);
+      r.metrics["hnswlib_build_s"] = hn.build_seconds();
+      std::vector<float> qt(static_cast<std::size_t>(d + 2));
+      sweep("hnswlib", "hnswlib", hnswlib_efs_, [&](int ef, ann::SearchStats*) {
+        double cpu = 0;
+        for (int64_t p = 0; p < P; ++p) {
+          const float* h = set.hidden.data() + p * d;
+          const double c = thread_cpu_seconds();
+          transform_query(h, d, qt.data());
+          hn.topk(qt.data(), K, ef, ids.data() + p * K);
+          cpu += thread_cpu_seconds() - c;
+          // Exact logits of the found words for scoring (not timed: hnswlib returns ids).
+          for (int j = 0; j < K; ++j) {
+            const int32_t id = ids[p * K + j];
+            float s = head.bias[id];
+            for (int k = 0; k < d; ++k) s += head.row(id)[k] * h[k];
+            found[p * K + j] = s;
+          }
+        }
+        return 1e6 * cpu / P;
+      });
+    }
+
+    if (!ctx.artifact_dir.empty()) {
+      std::ostringstream lines;
+      for (const auto& row : curve) lines << row.dump() << "\n";
+      std::filesystem::create_directories(ctx.artifact_dir);
+      write_file_atomic((std::filesystem::path(ctx.artifact_dir) / "curve.jsonl").string(),
+                        lines.str());
+      r.artifacts["curve"] = "curve.jsonl";
+    }
+    return r;
+  }
+
+ private:
+  void keep_at_least_k(const Config& w, const std::string& key, std::vector<int>& list) const {
+    list.erase(std::remove_if(list.begin(), list.end(), [&](int v) { return v < K_; }), list.end());
+    if (list.empty())
+      w.fail(key, "no entry is >= K = " + std::to_string(K_) + " (a setting must return K words)");
+  }
+  static void log(RunContext& ctx, const std::string& line) {
+    if (ctx.log) *ctx.log << line << "\n" << std::flush;
+  }
+
+  FgdParams params_;
+  int hnswlib_M_ = 16, hnswlib_efc_ = 200;
+  std::string train_path_, checkpoint_;
+  nn::TrainConfig train_;
+  int64_t positions_ = 2000;
+  int K_ = 10;
+  std::vector<int> beams_, svd_candidates_, hnswlib_efs_;
+  int svd_preview_ = 16;
+  double target_ = 0.95;
+};
+
+}  // namespace
+TESSEL_REGISTER_MODEL("fgd", tessel::fgd::FgdExperiment,
+                      "FGD top-K softmax by graph search vs full softmax, SVD-softmax, hnswlib");
+}  // namespace tessel::fgd
