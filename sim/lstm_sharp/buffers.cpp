@@ -7,7 +7,10 @@ void add_tile_counters(const std::string& tile, const TileActivity& a,
                        const std::string& weight_sram_class, Counters& out) {
   // Energy is reported per kind of block, summed over the tiles; the per-tile activity
   // stays visible in the statistics below.
+  // A MAC is the multiply and its adder-tree add (32-bit products); each pass then adds
+  // the tree's sum into the row's 48-bit accumulator, charged at that width.
   out.add("dpus", "mac_int16", a.macs);
+  out.add("dpus", "acc_int48", a.accumulations);
   out.add("weight_sram", weight_sram_class + "_read_byte", a.weight_sram_bytes);
   out.add("offchip", "dram_read_byte", a.streamed_weight_bytes);
   out.add("act_buffer", "sram_8kb_read_byte", a.act_buffer_bytes);

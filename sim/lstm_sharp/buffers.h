@@ -12,6 +12,7 @@ namespace tessel::lstm_sharp {
 // once at the end.
 struct TileActivity {
   uint64_t macs = 0;                   // useful int16 MACs (padding lanes are clock-gated)
+  uint64_t accumulations = 0;          // 48-bit accumulator updates: one per row per DPU pass
   uint64_t weight_sram_bytes = 0;      // weights read from the tile's SRAM
   uint64_t streamed_weight_bytes = 0;  // weights read from off-chip every step
   uint64_t act_buffer_bytes = 0;       // x / h slices broadcast to the DPUs

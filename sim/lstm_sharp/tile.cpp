@@ -157,6 +157,7 @@ void Tile::compute_wx(size_t p, int64_t t, int64_t local) {
   busy(pass_cycles(plan, b) * plan.wx_passes);
   ++wx_done_;
   activity_.macs += static_cast<uint64_t>(b.rows * plan.input);
+  activity_.accumulations += static_cast<uint64_t>(b.rows * plan.wx_passes);
   activity_.act_buffer_bytes += static_cast<uint64_t>(plan.wx_passes * plan.dpu_width * 2);
   const uint64_t weight_bytes = static_cast<uint64_t>(b.rows * plan.input * 2);
   (b.streamed ? activity_.streamed_weight_bytes : activity_.weight_sram_bytes) += weight_bytes;
@@ -226,6 +227,7 @@ void Tile::compute_uh(size_t p, int64_t t, int64_t local, bool runahead) {
   if (trace_ && clock_.now_ns() > span_start)
     trace_->span(track_, "U·h", span_start, clock_.now_ns() - span_start);
   activity_.macs += static_cast<uint64_t>(b.rows * plan.hidden);
+  activity_.accumulations += static_cast<uint64_t>(b.rows * plan.uh_passes);
   activity_.act_buffer_bytes += static_cast<uint64_t>(plan.uh_passes * plan.dpu_width * 2);
   const uint64_t weight_bytes = static_cast<uint64_t>(b.rows * plan.hidden * 2);
   (b.streamed ? activity_.streamed_weight_bytes : activity_.weight_sram_bytes) += weight_bytes;

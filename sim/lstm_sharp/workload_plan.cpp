@@ -88,6 +88,7 @@ void analytical_activity(const MachineParams& m, const LstmWorkload& w,
       TileActivity& a = tiles[static_cast<size_t>(b.tile)];
       const uint64_t steps = static_cast<uint64_t>(w.seq_len);
       a.macs += steps * static_cast<uint64_t>(b.rows * (p.input + p.hidden));
+      a.accumulations += steps * static_cast<uint64_t>(b.rows * (p.wx_passes + p.uh_passes));
       const uint64_t bytes = steps * static_cast<uint64_t>(b.rows * (p.input + p.hidden) * 2);
       (b.streamed ? a.streamed_weight_bytes : a.weight_sram_bytes) += bytes;
       a.act_buffer_bytes +=

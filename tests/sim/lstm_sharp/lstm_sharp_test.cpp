@@ -308,6 +308,9 @@ TEST(Counters, EqualTheHandCountOfASmallLayer) {
     const uint64_t macs = 4 * 32 * (24 + 32) * 6, elements = 32 * 6;
     EXPECT_EQ(r.counters.at("dpus.mac_int16"), macs) << schedule;
     EXPECT_EQ(r.counters.at("weight_sram.sram_32kb_read_byte"), 2 * macs) << schedule;
+    // K = 16: W·x takes ceil(24/16) = 2 passes and U·h ceil(32/16) = 2 for each of the
+    // 4H = 128 rows, every step; each pass updates the row's 48-bit accumulator once.
+    EXPECT_EQ(r.counters.at("dpus.acc_int48"), 128u * (2 + 2) * 6) << schedule;
     // Off chip: only the input sequence in (6 x 24 int16) and h out (6 x 32 int16).
     EXPECT_EQ(r.counters.at("offchip.dram_read_byte"), 6u * 24 * 2) << schedule;
     EXPECT_EQ(r.counters.at("offchip.dram_write_byte"), 6u * 32 * 2) << schedule;
