@@ -25,7 +25,7 @@ GpuReference GpuReference::load(const std::string& path) {
   return g;
 }
 
-double GpuReference::layer_step_seconds(double hidden, double input) const {
+double GpuReference::layer_step_seconds(double hidden, double input, double directions) const {
   auto hi = step_s_by_hidden_.lower_bound(hidden);
   double latency;
   if (hi == step_s_by_hidden_.end()) {
@@ -37,7 +37,7 @@ double GpuReference::layer_step_seconds(double hidden, double input) const {
     const double f = (hidden - lo->first) / (hi->first - lo->first);
     latency = lo->second + f * (hi->second - lo->second);
   }
-  return std::max(latency, 8.0 * hidden * (input + hidden) / peak_flops_);
+  return std::max(latency, directions * 8.0 * hidden * (input + hidden) / peak_flops_);
 }
 
 double GpuReference::seconds(const LstmWorkload& w) const {
@@ -45,8 +45,8 @@ double GpuReference::seconds(const LstmWorkload& w) const {
   double s = 0;
   for (int64_t l = 0; l < w.layers; ++l) {
     const double input = l == 0 ? static_cast<double>(w.input_size) : dirs * w.hidden_size;
-    s += dirs * static_cast<double>(w.seq_len) *
-         layer_step_seconds(static_cast<double>(w.hidden_size), input);
+    s += static_cast<double>(w.seq_len) *
+         layer_step_seconds(static_cast<double>(w.hidden_size), input, dirs);
   }
   return s;
 }

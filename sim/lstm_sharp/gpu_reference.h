@@ -9,15 +9,18 @@
 
 namespace tessel::lstm_sharp {
 
-// Per layer-step time t(H, X) = max(L(H), 8·H·(X + H) / R): L is the measured
-// time per layer-step, linear between the measured hidden sizes and flat beyond them
-// (latency bound); R is the best measured rate, which bounds layers larger than any
-// measured one. Directions run one after the other, as cuDNN does at batch 1.
+// Per layer-step time t(H, X, d) = max(L(H), d·8·H·(X + H) / R) for d directions: L is
+// the measured time per layer-step, linear between the measured hidden sizes and flat
+// beyond them (latency bound); R is the best measured rate, which bounds layers larger
+// than any measured one. cuDNN runs the two directions of a bidirectional layer in one
+// call, concurrently (they are independent), so they share the latency and add only
+// their arithmetic. The anchors hold no bidirectional measurement: this is an assumption
+// until scripts/gpu-check.sh measures one (docs/lstm_sharp.md).
 class GpuReference {
  public:
   static GpuReference load(const std::string& path);
   double seconds(const LstmWorkload& w) const;
-  double layer_step_seconds(double hidden, double input) const;
+  double layer_step_seconds(double hidden, double input, double directions = 1) const;
 
  private:
   std::map<double, double> step_s_by_hidden_;

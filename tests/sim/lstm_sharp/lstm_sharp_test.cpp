@@ -11,6 +11,7 @@
 
 #include "runtime/core/runner.h"
 #include "runtime/sweep/sweep_plan.h"
+#include "sim/lstm_sharp/gpu_reference.h"
 #include "sim/lstm_sharp/lstm_sharp_params.h"
 #include "tests/sim/in_child.h"
 
@@ -318,6 +319,27 @@ TEST(Counters, EqualTheHandCountOfASmallLayer) {
     EXPECT_EQ(r.counters.at("mfu.mfu_cell_update"), elements) << schedule;
     EXPECT_EQ(r.counters.at("mfu.mfu_hidden_output"), elements) << schedule;
   }
+}
+
+// The GPU baseline from the shipped H100 anchors, by hand: at h = 512 the 2-layer, 100-step
+// run took 2.8552 ms, 14.276 us per layer-step (latency bound: 8 x 512 x 1024 / 2.17e12 is
+// under 2 us). A bidirectional layer shares that latency (one cuDNN call runs both
+// directions), so 3 bidirectional layers of 40 steps take 3 x 40 x 14.276 us, as many as
+// unidirectional ones; a layer too large for the latency floor pays both directions' FLOPs.
+TEST(GpuBaseline, BidirectionalLayersShareTheLatency) {
+  const GpuReference g = GpuReference::load(std::string(TESSEL_SOURCE_DIR) +
+                                            "/configs/baselines/gpu_h100_cudnn_lstm.yaml");
+  LstmWorkload w;
+  w.input_size = 512;
+  w.hidden_size = 512;
+  w.layers = 3;
+  w.seq_len = 40;
+  const double uni = g.seconds(w);
+  w.bidirectional = true;
+  EXPECT_NEAR(uni, 3 * 40 * 2.8552e-3 / 200, 1e-12);
+  EXPECT_NEAR(g.seconds(w), uni, 1e-12);
+  // h = 8192: 8 x 8192 x 16384 / 2172.7e9 = 0.494 ms per direction, far above the latency.
+  EXPECT_NEAR(g.layer_step_seconds(8192, 8192, 2), 2 * 8.0 * 8192 * 16384 / 2172.7e9, 1e-12);
 }
 
 }  // namespace
