@@ -1,0 +1,166 @@
+// The continual-learning loop and its configuration: the replay-ready MLP matches the
+// engine's, known class-incremental behaviour (fine-tuning forgets, replay remembers, joint
+// learns all), Carousel runs and the workload's bad-input errors.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "models/common/rng.h"
+#include "models/continual/continual_io.h"
+#include "models/continual/learner.h"
+#include "models/continual/net.h"
+#include "models/nn/mlp.h"
+#include "runtime/core/error.h"
+
+namespace tessel::continual {
+namespace {
+
+TEST(Net, GradientMatchesTheEngineMlp) {
+  nn::MlpConfig m;
+  m.inputs = 12;
+  m.hidden = {8, 6};
+  m.classes = 4;
+  Net net(m, 1e-3, 42);
+  nn::MlpClassifier<float> ref(m);
+  ref.init(42);
+  ref.params().zero_grad();
+  nn::Matrix<float> x(5, 12);
+  Rng rng(1);
+  for (int i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
+  const std::vector<int32_t> y = {0, 3, 1, 2, 3};
+  ref.forward_backward(x, y);
+  const auto& z = net.forward(x);
+  nn::Matrix<float> dz = nn::Matrix<float>::Zero(5, 4);
+  add_cross_entropy(z, y, 0, 5, 1.0 / 5, dz);
+  net.backward(dz);
+  ASSERT_EQ(net.params().grads().size(), ref.params().grads().size());
+  for (size_t i = 0; i < ref.params().grads().size(); ++i)
+    EXPECT_NEAR(net.params().grads()[i], ref.params().grads()[i], 1e-6) << i;
+}
+
+// Four classes, each a random 16-pixel prototype plus noise: separable, with features
+// shared between classes (as MNIST digits share strokes), so a head trained on the new
+// classes alone overrides the old ones.
+TaskStream synthetic_stream() {
+  TaskStream s;
+  s.sample_bytes = 16;
+  s.classes = 4;
+  Rng rng(3);
+  std::vector<double> proto(64);
+  for (double& p : proto) p = rng.uniform(40, 215);
+  auto add = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      const int32_t y = i % 4;
+      for (int p = 0; p < 16; ++p)
+        s.pixels.push_back(uint8_t(proto[size_t(y * 16 + p)] + rng.uniform(-30, 30)));
+      s.labels.push_back(y);
+    }
+  };
+  add(800);
+  s.train_count = 800;
+  add(200);
+  s.tasks = {{0, 1}, {2, 3}};
+  return s;
+}
+
+ContinualConfig config(const std::string& method) {
+  ContinualConfig c;
+  c.method = method;
+  c.hidden = {16};
+  c.lr = 3e-3;
+  c.em_size = 40;
+  c.epochs_per_task = 2;
+  return c;
+}
+
+TEST(Learner, FineTuningForgetsReplayRemembersJointLearnsAll) {
+  const TaskStream s = synthetic_stream();
+  const ContinualResult ft = run_continual(s, config("finetune"), 1, nullptr);
+  ASSERT_EQ(ft.acc.size(), 2u);
+  EXPECT_GT(ft.acc[0][0], 0.95);  // task 0 learnt...
+  EXPECT_LT(ft.acc[1][0], 0.2);   // ...and forgotten: the head predicts only classes 2, 3
+  EXPECT_NEAR(ft.forgetting, ft.acc[0][0] - ft.acc[1][0], 1e-12);
+  const ContinualResult er = run_continual(s, config("er"), 1, nullptr);
+  EXPECT_GT(er.acc[1][0], 0.6);
+  const ContinualResult der = run_continual(s, config("derpp"), 1, nullptr);
+  EXPECT_GT(der.acc[1][0], 0.6);
+  ContinualConfig g = config("gdumb");
+  g.gdumb_epochs = 20;
+  const ContinualResult gd = run_continual(s, g, 1, nullptr);
+  EXPECT_GT(gd.final_average, 0.9);
+  const ContinualResult joint = run_continual(s, config("joint"), 1, nullptr);
+  ASSERT_EQ(joint.acc.size(), 1u);
+  EXPECT_GT(joint.final_average, 0.95);
+}
+
+TEST(Learner, CarouselAsyncAndSyncSwapAndCleanUp) {
+  const TaskStream s = synthetic_stream();
+  for (bool async : {true, false}) {
+    ContinualConfig c = config("er");
+    c.carm.enabled = true;
+    c.carm.async = async;
+    c.carm.policy = "random";
+    c.carm.tau = 0.5;
+    c.carm.store_path =
+        std::string(TESSEL_BINARY_DIR) + "/carm_learner_" + std::to_string(::getpid()) + ".bin";
+    const ContinualResult r = run_continual(s, c, 2, nullptr);
+    // Async skips a swap while the I/O threads lag (the steps here are tiny); sync never.
+    EXPECT_GT(r.swaps + r.swaps_skipped, 50u);
+    EXPECT_GT(r.samples_swapped_in, async ? 5u : 100u);
+    EXPECT_EQ(r.store_bytes_written, 1600u * 4096u);  // each sample streamed twice (2 epochs)
+    // Sync is deterministic; async depends on when the reads land, so only the last task.
+    EXPECT_GT(async ? r.acc[1][1] : r.final_average, 0.7);
+    if (!async) {
+      EXPECT_EQ(r.swaps_skipped, 0u);
+    }
+    // The trace: one write per streamed sample, one read per sample read, batches = swaps.
+    uint64_t writes = 0, reads = 0;
+    for (const auto& q : r.trace.requests) (q.write ? writes : reads) += 1;
+    EXPECT_EQ(writes, 1600u);
+    EXPECT_EQ(reads, r.samples_read);
+    EXPECT_NE(::access(c.carm.store_path.c_str(), F_OK), 0);  // removed after the run
+  }
+}
+
+TEST(Learner, EmLargerThanStoreIsAnError) {
+  const TaskStream s = synthetic_stream();
+  ContinualConfig c = config("er");
+  c.carm.enabled = true;
+  c.carm.store_path = std::string(TESSEL_BINARY_DIR) + "/carm_small.bin";
+  c.carm.store_capacity = 20;  // em_size 40
+  EXPECT_THROW(run_continual(s, c, 1, nullptr), Error);
+}
+
+std::string workload_error(const std::string& yaml) {
+  try {
+    read_continual_workload(Config::parse(yaml, "w.yaml"));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ContinualConfig, BadInputNamesFileLineAndKey) {
+  const std::string base =
+      "dataset: {images: a.gz, labels: b.gz}\nmethod: er\nmemory: {em_size: 500}\n";
+  std::string e = workload_error(base + "carm: {enabled: true, tau: 1.5}\n");
+  EXPECT_NE(e.find("w.yaml:4"), std::string::npos) << e;
+  EXPECT_NE(e.find("carm.tau"), std::string::npos) << e;
+  e = workload_error(base + "carm: {enabled: true, tau: -0.1}\n");
+  EXPECT_NE(e.find("carm.tau"), std::string::npos) << e;
+  e = workload_error(base + "carm: {enabled: true, store_capacity: 100}\n");
+  EXPECT_NE(e.find("carm.store_capacity"), std::string::npos) << e;
+  EXPECT_NE(e.find("larger than the sample store"), std::string::npos) << e;
+  e = workload_error(
+      "dataset: {images: a.gz, labels: b.gz}\nmethod: finetune\ncarm: {enabled: true}\n");
+  EXPECT_NE(e.find("carm.enabled"), std::string::npos) << e;
+  e = workload_error(base + "carm: {enabled: true, policy: oldest}\n");
+  EXPECT_NE(e.find("carm.policy"), std::string::npos) << e;
+  e = workload_error(base + "carm: {enabled: true, on_crash: ignore}\n");
+  EXPECT_NE(e.find("carm.on_crash"), std::string::npos) << e;
+  EXPECT_EQ(workload_error(base + "carm: {enabled: true, tau: 0.7, policy: random}\n"), "");
+}
+
+}  // namespace
+}  // namespace tessel::continual
