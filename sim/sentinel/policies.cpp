@@ -1,0 +1,481 @@
+// Sentinel's planner and the baseline policies, each producing a two-step Plan.
+#include "sim/sentinel/policies.h"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <set>
+
+#include "runtime/core/error.h"
+
+namespace tessel::sentinel {
+
+int64_t plan_peak_occupancy(const Plan& plan) {
+  std::vector<int64_t> diff(static_cast<size_t>(plan.intervals) + 1, 0);
+  for (const Hold& h : plan.holds) {
+    diff[static_cast<size_t>(std::max(0, h.start))] += h.bytes;
+    diff[static_cast<size_t>(std::min(plan.intervals - 1, h.end)) + 1] -= h.bytes;
+  }
+  int64_t now = 0, peak = 0;
+  for (int k = 0; k < plan.intervals; ++k)
+    peak = std::max(peak, now += diff[static_cast<size_t>(k)]);
+  return peak;
+}
+
+namespace {
+
+// Range add / range max over intervals (fast-memory occupancy while planning).
+class MaxTree {
+ public:
+  explicit MaxTree(int n)
+      : n_(n), mx_(4 * static_cast<size_t>(n), 0), add_(4 * static_cast<size_t>(n), 0) {}
+  int64_t max(int l, int r) const { return query(1, 0, n_ - 1, l, r); }
+  void add(int l, int r, int64_t v) { update(1, 0, n_ - 1, l, r, v); }
+
+ private:
+  int64_t query(size_t x, int lo, int hi, int l, int r) const {
+    if (r < lo || hi < l) return std::numeric_limits<int64_t>::min() / 2;
+    if (l <= lo && hi <= r) return mx_[x];
+    const int mid = (lo + hi) / 2;
+    return add_[x] + std::max(query(2 * x, lo, mid, l, r), query(2 * x + 1, mid + 1, hi, l, r));
+  }
+  void update(size_t x, int lo, int hi, int l, int r, int64_t v) {
+    if (r < lo || hi < l) return;
+    if (l <= lo && hi <= r) {
+      mx_[x] += v;
+      add_[x] += v;
+      return;
+    }
+    const int mid = (lo + hi) / 2;
+    update(2 * x, lo, mid, l, r, v);
+    update(2 * x + 1, mid + 1, hi, l, r, v);
+    mx_[x] = add_[x] + std::max(mx_[2 * x], mx_[2 * x + 1]);
+  }
+  int n_;
+  std::vector<int64_t> mx_, add_;
+};
+
+Plan empty_plan(const Profile& p, const PolicyOptions& o) {
+  Plan plan;
+  plan.policy = o.policy;
+  plan.step_intervals = static_cast<int>(p.intervals.size());
+  plan.intervals = 2 * plan.step_intervals;
+  plan.fast_capacity = o.fast_bytes;
+  plan.accesses.resize(static_cast<size_t>(plan.intervals));
+  for (int k = 0; k < plan.intervals; ++k)
+    plan.flops.push_back(p.intervals[static_cast<size_t>(k % plan.step_intervals)].flops);
+  return plan;
+}
+
+// Accesses of interval k with a per-page tier; runs of equal tier become one access.
+template <typename FastPage>
+void emit_accesses(const Profile& p, const Layout& l, int k, Plan& plan, FastPage fast_page) {
+  const int64_t pg = l.options.page_bytes;
+  for (const Access& a : p.intervals[static_cast<size_t>(k % plan.step_intervals)].accesses) {
+    int64_t off = l.offset[a.tensor];
+    const int64_t end = off + a.bytes;
+    while (off < end) {
+      const bool f = fast_page(off / pg);
+      int64_t run = std::min(end, (off / pg + 1) * pg);
+      while (run < end && fast_page(run / pg) == f) run = std::min(end, run + pg);
+      plan.accesses[static_cast<size_t>(k)].push_back(PlanAccess{off, run - off, a.write, f});
+      off = run;
+    }
+  }
+}
+
+// Instance of a unit over the two steps: its live span and uses.
+struct Instance {
+  uint32_t unit = 0;
+  int alloc = 0, free = 0;  // live span (intervals)
+  bool transient = false;
+  std::vector<int> uses;
+};
+
+std::vector<Instance> instances(const Layout& l, int K) {
+  std::vector<Instance> out;
+  for (uint32_t u = 0; u < l.units.size(); ++u) {
+    const Unit& un = l.units[u];
+    if (un.persistent) {
+      Instance in{u, 0, 2 * K - 1, false, un.uses};
+      for (int x : un.uses) in.uses.push_back(x + K);
+      out.push_back(std::move(in));
+    } else {
+      for (int s = 0; s < 2; ++s) {
+        Instance in{u, un.alloc + s * K, un.free + s * K, true, {}};
+        for (int x : un.uses) in.uses.push_back(x + s * K);
+        out.push_back(std::move(in));
+      }
+    }
+  }
+  return out;
+}
+
+Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
+  Plan plan = empty_plan(p, o);
+  const int K = plan.step_intervals, N = plan.intervals;
+  LayoutOptions lo = o.layout;
+  lo.page_bytes = o.page_bytes;
+  lo.group = o.sentinel.group_allocation;
+  const Layout l = build_layout(p, lo);
+  const int64_t pg = o.page_bytes;
+  int64_t largest_unit = 0;
+  for (const Unit& u : l.units) largest_unit = std::max(largest_unit, u.bytes(pg));
+  if (o.fast_bytes < (p.largest_tensor + pg - 1) / pg * pg) {
+    plan.feasible = false;
+    plan.reason = "fast memory (" + std::to_string(o.fast_bytes) +
+                  " bytes) is smaller than the largest tensor (" +
+                  std::to_string(p.largest_tensor) + " bytes)";
+    return plan;
+  }
+  SentinelSwitches sw = o.sentinel;
+  {
+    // When every tensor fits for its whole lifetime there is nothing to migrate.
+    std::vector<int64_t> diff(static_cast<size_t>(N) + 1, 0);
+    for (const Instance& in : instances(l, K)) {
+      diff[static_cast<size_t>(in.alloc)] += l.units[in.unit].bytes(pg);
+      diff[static_cast<size_t>(in.free) + 1] -= l.units[in.unit].bytes(pg);
+    }
+    int64_t now = 0, peak = 0;
+    for (int k = 0; k < N; ++k) peak = std::max(peak, now += diff[static_cast<size_t>(k)]);
+    if (peak <= o.fast_bytes) sw.layer_migration = false;
+  }
+
+  // Planner's estimate of each interval's duration, and the DMA bytes it can hide.
+  std::vector<double> budget(static_cast<size_t>(N));
+  for (int k = 0; k < N; ++k) {
+    double bytes = 0;
+    for (const Access& a : p.intervals[static_cast<size_t>(k % K)].accesses)
+      bytes += static_cast<double>(a.bytes);
+    const double t =
+        std::max(plan.flops[static_cast<size_t>(k)] / o.flops_per_s, bytes / (o.fast_gbps * 1e9));
+    budget[static_cast<size_t>(k)] = sw.bandwidth_bound ? t * o.dma_gbps * 1e9 : 1e300;
+  }
+  // Bytes read and written per unit and interval of the step.
+  std::vector<std::vector<std::pair<int, std::pair<double, double>>>> traffic(l.units.size());
+  for (int k = 0; k < K; ++k)
+    for (const Access& a : p.intervals[static_cast<size_t>(k)].accesses) {
+      auto& t = traffic[l.unit_of[a.tensor]];
+      if (t.empty() || t.back().first != k) t.push_back({k, {0.0, 0.0}});
+      (a.write ? t.back().second.second : t.back().second.first) += static_cast<double>(a.bytes);
+    }
+  // DMA-engine time of a byte copied each way (the NVM side is the slower end).
+  const double promote_cost = o.dma_gbps / std::min(o.dma_gbps, o.slow_read_gbps);
+  const double writeback_cost = o.dma_gbps / std::min(o.dma_gbps, o.slow_write_gbps);
+  const double r_gain = 1 / o.slow_read_gbps - 1 / o.fast_gbps;
+  const double w_gain = 1 / o.slow_write_gbps - 1 / o.fast_gbps;
+
+  struct Candidate {
+    uint32_t inst = 0;
+    int a = 0, b = 0;  // first and last use
+    bool at_alloc = false, at_free = false, dirty = false, pool = false, whole = false;
+    double density = 0;
+  };
+  const std::vector<Instance> ins = instances(l, K);
+  std::vector<Candidate> cands;
+  const int gap = sw.max_lookahead + 2;  // clusters this far apart never overlap their holds
+  for (uint32_t i = 0; i < ins.size(); ++i) {
+    const Instance& in = ins[i];
+    const Unit& u = l.units[in.unit];
+    if (in.uses.empty()) continue;
+    auto cluster_gain = [&](int a, int b, bool& dirty) {
+      double g = 0;
+      for (const auto& [k, rw] : traffic[in.unit]) {
+        for (int s = 0; s < 2; ++s) {
+          const int kk = k + s * K;
+          if (kk < a || kk > b) continue;
+          g += rw.first * r_gain + rw.second * w_gain;
+          if (rw.second > 0) dirty = true;
+        }
+      }
+      return g;
+    };
+    const bool pool = sw.short_pool && in.transient && u.short_lived;
+    if (!sw.layer_migration || pool) {
+      Candidate c{i, in.alloc, in.free, true, true, false, pool, true};
+      const double g = cluster_gain(in.alloc, in.free, c.dirty);
+      c.density = g / (static_cast<double>(u.bytes(pg)) * (in.free - in.alloc + 1));
+      cands.push_back(c);
+      continue;
+    }
+    // A transient tensor either lives in DRAM from allocation to free, or is allocated in
+    // NVM: allocating it in DRAM and writing it back later costs the same NVM writes as
+    // writing it to NVM directly, plus the copy (NVM writes bound the forward pass).
+    if (in.transient) {
+      Candidate c{i, in.alloc, in.free, true, true, false, false, true};
+      c.density = cluster_gain(in.alloc, in.free, c.dirty) /
+                  (static_cast<double>(u.bytes(pg)) * (in.free - in.alloc + 1));
+      cands.push_back(c);
+    }
+    size_t s = 0;  // the first cluster of a transient: the candidate above
+    if (in.transient) {
+      while (s + 1 < in.uses.size() && in.uses[s + 1] - in.uses[s] <= gap) ++s;
+      ++s;
+    }
+    while (s < in.uses.size()) {
+      size_t e = s;
+      while (e + 1 < in.uses.size() && in.uses[e + 1] - in.uses[e] <= gap) ++e;
+      Candidate c{i,     in.uses[s], in.uses[e], false, in.transient && e + 1 == in.uses.size(),
+                  false, false,      false};
+      const double g = cluster_gain(c.a, c.b, c.dirty);
+      const int start = c.at_alloc ? in.alloc : std::max(0, c.a - 1);
+      const int end = c.at_free ? in.free : c.b + 1;
+      c.density = g / (static_cast<double>(u.bytes(pg)) * (end - start + 1));
+      cands.push_back(c);
+      s = e + 1;
+    }
+  }
+  std::stable_sort(cands.begin(), cands.end(), [](const Candidate& x, const Candidate& y) {
+    return x.pool != y.pool ? x.pool : x.density > y.density;
+  });
+
+  MaxTree occ(N);
+  // fast[i]: accepted [a, b] ranges of instance i.
+  std::vector<std::vector<std::pair<int, int>>> fast(ins.size());
+  std::vector<char> whole_taken(ins.size(), 0), part_taken(ins.size(), 0);
+  struct Pending {
+    Migration m;
+    int hold;
+  };
+  std::vector<Pending> migs;
+  for (const Candidate& c : cands) {
+    const Instance& in = ins[c.inst];
+    if (c.whole ? part_taken[c.inst] : whole_taken[c.inst]) continue;  // one or the other
+    const int64_t bytes = l.units[in.unit].bytes(pg);
+    const int64_t unit_off = l.units[in.unit].first_page * pg;
+    Hold h{bytes, 0, 0, -1, -1};
+    bool promote = false, writeback = false;
+    int issue = 0;
+    int deadline = 0;                          // of the writeback
+    std::vector<std::pair<int, double>> take;  // budget taken: (interval, DMA bytes)
+    if (c.whole) {
+      h.start = in.alloc;
+      h.end = in.free;
+    } else {
+      if (c.at_alloc) {
+        h.start = in.alloc;
+      } else {
+        promote = true;
+        // Latest issue interval whose DMA budget up to the use covers the copy.
+        double left = static_cast<double>(bytes) * promote_cost;
+        issue = -1;
+        for (int j = c.a - 1; j >= std::max(0, c.a - sw.max_lookahead) && sw.bandwidth_bound; --j) {
+          const double t = std::min(left, budget[static_cast<size_t>(j)]);
+          if (t > 0) take.push_back({j, t});
+          left -= t;
+          if (left <= 0) {
+            issue = j;
+            break;
+          }
+        }
+        if (issue < 0) {
+          if (sw.bandwidth_bound && c.a > 0) continue;  // cannot be hidden: stays in NVM
+          issue = std::max(0, c.a - 1);
+          take.clear();
+        }
+        h.start = issue;
+      }
+      if (c.at_free) {
+        h.end = in.free;
+      } else if (c.dirty || c.at_alloc) {
+        // Written back after the last use, spread over the intervals whose DMA budget
+        // covers it; the frame is held until the copy completes.
+        writeback = c.b + 1 < N;
+        deadline = c.b + 2;
+        if (writeback && sw.bandwidth_bound) {
+          double left = static_cast<double>(bytes) * writeback_cost;
+          int d = -1;
+          for (int j = c.b + 1; j < std::min(N, c.b + 1 + sw.max_lookahead); ++j) {
+            const double t = std::min(left, budget[static_cast<size_t>(j)]);
+            if (t > 0) take.push_back({j, t});
+            left -= t;
+            if (left <= 0) {
+              d = j + 1;
+              break;
+            }
+          }
+          if (d < 0 && c.b + 1 + sw.max_lookahead < N) continue;  // cannot be hidden
+          deadline = d < 0 ? N : d;
+        }
+        h.end = std::min(N - 1, deadline - 1);
+      } else {
+        h.end = c.b;  // clean: the NVM copy is still valid, the frame is simply dropped
+      }
+    }
+    if (occ.max(h.start, h.end) + bytes > o.fast_bytes) continue;
+    occ.add(h.start, h.end, bytes);
+    for (const auto& [j, t] : take) budget[static_cast<size_t>(j)] -= t;
+    const int hold = static_cast<int>(plan.holds.size());
+    if (promote) migs.push_back({Migration{unit_off, bytes, true, issue, c.a}, hold});
+    if (writeback) migs.push_back({Migration{unit_off, bytes, false, c.b + 1, deadline}, hold});
+    plan.holds.push_back(h);
+    fast[c.inst].push_back({c.whole ? in.alloc : c.a, c.whole ? in.free : c.b});
+    (c.whole ? whole_taken : part_taken)[c.inst] = 1;
+  }
+  // DMA order: by issue interval, demotions first (they free the frames promotions take).
+  std::stable_sort(migs.begin(), migs.end(), [](const Pending& x, const Pending& y) {
+    if (x.m.issue != y.m.issue) return x.m.issue < y.m.issue;
+    if (x.m.to_fast != y.m.to_fast) return !x.m.to_fast;
+    return x.m.deadline < y.m.deadline;
+  });
+  for (const Pending& pm : migs) {
+    const int idx = static_cast<int>(plan.migrations.size());
+    plan.migrations.push_back(pm.m);
+    Hold& h = plan.holds[static_cast<size_t>(pm.hold)];
+    (pm.m.to_fast ? h.start_migration : h.end_migration) = idx;
+  }
+  // Instance of each unit live at interval k, for the accesses.
+  std::vector<std::vector<uint32_t>> inst_of_unit(l.units.size());
+  for (uint32_t i = 0; i < ins.size(); ++i) inst_of_unit[ins[i].unit].push_back(i);
+  std::vector<uint32_t> page_unit(static_cast<size_t>(l.pages), 0);
+  for (uint32_t u = 0; u < l.units.size(); ++u)
+    for (int64_t q = 0; q < l.units[u].pages; ++q)
+      page_unit[static_cast<size_t>(l.units[u].first_page + q)] = u;
+  for (int k = 0; k < N; ++k)
+    emit_accesses(p, l, k, plan, [&](int64_t page) {
+      for (uint32_t i : inst_of_unit[page_unit[static_cast<size_t>(page)]]) {
+        if (k < ins[i].alloc || k > ins[i].free) continue;
+        for (const auto& [a, b] : fast[i])
+          if (k >= a && k <= b) return true;
+      }
+      return false;
+    });
+  return plan;
+}
+
+// Page-level placement: first touch into fast memory while it has room; with `migrate`,
+// an OS-style scan promotes hot pages and demotes the least recently used.
+Plan plan_pages(const Profile& p, const PolicyOptions& o, bool migrate) {
+  Plan plan = empty_plan(p, o);
+  const int K = plan.step_intervals, N = plan.intervals;
+  LayoutOptions lo = o.layout;
+  lo.page_bytes = o.page_bytes;
+  lo.group = false;
+  const Layout l = build_layout(p, lo);
+  const int64_t pg = o.page_bytes;
+  const int64_t cap_pages = o.fast_bytes / pg;
+  const auto P = static_cast<size_t>(l.pages);
+  std::vector<char> fast(P, 0), live(P, 0);
+  std::vector<int> last(P, -1), count(P, 0), hold(P, -1);
+  std::set<std::pair<int, int64_t>> lru;  // (last access, page) of fast pages
+  int64_t used = 0;
+  std::vector<int64_t> touched;  // pages accessed since the last scan
+
+  // Per interval: units allocated and freed.
+  std::vector<std::vector<uint32_t>> allocs(static_cast<size_t>(N)), frees(static_cast<size_t>(N));
+  for (uint32_t u = 0; u < l.units.size(); ++u) {
+    const Unit& un = l.units[u];
+    if (un.persistent) continue;  // persistent pages: first touch at their first access
+    for (int s = 0; s < 2; ++s) {
+      allocs[static_cast<size_t>(un.alloc + s * K)].push_back(u);
+      frees[static_cast<size_t>(un.free + s * K)].push_back(u);
+    }
+  }
+  auto place = [&](int64_t q, int k) {
+    live[static_cast<size_t>(q)] = 1;
+    if (used < cap_pages) {
+      fast[static_cast<size_t>(q)] = 1;
+      ++used;
+      hold[static_cast<size_t>(q)] = static_cast<int>(plan.holds.size());
+      plan.holds.push_back(Hold{pg, k, N - 1, -1, -1});
+      lru.insert({last[static_cast<size_t>(q)], q});
+    }
+  };
+  for (int k = 0; k < N; ++k) {
+    if (migrate && k > 0 && k % o.os.period == 0) {
+      std::vector<int64_t> hot;
+      for (int64_t q : touched)
+        if (live[static_cast<size_t>(q)] && !fast[static_cast<size_t>(q)] &&
+            count[static_cast<size_t>(q)] >= o.os.hot_threshold)
+          hot.push_back(q);
+      std::sort(hot.begin(), hot.end(), [&](int64_t x, int64_t y) {
+        return count[static_cast<size_t>(x)] != count[static_cast<size_t>(y)]
+                   ? count[static_cast<size_t>(x)] > count[static_cast<size_t>(y)]
+                   : x < y;
+      });
+      hot.erase(std::unique(hot.begin(), hot.end()), hot.end());
+      int64_t budget = o.os.max_promote_bytes / pg;
+      for (int64_t q : hot) {
+        if (budget-- <= 0) break;
+        if (used >= cap_pages) {
+          if (lru.empty()) break;
+          const auto victim = *lru.begin();
+          if (victim.first >= last[static_cast<size_t>(q)]) break;  // nothing colder to give up
+          const int64_t v = victim.second;
+          lru.erase(lru.begin());
+          fast[static_cast<size_t>(v)] = 0;
+          --used;
+          plan.holds[static_cast<size_t>(hold[static_cast<size_t>(v)])].end = k - 1;
+          plan.holds[static_cast<size_t>(hold[static_cast<size_t>(v)])].end_migration =
+              static_cast<int>(plan.migrations.size());
+          plan.migrations.push_back(Migration{v * pg, pg, false, k, k});
+        }
+        fast[static_cast<size_t>(q)] = 1;
+        ++used;
+        hold[static_cast<size_t>(q)] = static_cast<int>(plan.holds.size());
+        plan.holds.push_back(Hold{pg, k, N - 1, static_cast<int>(plan.migrations.size()), -1});
+        plan.migrations.push_back(Migration{q * pg, pg, true, k, k});
+        lru.insert({last[static_cast<size_t>(q)], q});
+      }
+      for (int64_t q : touched) count[static_cast<size_t>(q)] = 0;
+      touched.clear();
+    }
+    for (uint32_t u : allocs[static_cast<size_t>(k)])
+      for (int64_t q = l.units[u].first_page; q < l.units[u].first_page + l.units[u].pages; ++q)
+        place(q, k);
+    // Accesses: first touch of persistent pages, then tier lookups and LRU updates.
+    for (const Access& a : p.intervals[static_cast<size_t>(k % K)].accesses) {
+      const int64_t q0 = l.offset[a.tensor] / pg, q1 = (l.offset[a.tensor] + a.bytes - 1) / pg;
+      for (int64_t q = q0; q <= q1; ++q)
+        if (!live[static_cast<size_t>(q)]) place(q, k);
+    }
+    emit_accesses(p, l, k, plan, [&](int64_t q) { return fast[static_cast<size_t>(q)] != 0; });
+    for (const Access& a : p.intervals[static_cast<size_t>(k % K)].accesses) {
+      const int64_t q0 = l.offset[a.tensor] / pg, q1 = (l.offset[a.tensor] + a.bytes - 1) / pg;
+      for (int64_t q = q0; q <= q1; ++q) {
+        const auto qs = static_cast<size_t>(q);
+        if (fast[qs]) {
+          lru.erase({last[qs], q});
+          lru.insert({k, q});
+        }
+        last[qs] = k;
+        if (count[qs]++ == 0) touched.push_back(q);
+      }
+    }
+    for (uint32_t u : frees[static_cast<size_t>(k)])
+      for (int64_t q = l.units[u].first_page; q < l.units[u].first_page + l.units[u].pages; ++q) {
+        const auto qs = static_cast<size_t>(q);
+        live[qs] = 0;
+        if (fast[qs]) {
+          fast[qs] = 0;
+          --used;
+          lru.erase({last[qs], q});
+          plan.holds[static_cast<size_t>(hold[qs])].end = k;
+        }
+      }
+  }
+  return plan;
+}
+
+}  // namespace
+
+Plan make_plan(const Profile& p, const PolicyOptions& o) {
+  if (p.intervals.empty()) throw ConfigError(p.name + ": the profile has no intervals");
+  if (o.policy == "sentinel") return plan_sentinel(p, o);
+  if (o.policy == "first_touch") return plan_pages(p, o, false);
+  if (o.policy == "os_hotness") return plan_pages(p, o, true);
+  if (o.policy == "all_dram" || o.policy == "all_nvm") {
+    Plan plan = empty_plan(p, o);
+    const bool f = o.policy == "all_dram";
+    LayoutOptions lo = o.layout;
+    lo.page_bytes = o.page_bytes;
+    lo.group = false;
+    const Layout l = build_layout(p, lo);
+    for (int k = 0; k < plan.intervals; ++k)
+      emit_accesses(p, l, k, plan, [&](int64_t) { return f; });
+    return plan;
+  }
+  throw ConfigError("sentinel: unknown policy '" + o.policy + "'");
+}
+
+}  // namespace tessel::sentinel

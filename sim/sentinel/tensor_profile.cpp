@@ -1,0 +1,271 @@
+// Tensor trace parser and Sentinel's profile: lifetimes, accesses and layer intervals.
+#include "sim/sentinel/tensor_profile.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+
+#include "runtime/core/error.h"
+
+namespace tessel::sentinel {
+
+namespace {
+
+[[noreturn]] void bad_line(const std::string& name, int64_t line, const std::string& msg) {
+  throw ConfigError(name + ":" + std::to_string(line) + ": " + msg);
+}
+
+bool parse_int(const std::string& s, int64_t& v) {
+  if (s.empty()) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size()) return false;
+  v = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    if (v > (INT64_MAX - 9) / 10) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  if (s[0] == '-') v = -v;
+  return true;
+}
+
+}  // namespace
+
+TraceFile parse_tensor_trace(std::istream& in, const std::string& name) {
+  TraceFile t;
+  t.name = name;
+  std::unordered_map<std::string, uint32_t> index;
+  std::string line;
+  int64_t no = 0;
+  while (std::getline(in, line)) {
+    ++no;
+    if (in.eof()) bad_line(name, no, "truncated file: the last line has no newline");
+    const size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    std::istringstream ss(line);
+    std::vector<std::string> f;
+    for (std::string w; ss >> w;) f.push_back(w);
+    if (f.empty()) continue;
+    if (f.size() != 5)
+      bad_line(name, no,
+               "expected 5 fields '<step> <layer> <A|F|R|W> <tensor> <bytes>', got " +
+                   std::to_string(f.size()));
+    TraceEvent e;
+    int64_t layer = 0;
+    if (!parse_int(f[0], e.step) || e.step < 0)
+      bad_line(name, no, "step: expected a non-negative integer, got '" + f[0] + "'");
+    if (!parse_int(f[1], layer) || layer < -1 || layer > 1000000)
+      bad_line(name, no, "layer: expected an integer >= -1, got '" + f[1] + "'");
+    if (f[2].size() != 1 || std::string("AFRW").find(f[2][0]) == std::string::npos)
+      bad_line(name, no, "op: expected A, F, R or W, got '" + f[2] + "'");
+    if (!parse_int(f[4], e.bytes) || e.bytes <= 0)
+      bad_line(name, no, "bytes: expected a positive integer, got '" + f[4] + "'");
+    e.layer = static_cast<int>(layer);
+    e.op = f[2][0];
+    e.line = no;
+    auto [it, fresh] = index.emplace(f[3], static_cast<uint32_t>(t.tensors.size()));
+    if (fresh) t.tensors.push_back(f[3]);
+    e.tensor = it->second;
+    t.events.push_back(e);
+  }
+  if (in.bad()) throw IoError(name + ": read error");
+  return t;
+}
+
+TraceFile read_tensor_trace(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError(path + ": cannot open the tensor trace");
+  return parse_tensor_trace(in, path);
+}
+
+namespace {
+
+bool starts_with(const std::string& s, const char* p) {
+  return s.rfind(p, 0) == 0;
+}
+
+// Where the message points: "file:line" or "file: event N" for generated traces.
+std::string where(const TraceFile& t, const TraceEvent& e, size_t k) {
+  return e.line > 0 ? t.name + ":" + std::to_string(e.line)
+                    : t.name + ": event " + std::to_string(k + 1);
+}
+
+}  // namespace
+
+Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
+  if (trace.events.empty()) throw ConfigError(trace.name + ": the tensor trace has no events");
+  Profile p;
+  p.name = trace.name;
+  p.step = trace.events.front().step;
+  // Events of the first step only (a trace may hold several).
+  size_t n = 0;
+  while (n < trace.events.size() && trace.events[n].step == p.step) ++n;
+
+  // Sizes of the parameters, for splitting the whole-store optimizer accesses.
+  std::vector<std::pair<std::string, int64_t>> params;
+  {
+    std::unordered_map<uint32_t, size_t> seen;
+    for (size_t k = 0; k < n; ++k) {
+      const TraceEvent& e = trace.events[k];
+      const std::string& nm = trace.tensors[e.tensor];
+      if (!starts_with(nm, "param:")) continue;
+      auto [it, fresh] = seen.emplace(e.tensor, params.size());
+      if (fresh) params.emplace_back(nm.substr(6), 0);
+      params[it->second].second = std::max(params[it->second].second, e.bytes);
+    }
+  }
+  static const std::map<std::string, std::string> kStores = {
+      {"params", "param:"}, {"grads", "grad:"}, {"adam_m", "adam_m:"}, {"adam_v", "adam_v:"}};
+
+  std::unordered_map<std::string, uint32_t> index;
+  auto tensor = [&](const std::string& nm) {
+    auto [it, fresh] = index.emplace(nm, static_cast<uint32_t>(p.tensors.size()));
+    if (fresh) {
+      p.tensors.emplace_back();
+      p.tensors.back().name = nm;
+    }
+    return it->second;
+  };
+  enum State : char { kUnseen, kLive, kFreed, kPersistent };
+  std::vector<char> state;
+  std::vector<size_t> first_event;
+  const size_t expect = trace.tensors.size() + 4 * params.size() + 4;
+  index.reserve(expect);
+  p.tensors.reserve(expect);
+  state.reserve(expect);
+  first_event.reserve(expect);  // where a tensor was first seen, for messages
+  int64_t live = 0, live_peak = 0;
+
+  auto handle = [&](const TraceEvent& e, size_t k, uint32_t id, int64_t bytes) {
+    const std::string& nm = p.tensors[id].name;
+    if (state.size() <= id) {
+      state.resize(id + 1, kUnseen);
+      first_event.resize(id + 1, k);
+    }
+    TensorInfo& t = p.tensors[id];
+    if (p.intervals.empty() || p.intervals.back().layer != e.layer) {
+      p.intervals.emplace_back();
+      p.intervals.back().layer = e.layer;
+    }
+    const int iv = static_cast<int>(p.intervals.size()) - 1;
+    char& s = state[id];
+    switch (e.op) {
+      case 'A':
+        if (s == kLive)
+          throw ConfigError(where(trace, e, k) + ": tensor '" + nm +
+                            "' allocated twice without a free");
+        if (s == kPersistent)
+          throw ConfigError(where(trace, e, k) + ": tensor '" + nm +
+                            "' allocated after it was accessed (" +
+                            where(trace, trace.events[first_event[id]], first_event[id]) + ")");
+        if (s == kFreed)
+          throw ConfigError(where(trace, e, k) + ": tensor '" + nm +
+                            "' allocated again in the same step");
+        s = kLive;
+        t.alloc = iv;
+        t.bytes = bytes;
+        live += bytes;
+        live_peak = std::max(live_peak, live);
+        break;
+      case 'F':
+        if (s == kUnseen)
+          throw ConfigError(where(trace, e, k) + ": free of unknown tensor '" + nm +
+                            "' (never allocated)");
+        if (s != kLive)
+          throw ConfigError(where(trace, e, k) + ": free of tensor '" + nm +
+                            "' that is not allocated");
+        s = kFreed;
+        t.free = iv;
+        live -= t.bytes;
+        break;
+      default: {
+        if (s == kFreed)
+          throw ConfigError(where(trace, e, k) + ": access to freed tensor '" + nm + "'");
+        if (s == kUnseen) {
+          s = kPersistent;
+          t.persistent = true;
+        }
+        if (s == kLive && bytes > t.bytes)
+          throw ConfigError(where(trace, e, k) + ": access of " + std::to_string(bytes) +
+                            " bytes to tensor '" + nm + "' of " + std::to_string(t.bytes));
+        if (t.persistent) t.bytes = std::max(t.bytes, bytes);
+        const bool w = e.op == 'W';
+        p.intervals[static_cast<size_t>(iv)].accesses.push_back(Access{id, bytes, w});
+        ++t.accesses;
+        (w ? t.write_bytes : t.read_bytes) += bytes;
+        if (t.uses.empty() || t.uses.back() != iv) t.uses.push_back(iv);
+        p.access_bytes += bytes;
+      }
+    }
+  };
+
+  // Trace tensor index -> profile tensor index, and per whole store its pieces' indices.
+  std::vector<int64_t> mapped(trace.tensors.size(), -1);
+  std::map<uint32_t, std::vector<uint32_t>> pieces;
+  for (size_t k = 0; k < n; ++k) {
+    const TraceEvent& e = trace.events[k];
+    const std::string& nm = trace.tensors[e.tensor];
+    if (opt.split_optimizer_state && !params.empty() && (e.op == 'R' || e.op == 'W')) {
+      auto store = kStores.find(nm);
+      if (store != kStores.end()) {
+        auto [it, fresh] = pieces.emplace(e.tensor, std::vector<uint32_t>{});
+        if (fresh)
+          for (const auto& pp : params) it->second.push_back(tensor(store->second + pp.first));
+        int64_t left = e.bytes;
+        for (size_t i = 0; i < params.size(); ++i) {
+          const int64_t pb = params[i].second;
+          if (pb > left)
+            throw ConfigError(where(trace, e, k) + ": '" + nm + "' has " + std::to_string(e.bytes) +
+                              " bytes, fewer than its parameters");
+          handle(e, k, it->second[i], pb);
+          left -= pb;
+        }
+        if (left > 0) handle(e, k, tensor(store->second + "rest"), left);
+        continue;
+      }
+    }
+    int64_t& id = mapped[e.tensor];
+    if (id < 0) id = tensor(nm);
+    handle(e, k, static_cast<uint32_t>(id), e.bytes);
+  }
+  for (size_t id = 0; id < p.tensors.size(); ++id)
+    if (state[id] == kLive)
+      throw ConfigError(where(trace, trace.events[first_event[id]], first_event[id]) +
+                        ": tensor '" + p.tensors[id].name +
+                        "' is allocated and never freed in the step (truncated trace?)");
+  p.events = static_cast<int64_t>(n);
+  int64_t persistent = 0;
+  for (const TensorInfo& t : p.tensors) {
+    if (t.persistent) persistent += t.bytes;
+    p.largest_tensor = std::max(p.largest_tensor, t.bytes);
+  }
+  p.peak_bytes = persistent + live_peak;
+
+  // Roofline compute per interval: linear layers only (attention's T^2 terms and
+  // elementwise work are left out: see docs/sentinel.md).
+  std::vector<char> kind(p.tensors.size(), 0);  // 1: parameter, 2: gradient
+  for (size_t i = 0; i < p.tensors.size(); ++i)
+    kind[i] = starts_with(p.tensors[i].name, "param:")  ? 1
+              : starts_with(p.tensors[i].name, "grad:") ? 2
+                                                        : 0;
+  for (Interval& iv : p.intervals) {
+    double param_read = 0, grad_write = 0;
+    bool writes_params = false;
+    for (const Access& a : iv.accesses) {
+      const char kd = kind[a.tensor];
+      if (kd == 1 && !a.write) param_read += static_cast<double>(a.bytes) / 4;
+      if (kd == 1 && a.write) writes_params = true;
+      if (kd == 2 && a.write) grad_write += static_cast<double>(a.bytes) / 4;
+    }
+    iv.backward = grad_write > 0;
+    if (iv.backward)
+      iv.flops = 4 * opt.rows * grad_write;
+    else if (!writes_params)
+      iv.flops = 2 * opt.rows * param_read;
+  }
+  return p;
+}
+
+}  // namespace tessel::sentinel
