@@ -21,6 +21,8 @@
 #include "runtime/core/registry.h"
 #include "runtime/core/runner.h"
 #include "runtime/report/report.h"
+#include "runtime/sweep/merge.h"
+#include "runtime/sweep/mpi_sweep.h"
 #include "runtime/sweep/sweep.h"
 
 #ifndef TESSEL_VERSION
@@ -120,8 +122,35 @@ int main(int argc, char** argv) {
       ->excludes(sw->get_option("--resume"));
   sw->add_option("--out", sopt.out_dir, "Results folder (default: results/<sweep name>)");
   sw->add_flag("--no-report", no_report, "Do not write report.md / report.html at the end");
+  std::string shard_text;
+  bool mpi = false;
+  sw->add_option("--shard", shard_text,
+                 "Run only shard i of n (points with index mod n == i, i from 0) into its own "
+                 "folder; join the shards with tessel merge");
+  sw->add_flag("--mpi", mpi,
+               "Run across the ranks of an MPI job (mpirun/srun start it; also implied when "
+               "started as one of several ranks); rank 0 writes the results");
+  sw->add_option("--rank-timeout", sopt.rank_timeout_s,
+                 "With MPI: seconds of silence after which a rank counts as lost and its "
+                 "points run once more elsewhere (default 60)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            char* end = nullptr;
+            double v = std::strtod(text.c_str(), &end);
+            return *end == '\0' && v > 0 ? "" : "must be a positive number of seconds, got " + text;
+          },
+          "SECONDS"));
   sopt.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   sopt.point_timeout_s = 600;
+
+  std::vector<std::string> merge_dirs;
+  std::string merge_out;
+  bool merge_no_report = false;
+  auto* merge = app.add_subcommand(
+      "merge", "Join the folders of a sharded sweep (--shard i/n) into one results folder");
+  merge->add_option("shards", merge_dirs, "Shard results folders")->required();
+  merge->add_option("--out", merge_out, "Results folder (default: results/<sweep name>)");
+  merge->add_flag("--no-report", merge_no_report, "Do not write report.md / report.html");
 
   std::string report_dir;
   auto* rep = app.add_subcommand("report", "Write report.md and report.html for a results folder");
@@ -170,23 +199,45 @@ int main(int argc, char** argv) {
       for (const auto& note : files.notes) std::cerr << "note: " << note << "\n";
       return kExitOk;
     }
+    std::string cmd = "tessel";
+    for (int i = 1; i < argc; ++i) cmd += std::string(" ") + argv[i];
+    if (*merge) {
+      auto summary = sweep::merge_shards(merge_dirs, merge_out, cmd);
+      std::cout << "results: " << summary.out_dir << " (" << summary.points << " points, "
+                << summary.failed << " failed)\n";
+      if (!merge_no_report) {
+        auto files = report::write_report(summary.out_dir);
+        std::cout << "report:  " << files.markdown << "\n         " << files.html << "\n";
+        for (const auto& note : files.notes) std::cerr << "note: " << note << "\n";
+      }
+      return summary.failed ? kExitPointsFailed : kExitOk;
+    }
     if (*sw) {
+      // Flags first: a bad --shard or --mpi fails before the sweep is read or anything written.
+      if (!shard_text.empty()) sopt.shard = sweep::parse_shard(shard_text);
+      const bool under_mpi = !dry_run && sweep::use_mpi(mpi, sopt.shard);
       auto plan = sweep::load_sweep(sopt.sweep_file, /*expand=*/false);
       if (dry_run) {
         std::cout << sweep::list_points(plan);
         return kExitOk;
       }
-      std::string cmd = "tessel";
-      for (int i = 1; i < argc; ++i) cmd += std::string(" ") + argv[i];
       sopt.command_line = cmd;
-      auto summary = sweep::run_sweep(sopt);
-      std::cout << "results: " << summary.out_dir << " (" << summary.points << " points, "
-                << summary.failed << " failed)\n";
-      if (!no_report) {
-        auto files = report::write_report(summary.out_dir);
-        std::cout << "report:  " << files.markdown << "\n         " << files.html << "\n";
-        for (const auto& note : files.notes) std::cerr << "note: " << note << "\n";
-      }
+      // A shard's report would describe a fraction of the sweep: tessel merge writes it.
+      if (!sopt.shard.whole()) no_report = true;
+      auto finish = [&](const sweep::SweepSummary& summary) {
+        std::cout << "results: " << summary.out_dir << " (" << summary.points << " points, "
+                  << summary.failed << " failed)\n";
+        if (!no_report) {
+          auto files = report::write_report(summary.out_dir);
+          std::cout << "report:  " << files.markdown << "\n         " << files.html << "\n";
+          for (const auto& note : files.notes) std::cerr << "note: " << note << "\n";
+        }
+        std::cout.flush();
+      };
+      // Under MPI rank 0 writes the report while the job still stands.
+      auto summary = under_mpi ? sweep::run_sweep_mpi(sopt, finish) : sweep::run_sweep(sopt);
+      if (!summary.writer) return kExitOk;  // an MPI rank other than 0: rank 0 reports
+      if (!under_mpi) finish(summary);
       return summary.failed ? kExitPointsFailed : kExitOk;
     }
   } catch (const std::exception&) {

@@ -17,6 +17,7 @@
 #include "runtime/core/error.h"
 #include "runtime/sweep/child_process.h"
 #include "runtime/sweep/progress.h"
+#include "runtime/sweep/remote.h"
 #include "runtime/sweep/results_store.h"
 
 #ifndef TESSEL_VERSION
@@ -71,17 +72,6 @@ PointRecord base_record(const SweepPoint& p) {
   r.params = p.params;
   r.seed = p.seed;
   return r;
-}
-
-// A point's result file, or nullopt if absent or unreadable.
-std::optional<SimResult> read_result(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  try {
-    return SimResult::from_json(nlohmann::json::parse(in));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
 }
 
 // Moves a finished point's artifacts from its scratch folder to points/<id>/ and rewrites
@@ -168,6 +158,50 @@ int point_child(const SweepPlan& plan, size_t index, const std::string& out_path
 
 }  // namespace
 
+std::string scratch_path(const std::string& scratch_dir, size_t index, const char* ext) {
+  return scratch_dir + "/" + point_id(index) + ext;
+}
+
+std::unique_ptr<Child> start_point(const SweepPlan& plan, size_t i, const std::string& scratch_dir,
+                                   const std::string& cache_dir) {
+  // The point runs in a fork of this process (the plan is already in memory; nothing is
+  // loaded or initialised again), as `tessel point` would run it.
+  const std::string result_path = scratch_path(scratch_dir, i, ".json"),
+                    artifacts = scratch_path(scratch_dir, i, ".files");
+  auto body = [&plan, i, result_path, artifacts, cache_dir]() {
+    return point_child(plan, i, result_path, artifacts, cache_dir);
+  };
+  return std::make_unique<Child>(body, scratch_path(scratch_dir, i, ".stderr"));
+}
+
+std::optional<std::string> read_result_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    SimResult::from_json(nlohmann::json::parse(text));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return text;
+}
+
+PointRecord outcome_record(const SweepPlan& plan, size_t i, const ChildOutcome& outcome,
+                           const std::optional<std::string>& result_text,
+                           const std::string& stderr_tail, double timeout_s) {
+  PointRecord rec = base_record(make_point(plan, i));
+  if (outcome.exited && outcome.exit_code == 0 && result_text) {
+    rec.ok = true;
+    rec.result = SimResult::from_json(nlohmann::json::parse(*result_text));
+  } else {
+    rec.exit_status = outcome.exit_status();
+    rec.failure = outcome.describe(timeout_s);
+    if (outcome.exited && outcome.exit_code == 0) rec.failure = "exit 0 without a result";
+    rec.stderr_tail = stderr_tail;
+  }
+  return rec;
+}
+
 void run_point(const std::string& sweep_file, size_t index, const std::string& out_path,
                const std::string& artifact_dir, const std::string& cache_dir) {
   // Only this point is made: expanding all of a large sweep in every child would cost each
@@ -180,16 +214,33 @@ void run_point(const std::string& sweep_file, size_t index, const std::string& o
 }
 
 SweepSummary run_sweep(const SweepOptions& opt) {
+  return run_sweep(opt, nullptr);
+}
+
+SweepSummary run_sweep(const SweepOptions& opt, RemoteRunner* remote) {
   SweepPlan plan = load_sweep(opt.sweep_file, /*expand=*/false);
   const size_t total = plan.point_count;
   // The count first: checking a large sweep takes a while and writes nothing until done.
-  std::fprintf(stderr, "sweep %s: %zu points (%s)\n", plan.name.c_str(), total,
+  std::fprintf(stderr, "sweep %s: %zu points (%s)", plan.name.c_str(), total,
                describe_axes(plan).c_str());
+  if (!opt.shard.whole())
+    std::fprintf(stderr, "; shard %s runs %zu of them", opt.shard.describe().c_str(),
+                 opt.shard.points_in(total));
+  std::fprintf(stderr, "\n");
   std::fflush(stderr);
+  // The points this run records, in the order points.jsonl lists them.
+  std::vector<size_t> owned;
+  owned.reserve(opt.shard.points_in(total));
+  for (size_t i = opt.shard.index; i < total; i += opt.shard.count) owned.push_back(i);
 
   SweepSummary summary;
-  summary.out_dir = opt.out_dir.empty() ? "results/" + plan.name : opt.out_dir;
-  summary.points = total;
+  summary.out_dir = opt.out_dir.empty()
+                        ? "results/" + plan.name +
+                              (opt.shard.whole() ? std::string()
+                                                 : "-shard" + std::to_string(opt.shard.index) +
+                                                       "of" + std::to_string(opt.shard.count))
+                        : opt.out_dir;
+  summary.points = owned.size();
   // Refused before the long check; checked again below, under the folder's lock.
   const std::string points_file = (fs::path(summary.out_dir) / "points.jsonl").string();
   std::error_code ec;
@@ -209,11 +260,20 @@ SweepSummary run_sweep(const SweepOptions& opt) {
       throw ConfigError(opt.sweep_file + ": the sweep or its experiment changed since " +
                         store.manifest_path() +
                         " was written (config hash differs); write to a new --out folder");
+    const nlohmann::json no_shard = {{"index", 0}, {"count", 1}};
+    if (manifest.value("shard", no_shard) !=
+        nlohmann::json{{"index", opt.shard.index}, {"count", opt.shard.count}})
+      throw ConfigError(store.manifest_path() + ": written by shard " +
+                        manifest.value("shard", no_shard).at("index").dump() + "/" +
+                        manifest.value("shard", no_shard).at("count").dump() + ", not shard " +
+                        opt.shard.describe() + "; resume it with that --shard");
     records = store.load_existing();
-    for (size_t i = 0; i < records.size(); ++i)
-      if (records[i].index != i || i >= total || records[i].id != point_id(i))
-        throw IoError(store.points_path() + ":" + std::to_string(i + 1) +
-                      ": record does not match point " + std::to_string(i) + " of this sweep");
+    for (size_t k = 0; k < records.size(); ++k)
+      if (k >= owned.size() || records[k].index != owned[k] || records[k].id != point_id(owned[k]))
+        throw IoError(store.points_path() + ":" + std::to_string(k + 1) +
+                      ": record does not match point " +
+                      (k < owned.size() ? std::to_string(owned[k]) : std::string("(none)")) +
+                      " of this sweep");
   } else {
     manifest["started"] = utc_now();
   }
@@ -230,22 +290,31 @@ SweepSummary run_sweep(const SweepOptions& opt) {
   manifest["points_total"] = total;
   manifest["swept_keys"] = plan.swept_keys;
   manifest["report"] = plan.report;
+  if (opt.shard.whole())
+    manifest.erase("shard");
+  else
+    manifest["shard"] = {{"index", opt.shard.index}, {"count", opt.shard.count}};
+  if (remote)
+    manifest["ranks"] = remote->start(plan, store.scratch_dir(), store.cache_dir());
+  else
+    manifest.erase("ranks");
   manifest["finished"] = nullptr;
   store.write_manifest(manifest);
 
-  Progress progress(total, records.size(), stderr);
+  Progress progress(owned.size(), records.size(), stderr);
   std::map<size_t, PointRecord> finished;  // out-of-order completions awaiting their turn
-  std::deque<size_t> queue;
-  for (size_t i = records.size(); i < total; ++i) queue.push_back(i);
+  std::deque<size_t> queue(owned.begin() + records.size(), owned.end());
   std::map<size_t, Running> running;
   const int jobs = std::max(1, opt.jobs);
 
   auto scratch = [&](size_t i, const char* ext) {
-    return store.scratch_dir() + "/" + point_id(i) + ext;
+    return scratch_path(store.scratch_dir(), i, ext);
   };
+  // The point whose record is next in points.jsonl.
+  auto next_due = [&]() { return records.size() < owned.size() ? owned[records.size()] : total; };
   auto flush_in_order = [&]() {
-    for (auto it = finished.find(records.size()); it != finished.end();
-         it = finished.find(records.size())) {
+    for (auto it = finished.find(next_due()); it != finished.end();
+         it = finished.find(next_due())) {
       // Artifacts move to points/<id>/ before the record that names them is appended; a
       // kill in between leaves them in place for the resumed run, never two copies.
       keep_artifacts(store, point_id(it->first), it->second);
@@ -258,30 +327,44 @@ SweepSummary run_sweep(const SweepOptions& opt) {
   };
 
   auto sleep_us = std::chrono::microseconds(100);
-  while (!queue.empty() || !running.empty()) {
+  std::vector<std::pair<size_t, PointRecord>> remote_done;
+  std::vector<size_t> requeue;
+  while (!queue.empty() || !running.empty() || (remote && remote->in_flight() > 0)) {
     bool progressed = false;
     while (!queue.empty() && static_cast<int>(running.size()) < jobs) {
       size_t i = queue.front();
       queue.pop_front();
       // A result left by a run that was killed after the point finished is reused.
-      if (auto r = read_result(scratch(i, ".json"))) {
-        PointRecord rec = base_record(make_point(plan, i));
-        rec.ok = true;
-        rec.result = r;
+      if (auto text = read_result_text(scratch(i, ".json"))) {
+        PointRecord rec = outcome_record(plan, i, ChildOutcome{true, 0}, text, "", 0);
         progress.point_finished(rec.id, describe_params(rec.params), true, "");
         finished.emplace(i, std::move(rec));
         progressed = true;
         continue;
       }
-      // The point runs in a fork of this process (the plan is already in memory; nothing
-      // is loaded or initialised again), as `tessel point` would run it.
-      const std::string result_path = scratch(i, ".json"), artifacts = scratch(i, ".files");
-      auto body = [&plan, &store, i, result_path, artifacts]() {
-        return point_child(plan, i, result_path, artifacts, store.cache_dir());
-      };
-      running[i] = Running{std::make_unique<Child>(body, scratch(i, ".stderr")),
+      running[i] = Running{start_point(plan, i, store.scratch_dir(), store.cache_dir()),
                            std::chrono::steady_clock::now()};
       progressed = true;
+    }
+    // Other ranks take points as their slots free up (a work queue: a slow point holds one
+    // slot, never a fixed share of the sweep).
+    while (remote && !queue.empty() && remote->can_take()) {
+      remote->assign(queue.front());
+      queue.pop_front();
+      progressed = true;
+    }
+    if (remote) {
+      remote_done.clear();
+      requeue.clear();
+      remote->poll(remote_done, requeue);
+      for (auto& [i, rec] : remote_done) {
+        progress.point_finished(rec.id, describe_params(rec.params), rec.ok, rec.failure);
+        finished.emplace(i, std::move(rec));
+        progressed = true;
+      }
+      // Lost points go first, so the records behind them are not held back longer.
+      for (auto it = requeue.rbegin(); it != requeue.rend(); ++it) queue.push_front(*it);
+      progressed = progressed || !requeue.empty();
     }
     for (auto it = running.begin(); it != running.end();) {
       ChildOutcome outcome;
@@ -294,18 +377,11 @@ SweepSummary run_sweep(const SweepOptions& opt) {
         continue;
       }
       size_t i = it->first;
-      PointRecord rec = base_record(make_point(plan, i));
-      auto result = outcome.exited && outcome.exit_code == 0 ? read_result(scratch(i, ".json"))
-                                                             : std::nullopt;
-      if (result) {
-        rec.ok = true;
-        rec.result = result;
-      } else {
-        rec.exit_status = outcome.exit_status();
-        rec.failure = outcome.describe(opt.point_timeout_s);
-        if (outcome.exited && outcome.exit_code == 0) rec.failure = "exit 0 without a result";
-        rec.stderr_tail = file_tail(scratch(i, ".stderr"));
-      }
+      auto text = outcome.exited && outcome.exit_code == 0 ? read_result_text(scratch(i, ".json"))
+                                                           : std::nullopt;
+      PointRecord rec =
+          outcome_record(plan, i, outcome, text, text ? "" : file_tail(scratch(i, ".stderr")),
+                         opt.point_timeout_s);
       progress.point_finished(rec.id, describe_params(rec.params), rec.ok, rec.failure);
       finished.emplace(i, std::move(rec));
       it = running.erase(it);
@@ -320,6 +396,7 @@ SweepSummary run_sweep(const SweepOptions& opt) {
     }
   }
   progress.finish();
+  if (remote) remote->stop();
   fs::remove(store.scratch_dir(), ec);  // only succeeds when empty
 
   for (const auto& r : records)

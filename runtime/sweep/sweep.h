@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "runtime/sweep/shard.h"
 #include "runtime/sweep/sweep_plan.h"
 
 namespace tessel::sweep {
@@ -14,14 +15,17 @@ struct SweepOptions {
   int jobs = 1;                // points at once
   double point_timeout_s = 0;  // 0: no limit
   bool resume = false;
-  bool overwrite = false;    // discard earlier results in the folder first
-  std::string command_line;  // recorded in the manifest
+  bool overwrite = false;      // discard earlier results in the folder first
+  std::string command_line;    // recorded in the manifest
+  Shard shard;                 // --shard i/n: only the points with index mod n == i
+  double rank_timeout_s = 60;  // --mpi: silence after which a rank counts as lost
 };
 
 struct SweepSummary {
   std::string out_dir;
   size_t points = 0;
   size_t failed = 0;
+  bool writer = true;  // false on MPI ranks other than 0: they write nothing
 };
 
 // Validates every point's configuration first (nothing is written if one is bad), then
