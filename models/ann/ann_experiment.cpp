@@ -24,6 +24,7 @@
 #include "models/ann/nsg.h"
 #include "models/ann/packed_index.h"
 #include "models/ann/search.h"
+#include "models/ann/vector_source.h"
 #include "models/ann/vectors.h"
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
@@ -66,79 +67,6 @@ std::string fnv1a_hex(const std::string& data) {
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
 }
-
-// Whole decimal number >= 0, or -1.
-int64_t parse_count(const std::string& text) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 15)
-    return -1;
-  return std::stoll(text);
-}
-
-// workload.vectors (the base set) / workload.queries: a file (.fvecs, .bvecs, IDX images such as
-// MNIST's, gzipped or not; relative to the config file) or `mixture:<n>[:<stream>]`, the seeded
-// synthetic set; `<key>_rows: begin:end` keeps those rows only.
-struct VectorSource {
-  Config where, rows_where;  // the keys' nodes, for errors found after loading
-  std::string spec;
-  int64_t mixture_n = -1;
-  uint64_t stream = 0;
-  std::string rows;
-  uint64_t seed = 2026;
-
-  static VectorSource read(const Config& w, const std::string& key, uint64_t seed) {
-    VectorSource s;
-    s.where = w.at(key);
-    s.spec = w.get<std::string>(key);
-    s.seed = seed;
-    if (s.spec.rfind("mixture:", 0) == 0) {
-      const std::string rest = s.spec.substr(8);
-      const auto colon = rest.find(':');
-      s.mixture_n = parse_count(rest.substr(0, colon));
-      const int64_t stream = colon == std::string::npos ? 0 : parse_count(rest.substr(colon + 1));
-      if (s.mixture_n < 1 || stream < 0)
-        w.fail(key, "expected mixture:<n>[:<stream>] with whole numbers, got '" + s.spec + "'");
-      s.stream = static_cast<uint64_t>(stream);
-    } else {
-      s.spec = w.get_path(key);
-    }
-    if (w.has(key + "_rows")) {
-      s.rows_where = w.at(key + "_rows");
-      s.rows = w.get<std::string>(key + "_rows");
-    }
-    return s;
-  }
-
-  VectorSet load() const {
-    VectorSet v;
-    if (mixture_n > 0) {
-      MixtureSpec m;
-      m.seed = seed;
-      v = gaussian_mixture(m, mixture_n, stream);
-    } else if (spec.size() > 6 && spec.compare(spec.size() - 6, 6, ".fvecs") == 0) {
-      v = read_fvecs(spec);
-    } else if (spec.size() > 6 && spec.compare(spec.size() - 6, 6, ".bvecs") == 0) {
-      v = read_bvecs(spec);
-    } else {
-      v = read_mnist_images(spec);
-    }
-    if (!rows.empty()) {
-      const auto colon = rows.find(':');
-      const int64_t b = colon == 0 ? 0 : parse_count(rows.substr(0, colon));
-      const int64_t e = colon == std::string::npos ? -1
-                        : colon + 1 == rows.size() ? v.n
-                                                   : parse_count(rows.substr(colon + 1));
-      if (colon == std::string::npos || b < 0 || e < 0)
-        rows_where.fail("", "expected begin:end, got '" + rows + "'");
-      if (e > v.n || b >= e)
-        rows_where.fail(
-            "", "rows " + rows + " outside the " + std::to_string(v.n) + " vectors of " + spec);
-      v = v.slice(b, e);
-    }
-    return v;
-  }
-
-  std::string identity() const { return spec + "|" + rows + "|" + std::to_string(seed); }
-};
 
 struct SearchSetup {
   bool enabled = false;

@@ -28,12 +28,6 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-int64_t parse_count(const std::string& text) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 15)
-    return -1;
-  return std::stoll(text);
-}
-
 std::string hex(uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
@@ -78,56 +72,6 @@ double recall(const std::vector<int32_t>& found, const KnnResult& truth, int k) 
 
 }  // namespace
 
-ZoomStudy::Source ZoomStudy::read_source(const Config& w, const std::string& key) const {
-  Source s;
-  s.where = w.at(key);
-  s.spec = w.get<std::string>(key);
-  if (s.spec.rfind("mixture:", 0) == 0) {
-    const std::string rest = s.spec.substr(8);
-    const auto colon = rest.find(':');
-    s.mixture_n = parse_count(rest.substr(0, colon));
-    const int64_t stream = colon == std::string::npos ? 0 : parse_count(rest.substr(colon + 1));
-    if (s.mixture_n < 1 || stream < 0)
-      w.fail(key, "expected mixture:<n>[:<stream>] with whole numbers, got '" + s.spec + "'");
-    s.stream = static_cast<uint64_t>(stream);
-  } else {
-    s.spec = w.get_path(key);
-  }
-  if (w.has(key + "_rows")) {
-    s.rows = w.get<std::string>(key + "_rows");
-    const auto colon = s.rows.find(':');
-    if (colon == std::string::npos || parse_count(s.rows.substr(0, colon)) < 0 ||
-        parse_count(s.rows.substr(colon + 1)) <= parse_count(s.rows.substr(0, colon)))
-      w.fail(key + "_rows", "expected begin:end with begin < end, got '" + s.rows + "'");
-  }
-  return s;
-}
-
-VectorSet ZoomStudy::load(const Source& s) const {
-  VectorSet v;
-  if (s.mixture_n > 0) {
-    MixtureSpec m;
-    m.seed = mixture_seed_;
-    v = gaussian_mixture(m, s.mixture_n, s.stream);
-  } else if (s.spec.size() > 6 && s.spec.compare(s.spec.size() - 6, 6, ".fvecs") == 0) {
-    v = read_fvecs(s.spec);
-  } else if (s.spec.size() > 6 && s.spec.compare(s.spec.size() - 6, 6, ".bvecs") == 0) {
-    v = read_bvecs(s.spec);
-  } else {
-    v = read_mnist_images(s.spec);
-  }
-  if (!s.rows.empty()) {
-    const auto colon = s.rows.find(':');
-    const int64_t b = parse_count(s.rows.substr(0, colon)),
-                  e = parse_count(s.rows.substr(colon + 1));
-    if (e > v.n)
-      s.where.fail(
-          "", "rows " + s.rows + " outside the " + std::to_string(v.n) + " vectors of " + s.spec);
-    v = v.slice(b, e);
-  }
-  return v;
-}
-
 void ZoomStudy::configure(const Config& hw, const Config& w) {
   hw.get<std::string>("description", "");
   if (hw.get_positive_int("threads", 1) != 1)
@@ -138,8 +82,8 @@ void ZoomStudy::configure(const Config& hw, const Config& w) {
   // The seed of the k-means / PQ trainings: a workload key rather than the point's seed, so the
   // points of a sweep over search settings share one build (a sweep over it is a seed study).
   build_seed_ = w.get<uint64_t>("build_seed", 1);
-  base_ = read_source(w, "vectors");
-  queries_ = read_source(w, "queries");
+  base_ = VectorSource::read(w, "vectors", mixture_seed_);
+  queries_ = VectorSource::read(w, "queries", mixture_seed_);
   k_ = static_cast<int>(w.get_int_range("k", 1, 1000, 10));
   preview_ = w.get_choice("preview", {"ivf", "nsg"}, "ivf");
   candidates_ = static_cast<int>(w.get_int_range("candidates", 1, 100000, 100));
@@ -198,7 +142,7 @@ void ZoomStudy::configure(const Config& hw, const Config& w) {
 
 SimResult ZoomStudy::run(RunContext& ctx) {
   SimResult r;
-  const VectorSet base = load(base_), queries = load(queries_);
+  const VectorSet base = base_.load(), queries = queries_.load();
   if (queries.dim != base.dim)
     queries_.where.fail("", "queries have dimension " + std::to_string(queries.dim) +
                                 ", the base " + std::to_string(base.dim));

@@ -12,6 +12,7 @@
 #include "models/ann/full_view.h"
 #include "models/ann/ivf.h"
 #include "models/ann/nsg.h"
+#include "models/ann/vector_source.h"
 #include "runtime/core/config.h"
 #include "runtime/core/experiment.h"
 
@@ -30,20 +31,10 @@ class ZoomStudy {
   int queue_depth() const { return fv_.queue_depth; }
 
  private:
-  struct Source {
-    Config where;
-    std::string spec, rows;
-    int64_t mixture_n = -1;
-    uint64_t stream = 0;
-    std::string identity() const { return spec + "|" + rows; }
-  };
-  Source read_source(const Config& w, const std::string& key) const;
-  VectorSet load(const Source& s) const;
-
   int build_threads_ = 0;
   bool avx2_ = false;
   uint64_t mixture_seed_ = 2026, build_seed_ = 1;
-  Source base_, queries_;
+  VectorSource base_, queries_;
   int k_ = 10, candidates_ = 100, nprobe_ = 16, L_ = 100, nsg_L_ = 64, passes_ = 1;
   std::string preview_ = "ivf";
   IvfParams ivf_;
