@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev libopenblas-dev
   libhnswlib-dev libfaiss-dev liburing-dev
+  libopenmpi-dev openmpi-bin
+  python3-dev pybind11-dev python3-pytest python3-numpy python3-pandas python3-matplotlib
   gnuplot-nox clang-format
 )
 
