@@ -71,7 +71,11 @@ Plan empty_plan(const Profile& p, const PolicyOptions& o) {
 template <typename FastPage>
 void emit_accesses(const Profile& p, const Layout& l, int k, Plan& plan, FastPage fast_page) {
   const int64_t pg = l.options.page_bytes;
-  for (const Access& a : p.intervals[static_cast<size_t>(k % plan.step_intervals)].accesses) {
+  const std::vector<Access>& acc =
+      p.intervals[static_cast<size_t>(k % plan.step_intervals)].accesses;
+  // Each access gives at least one run: one allocation instead of a growing vector.
+  plan.accesses[static_cast<size_t>(k)].reserve(acc.size());
+  for (const Access& a : acc) {
     int64_t off = l.offset[a.tensor];
     const int64_t end = off + a.bytes;
     while (off < end) {
@@ -84,30 +88,40 @@ void emit_accesses(const Profile& p, const Layout& l, int k, Plan& plan, FastPag
   }
 }
 
-// Instance of a unit over the two steps: its live span and uses.
+// Instance of a unit over the two steps: its live span and uses. The uses are read from
+// the unit (not copied: a large step has a million instances): a transient instance's are
+// the unit's shifted into its step, a persistent one's are both steps' in turn.
 struct Instance {
   uint32_t unit = 0;
   int alloc = 0, free = 0;  // live span (intervals)
   bool transient = false;
-  std::vector<int> uses;
+  const std::vector<int>* step_uses = nullptr;  // the unit's uses in one step
+  int shift = 0;                                // transient: step * K; persistent: K
+  size_t uses() const { return transient ? step_uses->size() : 2 * step_uses->size(); }
+  int use(size_t j) const {  // ascending in j
+    const size_t m = step_uses->size();
+    return transient ? (*step_uses)[j] + shift
+           : j < m   ? (*step_uses)[j]
+                     : (*step_uses)[j - m] + shift;
+  }
 };
 
-std::vector<Instance> instances(const Layout& l, int K) {
+// Instances in unit order; first[u]..first[u + 1] are unit u's.
+std::vector<Instance> instances(const Layout& l, int K, std::vector<uint32_t>* first = nullptr) {
   std::vector<Instance> out;
+  out.reserve(2 * l.units.size());
+  if (first) first->assign(l.units.size() + 1, 0);
   for (uint32_t u = 0; u < l.units.size(); ++u) {
     const Unit& un = l.units[u];
+    if (first) (*first)[u] = static_cast<uint32_t>(out.size());
     if (un.persistent) {
-      Instance in{u, 0, 2 * K - 1, false, un.uses};
-      for (int x : un.uses) in.uses.push_back(x + K);
-      out.push_back(std::move(in));
+      out.push_back(Instance{u, 0, 2 * K - 1, false, &un.uses, K});
     } else {
-      for (int s = 0; s < 2; ++s) {
-        Instance in{u, un.alloc + s * K, un.free + s * K, true, {}};
-        for (int x : un.uses) in.uses.push_back(x + s * K);
-        out.push_back(std::move(in));
-      }
+      for (int s = 0; s < 2; ++s)
+        out.push_back(Instance{u, un.alloc + s * K, un.free + s * K, true, &un.uses, s * K});
     }
   }
+  if (first) first->back() = static_cast<uint32_t>(out.size());
   return out;
 }
 
@@ -129,10 +143,12 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     return plan;
   }
   SentinelSwitches sw = o.sentinel;
+  std::vector<uint32_t> first_inst;  // per unit: its first instance (instances are in unit order)
+  const std::vector<Instance> ins = instances(l, K, &first_inst);
   {
     // When every tensor fits for its whole lifetime there is nothing to migrate.
     std::vector<int64_t> diff(static_cast<size_t>(N) + 1, 0);
-    for (const Instance& in : instances(l, K)) {
+    for (const Instance& in : ins) {
       diff[static_cast<size_t>(in.alloc)] += l.units[in.unit].bytes(pg);
       diff[static_cast<size_t>(in.free) + 1] -= l.units[in.unit].bytes(pg);
     }
@@ -151,14 +167,40 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
         std::max(plan.flops[static_cast<size_t>(k)] / o.flops_per_s, bytes / (o.fast_gbps * 1e9));
     budget[static_cast<size_t>(k)] = sw.bandwidth_bound ? t * o.dma_gbps * 1e9 : 1e300;
   }
-  // Bytes read and written per unit and interval of the step.
-  std::vector<std::vector<std::pair<int, std::pair<double, double>>>> traffic(l.units.size());
-  for (int k = 0; k < K; ++k)
-    for (const Access& a : p.intervals[static_cast<size_t>(k)].accesses) {
-      auto& t = traffic[l.unit_of[a.tensor]];
-      if (t.empty() || t.back().first != k) t.push_back({k, {0.0, 0.0}});
-      (a.write ? t.back().second.second : t.back().second.first) += static_cast<double>(a.bytes);
-    }
+  // Bytes read and written per unit and interval of the step: unit u's intervals are
+  // traffic[traffic_first[u]] .. traffic[traffic_first[u + 1] - 1], ascending. One flat
+  // array (counted, then filled) instead of a vector per unit: a large step has ~1M units.
+  struct Traffic {
+    int k = 0;
+    double read = 0, write = 0;
+  };
+  std::vector<uint32_t> traffic_first(l.units.size() + 1, 0);
+  std::vector<Traffic> traffic;
+  {
+    std::vector<int> last(l.units.size(), -1);
+    for (int k = 0; k < K; ++k)
+      for (const Access& a : p.intervals[static_cast<size_t>(k)].accesses) {
+        const uint32_t u = l.unit_of[a.tensor];
+        if (last[u] != k) {
+          last[u] = k;
+          ++traffic_first[u + 1];
+        }
+      }
+    for (size_t u = 0; u < l.units.size(); ++u) traffic_first[u + 1] += traffic_first[u];
+    traffic.resize(traffic_first.back());
+    std::vector<uint32_t> next(traffic_first.begin(), traffic_first.end() - 1);
+    last.assign(l.units.size(), -1);
+    for (int k = 0; k < K; ++k)
+      for (const Access& a : p.intervals[static_cast<size_t>(k)].accesses) {
+        const uint32_t u = l.unit_of[a.tensor];
+        if (last[u] != k) {
+          last[u] = k;
+          traffic[next[u]++].k = k;
+        }
+        Traffic& t = traffic[next[u] - 1];
+        (a.write ? t.write : t.read) += static_cast<double>(a.bytes);
+      }
+  }
   // DMA-engine time of a byte copied each way (the NVM side is the slower end).
   const double promote_cost = o.dma_gbps / std::min(o.dma_gbps, o.slow_read_gbps);
   const double writeback_cost = o.dma_gbps / std::min(o.dma_gbps, o.slow_write_gbps);
@@ -171,21 +213,22 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     bool at_alloc = false, at_free = false, dirty = false, pool = false, whole = false;
     double density = 0;
   };
-  const std::vector<Instance> ins = instances(l, K);
   std::vector<Candidate> cands;
   const int gap = sw.max_lookahead + 2;  // clusters this far apart never overlap their holds
   for (uint32_t i = 0; i < ins.size(); ++i) {
     const Instance& in = ins[i];
     const Unit& u = l.units[in.unit];
-    if (in.uses.empty()) continue;
+    const size_t m = in.uses();
+    if (m == 0) continue;
     auto cluster_gain = [&](int a, int b, bool& dirty) {
       double g = 0;
-      for (const auto& [k, rw] : traffic[in.unit]) {
+      for (uint32_t x = traffic_first[in.unit]; x < traffic_first[in.unit + 1]; ++x) {
+        const Traffic& t = traffic[x];
         for (int s = 0; s < 2; ++s) {
-          const int kk = k + s * K;
+          const int kk = t.k + s * K;
           if (kk < a || kk > b) continue;
-          g += rw.first * r_gain + rw.second * w_gain;
-          if (rw.second > 0) dirty = true;
+          g += t.read * r_gain + t.write * w_gain;
+          if (t.write > 0) dirty = true;
         }
       }
       return g;
@@ -209,14 +252,13 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     }
     size_t s = 0;  // the first cluster of a transient: the candidate above
     if (in.transient) {
-      while (s + 1 < in.uses.size() && in.uses[s + 1] - in.uses[s] <= gap) ++s;
+      while (s + 1 < m && in.use(s + 1) - in.use(s) <= gap) ++s;
       ++s;
     }
-    while (s < in.uses.size()) {
+    while (s < m) {
       size_t e = s;
-      while (e + 1 < in.uses.size() && in.uses[e + 1] - in.uses[e] <= gap) ++e;
-      Candidate c{i,     in.uses[s], in.uses[e], false, in.transient && e + 1 == in.uses.size(),
-                  false, false,      false};
+      while (e + 1 < m && in.use(e + 1) - in.use(e) <= gap) ++e;
+      Candidate c{i, in.use(s), in.use(e), false, in.transient && e + 1 == m, false, false, false};
       const double g = cluster_gain(c.a, c.b, c.dirty);
       const int start = c.at_alloc ? in.alloc : std::max(0, c.a - 1);
       const int end = c.at_free ? in.free : c.b + 1;
@@ -324,16 +366,15 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     Hold& h = plan.holds[static_cast<size_t>(pm.hold)];
     (pm.m.to_fast ? h.start_migration : h.end_migration) = idx;
   }
-  // Instance of each unit live at interval k, for the accesses.
-  std::vector<std::vector<uint32_t>> inst_of_unit(l.units.size());
-  for (uint32_t i = 0; i < ins.size(); ++i) inst_of_unit[ins[i].unit].push_back(i);
   std::vector<uint32_t> page_unit(static_cast<size_t>(l.pages), 0);
   for (uint32_t u = 0; u < l.units.size(); ++u)
     for (int64_t q = 0; q < l.units[u].pages; ++q)
       page_unit[static_cast<size_t>(l.units[u].first_page + q)] = u;
   for (int k = 0; k < N; ++k)
     emit_accesses(p, l, k, plan, [&](int64_t page) {
-      for (uint32_t i : inst_of_unit[page_unit[static_cast<size_t>(page)]]) {
+      // The instance of the page's unit live at interval k, and its fast ranges.
+      const uint32_t u = page_unit[static_cast<size_t>(page)];
+      for (uint32_t i = first_inst[u]; i < first_inst[u + 1]; ++i) {
         if (k < ins[i].alloc || k > ins[i].free) continue;
         for (const auto& [a, b] : fast[i])
           if (k >= a && k <= b) return true;
@@ -378,7 +419,7 @@ Plan plan_pages(const Profile& p, const PolicyOptions& o, bool migrate) {
       ++used;
       hold[static_cast<size_t>(q)] = static_cast<int>(plan.holds.size());
       plan.holds.push_back(Hold{pg, k, N - 1, -1, -1});
-      lru.insert({last[static_cast<size_t>(q)], q});
+      if (migrate) lru.insert({last[static_cast<size_t>(q)], q});
     }
   };
   for (int k = 0; k < N; ++k) {
@@ -430,18 +471,21 @@ Plan plan_pages(const Profile& p, const PolicyOptions& o, bool migrate) {
         if (!live[static_cast<size_t>(q)]) place(q, k);
     }
     emit_accesses(p, l, k, plan, [&](int64_t q) { return fast[static_cast<size_t>(q)] != 0; });
-    for (const Access& a : p.intervals[static_cast<size_t>(k % K)].accesses) {
-      const int64_t q0 = l.offset[a.tensor] / pg, q1 = (l.offset[a.tensor] + a.bytes - 1) / pg;
-      for (int64_t q = q0; q <= q1; ++q) {
-        const auto qs = static_cast<size_t>(q);
-        if (fast[qs]) {
-          lru.erase({last[qs], q});
-          lru.insert({k, q});
+    // Recency and hotness only feed the scan: static first touch skips their upkeep (an
+    // ordered-set erase and insert per accessed page was most of its planning time).
+    if (migrate)
+      for (const Access& a : p.intervals[static_cast<size_t>(k % K)].accesses) {
+        const int64_t q0 = l.offset[a.tensor] / pg, q1 = (l.offset[a.tensor] + a.bytes - 1) / pg;
+        for (int64_t q = q0; q <= q1; ++q) {
+          const auto qs = static_cast<size_t>(q);
+          if (fast[qs]) {
+            lru.erase({last[qs], q});
+            lru.insert({k, q});
+          }
+          last[qs] = k;
+          if (count[qs]++ == 0) touched.push_back(q);
         }
-        last[qs] = k;
-        if (count[qs]++ == 0) touched.push_back(q);
       }
-    }
     for (uint32_t u : frees[static_cast<size_t>(k)])
       for (int64_t q = l.units[u].first_page; q < l.units[u].first_page + l.units[u].pages; ++q) {
         const auto qs = static_cast<size_t>(q);
@@ -449,7 +493,7 @@ Plan plan_pages(const Profile& p, const PolicyOptions& o, bool migrate) {
         if (fast[qs]) {
           fast[qs] = 0;
           --used;
-          lru.erase({last[qs], q});
+          if (migrate) lru.erase({last[qs], q});
           plan.holds[static_cast<size_t>(hold[qs])].end = k;
         }
       }

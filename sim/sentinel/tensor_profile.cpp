@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <map>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
 
 #include "runtime/core/error.h"
@@ -103,40 +103,77 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
   size_t n = 0;
   while (n < trace.events.size() && trace.events[n].step == p.step) ++n;
 
-  // Sizes of the parameters, for splitting the whole-store optimizer accesses.
-  std::vector<std::pair<std::string, int64_t>> params;
+  // Sizes of the parameters, for splitting the whole-store optimizer accesses. Flat
+  // arrays indexed by the trace's tensor index: no hashing per event.
+  struct Param {
+    std::string_view name;  // without "param:"
+    uint32_t trace_tensor = 0;
+    int64_t bytes = 0;
+  };
+  std::vector<Param> params;
   {
-    std::unordered_map<uint32_t, size_t> seen;
+    // Per trace tensor: its parameter, -1 not looked at yet, -2 not a parameter.
+    std::vector<int64_t> seen(trace.tensors.size(), -1);
     for (size_t k = 0; k < n; ++k) {
       const TraceEvent& e = trace.events[k];
-      const std::string& nm = trace.tensors[e.tensor];
-      if (!starts_with(nm, "param:")) continue;
-      auto [it, fresh] = seen.emplace(e.tensor, params.size());
-      if (fresh) params.emplace_back(nm.substr(6), 0);
-      params[it->second].second = std::max(params[it->second].second, e.bytes);
+      int64_t& at = seen[e.tensor];
+      if (at == -2) continue;
+      if (at == -1) {
+        const std::string& nm = trace.tensors[e.tensor];
+        if (!starts_with(nm, "param:")) {
+          at = -2;
+          continue;
+        }
+        at = static_cast<int64_t>(params.size());
+        params.push_back(Param{std::string_view(nm).substr(6), e.tensor, 0});
+      }
+      params[static_cast<size_t>(at)].bytes =
+          std::max(params[static_cast<size_t>(at)].bytes, e.bytes);
     }
   }
-  static const std::map<std::string, std::string> kStores = {
-      {"params", "param:"}, {"grads", "grad:"}, {"adam_m", "adam_m:"}, {"adam_v", "adam_v:"}};
+  // The whole stores and the prefix of their per-parameter pieces.
+  static const char* const kStore[] = {"params", "grads", "adam_m", "adam_v"};
+  static const char* const kPiece[] = {"param:", "grad:", "adam_m:", "adam_v:"};
 
-  std::unordered_map<std::string, uint32_t> index;
-  auto tensor = [&](const std::string& nm) {
-    auto [it, fresh] = index.emplace(nm, static_cast<uint32_t>(p.tensors.size()));
-    if (fresh) {
-      p.tensors.emplace_back();
-      p.tensors.back().name = nm;
-    }
-    return it->second;
+  // Profile tensors are created in order of first reference, so the indices match the
+  // trace's order with the pieces inserted where their store is first accessed.
+  auto new_tensor = [&](std::string nm) {
+    p.tensors.emplace_back();
+    p.tensors.back().name = std::move(nm);
+    return static_cast<uint32_t>(p.tensors.size() - 1);
   };
   enum State : char { kUnseen, kLive, kFreed, kPersistent };
   std::vector<char> state;
   std::vector<size_t> first_event;
   const size_t expect = trace.tensors.size() + 4 * params.size() + 4;
-  index.reserve(expect);
   p.tensors.reserve(expect);
   state.reserve(expect);
   first_event.reserve(expect);  // where a tensor was first seen, for messages
   int64_t live = 0, live_peak = 0;
+
+  // Per trace tensor: which whole store it is (0-3), -1 none, -2 not looked at yet.
+  std::vector<signed char> store_of(trace.tensors.size(), -2);
+  const bool split = opt.split_optimizer_state && !params.empty();
+  auto store = [&](const TraceEvent& e) {
+    if (!split || (e.op != 'R' && e.op != 'W')) return -1;
+    signed char& st = store_of[e.tensor];
+    if (st == -2) {
+      st = -1;
+      for (int s = 0; s < 4; ++s)
+        if (trace.tensors[e.tensor] == kStore[s]) st = static_cast<signed char>(s);
+    }
+    return static_cast<int>(st);
+  };
+  // Accesses per interval (an upper bound: a store access may have no remainder piece),
+  // reserved up front: growing the optimizer's interval of a million accesses by doubling
+  // copies and page-faults twice the memory.
+  std::vector<size_t> accesses_of;
+  for (size_t k = 0; k < n; ++k) {
+    const TraceEvent& e = trace.events[k];
+    if (k == 0 || e.layer != trace.events[k - 1].layer) accesses_of.push_back(0);
+    if (e.op == 'R' || e.op == 'W') accesses_of.back() += store(e) >= 0 ? params.size() + 1 : 1;
+  }
+  p.intervals.reserve(accesses_of.size());
 
   auto handle = [&](const TraceEvent& e, size_t k, uint32_t id, int64_t bytes) {
     const std::string& nm = p.tensors[id].name;
@@ -148,6 +185,7 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
     if (p.intervals.empty() || p.intervals.back().layer != e.layer) {
       p.intervals.emplace_back();
       p.intervals.back().layer = e.layer;
+      p.intervals.back().accesses.reserve(accesses_of[p.intervals.size() - 1]);
     }
     const int iv = static_cast<int>(p.intervals.size()) - 1;
     char& s = state[id];
@@ -192,43 +230,94 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
                             " bytes to tensor '" + nm + "' of " + std::to_string(t.bytes));
         if (t.persistent) t.bytes = std::max(t.bytes, bytes);
         const bool w = e.op == 'W';
-        p.intervals[static_cast<size_t>(iv)].accesses.push_back(Access{id, bytes, w});
+        p.intervals[static_cast<size_t>(iv)].accesses.push_back(Access{id, w, bytes});
         ++t.accesses;
         (w ? t.write_bytes : t.read_bytes) += bytes;
+        if (t.uses.empty()) t.uses.reserve(4);  // one allocation for most tensors' uses
         if (t.uses.empty() || t.uses.back() != iv) t.uses.push_back(iv);
         p.access_bytes += bytes;
       }
     }
   };
 
-  // Trace tensor index -> profile tensor index, and per whole store its pieces' indices.
+  // Trace tensor index -> profile tensor index (-1: not referenced yet).
   std::vector<int64_t> mapped(trace.tensors.size(), -1);
-  std::map<uint32_t, std::vector<uint32_t>> pieces;
+  auto trace_tensor = [&](uint32_t tr) {
+    int64_t& id = mapped[tr];
+    if (id < 0) id = new_tensor(trace.tensors[tr]);
+    return static_cast<uint32_t>(id);
+  };
+  // A piece named like a trace tensor is that tensor: the `params` pieces are the
+  // parameters themselves, "grad:h0.w_qkv" is the gradient the backward pass wrote; the
+  // others ("adam_m:...") are new. Only names with a piece prefix other than "param:" can
+  // match a piece that is not a parameter.
+  std::unordered_map<std::string_view, uint32_t> by_name;
+  bool in_trace[4] = {true, false, false, false};  // any trace tensor with the prefix
+  if (split) {
+    size_t candidates = 0;
+    for (const std::string& nm : trace.tensors)
+      for (int s = 1; s < 4; ++s)
+        if (starts_with(nm, kPiece[s])) {
+          in_trace[s] = true;
+          ++candidates;
+          break;
+        }
+    by_name.reserve(candidates);
+    for (uint32_t tr = 0; tr < trace.tensors.size(); ++tr)
+      for (int s = 1; s < 4; ++s)
+        if (in_trace[s] && starts_with(trace.tensors[tr], kPiece[s])) {
+          by_name.emplace(trace.tensors[tr], tr);
+          break;
+        }
+  }
+  // Stores without a trace tensor of their prefix (Adam's moments) skip the lookups.
+  auto piece = [&](int st, const std::string& nm) {
+    if (!in_trace[st]) return new_tensor(nm);
+    auto it = by_name.find(nm);
+    return it != by_name.end() ? trace_tensor(it->second) : new_tensor(nm);
+  };
+  // A parameter named "rest" shares its piece with the remainder piece of each store.
+  int64_t rest_param = -1;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i].name == "rest") rest_param = static_cast<int64_t>(i);
+  std::vector<uint32_t> pieces[4];  // per store: its pieces, in parameter order
+  int64_t rest[4] = {-1, -1, -1, -1};
   for (size_t k = 0; k < n; ++k) {
     const TraceEvent& e = trace.events[k];
-    const std::string& nm = trace.tensors[e.tensor];
-    if (opt.split_optimizer_state && !params.empty() && (e.op == 'R' || e.op == 'W')) {
-      auto store = kStores.find(nm);
-      if (store != kStores.end()) {
-        auto [it, fresh] = pieces.emplace(e.tensor, std::vector<uint32_t>{});
-        if (fresh)
-          for (const auto& pp : params) it->second.push_back(tensor(store->second + pp.first));
-        int64_t left = e.bytes;
-        for (size_t i = 0; i < params.size(); ++i) {
-          const int64_t pb = params[i].second;
-          if (pb > left)
-            throw ConfigError(where(trace, e, k) + ": '" + nm + "' has " + std::to_string(e.bytes) +
-                              " bytes, fewer than its parameters");
-          handle(e, k, it->second[i], pb);
-          left -= pb;
+    if (const int st = store(e); st >= 0) {
+      std::vector<uint32_t>& ps = pieces[st];
+      if (ps.empty()) {
+        ps.reserve(params.size());
+        std::string nm = kPiece[st];
+        const size_t pre = nm.size();
+        for (const Param& pp : params) {
+          if (st == 0) {
+            ps.push_back(trace_tensor(pp.trace_tensor));
+            continue;
+          }
+          nm.resize(pre);
+          nm += pp.name;
+          ps.push_back(piece(st, nm));
         }
-        if (left > 0) handle(e, k, tensor(store->second + "rest"), left);
-        continue;
       }
+      int64_t left = e.bytes;
+      for (size_t i = 0; i < params.size(); ++i) {
+        const int64_t pb = params[i].bytes;
+        if (pb > left)
+          throw ConfigError(where(trace, e, k) + ": '" + trace.tensors[e.tensor] + "' has " +
+                            std::to_string(e.bytes) + " bytes, fewer than its parameters");
+        handle(e, k, ps[i], pb);
+        left -= pb;
+      }
+      if (left > 0) {
+        if (rest[st] < 0)
+          rest[st] = rest_param >= 0 ? ps[static_cast<size_t>(rest_param)]
+                                     : piece(st, std::string(kPiece[st]) + "rest");
+        handle(e, k, static_cast<uint32_t>(rest[st]), left);
+      }
+      continue;
     }
-    int64_t& id = mapped[e.tensor];
-    if (id < 0) id = tensor(nm);
-    handle(e, k, static_cast<uint32_t>(id), e.bytes);
+    handle(e, k, trace_tensor(e.tensor), e.bytes);
   }
   for (size_t id = 0; id < p.tensors.size(); ++id)
     if (state[id] == kLive)
