@@ -2,6 +2,7 @@
 // (unknown keys, bad values and missing files in configs/ fail here, not in a user's run).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "runtime/core/runner.h"
@@ -34,6 +35,18 @@ bool unavailable_model(const ConfigError& e) {
 #endif
 }
 
+// A config whose input is the output of another documented run (a trained checkpoint, a
+// pruned model's weights under results/, which git does not keep) cannot configure in a
+// clean clone: reported with one line, not failed. Any other error fails the test.
+bool needs_generated_input(const std::exception& e, const std::string& what) {
+  const std::string m = e.what();
+  const bool generated =
+      m.find(std::string(TESSEL_SOURCE_DIR) + "/results/") != std::string::npos &&
+      (m.find("does not exist") != std::string::npos || m.find("cannot open") != std::string::npos);
+  if (generated) std::printf("note: %s needs a generated input: %s\n", what.c_str(), m.c_str());
+  return generated;
+}
+
 TEST(ShippedConfigs, ExperimentsConfigure) {
   auto files = yaml_files("configs/experiments");
   ASSERT_FALSE(files.empty());
@@ -41,7 +54,9 @@ TEST(ShippedConfigs, ExperimentsConfigure) {
     try {
       prepare_experiment(load_experiment(f));
     } catch (const ConfigError& e) {
-      if (!unavailable_model(e)) ADD_FAILURE() << e.what();
+      if (!unavailable_model(e) && !needs_generated_input(e, f)) ADD_FAILURE() << e.what();
+    } catch (const Error& e) {
+      if (!needs_generated_input(e, f)) ADD_FAILURE() << e.what();
     }
   }
 }
@@ -56,7 +71,11 @@ TEST(ShippedConfigs, EverySweepPointConfigures) {
       try {
         prepare_experiment(sweep::point_experiment(plan, p));
       } catch (const ConfigError& e) {
-        if (!unavailable_model(e)) ADD_FAILURE() << f << " " << p.id << ": " << e.what();
+        if (!unavailable_model(e) && !needs_generated_input(e, f + " " + p.id))
+          ADD_FAILURE() << f << " " << p.id << ": " << e.what();
+      } catch (const Error& e) {
+        if (!needs_generated_input(e, f + " " + p.id))
+          ADD_FAILURE() << f << " " << p.id << ": " << e.what();
       }
     }
   }

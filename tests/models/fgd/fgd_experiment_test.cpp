@@ -1,6 +1,7 @@
 // The registered `fgd` experiment end to end on a tiny word LM trained in the test: exact limits
 // (a beam and a candidate count covering the vocabulary give precision 1) and its config errors.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -20,7 +21,10 @@ namespace fs = std::filesystem;
 
 fs::path dir() {
   static const fs::path d = [] {
-    const fs::path p = fs::temp_directory_path() / "tessel_fgd_experiment_test";
+    // One folder per process: ctest runs this file's cases in parallel processes, and a
+    // shared folder would be removed under a running case.
+    const fs::path p =
+        fs::temp_directory_path() / ("tessel_fgd_experiment_test_" + std::to_string(::getpid()));
     fs::remove_all(p);
     fs::create_directories(p / "lm");
     std::ofstream(p / "train.yaml")
@@ -34,6 +38,14 @@ fs::path dir() {
     t.run(nullptr);
     return p;
   }();
+  // Removed when the process exits.
+  static const struct Remove {
+    fs::path p;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove{d};
   return d;
 }
 
