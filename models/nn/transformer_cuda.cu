@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "models/common/cuda_plugin.h"
-#include "models/nn/transformer_cuda_plugin.h"
 #include "models/common/cuda_util.cuh"
+#include "models/nn/transformer_cuda_plugin.h"
 #include "runtime/core/error.h"
 
 namespace tessel::nn {

@@ -28,9 +28,9 @@ struct MachineParams {
   Schedule schedule = Schedule::kSharp;
   int64_t runahead_steps = 1;  // how many later steps' W·x may be computed ahead
   // Weight SRAM per tile.
-  double weight_sram_kib = 0;  // capacity per tile
-  int64_t weight_sram_banks = 0;   // at most weight_sram_macros
-  int64_t weight_sram_macros = 0;  // kib_per_tile / macro_kib: macros the capacity holds
+  double weight_sram_kib = 0;          // capacity per tile
+  int64_t weight_sram_banks = 0;       // at most weight_sram_macros
+  int64_t weight_sram_macros = 0;      // kib_per_tile / macro_kib: macros the capacity holds
   int64_t weight_sram_bank_bytes = 0;  // bytes one bank delivers per cycle
   double weight_sram_macro_kib = 32;   // SRAM macro size: what one access is charged as
   // Multi-function unit per tile (sigmoid/tanh ROM interpolation, c/h update).

@@ -17,9 +17,9 @@
 #include "models/data/archive.h"
 #include "models/nn/checkpoint.h"
 #include "models/sparse/mask_io.h"
+#include "tests/support/shared_data.h"
 #include "tests/support/tool.h"
 #include "tests/support/ustar.h"
-#include "tests/support/shared_data.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include "models/data/archive.h"
 #include "models/nn/trainer.h"
 #include "runtime/core/error.h"
-#include "tests/support/ustar.h"
 #include "tests/support/shared_data.h"
+#include "tests/support/ustar.h"
 
 namespace tessel::nn {
 namespace {
