@@ -160,21 +160,10 @@ KMeansResult kmeans(const float* data, int64_t n, int dim, int64_t stride, const
   return r;
 }
 
-ProductQuantizer ProductQuantizer::train(const VectorSet& data, const PqParams& p,
-                                         std::vector<std::vector<double>>* objective) {
-  if (p.m < 1 || p.m > data.dim)
-    throw Error(
-        "pq: m = " + std::to_string(p.m) + " sub-spaces for dimension " + std::to_string(data.dim),
-        kExitFailure);
-  if (data.n < kCentroids)
-    throw Error("pq: " + std::to_string(data.n) + " training vectors, need at least 256",
-                kExitFailure);
-  ProductQuantizer q;
-  q.dim_ = data.dim;
-  q.m_ = p.m;
-  q.begin_.resize(p.m + 1);
-  for (int s = 0; s <= p.m; ++s) q.begin_[s] = static_cast<int>(int64_t{s} * data.dim / p.m);
-  q.codebooks_.assign(static_cast<std::size_t>(data.dim) * kCentroids, 0.0f);
+std::vector<float> train_subspace_codebooks(const VectorSet& data, const PqParams& p, int k,
+                                            const std::vector<int>& begin,
+                                            std::vector<std::vector<double>>* objective) {
+  const int m = static_cast<int>(begin.size()) - 1;
   // A seeded sample without replacement (partial Fisher-Yates) when the set is larger.
   const float* train = data.data.data();
   int64_t n = data.n;
@@ -192,25 +181,44 @@ ProductQuantizer ProductQuantizer::train(const VectorSet& data, const PqParams& 
     train = sample.data();
     n = p.train_size;
   }
-  if (objective) objective->assign(p.m, {});
+  if (objective) objective->assign(m, {});
   // One sub-space per thread, each k-means serial: one parallel region for the whole training
   // (a region per Lloyd step stalls at its barrier whenever the machine is shared).
   const int threads = p.threads > 0 ? p.threads : omp_get_max_threads();
-  std::vector<KMeansResult> km(p.m);
+  std::vector<KMeansResult> km(m);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (int s = 0; s < p.m; ++s) {
+  for (int s = 0; s < m; ++s) {
     KMeansParams kp;
-    kp.k = kCentroids;
+    kp.k = k;
     kp.iterations = p.iterations;
     kp.seed = p.seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(s + 1);
     kp.threads = 1;
-    km[s] = kmeans(train + q.begin_[s], n, q.sub_dim(s), data.dim, kp);
+    km[s] = kmeans(train + begin[s], n, begin[s + 1] - begin[s], data.dim, kp);
   }
-  for (int s = 0; s < p.m; ++s) {
+  std::vector<float> codebooks(static_cast<std::size_t>(data.dim) * k, 0.0f);
+  for (int s = 0; s < m; ++s) {
     std::copy(km[s].centroids.begin(), km[s].centroids.end(),
-              q.codebooks_.begin() + static_cast<int64_t>(q.begin_[s]) * kCentroids);
+              codebooks.begin() + static_cast<int64_t>(begin[s]) * k);
     if (objective) (*objective)[s] = std::move(km[s].objective);
   }
+  return codebooks;
+}
+
+ProductQuantizer ProductQuantizer::train(const VectorSet& data, const PqParams& p,
+                                         std::vector<std::vector<double>>* objective) {
+  if (p.m < 1 || p.m > data.dim)
+    throw Error(
+        "pq: m = " + std::to_string(p.m) + " sub-spaces for dimension " + std::to_string(data.dim),
+        kExitFailure);
+  if (data.n < kCentroids)
+    throw Error("pq: " + std::to_string(data.n) + " training vectors, need at least 256",
+                kExitFailure);
+  ProductQuantizer q;
+  q.dim_ = data.dim;
+  q.m_ = p.m;
+  q.begin_.resize(p.m + 1);
+  for (int s = 0; s <= p.m; ++s) q.begin_[s] = static_cast<int>(int64_t{s} * data.dim / p.m);
+  q.codebooks_ = train_subspace_codebooks(data, p, kCentroids, q.begin_, objective);
   return q;
 }
 

@@ -82,6 +82,14 @@ class ProductQuantizer {
   std::vector<float> codebooks_;  // sub-space s: 256 x sub_dim(s) at begin_[s] * 256
 };
 
+// Codebooks of k centroids for each sub-space [begin[s], begin[s+1]) (dim x k floats, the
+// centroids of sub-space s from row begin[s] * k): one seeded k-means per sub-space, in
+// parallel, on a seeded sample of at most p.train_size vectors. The 8-bit and 4-bit
+// quantisers both train this way.
+std::vector<float> train_subspace_codebooks(const VectorSet& data, const PqParams& p, int k,
+                                            const std::vector<int>& begin,
+                                            std::vector<std::vector<double>>* objective);
+
 // The scan layout: codes in blocks of 8 vectors, block b holding for each sub-space s the 8
 // vectors' bytes s (8 consecutive bytes at b * 8 * m + s * 8), so one sub-space of 8 codes is
 // one 64-bit load that widens to the 8 gather indices of an AVX2 table look-up.

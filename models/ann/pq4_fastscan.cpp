@@ -7,11 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <string>
 
 #include "models/ann/distance.h"
-#include "models/common/rng.h"
 #include "runtime/core/error.h"
 
 namespace tessel::ann {
@@ -30,39 +28,7 @@ Pq4Quantizer Pq4Quantizer::train(const VectorSet& data, const PqParams& p) {
   q.m_ = p.m;
   q.begin_.resize(p.m + 1);
   for (int s = 0; s <= p.m; ++s) q.begin_[s] = static_cast<int>(int64_t{s} * data.dim / p.m);
-  q.codebooks_.assign(static_cast<std::size_t>(data.dim) * kCentroids, 0.0f);
-  // A seeded sample without replacement (partial Fisher-Yates) when the set is larger, as
-  // ProductQuantizer::train does.
-  const float* train = data.data.data();
-  int64_t n = data.n;
-  std::vector<float> sample;
-  if (p.train_size > 0 && data.n > p.train_size) {
-    std::vector<int64_t> ids(data.n);
-    std::iota(ids.begin(), ids.end(), 0);
-    Rng rng(p.seed ^ 0x5A3D1E);
-    for (int64_t i = 0; i < p.train_size; ++i)
-      std::swap(ids[i],
-                ids[i + static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(data.n - i))]);
-    sample.resize(static_cast<std::size_t>(p.train_size) * data.dim);
-    for (int64_t i = 0; i < p.train_size; ++i)
-      std::copy_n(data.row(ids[i]), data.dim, sample.data() + i * data.dim);
-    train = sample.data();
-    n = p.train_size;
-  }
-  const int threads = p.threads > 0 ? p.threads : omp_get_max_threads();
-  std::vector<KMeansResult> km(p.m);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (int s = 0; s < p.m; ++s) {
-    KMeansParams kp;
-    kp.k = kCentroids;
-    kp.iterations = p.iterations;
-    kp.seed = p.seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(s + 1);
-    kp.threads = 1;
-    km[s] = kmeans(train + q.begin_[s], n, q.sub_dim(s), data.dim, kp);
-  }
-  for (int s = 0; s < p.m; ++s)
-    std::copy(km[s].centroids.begin(), km[s].centroids.end(),
-              q.codebooks_.begin() + static_cast<int64_t>(q.begin_[s]) * kCentroids);
+  q.codebooks_ = train_subspace_codebooks(data, p, kCentroids, q.begin_, nullptr);
   return q;
 }
 
