@@ -4,13 +4,16 @@
 namespace tessel::nxm {
 
 Loader::Loader(sc_core::sc_module_name name, const std::vector<Step>& steps,
-               const NxmParams& params, const Mapping& map, StreamLink& link,
-               const sim::Clock& clock, Counters& counters, TraceWriter* trace)
+               const NxmParams& params, const NxmWorkload& workload, const Mapping& map,
+               const Layout& layout, sim::OffchipPort& port, const sim::Clock& clock,
+               Counters& counters, TraceWriter* trace)
     : sc_module(name),
       steps_(steps),
       params_(params),
+      workload_(workload),
       map_(map),
-      link_(link),
+      layout_(layout),
+      port_(port),
       clock_(clock),
       counters_(counters),
       trace_(trace) {
@@ -24,10 +27,12 @@ void Loader::run() {
     // All slots start free; later steps wait for the array to release one.
     if (i >= static_cast<size_t>(params_.buffer_slots)) free_buffers.read();
     double start = clock_.now_ns();
-    const uint64_t bytes = static_cast<uint64_t>(load_bytes(params_, map_, s));
+    // One gather transfer per step: values, metadata and activations as laid out off chip.
+    std::vector<sim::OffchipPort::Range> ranges;
+    for (const AddressRange& a : load_ranges(params_, workload_, map_, layout_, s))
+      ranges.push_back({a.address, a.bytes});
     Step out = s;
-    out.arrival_cycle = link_.transfer(bytes);
-    counters_.add("offchip", "dram_read_byte", bytes);
+    out.ticket = port_.read(ranges);
     if (s.load_weights)
       counters_.add(
           "weight_buffer", params_.weight_sram + "_write_byte",

@@ -8,8 +8,8 @@
 
 #include "runtime/core/counters.h"
 #include "runtime/core/trace_writer.h"
+#include "sim/core/offchip_port.h"
 #include "sim/nxm/messages.h"
-#include "sim/nxm/stream_link.h"
 
 namespace tessel::nxm {
 
@@ -19,15 +19,17 @@ SC_MODULE(Loader) {
   sc_core::sc_fifo_out<Step> loaded;      // steps whose operands are on chip
 
   Loader(sc_core::sc_module_name name, const std::vector<Step>& steps, const NxmParams& params,
-         const Mapping& map, StreamLink& link, const sim::Clock& clock, Counters& counters,
-         TraceWriter* trace);
+         const NxmWorkload& workload, const Mapping& map, const Layout& layout,
+         sim::OffchipPort& port, const sim::Clock& clock, Counters& counters, TraceWriter* trace);
 
  private:
   void run();
   const std::vector<Step>& steps_;
   const NxmParams& params_;
+  const NxmWorkload& workload_;
   const Mapping& map_;
-  StreamLink& link_;
+  const Layout& layout_;
+  sim::OffchipPort& port_;
   const sim::Clock& clock_;
   Counters& counters_;
   TraceWriter* trace_;

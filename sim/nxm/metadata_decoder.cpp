@@ -6,11 +6,13 @@
 namespace tessel::nxm {
 
 MetadataDecoder::MetadataDecoder(sc_core::sc_module_name name, const NxmParams& params,
-                                 const Mapping& map, const sim::Clock& clock, const Operands* ops,
-                                 Counters& counters, TraceWriter* trace)
+                                 const Mapping& map, sim::OffchipPort& port,
+                                 const sim::Clock& clock, const Operands* ops, Counters& counters,
+                                 TraceWriter* trace)
     : sc_module(name),
       params_(params),
       map_(map),
+      port_(port),
       clock_(clock),
       ops_(ops),
       counters_(counters),
@@ -43,9 +45,8 @@ void MetadataDecoder::run() {
   for (;;) {
     Step s = loaded.read();
     // The loader hands the step over once its last byte is requested; the data is usable
-    // after the memory latency.
-    const uint64_t now = clock_.now_cycles();
-    if (s.arrival_cycle > now) sc_core::wait(clock_.cycles(s.arrival_cycle - now));
+    // when the transfer completes (after the link latency, or the memory's answer).
+    port_.wait_done(s.ticket);
     DecodedStep d{s, nullptr};
     if (map_.sparse) {
       double start = clock_.now_ns();

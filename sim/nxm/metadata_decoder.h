@@ -5,6 +5,7 @@
 
 #include "runtime/core/counters.h"
 #include "runtime/core/trace_writer.h"
+#include "sim/core/offchip_port.h"
 #include "sim/core/sc_runtime.h"
 #include "sim/nxm/messages.h"
 #include "sim/nxm/nxm_operands.h"
@@ -22,14 +23,15 @@ SC_MODULE(MetadataDecoder) {
 
   // `ops` is null in timing-only mode.
   MetadataDecoder(sc_core::sc_module_name name, const NxmParams& params, const Mapping& map,
-                  const sim::Clock& clock, const Operands* ops, Counters& counters,
-                  TraceWriter* trace);
+                  sim::OffchipPort& port, const sim::Clock& clock, const Operands* ops,
+                  Counters& counters, TraceWriter* trace);
 
  private:
   void run();
   std::shared_ptr<const std::vector<int32_t>> decode(const Step& s) const;
   const NxmParams& params_;
   const Mapping& map_;
+  sim::OffchipPort& port_;  // the loader's: a step's data is usable once its transfer is done
   const sim::Clock& clock_;
   const Operands* ops_;
   Counters& counters_;

@@ -7,7 +7,8 @@
 namespace tessel::nxm {
 namespace {
 
-// Link occupancy of a transfer (sim/nxm/stream_link.h: latency overlaps, bandwidth does not).
+// Link occupancy of a transfer (sim/core/offchip_port.h, pipelined LinkPort: latency overlaps,
+// bandwidth does not).
 uint64_t link_cycles(uint64_t bytes, double bytes_per_cycle) {
   return static_cast<uint64_t>(std::ceil(static_cast<double>(bytes) / bytes_per_cycle - 1e-9));
 }

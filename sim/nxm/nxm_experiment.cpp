@@ -8,6 +8,7 @@
 #include "runtime/core/registry.h"
 #include "sim/nxm/nxm_analytical.h"
 #include "sim/nxm/nxm_unit.h"
+#include "sim/system/offchip.h"
 
 namespace tessel::nxm {
 namespace {
@@ -18,6 +19,10 @@ class NxmExperiment : public Experiment {
     params_ = read_params(hw);
     workload_ = read_workload(workload);
     map_ = map_workload(params_, workload_, &hw, &workload);
+    layout_ = make_layout(params_, workload_, map_);
+    offchip_ = sim::read_offchip(hw, params_.clock_ghz);
+    sim::check_fits(offchip_, hw, layout_.end,
+                    "the operands' layout (weights, metadata, activations, outputs)");
   }
 
   SimResult run(RunContext& ctx) override {
@@ -36,14 +41,21 @@ class NxmExperiment : public Experiment {
         yf = sparse::MatrixF::Zero(workload_.m, workload_.n);
     }
     const bool i8 = params_.dtype == DType::kInt8;
-    auto top = std::make_unique<NxmUnit>("nxm", params_, map_, steps, tiles, f ? &ops : nullptr,
-                                         f && i8 ? &y32 : nullptr, f && !i8 ? &yf : nullptr,
-                                         ctx.counters, ctx.trace);
+    const sim::Clock clock(params_.clock_ghz);
+    // Pipelined links: the unit's DMA engines keep enough requests in flight to cover the
+    // latency (sim/core/offchip_port.h).
+    sim::OffchipSystem offchip(offchip_, clock, true);
+    auto top = std::make_unique<NxmUnit>("nxm", params_, workload_, map_, layout_, steps, tiles,
+                                         offchip.read_port(), offchip.write_port(),
+                                         f ? &ops : nullptr, f && i8 ? &y32 : nullptr,
+                                         f && !i8 ? &yf : nullptr, ctx.counters, ctx.trace);
     sc_core::sc_start();
     SimResult r;
     r.cycles = top->finish_cycle();
     if (r.cycles == 0) throw SimError("nxm: simulation ended before the last tile was stored");
     r.clock_ghz = params_.clock_ghz;
+    offchip.report(clock.cycles(r.cycles), ctx.counters, r.metrics);
+    r.labels["offchip"] = offchip_.label();
     add_metrics(params_, workload_, map_, steps, r);
     r.metrics["pe_array_busy_fraction"] =
         static_cast<double>(top->busy_cycles()) / static_cast<double>(r.cycles);
@@ -86,6 +98,8 @@ class NxmExperiment : public Experiment {
   NxmParams params_;
   NxmWorkload workload_;
   Mapping map_;
+  Layout layout_;
+  sim::OffchipSpec offchip_;
 };
 
 }  // namespace

@@ -91,6 +91,8 @@ NxmParams read_params(const Config& hw) {
                             std::to_string(p.cols) + " 4-byte values (" +
                             std::to_string(2 * p.rows * p.cols * 4) + " bytes)");
   Config off = hw.child("offchip");
+  // With `memory:` a simulated memory sets bandwidth and latency (sim/system/offchip.h).
+  p.offchip_memory = hw.has("memory") && hw.get<std::string>("memory") != "link";
   // GB/s divided by Gcycles/s gives bytes per cycle.
   p.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
   p.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / p.clock_ghz;
@@ -285,6 +287,55 @@ int64_t store_bytes(const Step& s) {
 
 uint64_t compute_cycles(const NxmParams& p, const Mapping& map, const Step& s) {
   return static_cast<uint64_t>(ceil_div(s.kt, map.k_per_cycle) + (s.last ? p.pipeline_depth : 0));
+}
+
+Layout make_layout(const NxmParams& p, const NxmWorkload& w, const Mapping& map) {
+  auto align = [](uint64_t a) { return (a + 4095) / 4096 * 4096; };
+  Layout l;
+  const uint64_t elem = static_cast<uint64_t>(p.elem_bytes());
+  l.row_value_bytes = static_cast<uint64_t>(kept_per_row(map, w.k)) * elem;
+  l.chunk_meta_bytes =
+      static_cast<uint64_t>(ceil_div(kept_per_row(map, map.k_chunk) * map.index_bits, 8));
+  // Every chunk but the last is full; the last may be shorter.
+  const int64_t chunks = ceil_div(w.k, map.k_chunk);
+  const int64_t last_kt = w.k - (chunks - 1) * map.k_chunk;
+  l.row_meta_bytes =
+      static_cast<uint64_t>(chunks - 1) * l.chunk_meta_bytes +
+      static_cast<uint64_t>(ceil_div(kept_per_row(map, last_kt) * map.index_bits, 8));
+  l.weights = 0;
+  l.metadata = align(l.weights + static_cast<uint64_t>(w.m) * l.row_value_bytes);
+  l.acts = align(l.metadata + static_cast<uint64_t>(w.m) * l.row_meta_bytes);
+  l.outputs = align(l.acts + static_cast<uint64_t>(w.k * w.n) * elem);
+  l.end = align(l.outputs + static_cast<uint64_t>(w.m * w.n) * 4);
+  return l;
+}
+
+std::vector<AddressRange> load_ranges(const NxmParams& p, const NxmWorkload& w, const Mapping& map,
+                                      const Layout& l, const Step& s) {
+  std::vector<AddressRange> out;
+  const uint64_t elem = static_cast<uint64_t>(p.elem_bytes());
+  const uint64_t rows = static_cast<uint64_t>(s.rows);
+  if (s.load_weights) {
+    out.push_back({l.weights + static_cast<uint64_t>(s.row0) * l.row_value_bytes +
+                       rows * static_cast<uint64_t>(kept_per_row(map, s.k0)) * elem,
+                   static_cast<uint64_t>(weight_value_bytes(p, map, s))});
+    const uint64_t meta = static_cast<uint64_t>(metadata_bytes(map, s));
+    if (meta)
+      out.push_back({l.metadata + static_cast<uint64_t>(s.row0) * l.row_meta_bytes +
+                         rows * static_cast<uint64_t>(s.k0 / map.k_chunk) * l.chunk_meta_bytes,
+                     meta});
+  }
+  if (s.load_acts)
+    out.push_back({l.acts + static_cast<uint64_t>(s.tok0 * w.k) * elem +
+                       static_cast<uint64_t>(s.toks * s.k0) * elem,
+                   static_cast<uint64_t>(act_bytes(p, s))});
+  return out;
+}
+
+AddressRange store_range(const NxmWorkload& w, const Layout& l, const Step& s) {
+  return {l.outputs + static_cast<uint64_t>(s.row0 * w.n) * 4 +
+              static_cast<uint64_t>(s.rows * s.tok0) * 4,
+          static_cast<uint64_t>(store_bytes(s))};
 }
 
 }  // namespace tessel::nxm

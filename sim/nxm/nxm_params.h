@@ -47,6 +47,7 @@ struct NxmParams {
   double read_bytes_per_cycle = 0;
   double write_bytes_per_cycle = 0;
   uint64_t latency_cycles = 0;
+  bool offchip_memory = false;  // `offchip.memory:` binds a memory model instead of the link
   // Energy-table action names, chosen from the buffer sizes and dtype.
   std::string weight_sram, act_sram, out_sram, mac_action, mux_action;
 
@@ -83,8 +84,22 @@ struct Step {
   int64_t row0 = 0, rows = 0, tok0 = 0, toks = 0, k0 = 0, kt = 0;
   bool load_weights = true;  // false when the weights are resident from an earlier tile
   bool load_acts = true;
-  bool last = false;           // last chunk of its tile: outputs leave the array after it
-  uint64_t arrival_cycle = 0;  // set by the loader: when the step's operands are on chip
+  bool last = false;    // last chunk of its tile: outputs leave the array after it
+  uint64_t ticket = 0;  // set by the loader: its off-chip transfer (sim/core/offchip_port.h)
+};
+
+// Where the operands live off chip, as the loader and storer address them. Four regions
+// from address 0, each aligned to 4 KiB: compressed weight values, metadata, activations,
+// outputs. Each is stored tile-major, as a compiler lays operands out for a streaming DMA
+// engine: what one step fetches (a row block's K chunk of values, of metadata; a token
+// tile's K chunk of activations) and what one tile stores is one contiguous range.
+//   values   row block rb, chunk at k0: rb·rows·row_value_bytes + rows·kept(k0)·elem
+//   metadata row block rb, chunk c:     rb·rows·row_meta_bytes  + rows·c·chunk_meta_bytes
+//   acts     token tile at tok0, k0:    tok0·k·elem + toks·k0·elem
+//   outputs  tile (row0, tok0):         row0·n·4 + rows·tok0·4
+struct Layout {
+  uint64_t weights = 0, metadata = 0, acts = 0, outputs = 0, end = 0;
+  uint64_t row_value_bytes = 0, row_meta_bytes = 0, chunk_meta_bytes = 0;
 };
 
 NxmParams read_params(const Config& hw);
@@ -105,5 +120,15 @@ int64_t act_bytes(const NxmParams& p, const Step& s);
 int64_t load_bytes(const NxmParams& p, const Mapping& map, const Step& s);
 int64_t store_bytes(const Step& s);  // 4-byte int32 / fp32 outputs
 uint64_t compute_cycles(const NxmParams& p, const Mapping& map, const Step& s);
+
+Layout make_layout(const NxmParams& p, const NxmWorkload& w, const Mapping& map);
+// The ranges a step reads (values, metadata, activations; those it loads) and the range a
+// finished tile writes.
+struct AddressRange {
+  uint64_t address = 0, bytes = 0;
+};
+std::vector<AddressRange> load_ranges(const NxmParams& p, const NxmWorkload& w, const Mapping& map,
+                                      const Layout& l, const Step& s);
+AddressRange store_range(const NxmWorkload& w, const Layout& l, const Step& s);
 
 }  // namespace tessel::nxm

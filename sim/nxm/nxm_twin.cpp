@@ -9,6 +9,12 @@ class NxmAnalytical : public Experiment {
  public:
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
+    // The closed form has a link's constant bandwidth and latency; a memory's row hits,
+    // conflicts, refresh and read/write turnarounds need the cycle-level model.
+    if (params_.offchip_memory)
+      hw.fail("memory",
+              "nxm_analytical models the off-chip link only; run model 'nxm' to "
+              "simulate a memory, or set memory: link");
     workload_ = read_workload(workload);
     map_ = map_workload(params_, workload_, &hw, &workload);
     workload_.functional = false;  // closed-form model: timing and activity only

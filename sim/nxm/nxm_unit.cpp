@@ -6,23 +6,23 @@ namespace tessel::nxm {
 // FIFO depths match the buffer slots and the two output slots: at most `buffer_slots`
 // steps are between loader and array, so no FIFO write ever blocks (the analytical twin
 // relies on that).
-NxmUnit::NxmUnit(sc_core::sc_module_name name, const NxmParams& params, const Mapping& map,
-                 const std::vector<Step>& steps, int64_t tiles, const Operands* ops,
-                 sparse::MatrixI32* y32, sparse::MatrixF* yf, Counters& counters,
-                 TraceWriter* trace)
+NxmUnit::NxmUnit(sc_core::sc_module_name name, const NxmParams& params, const NxmWorkload& workload,
+                 const Mapping& map, const Layout& layout, const std::vector<Step>& steps,
+                 int64_t tiles, sim::OffchipPort& read_port, sim::OffchipPort& write_port,
+                 const Operands* ops, sparse::MatrixI32* y32, sparse::MatrixF* yf,
+                 Counters& counters, TraceWriter* trace)
     : sc_module(name),
       clock_(params.clock_ghz),
-      read_link_(clock_, params.read_bytes_per_cycle, params.latency_cycles),
-      write_link_(clock_, params.write_bytes_per_cycle, params.latency_cycles),
       loaded_("loaded", static_cast<int>(params.buffer_slots)),
       decoded_("decoded", static_cast<int>(params.buffer_slots)),
       free_buffers_("free_buffers", static_cast<int>(params.buffer_slots)),
       results_("results", 2),
       free_outputs_("free_outputs", 2),
-      loader("loader", steps, params, map, read_link_, clock_, counters, trace),
-      decoder("metadata_decoder", params, map, clock_, ops, counters, trace),
+      loader("loader", steps, params, workload, map, layout, read_port, clock_, counters, trace),
+      decoder("metadata_decoder", params, map, read_port, clock_, ops, counters, trace),
       pe_array("pe_array", params, map, clock_, ops, counters, trace),
-      storer("storer", tiles, params, write_link_, clock_, y32, yf, counters, trace) {
+      storer("storer", tiles, params, workload, layout, write_port, clock_, y32, yf, counters,
+             trace) {
   loader.free_buffers(free_buffers_);
   loader.loaded(loaded_);
   decoder.loaded(loaded_);

@@ -12,8 +12,10 @@ namespace tessel::nxm {
 
 SC_MODULE(NxmUnit) {
   // ops, y32, yf are null in timing-only mode.
-  NxmUnit(sc_core::sc_module_name name, const NxmParams& params, const Mapping& map,
-          const std::vector<Step>& steps, int64_t tiles, const Operands* ops,
+  // `read_port` and `write_port` may be the same port (a memory) or two links.
+  NxmUnit(sc_core::sc_module_name name, const NxmParams& params, const NxmWorkload& workload,
+          const Mapping& map, const Layout& layout, const std::vector<Step>& steps, int64_t tiles,
+          sim::OffchipPort& read_port, sim::OffchipPort& write_port, const Operands* ops,
           sparse::MatrixI32* y32, sparse::MatrixF* yf, Counters& counters, TraceWriter* trace);
 
   uint64_t finish_cycle() const {
@@ -25,8 +27,6 @@ SC_MODULE(NxmUnit) {
 
  private:
   sim::Clock clock_;
-  StreamLink read_link_;
-  StreamLink write_link_;
   sc_core::sc_fifo<Step> loaded_;
   sc_core::sc_fifo<DecodedStep> decoded_;
   sc_core::sc_fifo<int> free_buffers_;

@@ -6,8 +6,8 @@
 
 #include "runtime/core/counters.h"
 #include "runtime/core/trace_writer.h"
+#include "sim/core/offchip_port.h"
 #include "sim/nxm/messages.h"
-#include "sim/nxm/stream_link.h"
 
 namespace tessel::nxm {
 
@@ -17,7 +17,8 @@ SC_MODULE(Storer) {
   sc_core::sc_fifo_out<int> free_outputs;
 
   // y32 / yf (m x n) receive values in functional mode; null otherwise.
-  Storer(sc_core::sc_module_name name, int64_t tiles, const NxmParams& params, StreamLink& link,
+  Storer(sc_core::sc_module_name name, int64_t tiles, const NxmParams& params,
+         const NxmWorkload& workload, const Layout& layout, sim::OffchipPort& port,
          const sim::Clock& clock, sparse::MatrixI32* y32, sparse::MatrixF* yf, Counters& counters,
          TraceWriter* trace);
 
@@ -29,7 +30,9 @@ SC_MODULE(Storer) {
   void run();
   int64_t tiles_;
   const NxmParams& params_;
-  StreamLink& link_;
+  const NxmWorkload& workload_;
+  const Layout& layout_;
+  sim::OffchipPort& port_;
   const sim::Clock& clock_;
   sparse::MatrixI32* y32_;
   sparse::MatrixF* yf_;

@@ -1,0 +1,78 @@
+// Reading `hw.offchip` and building the ports of one run.
+#include "sim/system/offchip.h"
+
+#include <cmath>
+
+namespace tessel::sim {
+
+uint64_t OffchipSpec::capacity() const {
+  uint64_t c = 0;
+  for (const memory::TierSpec& t : hierarchy.tiers) c += t.capacity;
+  return c;
+}
+
+OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
+  OffchipSpec s;
+  const Config off = hw.child("offchip");
+  // GB/s divided by Gcycles/s gives bytes per cycle.
+  s.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / clock_ghz;
+  s.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / clock_ghz;
+  s.latency_cycles = static_cast<uint64_t>(
+      std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * clock_ghz));
+  // 64 B: a cache line, the unit GPU and accelerator DMA engines issue in; 4 KiB: AXI's
+  // largest burst. Enough outstanding requests to cover bandwidth × latency is the
+  // designer's choice (Little's law), so the default is generous and the key documented.
+  s.port.request_bytes = static_cast<uint64_t>(off.get_int_range("request_bytes", 8, 4096, 64));
+  if ((s.port.request_bytes & (s.port.request_bytes - 1)) != 0)
+    off.fail("request_bytes", "must be a power of two (requests are aligned to it)");
+  s.port.max_outstanding = off.get_int_range("max_outstanding", 1, 65536, 256);
+  if (!hw.has("memory") || hw.get<std::string>("memory") == "link") return s;
+  s.memory = true;
+  s.memory_file = hw.get_path("memory");
+  Config mem =
+      Config::load(s.memory_file, hw.key_path().empty() ? "memory" : hw.key_path() + ".memory");
+  const std::string model = mem.get<std::string>("model", "memory");
+  if (model != "memory")
+    mem.fail("model", "is '" + model +
+                          "': `memory:` must name a memory model's hardware "
+                          "file (configs/hw/memory/)");
+  s.hierarchy = memory::read_hierarchy(mem);
+  mem.reject_unused();
+  return s;
+}
+
+void check_fits(const OffchipSpec& spec, const Config& hw, uint64_t bytes,
+                const std::string& what) {
+  if (!spec.memory || bytes <= spec.capacity()) return;
+  hw.fail("memory", what + " needs " + std::to_string(bytes) + " bytes but the memory '" +
+                        spec.memory_file + "' holds " + std::to_string(spec.capacity()));
+}
+
+OffchipSystem::OffchipSystem(const OffchipSpec& spec, const Clock& clock, bool pipelined_link)
+    : spec_(spec) {
+  if (!spec_.memory) {
+    read_link_ = std::make_unique<LinkPort>(clock, spec_.read_bytes_per_cycle, spec_.latency_cycles,
+                                            pipelined_link);
+    write_link_ = std::make_unique<LinkPort>(clock, spec_.write_bytes_per_cycle,
+                                             spec_.latency_cycles, pipelined_link);
+    return;
+  }
+  memory_ = std::make_unique<memory::MemorySystem>(spec_.hierarchy);
+  port_ = std::make_unique<MemoryPort>("offchip_port", clock, spec_.port);
+  port_->socket.bind(memory_->socket());
+}
+
+void OffchipSystem::report(const sc_core::sc_time& end, Counters& counters,
+                           std::map<std::string, double>& metrics) {
+  if (!memory_) {
+    // The link's energy is the accelerator table's per-byte DRAM access figure.
+    counters.add("offchip", "dram_read_byte", read_link_->bytes_read() + write_link_->bytes_read());
+    counters.add("offchip", "dram_write_byte",
+                 read_link_->bytes_written() + write_link_->bytes_written());
+    return;
+  }
+  memory_->report(end, counters, metrics);
+  port_->report("offchip_port", counters);
+}
+
+}  // namespace tessel::sim
