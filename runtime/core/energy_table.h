@@ -28,6 +28,7 @@ class EnergyTable {
   double pj(const std::string& action) const;  // throws ConfigError naming the table
   const std::map<std::string, Action>& actions() const { return actions_; }
   const std::string& name() const { return name_; }
+  const std::string& file() const { return file_; }  // the YAML it was loaded from
   double node_nm() const { return node_nm_; }
   double vdd() const { return vdd_; }
 

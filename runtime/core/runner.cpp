@@ -110,6 +110,8 @@ SimResult execute(PreparedRun& run, TraceWriter* trace, const RunOutputs& output
   }
   r.counters = ctx.counters.flat();
   r.energy_pj = ctx.counters.energy_pj(run.energy);
+  for (const auto& [name, a] : ctx.counters.defined_actions())
+    r.energy_actions[name] = {a.pj, a.source};
   if (r.seconds == 0 && r.clock_ghz > 0)
     r.seconds = static_cast<double>(r.cycles) / (r.clock_ghz * 1e9);
   if (r.seconds > 0) {

@@ -35,6 +35,9 @@ nlohmann::json SimResult::to_json() const {
   // Only algorithm runs have these; leaving them out keeps simulation records as before.
   if (!labels.empty()) j["labels"] = labels;
   if (!artifacts.empty()) j["artifacts"] = artifacts;
+  // Only models that price actions themselves (memory devices) have these.
+  for (const auto& [name, a] : energy_actions)
+    j["energy_actions"][name] = {{"pj", a.pj}, {"source", a.source}};
   return j;
 }
 
@@ -59,6 +62,9 @@ SimResult SimResult::from_json(const nlohmann::json& j) {
   if (j.contains("labels")) r.labels = j.at("labels").get<std::map<std::string, std::string>>();
   if (j.contains("artifacts"))
     r.artifacts = j.at("artifacts").get<std::map<std::string, std::string>>();
+  if (j.contains("energy_actions"))
+    for (const auto& [name, a] : j.at("energy_actions").items())
+      r.energy_actions[name] = {a.at("pj").get<double>(), a.at("source").get<std::string>()};
   return r;
 }
 

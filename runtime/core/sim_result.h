@@ -34,6 +34,13 @@ struct SimResult {
   std::map<std::string, double> metrics;     // utilization, gflops, loss, recall, ...
   std::vector<Check> checks;
   std::map<std::string, std::string> labels;  // host_cpu, backend, index kind, ...
+  // Prices the model derived itself from its device parameters (Counters::define_action),
+  // action → pJ and how it was derived: a reader can check every energy without the code.
+  struct DerivedAction {
+    double pj = 0;
+    std::string source;
+  };
+  std::map<std::string, DerivedAction> energy_actions;
   // Artifact name → file path relative to the folder the run wrote into (a sweep's
   // results folder: "points/p0003/eval.jsonl").
   std::map<std::string, std::string> artifacts;

@@ -192,13 +192,7 @@ void DramController::report(const std::string& tier, const sc_time& end, Counter
   DramChannelStats s = total_stats();
   const uint64_t rank_cycles =
       static_cast<uint64_t>(end_cycle) * static_cast<uint64_t>(params_.ranks * params_.channels);
-  DramEnergy e = dram_energy(params_, s, rank_cycles);
-  auto fj = [](double pj) { return static_cast<uint64_t>(std::llround(pj * 1000)); };
-  counters.add(tier + ".activate", "energy_fj", fj(e.activate));
-  counters.add(tier + ".read", "energy_fj", fj(e.read));
-  counters.add(tier + ".write", "energy_fj", fj(e.write));
-  counters.add(tier + ".refresh", "energy_fj", fj(e.refresh));
-  counters.add(tier + ".background", "energy_fj", fj(e.background));
+  count_dram_energy(tier, params_, s, rank_cycles, counters);
   counters.stat(tier + ".act", s.act);
   counters.stat(tier + ".pre", s.pre);
   counters.stat(tier + ".rd", s.rd);

@@ -38,7 +38,8 @@ class MemoryDevice : public sc_core::sc_module {
 
   // Capacity in bytes: addresses at or beyond it are an error response.
   virtual uint64_t capacity() const = 0;
-  // Adds the device's energy (component "<tier>.<part>", action energy_fj) and statistics
+  // Adds the device's actions (component "<tier>.<part>", action "<tier>_<action>", priced
+  // by Counters::define_action from the device's own parameters) and statistics
   // ("<tier>.<name>") for a run that ended at `end`.
   virtual void report(const std::string& tier, const sc_core::sc_time& end, Counters& counters,
                       std::map<std::string, double>& metrics) = 0;

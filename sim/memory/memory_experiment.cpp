@@ -150,11 +150,11 @@ class MemoryExperiment : public Experiment {
         edge_ns *= 2;
       }
     }
-    double fj = 0;
-    for (const auto& kv : ctx.counters.flat())
-      if (kv.first.size() > 10 && kv.first.compare(kv.first.size() - 10, 10, ".energy_fj") == 0)
-        fj += static_cast<double>(kv.second);
-    if (bytes) r.metrics["energy_pj_per_byte"] = fj / 1000.0 / static_cast<double>(bytes);
+    // Every action of the hierarchy is priced by its device (define_action), so the
+    // energy is known here, before the runner applies the table (which adds nothing).
+    double pj = 0;
+    for (const auto& kv : ctx.counters.defined_energy_pj()) pj += kv.second;
+    if (bytes) r.metrics["energy_pj_per_byte"] = pj / static_cast<double>(bytes);
 
     // Bandwidth over time, as a counter track of the trace.
     if (ctx.trace && span_ns > 0) {

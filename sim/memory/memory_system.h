@@ -54,7 +54,8 @@ class MemorySystem {
   const HierarchySpec& spec() const { return spec_; }
   MemoryDevice& device(size_t tier) { return *devices_[tier]; }
   int decode(uint64_t address) const { return router_->decode(address); }
-  // Energy (action energy_fj) and statistics of every tier and link, for a run ending at `end`.
+  // Priced actions (Counters::define_action) and statistics of every tier and link, for a
+  // run ending at `end`.
   void report(const sc_core::sc_time& end, Counters& counters,
               std::map<std::string, double>& metrics);
 

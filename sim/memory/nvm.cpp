@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace tessel::memory {
 
@@ -95,12 +96,19 @@ void Nvm::report(const std::string& tier, const sc_time&, Counters& counters,
     s.rmw += d.stats().rmw;
     s.buffer_hits += d.stats().buffer_hits;
   }
+  // Media energy per line read or written (device file nvm.energy: pJ per bit).
   const double bits = static_cast<double>(params_.line_bytes) * 8;
-  auto fj = [](double pj) { return static_cast<uint64_t>(std::llround(pj * 1000)); };
-  counters.add(tier + ".media_read", "energy_fj",
-               fj(static_cast<double>(s.media_read_lines) * bits * params_.read_pj_per_bit));
-  counters.add(tier + ".media_write", "energy_fj",
-               fj(static_cast<double>(s.media_write_lines) * bits * params_.write_pj_per_bit));
+  auto count = [&](const std::string& part, double pj_per_bit, uint64_t lines) {
+    const std::string action = tier + "_" + part + "_line";
+    char source[160];
+    std::snprintf(source, sizeof source, "NVM media %s of a %llu B line: %g bits x %g pJ/bit",
+                  part == "media_read" ? "read" : "write",
+                  static_cast<unsigned long long>(params_.line_bytes), bits, pj_per_bit);
+    counters.define_action(action, bits * pj_per_bit, source);
+    counters.add(tier + "." + part, action, lines);
+  };
+  count("media_read", params_.read_pj_per_bit, s.media_read_lines);
+  count("media_write", params_.write_pj_per_bit, s.media_write_lines);
   counters.stat(tier + ".media_read_lines", s.media_read_lines);
   counters.stat(tier + ".media_write_lines", s.media_write_lines);
   counters.stat(tier + ".rmw", s.rmw);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace tessel::memory {
 
@@ -95,9 +96,13 @@ void PcieLink::b_transport(tlm::tlm_generic_payload& p, sc_time& d) {
 
 void PcieLink::report(const std::string& name, Counters& counters,
                       std::map<std::string, double>& metrics) {
-  counters.add(name + ".serdes", "energy_fj",
-               static_cast<uint64_t>(std::llround(static_cast<double>(down_bytes_ + up_bytes_) * 8 *
-                                                  params_.pj_per_bit * 1000)));
+  // SerDes energy per byte on the wire (TLP overhead included), both directions.
+  char source[160];
+  std::snprintf(source, sizeof source, "PCIe SerDes per wire byte: 8 bits x %g pJ/bit%s",
+                params_.pj_per_bit,
+                params_.pj_per_bit > 0 ? "" : " (link file sets no pj_per_bit)");
+  counters.define_action(name + "_serdes_byte", 8 * params_.pj_per_bit, source);
+  counters.add(name + ".serdes", name + "_serdes_byte", down_bytes_ + up_bytes_);
   counters.stat(name + ".wire_bytes_down", down_bytes_);
   counters.stat(name + ".wire_bytes_up", up_bytes_);
   metrics[name + ".raw_gbps"] = params_.raw_gbps();

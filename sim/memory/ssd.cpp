@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace tessel::memory {
 
@@ -64,13 +65,20 @@ void Ssd::report(const std::string& tier, const sc_time&, Counters& counters,
                  std::map<std::string, double>& metrics) {
   const Ftl::Stats& s = ftl_.stats();
   const FlashArray::Stats& f = ftl_.flash().stats();
-  auto fj = [](double pj) { return static_cast<uint64_t>(std::llround(pj * 1000)); };
-  counters.add(tier + ".page_read", "energy_fj",
-               fj(static_cast<double>(f.page_reads) * params_.read_pj));
-  counters.add(tier + ".page_program", "energy_fj",
-               fj(static_cast<double>(f.page_programs) * params_.program_pj));
-  counters.add(tier + ".erase", "energy_fj",
-               fj(static_cast<double>(f.block_erases) * params_.erase_pj));
+  // NAND array energy per operation: VCC x ICC over the operation time (ftl.cpp).
+  auto count = [&](const std::string& part, const std::string& action, const char* what, double pj,
+                   double us, uint64_t n) {
+    char source[160];
+    std::snprintf(source, sizeof source, "NAND %s: VCC x ICC x %g us = %g mW x %g us", what, us,
+                  us > 0 ? pj / (us * 1e3) : 0.0, us);
+    counters.define_action(tier + "_" + action, pj, source);
+    counters.add(tier + "." + part, tier + "_" + action, n);
+  };
+  count("page_read", "page_read", "page read (tR)", params_.read_pj, params_.read_us, f.page_reads);
+  count("page_program", "page_program", "page program (tPROG)", params_.program_pj,
+        params_.program_us, f.page_programs);
+  count("erase", "block_erase", "block erase (tBERS)", params_.erase_pj, params_.erase_us,
+        f.block_erases);
   counters.stat(tier + ".page_reads", f.page_reads);
   counters.stat(tier + ".page_programs", f.page_programs);
   counters.stat(tier + ".erases", f.block_erases);
