@@ -19,9 +19,18 @@ void report_training(Trainer& trainer, const TrainResult& t, bool resumed, doubl
                      const std::string& artifact_dir, SimResult& r) {
   const TrainConfig& config = trainer.config();
   r.metrics["steps"] = static_cast<double>(t.steps);
-  r.metrics["tokens"] = static_cast<double>(t.tokens);
-  r.metrics["wall_s"] = t.train_seconds;
-  r.metrics["cpu_s"] = process_cpu_seconds() - cpu_start;
+  // Totals from step 0 and of the training loop (evaluations and checkpoints included, the
+  // set-up before the first step not): a run resumed from a checkpoint reports the whole
+  // training, as an uninterrupted run does, and its own part as session_*.
+  // process_cpu_s is this process's CPU time, set-up included.
+  r.metrics["tokens"] = static_cast<double>(t.tokens_total);
+  r.metrics["wall_s"] = t.wall_total_s;
+  r.metrics["cpu_s"] = t.cpu_total_s;
+  r.metrics["process_cpu_s"] = process_cpu_seconds() - cpu_start;
+  if (resumed) {
+    r.metrics["session_tokens"] = static_cast<double>(t.tokens);
+    r.metrics["session_wall_s"] = t.train_seconds;
+  }
   r.metrics[config.task == "mnist" ? "examples_per_s" : "tokens_per_s"] = t.tokens_per_second();
   r.metrics["parameters"] = static_cast<double>(trainer.params().size());
   if (!t.losses.empty()) r.metrics["train_loss"] = t.losses.back();

@@ -1,5 +1,6 @@
 // Training loop: config reading, batches, steps, evaluation, progress, checkpoints.
 #include "models/nn/trainer.h"
+#include "models/nn/train_report.h"
 
 #include <omp.h>
 
@@ -914,6 +915,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   const Totals& t = totals_;
   c.meta["totals"] = {{"tokens", t.tokens},
                       {"wall_s", t.wall_s},
+                      {"cpu_s", t.cpu_s},
                       {"train_s", t.train_s},
                       {"blocks_executed", t.blocks_executed},
                       {"block_slots", t.block_slots},
@@ -973,6 +975,7 @@ void Trainer::load_checkpoint(const std::string& path) {
     const nlohmann::json& j = c.meta.at("totals");
     totals_.tokens = j.value("tokens", int64_t{0});
     totals_.wall_s = j.value("wall_s", 0.0);
+    totals_.cpu_s = j.value("cpu_s", 0.0);
     totals_.train_s = j.value("train_s", 0.0);
     totals_.blocks_executed = j.value("blocks_executed", int64_t{0});
     totals_.block_slots = j.value("block_slots", int64_t{0});
@@ -1049,6 +1052,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
   const double t0 = now();
   // Wall time and time in steps of the sessions before this one (a resumed run).
   const double wall_before = totals_.wall_s, train_before = totals_.train_s;
+  const double cpu_before = totals_.cpu_s, cpu0 = process_cpu_seconds();
   auto do_eval = [&] {
     EvalPoint e = evaluate();
     e.tokens = totals_.tokens;
@@ -1089,6 +1093,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     r.step_seconds += step_end - step_start;
     totals_.train_s = train_before + r.step_seconds;
     totals_.wall_s = wall_before + (step_end - t0);
+    totals_.cpu_s = cpu_before + (process_cpu_seconds() - cpu0);
     if (last_diverged_) {
       // stability.on_divergence: stop. The step's update was not applied; no checkpoint
       // (a resumed run would diverge again), the evaluations so far are kept.
@@ -1207,6 +1212,8 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
   r.train_seconds = now() - t0;
   r.steps = step_;
   r.tokens_total = totals_.tokens;
+  r.wall_total_s = totals_.wall_s;
+  r.cpu_total_s = totals_.cpu_s;
   r.blocks_executed = totals_.blocks_executed;
   r.block_slots = totals_.block_slots;
   r.blocks_expected = totals_.blocks_expected;

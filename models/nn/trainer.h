@@ -209,8 +209,11 @@ struct TrainResult {
   // LM on documents: mean loss over eval.batches fixed windows of the test split, once at
   // the end (-1: not run).
   double test_loss = -1;
-  // Counted from step 0 (a resumed run continues the counts in its checkpoint).
+  // Counted from step 0 (a resumed run continues the counts in its checkpoint): tokens,
+  // wall time and CPU time of the training loop (evaluations and checkpoints included, the
+  // set-up before the first step not), up to the last step.
   int64_t tokens_total = 0;
+  double wall_total_s = 0, cpu_total_s = 0;
   // Transformer blocks that ran in training steps, and the expected number under PLD
   // (Σ_t Σ_l p_l(t); equal to the slots without layer dropping), out of steps × layers.
   int64_t blocks_executed = 0, block_slots = 0;
@@ -357,6 +360,7 @@ class Trainer {
   struct Totals {
     int64_t tokens = 0;
     double wall_s = 0, train_s = 0;  // wall time and time in steps, to the last step
+    double cpu_s = 0;                // CPU time of the training loop, to the last step
     int64_t blocks_executed = 0, block_slots = 0;
     double blocks_expected = 0;
     double loss_min = 0;  // running minimum of the training loss (valid when steps > 0)

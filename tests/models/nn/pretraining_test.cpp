@@ -17,6 +17,7 @@
 #include <regex>
 #include <sstream>
 
+#include "models/nn/train_report.h"
 #include "models/nn/trainer.h"
 #include "runtime/core/error.h"
 #include "tests/support/ustar.h"
@@ -531,15 +532,32 @@ TEST(PretrainTotals, ResumedRunContinuesTheCounts) {
   const std::string a = temp_dir("straight"), b = temp_dir("resumed");
   Trainer straight(c, a);
   const TrainResult ra = straight.run(nullptr);
+  double first_cpu = 0, first_wall = 0;
   {
     Trainer first(c, b);
-    first.run(nullptr, 7);
+    const TrainResult r1 = first.run(nullptr, 7);
+    first_cpu = r1.cpu_total_s;
+    first_wall = r1.wall_total_s;
   }
   Trainer second(c, b);
   ASSERT_TRUE(second.resume());
   const TrainResult rb = second.run(nullptr);
   EXPECT_EQ(rb.tokens_total, ra.tokens_total);
   EXPECT_LT(rb.tokens, ra.tokens);  // this session's part
+  // Times continue too: the checkpoint carries the first session's CPU and wall time.
+  EXPECT_GT(first_cpu, 0);
+  EXPECT_GT(rb.cpu_total_s, first_cpu);
+  // (Totals run to the last step; this session's train_seconds also holds the final
+  // evaluation.)
+  EXPECT_GT(rb.wall_total_s, first_wall);
+  EXPECT_LE(rb.wall_total_s - first_wall, rb.train_seconds + 1e-9);
+  // The result reports the whole training (what an uninterrupted run reports), and this
+  // session's part beside it.
+  SimResult report;
+  report_training(second, rb, true, process_cpu_seconds(), "", report);
+  EXPECT_EQ(report.metrics.at("tokens"), static_cast<double>(ra.tokens_total));
+  EXPECT_EQ(report.metrics.at("session_tokens"), static_cast<double>(rb.tokens));
+  EXPECT_EQ(report.metrics.at("cpu_s"), rb.cpu_total_s);
   EXPECT_EQ(rb.blocks_executed, ra.blocks_executed);
   EXPECT_NEAR(rb.blocks_expected, ra.blocks_expected, 1e-9);
   EXPECT_EQ(rb.reached_target, ra.reached_target);
