@@ -1,4 +1,4 @@
-// The demo MAC-array GEMM accelerator: loader → PE array → storer over two off-chip links.
+// The demo MAC-array GEMM accelerator: loader → PE array → storer over an off-chip port.
 #pragma once
 
 #include <systemc>
@@ -13,10 +13,13 @@
 namespace tessel::mac_array {
 
 SC_MODULE(MacArray) {
-  // a, b, c are null in timing-only mode.
-  MacArray(sc_core::sc_module_name name, const MacArrayParams& params,
-           const std::vector<Chunk>& chunks, int64_t tiles, const linalg::MatrixI8* a,
-           const linalg::MatrixI8* b, linalg::MatrixI32* c, Counters& counters, TraceWriter* trace);
+  // a, b, c are null in timing-only mode. `read_port` and `write_port` may be the same port
+  // (a memory) or two links (sim/system/offchip.h).
+  MacArray(sc_core::sc_module_name name, const MacArrayParams& params, const GemmWorkload& workload,
+           const Layout& layout, const std::vector<Chunk>& chunks, int64_t tiles,
+           const sim::Clock& clock, sim::OffchipPort& read_port, sim::OffchipPort& write_port,
+           const linalg::MatrixI8* a, const linalg::MatrixI8* b, linalg::MatrixI32* c,
+           Counters& counters, TraceWriter* trace);
 
   uint64_t finish_cycle() const {
     return storer.finish_cycle();
@@ -26,9 +29,6 @@ SC_MODULE(MacArray) {
   }
 
  private:
-  sim::Clock clock_;
-  sim::OffchipLink read_link_;
-  sim::OffchipLink write_link_;
   sc_core::sc_fifo<Chunk> loaded_;
   sc_core::sc_fifo<int> free_buffers_;
   sc_core::sc_fifo<OutputTile> results_;

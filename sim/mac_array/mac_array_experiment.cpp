@@ -5,6 +5,7 @@
 #include "runtime/core/registry.h"
 #include "runtime/core/seed.h"
 #include "sim/mac_array/mac_array.h"
+#include "sim/system/offchip.h"
 
 namespace tessel::mac_array {
 namespace {
@@ -21,6 +22,9 @@ class MacArrayExperiment : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
     workload_ = read_workload(workload);
+    layout_ = make_layout(workload_);
+    offchip_ = sim::read_offchip(hw, params_.clock_ghz);
+    sim::check_fits(offchip_, hw, layout_.end, "the GEMM's layout (A, B and C, tile-major)");
   }
 
   SimResult run(RunContext& ctx) override {
@@ -36,8 +40,13 @@ class MacArrayExperiment : public Experiment {
       c = linalg::MatrixI32::Zero(workload_.m, workload_.n);
     }
     const bool f = workload_.functional;
+    const sim::Clock clock(params_.clock_ghz);
+    // One outstanding request on a link (latency + transfer per chunk, serialised), as the
+    // model's DMA engine has always been; with a memory the port's outstanding cap applies.
+    sim::OffchipSystem offchip(offchip_, clock, /*pipelined_link=*/false);
     auto top =
-        std::make_unique<MacArray>("mac_array", params_, chunks, tiles, f ? &a : nullptr,
+        std::make_unique<MacArray>("mac_array", params_, workload_, layout_, chunks, tiles, clock,
+                                   offchip.read_port(), offchip.write_port(), f ? &a : nullptr,
                                    f ? &b : nullptr, f ? &c : nullptr, ctx.counters, ctx.trace);
     sc_core::sc_start();
     SimResult r;
@@ -45,6 +54,8 @@ class MacArrayExperiment : public Experiment {
     if (r.cycles == 0)
       throw SimError("mac_array: simulation ended before the last tile was stored");
     r.clock_ghz = params_.clock_ghz;
+    offchip.report(clock.cycles(r.cycles), ctx.counters, r.metrics);
+    r.labels["offchip"] = offchip_.label();
     double macs = static_cast<double>(workload_.m) * workload_.n * workload_.k;
     r.metrics["utilization"] = macs / (static_cast<double>(params_.rows * params_.cols) * r.cycles);
     r.metrics["gflops"] = 2 * macs * params_.clock_ghz / static_cast<double>(r.cycles);
@@ -72,6 +83,8 @@ class MacArrayExperiment : public Experiment {
  private:
   MacArrayParams params_;
   GemmWorkload workload_;
+  Layout layout_;
+  sim::OffchipSpec offchip_;
 };
 
 }  // namespace

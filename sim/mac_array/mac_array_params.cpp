@@ -22,6 +22,9 @@ MacArrayParams read_params(const Config& hw) {
                               std::to_string(p.cols) + " tile need " +
                               std::to_string(2 * (p.rows + p.cols)) + " bytes");
   Config off = hw.child("offchip");
+  // With `memory:` a simulated memory sets bandwidth and latency (sim/system/offchip.h);
+  // the cycle-level model reads the rest of that choice there.
+  p.offchip_memory = hw.has("memory") && hw.get<std::string>("memory") != "link";
   // GB/s divided by Gcycles/s gives bytes per cycle.
   p.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
   p.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / p.clock_ghz;
@@ -70,6 +73,32 @@ std::vector<Chunk> schedule(const MacArrayParams& p, const GemmWorkload& w) {
     }
   }
   return chunks;
+}
+
+Layout make_layout(const GemmWorkload& w) {
+  auto align = [](uint64_t x) { return (x + 4095) / 4096 * 4096; };
+  const uint64_t m = static_cast<uint64_t>(w.m), n = static_cast<uint64_t>(w.n),
+                 k = static_cast<uint64_t>(w.k);
+  Layout l;
+  l.a = 0;
+  l.b = align(l.a + m * k);
+  l.c = align(l.b + k * n);
+  l.end = align(l.c + m * n * 4);
+  return l;
+}
+
+std::vector<AddressRange> load_ranges(const GemmWorkload& w, const Layout& l, const Chunk& ch) {
+  const uint64_t k = static_cast<uint64_t>(w.k), kt = static_cast<uint64_t>(ch.kt),
+                 k0 = static_cast<uint64_t>(ch.k0), rows = static_cast<uint64_t>(ch.rows),
+                 cols = static_cast<uint64_t>(ch.cols);
+  return {{l.a + static_cast<uint64_t>(ch.row0) * k + rows * k0, rows * kt},
+          {l.b + static_cast<uint64_t>(ch.col0) * k + cols * k0, kt * cols}};
+}
+
+AddressRange store_range(const GemmWorkload& w, const Layout& l, const Chunk& ch) {
+  const uint64_t n = static_cast<uint64_t>(w.n);
+  return {l.c + (static_cast<uint64_t>(ch.row0) * n + static_cast<uint64_t>(ch.rows * ch.col0)) * 4,
+          ch.store_bytes()};
 }
 
 }  // namespace tessel::mac_array

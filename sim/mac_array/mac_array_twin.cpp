@@ -9,6 +9,11 @@ class MacArrayAnalytical : public Experiment {
  public:
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
+    if (params_.offchip_memory)
+      hw.fail("memory",
+              "mac_array_analytical models the off-chip link only (bandwidth and "
+              "latency of `offchip:`); run model mac_array for a simulated memory, "
+              "or set `memory: link`");
     workload_ = read_workload(workload);
     workload_.functional = false;  // closed-form model: timing and activity only
   }

@@ -6,11 +6,12 @@
 namespace tessel::mac_array {
 
 PeArray::PeArray(sc_core::sc_module_name name, const MacArrayParams& params,
-                 const sim::Clock& clock, const linalg::MatrixI8* a, const linalg::MatrixI8* b,
-                 Counters& counters, TraceWriter* trace)
+                 const sim::Clock& clock, sim::OffchipPort& read_port, const linalg::MatrixI8* a,
+                 const linalg::MatrixI8* b, Counters& counters, TraceWriter* trace)
     : sc_module(name),
       params_(params),
       clock_(clock),
+      read_port_(read_port),
       a_(a),
       b_(b),
       counters_(counters),
@@ -25,6 +26,9 @@ void PeArray::run() {
   int64_t tiles_done = 0;
   for (;;) {
     Chunk ch = loaded.read();
+    // The loader hands a chunk over once its last byte is requested; its data is usable
+    // when the transfer completes (at once for a one-outstanding link).
+    read_port_.wait_done(ch.ticket);
     double start = clock_.now_ns();
     // Each cycle every active PE(r, c) multiplies A[r][k] (broadcast along the row) by
     // B[k][c] (broadcast along the column) and adds into its accumulator.

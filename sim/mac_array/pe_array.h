@@ -9,6 +9,7 @@
 #include "models/linalg/gemm_reference.h"
 #include "runtime/core/counters.h"
 #include "runtime/core/trace_writer.h"
+#include "sim/core/offchip_port.h"
 #include "sim/core/sc_runtime.h"
 #include "sim/mac_array/mac_array_params.h"
 
@@ -34,10 +35,11 @@ SC_MODULE(PeArray) {
   sc_core::sc_fifo_in<int> free_outputs;  // a token per free output-buffer slot
   sc_core::sc_fifo_out<OutputTile> results;
 
-  // `a`, `b` are null in timing-only mode.
+  // `a`, `b` are null in timing-only mode. `read_port` is the loader's: a chunk is used
+  // once its transfer is complete.
   PeArray(sc_core::sc_module_name name, const MacArrayParams& params, const sim::Clock& clock,
-          const linalg::MatrixI8* a, const linalg::MatrixI8* b, Counters& counters,
-          TraceWriter* trace);
+          sim::OffchipPort& read_port, const linalg::MatrixI8* a, const linalg::MatrixI8* b,
+          Counters& counters, TraceWriter* trace);
 
   uint64_t busy_cycles() const {
     return busy_cycles_;
@@ -47,6 +49,7 @@ SC_MODULE(PeArray) {
   void run();
   const MacArrayParams& params_;
   const sim::Clock& clock_;
+  sim::OffchipPort& read_port_;
   const linalg::MatrixI8* a_;
   const linalg::MatrixI8* b_;
   Counters& counters_;

@@ -1,0 +1,228 @@
+// The MAC array on a simulated memory: its off-chip layout, the requests its dataflow makes,
+// agreement with the link when the memory is never the bottleneck, and bad memory configs.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/core/error.h"
+#include "runtime/core/runner.h"
+#include "sim/mac_array/mac_array_params.h"
+#include "tests/sim/in_child.h"
+
+namespace tessel::mac_array {
+namespace {
+
+const std::string kSrc = TESSEL_SOURCE_DIR;
+
+// An experiment on configs/hw/mac_array/base.yaml with `hw_extra` merged over it.
+std::string experiment_yaml(const std::string& model, const std::string& hw_extra,
+                            const std::string& workload) {
+  return "seed: 3\nhw:\n  base: " + kSrc + "/configs/hw/mac_array/base.yaml\n  model: " + model +
+         "\n" + hw_extra + "workload: " + workload + "\n";
+}
+
+// The experiment as a file (`base:` is resolved by loading files), named after the test so
+// that tests running in parallel do not share it.
+std::string write_experiment(const std::string& yaml, const std::string& suffix = "") {
+  const std::string path = std::string(TESSEL_BINARY_DIR) + "/tests/sim/mac_array/" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                           suffix + ".yaml";
+  std::ofstream(path) << yaml;
+  return path;
+}
+
+SimResult run(const std::string& yaml, const std::string& suffix = "") {
+  return run_experiment(load_experiment(write_experiment(yaml, suffix)));
+}
+
+// The message of the ConfigError that configuring `yaml` throws ("" when none).
+std::string config_error(const std::string& yaml) {
+  try {
+    prepare_experiment(load_experiment(write_experiment(yaml)));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// m = 20, n = 12, k = 40 on 8x8 PEs with a 512-byte buffer: K chunks of 512 / 2 / 16 = 16.
+// Regions: A = 800 bytes at 0, B = 480 bytes at 4096, C = 960 bytes at 8192, end 12288.
+TEST(MacArrayLayout, EdgeTileAddressesByHand) {
+  GemmWorkload w;
+  w.m = 20, w.n = 12, w.k = 40;
+  const Layout l = make_layout(w);
+  EXPECT_EQ(l.a, 0u);
+  EXPECT_EQ(l.b, 4096u);
+  EXPECT_EQ(l.c, 8192u);
+  EXPECT_EQ(l.end, 12288u);
+  // The corner chunk: rows 16..19, columns 8..11, K 32..39.
+  Chunk corner;
+  corner.row0 = 16, corner.rows = 4, corner.col0 = 8, corner.cols = 4, corner.k0 = 32,
+  corner.kt = 8;
+  auto r = load_ranges(w, l, corner);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].address, 16u * 40 + 4 * 32);        // 768: two full row blocks, 2 chunks
+  EXPECT_EQ(r[0].bytes, 32u);                        // 4 rows x 8 K
+  EXPECT_EQ(r[1].address, 4096u + 8 * 40 + 4 * 32);  // 4544
+  EXPECT_EQ(r[1].bytes, 32u);
+  AddressRange c = store_range(w, l, corner);
+  EXPECT_EQ(c.address, 8192u + (16 * 12 + 4 * 8) * 4);  // 9088
+  EXPECT_EQ(c.bytes, 64u);
+  // A full chunk: rows 8..15, columns 0..7, K 16..31.
+  Chunk mid;
+  mid.row0 = 8, mid.rows = 8, mid.col0 = 0, mid.cols = 8, mid.k0 = 16, mid.kt = 16;
+  r = load_ranges(w, l, mid);
+  EXPECT_EQ(r[0].address, 448u);
+  EXPECT_EQ(r[0].bytes, 128u);
+  EXPECT_EQ(r[1].address, 4224u);
+  EXPECT_EQ(r[1].bytes, 128u);
+  c = store_range(w, l, mid);
+  EXPECT_EQ(c.address, 8576u);
+  EXPECT_EQ(c.bytes, 256u);
+}
+
+// Over the whole schedule, the distinct A ranges, B ranges and C ranges tile their regions
+// exactly: every byte is fetched (stored) from one place, and no two blocks overlap.
+TEST(MacArrayLayout, ChunksTileEachRegionExactly) {
+  MacArrayParams p;
+  p.rows = 8, p.cols = 8, p.buffer_bytes = 512;
+  GemmWorkload w;
+  w.m = 20, w.n = 12, w.k = 40;
+  const Layout l = make_layout(w);
+  std::vector<std::pair<uint64_t, uint64_t>> a, b, c;
+  for (const Chunk& ch : schedule(p, w)) {
+    auto r = load_ranges(w, l, ch);
+    a.push_back({r[0].address, r[0].bytes});
+    b.push_back({r[1].address, r[1].bytes});
+    if (ch.last) c.push_back({store_range(w, l, ch).address, store_range(w, l, ch).bytes});
+  }
+  auto covers = [](std::vector<std::pair<uint64_t, uint64_t>> v, uint64_t from, uint64_t bytes) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    uint64_t at = from;
+    for (auto [addr, n] : v) {
+      if (addr != at) return false;
+      at += n;
+    }
+    return at == from + bytes;
+  };
+  EXPECT_TRUE(covers(a, l.a, 20 * 40));
+  EXPECT_TRUE(covers(b, l.b, 40 * 12));
+  EXPECT_TRUE(covers(c, l.c, 20 * 12 * 4));
+  EXPECT_EQ(c.size(), 3u * 2);  // 3 row blocks x 2 column blocks, each stored once
+}
+
+// `memory: link` is the link path: the SystemC model and its twin agree to the cycle and
+// count the same off-chip bytes (the link's counters come from sim/system/offchip.h).
+TEST(MacArrayMemory, LinkPathEqualsTwin) {
+  const std::string hw = "  memory: link\n  buffer_kib: 4\n";
+  const std::string wl = "{kind: gemm, m: 40, n: 24, k: 72}";
+  SimResult sim = run(experiment_yaml("mac_array", hw, wl), "_sim");
+  SimResult twin = run(experiment_yaml("mac_array_analytical", hw, wl), "_twin");
+  EXPECT_TRUE(sim.checks_passed());
+  EXPECT_EQ(sim.cycles, twin.cycles);
+  EXPECT_EQ(sim.counters, twin.counters);
+  EXPECT_EQ(sim.labels.at("offchip"), "link");
+  // Bytes by hand: every chunk fetches its A rows and B columns for its K range, and the
+  // 16x16 tiling refetches A once per column block (2) and B once per row block (3).
+  EXPECT_EQ(sim.counters.at("offchip.dram_read_byte"), 40u * 72 * 2 + 72u * 24 * 3);
+  EXPECT_EQ(sim.counters.at("offchip.dram_write_byte"), 40u * 24 * 4);
+}
+
+// 16x16 output on 8x8 PEs, K = 64 in chunks of 1024 / 2 / 16 = 32: 4 tiles x 2 chunks, each
+// reading 8x32 of A and 32x8 of B (512 bytes) and each tile writing 8x8x4 = 256 bytes. The
+// layout puts every range on a 64-byte boundary (A rows 64 bytes, B at 4096, C at 8192, tile
+// offsets multiples of 256), so requests are exactly bytes / 64.
+TEST(MacArrayMemory, RequestsAndBytesAreTheDataflows) {
+  const std::string hw = "  rows: 8\n  cols: 8\n  buffer_kib: 1\n  memory: " + kSrc +
+                         "/configs/hw/memory/ddr4_3200.yaml\n"
+                         "  offchip: {request_bytes: 64, max_outstanding: 16}\n";
+  SimResult r = run(experiment_yaml("mac_array", hw, "{kind: gemm, m: 16, n: 16, k: 64}"));
+  EXPECT_TRUE(r.checks_passed());
+  const uint64_t read = 4 * 2 * (8 * 32 + 32 * 8), written = 4 * 8 * 8 * 4;
+  EXPECT_EQ(read, 4096u);
+  EXPECT_EQ(r.counters.at("offchip_port.read_bytes"), read);
+  EXPECT_EQ(r.counters.at("offchip_port.write_bytes"), written);
+  EXPECT_EQ(r.counters.at("offchip_port.requests"), (read + written) / 64);  // 80
+  // One DDR4 burst is BL8 x 8 bytes = 64 bytes: one column command per request.
+  EXPECT_EQ(r.counters.at("dram.rd"), read / 64);
+  EXPECT_EQ(r.counters.at("dram.wr"), written / 64);
+  // The memory prices its own traffic: no link bytes are charged besides it.
+  EXPECT_EQ(r.counters.count("offchip.dram_read_byte"), 0u);
+  EXPECT_EQ(r.counters.count("offchip.dram_write_byte"), 0u);
+  EXPECT_GT(r.energy_pj.at("dram.read"), 0);
+  EXPECT_GT(r.energy_pj.at("dram.write"), 0);
+  double sum = 0;
+  for (const auto& [component, pj] : r.energy_pj) sum += pj;
+  EXPECT_NEAR(sum, r.total_energy_pj(), 1e-9 * sum);
+  EXPECT_NE(r.labels.at("offchip").find("ddr4_3200.yaml"), std::string::npos);
+}
+
+// A memory that is never the bottleneck (HBM2e widened to 64 pseudo-channels, 1638.4 GB/s)
+// against a link of the same bandwidth and its unloaded read latency ((RCD 20 + CL 28 +
+// BL/2 2) x 0.625 ns = 31 ns): the 256^3 GEMM is compute-bound on both, so cycles agree
+// within 1% (the goal). Two SystemC runs: each in its own child process.
+TEST(MacArrayMemory, FastMemoryMatchesLinkWithinOnePercent) {
+  const std::string wl = "{kind: gemm, m: 256, n: 256, k: 256, functional: false}";
+  const double link = tessel::testing::in_child([&] {
+    return static_cast<double>(
+        run(experiment_yaml("mac_array",
+                            "  offchip: {read_gbps: 1638.4, write_gbps: 1638.4, latency_ns: 31}\n",
+                            wl),
+            "_link")
+            .cycles);
+  });
+  const double mem = tessel::testing::in_child([&] {
+    return static_cast<double>(
+        run(experiment_yaml("mac_array",
+                            "  memory: " + kSrc + "/tests/sim/mac_array/fast_hbm2e.yaml\n" +
+                                "  offchip: {request_bytes: 64, max_outstanding: 512}\n",
+                            wl),
+            "_memory")
+            .cycles);
+  });
+  ASSERT_FALSE(std::isnan(link));
+  ASSERT_FALSE(std::isnan(mem));
+  // Compute alone: 256 tiles of 256 K steps + 3 pipeline stages.
+  EXPECT_GT(link, 256.0 * 259);
+  EXPECT_GT(mem, 256.0 * 259);
+  EXPECT_NEAR(mem, link, 0.01 * link);
+}
+
+TEST(MacArrayMemory, MemoryFileThatIsNoMemoryModelIsAConfigError) {
+  const std::string msg = config_error(
+      experiment_yaml("mac_array", "  memory: " + kSrc + "/configs/hw/mac_array/large.yaml\n",
+                      "{kind: gemm, m: 16, n: 16, k: 16}"));
+  EXPECT_NE(msg.find("configs/hw/mac_array/base.yaml"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("hw.memory.model"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("memory model's hardware file"), std::string::npos) << msg;
+}
+
+// tiny_ddr4.yaml holds 16 banks x 1 row x 64 columns x 8 bytes = 8192 bytes; a 64^3 GEMM
+// needs A 4096 + B 4096 + C 16384 = 24576 bytes (regions 4 KiB-aligned).
+TEST(MacArrayMemory, LayoutBiggerThanMemoryIsAConfigError) {
+  const std::string msg = config_error(
+      experiment_yaml("mac_array", "  memory: " + kSrc + "/tests/sim/mac_array/tiny_ddr4.yaml\n",
+                      "{kind: gemm, m: 64, n: 64, k: 64}"));
+  EXPECT_NE(msg.find("IsAConfigError.yaml:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("hw.memory:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("needs 24576 bytes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("holds 8192"), std::string::npos) << msg;
+}
+
+TEST(MacArrayMemory, TwinWithMemoryIsAConfigError) {
+  const std::string msg = config_error(experiment_yaml(
+      "mac_array_analytical", "  memory: " + kSrc + "/configs/hw/memory/ddr4_3200.yaml\n",
+      "{kind: gemm, m: 16, n: 16, k: 16}"));
+  EXPECT_NE(msg.find("IsAConfigError.yaml:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("hw.memory:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("link only"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace tessel::mac_array
