@@ -297,8 +297,10 @@ Table points_table(const Analysis& a) {
   const bool has_util = any_metric(a.points, "utilization");
   const bool has_gflops = any_metric(a.points, "gflops");
   const bool has_power = any_metric(a.points, "power_w");
-  bool has_checks = false;
+  bool has_checks = false, has_bound = false;
   for (size_t i : a.ok) has_checks |= !a.points[i].result->checks.empty();
+  // Models bound to an off-chip port say which resource limits them (sim/system/offchip.h).
+  for (size_t i : a.ok) has_bound |= a.points[i].result->labels.count("bound") != 0;
 
   Table t;
   t.add_column("ID", false);
@@ -316,6 +318,7 @@ Table points_table(const Analysis& a) {
   if (has_gflops) t.add_column("GFLOP/s", true);
   if (has_power) t.add_column("Power (W)", true);
   if (has_checks) t.add_column("Checks passed", false);
+  if (has_bound) t.add_column("Bound by", false);
   t.add_column("Pareto", false);
 
   for (size_t i = 0; i < a.points.size(); ++i) {
@@ -344,6 +347,10 @@ Table points_table(const Analysis& a) {
     if (has_gflops) row.push_back(metric(p, "gflops", 1, 4, false));
     if (has_power) row.push_back(metric(p, "power_w", 1, 3, false));
     if (has_checks) row.push_back(checks_text(*p.result));
+    if (has_bound) {
+      auto it = p.result->labels.find("bound");
+      row.push_back(it == p.result->labels.end() ? kNone : it->second);
+    }
     row.push_back(a.on_front.count(i) ? "yes" : "");
     t.rows.push_back(row);
   }

@@ -59,6 +59,9 @@ class NxmExperiment : public Experiment {
     add_metrics(params_, workload_, map_, steps, r);
     r.metrics["pe_array_busy_fraction"] =
         static_cast<double>(top->busy_cycles()) / static_cast<double>(r.cycles);
+    r.metrics["offchip_busy_fraction"] = offchip.busy_fraction(r.cycles, r.metrics);
+    r.labels["bound"] =
+        sim::bound_by(r.metrics["pe_array_busy_fraction"], r.metrics["offchip_busy_fraction"]);
     if (f) r.checks.push_back(i8 ? check_int8(ops, map_, y32) : check_fp16(ops, map_, yf));
     if (f) report_operands(ops, ctx, r);
     return r;

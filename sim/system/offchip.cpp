@@ -1,6 +1,7 @@
 // Reading `hw.offchip` and building the ports of one run.
 #include "sim/system/offchip.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace tessel::sim {
@@ -73,6 +74,28 @@ void OffchipSystem::report(const sc_core::sc_time& end, Counters& counters,
   }
   memory_->report(end, counters, metrics);
   port_->report("offchip_port", counters);
+}
+
+double OffchipSystem::busy_fraction(uint64_t cycles,
+                                    const std::map<std::string, double>& metrics) const {
+  if (cycles == 0) return 0;
+  const double c = static_cast<double>(cycles);
+  if (!memory_)
+    return std::max(
+        static_cast<double>(read_link_->bytes_read()) / (spec_.read_bytes_per_cycle * c),
+        static_cast<double>(write_link_->bytes_written()) / (spec_.write_bytes_per_cycle * c));
+  double busiest = 0;
+  for (const memory::TierSpec& t : spec_.hierarchy.tiers) {
+    auto it = metrics.find(t.name + ".data_bus_utilization");
+    if (it != metrics.end()) busiest = std::max(busiest, it->second);
+  }
+  return busiest;
+}
+
+std::string bound_by(double compute_busy, double offchip_busy) {
+  if (compute_busy >= 0.9) return "compute";
+  if (offchip_busy >= 0.7) return "offchip_bandwidth";
+  return "latency";
 }
 
 }  // namespace tessel::sim

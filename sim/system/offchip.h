@@ -49,6 +49,13 @@ void check_fits(const OffchipSpec& spec, const Config& hw, uint64_t bytes, const
 // The ports of one run. With a link: a read and a write link of their own (as the
 // analytical models had them). With a memory: one TLM port, shared by reads and writes,
 // bound to the hierarchy, which this object owns.
+// Which resource bounds a run, for reports: "compute" when the compute array was busy at
+// least 90% of the time, else "offchip_bandwidth" when the off-chip data path was busy at
+// least 70% (a memory's data bus rarely exceeds ~80-90% under mixed traffic: turnarounds,
+// refresh), else "latency" (the buffers did not cover the memory's latency, or the
+// dataflow's dependences idled both). The thresholds are judgement, stated here.
+std::string bound_by(double compute_busy, double offchip_busy);
+
 class OffchipSystem {
  public:
   OffchipSystem(const OffchipSpec& spec, const Clock& clock, bool pipelined_link);
@@ -63,6 +70,10 @@ class OffchipSystem {
   // for a run that ended at `end`; the port's own statistics as "offchip_port.*".
   void report(const sc_core::sc_time& end, Counters& counters,
               std::map<std::string, double>& metrics);
+  // Fraction of a run of `cycles` the off-chip data path was busy: the busier link's bytes
+  // over its bandwidth × time, or the busiest memory tier's data-bus utilization (from the
+  // metrics report() wrote).
+  double busy_fraction(uint64_t cycles, const std::map<std::string, double>& metrics) const;
 
  private:
   OffchipSpec spec_;
