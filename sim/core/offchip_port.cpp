@@ -65,6 +65,10 @@ MemoryPort::MemoryPort(sc_core::sc_module_name name, const Clock& clock,
     free_slots_.push_back(i);
 }
 
+uint64_t MemoryPort::backpressure_cycles() const {
+  return clock_.to_cycles(sc_time::from_value(backpressure_ps_ * ps_unit_));
+}
+
 uint64_t MemoryPort::now_ps() const {
   return sc_core::sc_time_stamp().value() / ps_unit_;
 }
@@ -141,13 +145,16 @@ void MemoryPort::issue(bool write, uint64_t address, uint32_t bytes, Ticket t) {
   const tlm::tlm_sync_enum s = socket->nb_transport_fw(p, phase, delay);
   if (s == tlm::TLM_COMPLETED)
     complete(p, now_ps() + delay.value() / ps_unit_);
-  else if (s == tlm::TLM_ACCEPTED || phase == tlm::BEGIN_REQ)
+  else if (s == tlm::TLM_ACCEPTED || phase == tlm::BEGIN_REQ) {
     waiting_end_req_ = true;  // END_REQ on the backward path lets the next request go
+    refused_since_ps_ = now_ps();
+  }
 }
 
 tlm::tlm_sync_enum MemoryPort::bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& phase, sc_time& d) {
   if (phase == tlm::END_REQ) {
     waiting_end_req_ = false;
+    backpressure_ps_ += now_ps() + d.value() / ps_unit_ - refused_since_ps_;
     end_req_.notify(d);
     return tlm::TLM_ACCEPTED;
   }
@@ -186,6 +193,7 @@ void MemoryPort::report(const std::string& name, Counters& counters) const {
   counters.stat(name + ".write_bytes", bytes_written_);
   counters.stat(name + ".issue_stall_cycles",
                 clock_.to_cycles(sc_time::from_value(stall_ps_ * ps_unit_)));
+  counters.stat(name + ".backpressure_cycles", backpressure_cycles());
 }
 
 }  // namespace tessel::sim

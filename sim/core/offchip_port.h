@@ -97,6 +97,9 @@ class MemoryPort : public sc_core::sc_module, public OffchipPort {
   Ticket read(const std::vector<Range>& ranges) override;
   Ticket write(const std::vector<Range>& ranges) override;
   void wait_done(Ticket t) override;
+  // Cycles during which the memory refused new requests (its queues were full): the
+  // memory, not the port's outstanding cap, is then the limit.
+  uint64_t backpressure_cycles() const;
   // Statistics of the port (requests, bytes, time waiting for room), "<name>.<stat>".
   void report(const std::string& name, Counters& counters) const;
 
@@ -120,7 +123,9 @@ class MemoryPort : public sc_core::sc_module, public OffchipPort {
   int64_t outstanding_ = 0;
   bool waiting_end_req_ = false;
   std::vector<Pending> pending_;  // per ticket
-  uint64_t stall_ps_ = 0;         // time issue() waited for a slot or END_REQ
+  uint64_t stall_ps_ = 0;         // time issue() waited for a slot or END_REQ (summed over callers)
+  uint64_t backpressure_ps_ = 0;  // time a request waited for the memory to accept it
+  uint64_t refused_since_ps_ = 0;
   uint64_t ps_unit_;
   sc_core::sc_event end_req_, response_;
 };

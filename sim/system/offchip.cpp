@@ -84,7 +84,9 @@ double OffchipSystem::busy_fraction(uint64_t cycles,
     return std::max(
         static_cast<double>(read_link_->bytes_read()) / (spec_.read_bytes_per_cycle * c),
         static_cast<double>(write_link_->bytes_written()) / (spec_.write_bytes_per_cycle * c));
-  double busiest = 0;
+  // A memory whose queues are full is saturated even when its data bus is not (row misses,
+  // turnarounds and bank conflicts eat the rest): count that time as busy too.
+  double busiest = static_cast<double>(port_->backpressure_cycles()) / c;
   for (const memory::TierSpec& t : spec_.hierarchy.tiers) {
     auto it = metrics.find(t.name + ".data_bus_utilization");
     if (it != metrics.end()) busiest = std::max(busiest, it->second);

@@ -71,8 +71,9 @@ class OffchipSystem {
   void report(const sc_core::sc_time& end, Counters& counters,
               std::map<std::string, double>& metrics);
   // Fraction of a run of `cycles` the off-chip data path was busy: the busier link's bytes
-  // over its bandwidth × time, or the busiest memory tier's data-bus utilization (from the
-  // metrics report() wrote).
+  // over its bandwidth × time; with a memory, the larger of the busiest tier's data-bus
+  // utilization (from the metrics report() wrote) and the fraction of the run the memory
+  // refused new requests (queues full: saturated at its effective bandwidth).
   double busy_fraction(uint64_t cycles, const std::map<std::string, double>& metrics) const;
 
  private:
