@@ -85,7 +85,9 @@ struct MemoryPortParams {
 // a memory hierarchy's target socket (memory::MemorySystem::socket()). A transfer becomes
 // aligned requests of at most `request_bytes`, issued in address order while fewer than
 // `max_outstanding` are in flight; each waits for END_REQ when the memory's queue is full.
-// Completion times come from the memory model (row hits, bank conflicts, refresh).
+// Completion times come from the memory model (row hits, bank conflicts, refresh). Any
+// number of SC_THREADs may share one port (a loader, a storer, per-tile stream engines):
+// they take slots in the order the kernel runs them.
 class MemoryPort : public sc_core::sc_module, public OffchipPort {
  public:
   tlm_utils::simple_initiator_socket<MemoryPort> socket;

@@ -155,6 +155,22 @@ bool streams(const Shape& s) {
 
 uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t hidden, int64_t k,
                                  int64_t seq_len) {
+  if (m.memory_bytes_per_cycle > 0) {
+    // Bound to a memory: the tiles' stream engines prefetch ahead of the DPUs and share
+    // the memory, so a layer takes the longer of its compute (streamed passes at the SRAM
+    // rate, the data waiting in the stream buffer) and the memory's time for the weights
+    // that stream, after one read latency (docs/lstm_sharp.md, "Off-chip memory").
+    MachineParams fast = m;
+    fast.memory_bytes_per_cycle = 0;
+    fast.offchip_bytes_per_cycle = 1e30;
+    fast.offchip_latency_cycles = 0;
+    const uint64_t compute = analytical_layer_cycles(fast, input, hidden, k, seq_len);
+    const LayerPlan plan = plan_layer(m, input, hidden, k);
+    if (plan.streamed_bytes == 0) return compute;
+    const double memory = static_cast<double>(plan.streamed_bytes) * static_cast<double>(seq_len) /
+                          m.memory_bytes_per_cycle;
+    return m.memory_latency_cycles + std::max(compute, static_cast<uint64_t>(std::ceil(memory)));
+  }
   const Shape s = shape_of(m, input, hidden, k);
   const int64_t fetch = streams(s) ? static_cast<int64_t>(m.offchip_latency_cycles) : 0;
   const int64_t first = barrier_step(s);

@@ -4,7 +4,7 @@
 namespace tessel::lstm_sharp {
 
 void add_tile_counters(const std::string& tile, const TileActivity& a,
-                       const std::string& weight_sram_class, Counters& out) {
+                       const std::string& weight_sram_class, Counters& out, bool memory) {
   // Energy is reported per kind of block, summed over the tiles; the per-tile activity
   // stays visible in the statistics below.
   // A MAC is the multiply and its adder-tree add (32-bit products); each pass then adds
@@ -12,7 +12,12 @@ void add_tile_counters(const std::string& tile, const TileActivity& a,
   out.add("dpus", "mac_int16", a.macs);
   out.add("dpus", "acc_int48", a.accumulations);
   out.add("weight_sram", weight_sram_class + "_read_byte", a.weight_sram_bytes);
-  out.add("offchip", "dram_read_byte", a.streamed_weight_bytes);
+  if (memory) {
+    out.add("stream_buffer", weight_sram_class + "_write_byte", a.streamed_weight_bytes);
+    out.add("stream_buffer", weight_sram_class + "_read_byte", a.streamed_weight_bytes);
+  } else {
+    out.add("offchip", "dram_read_byte", a.streamed_weight_bytes);
+  }
   out.add("act_buffer", "sram_8kb_read_byte", a.act_buffer_bytes);
   out.add("psum_buffer", "sram_32kb_write_byte", a.psum_bytes / 2);
   out.add("psum_buffer", "sram_32kb_read_byte", a.psum_bytes / 2);
@@ -24,6 +29,7 @@ void add_tile_counters(const std::string& tile, const TileActivity& a,
   out.stat(tile + ".busy_cycles", a.busy_cycles);
   out.stat(tile + ".stall_cycles", a.stall_cycles);
   out.stat(tile + ".runahead_chunks", a.runahead_chunks);
+  if (memory) out.stat(tile + ".weight_wait_cycles", a.weight_wait_cycles);
 }
 
 }  // namespace tessel::lstm_sharp

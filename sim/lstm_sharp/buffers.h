@@ -21,6 +21,7 @@ struct TileActivity {
   uint64_t busy_cycles = 0;            // cycles with DPU passes in flight
   uint64_t stall_cycles = 0;           // cycles waiting for h(t-1) or a barrier
   uint64_t runahead_chunks = 0;        // W·x blocks computed ahead of their step
+  uint64_t weight_wait_cycles = 0;     // memory runs: waiting for streamed weights (in stall)
 };
 
 // Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at the
@@ -34,7 +35,9 @@ inline std::string sram_class(double kib) {
 // Partial sums are stored as 48-bit words (exact for 2^17 - 1 terms, see fixed::dot).
 inline constexpr uint64_t kPsumBytes = 6;
 
+// `memory`: the run is bound to a memory model, which prices the off-chip traffic itself;
+// streamed weights are then charged as written into and read from the stream buffer.
 void add_tile_counters(const std::string& tile, const TileActivity& a,
-                       const std::string& weight_sram_class, Counters& out);
+                       const std::string& weight_sram_class, Counters& out, bool memory = false);
 
 }  // namespace tessel::lstm_sharp

@@ -38,7 +38,8 @@ LayerPlan plan_layer_constants(const MachineParams& m, int64_t input, int64_t hi
   // One pass reads D·K int16 weights per tile; the banks deliver banks·bank_bytes a cycle.
   p.pass_cycles =
       std::max<int64_t>(1, ceil_div(d * k * 2, m.weight_sram_banks * m.weight_sram_bank_bytes));
-  // Streamed blocks share the off-chip link equally among the tiles.
+  // Streamed blocks share the off-chip link equally among the tiles (with a memory the
+  // tiles read the streamed weights through it instead: analytical.cpp, tile.cpp).
   const double per_tile_bw = m.offchip_bytes_per_cycle / static_cast<double>(m.tiles);
   p.streamed_pass_cycles = std::max<int64_t>(
       p.pass_cycles, static_cast<int64_t>(std::ceil(static_cast<double>(d * k * 2) / per_tile_bw)));

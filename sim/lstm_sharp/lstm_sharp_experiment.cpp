@@ -7,6 +7,7 @@
 #include "runtime/core/registry.h"
 #include "sim/lstm_sharp/lstm_sharp.h"
 #include "sim/lstm_sharp/workload_plan.h"
+#include "sim/system/offchip.h"
 
 namespace tessel::lstm_sharp {
 namespace {
@@ -16,6 +17,14 @@ class LstmSharpExperiment : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
+    if (!machine_.offchip_memory) return;
+    // Bound to a memory: the run's address layout must fit it.
+    offchip_ = sim::read_offchip(hw, machine_.clock_ghz);
+    layout_ = make_weight_layout(plan_workload(machine_, workload_), workload_,
+                                 machine_.tile_major_layout);
+    sim::check_fits(offchip_, hw, layout_.end,
+                    "LSTM-Sharp's off-chip layout (input and output sequences and the weights "
+                    "that stream)");
   }
 
   SimResult run(RunContext& ctx) override {
@@ -50,8 +59,14 @@ class LstmSharpExperiment : public Experiment {
         data.push_back(std::move(d));
       }
     }
-    auto top = std::make_unique<LstmSharp>("lstm_sharp", machine_, passes, seq,
-                                           workload_.functional ? &data : nullptr, ctx.trace);
+    const bool memory = machine_.offchip_memory;
+    const sim::Clock clock(machine_.clock_ghz);
+    std::unique_ptr<sim::OffchipSystem> offchip;
+    if (memory) offchip = std::make_unique<sim::OffchipSystem>(offchip_, clock, true);
+    auto top = std::make_unique<LstmSharp>(
+        "lstm_sharp", machine_, passes, seq, workload_.functional ? &data : nullptr, ctx.trace,
+        memory ? &layout_ : nullptr, memory ? &offchip->read_port() : nullptr,
+        memory ? &offchip->write_port() : nullptr);
     sc_core::sc_start();
     const int64_t finish = top->finish_cycle();
     if (finish < 0) throw SimError("lstm_sharp: simulation ended before the last output was ready");
@@ -62,7 +77,7 @@ class LstmSharpExperiment : public Experiment {
     const std::string sram = sram_class(machine_.weight_sram_macro_kib);
     uint64_t busy = 0, stall = 0;
     for (const auto& tile : top->tiles()) {
-      add_tile_counters(tile->basename(), tile->activity(), sram, ctx.counters);
+      add_tile_counters(tile->basename(), tile->activity(), sram, ctx.counters, memory);
       busy += tile->activity().busy_cycles;
       stall += tile->activity().stall_cycles;
       // Idle: neither computing nor waiting on a dependence (no work left in the step).
@@ -70,7 +85,15 @@ class LstmSharpExperiment : public Experiment {
                         static_cast<uint64_t>(finish) - tile->activity().busy_cycles -
                             tile->activity().stall_cycles);
     }
-    add_io_counters(workload_, ctx.counters);
+    if (memory) {
+      // The memory prices its own traffic (IDD or per-bit energy) and reports row hits,
+      // bus utilisation and latencies; the link's per-byte charge would count it twice.
+      offchip->report(clock.cycles(static_cast<uint64_t>(finish)), ctx.counters, r.metrics);
+      r.labels["offchip"] = offchip_.label();
+      r.metrics["offchip_layout_bytes"] = static_cast<double>(layout_.end);
+    } else {
+      add_io_counters(workload_, ctx.counters);
+    }
     const double macs = workload_macs(passes, seq);
     const double tiles_cycles = static_cast<double>(machine_.tiles) * static_cast<double>(finish);
     r.metrics["utilization"] = macs / (static_cast<double>(machine_.mac_budget) * finish);
@@ -116,6 +139,8 @@ class LstmSharpExperiment : public Experiment {
 
   MachineParams machine_;
   LstmWorkload workload_;
+  sim::OffchipSpec offchip_;
+  WeightLayout layout_;
 };
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "sim/lstm_sharp/memory_term.h"
+
 namespace tessel::lstm_sharp {
 
 Schedule parse_schedule(const std::string& name) {
@@ -105,6 +107,39 @@ MachineParams read_machine(const Config& hw) {
   p.offchip_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
   p.offchip_latency_cycles = static_cast<uint64_t>(
       std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * p.clock_ghz));
+  // `memory:` (a memory model's hardware file, or `link`) binds the simulated memory.
+  p.offchip_memory = hw.has("memory") && hw.get<std::string>("memory") != "link";
+  // The port's keys (sim/system/offchip.h: write_gbps, request_bytes, max_outstanding)
+  // mean nothing to the link model but are accepted, so that one file can switch `memory`
+  // between `link` and a device (a sweep axis).
+  if (!p.offchip_memory) {
+    off.get_number_range("write_gbps", 0.001, 100000, 1);
+    off.get_int_range("request_bytes", 8, 4096, 64);
+    off.get_int_range("max_outstanding", 1, 65536, 256);
+  }
+  // Staging for streamed weights, used only with a memory: half for the W·x stream, half
+  // for U·h; each half must hold one pass (D·K int16 = MACs per tile × 2 bytes). Default
+  // 64 KiB (two 32 KiB macros, double buffering), or four passes if those are larger.
+  const int64_t pass_bytes = p.mac_budget / p.tiles * 2;
+  const double buffer_kib =
+      sram.get_number_range("stream_buffer_kib", 0.001, 1048576,
+                            std::max(64.0, 4.0 * static_cast<double>(pass_bytes) / 1024));
+  p.stream_buffer_bytes = static_cast<int64_t>(buffer_kib * 1024);
+  if (p.offchip_memory && p.stream_buffer_bytes / 2 < pass_bytes)
+    sram.fail("stream_buffer_kib", "half of it (one stream) must hold one DPU pass of weights (" +
+                                       std::to_string(pass_bytes) + " bytes = MACs per tile x 2)");
+  p.tile_major_layout =
+      hw.get_choice("weight_layout", {"interleaved", "tile_major"}, "interleaved") == "tile_major";
+  if (p.offchip_memory) {
+    const MemoryTerm term = read_memory_term(hw);
+    // A memory that is not one DRAM device (tiers, NVM): the reconfiguration rule keeps
+    // pricing streamed weights with the link figures; the twin refuses it.
+    if (term.dram) {
+      p.memory_bytes_per_cycle = term.sustained_gbps / p.clock_ghz;
+      p.memory_latency_cycles =
+          static_cast<uint64_t>(std::llround(std::ceil(term.latency_ns * p.clock_ghz)));
+    }
+  }
   if (hw.has("gpu_reference")) p.gpu_reference = hw.get_path("gpu_reference");
   if (hw.has("rtl")) {
     Config rtl = hw.child("rtl");

@@ -39,8 +39,16 @@ struct MachineParams {
   // Off-chip memory (weights that do not fit, layer inputs and outputs).
   double offchip_bytes_per_cycle = 0;
   uint64_t offchip_latency_cycles = 0;
-  std::string gpu_reference;  // optional: anchor table for the GPU baseline metrics
-  bool rtl_dpu = false;       // rtl: {dpu: true}: the tiles use the Verilated DPU (co-simulation)
+  // `memory:` names a memory model (sim/system/offchip.h): the SystemC tiles fetch their
+  // streamed weights through it (sim/lstm_sharp/weight_streamer.h) and the twin prices
+  // them with the memory term below (sim/lstm_sharp/memory_term.h).
+  bool offchip_memory = false;
+  int64_t stream_buffer_bytes = 0;     // per tile, staging for streamed weights (memory only)
+  bool tile_major_layout = false;      // weight_layout: tile_major (weight_layout.h)
+  double memory_bytes_per_cycle = 0;   // the twin's sustained bandwidth (memory only)
+  uint64_t memory_latency_cycles = 0;  // the twin's unloaded read latency (memory only)
+  std::string gpu_reference;           // optional: anchor table for the GPU baseline metrics
+  bool rtl_dpu = false;  // rtl: {dpu: true}: the tiles use the Verilated DPU (co-simulation)
 };
 
 // K of the Verilated DPU the co-simulation links (rtl/CMakeLists.txt: Vdpu_k8).

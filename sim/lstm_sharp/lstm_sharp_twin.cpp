@@ -1,6 +1,9 @@
 // The analytical twin registered as model "lstm_sharp_analytical".
+#include <cstdio>
+
 #include "runtime/core/registry.h"
 #include "sim/lstm_sharp/analytical.h"
+#include "sim/lstm_sharp/memory_term.h"
 #include "sim/lstm_sharp/workload_plan.h"
 
 namespace tessel::lstm_sharp {
@@ -11,6 +14,26 @@ class LstmSharpAnalytical : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
+    // The memory term is a DRAM device's, and holds only where row switches are cheap
+    // (sim/lstm_sharp/memory_term.h).
+    if (!machine_.offchip_memory) return;
+    const MemoryTerm term = read_memory_term(hw);
+    if (!term.dram)
+      hw.fail("memory",
+              "lstm_sharp_analytical prices streamed weights with a DRAM device's "
+              "bandwidth; '" +
+                  hw.get<std::string>("memory") +
+                  "' is not one DRAM device (use the cycle-level lstm_sharp)");
+    if (term.row_switch_fraction > kTwinMaxRowSwitchFraction) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.3f", term.row_switch_fraction);
+      hw.fail("memory", "lstm_sharp_analytical is not held to the cycle model for '" +
+                            hw.get<std::string>("memory") + "': a row switch costs " + buf +
+                            " of an open row's bus time (above " +
+                            std::to_string(kTwinMaxRowSwitchFraction).substr(0, 4) +
+                            "), so bank conflicts between the tiles' streams decide the time; "
+                            "use the cycle-level lstm_sharp");
+    }
   }
 
   SimResult run(RunContext& ctx) override {
@@ -18,6 +41,8 @@ class LstmSharpAnalytical : public Experiment {
     SimResult r;
     for (const auto& p : passes)
       r.cycles += analytical_layer_cycles(machine_, p.plan, workload_.seq_len);
+    // With a memory the run ends when the last output has been written to it.
+    if (machine_.offchip_memory) r.cycles += machine_.memory_latency_cycles;
     r.clock_ghz = machine_.clock_ghz;
     analytical_activity(machine_, workload_, passes, ctx.counters);
     const double macs = workload_macs(passes, workload_.seq_len);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "sim/lstm_sharp/dpu.h"
+#include "sim/lstm_sharp/weight_streamer.h"
 #ifdef TESSEL_LSTM_SHARP_RTL
 #include "sim/lstm_sharp/rtl_dpu.h"
 #endif
@@ -45,11 +46,23 @@ int64_t Tile::dpu_latency(const LayerPlan& plan) const {
 
 // A pass takes what the weight SRAM (or the off-chip stream) needs, and at least the
 // DPU's initiation interval (1 for the behavioural DPU).
+// With a memory, a streamed block's data sits in the stream buffer when its pass starts
+// (streamed_pass waits for it), so the pass runs at the SRAM rate.
 int64_t Tile::pass_cycles(const LayerPlan& plan, const RowBlock& b) const {
+  const int64_t pass = streams_[0] ? plan.pass_cycles : plan.pass_of(b);
 #ifdef TESSEL_LSTM_SHARP_RTL
-  if (rtl_dpu_) return std::max(plan.pass_of(b), rtl_dpu_->ii());
+  if (rtl_dpu_) return std::max(pass, rtl_dpu_->ii());
 #endif
-  return plan.pass_of(b);
+  return pass;
+}
+
+void Tile::streamed_pass(int s, int64_t pass) {
+  uint64_t waited = 0;
+  streams_[s]->acquire(&waited);
+  activity_.stall_cycles += waited;
+  activity_.weight_wait_cycles += waited;
+  busy(pass);
+  streams_[s]->release();
 }
 
 int64_t Tile::pytorch_row(const LayerPlan& plan, int64_t row) const {
@@ -154,7 +167,11 @@ void Tile::compute_wx(size_t p, int64_t t, int64_t local) {
   const LayerPlan& plan = dispatcher_.passes()[p].plan;
   const RowBlock& b = plan.blocks[plan.tile_blocks[static_cast<size_t>(id_)][local]];
   const double start = clock_.now_ns();
-  busy(pass_cycles(plan, b) * plan.wx_passes);
+  if (streams_[0] && b.streamed) {
+    for (int64_t j = 0; j < plan.wx_passes; ++j) streamed_pass(0, pass_cycles(plan, b));
+  } else {
+    busy(pass_cycles(plan, b) * plan.wx_passes);
+  }
   ++wx_done_;
   activity_.macs += static_cast<uint64_t>(b.rows * plan.input);
   activity_.accumulations += static_cast<uint64_t>(b.rows * plan.wx_passes);
@@ -192,20 +209,31 @@ void Tile::compute_uh(size_t p, int64_t t, int64_t local, bool runahead) {
   const RowBlock& b = plan.blocks[plan.tile_blocks[static_cast<size_t>(id_)][local]];
   const int64_t pass = pass_cycles(plan, b);
   double span_start = clock_.now_ns();
+  const bool from_memory = streams_[1] && b.streamed;
   int64_t j = 0;
   while (j < plan.uh_passes) {
     // Run every pass whose h slice is ready by the time the pass would start.
     const int64_t now = static_cast<int64_t>(clock_.now_cycles());
-    int64_t f = now;
-    const int64_t first = j;
-    for (; j < plan.uh_passes; ++j) {
+    if (from_memory) {
+      // Weights from memory: one pass at a time, each waiting for its chunk.
       const int64_t ready = dispatcher_.segment_ready(p, t, j);
-      if (ready < 0 || ready > f) break;
-      f += pass;
-    }
-    if (j > first) {
-      busy(f - now);
-      continue;
+      if (ready >= 0 && ready <= now) {
+        streamed_pass(1, pass);
+        ++j;
+        continue;
+      }
+    } else {
+      int64_t f = now;
+      const int64_t first = j;
+      for (; j < plan.uh_passes; ++j) {
+        const int64_t ready = dispatcher_.segment_ready(p, t, j);
+        if (ready < 0 || ready > f) break;
+        f += pass;
+      }
+      if (j > first) {
+        busy(f - now);
+        continue;
+      }
     }
     // Stalled on slice j: fill the gap with W·x of later steps, else wait for the slice.
     if (trace_ && clock_.now_ns() > span_start)

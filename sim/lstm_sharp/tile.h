@@ -19,6 +19,7 @@
 namespace tessel::lstm_sharp {
 
 class RtlDpu;
+class WeightStreamer;
 
 // Values of one pass in functional mode (null pointer in timing-only mode).
 struct PassData {
@@ -37,6 +38,12 @@ SC_MODULE(Tile) {
 
   const TileActivity& activity() const {
     return activity_;
+  }
+  // Memory runs: streamed blocks take their weights from these engines (W·x, U·h) at the
+  // SRAM pass rate instead of the link's share (null: the link model).
+  void bind_streams(WeightStreamer * wx, WeightStreamer * uh) {
+    streams_[0] = wx;
+    streams_[1] = uh;
   }
 
  private:
@@ -70,6 +77,9 @@ SC_MODULE(Tile) {
   // W·x blocks done so far in the current pass, in (step, local block) order.
   int64_t wx_done_ = 0;
   std::shared_ptr<RtlDpu> rtl_dpu_;  // set in co-simulation (rtl: {dpu: true})
+  WeightStreamer* streams_[2] = {nullptr, nullptr};
+  // One pass of a block whose weights come from stream `s`: wait for the chunk, compute.
+  void streamed_pass(int s, int64_t pass);
 };
 
 }  // namespace tessel::lstm_sharp

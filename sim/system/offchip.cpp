@@ -15,9 +15,13 @@ uint64_t OffchipSpec::capacity() const {
 OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
   OffchipSpec s;
   const Config off = hw.child("offchip");
-  // GB/s divided by Gcycles/s gives bytes per cycle.
-  s.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / clock_ghz;
-  s.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / clock_ghz;
+  const bool has_memory = hw.has("memory") && hw.get<std::string>("memory") != "link";
+  // GB/s divided by Gcycles/s gives bytes per cycle. With a memory the link figures are
+  // optional (checked when given, so one file can switch between the two).
+  if (!has_memory || off.has("read_gbps"))
+    s.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / clock_ghz;
+  if (!has_memory || off.has("write_gbps"))
+    s.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / clock_ghz;
   s.latency_cycles = static_cast<uint64_t>(
       std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * clock_ghz));
   // 64 B: a cache line, the unit GPU and accelerator DMA engines issue in; 4 KiB: AXI's
@@ -27,7 +31,7 @@ OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
   if ((s.port.request_bytes & (s.port.request_bytes - 1)) != 0)
     off.fail("request_bytes", "must be a power of two (requests are aligned to it)");
   s.port.max_outstanding = off.get_int_range("max_outstanding", 1, 65536, 256);
-  if (!hw.has("memory") || hw.get<std::string>("memory") == "link") return s;
+  if (!has_memory) return s;
   s.memory = true;
   s.memory_file = hw.get_path("memory");
   Config mem =
