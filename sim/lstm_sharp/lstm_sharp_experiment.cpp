@@ -100,6 +100,12 @@ class LstmSharpExperiment : public Experiment {
     r.metrics["gflops"] = 2 * macs * machine_.clock_ghz / static_cast<double>(finish);
     r.metrics["tile_busy_fraction"] = static_cast<double>(busy) / tiles_cycles;
     r.metrics["tile_stall_fraction"] = static_cast<double>(stall) / tiles_cycles;
+    if (memory) {
+      r.metrics["offchip_busy_fraction"] =
+          offchip->busy_fraction(static_cast<uint64_t>(finish), r.metrics);
+      r.labels["bound"] =
+          sim::bound_by(r.metrics["tile_busy_fraction"], r.metrics["offchip_busy_fraction"]);
+    }
     add_plan_metrics(passes, r.metrics);
     add_sram_metrics(machine_, r.metrics);
     add_gpu_metrics(machine_, workload_, static_cast<double>(r.cycles) / (machine_.clock_ghz * 1e9),

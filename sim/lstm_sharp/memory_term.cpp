@@ -10,9 +10,9 @@ namespace tessel::lstm_sharp {
 MemoryTerm read_memory_term(const Config& hw) {
   MemoryTerm m;
   const Config off = hw.child("offchip");
-  // The same keys, ranges and defaults as sim/system/offchip.cpp's read_offchip (which
-  // requires write_gbps even with a memory, where it is not used).
-  off.get_number_range("write_gbps", 0.001, 100000);
+  // The same keys, ranges and defaults as sim/system/offchip.cpp's read_offchip (the link's
+  // write_gbps is optional with a memory, checked when given).
+  if (off.has("write_gbps")) off.get_number_range("write_gbps", 0.001, 100000);
   const double request_bytes = static_cast<double>(off.get_int_range("request_bytes", 8, 4096, 64));
   const double outstanding =
       static_cast<double>(off.get_int_range("max_outstanding", 1, 65536, 256));
