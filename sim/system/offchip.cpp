@@ -43,6 +43,17 @@ OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
                           "file (configs/hw/memory/)");
   s.hierarchy = memory::read_hierarchy(mem);
   mem.reject_unused();
+  // Mismatched widths: a request narrower than a DRAM burst still occupies a whole burst
+  // on the bus, so the port would move data the accelerator never asked for.
+  for (const memory::TierSpec& t : s.hierarchy.tiers)
+    if (t.kind == memory::DeviceKind::kDram &&
+        s.port.request_bytes < static_cast<uint64_t>(t.dram.burst_bytes()))
+      off.fail("request_bytes",
+               std::to_string(s.port.request_bytes) + " bytes is narrower than a burst of tier '" +
+                   t.name + "' (" + std::to_string(t.dram.burst_bytes()) + " B: " +
+                   std::to_string(t.dram.bus_bits) + "-bit bus x BL" +
+                   std::to_string(t.dram.burst_length) + " in " + s.memory_file +
+                   "); use at least one burst");
   return s;
 }
 

@@ -257,6 +257,11 @@ TEST(NxmOnMemory, BadMemoryBindingsNameTheKey) {
   e = config_error(
       with_memory(base, kRepo + "/configs/hw/memory/ddr4_3200.yaml", "request_bytes: 96"));
   EXPECT_NE(e.find("hw.offchip.request_bytes"), std::string::npos) << e;
+  // Mismatched widths: 32 B requests on DDR4's 64 B bursts.
+  e = config_error(
+      with_memory(base, kRepo + "/configs/hw/memory/ddr4_3200.yaml", "request_bytes: 32"));
+  EXPECT_NE(e.find("hw.offchip.request_bytes"), std::string::npos) << e;
+  EXPECT_NE(e.find("64 B"), std::string::npos) << e;
 }
 
 }  // namespace
