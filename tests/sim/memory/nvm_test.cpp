@@ -101,12 +101,13 @@ MemoryTrace writers(int threads, int stores_per_thread) {
   return t;
 }
 
-// Write bandwidth (GB/s) of `threads` interleaved writers on one DIMM.
-double writer_bandwidth(int threads) {
+// Write bandwidth (GB/s) and media write amplification of `threads` interleaved writers
+// on one DIMM.
+std::vector<double> writer_run(int threads) {
   const int stores = std::max(2048, 24576 / threads);
-  return metric("optane_pmm.yaml",
-                trace_workload(writers(threads, stores), "writers", 4ll * threads),
-                "bandwidth_gbps");
+  return metrics("optane_pmm.yaml",
+                 trace_workload(writers(threads, stores), "writers", 4ll * threads),
+                 {"bandwidth_gbps", "nvm.write_amplification"});
 }
 
 // ---- Findings of issue 18, reproduced -------------------------------------------------
@@ -175,12 +176,17 @@ TEST(NvmFinding, MixedTrafficIsSlowerThanReadsAlone) {
 TEST(NvmFinding, WriteBandwidthDeclinesGraduallyWithWriters) {
   const std::map<int, double> published = {{1, 2.22}, {2, 2.21},  {4, 2.20},  {6, 1.96},
                                            {8, 1.53}, {12, 1.12}, {16, 0.94}, {24, 0.80}};
-  std::map<int, double> model;
-  for (int n : {1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128}) model[n] = writer_bandwidth(n);
+  std::map<int, double> model, amplification;
+  for (int n : {1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128}) {
+    const std::vector<double> v = writer_run(n);
+    model[n] = v[0];
+    amplification[n] = v[1];
+  }
   for (const auto& [n, bw] : model) {
     auto p = published.find(n);
-    std::printf("writers %3d: %.2f GB/s (published %s)\n", n, bw,
-                p == published.end() ? "-" : std::to_string(p->second).substr(0, 4).c_str());
+    std::printf("writers %3d: %.2f GB/s (published %s), media bytes per byte %.2f\n", n, bw,
+                p == published.end() ? "-" : std::to_string(p->second).substr(0, 4).c_str(),
+                amplification[n]);
   }
   // Saturated by one to four writers, at the measured level.
   for (int n : {1, 2, 4}) EXPECT_NEAR(model[n], published.at(n), 0.2 * published.at(n)) << n;
@@ -197,9 +203,19 @@ TEST(NvmFinding, WriteBandwidthDeclinesGraduallyWithWriters) {
     prev = n;
   }
   EXPECT_NEAR(model[6], published.at(6), 0.2 * published.at(6));
-  // The measured decline is steeper: the XPBuffer alone gives about half of it at 24
-  // writers (docs/memory.md, limits); hold that share so that it cannot silently vanish.
+  // Media bytes per byte written, one DIMM, 256 B sequential ntstore accesses per thread:
+  // the inverse of the effective write ratio (EWR) in OptaneStudy data/bandwidth.csv (rows
+  // interleaving 0, NTStore, access and stride 256 B, machine AEP2): 1 thread 0.977,
+  // 4 threads 0.874, 8 threads 0.611 (2 threads: 0.735, out of line with its neighbours).
+  // Combining holds to 4 writers, as measured ...
+  EXPECT_NEAR(amplification[1], 1 / 0.977, 0.2 / 0.977);
+  EXPECT_NEAR(amplification[4], 1 / 0.874, 0.2 / 0.874);
+  // ... but at 8 the model amplifies 1.05 against 1.64 measured: a 64-line buffer with one
+  // partial line per writer cannot lose that many lines (docs/memory.md, limits). The
+  // measured bandwidth decline is steeper for the same reason; hold the share the model
+  // has so that it cannot silently vanish.
   EXPECT_LT(model[24], 0.8 * model[4]);
+  EXPECT_GT(amplification[24], amplification[4]);
 }
 
 // A second read of a line whose media read is still under way is served by the on-DIMM

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -186,8 +187,33 @@ TEST(SsdGc, GreedyFormulaReference) {
   EXPECT_NEAR(greedy_wa(0.07), 7.82, 0.01);
 }
 
-// Steady-state write amplification of the FTL (plain C++: no timing needed) on a drive
-// with the preset's NAND (16 KiB pages, 256-page blocks, 4 KiB sectors) and
+// Steady-state write amplification of the FTL (plain C++: no timing needed) under uniform
+// random 4 KiB writes over a full drive: `warm` drive writes to reach steady state, then
+// `measured` more. Returns programmed bytes per host byte over the measured part.
+double measure_wa(const SsdParams& p, double warm, double measured, uint64_t* gc_runs = nullptr) {
+  Ftl f(p);
+  f.prefill(1.0);
+  uint64_t s = 11;
+  double t = 0;
+  const uint64_t n = f.units();
+  auto run = [&](double drive_writes) {
+    const uint64_t writes = static_cast<uint64_t>(drive_writes * static_cast<double>(n));
+    for (uint64_t i = 0; i < writes; ++i) {
+      t = std::max(t, f.write(splitmix64(s) % n, 4096, t));
+      if (i % 64 == 0) f.advance(t);
+    }
+  };
+  run(warm);
+  const double programs0 = static_cast<double>(f.flash().stats().page_programs);
+  const double host0 = static_cast<double>(f.stats().host_bytes_written);
+  run(measured);
+  if (gc_runs) *gc_runs = f.stats().gc_runs;
+  return (static_cast<double>(f.flash().stats().page_programs) - programs0) *
+         static_cast<double>(p.page_bytes) /
+         (static_cast<double>(f.stats().host_bytes_written) - host0);
+}
+
+// On a drive with the preset's NAND (16 KiB pages, 256-page blocks, 4 KiB sectors) and
 // over-provisioning, on one die so that a superblock is one block and the drive has about a
 // thousand of them, as real drives do per plane. Warm up for two drive writes, then measure.
 double steady_wa(double op, uint64_t* gc_runs = nullptr) {
@@ -195,25 +221,7 @@ double steady_wa(double op, uint64_t* gc_runs = nullptr) {
   p.channels = p.dies_per_channel = p.planes_per_die = 1;
   p.logical_bytes = 4ull << 30;
   p.overprovisioning = op;
-  Ftl f(p);
-  f.prefill(1.0);
-  uint64_t s = 11;
-  double t = 0;
-  const uint64_t n = f.units();
-  auto run = [&](uint64_t writes) {
-    for (uint64_t i = 0; i < writes; ++i) {
-      t = std::max(t, f.write(splitmix64(s) % n, 4096, t));
-      if (i % 64 == 0) f.advance(t);
-    }
-  };
-  run(2 * n);
-  const double programs0 = static_cast<double>(f.flash().stats().page_programs);
-  const double host0 = static_cast<double>(f.stats().host_bytes_written);
-  run(n);
-  if (gc_runs) *gc_runs = f.stats().gc_runs;
-  return (static_cast<double>(f.flash().stats().page_programs) - programs0) *
-         static_cast<double>(p.page_bytes) /
-         (static_cast<double>(f.stats().host_bytes_written) - host0);
+  return measure_wa(p, 2, 1, gc_runs);
 }
 
 TEST(SsdGc, SteadyStateWriteAmplificationMatchesGreedyFormula) {
@@ -226,6 +234,58 @@ TEST(SsdGc, SteadyStateWriteAmplificationMatchesGreedyFormula) {
   EXPECT_NEAR(wa28, greedy_wa(0.28), 0.05 * greedy_wa(0.28));
   std::printf("write amplification: %.3f at 7 %% (formula %.3f), %.3f at 28 %% (formula %.3f)\n",
               wa, greedy_wa(0.07), wa28, greedy_wa(0.28));
+}
+
+// Over-provisioning of a drive as the greedy formula sees it: the physical space (whole
+// blocks of a die's planes, as many as the spare asks for, derived here from the
+// parameters, not read from the FTL) less the logical space, less `reserved_units` that
+// cannot hold data, per logical unit.
+double spare(const SsdParams& p, double reserved_units) {
+  const double planes = p.multi_plane ? static_cast<double>(p.planes_per_die) : 1;
+  const double block_units = static_cast<double>(p.page_bytes / p.sector_bytes) * planes *
+                             static_cast<double>(p.pages_per_block);
+  const double logical = static_cast<double>(p.logical_bytes / p.sector_bytes);
+  const double blocks = std::ceil(logical * (1 + p.overprovisioning) / block_units);
+  return (blocks * block_units - reserved_units - logical) / logical;
+}
+
+// Why the TLC preset is off the formula (issue 18: 9.6 against 7.8). Greedy GC collects a
+// whole superblock (one block on every die) into another superblock, so when a victim is
+// chosen one superblock must be entirely free to take its data; the formula (Xiang and
+// Kurkoski; Desnoyers, ACM TOS 2012, whose T counts the blocks that can hold data) has no
+// such reserve. That reserve is 1/N of the drive for N superblocks: nothing on a real
+// drive (thousands of blocks per plane), 1.45 % of the preset's 16 GiB on 32 dies
+// (69 superblocks), which takes its spare from 7.0 % to 5.5 %. The FTL matches the formula
+// evaluated at the spare less one superblock, at the preset's scale (69 superblocks) and at
+// four times as many (smaller blocks), where the gap to the plain formula shrinks to 1/4.
+TEST(SsdGc, PresetScaleWriteAmplificationIsGreedyLessOneSuperblock) {
+  struct Case {
+    uint64_t logical_gib;
+    int64_t pages_per_block;
+    double warm;
+  };
+  for (const Case c : {Case{16, 256, 1.5}, Case{4, 16, 2.0}}) {
+    SsdParams p = preset();  // 32 dies of 2 planes
+    p.logical_bytes = c.logical_gib << 30;
+    p.pages_per_block = c.pages_per_block;
+    const double superblock_units =
+        static_cast<double>(p.channels * p.dies_per_channel * p.planes_per_die * p.pages_per_block *
+                            static_cast<int64_t>(p.page_bytes / p.sector_bytes));
+    const double wa = measure_wa(p, c.warm, 0.5);
+    const double plain = greedy_wa(spare(p, 0)), reserved = greedy_wa(spare(p, superblock_units));
+    std::printf(
+        "%llu GiB, %lld-page blocks: write amplification %.3f; formula %.3f, "
+        "less one superblock %.3f\n",
+        static_cast<unsigned long long>(c.logical_gib), static_cast<long long>(c.pages_per_block),
+        wa, plain, reserved);
+    EXPECT_NEAR(wa, reserved, 0.04 * reserved) << c.logical_gib << " GiB";
+    if (c.pages_per_block == 256) {
+      // The preset itself: the plain formula is 20-25 % off (docs/memory.md, limits).
+      EXPECT_GT(wa, 1.15 * plain);
+    } else {
+      EXPECT_NEAR(wa, plain, 0.08 * plain);  // 274 superblocks: the reserve is 0.36 %
+    }
+  }
 }
 
 // Finding: a run that reached GC never finished (GC repacked victims holding more than
