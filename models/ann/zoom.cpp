@@ -104,6 +104,12 @@ void ZoomStudy::configure(const Config& hw, const Config& w) {
     pq_.m = static_cast<int>(c.get_int_range("m", 1, 4096, pq_.m));
     pq_.iterations = static_cast<int>(c.get_int_range("iterations", 0, 1000, pq_.iterations));
     pq_.train_size = c.get_int_range("train_size", 256, int64_t{1} << 40, pq_.train_size);
+    pq_bits_ = static_cast<int>(c.get_int_range("bits", 1, 64, 8));
+    if (pq_bits_ != 4 && pq_bits_ != 8)
+      c.fail("bits", "must be 4 or 8 (bits per sub-space code), not " + std::to_string(pq_bits_));
+    if (pq_bits_ == 4 && preview_ != "ivf")
+      c.fail("bits", "4-bit codes are implemented for the IVF preview only (preview: ivf)");
+    if (pq_bits_ == 4 && pq_.m > 256) c.fail("m", "at most 256 sub-spaces with 4-bit codes");
   }
   if (w.has("nsg")) {
     const Config c = w.child("nsg");
@@ -186,7 +192,8 @@ SimResult ZoomStudy::run(RunContext& ctx) {
   // Preview index.
   auto t0 = Clock::now();
   const int64_t n = base.n;
-  IvfPqIndex ivf;
+  IvfPqIndex ivf;  // with pq.bits 4 only its build times are set; the index is ivf4
+  IvfPq4Index ivf4;
   Graph graph;
   std::vector<uint8_t> rows;
   ProductQuantizer pq;
@@ -239,10 +246,12 @@ SimResult ZoomStudy::run(RunContext& ctx) {
                            "|" + std::to_string(ip.nlist) + "|" + std::to_string(ip.iterations) +
                            "|" + std::to_string(ip.train_size) + "|" + std::to_string(pp.m) + "|" +
                            std::to_string(pp.iterations) + "|" + std::to_string(pp.train_size) +
-                           "|" + std::to_string(build_seed_);
+                           "|" + std::to_string(build_seed_) + (pq_bits_ == 4 ? "|bits4" : "");
+    // 4-bit indexes have their own name and extension (and file magic): never mixed with 8-bit.
     const std::string cached =
-        ctx.cache_dir.empty()
-            ? ""
+        ctx.cache_dir.empty() ? ""
+        : pq_bits_ == 4
+            ? (fs::path(ctx.cache_dir) / ("zoom-ivf4-" + hex(fnv(id)) + ".tivf4")).string()
             : (fs::path(ctx.cache_dir) / ("zoom-ivf-" + hex(fnv(id)) + ".tivf")).string();
     int lock = -1;
     if (!cached.empty()) {
@@ -251,9 +260,12 @@ SimResult ZoomStudy::run(RunContext& ctx) {
     }
     try {
       if (!cached.empty() && fs::exists(cached)) {
-        ivf = load_ivf_pq(cached);
+        if (pq_bits_ == 4)
+          ivf4 = load_ivf_pq4(cached);
+        else
+          ivf = load_ivf_pq(cached);
         r.metrics["ivf_cached"] = 1;
-        if (ivf.data_checksum != checksum)
+        if ((pq_bits_ == 4 ? ivf4.data_checksum : ivf.data_checksum) != checksum)
           throw IoError(cached + ": index built from another data file (checksum)");
         // The build time is that of the point that built it.
         std::ifstream t(cached + ".build_s");
@@ -261,9 +273,18 @@ SimResult ZoomStudy::run(RunContext& ctx) {
         t >> s >> c >> p;
         ivf.seconds_coarse = c, ivf.seconds_pq = p, ivf.seconds_encode = s - c - p;
       } else {
-        ivf = build_ivf_pq(base, ip, pp);
+        if (pq_bits_ == 4) {
+          ivf4 = build_ivf_pq4(base, ip, pp);
+          ivf.seconds_coarse = ivf4.seconds_coarse, ivf.seconds_pq = ivf4.seconds_pq;
+          ivf.seconds_encode = ivf4.seconds_encode;
+        } else {
+          ivf = build_ivf_pq(base, ip, pp);
+        }
         if (!cached.empty()) {
-          save_ivf_pq(cached, ivf);
+          if (pq_bits_ == 4)
+            save_ivf_pq4(cached, ivf4);
+          else
+            save_ivf_pq(cached, ivf);
           std::ofstream(cached + ".build_s")
               << ivf.seconds_coarse + ivf.seconds_pq + ivf.seconds_encode << " "
               << ivf.seconds_coarse << " " << ivf.seconds_pq << "\n";
@@ -295,11 +316,17 @@ SimResult ZoomStudy::run(RunContext& ctx) {
                                            : r.metrics["nsg_build_s"] + r.metrics["pq_train_s"];
   const double bytes_graph =
       static_cast<double>(graph.edge_count()) * 4 + static_cast<double>(graph.offsets.size()) * 8;
-  const double ram = preview_ == "ivf" ? static_cast<double>(ivf.ram_bytes())
+  const double ivf_ram = static_cast<double>(pq_bits_ == 4 ? ivf4.ram_bytes() : ivf.ram_bytes());
+  const double ram = preview_ == "ivf" ? ivf_ram
                                        : static_cast<double>(rows.size()) + bytes_graph +
                                              static_cast<double>(base.dim) * 256 * 4;
   r.metrics["ram_bytes_per_vector"] = ram / static_cast<double>(n);
   r.metrics["pq_m"] = pq_.m;
+  r.metrics["pq_bits"] = pq_bits_;
+  // The codes alone (padding slots included): m bytes (8-bit) or m / 2 (4-bit) per vector.
+  if (preview_ == "ivf")
+    r.metrics["code_bytes_per_vector"] =
+        static_cast<double>(pq_bits_ == 4 ? ivf4.codes.size() : ivf.codes.size()) / n;
   r.metrics["candidates"] = candidates_;
   r.metrics["nprobe"] = nprobe_;
   r.metrics["k"] = k_;
@@ -307,13 +334,23 @@ SimResult ZoomStudy::run(RunContext& ctx) {
 
   // The preview of every query, computed once per pass.
   IvfPreview ivf_prev(ivf, avx2_);
+  IvfPq4Preview ivf4_prev(ivf4, avx2_);
+  // The IVF preview of either code width. 4-bit: exact float-ADC order of the candidates
+  // (re-scored within the quantised tables' error bound), so 4 and 8 bits differ by their codes
+  // only, not by the byte tables' rounding.
+  auto ivf_search = [&](const float* q, int count, std::vector<Neighbour>& out, PreviewStats* st) {
+    if (pq_bits_ == 4)
+      ivf4_prev.search(q, nprobe_, count, out, st);
+    else
+      ivf_prev.search(q, nprobe_, count, out, st);
+  };
   std::unique_ptr<GraphPqPreview> graph_prev;
   if (preview_ == "nsg") graph_prev = std::make_unique<GraphPqPreview>(graph, pq, rows.data());
   std::vector<Neighbour> cand;
   PreviewStats pstats;
   auto preview = [&](const float* q) {
     if (preview_ == "ivf")
-      ivf_prev.search(q, nprobe_, candidates_, cand, &pstats);
+      ivf_search(q, candidates_, cand, &pstats);
     else
       graph_prev->search(q, L_, candidates_, cand, &pstats);
   };
@@ -369,8 +406,15 @@ SimResult ZoomStudy::run(RunContext& ctx) {
   {
     // Preview alone (its CPU share of a query).
     const auto tp = Clock::now();
-    for (int64_t j = 0; j < queries.n; ++j) preview(queries.row(j));
+    int64_t rescored = 0;
+    for (int64_t j = 0; j < queries.n; ++j) {
+      preview(queries.row(j));
+      if (preview_ == "ivf" && pq_bits_ == 4) rescored += ivf4_prev.rescored();
+    }
     r.metrics["preview_us"] = since(tp) / nq * 1e6;
+    // 4-bit: slots re-scored in float after the byte-table scan (the exactness step's cost).
+    if (preview_ == "ivf" && pq_bits_ == 4)
+      r.metrics["rescored_per_query"] = static_cast<double>(rescored) / nq;
   }
   // 2. O_DIRECT (where the filesystem allows): every read goes to the device.
   {
@@ -395,7 +439,7 @@ SimResult ZoomStudy::run(RunContext& ctx) {
     const auto tp = Clock::now();
     for (int64_t j = 0; j < queries.n; ++j) {
       const auto tq = Clock::now();
-      ivf_prev.search(queries.row(j), nprobe_, k_, cand);
+      ivf_search(queries.row(j), k_, cand, nullptr);
       for (int c = 0; c < k_; ++c)
         ids[j * k_ + c] = c < static_cast<int>(cand.size()) ? cand[c].id : -1;
       t.us.push_back(since(tq) * 1e6);
@@ -403,7 +447,7 @@ SimResult ZoomStudy::run(RunContext& ctx) {
     t.total_s = since(tp);
     t.add(r, "ivfpq");
     r.metrics["recall_ivfpq"] = recall(ids, truth, k_);
-    r.metrics["ram_bytes_per_vector_ivfpq"] = static_cast<double>(ivf.ram_bytes()) / n;
+    r.metrics["ram_bytes_per_vector_ivfpq"] = ivf_ram / n;
   }
   // Baseline: the project's in-memory NSG searched on the float vectors.
   if (baseline_nsg_) {

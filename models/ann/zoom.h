@@ -11,6 +11,7 @@
 
 #include "models/ann/full_view.h"
 #include "models/ann/ivf.h"
+#include "models/ann/ivf_pq4.h"
 #include "models/ann/nsg.h"
 #include "models/ann/vector_source.h"
 #include "runtime/core/config.h"
@@ -39,6 +40,7 @@ class ZoomStudy {
   std::string preview_ = "ivf";
   IvfParams ivf_;
   PqParams pq_;
+  int pq_bits_ = 8;  // 8: IvfPqIndex (256 centroids); 4: IvfPq4Index (16, shuffle scan)
   NsgParams nsg_;
   bool baseline_nsg_ = true, baseline_ivfpq_ = true, sequential_ = false;
   std::string file_;

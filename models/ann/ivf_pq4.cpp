@@ -1,0 +1,334 @@
+// IVF-PQ4 build (coarse k-means as ivf.cpp, 4-bit residual codebooks, per-list packed blocks) and
+// its preview search (shuffle scan on quantised tables, float-ADC re-score within the bound).
+#include "models/ann/ivf_pq4.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <numeric>
+
+#include "models/ann/distance.h"
+#include "models/ann/full_view.h"
+#include "models/common/rng.h"
+#include "runtime/core/error.h"
+
+namespace tessel::ann {
+namespace {
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+constexpr int K = IvfPq4Index::K;
+}  // namespace
+
+void IvfPq4Index::slot_code(int64_t slot, uint8_t* code) const {
+  pq4_unpack_code(codes.data(), slot, m, code);
+}
+
+int64_t IvfPq4Index::ram_bytes() const {
+  return static_cast<int64_t>(codes.size() + ids.size() * sizeof(int32_t) +
+                              centroids.size() * sizeof(float) + codebooks.size() * sizeof(float) +
+                              precomputed.size() * sizeof(float) +
+                              list_begin.size() * sizeof(int64_t));
+}
+
+IvfPq4Index build_ivf_pq4(const VectorSet& base, const IvfParams& ip, const PqParams& pp) {
+  if (ip.nlist < 1 || ip.nlist > base.n)
+    throw Error(
+        "ivf: nlist " + std::to_string(ip.nlist) + " for " + std::to_string(base.n) + " vectors",
+        kExitFailure);
+  if (!ip.by_residual)
+    throw Error("ivf-pq4: only residual codes are supported (by_residual)", kExitFailure);
+  IvfPq4Index x;
+  x.dim = base.dim;
+  x.nlist = ip.nlist;
+  x.data_checksum = vectors_checksum(base);
+  const int threads = ip.threads > 0 ? ip.threads : omp_get_max_threads();
+  auto t0 = std::chrono::steady_clock::now();
+  // Coarse k-means exactly as build_ivf_pq (same sample, same seeds): the 4- and 8-bit previews
+  // of one configuration probe the same clusters, so they differ only in their codes.
+  int64_t train = ip.train_size > 0 ? ip.train_size : int64_t{64} * ip.nlist;
+  train = std::min(train, base.n);
+  std::vector<float> sample;
+  const float* tdata = base.data.data();
+  if (train < base.n) {
+    std::vector<int64_t> ids(base.n);
+    std::iota(ids.begin(), ids.end(), 0);
+    Rng rng(ip.seed ^ 0xC0A45E);
+    sample.resize(static_cast<std::size_t>(train) * base.dim);
+    for (int64_t i = 0; i < train; ++i) {
+      std::swap(ids[i],
+                ids[i + static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(base.n - i))]);
+      std::copy_n(base.row(ids[i]), base.dim, sample.data() + i * base.dim);
+    }
+    tdata = sample.data();
+  }
+  KMeansParams kp;
+  kp.k = ip.nlist;
+  kp.iterations = ip.iterations;
+  kp.seed = ip.seed;
+  kp.threads = threads;
+  KMeansResult km = kmeans(tdata, train, base.dim, base.dim, kp);
+  x.centroids = std::move(km.centroids);
+  const std::vector<int32_t> list = nearest_centroids(base.data.data(), base.n, base.dim, base.dim,
+                                                      x.centroids.data(), ip.nlist, threads);
+  x.seconds_coarse = since(t0);
+  t0 = std::chrono::steady_clock::now();
+  auto residual = [&](int64_t i, float* out) {
+    const float* c = x.centroids.data() + int64_t{list[i]} * base.dim;
+    for (int k = 0; k < base.dim; ++k) out[k] = base.row(i)[k] - c[k];
+  };
+  PqParams p = pp;
+  p.threads = threads;
+  const int64_t nt = std::min(base.n, p.train_size > 0 ? p.train_size : base.n);
+  VectorSet res(nt, base.dim);
+  {
+    std::vector<int64_t> ids(base.n);
+    std::iota(ids.begin(), ids.end(), 0);
+    Rng rng(pp.seed ^ 0x5E51D);
+    for (int64_t i = 0; i < nt; ++i) {
+      std::swap(ids[i],
+                ids[i + static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(base.n - i))]);
+      residual(ids[i], res.row(i));
+    }
+  }
+  const Pq4Quantizer pq = Pq4Quantizer::train(res, p);
+  x.m = pq.m();
+  x.codebooks.resize(static_cast<std::size_t>(base.dim) * K);
+  for (int s = 0; s < x.m; ++s)
+    for (int c = 0; c < K; ++c)
+      std::copy_n(pq.centroid(s, c), pq.sub_dim(s),
+                  x.codebooks.data() + int64_t{x.begin(s)} * K + int64_t{c} * pq.sub_dim(s));
+  x.seconds_pq = since(t0);
+  t0 = std::chrono::steady_clock::now();
+  const int m = x.m;
+  std::vector<uint8_t> rows(static_cast<std::size_t>(base.n) * m);
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> r(base.dim);
+#pragma omp for schedule(dynamic, 256)
+    for (int64_t i = 0; i < base.n; ++i) {
+      residual(i, r.data());
+      pq.encode(r.data(), rows.data() + i * m);
+    }
+  }
+  x.precomputed.resize(static_cast<std::size_t>(ip.nlist) * m * K);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 8)
+  for (int l = 0; l < ip.nlist; ++l)
+    for (int s = 0; s < m; ++s)
+      for (int j = 0; j < K; ++j) {
+        const float* cj = x.centroid(s, j);
+        const float* cl = x.centroids.data() + int64_t{l} * base.dim + x.begin(s);
+        float norm = 0, dot = 0;
+        for (int k = 0; k < x.begin(s + 1) - x.begin(s); ++k)
+          norm += cj[k] * cj[k], dot += cl[k] * cj[k];
+        x.precomputed[(int64_t{l} * m + s) * K + j] = norm + 2 * dot;
+      }
+  // Lists in cluster order, each padded to whole blocks of 32, so a list's blocks start at
+  // list_begin[l] / 32 and one scan call covers the list.
+  std::vector<int64_t> count(ip.nlist, 0);
+  for (int32_t l : list) ++count[l];
+  x.list_begin.assign(ip.nlist + 1, 0);
+  for (int c = 0; c < ip.nlist; ++c)
+    x.list_begin[c + 1] = x.list_begin[c] + (count[c] + kPq4Block - 1) / kPq4Block * kPq4Block;
+  x.ids.assign(x.list_begin.back(), -1);
+  std::vector<uint8_t> slot_rows(static_cast<std::size_t>(x.list_begin.back()) * m, 0);
+  std::vector<int64_t> fill(x.list_begin.begin(), x.list_begin.end() - 1);
+  for (int64_t i = 0; i < base.n; ++i) {
+    const int64_t s = fill[list[i]]++;
+    x.ids[s] = static_cast<int32_t>(i);
+    std::copy_n(rows.data() + i * m, m, slot_rows.data() + s * m);
+  }
+  x.codes = pq4_pack(slot_rows.data(), x.list_begin.back(), m);
+  x.seconds_encode = since(t0);
+  return x;
+}
+
+namespace {
+constexpr char kMagic[8] = {'T', 'S', 'L', 'I', 'V', 'Q', '4', '1'};
+template <typename T>
+void put(std::ofstream& o, const std::vector<T>& v) {
+  const uint64_t n = v.size();
+  o.write(reinterpret_cast<const char*>(&n), 8);
+  o.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
+}
+template <typename T>
+void get(std::ifstream& in, std::vector<T>& v, const std::string& path) {
+  uint64_t n = 0;
+  if (!in.read(reinterpret_cast<char*>(&n), 8) || n > (uint64_t{1} << 40) / sizeof(T))
+    throw IoError(path + ": truncated or corrupt IVF-PQ4 index");
+  v.resize(n);
+  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T))))
+    throw IoError(path + ": truncated IVF-PQ4 index");
+}
+}  // namespace
+
+void save_ivf_pq4(const std::string& path, const IvfPq4Index& x) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
+    if (!o) throw IoError(tmp + ": cannot open for writing");
+    o.write(kMagic, 8);
+    const int64_t hdr[4] = {x.dim, x.nlist, x.m, static_cast<int64_t>(x.data_checksum)};
+    o.write(reinterpret_cast<const char*>(hdr), sizeof hdr);
+    put(o, x.codebooks);
+    put(o, x.centroids);
+    put(o, x.list_begin);
+    put(o, x.ids);
+    put(o, x.codes);
+    put(o, x.precomputed);
+    if (!o) throw IoError(tmp + ": write failed");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+IvfPq4Index load_ivf_pq4(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open");
+  char magic[8];
+  int64_t hdr[4];
+  if (!in.read(magic, 8)) throw IoError(path + ": not an IVF-PQ4 index (too short)");
+  if (std::string(magic, 8) == "TSLIVF01")
+    throw IoError(path + ": an 8-bit IVF-PQ index, not a 4-bit one (pq.bits differs)");
+  if (std::string(magic, 8) != std::string(kMagic, 8) ||
+      !in.read(reinterpret_cast<char*>(hdr), sizeof hdr))
+    throw IoError(path + ": not an IVF-PQ4 index (bad magic)");
+  IvfPq4Index x;
+  x.dim = static_cast<int>(hdr[0]);
+  x.nlist = static_cast<int>(hdr[1]);
+  x.m = static_cast<int>(hdr[2]);
+  x.data_checksum = static_cast<uint64_t>(hdr[3]);
+  get(in, x.codebooks, path);
+  get(in, x.centroids, path);
+  get(in, x.list_begin, path);
+  get(in, x.ids, path);
+  get(in, x.codes, path);
+  get(in, x.precomputed, path);
+  if (x.dim < 1 || x.m < 1 || x.m > std::min(x.dim, 256) || x.nlist < 1 ||
+      x.codebooks.size() != static_cast<std::size_t>(x.dim) * K ||
+      x.centroids.size() != static_cast<std::size_t>(x.nlist) * x.dim ||
+      x.list_begin.size() != static_cast<std::size_t>(x.nlist) + 1 ||
+      x.ids.size() != static_cast<std::size_t>(x.list_begin.back()) ||
+      x.ids.size() % kPq4Block != 0 ||
+      x.codes.size() != x.ids.size() / kPq4Block * static_cast<std::size_t>(x.block_bytes()) ||
+      x.precomputed.size() != static_cast<std::size_t>(x.nlist) * x.m * K)
+    throw IoError(path + ": inconsistent IVF-PQ4 index sizes");
+  return x;
+}
+
+IvfPq4Preview::IvfPq4Preview(const IvfPq4Index& index, bool allow_avx2)
+    : index_(index), scan_(pq4_scan_kernel(allow_avx2)) {
+  query_term_.resize(static_cast<std::size_t>(index.m) * K);
+  coarse_.resize(index.nlist);
+  int64_t longest = 0;
+  for (int c = 0; c < index.nlist; ++c)
+    longest = std::max(longest, index.list_begin[c + 1] - index.list_begin[c]);
+  sums_.resize(longest);
+  code_.resize(index.m);
+}
+
+void IvfPq4Preview::search(const float* q, int nprobe, int candidates, std::vector<Neighbour>& out,
+                           PreviewStats* stats, bool exact) {
+  const IvfPq4Index& x = index_;
+  nprobe = std::min(nprobe, x.nlist);
+  for (int c = 0; c < x.nlist; ++c)
+    coarse_[c] = {l2_sq(q, x.centroids.data() + int64_t{c} * x.dim, x.dim), c};
+  std::partial_sort(coarse_.begin(), coarse_.begin() + nprobe, coarse_.end());
+  const int m = x.m;
+  for (int s = 0; s < m; ++s)
+    for (int j = 0; j < K; ++j) {
+      const float* cj = x.centroid(s, j);
+      const float* qs = q + x.begin(s);
+      float dot = 0;
+      for (int k = 0; k < x.begin(s + 1) - x.begin(s); ++k) dot += qs[k] * cj[k];
+      query_term_[s * K + j] = -2 * dot;
+    }
+  tables_.resize(static_cast<std::size_t>(nprobe) * m * K);
+  // Bounded max-heaps (worst on top): hi_heap_ of (distance + bound) for the exact pass's
+  // threshold, heap_ of the answer. Distances in double: the bound is on the exact table sum.
+  using Cand = std::pair<double, int32_t>;
+  std::vector<Cand>& best = best_;
+  best.clear();
+  auto offer = [&](std::vector<Cand>& h, double d, int32_t id) {
+    if (static_cast<int>(h.size()) < candidates) {
+      h.emplace_back(d, id);
+      std::push_heap(h.begin(), h.end());
+    } else if (Cand{d, id} < h.front()) {
+      std::pop_heap(h.begin(), h.end());
+      h.back() = {d, id};
+      std::push_heap(h.begin(), h.end());
+    }
+  };
+  hi_heap_.clear();
+  pending_.clear();
+  max_bound_ = 0;
+  rescored_ = 0;
+  int64_t scanned = 0;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  for (int j = 0; j < nprobe; ++j) {
+    const int c = coarse_[j].id;
+    const int64_t b = x.list_begin[c], e = x.list_begin[c + 1];
+    if (e == b) continue;
+    // This list's float table (coarse distance in sub-space 0), then its byte form.
+    float* table = tables_.data() + static_cast<int64_t>(j) * m * K;
+    const float* pre = x.precomputed.data() + int64_t{c} * m * K;
+    for (int t = 0; t < m * K; ++t) table[t] = pre[t] + query_term_[t];
+    for (int t = 0; t < K; ++t) table[t] += coarse_[j].dist;
+    const Pq4Lut lut = pq4_quantize_table(table, m);
+    const double bound = lut.error_bound();
+    max_bound_ = std::max(max_bound_, bound);
+    scan_(lut.lut.data(), x.codes.data() + b / kPq4Block * x.block_bytes(), (e - b) / kPq4Block, m,
+          sums_.data());
+    scanned += e - b;
+    for (int64_t s = b; s < e; ++s) {
+      const int32_t id = x.ids[s];
+      if (id < 0) continue;
+      const double est = lut.distance(sums_[s - b]);
+      if (!exact) {
+        offer(best, est, id);
+        continue;
+      }
+      // Keep the `candidates` smallest upper bounds; a slot whose lower bound exceeds the
+      // current threshold can never be among the float-ADC best (the threshold only falls).
+      const double hi = est + bound, lo = est - bound;
+      if (static_cast<int>(hi_heap_.size()) < candidates) {
+        hi_heap_.push_back(hi);
+        std::push_heap(hi_heap_.begin(), hi_heap_.end());
+      } else if (hi < hi_heap_.front()) {
+        std::pop_heap(hi_heap_.begin(), hi_heap_.end());
+        hi_heap_.back() = hi;
+        std::push_heap(hi_heap_.begin(), hi_heap_.end());
+      }
+      const double threshold =
+          static_cast<int>(hi_heap_.size()) < candidates ? kInf : hi_heap_.front();
+      if (lo <= threshold) pending_.push_back({lo, static_cast<int32_t>(s - b), j});
+    }
+  }
+  if (exact) {
+    // The candidates-th smallest upper bound T: at least `candidates` slots have float ADC <= T,
+    // so every slot of the float-ADC best has lo <= its distance <= T and is re-scored here.
+    const double threshold =
+        static_cast<int>(hi_heap_.size()) < candidates ? kInf : hi_heap_.front();
+    for (const Pending& p : pending_) {
+      if (p.lo > threshold) continue;
+      const int64_t slot = x.list_begin[coarse_[p.probe].id] + p.slot_in_list;
+      x.slot_code(slot, code_.data());
+      const float* table = tables_.data() + static_cast<int64_t>(p.probe) * m * K;
+      double d = 0;
+      for (int s = 0; s < m; ++s) d += table[s * K + code_[s]];
+      offer(best, d, x.ids[slot]);
+      ++rescored_;
+    }
+  }
+  std::sort_heap(best.begin(), best.end());
+  out.resize(best.size());
+  for (std::size_t i = 0; i < best.size(); ++i)
+    out[i] = {static_cast<float>(best[i].first), best[i].second};
+  if (stats) stats->codes_scanned += scanned, stats->lists += nprobe;
+}
+
+}  // namespace tessel::ann
