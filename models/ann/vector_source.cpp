@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "runtime/core/limits.h"
+
 namespace tessel::ann {
 
 int64_t parse_count(const std::string& text) {
@@ -24,6 +26,7 @@ VectorSource VectorSource::read(const Config& w, const std::string& key, uint64_
     if (s.mixture_n < 1 || stream < 0)
       w.fail(key, "expected mixture:<n>[:<stream>] with whole numbers, got '" + s.spec + "'");
     s.stream = static_cast<uint64_t>(stream);
+    check_allocation(w, key, {s.mixture_n, MixtureSpec{}.dim}, sizeof(float), "mixture vectors");
   } else {
     s.spec = w.get_path(key);
   }

@@ -10,6 +10,7 @@
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/core/file_io.h"
+#include "runtime/core/limits.h"
 #include "runtime/core/seed.h"
 
 #ifdef TESSEL_ANN_HAVE_ZLIB
@@ -238,10 +239,14 @@ VectorSet read_mnist_images(const std::string& path) {
                   ", expected 2051 (IDX3 unsigned-byte images)");
   const int64_t n = be32(p + 4), rows = be32(p + 8), cols = be32(p + 12);
   if (n == 0 || rows == 0 || cols == 0) throw IoError(name + ": empty image set in header");
-  const int64_t need = 16 + n * rows * cols;
-  if (static_cast<int64_t>(bytes.size()) < need)
+  // Each count is below 2^32, so the product fits in 64 bits only after a check.
+  const uint64_t pixels = product_bytes({n, rows, cols}, 1);
+  if (bytes.size() - 16 < pixels)
     throw IoError(name + ": truncated (" + std::to_string(bytes.size()) + " bytes, header says " +
-                  std::to_string(need) + ")");
+                  (pixels == UINT64_MAX ? "more than 2^64" : std::to_string(16 + pixels)) + ")");
+  if (rows * cols > INT32_MAX)
+    throw IoError(name + ": images of " + std::to_string(rows) + " x " + std::to_string(cols) +
+                  " pixels are too large");
   VectorSet out(n, static_cast<int>(rows * cols));
   for (std::size_t k = 0; k < out.data.size(); ++k) out.data[k] = p[16 + k];
   return out;

@@ -1,6 +1,8 @@
 // Parses NumPy .npy headers and zip (stored-entry) archives without any external library.
 #include "models/common/npy.h"
 
+#include <charconv>
+
 #include <array>
 #include <cstring>
 #include <fstream>
@@ -8,6 +10,7 @@
 
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
+#include "runtime/core/limits.h"
 #include "runtime/core/file_io.h"
 
 namespace tessel {
@@ -67,7 +70,11 @@ class HeaderParser {
       std::size_t digits = q;
       while (digits < e && s_[digits] >= '0' && s_[digits] <= '9') ++digits;
       if (digits == q) fail("header '" + key + "' holds a non-integer dimension");
-      dims.push_back(std::stoll(s_.substr(q, digits - q)));
+      int64_t dim = 0;
+      const auto [end, ec] = std::from_chars(s_.data() + q, s_.data() + digits, dim);
+      if (ec != std::errc() || end != s_.data() + digits)
+        fail("header '" + key + "' holds a dimension too large for 64 bits");
+      dims.push_back(dim);
       q = skip_space(digits);
       if (q < e && s_[q] == ',')
         ++q;
@@ -141,12 +148,15 @@ NpyArray parse_npy(const std::string& bytes, const std::string& where) {
                   "' (expected '<f4', '<f8' or int8 '|i1')");
 
   const std::size_t data_start = header_start + header_len;
-  const int64_t n = arr.size();
-  const std::size_t need = static_cast<std::size_t>(n) * item;
+  // Saturating: a shape whose size overflows 64 bits is simply more than the file holds.
+  const uint64_t need = product_bytes(arr.shape, static_cast<uint64_t>(item));
   const std::size_t have = bytes.size() - data_start;
   if (have < need)
     throw IoError(where + ": truncated data: shape " + arr.shape_string() + " " + arr.descr +
-                  " needs " + std::to_string(need) + " bytes, found " + std::to_string(have));
+                  " needs " +
+                  (need == UINT64_MAX ? "more than 2^64" : std::to_string(need)) +
+                  " bytes, found " + std::to_string(have));
+  const int64_t n = static_cast<int64_t>(need / static_cast<uint64_t>(item));
   if (have > need)
     throw IoError(where + ": " + std::to_string(have - need) +
                   " unexpected bytes after the data of shape " + arr.shape_string());

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "runtime/core/atomic_file.h"
+#include "runtime/core/limits.h"
 
 namespace tessel::continual {
 
@@ -47,6 +48,8 @@ ContinualWorkload read_continual_workload(const Config& w) {
   if (w.has("memory")) {
     const Config m = w.child("memory");
     c.em_size = m.get_positive_int("em_size", c.em_size);
+    // An MNIST sample is 784 pixels at the least; fail here rather than in the allocation.
+    check_allocation(m, "em_size", {c.em_size, 784}, 1, "(em_size x 784) sample bytes");
     c.derpp_alpha = m.get_non_negative("derpp_alpha", c.derpp_alpha);
     c.derpp_beta = m.get_non_negative("derpp_beta", c.derpp_beta);
     c.gdumb_epochs = int(m.get_int_range("gdumb_epochs", 1, 1000, c.gdumb_epochs));

@@ -38,6 +38,10 @@ IdxArray read_idx(const std::string& path, int expected_dims) {
       throw IoError(path + ": implausible dimension " + std::to_string(v));
     a.dims.push_back(static_cast<int32_t>(v));
     total *= v;
+    // Stop before the product can overflow (up to 255 dimensions of 2^30 each).
+    if (total > bytes.size() - header)
+      throw IoError(path + ": truncated: header promises more than the " +
+                    std::to_string(bytes.size() - header) + " bytes of data the file has");
   }
   if (bytes.size() - header < total)
     throw IoError(path + ": truncated: header promises " + std::to_string(total) +

@@ -53,7 +53,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (fnv1a(s.data(), s.size() - 8) != stored) bad("hash mismatch (truncated or corrupted)");
   uint64_t hlen = 0;
   std::memcpy(&hlen, s.data() + 8, 8);
-  if (16 + hlen > s.size() - 8) bad("header length beyond the end of the file");
+  if (hlen > s.size() - 24) bad("header length beyond the end of the file");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(s.substr(16, hlen));
@@ -69,9 +69,20 @@ Checkpoint read_checkpoint(const std::string& path) {
   } catch (const std::exception& e) {
     bad(std::string("header field missing: ") + e.what());
   }
-  uint64_t n = 0;
-  for (const auto& p : c.params) n += p.at("rows").get<uint64_t>() * p.at("cols").get<uint64_t>();
   const uint64_t body = s.size() - 8 - 16 - hlen;
+  // Sizes are summed with the file's length as the bound, so no product or sum can overflow.
+  uint64_t n = 0;
+  try {
+    if (!c.params.is_array()) bad("header field params is not a list");
+    for (const auto& p : c.params) {
+      const uint64_t rows = p.at("rows").get<uint64_t>(), cols = p.at("cols").get<uint64_t>();
+      if (cols != 0 && rows > body / cols) bad("a parameter is larger than the whole file");
+      n += rows * cols;
+      if (n > body) bad("the parameters are larger than the whole file");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    bad(std::string("params: ") + e.what());
+  }
   if (body != 3 * n * sizeof(float))
     bad("expected " + std::to_string(3 * n * sizeof(float)) + " bytes of tensors, found " +
         std::to_string(body));

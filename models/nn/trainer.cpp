@@ -20,6 +20,7 @@
 #include "models/nn/checkpoint.h"
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
+#include "runtime/core/limits.h"
 #include "runtime/core/seed.h"
 
 namespace tessel::nn {
@@ -118,6 +119,12 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
     c.model.width = static_cast<int>(m.get_positive_int("width"));
     c.model.heads = static_cast<int>(m.get_positive_int("heads"));
     c.model.mlp_ratio = static_cast<int>(m.get_positive_int("mlp_ratio", 4));
+    // Before anything is allocated (docs/hardening.md): each layer's MLP alone holds
+    // 2 * mlp_ratio * width^2 weights, each with a gradient and two AdamW moments (16 bytes).
+    check_allocation(m, "width",
+                     {m.get_positive_int("layers"), m.get_positive_int("width"),
+                      m.get_positive_int("width"), m.get_positive_int("mlp_ratio", 4)},
+                     32, "(layers x width x width x mlp_ratio) parameters");
     if (c.model.width % c.model.heads) m.fail("heads", "must divide width");
   } else {
     for (const auto& h : m.items("hidden")) {
@@ -141,6 +148,11 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
     const Config key = t.at("seq_len");
     c.seq_len_source = key.location().str() + ": " + key.key_path();
   }
+  if (text)  // one activation per token and layer at the least
+    check_allocation(t, "batch_size",
+                     {t.get_positive_int("batch_size"), t.get_positive_int("seq_len"),
+                      m.get_positive_int("width"), m.get_positive_int("layers")},
+                     4, "(batch_size x seq_len x width x layers) activations");
   if (c.task == "classify") {
     c.model.head = Head::kClassifier;
     c.model.classes = c.classes;

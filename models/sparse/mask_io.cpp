@@ -7,6 +7,7 @@
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/core/file_io.h"
+#include "runtime/core/limits.h"
 
 namespace tessel::sparse {
 namespace {
@@ -50,6 +51,7 @@ MaskFile parse_mask(const std::string& text, const std::string& name) {
     std::istringstream tokens(raw);
     std::vector<std::string> tok;
     for (std::string t; tokens >> t;) tok.push_back(t);
+    if (tok.empty()) continue;  // only whitespace other than spaces and tabs (\v, \f)
     if (!have_header) {
       if (tok[0] != "nm_mask" || tok.size() != 4)
         fail(
@@ -68,6 +70,13 @@ MaskFile parse_mask(const std::string& text, const std::string& name) {
         fail(name, line,
              "header: cols=" + std::to_string(cols) +
                  " is not a multiple of M=" + std::to_string(mf.pattern.m));
+      // Each value takes at least two bytes ("1 " or "1\n"), so a header promising more values
+      // than the file can hold is wrong; checking first keeps rows=1e11 from allocating.
+      if (product_bytes({rows, cols}, 2) > text.size())
+        fail(name, line,
+             "header: rows=" + std::to_string(rows) + " x cols=" + std::to_string(cols) +
+                 " values need at least " + format_bytes(product_bytes({rows, cols}, 2)) +
+                 " of text, the file has " + format_bytes(text.size()));
       mf.mask = Mask(rows, cols);
       have_header = true;
       continue;

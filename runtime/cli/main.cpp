@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -240,6 +241,16 @@ int main(int argc, char** argv) {
       if (!under_mpi) finish(summary);
       return summary.failed ? kExitPointsFailed : kExitOk;
     }
+  } catch (const std::bad_alloc&) {
+    // Sizes no configuration check caught: name what was running instead of "internal error".
+    std::string what = "tessel";
+    if (*run) what = run_file;
+    if (*point) what = point_sweep + " point " + std::to_string(point_index);
+    if (*sw) what = sopt.sweep_file;
+    std::cerr << "tessel: " << what
+              << ": out of memory (std::bad_alloc): the configured sizes need more memory than "
+                 "this machine could allocate; see Limits in configs/README.md\n";
+    return kExitFailure;
   } catch (const std::exception&) {
     return report_current_exception(std::cerr);
   }

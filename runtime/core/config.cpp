@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -16,6 +17,9 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <unordered_map>
+
+#include "runtime/core/limits.h"
 
 namespace tessel {
 namespace fs = std::filesystem;
@@ -51,9 +55,55 @@ SourceLocation mark_location(const std::string& file, const YAML::Mark& m) {
   return loc;
 }
 
-NodePtr convert(const YAML::Node& y, const std::string& file) {
+// Whether `s` is well-formed UTF-8 (Unicode 15, table 3-7: no overlong forms, no surrogates).
+// Values end up in JSON (results, hashes), which accepts nothing else.
+bool valid_utf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned c = p[i];
+    size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + len >= n) return false;  // the sequence runs past the end
+    for (size_t k = 1; k <= len; ++k) {
+      const unsigned b = p[i + k];
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+    }
+    i += len + 1;
+  }
+  return true;
+}
+
+// Converts yaml-cpp's tree into ConfigNodes. yaml-cpp keeps an alias as a reference to its
+// anchor, so a few lines of nested aliases ("billion laughs") stand for billions of nodes;
+// copying them here is where memory would run out. `nodes` counts what was made so far.
+NodePtr convert(const YAML::Node& y, const std::string& file, int depth, int64_t& nodes) {
   auto n = std::make_shared<ConfigNode>();
   n->location = mark_location(file, y.Mark());
+  if (++nodes > kMaxConfigNodes)
+    throw ConfigError(n->location.str() + ": more than " + std::to_string(kMaxConfigNodes) +
+                      " values (counting every use of a YAML alias as a copy); see Limits in "
+                      "configs/README.md");
+  if (depth > kMaxConfigDepth)
+    throw ConfigError(n->location.str() + ": nested more than " +
+                      std::to_string(kMaxConfigDepth) +
+                      " levels deep; see Limits in configs/README.md");
   switch (y.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -63,35 +113,49 @@ NodePtr convert(const YAML::Node& y, const std::string& file) {
       n->kind = ConfigNode::Kind::kScalar;
       n->scalar = y.Scalar();
       n->quoted = y.Tag() == "!";
+      if (!valid_utf8(n->scalar))
+        throw ConfigError(n->location.str() + ": value is not valid UTF-8 (config files are UTF-8)");
       break;
     case YAML::NodeType::Sequence:
       n->kind = ConfigNode::Kind::kSequence;
-      for (const auto& item : y) n->sequence.push_back(convert(item, file));
+      for (const auto& item : y) n->sequence.push_back(convert(item, file, depth + 1, nodes));
       break;
-    case YAML::NodeType::Map:
+    case YAML::NodeType::Map: {
       n->kind = ConfigNode::Kind::kMap;
+      // Key -> index into n->map: a linear search per key made a large mapping quadratic.
+      std::unordered_map<std::string, size_t> index;
       for (const auto& kv : y) {
         SourceLocation key_loc = mark_location(file, kv.first.Mark());
         if (!kv.first.IsScalar())
           throw ConfigError(key_loc.str() + ": mapping keys must be plain names");
         const std::string key = kv.first.Scalar();
-        for (const auto& existing : n->map)
-          if (existing.first == key)
-            throw ConfigError(key_loc.str() + ": " + key + ": duplicate key (first at line " +
-                              std::to_string(existing.second->key_location.line) + ")");
-        NodePtr value = convert(kv.second, file);
+        if (!valid_utf8(key))
+          throw ConfigError(key_loc.str() + ": key is not valid UTF-8 (config files are UTF-8)");
+        auto seen = index.find(key);
+        if (seen != index.end())
+          throw ConfigError(key_loc.str() + ": " + key + ": duplicate key (first at line " +
+                            std::to_string(n->map[seen->second].second->key_location.line) + ")");
+        NodePtr value = convert(kv.second, file, depth + 1, nodes);
         value->key_location = key_loc;
         if (value->location.line == 0) value->location = key_loc;
+        index.emplace(key, n->map.size());
         n->map.emplace_back(key, value);
       }
       break;
+    }
   }
   return n;
 }
 
 NodePtr parse_text(const std::string& text, const std::string& file) {
   try {
-    return convert(YAML::Load(text), file);
+    int64_t nodes = 0;
+    return convert(YAML::Load(text), file, 0, nodes);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own guard (2000 levels); its mark is where the parser stopped.
+    SourceLocation loc = mark_location(file, e.mark);
+    throw ConfigError(loc.str() + ": nested more than " + std::to_string(kMaxConfigDepth) +
+                      " levels deep; see Limits in configs/README.md");
   } catch (const YAML::Exception& e) {
     SourceLocation loc = mark_location(file, e.mark);
     throw ConfigError(loc.str() + ": YAML syntax error: " + e.msg);
@@ -174,6 +238,22 @@ std::string join_key(const std::string& prefix, const std::string& key) {
 NodePtr load_file(const std::string& path, const std::string& referrer,
                   std::vector<std::string>& chain);
 
+// Nodes copied by base:/include: expansion during the current Config::load.
+int64_t& expanded_nodes() {
+  thread_local int64_t n = 0;
+  return n;
+}
+
+// Nodes in the tree under `n`, counting stops past `cap`.
+int64_t count_nodes(const NodePtr& n, int64_t cap) {
+  int64_t total = 1;
+  for (const auto& kv : n->map)
+    if ((total += count_nodes(kv.second, cap - total)) > cap) return total;
+  for (const auto& item : n->sequence)
+    if ((total += count_nodes(item, cap - total)) > cap) return total;
+  return total;
+}
+
 // Expands `base:` and `include:` in `n` and every mapping below it, files relative to
 // `dir`. `base: FILE` starts the mapping from FILE; `include:` merges fragments over that;
 // the mapping's own keys win over both. So an inline `hw: {base: big.yaml, tiles: 8}`
@@ -209,6 +289,14 @@ void expand(const NodePtr& n, const std::string& dir, const std::string& key_pat
     }
   }
   NodePtr result = merge_config(merged, n);
+  // Each base:/include: site copies a whole file, so a few files that pull each other in many
+  // times multiply like aliases do; the copies made by one load are counted together.
+  expanded_nodes() += count_nodes(result, kMaxConfigNodes + 1);
+  if (expanded_nodes() > kMaxConfigNodes)
+    throw ConfigError((base ? base : inc)->location.str() + ": " +
+                      join_key(key_path, base ? "base" : "include") + ": expanding base: and " +
+                      "include: gives more than " + std::to_string(kMaxConfigNodes) +
+                      " values; see Limits in configs/README.md");
   n->map = result->map;
 }
 
@@ -346,6 +434,7 @@ std::shared_ptr<ConfigNode> merge_config(const std::shared_ptr<ConfigNode>& base
 
 Config Config::load(const std::string& path, const std::string& key_path) {
   std::vector<std::string> chain;
+  expanded_nodes() = 0;
   return Config(load_file(path, "", chain), key_path);
 }
 

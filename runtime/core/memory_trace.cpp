@@ -56,6 +56,10 @@ bool parse_decimal(const std::string& s, uint64_t& out) {
   return true;
 }
 
+// Latest issue time either format accepts: 9e15 ps (2.5 hours), far beyond any simulated run,
+// and leaves room for the latencies replay adds without overflowing int64.
+constexpr int64_t kMaxTraceTimePs = 9000000000000000;
+
 // "12", "12.5", "0.125" ns → picoseconds; at most 3 fractional digits (1 ps resolution).
 bool parse_time_ns(const std::string& s, int64_t& ps) {
   size_t dot = s.find('.');
@@ -67,7 +71,7 @@ bool parse_time_ns(const std::string& s, int64_t& ps) {
   if (!parse_decimal(whole, w)) return false;
   if (!frac.empty() && !parse_decimal(frac, f)) return false;
   for (size_t i = frac.size(); i < 3; ++i) f *= 10;
-  if (w > 9000000000000000ull / 1000) return false;
+  if (w > kMaxTraceTimePs / 1000) return false;
   ps = static_cast<int64_t>(w * 1000 + f);
   return true;
 }
@@ -280,6 +284,8 @@ MemoryTrace parse_memory_trace_binary(const std::string& data, const std::string
     if (record == 28) r.batch = get<uint32_t>(data, pos);
     std::string where = "record " + std::to_string(i + 1) + ": ";
     if (r.time_ps < MemoryRequest::kAsap) fail(where + "negative time");
+    if (r.time_ps > kMaxTraceTimePs)
+      fail(where + "time " + std::to_string(r.time_ps) + " ps beyond the 9e15 ps limit");
     if (r.time_ps != MemoryRequest::kAsap) {
       if (r.time_ps < last_time) fail(where + "time goes back before the previous request");
       last_time = r.time_ps;
