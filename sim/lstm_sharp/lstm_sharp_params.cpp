@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "runtime/core/limits.h"
 #include "sim/lstm_sharp/memory_term.h"
 
 namespace tessel::lstm_sharp {
@@ -169,6 +170,17 @@ LstmWorkload read_lstm_workload(const Config& w) {
     w.fail("batch", "LSTM-Sharp models batch-1 inference; use batch: 1");
   l.bidirectional = w.get<bool>("bidirectional", false);
   l.functional = w.get<bool>("functional", false);
+  if (l.functional) {
+    // The functional check holds every layer's float weights (the widest layer's input is
+    // max(X, H), doubled for a bidirectional stack's second layer on) and the sequence.
+    const int64_t in = std::max(l.input_size, (l.bidirectional ? 2 : 1) * l.hidden_size);
+    check_allocation(w, "hidden_size",
+                     {l.layers * (l.bidirectional ? 2 : 1), 4 * l.hidden_size,
+                      in + l.hidden_size},
+                     4, "float weights for the functional check");
+    check_allocation(w, "seq_len", {l.seq_len, in + l.hidden_size}, 4,
+                     "float inputs and outputs for the functional check");
+  }
   return l;
 }
 

@@ -16,6 +16,7 @@
 #include "models/sparse/mask_io.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
+#include "sim/lstm_sharp/lstm_sharp_params.h"
 
 namespace tessel {
 namespace {
@@ -240,6 +241,27 @@ TEST(SizeLimits, EpisodicMemoryFailsAtEmSize) {
                       0),
             0u)
       << msg;
+}
+
+TEST(SizeLimits, LstmFunctionalWeightsFailAtHiddenSize) {
+  // 64 layers of 4 x 65536 rows x (65536 + 65536) float weights: 8 TiB, more than the 1 GiB
+  // limit set here, failing before any weight is drawn. Timing-only runs allocate no weights.
+  LimitEnv limit("1");
+  const std::string text =
+      "kind: lstm\ninput_size: 65536\nhidden_size: 65536\nlayers: 64\nseq_len: 10\n";
+  const std::string msg = config_error([&] {
+    lstm_sharp::read_lstm_workload(
+        Config::parse(text + "functional: true\n", "lstm.yaml", "workload"));
+  });
+  EXPECT_EQ(msg.rfind("lstm.yaml:3:14: workload.hidden_size: 64 x 262144 x 131072 float weights "
+                      "for the functional check need 8 TiB, more than the 1 GiB",
+                      0),
+            0u)
+      << msg;
+  EXPECT_EQ(lstm_sharp::read_lstm_workload(
+                Config::parse(text + "functional: false\n", "lstm.yaml", "workload"))
+                .hidden_size,
+            65536);
 }
 
 }  // namespace
