@@ -36,7 +36,14 @@ Config load_experiment(const std::string& path, const std::vector<Override>& ove
     if (!root.has(part)) root.fail(part, "missing required key");
     Config value = root.at(part);
     if (value.is_scalar()) {
-      Config loaded = Config::load(root.get_path(part), part);
+      // A file that cannot be read is still an I/O error, named from the line that refers
+      // to it (a sweep axis names its own file and line).
+      Config loaded;
+      try {
+        loaded = Config::load(root.get_path(part), part);
+      } catch (const IoError& e) {
+        throw IoError(value.location().str() + ": " + part + ": " + e.what());
+      }
       if (!loaded.is_map()) loaded.fail("", "expected a mapping");
       root.set(part, loaded);
     }

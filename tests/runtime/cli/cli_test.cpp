@@ -196,10 +196,11 @@ TEST(Cli, UnreadableFilesExitWithCodeFour) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"run absent.yaml", "absent.yaml: cannot open config file (No such file or directory)"},
       {"run folder", "folder: is a directory, expected a file"},
-      {"run hw_dir.yaml", "folder: is a directory, expected a file"},
+      {"run hw_dir.yaml", "hw_dir.yaml:1:5: hw: folder: is a directory, expected a file"},
       {"run inc_dir.yaml", "inc_dir.yaml:2:12: folder: is a directory, expected a file"},
       {"run hw_missing.yaml",
-       "absent_hw.yaml: cannot open config file (No such file or directory)"},
+       "hw_missing.yaml:1:5: hw: absent_hw.yaml: cannot open config file (No such file or "
+       "directory)"},
       {"sweep folder --out out", "folder: is a directory, expected a file"},
       {"train " + kSrc + "/configs/train/synthetic_char.yaml --out out --set data.corpus=folder",
        "--set data.corpus:1:1: data.corpus: " + here + "/folder: is a directory, expected a file"},
