@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,11 +29,11 @@ Lifetime lifetime_class(const TensorInfo& t, const LayoutOptions& o);
 // Pages shared by tensors form one unit: the smallest thing that can move between tiers.
 struct Unit {
   int64_t first_page = 0, pages = 0;
-  std::vector<uint32_t> tensors;
+  View<uint32_t> tensors;     // ascending offsets (Layout::unit_tensors)
   bool persistent = false;    // holds a persistent tensor
   int alloc = -1, free = -1;  // transient units: first allocation, last free (intervals)
   bool short_lived = false;   // every tensor short-lived
-  std::vector<int> uses;      // union of the tensors' uses
+  View<int> uses;             // union of the tensors' uses, ascending (Layout::unit_uses)
   int64_t bytes(int64_t page) const { return pages * page; }
 };
 
@@ -42,6 +43,10 @@ struct Layout {
   std::vector<uint32_t> unit_of;  // per tensor
   std::vector<Unit> units;
   int64_t pages = 0;
+  // What the units' views point into. A unit of one tensor shares its uses with the
+  // profile, whose storage the layout keeps alive.
+  std::shared_ptr<const std::vector<uint32_t>> unit_tensors;
+  std::shared_ptr<const std::vector<int>> unit_uses, profile_uses;
 };
 
 Layout build_layout(const Profile& p, const LayoutOptions& o);

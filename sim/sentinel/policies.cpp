@@ -1,6 +1,8 @@
 // Sentinel's planner and the baseline policies, each producing a two-step Plan.
 #include "sim/sentinel/policies.h"
 
+#include "sim/sentinel/huge_pages.h"
+
 #include <algorithm>
 #include <limits>
 #include <numeric>
@@ -95,8 +97,8 @@ struct Instance {
   uint32_t unit = 0;
   int alloc = 0, free = 0;  // live span (intervals)
   bool transient = false;
-  const std::vector<int>* step_uses = nullptr;  // the unit's uses in one step
-  int shift = 0;                                // transient: step * K; persistent: K
+  const View<int>* step_uses = nullptr;  // the unit's uses in one step
+  int shift = 0;                         // transient: step * K; persistent: K
   size_t uses() const { return transient ? step_uses->size() : 2 * step_uses->size(); }
   int use(size_t j) const {  // ascending in j
     const size_t m = step_uses->size();
@@ -110,6 +112,7 @@ struct Instance {
 std::vector<Instance> instances(const Layout& l, int K, std::vector<uint32_t>* first = nullptr) {
   std::vector<Instance> out;
   out.reserve(2 * l.units.size());
+  huge_pages(out);
   if (first) first->assign(l.units.size() + 1, 0);
   for (uint32_t u = 0; u < l.units.size(); ++u) {
     const Unit& un = l.units[u];
@@ -143,8 +146,7 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     return plan;
   }
   SentinelSwitches sw = o.sentinel;
-  std::vector<uint32_t> first_inst;  // per unit: its first instance (instances are in unit order)
-  const std::vector<Instance> ins = instances(l, K, &first_inst);
+  const std::vector<Instance> ins = instances(l, K);
   {
     // When every tensor fits for its whole lifetime there is nothing to migrate.
     std::vector<int64_t> diff(static_cast<size_t>(N) + 1, 0);
@@ -207,13 +209,33 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
   const double r_gain = 1 / o.slow_read_gbps - 1 / o.fast_gbps;
   const double w_gain = 1 / o.slow_write_gbps - 1 / o.fast_gbps;
 
-  struct Candidate {
+  struct Candidate {  // 16 bytes; its density is in its sort key
     uint32_t inst = 0;
     int a = 0, b = 0;  // first and last use
     bool at_alloc = false, at_free = false, dirty = false, pool = false, whole = false;
-    double density = 0;
+  };
+  // Pool candidates first, then by density, ties in creation order (a stable sort of the
+  // candidates, done on 16-byte keys).
+  struct Key {
+    double density;
+    uint32_t idx;
+    bool pool;
   };
   std::vector<Candidate> cands;
+  std::vector<Key> order;
+  {
+    // At most one whole-life candidate and one cluster per use for each instance.
+    size_t most = 0;
+    for (const Instance& in : ins) most += 1 + in.uses();
+    cands.reserve(most);  // untouched capacity costs no page faults
+    order.reserve(most);
+    huge_pages(cands);
+    huge_pages(order);
+  }
+  auto add = [&](const Candidate& c, double density) {
+    order.push_back(Key{density, static_cast<uint32_t>(cands.size()), c.pool});
+    cands.push_back(c);
+  };
   const int gap = sw.max_lookahead + 2;  // clusters this far apart never overlap their holds
   for (uint32_t i = 0; i < ins.size(); ++i) {
     const Instance& in = ins[i];
@@ -237,8 +259,7 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     if (!sw.layer_migration || pool) {
       Candidate c{i, in.alloc, in.free, true, true, false, pool, true};
       const double g = cluster_gain(in.alloc, in.free, c.dirty);
-      c.density = g / (static_cast<double>(u.bytes(pg)) * (in.free - in.alloc + 1));
-      cands.push_back(c);
+      add(c, g / (static_cast<double>(u.bytes(pg)) * (in.free - in.alloc + 1)));
       continue;
     }
     // A transient tensor either lives in DRAM from allocation to free, or is allocated in
@@ -246,9 +267,8 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     // writing it to NVM directly, plus the copy (NVM writes bound the forward pass).
     if (in.transient) {
       Candidate c{i, in.alloc, in.free, true, true, false, false, true};
-      c.density = cluster_gain(in.alloc, in.free, c.dirty) /
-                  (static_cast<double>(u.bytes(pg)) * (in.free - in.alloc + 1));
-      cands.push_back(c);
+      const double g = cluster_gain(in.alloc, in.free, c.dirty);
+      add(c, g / (static_cast<double>(u.bytes(pg)) * (in.free - in.alloc + 1)));
     }
     size_t s = 0;  // the first cluster of a transient: the candidate above
     if (in.transient) {
@@ -262,25 +282,33 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
       const double g = cluster_gain(c.a, c.b, c.dirty);
       const int start = c.at_alloc ? in.alloc : std::max(0, c.a - 1);
       const int end = c.at_free ? in.free : c.b + 1;
-      c.density = g / (static_cast<double>(u.bytes(pg)) * (end - start + 1));
-      cands.push_back(c);
+      add(c, g / (static_cast<double>(u.bytes(pg)) * (end - start + 1)));
       s = e + 1;
     }
   }
-  std::stable_sort(cands.begin(), cands.end(), [](const Candidate& x, const Candidate& y) {
-    return x.pool != y.pool ? x.pool : x.density > y.density;
+  std::sort(order.begin(), order.end(), [](const Key& x, const Key& y) {
+    if (x.pool != y.pool) return x.pool;
+    if (x.density != y.density) return x.density > y.density;
+    return x.idx < y.idx;
   });
 
   MaxTree occ(N);
-  // fast[i]: accepted [a, b] ranges of instance i.
-  std::vector<std::vector<std::pair<int, int>>> fast(ins.size());
+  // Accepted [a, b] ranges (gathered per unit below).
+  struct Range {
+    uint32_t unit = 0;
+    int a = 0, b = 0;
+  };
+  std::vector<Range> accepted;
+  accepted.reserve(cands.size());
   std::vector<char> whole_taken(ins.size(), 0), part_taken(ins.size(), 0);
+  std::vector<std::pair<int, double>> take;  // per candidate: (interval, DMA bytes) it takes
   struct Pending {
     Migration m;
     int hold;
   };
   std::vector<Pending> migs;
-  for (const Candidate& c : cands) {
+  for (const Key& key : order) {
+    const Candidate& c = cands[key.idx];
     const Instance& in = ins[c.inst];
     if (c.whole ? part_taken[c.inst] : whole_taken[c.inst]) continue;  // one or the other
     const int64_t bytes = l.units[in.unit].bytes(pg);
@@ -288,8 +316,8 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     Hold h{bytes, 0, 0, -1, -1};
     bool promote = false, writeback = false;
     int issue = 0;
-    int deadline = 0;                          // of the writeback
-    std::vector<std::pair<int, double>> take;  // budget taken: (interval, DMA bytes)
+    int deadline = 0;  // of the writeback
+    take.clear();
     if (c.whole) {
       h.start = in.alloc;
       h.end = in.free;
@@ -351,7 +379,7 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     if (promote) migs.push_back({Migration{unit_off, bytes, true, issue, c.a}, hold});
     if (writeback) migs.push_back({Migration{unit_off, bytes, false, c.b + 1, deadline}, hold});
     plan.holds.push_back(h);
-    fast[c.inst].push_back({c.whole ? in.alloc : c.a, c.whole ? in.free : c.b});
+    accepted.push_back(Range{in.unit, c.whole ? in.alloc : c.a, c.whole ? in.free : c.b});
     (c.whole ? whole_taken : part_taken)[c.inst] = 1;
   }
   // DMA order: by issue interval, demotions first (they free the frames promotions take).
@@ -366,21 +394,32 @@ Plan plan_sentinel(const Profile& p, const PolicyOptions& o) {
     Hold& h = plan.holds[static_cast<size_t>(pm.hold)];
     (pm.m.to_fast ? h.start_migration : h.end_migration) = idx;
   }
-  std::vector<uint32_t> page_unit(static_cast<size_t>(l.pages), 0);
-  for (uint32_t u = 0; u < l.units.size(); ++u)
-    for (int64_t q = 0; q < l.units[u].pages; ++q)
-      page_unit[static_cast<size_t>(l.units[u].first_page + q)] = u;
-  for (int k = 0; k < N; ++k)
-    emit_accesses(p, l, k, plan, [&](int64_t page) {
-      // The instance of the page's unit live at interval k, and its fast ranges.
-      const uint32_t u = page_unit[static_cast<size_t>(page)];
-      for (uint32_t i = first_inst[u]; i < first_inst[u + 1]; ++i) {
-        if (k < ins[i].alloc || k > ins[i].free) continue;
-        for (const auto& [a, b] : fast[i])
-          if (k >= a && k <= b) return true;
-      }
-      return false;
-    });
+  // fast[fast_first[u]] .. fast[fast_first[u + 1] - 1]: unit u's accepted ranges. A
+  // range lies within its instance's live span and a unit's instances do not overlap, so
+  // "a range of u holds k" is "the instance of u live at k has a range holding k".
+  std::vector<uint32_t> fast_first(l.units.size() + 1, 0);
+  for (const Range& r : accepted) ++fast_first[r.unit + 1];
+  for (size_t u = 0; u < l.units.size(); ++u) fast_first[u + 1] += fast_first[u];
+  std::vector<std::pair<int, int>> fast(accepted.size());
+  {
+    std::vector<uint32_t> next(fast_first.begin(), fast_first.end() - 1);
+    for (const Range& r : accepted) fast[next[r.unit]++] = {r.a, r.b};
+  }
+  // A tensor's pages all belong to its unit, and a unit's tier is one per interval, so
+  // each access is one run (what emit_accesses would produce page by page).
+  for (int k = 0; k < N; ++k) {
+    const std::vector<Access>& acc = p.intervals[static_cast<size_t>(k % K)].accesses;
+    std::vector<PlanAccess>& out = plan.accesses[static_cast<size_t>(k)];
+    out.reserve(acc.size());
+    huge_pages(out);
+    for (const Access& a : acc) {
+      const uint32_t u = l.unit_of[a.tensor];
+      bool f = false;
+      for (uint32_t x = fast_first[u]; x < fast_first[u + 1] && !f; ++x)
+        f = k >= fast[x].first && k <= fast[x].second;
+      out.push_back(PlanAccess{l.offset[a.tensor], a.bytes, a.write, f});
+    }
+  }
   return plan;
 }
 

@@ -1,6 +1,8 @@
 // Tensor trace parser and Sentinel's profile: lifetimes, accesses and layer intervals.
 #include "sim/sentinel/tensor_profile.h"
 
+#include "sim/sentinel/huge_pages.h"
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -82,8 +84,28 @@ TraceFile read_tensor_trace(const std::string& path) {
 
 namespace {
 
-bool starts_with(const std::string& s, const char* p) {
-  return s.rfind(p, 0) == 0;
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
+
+// The whole optimizer stores and the prefix of their per-parameter pieces.
+constexpr std::string_view kStore[] = {"params", "grads", "adam_m", "adam_v"};
+constexpr std::string_view kPiece[] = {"param:", "grad:", "adam_m:", "adam_v:"};
+
+// A name's piece prefix (index in kPiece) and whole store (index in kStore), -1 if none.
+// Decided on the first character first: most names are activations.
+struct NameKind {
+  signed char piece = -1, store = -1;
+};
+NameKind name_kind(std::string_view nm) {
+  NameKind k;
+  if (nm.empty() || (nm[0] != 'p' && nm[0] != 'g' && nm[0] != 'a')) return k;
+  for (int s = 0; s < 4; ++s) {
+    if (nm[0] != kStore[s][0]) continue;
+    if (nm == kStore[s]) k.store = static_cast<signed char>(s);
+    if (starts_with(nm, kPiece[s])) k.piece = static_cast<signed char>(s);
+  }
+  return k;
 }
 
 // Where the message points: "file:line" or "file: event N" for generated traces.
@@ -105,6 +127,9 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
 
   // Sizes of the parameters, for splitting the whole-store optimizer accesses. Flat
   // arrays indexed by the trace's tensor index: no hashing per event.
+  // Each trace name classified once.
+  std::vector<NameKind> kinds(trace.tensors.size());
+  for (size_t i = 0; i < trace.tensors.size(); ++i) kinds[i] = name_kind(trace.tensors[i]);
   struct Param {
     std::string_view name;  // without "param:"
     uint32_t trace_tensor = 0;
@@ -120,7 +145,7 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
       if (at == -2) continue;
       if (at == -1) {
         const std::string& nm = trace.tensors[e.tensor];
-        if (!starts_with(nm, "param:")) {
+        if (kinds[e.tensor].piece != 0) {
           at = -2;
           continue;
         }
@@ -131,38 +156,45 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
           std::max(params[static_cast<size_t>(at)].bytes, e.bytes);
     }
   }
-  // The whole stores and the prefix of their per-parameter pieces.
-  static const char* const kStore[] = {"params", "grads", "adam_m", "adam_v"};
-  static const char* const kPiece[] = {"param:", "grad:", "adam_m:", "adam_v:"};
-
   // Profile tensors are created in order of first reference, so the indices match the
-  // trace's order with the pieces inserted where their store is first accessed.
-  auto new_tensor = [&](std::string nm) {
+  // trace's order with the pieces inserted where their store is first accessed. Names are
+  // set at the end from one arena: per tensor its trace tensor (>= 0) or, for a piece
+  // the trace lacks, -1 - its index in `extra` (no string per tensor while profiling).
+  std::vector<int64_t> name_src;
+  std::string extra;
+  std::vector<size_t> extra_at{0};  // extra name j: extra[extra_at[j], extra_at[j + 1])
+  auto name_of = [&](uint32_t id) -> std::string_view {
+    const int64_t src = name_src[id];
+    if (src >= 0) return trace.tensors[static_cast<size_t>(src)];
+    const auto j = static_cast<size_t>(-1 - src);
+    return std::string_view(extra).substr(extra_at[j], extra_at[j + 1] - extra_at[j]);
+  };
+  auto new_tensor = [&](int64_t src) {
     p.tensors.emplace_back();
-    p.tensors.back().name = std::move(nm);
+    name_src.push_back(src);
     return static_cast<uint32_t>(p.tensors.size() - 1);
+  };
+  auto new_named = [&](std::string_view nm) {
+    extra += nm;
+    extra_at.push_back(extra.size());
+    return new_tensor(-static_cast<int64_t>(extra_at.size() - 1));
   };
   enum State : char { kUnseen, kLive, kFreed, kPersistent };
   std::vector<char> state;
   std::vector<size_t> first_event;
   const size_t expect = trace.tensors.size() + 4 * params.size() + 4;
   p.tensors.reserve(expect);
+  huge_pages(p.tensors);
+  name_src.reserve(expect);
   state.reserve(expect);
   first_event.reserve(expect);  // where a tensor was first seen, for messages
   int64_t live = 0, live_peak = 0;
 
-  // Per trace tensor: which whole store it is (0-3), -1 none, -2 not looked at yet.
-  std::vector<signed char> store_of(trace.tensors.size(), -2);
+  // Which whole store (0-3) an access is to, -1 none.
   const bool split = opt.split_optimizer_state && !params.empty();
   auto store = [&](const TraceEvent& e) {
     if (!split || (e.op != 'R' && e.op != 'W')) return -1;
-    signed char& st = store_of[e.tensor];
-    if (st == -2) {
-      st = -1;
-      for (int s = 0; s < 4; ++s)
-        if (trace.tensors[e.tensor] == kStore[s]) st = static_cast<signed char>(s);
-    }
-    return static_cast<int>(st);
+    return static_cast<int>(kinds[e.tensor].store);
   };
   // Accesses per interval (an upper bound: a store access may have no remainder piece),
   // reserved up front: growing the optimizer's interval of a million accesses by doubling
@@ -176,7 +208,7 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
   p.intervals.reserve(accesses_of.size());
 
   auto handle = [&](const TraceEvent& e, size_t k, uint32_t id, int64_t bytes) {
-    const std::string& nm = p.tensors[id].name;
+    auto nm = [&] { return std::string(name_of(id)); };  // for messages only
     if (state.size() <= id) {
       state.resize(id + 1, kUnseen);
       first_event.resize(id + 1, k);
@@ -186,20 +218,21 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
       p.intervals.emplace_back();
       p.intervals.back().layer = e.layer;
       p.intervals.back().accesses.reserve(accesses_of[p.intervals.size() - 1]);
+      huge_pages(p.intervals.back().accesses);
     }
     const int iv = static_cast<int>(p.intervals.size()) - 1;
     char& s = state[id];
     switch (e.op) {
       case 'A':
         if (s == kLive)
-          throw ConfigError(where(trace, e, k) + ": tensor '" + nm +
+          throw ConfigError(where(trace, e, k) + ": tensor '" + nm() +
                             "' allocated twice without a free");
         if (s == kPersistent)
-          throw ConfigError(where(trace, e, k) + ": tensor '" + nm +
+          throw ConfigError(where(trace, e, k) + ": tensor '" + nm() +
                             "' allocated after it was accessed (" +
                             where(trace, trace.events[first_event[id]], first_event[id]) + ")");
         if (s == kFreed)
-          throw ConfigError(where(trace, e, k) + ": tensor '" + nm +
+          throw ConfigError(where(trace, e, k) + ": tensor '" + nm() +
                             "' allocated again in the same step");
         s = kLive;
         t.alloc = iv;
@@ -209,10 +242,10 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
         break;
       case 'F':
         if (s == kUnseen)
-          throw ConfigError(where(trace, e, k) + ": free of unknown tensor '" + nm +
+          throw ConfigError(where(trace, e, k) + ": free of unknown tensor '" + nm() +
                             "' (never allocated)");
         if (s != kLive)
-          throw ConfigError(where(trace, e, k) + ": free of tensor '" + nm +
+          throw ConfigError(where(trace, e, k) + ": free of tensor '" + nm() +
                             "' that is not allocated");
         s = kFreed;
         t.free = iv;
@@ -220,21 +253,19 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
         break;
       default: {
         if (s == kFreed)
-          throw ConfigError(where(trace, e, k) + ": access to freed tensor '" + nm + "'");
+          throw ConfigError(where(trace, e, k) + ": access to freed tensor '" + nm() + "'");
         if (s == kUnseen) {
           s = kPersistent;
           t.persistent = true;
         }
         if (s == kLive && bytes > t.bytes)
           throw ConfigError(where(trace, e, k) + ": access of " + std::to_string(bytes) +
-                            " bytes to tensor '" + nm + "' of " + std::to_string(t.bytes));
+                            " bytes to tensor '" + nm() + "' of " + std::to_string(t.bytes));
         if (t.persistent) t.bytes = std::max(t.bytes, bytes);
         const bool w = e.op == 'W';
         p.intervals[static_cast<size_t>(iv)].accesses.push_back(Access{id, w, bytes});
         ++t.accesses;
         (w ? t.write_bytes : t.read_bytes) += bytes;
-        if (t.uses.empty()) t.uses.reserve(4);  // one allocation for most tensors' uses
-        if (t.uses.empty() || t.uses.back() != iv) t.uses.push_back(iv);
         p.access_bytes += bytes;
       }
     }
@@ -244,37 +275,47 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
   std::vector<int64_t> mapped(trace.tensors.size(), -1);
   auto trace_tensor = [&](uint32_t tr) {
     int64_t& id = mapped[tr];
-    if (id < 0) id = new_tensor(trace.tensors[tr]);
+    if (id < 0) id = new_tensor(static_cast<int64_t>(tr));
     return static_cast<uint32_t>(id);
   };
   // A piece named like a trace tensor is that tensor: the `params` pieces are the
   // parameters themselves, "grad:h0.w_qkv" is the gradient the backward pass wrote; the
   // others ("adam_m:...") are new. Only names with a piece prefix other than "param:" can
   // match a piece that is not a parameter.
-  std::unordered_map<std::string_view, uint32_t> by_name;
+  // By name: open addressing over the trace's strings (no heap node per name).
+  std::vector<uint32_t> by_name;  // trace tensor + 1; 0: empty
+  const auto hash = [](std::string_view s) { return std::hash<std::string_view>{}(s); };
   bool in_trace[4] = {true, false, false, false};  // any trace tensor with the prefix
   if (split) {
     size_t candidates = 0;
-    for (const std::string& nm : trace.tensors)
-      for (int s = 1; s < 4; ++s)
-        if (starts_with(nm, kPiece[s])) {
-          in_trace[s] = true;
-          ++candidates;
-          break;
-        }
-    by_name.reserve(candidates);
+    for (const NameKind& k : kinds)
+      if (k.piece >= 1) {
+        in_trace[k.piece] = true;
+        ++candidates;
+      }
+    size_t slots = 16;
+    while (slots < 2 * candidates) slots *= 2;
+    by_name.assign(slots, 0);
     for (uint32_t tr = 0; tr < trace.tensors.size(); ++tr)
-      for (int s = 1; s < 4; ++s)
-        if (in_trace[s] && starts_with(trace.tensors[tr], kPiece[s])) {
-          by_name.emplace(trace.tensors[tr], tr);
-          break;
-        }
+      if (kinds[tr].piece >= 1) {
+        // Trace names are unique (parse_tensor_trace and the generator intern them).
+        size_t h = hash(trace.tensors[tr]) & (slots - 1);
+        while (by_name[h] != 0) h = (h + 1) & (slots - 1);
+        by_name[h] = tr + 1;
+      }
   }
+  auto find_name = [&](std::string_view nm) -> int64_t {
+    if (by_name.empty()) return -1;  // "param:rest" when the trace has no other pieces
+    for (size_t h = hash(nm) & (by_name.size() - 1);; h = (h + 1) & (by_name.size() - 1)) {
+      if (by_name[h] == 0) return -1;
+      if (trace.tensors[by_name[h] - 1] == nm) return by_name[h] - 1;
+    }
+  };
   // Stores without a trace tensor of their prefix (Adam's moments) skip the lookups.
   auto piece = [&](int st, const std::string& nm) {
-    if (!in_trace[st]) return new_tensor(nm);
-    auto it = by_name.find(nm);
-    return it != by_name.end() ? trace_tensor(it->second) : new_tensor(nm);
+    if (!in_trace[st]) return new_named(nm);
+    const int64_t tr = find_name(nm);
+    return tr >= 0 ? trace_tensor(static_cast<uint32_t>(tr)) : new_named(nm);
   };
   // A parameter named "rest" shares its piece with the remainder piece of each store.
   int64_t rest_param = -1;
@@ -288,7 +329,7 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
       std::vector<uint32_t>& ps = pieces[st];
       if (ps.empty()) {
         ps.reserve(params.size());
-        std::string nm = kPiece[st];
+        std::string nm(kPiece[st]);
         const size_t pre = nm.size();
         for (const Param& pp : params) {
           if (st == 0) {
@@ -322,7 +363,7 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
   for (size_t id = 0; id < p.tensors.size(); ++id)
     if (state[id] == kLive)
       throw ConfigError(where(trace, trace.events[first_event[id]], first_event[id]) +
-                        ": tensor '" + p.tensors[id].name +
+                        ": tensor '" + std::string(name_of(static_cast<uint32_t>(id))) +
                         "' is allocated and never freed in the step (truncated trace?)");
   p.events = static_cast<int64_t>(n);
   int64_t persistent = 0;
@@ -332,13 +373,57 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
   }
   p.peak_bytes = persistent + live_peak;
 
+  // Names: one arena in profile order.
+  {
+    size_t chars = 0;
+    for (uint32_t id = 0; id < p.tensors.size(); ++id) chars += name_of(id).size();
+    auto names = std::make_shared<std::string>();
+    names->reserve(chars);
+    for (uint32_t id = 0; id < p.tensors.size(); ++id) names->append(name_of(id));
+    size_t at = 0;
+    for (uint32_t id = 0; id < p.tensors.size(); ++id) {
+      const size_t len = name_of(id).size();
+      p.tensors[id].name = std::string_view(*names).substr(at, len);
+      at += len;
+    }
+    p.name_storage = std::move(names);
+  }
+  // Uses: the intervals with an access of each tensor, counted, then filled in interval
+  // order (so ascending and unique) into one array.
+  {
+    const size_t T = p.tensors.size();
+    std::vector<size_t> at(T + 1, 0);
+    std::vector<int> last(T, -1);
+    for (size_t k = 0; k < p.intervals.size(); ++k)
+      for (const Access& a : p.intervals[k].accesses)
+        if (last[a.tensor] != static_cast<int>(k)) {
+          last[a.tensor] = static_cast<int>(k);
+          ++at[a.tensor + 1];
+        }
+    for (size_t id = 0; id < T; ++id) at[id + 1] += at[id];
+    auto uses = std::make_shared<std::vector<int>>(at.back());
+    std::vector<size_t> next(at.begin(), at.end() - 1);
+    last.assign(T, -1);
+    for (size_t k = 0; k < p.intervals.size(); ++k)
+      for (const Access& a : p.intervals[k].accesses)
+        if (last[a.tensor] != static_cast<int>(k)) {
+          last[a.tensor] = static_cast<int>(k);
+          (*uses)[next[a.tensor]++] = static_cast<int>(k);
+        }
+    for (size_t id = 0; id < T; ++id)
+      p.tensors[id].uses = View<int>{uses->data() + at[id], uses->data() + at[id + 1]};
+    p.use_storage = std::move(uses);
+  }
+
   // Roofline compute per interval: linear layers only (attention's T^2 terms and
   // elementwise work are left out: see docs/sentinel.md).
   std::vector<char> kind(p.tensors.size(), 0);  // 1: parameter, 2: gradient
-  for (size_t i = 0; i < p.tensors.size(); ++i)
-    kind[i] = starts_with(p.tensors[i].name, "param:")  ? 1
-              : starts_with(p.tensors[i].name, "grad:") ? 2
-                                                        : 0;
+  for (uint32_t id = 0; id < p.tensors.size(); ++id) {
+    const int64_t src = name_src[id];
+    const int piece =
+        src >= 0 ? kinds[static_cast<size_t>(src)].piece : name_kind(name_of(id)).piece;
+    kind[id] = piece == 0 ? 1 : piece == 1 ? 2 : 0;
+  }
   for (Interval& iv : p.intervals) {
     double param_read = 0, grad_write = 0;
     bool writes_params = false;

@@ -2,9 +2,12 @@
 // cut into layer intervals, with each tensor's size, lifetime and accesses.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <istream>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tessel::sentinel {
@@ -46,13 +49,39 @@ struct Interval {
   std::vector<Access> accesses;
 };
 
+// A read-only run of a flat array owned by a Profile or a Layout: one array for every
+// tensor's uses instead of a heap vector each (a 1M-event step has a million tensors,
+// and their allocations and page faults were most of the profiling time).
+template <typename T>
+struct View {
+  using value_type = T;
+  using iterator = const T*;
+  using const_iterator = const T*;
+  const T* first = nullptr;
+  const T* last = nullptr;
+  const T* begin() const { return first; }
+  const T* end() const { return last; }
+  size_t size() const { return static_cast<size_t>(last - first); }
+  bool empty() const { return first == last; }
+  const T& operator[](size_t i) const { return first[i]; }
+  const T& front() const { return *first; }
+  const T& back() const { return last[-1]; }
+  friend bool operator==(const View& a, const std::vector<T>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+  friend bool operator==(const std::vector<T>& b, const View& a) { return a == b; }
+  friend bool operator==(const View& a, const View& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+};
+
 struct TensorInfo {
-  std::string name;
+  std::string_view name;  // in Profile::name_storage
   int64_t bytes = 0;
   bool persistent = false;    // accessed without an allocation: parameters, optimizer state
   int alloc = -1, free = -1;  // intervals of the A and F events (transient tensors only)
   int64_t accesses = 0, read_bytes = 0, write_bytes = 0;
-  std::vector<int> uses;  // intervals with an access, ascending, unique
+  View<int> uses;  // intervals with an access, ascending, unique (Profile::use_storage)
   int lifetime() const { return free - alloc + 1; }
 };
 
@@ -75,6 +104,9 @@ struct Profile {
   int64_t peak_bytes = 0;      // all persistent tensors plus the peak of live transients
   int64_t largest_tensor = 0;  // bytes
   int64_t access_bytes = 0;    // total R + W bytes of the step
+  // What the tensors' names and uses point into; shared, so copies of a profile stay valid.
+  std::shared_ptr<const std::string> name_storage;
+  std::shared_ptr<const std::vector<int>> use_storage;
 };
 
 // Profiles the first step of the trace. Errors: a free of a tensor not allocated, a second
