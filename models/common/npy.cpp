@@ -10,8 +10,8 @@
 
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
-#include "runtime/core/limits.h"
 #include "runtime/core/file_io.h"
+#include "runtime/core/limits.h"
 
 namespace tessel {
 namespace {
@@ -153,8 +153,7 @@ NpyArray parse_npy(const std::string& bytes, const std::string& where) {
   const std::size_t have = bytes.size() - data_start;
   if (have < need)
     throw IoError(where + ": truncated data: shape " + arr.shape_string() + " " + arr.descr +
-                  " needs " +
-                  (need == UINT64_MAX ? "more than 2^64" : std::to_string(need)) +
+                  " needs " + (need == UINT64_MAX ? "more than 2^64" : std::to_string(need)) +
                   " bytes, found " + std::to_string(have));
   const int64_t n = static_cast<int64_t>(need / static_cast<uint64_t>(item));
   if (have > need)

@@ -101,8 +101,7 @@ NodePtr convert(const YAML::Node& y, const std::string& file, int depth, int64_t
                       " values (counting every use of a YAML alias as a copy); see Limits in "
                       "configs/README.md");
   if (depth > kMaxConfigDepth)
-    throw ConfigError(n->location.str() + ": nested more than " +
-                      std::to_string(kMaxConfigDepth) +
+    throw ConfigError(n->location.str() + ": nested more than " + std::to_string(kMaxConfigDepth) +
                       " levels deep; see Limits in configs/README.md");
   switch (y.Type()) {
     case YAML::NodeType::Undefined:
@@ -114,7 +113,8 @@ NodePtr convert(const YAML::Node& y, const std::string& file, int depth, int64_t
       n->scalar = y.Scalar();
       n->quoted = y.Tag() == "!";
       if (!valid_utf8(n->scalar))
-        throw ConfigError(n->location.str() + ": value is not valid UTF-8 (config files are UTF-8)");
+        throw ConfigError(n->location.str() +
+                          ": value is not valid UTF-8 (config files are UTF-8)");
       break;
     case YAML::NodeType::Sequence:
       n->kind = ConfigNode::Kind::kSequence;

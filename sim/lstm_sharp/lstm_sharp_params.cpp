@@ -175,8 +175,7 @@ LstmWorkload read_lstm_workload(const Config& w) {
     // max(X, H), doubled for a bidirectional stack's second layer on) and the sequence.
     const int64_t in = std::max(l.input_size, (l.bidirectional ? 2 : 1) * l.hidden_size);
     check_allocation(w, "hidden_size",
-                     {l.layers * (l.bidirectional ? 2 : 1), 4 * l.hidden_size,
-                      in + l.hidden_size},
+                     {l.layers * (l.bidirectional ? 2 : 1), 4 * l.hidden_size, in + l.hidden_size},
                      4, "float weights for the functional check");
     check_allocation(w, "seq_len", {l.seq_len, in + l.hidden_size}, 4,
                      "float inputs and outputs for the functional check");

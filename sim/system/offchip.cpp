@@ -48,12 +48,12 @@ OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
   for (const memory::TierSpec& t : s.hierarchy.tiers)
     if (t.kind == memory::DeviceKind::kDram &&
         s.port.request_bytes < static_cast<uint64_t>(t.dram.burst_bytes()))
-      off.fail("request_bytes",
-               std::to_string(s.port.request_bytes) + " bytes is narrower than a burst of tier '" +
-                   t.name + "' (" + std::to_string(t.dram.burst_bytes()) + " B: " +
-                   std::to_string(t.dram.bus_bits) + "-bit bus x BL" +
-                   std::to_string(t.dram.burst_length) + " in " + s.memory_file +
-                   "); use at least one burst");
+      off.fail("request_bytes", std::to_string(s.port.request_bytes) +
+                                    " bytes is narrower than a burst of tier '" + t.name + "' (" +
+                                    std::to_string(t.dram.burst_bytes()) +
+                                    " B: " + std::to_string(t.dram.bus_bits) + "-bit bus x BL" +
+                                    std::to_string(t.dram.burst_length) + " in " + s.memory_file +
+                                    "); use at least one burst");
   return s;
 }
 
