@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/core/counters.h"
+#include "sim/core/offchip_params.h"
 #include "sim/core/sc_runtime.h"
 
 namespace tessel::sim {
@@ -73,12 +74,6 @@ class LinkPort : public OffchipPort {
   bool pipelined_;
   uint64_t free_cycle_ = 0;           // the link is busy until this cycle
   std::vector<uint64_t> done_cycle_;  // per ticket
-};
-
-// How a MemoryPort cuts transfers into requests.
-struct MemoryPortParams {
-  uint64_t request_bytes = 64;   // one request covers at most this many bytes, aligned
-  int64_t max_outstanding = 64;  // requests in flight (issued, not yet completed)
 };
 
 // The simulated-memory option: a TLM-2.0 initiator (base protocol, non-blocking) bound to

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "runtime/core/limits.h"
+#include "sim/core/offchip_params.h"
 #include "sim/lstm_sharp/memory_term.h"
 
 namespace tessel::lstm_sharp {
@@ -109,14 +110,13 @@ MachineParams read_machine(const Config& hw) {
   p.offchip_latency_cycles = static_cast<uint64_t>(
       std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * p.clock_ghz));
   // `memory:` (a memory model's hardware file, or `link`) binds the simulated memory.
-  p.offchip_memory = hw.has("memory") && hw.get<std::string>("memory") != "link";
+  p.offchip_memory = sim::names_memory(hw);
   // The port's keys (sim/system/offchip.h: write_gbps, request_bytes, max_outstanding)
   // mean nothing to the link model but are accepted, so that one file can switch `memory`
   // between `link` and a device (a sweep axis).
   if (!p.offchip_memory) {
     off.get_number_range("write_gbps", 0.001, 100000, 1);
-    off.get_int_range("request_bytes", 8, 4096, 64);
-    off.get_int_range("max_outstanding", 1, 65536, 256);
+    sim::read_port_params(off);
   }
   // Staging for streamed weights, used only with a memory: half for the W·x stream, half
   // for U·h; each half must hold one pass (D·K int16 = MACs per tile × 2 bytes). Default

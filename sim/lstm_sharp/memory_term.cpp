@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "sim/core/offchip_params.h"
 #include "sim/memory/dram_params.h"
 
 namespace tessel::lstm_sharp {
@@ -13,9 +14,9 @@ MemoryTerm read_memory_term(const Config& hw) {
   // The same keys, ranges and defaults as sim/system/offchip.cpp's read_offchip (the link's
   // write_gbps is optional with a memory, checked when given).
   if (off.has("write_gbps")) off.get_number_range("write_gbps", 0.001, 100000);
-  const double request_bytes = static_cast<double>(off.get_int_range("request_bytes", 8, 4096, 64));
-  const double outstanding =
-      static_cast<double>(off.get_int_range("max_outstanding", 1, 65536, 256));
+  const sim::MemoryPortParams port = sim::read_port_params(off);
+  const double request_bytes = static_cast<double>(port.request_bytes);
+  const double outstanding = static_cast<double>(port.max_outstanding);
   const Config mem = Config::load(hw.get_path("memory"),
                                   hw.key_path().empty() ? "memory" : hw.key_path() + ".memory");
   m.kind = mem.get<std::string>("kind", "");

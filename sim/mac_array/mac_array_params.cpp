@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/core/offchip_params.h"
+
 namespace tessel::mac_array {
 
 // Ranges (configs/README.md) are what a chip can be; they also keep every product of
@@ -24,7 +26,7 @@ MacArrayParams read_params(const Config& hw) {
   Config off = hw.child("offchip");
   // With `memory:` a simulated memory sets bandwidth and latency (sim/system/offchip.h);
   // the cycle-level model reads the rest of that choice there.
-  p.offchip_memory = hw.has("memory") && hw.get<std::string>("memory") != "link";
+  p.offchip_memory = sim::names_memory(hw);
   // GB/s divided by Gcycles/s gives bytes per cycle.
   p.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
   p.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / p.clock_ghz;

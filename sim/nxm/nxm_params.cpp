@@ -6,6 +6,7 @@
 
 #include "models/sparse/mask_io.h"
 #include "runtime/core/error.h"
+#include "sim/core/offchip_params.h"
 #include "sim/nxm/nxm_weights.h"
 
 namespace tessel::nxm {
@@ -92,7 +93,7 @@ NxmParams read_params(const Config& hw) {
                             std::to_string(2 * p.rows * p.cols * 4) + " bytes)");
   Config off = hw.child("offchip");
   // With `memory:` a simulated memory sets bandwidth and latency (sim/system/offchip.h).
-  p.offchip_memory = hw.has("memory") && hw.get<std::string>("memory") != "link";
+  p.offchip_memory = sim::names_memory(hw);
   // GB/s divided by Gcycles/s gives bytes per cycle.
   p.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
   p.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / p.clock_ghz;

@@ -15,7 +15,7 @@ uint64_t OffchipSpec::capacity() const {
 OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
   OffchipSpec s;
   const Config off = hw.child("offchip");
-  const bool has_memory = hw.has("memory") && hw.get<std::string>("memory") != "link";
+  const bool has_memory = names_memory(hw);
   // GB/s divided by Gcycles/s gives bytes per cycle. With a memory the link figures are
   // optional (checked when given, so one file can switch between the two).
   if (!has_memory || off.has("read_gbps"))
@@ -24,13 +24,7 @@ OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
     s.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / clock_ghz;
   s.latency_cycles = static_cast<uint64_t>(
       std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * clock_ghz));
-  // 64 B: a cache line, the unit GPU and accelerator DMA engines issue in; 4 KiB: AXI's
-  // largest burst. Enough outstanding requests to cover bandwidth × latency is the
-  // designer's choice (Little's law), so the default is generous and the key documented.
-  s.port.request_bytes = static_cast<uint64_t>(off.get_int_range("request_bytes", 8, 4096, 64));
-  if ((s.port.request_bytes & (s.port.request_bytes - 1)) != 0)
-    off.fail("request_bytes", "must be a power of two (requests are aligned to it)");
-  s.port.max_outstanding = off.get_int_range("max_outstanding", 1, 65536, 256);
+  s.port = read_port_params(off);
   if (!has_memory) return s;
   s.memory = true;
   s.memory_file = hw.get_path("memory");
