@@ -1,23 +1,20 @@
 // Simulation speed of whole systems: simulated accelerator cycles per host CPU second for
 // the N:M unit on its analytical link (the baseline, measured in the same run) and with its
 // off-chip port bound to DDR4-3200, HBM2e and HBM3 (every request through the DRAM model).
-// SystemC elaborates once per process, so each iteration runs in a forked child that
-// reports its own times.
-#include <sys/wait.h>
+// SystemC elaborates once per process, so each iteration runs in a forked child
+// (tests/sim/in_child.h) that reports its own times.
 #include <time.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <stdexcept>
+#include <cstring>
 #include <string>
 
 #include <benchmark/benchmark.h>
 
 #include "runtime/core/config.h"
 #include "runtime/core/runner.h"
+#include "tests/sim/in_child.h"
 
 namespace {
 
@@ -34,47 +31,27 @@ double cpu_now() {
 // BERT-base FFN up-projection at 2:4, 128 tokens (configs/sweeps/systems/nxm_memory.yaml's
 // first shape) on configs/hw/nxm/hbm2e.yaml with `memory` set to `link` or a preset.
 ChildResult run_child(const std::string& memory) {
-  int fds[2];
-  if (pipe(fds) != 0) return {};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
+  const std::string bytes = tessel::testing::in_child_bytes([&] {
+    const std::string root = TESSEL_SOURCE_DIR;
+    tessel::Config machine = tessel::Config::load(root + "/configs/hw/nxm/hbm2e.yaml", "hw");
+    machine.set("memory", tessel::Config::parse(
+                              memory == "link" ? memory : root + "/configs/hw/memory/" + memory,
+                              "system_bench", "hw.memory"));
+    const tessel::Config workload = tessel::Config::parse(
+        "{kind: gemm, m: 3072, n: 128, k: 768, pattern: \"2:4\", functional: false}",
+        "system_bench", "workload");
     ChildResult r;
-    try {
-      const std::string root = TESSEL_SOURCE_DIR;
-      const std::string mem = memory == "link" ? memory : root + "/configs/hw/memory/" + memory;
-      // `base:` composes files only: the machine is a small file of its own.
-      char hw[] = "/tmp/system_bench_hw_XXXXXX.yaml";
-      const int fd = mkstemps(hw, 5);
-      const std::string text =
-          "base: " + root + "/configs/hw/nxm/hbm2e.yaml\nmemory: " + mem + "\n";
-      if (fd < 0 || write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        throw std::runtime_error("cannot write a temporary hardware file");
-      close(fd);
-      const tessel::Config machine = tessel::Config::load(hw, "hw");
-      const tessel::Config workload = tessel::Config::parse(
-          "{kind: gemm, m: 3072, n: 128, k: 768, pattern: \"2:4\", functional: false}",
-          "system_bench", "workload");
-      const auto t0 = std::chrono::steady_clock::now();
-      const double c0 = cpu_now();
-      tessel::PreparedRun run = tessel::prepare_run(machine, workload, 1);
-      tessel::SimResult s = tessel::execute(run, nullptr);
-      r.cpu_seconds = cpu_now() - c0;
-      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      r.cycles = static_cast<double>(s.cycles);
-      unlink(hw);
-    } catch (const std::exception& ex) {
-      std::fprintf(stderr, "system_bench child: %s\n", ex.what());
-    }
-    const ssize_t n = write(fds[1], &r, sizeof r);
-    _exit(n == sizeof r ? 0 : 1);
-  }
-  close(fds[1]);
+    const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = cpu_now();
+    tessel::PreparedRun run = tessel::prepare_run(machine, workload, 1);
+    const tessel::SimResult s = tessel::execute(run, nullptr);
+    r.cpu_seconds = cpu_now() - c0;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.cycles = static_cast<double>(s.cycles);
+    return std::string(reinterpret_cast<const char*>(&r), sizeof r);
+  });
   ChildResult r;
-  if (read(fds[0], &r, sizeof r) != sizeof r) r = ChildResult{};
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  if (bytes.size() == sizeof r) std::memcpy(&r, bytes.data(), sizeof r);
   return r;
 }
 
