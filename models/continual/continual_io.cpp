@@ -123,6 +123,7 @@ void report_continual(const ContinualResult& r, const ContinualWorkload& w,
         r.train_seconds > 0 ? (r.swap_wait_seconds + r.pin_wait_seconds) / r.train_seconds : 0;
     m["swaps"] = double(r.swaps);
     m["swaps_skipped"] = double(r.swaps_skipped);
+    m["swaps_unwritten"] = double(r.swaps_unwritten);
     m["samples_swapped_in"] = double(r.samples_swapped_in);
     m["swap_rate"] = r.steps ? double(r.samples_swapped_in) / double(r.steps) : 0;
     m["gate_fraction"] = r.gate_candidates ? double(r.samples_read) / double(r.gate_candidates) : 0;

@@ -183,12 +183,28 @@ void Run::gate_and_swap(const std::vector<int64_t>& slots, const Mat& z, int64_t
   }
   std::vector<SlotSwap> ready;
   for (SlotSwap& w : swap) {
-    w.record = store_->random_written(rng_);
+    if (c_.carm.async) {
+      // Async never waits: only samples already on disk are candidates.
+      w.record = store_->random_written(rng_);
+    } else {
+      // Sync waits for the writer when the chosen record's latest put is not on disk yet,
+      // so what it swaps in does not depend on thread timing (the writer is almost always
+      // ahead: the wait is rare).
+      w.record = store_->random_put(rng_);
+      if (w.record >= 0 && store_->write_pending(w.record)) {
+        const double t0 = wall_now();
+        store_->flush();
+        r_.swap_wait_seconds += wall_now() - t0;
+      }
+    }
     if (w.record >= 0) ready.push_back(w);
   }
   em_->unpin(slots);
   swapper_->notify_unpinned();
-  if (ready.empty()) return;
+  if (ready.empty()) {
+    if (!swap.empty()) ++r_.swaps_unwritten;
+    return;
+  }
   const double t0 = wall_now();
   const bool taken = swapper_->submit(ready);
   r_.swap_wait_seconds += wall_now() - t0;

@@ -74,6 +74,9 @@ struct ContinualResult {
   // Carousel Memory.
   uint64_t swaps = 0, swaps_skipped = 0, samples_swapped_in = 0, samples_read = 0, swaps_stale = 0,
            swaps_deferred = 0, gate_candidates = 0;
+  // Async gates that chose slots to swap while the store had no sample on disk yet (its
+  // writer thread lags the stream on a loaded host): no swap was submitted. Sync waits.
+  uint64_t swaps_unwritten = 0;
   double io_seconds = 0;
   uint64_t store_bytes_written = 0, store_bytes_read = 0;
   bool store_direct = false, store_rebuilt = false;

@@ -100,7 +100,8 @@ SampleStore::SampleStore(const StoreOptions& options) : opt_(options) {
   counts_.assign(size_t(opt_.classes), 0);
   by_class_.resize(size_t(opt_.classes));
   written_.reset(new std::atomic<uint8_t>[size_t(opt_.capacity)]);
-  for (int64_t r = 0; r < opt_.capacity; ++r) written_[r] = 0;
+  pending_.reset(new std::atomic<uint32_t>[size_t(opt_.capacity)]);
+  for (int64_t r = 0; r < opt_.capacity; ++r) written_[r] = 0, pending_[r] = 0;
 
   // O_DIRECT bypasses the page cache, so reads cost what the device costs (ext4 and xfs
   // take it; tmpfs refuses it with EINVAL at open, and then buffered I/O is used).
@@ -261,6 +262,7 @@ int64_t SampleStore::put(const Sample& s, Rng& rng) {
   ++counts_[size_t(s.label)];
   std::unique_lock<std::mutex> lk(mu_);
   if (!write_error_.empty()) throw IoError(write_error_);
+  pending_[r].fetch_add(1);
   queue_.push_back({r, std::move(bytes)});
   return r;
 }
@@ -275,6 +277,11 @@ int64_t SampleStore::random_written(Rng& rng) const {
   std::lock_guard<std::mutex> lk(written_mu_);
   if (written_list_.empty()) return -1;
   return written_list_[size_t(rng.uniform() * double(written_list_.size()))];
+}
+
+int64_t SampleStore::random_put(Rng& rng) const {
+  if (filled_ == 0) return -1;
+  return int64_t(rng.uniform() * double(filled_));
 }
 
 void SampleStore::writer_loop() {
@@ -327,11 +334,13 @@ void SampleStore::writer_loop() {
     }
     bytes_written_ += n;
     ++write_calls_;
-    for (const Job& j : run)
+    for (const Job& j : run) {
+      pending_[j.record].fetch_sub(1);
       if (written_[j.record].exchange(1) == 0) {
         std::lock_guard<std::mutex> lk(written_mu_);
         written_list_.push_back(j.record);
       }
+    }
   }
 }
 

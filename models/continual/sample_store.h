@@ -62,6 +62,12 @@ class SampleStore {
   void kick();
   // A uniformly random record whose write has reached the file; -1 when none.
   int64_t random_written(Rng& rng) const;
+  // Trainer thread. A uniformly random record among those put() so far, written or not
+  // (a choice that does not depend on the writer's progress); -1 when none.
+  int64_t random_put(Rng& rng) const;
+  // Any thread. Whether a put() of record r has not reached the file yet (so a read now
+  // would return the record's previous content, or none).
+  bool write_pending(int64_t r) const { return pending_[r].load() != 0; }
   // Any thread. Reads and checks record r (pread under the record's lock, so a write in
   // progress is never seen half done). Throws IoError on a checksum or format mismatch.
   Sample read(int64_t r) const;
@@ -105,8 +111,9 @@ class SampleStore {
   std::vector<std::vector<int64_t>> by_class_;  // records of each class
   std::vector<int64_t> pos_in_class_;           // record → index in by_class_[label]
   int64_t filled_ = 0;
-  std::unique_ptr<std::atomic<uint8_t>[]> written_;  // record's first write is on file
-  std::vector<int64_t> written_list_;                // records written, for random_written
+  std::unique_ptr<std::atomic<uint8_t>[]> written_;   // record's first write is on file
+  std::unique_ptr<std::atomic<uint32_t>[]> pending_;  // puts of the record not yet on file
+  std::vector<int64_t> written_list_;                 // records written, for random_written
   mutable std::mutex written_mu_;
   mutable std::unique_ptr<std::mutex[]> stripes_;
 
