@@ -101,12 +101,42 @@ void check_allocation(const Config& cfg, const std::string& key,
                     limit_text());
 }
 
+void check_allocation_bytes(const Config& cfg, const std::string& key, uint64_t bytes,
+                            const std::string& what) {
+  if (bytes <= memory_limit_bytes()) return;
+  cfg.fail(key, what + " need " + format_bytes(bytes) + ", more than " + limit_text());
+}
+
 void check_file_allocation(const std::string& where, std::initializer_list<int64_t> dims,
                            uint64_t elem_bytes, const std::string& what) {
   const uint64_t need = product_bytes(dims, elem_bytes);
   if (need <= memory_limit_bytes()) return;
   throw ConfigError(where + ": " + dims_text(dims) + " " + what + " need " + format_bytes(need) +
                     ", more than " + limit_text());
+}
+
+uint64_t simulated_cycle_limit() {
+  const char* env = std::getenv("TESSEL_MAX_SIM_CYCLES");
+  if (!env || !*env) return uint64_t{10000000000};
+  char* end = nullptr;
+  const double v = std::strtod(env, &end);
+  if (end == env || *end != '\0' || !std::isfinite(v) || v < 1 || v > 1e18)
+    throw ConfigError("TESSEL_MAX_SIM_CYCLES: expected a number of cycles from 1 to 1e18, got \"" +
+                      std::string(env) + "\"");
+  return static_cast<uint64_t>(v);
+}
+
+void check_simulated_cycles(const Config& cfg, const std::string& key, double min_cycles,
+                            const std::string& what) {
+  const auto limit = static_cast<double>(simulated_cycle_limit());
+  if (!(min_cycles > limit)) return;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, " needs at least %.3g cycles, more than the %.3g limit",
+                min_cycles, limit);
+  cfg.fail(key, what + buf +
+                    (std::getenv("TESSEL_MAX_SIM_CYCLES")
+                         ? std::string(" (TESSEL_MAX_SIM_CYCLES)")
+                         : " (set TESSEL_MAX_SIM_CYCLES to change it)"));
 }
 
 }  // namespace tessel

@@ -37,9 +37,26 @@ void check_allocation(const Config& cfg, const std::string& key,
                       std::initializer_list<int64_t> dims, uint64_t elem_bytes,
                       const std::string& what);
 
+// The same for a size already in bytes (a sum of several arrays).
+void check_allocation_bytes(const Config& cfg, const std::string& key, uint64_t bytes,
+                            const std::string& what);
+
 // The same for a size read from a file header: `where` is "file:line" or "file: offset N".
 // Throws ConfigError (a malformed input, exit code 3).
 void check_file_allocation(const std::string& where, std::initializer_list<int64_t> dims,
                            uint64_t elem_bytes, const std::string& what);
+
+// The most cycles one simulation may be asked to run: 1e10 (at the fastest model's ~7 M
+// simulated cycles per CPU second, about 25 minutes; memory-bound HBM runs are 30x slower),
+// or TESSEL_MAX_SIM_CYCLES when that is set. Beyond it a run is a mistake more often than a
+// study, and it would otherwise run silently for hours.
+uint64_t simulated_cycle_limit();
+
+// Throws ConfigError at `cfg`'s `key` when `min_cycles`, a lower bound of the cycles the run
+// will simulate (e.g. MACs / MACs per cycle), exceeds simulated_cycle_limit():
+//   w.yaml:2:4: workload.m: a 1048576 x 1048576 x 8 GEMM needs at least 3.44e+10 cycles on
+//   256 MACs per cycle, more than the 1e+10 limit (set TESSEL_MAX_SIM_CYCLES to change it)
+void check_simulated_cycles(const Config& cfg, const std::string& key, double min_cycles,
+                            const std::string& what);
 
 }  // namespace tessel

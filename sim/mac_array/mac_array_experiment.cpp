@@ -22,6 +22,7 @@ class MacArrayExperiment : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
     workload_ = read_workload(workload);
+    check_size(workload, params_, workload_, /*simulated=*/true);
     layout_ = make_layout(workload_);
     offchip_ = sim::read_offchip(hw, params_.clock_ghz);
     sim::check_fits(offchip_, hw, layout_.end, "the GEMM's layout (A, B and C, tile-major)");

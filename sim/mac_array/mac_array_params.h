@@ -43,6 +43,16 @@ GemmWorkload read_workload(const Config& workload);
 int64_t chunk_depth(const MacArrayParams& p, const GemmWorkload& w);
 std::vector<Chunk> schedule(const MacArrayParams& p, const GemmWorkload& w);
 
+// "m", "n" or "k": the key an error about the GEMM's size points at.
+std::string largest_dimension(int64_t m, int64_t n, int64_t k);
+
+// Fails at the workload's largest dimension when the schedule or (functional) the operands
+// would not fit in memory, or (simulated: the SystemC model) when the GEMM needs more cycles
+// than simulated_cycle_limit() (runtime/core/limits.h). Each of m, n, k may be 2^20; their
+// product is what runs out.
+void check_size(const Config& workload, const MacArrayParams& p, const GemmWorkload& w,
+                bool simulated);
+
 // Where A (m x k int8), B (k x n int8) and C (m x n int32) live off chip, as the loader and
 // storer address them: three regions from address 0, each aligned to 4 KiB, each stored
 // tile-major, as a compiler lays operands out for a streaming DMA engine, so that what one

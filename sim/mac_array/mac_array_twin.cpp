@@ -16,6 +16,7 @@ class MacArrayAnalytical : public Experiment {
               "or set `memory: link`");
     workload_ = read_workload(workload);
     workload_.functional = false;  // closed-form model: timing and activity only
+    check_size(workload, params_, workload_, /*simulated=*/false);
   }
 
   SimResult run(RunContext& ctx) override {

@@ -19,6 +19,7 @@ class NxmExperiment : public Experiment {
     params_ = read_params(hw);
     workload_ = read_workload(workload);
     map_ = map_workload(params_, workload_, &hw, &workload);
+    check_size(workload, params_, workload_, map_, /*simulated=*/true);
     layout_ = make_layout(params_, workload_, map_);
     offchip_ = sim::read_offchip(hw, params_.clock_ghz);
     sim::check_fits(offchip_, hw, layout_.end,

@@ -112,6 +112,12 @@ Mapping map_workload(const NxmParams& p, const NxmWorkload& w, const Config* hw 
                      const Config* workload = nullptr);
 std::vector<Step> schedule(const NxmParams& p, const NxmWorkload& w, const Mapping& map);
 
+// Fails at the workload's largest dimension when the schedule or (functional) the operands
+// would not fit in memory, or (simulated: the SystemC model) when the GEMM needs more cycles
+// than simulated_cycle_limit() (runtime/core/limits.h).
+void check_size(const Config& workload, const NxmParams& p, const NxmWorkload& w,
+                const Mapping& map, bool simulated);
+
 // Per-step quantities both models use (bytes are DRAM/SRAM bytes, cycles are array cycles).
 int64_t kept_per_row(const Mapping& map, int64_t kt);  // stored weights of a row in kt
 int64_t weight_value_bytes(const NxmParams& p, const Mapping& map, const Step& s);

@@ -18,6 +18,7 @@ class NxmAnalytical : public Experiment {
     workload_ = read_workload(workload);
     map_ = map_workload(params_, workload_, &hw, &workload);
     workload_.functional = false;  // closed-form model: timing and activity only
+    check_size(workload, params_, workload_, map_, /*simulated=*/false);
   }
 
   SimResult run(RunContext& ctx) override {

@@ -2,6 +2,8 @@
 // agreement with the link when the memory is never the bottleneck, and bad memory configs.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -222,6 +224,62 @@ TEST(MacArrayMemory, TwinWithMemoryIsAConfigError) {
   EXPECT_NE(msg.find("IsAConfigError.yaml:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("hw.memory:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("link only"), std::string::npos) << msg;
+}
+
+// Sets an environment variable for one test.
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  const char* name_;
+};
+
+// 40 x 24 x 50 on 16 x 16 PEs: 3 x 2 = 6 tiles of 50 K steps, so at least 300 cycles. One
+// below that is refused at the largest dimension (k); at it the simulation runs, and takes
+// at least that many cycles (the bound is a true lower bound of the simulated machine).
+TEST(MacArraySize, CycleLimitRefusesBelowTheLowerBoundAndTheBoundHolds) {
+  const std::string wl = "{kind: gemm, m: 40, n: 24, k: 50, functional: false}";
+  {
+    ScopedEnv env("TESSEL_MAX_SIM_CYCLES", "299");
+    const std::string msg = config_error(experiment_yaml("mac_array", "", wl));
+    EXPECT_NE(msg.find("workload.k: a 40 x 24 x 50 GEMM on 16 x 16 PEs needs at least 300 cycles, "
+                       "more than the 299 limit"),
+              std::string::npos)
+        << msg;
+    // The twin simulates nothing: no cycle limit.
+    EXPECT_EQ(config_error(experiment_yaml("mac_array_analytical", "", wl)), "");
+  }
+  ScopedEnv env("TESSEL_MAX_SIM_CYCLES", "300");
+  const double cycles = tessel::testing::in_child(
+      [&] { return static_cast<double>(run(experiment_yaml("mac_array", "", wl)).cycles); });
+  ASSERT_FALSE(std::isnan(cycles));
+  EXPECT_GE(cycles, 300.0);
+}
+
+// Each of m, n, k may be 2^20; their products are what must fail fast, naming the key.
+TEST(MacArraySize, HugeGemmsFailAtConfigurationNamingTheKey) {
+  ScopedEnv env("TESSEL_MEMORY_LIMIT_GB", "8");
+  // 2^20 x 2^20 on 16 x 16 PEs: 2^32 tiles of schedule, 2^32 x sizeof(Chunk) bytes.
+  std::string msg = config_error(
+      experiment_yaml("mac_array_analytical", "", "{kind: gemm, m: 1048576, n: 1048576, k: 8}"));
+  EXPECT_NE(msg.find("workload.m: 4294967296 x 1 tiles x K chunks of schedule need"),
+            std::string::npos)
+      << msg;
+  // 2^17 x 2^17 x 1: a 2^26-entry schedule (fits 8 GiB) but C alone is 4 x 2^34 = 64 GiB.
+  const std::string big = "{kind: gemm, m: 131072, n: 131072, k: 1, functional: ";
+  msg = config_error(experiment_yaml("mac_array", "", big + "true}"));
+  EXPECT_NE(msg.find("workload.m: the operands (A and B int8, C int32) need 64 GiB, more than "
+                     "the 8 GiB TESSEL_MEMORY_LIMIT_GB limit"),
+            std::string::npos)
+      << msg;
+  // Timing only: 2^26 tiles x 1 K step = 6.7e7 cycles, under the default limit.
+  EXPECT_EQ(config_error(experiment_yaml("mac_array", "", big + "false}")), "");
+  // 2^16 x 2^16 x 2^12 (schedule 2^24 x 2^12 / depth entries fit): 6.87e10 cycles.
+  msg = config_error(experiment_yaml(
+      "mac_array", "", "{kind: gemm, m: 65536, n: 65536, k: 4096, functional: false}"));
+  EXPECT_NE(msg.find("needs at least 6.87e+10 cycles, more than the 1e+10 limit (set "
+                     "TESSEL_MAX_SIM_CYCLES to change it)"),
+            std::string::npos)
+      << msg;
 }
 
 }  // namespace

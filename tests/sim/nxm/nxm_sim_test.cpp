@@ -1,5 +1,6 @@
 // The cycle-level N:M unit against models/sparse (bit-exact int8) and its analytical twin.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <cmath>
 #include <cstdio>
@@ -190,6 +191,28 @@ TEST(NxmSim, ToolRejectsBadWeightsWithoutWritingAnything) {
   std::vector<float> expect;
   testing::ref_quantize_rows(ops.w, &expect);
   EXPECT_EQ(scales.data, expect);
+}
+
+// 2:4 on lanes 8 / window 16: 4 groups of M = 4, 16 K positions per cycle. 64 x 48 x 128 on
+// 32 x 32 PEs: 2 x 2 tiles of 128 / 16 = 8 cycles, at least 32 cycles. At a limit of 31 the
+// run is refused at k; at 32 it runs and takes at least 32 cycles.
+TEST(NxmSim, CycleLimitRefusesBelowTheLowerBoundAndTheBoundHolds) {
+  const Gemm g{64, 48, 128, "2:4", false, ""};
+  ::setenv("TESSEL_MAX_SIM_CYCLES", "31", 1);
+  std::string msg;
+  try {
+    prepare_experiment(Config::parse(experiment_yaml(Machine{}, g, "nxm"), "exp.yaml"));
+  } catch (const ConfigError& e) {
+    msg = e.what();
+  }
+  EXPECT_NE(msg.find("workload.k: a 64 x 48 x 128 GEMM on 32 x 32 PEs needs at least 32 cycles, "
+                     "more than the 31 limit"),
+            std::string::npos)
+      << msg;
+  ::setenv("TESSEL_MAX_SIM_CYCLES", "32", 1);
+  const SimResult r = run(Machine{}, g, "nxm");
+  ::unsetenv("TESSEL_MAX_SIM_CYCLES");
+  EXPECT_GE(r.cycles, 32u);
 }
 
 // Counters -> energy: the sparse run pays for muxes, decoders and index bytes, and the

@@ -1,5 +1,6 @@
 // N:M unit without SystemC: throughput rules, tiling choice, closed-form latency and config errors.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include "runtime/core/runner.h"
 #include "sim/nxm/nxm_analytical.h"
@@ -83,6 +84,16 @@ TEST(NxmTwin, RejectsWhatTheHardwareCannotRun) {
   EXPECT_NE(config_error(tiny, Gemm{}).find("hw.buffers: too small"), std::string::npos)
       << config_error(tiny, Gemm{});
   EXPECT_THROW(twin(h, Gemm{32, 32, 64, "2:4", false, "  mask: /nonexistent.txt\n"}), IoError);
+}
+
+// m = n = 2^20 on 32 x 32 PEs: 2^30 tiles of schedule, more than 1 GiB whatever a Step is.
+TEST(NxmTwin, HugeGemmFailsAtConfigurationNamingTheKey) {
+  ::setenv("TESSEL_MEMORY_LIMIT_GB", "1", 1);
+  const std::string msg = config_error(Machine{}, Gemm{1048576, 1048576, 8, "2:4", false, ""});
+  ::unsetenv("TESSEL_MEMORY_LIMIT_GB");
+  EXPECT_NE(msg.find("workload.m: 1073741824 x 1 tiles x K chunks of schedule need"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(NxmTwin, MaskFileShapeMustMatchTheWeights) {
