@@ -89,7 +89,8 @@ Checkpoint read_checkpoint(const std::string& path) {
   const char* p = s.data() + 16 + hlen;
   for (auto* vec : {&c.values, &c.m, &c.v}) {
     vec->resize(n);
-    std::memcpy(vec->data(), p, n * sizeof(float));
+    // Only empty parameters (n = 0) leave data() null, and memcpy from null is undefined.
+    if (n > 0) std::memcpy(vec->data(), p, n * sizeof(float));
     p += n * sizeof(float);
   }
   return c;
