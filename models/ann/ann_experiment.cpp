@@ -352,6 +352,11 @@ class AnnExperiment : public Experiment {
         truth.nq = t.n;
         truth.k = t.dim;
         truth.ids = t.data;
+      // What the search holds in memory (slots, overflow lists, codes, floats if kept, id map).
+      r.metrics["index_bytes_per_vector"] =
+          static_cast<double>(packed->bytes()) / static_cast<double>(packed->size());
+      r.metrics["slot_ints"] = packed->slot_stride();
+      r.metrics["overflow_nodes"] = static_cast<double>(packed->overflow_nodes());
         truth.dist.assign(t.data.size(), 0.0f);
       } else {
         // The exact answer is the brute-force baseline, timed with the search's threads.

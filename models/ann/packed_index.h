@@ -24,6 +24,9 @@ struct PackOptions {
   bool codes = true;       // search on 8-bit codes (ScalarQuantizer), re-rank with floats
   bool huge_pages = true;  // madvise(MADV_HUGEPAGE) on the vector and code arrays
   bool avx2 = true;        // code kernel may use AVX2 (false: the SSE2 baseline)
+  // Slots sized for 99% of the nodes, the longer lists (NSG's repair edges) in an overflow
+  // array; false: every slot sized for the largest degree (the layout before 2026-12-05).
+  bool overflow = true;
 };
 
 // Zero-initialised bytes aligned to 2 MiB, advised as huge pages when asked (Linux THP in
@@ -56,6 +59,7 @@ class PackedIndex {
   // Where searches start, as positions in this layout (node p is the vector at position p).
   int32_t entry() const { return entry_; }
   const std::vector<int32_t>& extra_entries() const { return extra_entries_; }
+  // Position p's float vector; only when has_vectors().
   const float* vector(int64_t p) const {
     return reinterpret_cast<const float*>(vectors_.data()) + p * dim_;
   }
@@ -63,13 +67,22 @@ class PackedIndex {
   // The adjacency as the search reads it: node p's slot is slot_stride() ints at
   // p * slot_stride(), its degree then its neighbours. A fixed stride (the largest degree plus
   // one, rounded up to a 64-byte line) makes an expansion one read with no offset lookup first.
+  // A node whose degree exceeds slot_stride() - 1 keeps its whole list in overflow(), and its
+  // slot holds the degree then the list's index in overflow().
   const int32_t* slots() const { return reinterpret_cast<const int32_t*>(slots_.data()); }
   int slot_stride() const { return slot_stride_; }
+  const int32_t* overflow() const { return overflow_.empty() ? nullptr : overflow_.data(); }
+  int64_t overflow_nodes() const { return overflow_nodes_; }
+  // Whether the float vectors are kept: only for a re-rank of lossy codes, or without codes
+  // (exact codes, e.g. 8-bit data such as MNIST, give the float distances themselves).
+  bool has_vectors() const { return vectors_.size() > 0; }
+  // Memory the search reads: slots, overflow lists, vectors, codes and the id map.
+  std::size_t bytes() const;
   const ScalarQuantizer& quantizer() const { return quantizer_; }
   // Id in the caller's base of the vector at position p.
   const std::vector<int32_t>& original_ids() const { return original_; }
   const PackOptions& options() const { return options_; }
-  bool huge_pages() const { return vectors_.huge(); }
+  bool huge_pages() const { return slots_.huge(); }
 
  private:
   PackOptions options_;
@@ -80,6 +93,8 @@ class PackedIndex {
   std::vector<int32_t> original_;
   AlignedBytes slots_;
   int slot_stride_ = 0;
+  std::vector<int32_t> overflow_;
+  int64_t overflow_nodes_ = 0;
   AlignedBytes vectors_;
   AlignedBytes codes_;
   ScalarQuantizer quantizer_;

@@ -73,12 +73,14 @@ Searcher::Searcher(const SlotGraph& graph, const VectorSet& base)
 Searcher::Searcher(const PackedIndex& index)
     : edges_(index.slots()),
       stride_(index.slot_stride()),
+      overflow_(index.overflow()),
       entry_(index.entry()),
       extra_entries_(&index.extra_entries()),
       nodes_(index.size()),
       vector_count_(index.size()),
       dim_(index.dim()),
-      vectors_(index.vector(0)),
+      vectors_(index.has_vectors() ? index.vector(0) : nullptr),
+      decoded_(index.has_vectors() ? 0 : static_cast<std::size_t>(index.dim())),
       codes_(index.codes()),
       quantizer_(index.quantizer()),
       code_l2_batch_(l2_code_batch_kernel(index.options().avx2)),
@@ -95,12 +97,13 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   const int L = params.L;
   const int width = params.width;
   MemoryTrace* trace = options.trace;
-  uint32_t obj_vec = 0, obj_code = 0, obj_off = 0, obj_edge = 0;
+  uint32_t obj_vec = 0, obj_code = 0, obj_off = 0, obj_edge = 0, obj_over = 0;
   if (trace) {
-    obj_vec = trace->object_index(kTraceVectors);
+    if (vectors_) obj_vec = trace->object_index(kTraceVectors);
     if (codes_) obj_code = trace->object_index(kTraceCodes);
     if (offsets_) obj_off = trace->object_index(kTraceOffsets);
     obj_edge = trace->object_index(kTraceEdges);
+    if (overflow_) obj_over = trace->object_index(kTraceOverflow);
   }
   auto trace_read = [&](uint32_t obj, uint64_t offset, uint64_t bytes) {
     if (!trace || bytes == 0) return;
@@ -141,6 +144,13 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     return pos;
   };
   auto float_distance = [&](int32_t v) -> float {
+    if (!vectors_) {
+      // Exact codes: the decoded row is the base row, bit for bit.
+      const uint8_t* code = codes_ + static_cast<int64_t>(v) * dim;
+      trace_read(obj_code, static_cast<uint64_t>(v) * dim, static_cast<uint64_t>(dim));
+      for (int i = 0; i < dim; ++i) decoded_[i] = quantizer_.offset + quantizer_.step * code[i];
+      return l2_sq(query, decoded_.data(), dim);
+    }
     trace_read(obj_vec, static_cast<uint64_t>(v) * vec_bytes, vec_bytes);
     return l2_sq(query, vector(v), dim);
   };
@@ -152,6 +162,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   };
   // Fetches every cache line of a row (its code when searching on codes) before it is needed.
   auto prefetch = [&](int32_t v, bool code) {
+    code = code || !vectors_;
     const char* row = code ? reinterpret_cast<const char*>(codes_ + static_cast<int64_t>(v) * dim)
                            : reinterpret_cast<const char*>(vector(v));
     const uint64_t bytes = code ? static_cast<uint64_t>(dim) : vec_bytes;
@@ -220,8 +231,15 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
       const int32_t* nb = neighbours(u);
       // A PackedIndex slot is read whole from its start: the degree and the list.
       const bool inline_degree = !offsets_ && !slot_degree_;
-      trace_read(obj_edge, static_cast<uint64_t>(edge_offset(u) - inline_degree) * 4,
-                 static_cast<uint64_t>(deg + inline_degree) * 4);
+      if (overflows(deg)) {
+        // The slot's degree and index, then the list in the overflow array.
+        trace_read(obj_edge, static_cast<uint64_t>(edge_offset(u) - 1) * 4, 8);
+        trace_read(obj_over, static_cast<uint64_t>(nb - overflow_) * 4,
+                   static_cast<uint64_t>(deg) * 4);
+      } else {
+        trace_read(obj_edge, static_cast<uint64_t>(edge_offset(u) - inline_degree) * 4,
+                   static_cast<uint64_t>(deg + inline_degree) * 4);
+      }
       for (int j = 0; j < deg; ++j)
         if (mark(nb[j])) fresh_.push_back(nb[j]);
     }

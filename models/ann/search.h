@@ -60,6 +60,7 @@ inline constexpr const char* kTraceVectors = "ann.vectors";
 inline constexpr const char* kTraceCodes = "ann.codes";
 inline constexpr const char* kTraceOffsets = "ann.offsets";
 inline constexpr const char* kTraceEdges = "ann.edges";
+inline constexpr const char* kTraceOverflow = "ann.edges_overflow";
 inline constexpr const char* kTraceQuery = "ann.query";
 
 // A graph under construction: node i's out-neighbours are edges[i * stride, i * stride +
@@ -118,7 +119,13 @@ class Searcher {
     if (offsets_) return offsets_[u];
     return static_cast<int64_t>(u) * stride_ + (slot_degree_ ? 0 : 1);
   }
-  const int32_t* neighbours(int32_t u) const { return edges_ + edge_offset(u); }
+  // A PackedIndex slot of a node with more neighbours than fit holds the degree then the
+  // list's index in overflow_.
+  bool overflows(int deg) const { return overflow_ && deg > stride_ - 1; }
+  const int32_t* neighbours(int32_t u) const {
+    const int32_t* p = edges_ + edge_offset(u);
+    return overflows(p[-1]) ? overflow_ + p[0] : p;
+  }
 
   // Adjacency in one of three forms: CSR (offsets_), slots with a separate degree array
   // (SlotGraph: slot_degree_), or PackedIndex slots that start with the degree (neither).
@@ -126,12 +133,14 @@ class Searcher {
   const int64_t* offsets_ = nullptr;
   const int32_t* slot_degree_ = nullptr;
   int stride_ = 0;
+  const int32_t* overflow_ = nullptr;  // PackedIndex lists longer than a slot
   int32_t entry_;
   const std::vector<int32_t>* extra_entries_ = nullptr;
   int64_t nodes_;
   int64_t vector_count_;
   int dim_;
-  const float* vectors_;
+  const float* vectors_;  // null for a PackedIndex with exact codes: rows are decoded
+  std::vector<float> decoded_;
   // Searches on codes (PackedIndex with codes): distances come from here instead.
   const uint8_t* codes_ = nullptr;
   ScalarQuantizer quantizer_;

@@ -235,6 +235,98 @@ TEST(PackedIndex, TraceReadsCodesThenTheRerankedVectors) {
   EXPECT_EQ(offsets, 0);  // slots need no offset lookup
 }
 
+// A graph whose every 200th node (0.5%) has 60 neighbours, the rest 12: slots sized for the
+// 99th percentile (12 + 1 -> 16 ints), the hubs' lists in the overflow array.
+Graph with_hubs(const Graph& g) {
+  const int64_t n = g.size();
+  std::vector<std::vector<int32_t>> lists(n);
+  for (int64_t i = 0; i < n; ++i) {
+    lists[i].assign(g.neighbours(i), g.neighbours(i) + g.degree(i));
+    if (i % 200 == 0)
+      for (int j = 0; j < 48; ++j) lists[i].push_back(static_cast<int32_t>((i * 31 + j * 613) % n));
+  }
+  Graph h = Graph::from_lists(lists, g.entry);
+  h.extra_entries = g.extra_entries;
+  return h;
+}
+
+TEST(PackedIndex, LongListsOverflowAndTheSearchIsUnchanged) {
+  RandomGraph r(24, 3000);
+  const Graph g = with_hubs(r.graph);
+  PackOptions opt;
+  opt.codes = false;
+  const PackedIndex packed(g, r.base, opt);
+  EXPECT_EQ(packed.slot_stride(), 16);
+  EXPECT_EQ(packed.overflow_nodes(), 15);
+  PackOptions wide = opt;
+  wide.overflow = false;
+  const PackedIndex old(g, r.base, wide);
+  EXPECT_EQ(old.slot_stride(), 64);  // 60 + 1 rounded up to a line
+  EXPECT_EQ(old.overflow(), nullptr);
+  // Memory: 3000 x 16 ints + 15 x 60 overflow ints against 3000 x 64 ints, same vectors.
+  EXPECT_EQ(old.bytes() - packed.bytes(), 3000u * 48 * 4 - 15u * 60 * 4);
+  // Every list, inline or overflowed, is the node's list renumbered.
+  int64_t hubs = 0;
+  for (int64_t p = 0; p < packed.size(); ++p) {
+    const int32_t* slot = packed.slots() + p * packed.slot_stride();
+    const int32_t u = packed.original_ids()[p];
+    ASSERT_EQ(slot[0], g.degree(u));
+    const int32_t* list = slot + 1;
+    if (slot[0] > 15) list = packed.overflow() + slot[1], ++hubs;
+    for (int j = 0; j < slot[0]; ++j) ASSERT_EQ(packed.original_ids()[list[j]], g.neighbours(u)[j]);
+  }
+  EXPECT_EQ(hubs, 15);
+  // The search over either layout takes the plain graph's path exactly.
+  std::vector<SearchStats> sa, sb, sc;
+  const KnnResult a = search_batch(g, r.base, r.queries, SearchParams{40, 10}, 1, &sa);
+  const KnnResult b = search_batch(packed, r.queries, SearchParams{40, 10}, 1, &sb);
+  const KnnResult c = search_batch(old, r.queries, SearchParams{40, 10}, 1, &sc);
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_EQ(a.dist, b.dist);
+  EXPECT_EQ(c.ids, b.ids);
+  for (int64_t q = 0; q < r.queries.n; ++q) {
+    EXPECT_EQ(sa[q].distances, sb[q].distances);
+    EXPECT_EQ(sa[q].hops, sb[q].hops);
+  }
+  // The trace reads a hub's slot header (8 bytes) then its 60-entry list from the overflow.
+  const MemoryTrace t = trace_searches(packed, r.queries.slice(0, 20), SearchParams{40, 10});
+  int64_t slot_heads = 0, lists = 0;
+  for (const auto& req : t.requests) {
+    const std::string& obj = t.objects[req.object];
+    if (obj == kTraceEdges && req.bytes == 8) ++slot_heads;
+    if (obj == kTraceOverflow) {
+      ++lists;
+      EXPECT_EQ(req.bytes, 60u * 4);
+      EXPECT_EQ(req.address % (60 * 4), 0u);  // lists are stored back to back, all 60 long
+    }
+  }
+  EXPECT_GT(lists, 0);
+  EXPECT_EQ(slot_heads, lists);
+}
+
+// 8-bit data (MNIST's pixels) gives exact codes: no float copy is kept, and a re-rank asked
+// for decodes the codes into the exact floats.
+TEST(PackedIndex, ExactCodesKeepNoFloatsAndRerankFromCodes) {
+  RandomGraph r(16, 2000);
+  for (auto* set : {&r.base, &r.queries})
+    for (float& x : set->data) x = std::min(255.0f, std::floor(std::fabs(x) * 40.0f));
+  PackOptions opt;
+  opt.reorder = false;
+  const PackedIndex packed(r.graph, r.base, opt);
+  ASSERT_TRUE(packed.quantizer().lossless);
+  EXPECT_FALSE(packed.has_vectors());
+  EXPECT_EQ(packed.bytes(), 2000u * 16 * 4 /*slots*/ + 2000u * 16 /*codes*/ + 2000u * 4 /*ids*/);
+  SearchParams sp{32, 10};
+  sp.rerank = 20;
+  std::vector<SearchStats> st;
+  const KnnResult b = search_batch(packed, r.queries, sp, 1, &st);
+  EXPECT_EQ(st[0].reranked, 20);
+  for (int64_t q = 0; q < r.queries.n; ++q)
+    for (int j = 0; j < 10; ++j)
+      EXPECT_EQ(b.dist_of(q)[j],
+                static_cast<float>(ref_dist(r.queries.row(q), r.base.row(b.ids_of(q)[j]), 16)));
+}
+
 TEST(PackedIndex, ErrorsAndAlignment) {
   RandomGraph r(8, 500);
   const VectorSet fewer = r.base.slice(0, 499);
