@@ -11,11 +11,13 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "models/ann/graph.h"
 #include "models/ann/knn.h"
 #include "models/ann/search.h"
 #include "models/ann/zoom_graph_preview.h"
+#include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 
 namespace tessel::ann {
@@ -228,7 +230,9 @@ SimResult ZoomStudy::run(RunContext& ctx) {
       r.metrics["nsg_build_s"] = since(tg);
       if (!path.empty()) {
         save_index(path, IndexFile{graph, GraphKind::kNsg, base.dim});
-        std::ofstream(path + ".build_s") << r.metrics["nsg_build_s"] << "\n";
+        std::ostringstream s;
+        s << r.metrics["nsg_build_s"] << "\n";
+        write_file_atomic(path + ".build_s", s.str(), false);
       }
     }
     if (lock >= 0) ::close(lock);
@@ -285,9 +289,10 @@ SimResult ZoomStudy::run(RunContext& ctx) {
             save_ivf_pq4(cached, ivf4);
           else
             save_ivf_pq(cached, ivf);
-          std::ofstream(cached + ".build_s")
-              << ivf.seconds_coarse + ivf.seconds_pq + ivf.seconds_encode << " "
-              << ivf.seconds_coarse << " " << ivf.seconds_pq << "\n";
+          std::ostringstream s;
+          s << ivf.seconds_coarse + ivf.seconds_pq + ivf.seconds_encode << " " << ivf.seconds_coarse
+            << " " << ivf.seconds_pq << "\n";
+          write_file_atomic(cached + ".build_s", s.str(), false);
         }
       }
     } catch (...) {

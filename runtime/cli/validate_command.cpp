@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/cli/cli_checks.h"
+#include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/core/registry.h"
 #include "runtime/core/runner.h"
@@ -373,8 +374,7 @@ int run_validate_command() {
   std::error_code ec;
   fs::create_directories(g_opt.out_dir, ec);
   const std::string path = g_opt.out_dir + "/report.md";
-  std::ofstream out(path);
-  if (!out || !(out << md.str())) throw IoError("cannot write " + path);
+  write_file_atomic(path, md.str(), false);
   std::cout << md.str() << "\nwrote " << path << "\n";
   return all ? kExitOk : kExitFailure;
 }

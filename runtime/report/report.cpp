@@ -569,6 +569,7 @@ ReportFiles write_report(const std::string& results_dir, const ReportOptions& op
   // Everything is rendered: now replace the files, plots before the pages that show them.
   // No fsync: a report can always be regenerated from points.jsonl.
   const fs::path dir(results_dir);
+  remove_stale_temps(results_dir);  // what a report or sweep killed mid-write left
   std::set<std::string> written;
   for (const auto& [heading, figure] : figures) {
     const fs::path svg = dir / figure.file;

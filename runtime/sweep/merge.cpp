@@ -166,10 +166,19 @@ MergeSummary merge_shards(const std::vector<std::string>& dirs, const std::strin
     if (!records.back().ok) ++summary.failed;
     // Artifacts keep their paths (points/<id>/...), relative to the results folder.
     const fs::path artifacts = fs::path(f.dir) / "points" / point_id(i);
+    // File by file through a temporary, so a killed merge leaves no half-copied artifact.
     if (fs::exists(artifacts)) {
-      fs::create_directories(fs::path(store.artifacts_dir()), ec);
-      fs::copy(artifacts, fs::path(store.artifacts_dir()) / point_id(i),
-               fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+      const fs::path dest = fs::path(store.artifacts_dir()) / point_id(i);
+      remove_stale_temps(dest.string());  // of a merge killed earlier
+      for (const auto& entry : fs::recursive_directory_iterator(artifacts)) {
+        const fs::path to = dest / fs::relative(entry.path(), artifacts);
+        if (entry.is_directory()) {
+          fs::create_directories(to);
+        } else {
+          fs::create_directories(to.parent_path());
+          copy_file_atomic(entry.path().string(), to.string());
+        }
+      }
     }
   }
   write_file_atomic(store.points_path(), points);

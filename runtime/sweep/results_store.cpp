@@ -2,7 +2,6 @@
 #include "runtime/sweep/results_store.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,8 +22,16 @@ ResultsStore::ResultsStore(const std::string& dir) : dir_(dir) {
   fs::create_directories(dir_ + "/.points", ec);
   if (ec) throw IoError(dir_ + ": cannot create results folder (" + ec.message() + ")");
   lock_fd_ = ::open((dir_ + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+  // A POSIX record lock, not flock(2): it is this process's alone, so the point children
+  // forked from it do not hold it on for a moment after a kill -9 of the sweep (a --resume
+  // started at once then found the folder locked).
+  struct flock whole {};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  if (lock_fd_ < 0 || ::fcntl(lock_fd_, F_SETLK, &whole) != 0)
     throw IoError(dir_ + ": another sweep is writing this results folder");
+  // Under the lock: temporaries of a killed run's whole-file writes.
+  remove_stale_temps(dir_);
 }
 
 ResultsStore::~ResultsStore() {

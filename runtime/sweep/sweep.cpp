@@ -168,6 +168,10 @@ std::unique_ptr<Child> start_point(const SweepPlan& plan, size_t i, const std::s
   // loaded or initialised again), as `tessel point` would run it.
   const std::string result_path = scratch_path(scratch_dir, i, ".json"),
                     artifacts = scratch_path(scratch_dir, i, ".files");
+  // A run killed while this point ran may have left part of its files (a store, a
+  // temporary): they must not be moved to points/<id>/ with this run's.
+  std::error_code ec;
+  fs::remove_all(artifacts, ec);
   auto body = [&plan, i, result_path, artifacts, cache_dir]() {
     return point_child(plan, i, result_path, artifacts, cache_dir);
   };
@@ -397,7 +401,9 @@ SweepSummary run_sweep(const SweepOptions& opt, RemoteRunner* remote) {
   }
   progress.finish();
   if (remote) remote->stop();
-  fs::remove(store.scratch_dir(), ec);  // only succeeds when empty
+  // Every point is recorded: what is left in scratch (a result or stderr file whose record
+  // was appended just before a kill) is stale.
+  fs::remove_all(store.scratch_dir(), ec);
 
   for (const auto& r : records)
     if (!r.ok) ++summary.failed;
