@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
   std::string graphs = "nsg,hnsw", csv,
               Ls_text = "10,12,16,20,24,32,40,48,64,80,96,128,160,200,256,320";
   int64_t n = 200000, nq = 1000, mrng_n = 5000;
-  int random_edges = 8, entry_points = 0;
+  int random_edges = 8, entry_points = -1;
   int reps = 2, build_threads = 1, passes = 1, knn_k = 20, R = 32, C = 300, Lb = 40, M = 16,
       ef = 100;
   app.add_option("--set", set, "mixture | mnist");
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
   app.add_option("--passes", passes, "NSG search-collect-prune passes");
   app.add_option("--knn-k", knn_k, "NN-descent k");
   app.add_option("--entry-points", entry_points,
-                 "NSG: k-means++ seeds used as extra search starts");
+                 "NSG: k-means++ seeds used as extra search starts (-1: auto, round(sqrt(n)/4))");
   app.add_option("--random-edges", random_edges,
                  "NSG: random edges per node in the first pass's search graph");
   app.add_option("--R", R, "NSG out-degree bound");

@@ -76,6 +76,7 @@ struct SearchSetup {
   std::string truth, out_ivecs, trace;
   bool trace_text = false;
   int passes = 1;
+  std::string kind;  // ann.index: the builder the index must come from (nsg, hnsw, mrng), or ""
 };
 
 // The index an experiment searches: built, loaded from a file, or from the sweep's cache.
@@ -128,6 +129,10 @@ class AnnExperiment : public Experiment {
 
   SimResult run(RunContext& ctx) override {
     SimResult r;
+    // An index file is read and checked before the base: a wrong, corrupt or missing index
+    // fails before a large base is loaded.
+    BuiltIndex loaded;
+    if (kind_ == "index") loaded.index = load_kind_checked(index_in_);
     const auto t_load = Clock::now();
     const VectorSet base = base_.load();
     logf(ctx.log, "loaded %lld x %d vectors in %.1f s\n", static_cast<long long>(base.n), base.dim,
@@ -136,7 +141,8 @@ class AnnExperiment : public Experiment {
     r.metrics["dim"] = base.dim;
     if (kind_ == "exact") return run_exact(base, r);
 
-    BuiltIndex built = kind_ == "index" ? load_checked(index_in_, base) : obtain(base, ctx);
+    BuiltIndex built = kind_ == "index" ? check_base(std::move(loaded), index_in_, base, ctx.log)
+                                        : obtain(base, ctx);
     for (const auto& [k, v] : built.stats.items()) r.metrics[k] = v.get<double>();
     r.labels["kind"] = graph_kind_name(built.index.kind);
     r.metrics["edges"] = static_cast<double>(built.index.graph.edge_count());
@@ -165,7 +171,12 @@ class AnnExperiment : public Experiment {
       nsg_.R = get_int("R", nsg_.R, true);
       nsg_.C = get_int("C", nsg_.C, true);
       nsg_.passes = get_int("passes", nsg_.passes, true);
-      nsg_.entry_points = get_int("entry_points", nsg_.entry_points, false);
+      // "auto" (the default): auto_entry_points(n) k-means++ seeds; an integer: that many.
+      if (b.valid() && b.has("entry_points") && b.at("entry_points").is_scalar() &&
+          b.get<std::string>("entry_points") == "auto")
+        nsg_.entry_points = -1;
+      else
+        nsg_.entry_points = get_int("entry_points", nsg_.entry_points, false);
       nsg_.random_edges = get_int("random_edges", nsg_.random_edges, false);
       recall_sample_ = get_int("recall_sample", 1000, false);
     } else if (kind_ == "hnsw") {
@@ -179,6 +190,7 @@ class AnnExperiment : public Experiment {
 
   void configure_search(const Config& s) {
     search_.enabled = true;
+    search_where_ = s;
     search_.params.L = static_cast<int>(s.get_positive_int("L", 64));
     search_.params.k = static_cast<int>(s.get_positive_int("k", 10));
     if (search_.params.L < search_.params.k)
@@ -195,11 +207,14 @@ class AnnExperiment : public Experiment {
     if (s.has("trace")) search_.trace = s.get_path("trace");
     search_.trace_text = s.get<bool>("trace_text", false);
     search_.passes = static_cast<int>(s.get_positive_int("passes", 1));
+    if (kind_ == "index" && s.has("kind"))
+      search_.kind = s.get_choice("kind", {"nsg", "hnsw", "mrng"}, "nsg");
   }
 
   BuiltIndex build(const VectorSet& base, std::ostream* log) const {
     BuiltIndex out;
     out.index.dim = base.dim;
+    out.index.base_checksum = vector_checksum(base);
     const auto t0 = Clock::now();
     auto progress = [&](const std::string& stage, int64_t done, int64_t total) {
       logf(log, "[%6.1f s] %s %lld/%lld\n", since(t0), stage.c_str(), static_cast<long long>(done),
@@ -245,8 +260,18 @@ class AnnExperiment : public Experiment {
     ::flock(lock, LOCK_EX);
     BuiltIndex out;
     try {
-      if (fs::exists(stem + ".tann") && fs::exists(stem + ".json")) {
+      // The cache key names the base file, not its content: an index recorded over other
+      // content (the file was replaced) is rebuilt.
+      bool reuse = fs::exists(stem + ".tann") && fs::exists(stem + ".json");
+      if (reuse) {
         out.index = load_index(stem + ".tann");
+        const uint64_t recorded = out.index.base_checksum;
+        reuse = recorded == 0 || recorded == vector_checksum(base);
+        if (!reuse)
+          logf(ctx.log, "the cached index %s.tann was built from other base content; rebuilding\n",
+               stem.c_str());
+      }
+      if (reuse) {
         std::ifstream in(stem + ".json");
         out.stats = nlohmann::json::parse(in);
         out.stats["index_cached"] = 1;
@@ -265,14 +290,37 @@ class AnnExperiment : public Experiment {
     return out;
   }
 
-  BuiltIndex load_checked(const std::string& path, const VectorSet& base) const {
-    BuiltIndex out;
-    out.index = load_index(path);
+  IndexFile load_kind_checked(const std::string& path) const {
+    IndexFile idx = load_index(path);
+    const std::string got = graph_kind_name(idx.kind);
+    if (!search_.kind.empty() && got != (search_.kind == "hnsw" ? "hnsw-flat" : search_.kind))
+      search_where_.fail(
+          "kind", "index " + path + " holds a graph built by " + got + ", not by " + search_.kind);
+    return idx;
+  }
+
+  // The base must be the one the index was built from: same shape and, when the index
+  // recorded it, the same content.
+  BuiltIndex check_base(BuiltIndex out, const std::string& path, const VectorSet& base,
+                        std::ostream* log) const {
+    const std::string base_name =
+        base_.spec + (base_.rows.empty() ? "" : " (rows " + base_.rows + ")");
     if (base.dim != out.index.dim || base.n != out.index.graph.size())
       base_.where.fail("", "index " + path + " was built over " +
                                std::to_string(out.index.graph.size()) + " x " +
                                std::to_string(out.index.dim) + " vectors but the base has " +
                                std::to_string(base.n) + " x " + std::to_string(base.dim));
+    if (out.index.base_checksum == 0) {
+      logf(log, "warning: %s records no base checksum; %s is not verified against it\n",
+           path.c_str(), base_name.c_str());
+    } else if (out.index.base_checksum != vector_checksum(base)) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " (checksum %016llx, the index records %016llx)",
+                    static_cast<unsigned long long>(vector_checksum(base)),
+                    static_cast<unsigned long long>(out.index.base_checksum));
+      base_.where.fail("", "index " + path + " was built from another base: " + base_name +
+                               " has the same shape but other content" + buf);
+    }
     return out;
   }
 
@@ -309,6 +357,11 @@ class AnnExperiment : public Experiment {
            packed->huge_pages() ? "2 MiB" : "small");
       r.metrics["pack_s"] = pack_s;
       r.labels["codes"] = packed->quantizer().lossless ? "exact" : "lossy 8-bit";
+      // What the search holds in memory (slots, overflow lists, codes, floats if kept, id map).
+      r.metrics["index_bytes_per_vector"] =
+          static_cast<double>(packed->bytes()) / static_cast<double>(packed->size());
+      r.metrics["slot_ints"] = packed->slot_stride();
+      r.metrics["overflow_nodes"] = static_cast<double>(packed->overflow_nodes());
     }
     r.labels["layout"] = search_.layout;
     // The fastest of `passes` identical passes over the queries: a pass of a few ms is easily
@@ -352,11 +405,6 @@ class AnnExperiment : public Experiment {
         truth.nq = t.n;
         truth.k = t.dim;
         truth.ids = t.data;
-      // What the search holds in memory (slots, overflow lists, codes, floats if kept, id map).
-      r.metrics["index_bytes_per_vector"] =
-          static_cast<double>(packed->bytes()) / static_cast<double>(packed->size());
-      r.metrics["slot_ints"] = packed->slot_stride();
-      r.metrics["overflow_nodes"] = static_cast<double>(packed->overflow_nodes());
         truth.dist.assign(t.data.size(), 0.0f);
       } else {
         // The exact answer is the brute-force baseline, timed with the search's threads.
@@ -401,6 +449,7 @@ class AnnExperiment : public Experiment {
   HnswParams hnsw_;
   int64_t recall_sample_ = 1000;
   SearchSetup search_;
+  Config search_where_;  // workload.search, for errors found when the index is read
 };
 
 struct AnnNsg : AnnExperiment {

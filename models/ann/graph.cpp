@@ -126,6 +126,7 @@ void save_index(const std::string& path, const IndexFile& index) {
   put<int32_t>(out, index.dim);
   put<int32_t>(out, g.entry);
   put<int64_t>(out, g.edge_count());
+  put<uint64_t>(out, index.base_checksum);
   put<int32_t>(out, static_cast<int32_t>(g.extra_entries.size()));
   for (int32_t e : g.extra_entries) put<int32_t>(out, e);
   out.reserve(out.size() + g.offsets.size() * 8 + g.edges.size() * 4 + 8);
@@ -142,9 +143,9 @@ IndexFile load_index(const std::string& path) {
   Reader r(bytes, path);
   for (std::size_t k = 0; k < sizeof(kMagic); ++k) r.get<uint8_t>("magic");
   const uint32_t version = r.get<uint32_t>("header");
-  if (version != kGraphFileVersion)
+  if (version != 1 && version != kGraphFileVersion)
     throw IoError(path + ": index version " + std::to_string(version) +
-                  " unsupported (this build reads " + std::to_string(kGraphFileVersion) + ")");
+                  " unsupported (this build reads 1 to " + std::to_string(kGraphFileVersion) + ")");
   IndexFile idx;
   const uint32_t kind = r.get<uint32_t>("header");
   if (kind < 1 || kind > 4) throw IoError(path + ": unknown graph kind " + std::to_string(kind));
@@ -153,6 +154,7 @@ IndexFile load_index(const std::string& path) {
   idx.dim = r.get<int32_t>("header");
   idx.graph.entry = r.get<int32_t>("header");
   const int64_t m = r.get<int64_t>("header");
+  if (version >= 2) idx.base_checksum = r.get<uint64_t>("header");
   if (n <= 0 || n > INT32_MAX || idx.dim <= 0 || m < 0)
     throw IoError(path + ": header has nodes " + std::to_string(n) + ", dim " +
                   std::to_string(idx.dim) + ", edges " + std::to_string(m));

@@ -38,18 +38,21 @@ enum class GraphKind : uint32_t { kNsg = 1, kMrng = 2, kHnswFlat = 3, kKnn = 4 }
 const char* graph_kind_name(GraphKind k);
 
 // Index file, little-endian:
-//   magic "TSLANNG\0", u32 version (1), u32 kind, i64 nodes, i32 dim, i32 entry,
-//   i64 edge count, i32 extra entry count, extra entries x i32 ids, nodes+1 x i64 offsets,
-//   edges x i32 ids, u64 FNV-1a checksum of all preceding bytes.
-// The vectors themselves are not stored: an index is searched together with the base file it
-// was built from, and `dim` catches the wrong one. Loading checks every field and throws
-// tessel::IoError naming the file and the fault (bad magic, unsupported version, truncated,
-// offsets not increasing, neighbour id out of range, checksum mismatch).
-constexpr uint32_t kGraphFileVersion = 1;
+//   magic "TSLANNG\0", u32 version (2), u32 kind, i64 nodes, i32 dim, i32 entry,
+//   i64 edge count, u64 base checksum, i32 extra entry count, extra entries x i32 ids,
+//   nodes+1 x i64 offsets, edges x i32 ids, u64 FNV-1a checksum of all preceding bytes.
+// The vectors themselves are not stored: an index is searched together with the base it was
+// built from; `dim`, the node count and the base checksum (vector_checksum of the base as read,
+// 0 when the writer recorded none) catch another one. Version 1 files (no base checksum) still
+// load, with base_checksum 0. Loading checks every field and throws tessel::IoError naming the
+// file and the fault (bad magic, unsupported version, truncated, offsets not increasing,
+// neighbour id out of range, checksum mismatch).
+constexpr uint32_t kGraphFileVersion = 2;
 struct IndexFile {
   Graph graph;
   GraphKind kind = GraphKind::kNsg;
   int dim = 0;
+  uint64_t base_checksum = 0;  // vector_checksum of the base; 0: not recorded
 };
 void save_index(const std::string& path, const IndexFile& index);
 IndexFile load_index(const std::string& path);

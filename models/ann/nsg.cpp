@@ -162,6 +162,12 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
 
 }  // namespace
 
+int auto_entry_points(int64_t n) {
+  if (n < 16) return 0;
+  return static_cast<int>(
+      std::clamp<long>(std::lround(std::sqrt(static_cast<double>(n)) / 4), 1, 256));
+}
+
 std::vector<int32_t> spread_entry_points(const VectorSet& base, int count, uint64_t seed) {
   const int64_t n = base.n;
   count = static_cast<int>(std::min<int64_t>(count, n));
@@ -222,8 +228,8 @@ Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats,
   }
   Graph knn_graph = Graph::from_lists(knn_ids, nearest_to_centroid(base));
   st.navigating_node = knn_graph.entry;
-  if (p.entry_points > 0)
-    knn_graph.extra_entries = spread_entry_points(base, p.entry_points, p.knn.seed ^ 0xE27);
+  const int entries = p.entry_points < 0 ? auto_entry_points(n) : p.entry_points;
+  if (entries > 0) knn_graph.extra_entries = spread_entry_points(base, entries, p.knn.seed ^ 0xE27);
   st.seconds_knn = since(t0) - st.seconds_recall;
 
   const std::vector<int32_t> extra = knn_graph.extra_entries;

@@ -51,12 +51,8 @@ VectorSet VectorSource::load() const {
     MixtureSpec m;
     m.seed = seed;
     v = gaussian_mixture(m, mixture_n, stream);
-  } else if (spec.size() > 6 && spec.compare(spec.size() - 6, 6, ".fvecs") == 0) {
-    v = read_fvecs(spec);
-  } else if (spec.size() > 6 && spec.compare(spec.size() - 6, 6, ".bvecs") == 0) {
-    v = read_bvecs(spec);
   } else {
-    v = read_mnist_images(spec);
+    v = read_vectors(spec);  // format by content (signatures), TEXMEX by name
   }
   if (!rows.empty()) {
     const auto colon = rows.find(':');

@@ -10,9 +10,10 @@
 
 namespace tessel::ann {
 
-// workload.<key> (the base set, the queries): a file (.fvecs, .bvecs, IDX images such as
-// MNIST's, gzipped or not; relative to the config file) or `mixture:<n>[:<stream>]`, the seeded
-// synthetic set; `<key>_rows: begin:end` keeps those rows only.
+// workload.<key> (the base set, the queries): a file (read_vectors: IDX images such as MNIST's
+// or .npy by content, .fvecs/.bvecs by name, gzipped or not; relative to the config file) or
+// `mixture:<n>[:<stream>]`, the seeded synthetic set; `<key>_rows: begin:end` keeps those rows
+// only.
 struct VectorSource {
   Config where, rows_where;  // the keys' nodes, for errors found after loading
   std::string spec;

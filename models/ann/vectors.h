@@ -42,9 +42,22 @@ void write_ivecs(const std::string& path, const IntRows& v);
 // Components must be integers in [0, 255]; anything else is an IoError (no silent rounding).
 void write_bvecs(const std::string& path, const VectorSet& v);
 
-// Parses an IDX3 image file (magic 2051, as MNIST ships it; gzip-compressed when the name ends
-// in .gz) into one vector of rows*cols pixel values 0..255 per image.
+// Parses an IDX3 image file (magic 2051, as MNIST ships it; gzip-compressed when it starts with
+// the gzip signature) into one vector of rows*cols pixel values 0..255 per image.
 VectorSet read_mnist_images(const std::string& path);
+
+// Reads a base or query set, choosing the format by content where the format has a signature:
+// gzip (1f 8b) is inflated first, then IDX images (00 00 08 03) or a .npy array (\x93NUMPY,
+// 2-D, float32/float64/int8) are read whatever the name. TEXMEX files have no signature, so
+// the name picks the component type (.fvecs/.fvec: float32, .bvecs/.bvec: uint8; any case,
+// optionally followed by .gz) and every record's dimension field is checked. A name that says
+// one format over content of another, an ivecs file (ids, not vectors) and content that
+// matches no format are IoErrors naming the file and what was expected.
+VectorSet read_vectors(const std::string& path);
+
+// FNV-1a 64 over n (int64), dim (int32) and the components' float32 bits, all little-endian:
+// what an index file records of the base it was built from. Never 0 (0 means "not recorded").
+uint64_t vector_checksum(const VectorSet& v);
 
 // The synthetic benchmark set of issue 9: `centres` Gaussian centres drawn uniformly in
 // [0,1]^dim, each vector a uniformly chosen centre plus N(0, sigma^2) noise per component.

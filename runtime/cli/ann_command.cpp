@@ -22,9 +22,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// A vector source on the command line: a file (.fvecs, .bvecs, or an IDX image file such as
-// MNIST's, gzipped or not) or `mixture:<n>[:<stream>]` for the seeded synthetic set; optionally
-// restricted to rows `begin:end`.
+// A vector source on the command line: a file (.fvecs, .bvecs, .npy, or an IDX image file such
+// as MNIST's, gzipped or not; docs/ann.md: the format comes from the content where it can) or
+// `mixture:<n>[:<stream>]` for the seeded synthetic set; optionally restricted to rows `begin:end`.
 struct Source {
   std::string spec;
   std::string rows;
@@ -40,7 +40,8 @@ struct Source {
 struct BuildOptions {
   Source base;
   std::string kind = "nsg", out;
-  int knn_k = 20, L = 40, R = 32, C = 300, passes = 1, entry_points = 0, random_edges = 8;
+  int knn_k = 20, L = 40, R = 32, C = 300, passes = 1, random_edges = 8;
+  std::string entry_points = "auto";
   int M = 16, max_degree = 32, ef = 100;
   int threads = 0;
   int64_t recall_sample = 1000;
@@ -48,7 +49,7 @@ struct BuildOptions {
 
 struct SearchOptionsCli {
   Source base, queries;
-  std::string index, out_ivecs, trace_path, truth_path;
+  std::string index, out_ivecs, trace_path, truth_path, kind;
   int L = 64, k = 10, threads = 1, rerank = -1, width = 1;
   std::string layout = "packed";
   bool recall = false;
@@ -95,6 +96,15 @@ void check_output_path(const std::string& command, const std::string& option,
                   " is not writable");
 }
 
+// An input file is checked before anything is loaded, so a typo in one path does not cost the
+// load of the others.
+void check_input_path(const std::string& command, const std::string& option,
+                      const std::string& path) {
+  if (!fs::exists(path)) throw IoError(command + ": " + option + " " + path + ": no such file");
+  if (fs::is_directory(path))
+    throw IoError(command + ": " + option + " " + path + ": is a directory, expected a file");
+}
+
 int run_build(const BuildOptions& o) {
   if (o.kind != "nsg" && o.kind != "hnsw" && o.kind != "mrng")
     throw Error("ann build: --kind must be nsg, hnsw or mrng, got '" + o.kind + "'", kExitUsage);
@@ -103,14 +113,15 @@ int run_build(const BuildOptions& o) {
   json w = {{"mixture_seed", o.base.seed}, {"index", o.out}};
   o.base.put(w, "vectors");
   if (o.kind == "nsg")
-    w["nsg"] = {{"knn_k", o.knn_k},
-                {"L", o.L},
-                {"R", o.R},
-                {"C", o.C},
-                {"passes", o.passes},
-                {"entry_points", o.entry_points},
-                {"random_edges", o.random_edges},
-                {"recall_sample", o.recall_sample}};
+    w["nsg"] = {
+        {"knn_k", o.knn_k},
+        {"L", o.L},
+        {"R", o.R},
+        {"C", o.C},
+        {"passes", o.passes},
+        {"entry_points", o.entry_points == "auto" ? json("auto") : json(std::stoi(o.entry_points))},
+        {"random_edges", o.random_edges},
+        {"recall_sample", o.recall_sample}};
   else if (o.kind == "hnsw")
     w["hnsw"] = {{"M", o.M}, {"max_degree", o.max_degree}, {"ef", o.ef}};
   const SimResult r = run_front_end("ann build", hw, w, 1);
@@ -124,6 +135,8 @@ int run_build(const BuildOptions& o) {
 }
 
 int run_search(const SearchOptionsCli& o) {
+  if (!o.kind.empty() && o.kind != "nsg" && o.kind != "hnsw" && o.kind != "mrng")
+    throw Error("ann search: --kind must be nsg, hnsw or mrng, got '" + o.kind + "'", kExitUsage);
   if (o.layout != "packed" && o.layout != "plain")
     throw Error("ann search: --layout must be packed or plain, got '" + o.layout + "'", kExitUsage);
   if (o.L < o.k)
@@ -132,6 +145,11 @@ int run_search(const SearchOptionsCli& o) {
         kExitUsage);
   if (!o.out_ivecs.empty()) check_output_path("ann search", "--out", o.out_ivecs);
   if (!o.trace_path.empty()) check_output_path("ann search", "--trace", o.trace_path);
+  check_input_path("ann search", "--index", o.index);
+  if (!o.truth_path.empty()) check_input_path("ann search", "--truth", o.truth_path);
+  if (o.base.spec.rfind("mixture:", 0) != 0) check_input_path("ann search", "--base", o.base.spec);
+  if (o.queries.spec.rfind("mixture:", 0) != 0)
+    check_input_path("ann search", "--queries", o.queries.spec);
   json hw = {{"model", "ann.index"}, {"threads", o.threads}};
   json w = {{"mixture_seed", o.base.seed}, {"index", o.index}};
   o.base.put(w, "vectors");
@@ -142,6 +160,7 @@ int run_search(const SearchOptionsCli& o) {
   if (!o.truth_path.empty()) s["truth"] = o.truth_path;
   if (!o.out_ivecs.empty()) s["out"] = o.out_ivecs;
   if (!o.trace_path.empty()) s["trace"] = o.trace_path;
+  if (!o.kind.empty()) s["kind"] = o.kind;
   w["search"] = s;
   const SimResult r = run_front_end("ann search", hw, w, 1);
   const double nq = metric(r, "queries");
@@ -170,8 +189,9 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   auto bo = std::make_shared<BuildOptions>();
   auto* build = ann->add_subcommand("build", "Build an NSG, exact MRNG or flat HNSW index");
   build
-      ->add_option("--base", bo->base.spec,
-                   "Vectors: .fvecs, .bvecs, IDX images (MNIST, .gz ok) or mixture:<n>[:<stream>]")
+      ->add_option(
+          "--base", bo->base.spec,
+          "Vectors: .fvecs, .bvecs, .npy, IDX images (MNIST, .gz ok) or mixture:<n>[:<stream>]")
       ->required();
   build->add_option("--base-rows", bo->base.rows, "Use rows begin:end only");
   build->add_option("--seed", bo->base.seed, "Seed of the synthetic mixture");
@@ -187,8 +207,16 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
       ->check(positive_integer());
   build
       ->add_option("--entry-points", bo->entry_points,
-                   "NSG: k-means++ seeds stored as extra search starts (clustered data)")
-      ->check(non_negative_integer());
+                   "NSG: k-means++ seeds stored as extra search starts: auto (default, "
+                   "round(sqrt(n) / 4), 1 to 256) or a count (0: the navigating node alone)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            long long v = 0;
+            if (text == "auto" || (detail::parse_integer(text, v) && v >= 0 && v <= 1000000))
+              return {};
+            return "must be auto or an integer from 0 to 1000000, got " + text;
+          },
+          "auto|NONNEGATIVE"));
   build
       ->add_option("--random-edges", bo->random_edges,
                    "NSG: random edges per node in the candidate search graph")
@@ -215,6 +243,8 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   search->add_option("--L", so->L, "Pool size")->check(positive_integer());
   search->add_option("-k", so->k, "Neighbours returned")->check(positive_integer());
   search->add_option("-j,--threads", so->threads, "Search threads")->check(positive_integer());
+  search->add_option("--kind", so->kind,
+                     "Refuse an index not built by this builder: nsg, hnsw or mrng");
   search->add_option("--layout", so->layout,
                      "packed (default: renumbered, 8-bit codes, huge pages) or plain (as built)");
   search

@@ -1,5 +1,6 @@
 // Fuzz target: IDX files (MNIST), plain or gzip, through both readers: models/data's
-// read_idx and the ANN studies' read_mnist_images. The first byte picks a .gz name.
+// read_idx and the ANN studies' read_mnist_images and read_vectors. The first byte picks a .gz
+// name.
 #include <cstdint>
 #include <string>
 
@@ -21,5 +22,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   // The ANN reader names the file by its base name.
   fuzz::expect_clean("x-idx3-ubyte", [&] { ann::read_mnist_images(path); });
+  // The same bytes through format detection by content (IDX, .npy, gzip of either).
+  fuzz::expect_clean("x-idx3-ubyte", [&] {
+    ann::VectorSet v = ann::read_vectors(path);
+    if (v.data.size() != static_cast<size_t>(v.n) * static_cast<size_t>(v.dim))
+      fuzz::finding("read_vectors: n x dim does not match the data");
+  });
   return 0;
 }

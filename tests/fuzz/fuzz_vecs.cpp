@@ -30,5 +30,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                            fuzz::finding("bvecs: n x dim does not match the data");
                        }
                      });
+  // Format detection: a TEXMEX name over content that may carry another format's signature.
+  if (kind != 1)
+    fuzz::expect_clean(kind == 0 ? "v.fvecs" : "v.bvecs", [&] {
+      ann::VectorSet v = ann::read_vectors(path);
+      if (v.data.size() != static_cast<size_t>(v.n) * static_cast<size_t>(v.dim))
+        fuzz::finding("read_vectors: n x dim does not match the data");
+    });
   return 0;
 }

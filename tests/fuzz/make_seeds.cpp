@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
   idx.graph.edges = {1, 2, 0, 0};
   idx.graph.entry = 0;
   idx.graph.extra_entries = {2};
+  idx.base_checksum = 0x0123456789abcdefull;  // version 2 records the base's checksum
   put(out / "ann_index/three_nodes",
       via_file(scratch.string() + ".index",
                [&](const std::string& p) { ann::save_index(p, idx); }));

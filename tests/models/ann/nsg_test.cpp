@@ -73,5 +73,35 @@ TEST(Nsg, GaussianMixtureRecallAt10) {
   EXPECT_GE(check_nsg(base, queries, p, 80, 0.85), 0.95);
 }
 
+// Ten tight clusters (dim 32, sigma 0.05) of 2,000 points: the MRNG rule keeps almost no edge
+// between clusters, so from the navigating node alone the search stays near its own cluster
+// (recall@10 0.85 at L = 96 when measured); the default, auto_entry_points(20000) = 35
+// k-means++ seeds, puts a start in every cluster (0.998).
+TEST(Nsg, AutoEntryPointsReachClustersOneEntryPointMisses) {
+  EXPECT_EQ(auto_entry_points(20000), 35);
+  EXPECT_EQ(auto_entry_points(200000), 112);
+  EXPECT_EQ(auto_entry_points(100000000), 256);
+  EXPECT_EQ(auto_entry_points(10), 0);
+  MixtureSpec spec;
+  spec.centres = 10, spec.dim = 32, spec.sigma = 0.05;
+  const VectorSet base = gaussian_mixture(spec, 20000, 0), queries = gaussian_mixture(spec, 300, 1);
+  const KnnResult truth = exact_knn(base, queries, 10);
+  NsgParams p;
+  p.knn.k = 20;
+  ASSERT_EQ(p.entry_points, -1);  // auto is the default
+  const Graph g = build_nsg(base, p);
+  EXPECT_EQ(g.extra_entries.size(), 35u);
+  const double with = recall_at(search_batch(g, base, queries, SearchParams{96, 10}, 0), truth, 10);
+  p.entry_points = 0;
+  const Graph one = build_nsg(base, p);
+  EXPECT_TRUE(one.extra_entries.empty());
+  const double without =
+      recall_at(search_batch(one, base, queries, SearchParams{96, 10}, 0), truth, 10);
+  std::printf("10 clusters of 2000: recall@10 at L = 96: %.4f auto, %.4f one entry\n", with,
+              without);
+  EXPECT_GE(with, 0.95);
+  EXPECT_LT(without, 0.9);
+}
+
 }  // namespace
 }  // namespace tessel::ann

@@ -185,10 +185,10 @@ TEST(Search, IndexFileRoundTripAndCorruption) {
     const std::string q = testing::write_bytes(name, b);
     return error_of([&] { load_index(q); });
   };
-  std::string v2 = bytes;
-  v2[8] = 2;
-  EXPECT_EQ(variant("v2.tann", v2),
-            temp_path("v2.tann") + ": index version 2 unsupported (this build reads 1)");
+  std::string v3 = bytes;
+  v3[8] = 3;
+  EXPECT_EQ(variant("v3.tann", v3),
+            temp_path("v3.tann") + ": index version 3 unsupported (this build reads 1 to 2)");
   EXPECT_EQ(variant("magic.tann", "XSLANNG" + bytes.substr(7)),
             temp_path("magic.tann") + ": not a Tessel ANN index (bad magic)");
   EXPECT_NE(variant("short.tann", bytes.substr(0, bytes.size() - 3)).find("truncated"),
@@ -199,6 +199,33 @@ TEST(Search, IndexFileRoundTripAndCorruption) {
   EXPECT_TRUE(e.find("checksum mismatch") != std::string::npos ||
               e.find("out of range") != std::string::npos)
       << e;
+}
+
+TEST(Search, IndexFileRecordsTheBaseChecksumAndReadsVersion1) {
+  Line line(5);
+  IndexFile idx{line.graph, GraphKind::kNsg, 1, 0x1122334455667788ull};
+  const std::string p = temp_path("sum.tann");
+  save_index(p, idx);
+  std::ifstream in(p, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Version 2 at byte 8; the base checksum follows magic, version, kind, nodes, dim, entry and
+  // the edge count (8 + 4 + 4 + 8 + 4 + 4 + 8 = 40 bytes), little-endian.
+  EXPECT_EQ(bytes[8], 2);
+  EXPECT_EQ(bytes.substr(40, 8), std::string("\x88\x77\x66\x55\x44\x33\x22\x11", 8));
+  EXPECT_EQ(load_index(p).base_checksum, 0x1122334455667788ull);
+
+  // The same index as version 1 wrote it: no checksum field, the trailer (FNV-1a 64 of all
+  // bytes before it) recomputed here.
+  std::string v1 = bytes.substr(0, 40) + bytes.substr(48, bytes.size() - 48 - 8);
+  v1[8] = 1;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : v1) h = (h ^ c) * 0x100000001b3ull;
+  for (int k = 0; k < 8; ++k) v1.push_back(static_cast<char>((h >> (8 * k)) & 0xFF));
+  const IndexFile old = load_index(testing::write_bytes("v1.tann", v1));
+  EXPECT_EQ(old.base_checksum, 0u);  // not recorded
+  EXPECT_EQ(old.graph.offsets, idx.graph.offsets);
+  EXPECT_EQ(old.graph.edges, idx.graph.edges);
+  EXPECT_EQ(old.dim, 1);
 }
 
 }  // namespace

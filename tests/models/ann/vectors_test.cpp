@@ -7,6 +7,7 @@
 #include <cstring>
 #include <set>
 
+#include "models/common/npy.h"
 #include "tests/models/ann/test_util.h"
 #include "tests/support/shared_data.h"
 
@@ -118,6 +119,123 @@ TEST(Vectors, MnistTestImages) {
   // Border pixels of a centred digit are background: the first row of every image is zero.
   for (int64_t i = 0; i < v.n; i += 997)
     for (int c = 0; c < 28; ++c) EXPECT_EQ(v.row(i)[c], 0.0f);
+}
+
+// A gzip member holding `data` in one stored (uncompressed) deflate block, written field by
+// field from RFC 1951/1952; the CRC-32 is the zip one from models/common.
+std::string gzip_stored(const std::string& data) {
+  std::string g =
+      std::string("\x1f\x8b\x08\x00", 4) + std::string(4, '\0') + std::string("\x00\xff", 2);
+  const auto n = static_cast<uint16_t>(data.size());
+  g += '\x01';  // BFINAL = 1, BTYPE = 00 (stored)
+  g += le32(n | (static_cast<uint32_t>(static_cast<uint16_t>(~n)) << 16));  // LEN, NLEN
+  g += data;
+  g += le32(static_cast<int32_t>(crc32(data.data(), data.size())));
+  g += le32(static_cast<int32_t>(data.size()));
+  return g;
+}
+
+TEST(Vectors, FormatByContentOrCaseInsensitiveName) {
+  const std::string two = le32(2) + f32(1) + f32(2) + le32(2) + f32(3) + f32(4);
+  const std::vector<float> want{1, 2, 3, 4};
+  // TEXMEX files have no signature: the name picks the type, in any case, .fvec or .fvecs.
+  for (const char* name : {"x.fvec", "X.FVECS", "y.Fvecs"}) {
+    const VectorSet v = read_vectors(write_bytes(name, two));
+    EXPECT_EQ(v.n, 2) << name;
+    EXPECT_EQ(v.data, want) << name;
+  }
+  const VectorSet b = read_vectors(write_bytes("B.BVEC", le32(3) + std::string("\x07\x00\xff", 3)));
+  EXPECT_EQ(b.data, (std::vector<float>{7, 0, 255}));
+
+  // IDX images are found by their magic whatever the name, gzipped or not.
+  std::string idx = be32(2051) + be32(2) + be32(1) + be32(3);
+  for (int k = 0; k < 6; ++k) idx.push_back(static_cast<char>(40 * k));
+  const std::vector<float> pixels{0, 40, 80, 120, 160, 200};
+  EXPECT_EQ(read_vectors(write_bytes("data.bin", idx)).data, pixels);
+
+  // A 2-D .npy array, by its signature.
+  NpyArray a;
+  a.shape = {2, 2};
+  a.data = want;
+  const VectorSet n = read_vectors(write_bytes("points", npy_bytes(a)));
+  EXPECT_EQ(n.n, 2);
+  EXPECT_EQ(n.data, want);
+}
+
+TEST(Vectors, GzipIsFoundByContent) {
+  std::string idx = be32(2051) + be32(2) + be32(1) + be32(3);
+  for (int k = 0; k < 6; ++k) idx.push_back(static_cast<char>(40 * k));
+  const std::string probe =
+      error_of([&] { read_mnist_images(write_bytes("probe", gzip_stored(idx))); });
+  if (probe.find("has no zlib") != std::string::npos) GTEST_SKIP() << probe;
+  const VectorSet gz = read_vectors(write_bytes("images.dat", gzip_stored(idx)));
+  EXPECT_EQ(gz.dim, 3);
+  EXPECT_EQ(gz.data, (std::vector<float>{0, 40, 80, 120, 160, 200}));
+  // gzip around fvecs: the name (less .gz) picks the type.
+  const std::string two = le32(2) + f32(1) + f32(2) + le32(2) + f32(3) + f32(4);
+  EXPECT_EQ(read_vectors(write_bytes("z.fvecs.GZ", gzip_stored(two))).data,
+            (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(error_of([&] { read_vectors(write_bytes("m.bvec.gz", gzip_stored(idx))); }),
+            "m.bvec.gz: the name says bvecs but the content (gzip-compressed) is an IDX file; "
+            "rename the file");
+}
+
+TEST(Vectors, FormatErrorsNameTheFileAndWhatWasExpected) {
+  const std::string two = le32(2) + f32(1) + f32(2) + le32(2) + f32(3) + f32(4);
+  // Truncated: the last record lacks its second component.
+  EXPECT_EQ(error_of([&] { read_vectors(write_bytes("t.fvecs", two.substr(0, 20))); }),
+            "t.fvecs (fvecs, from its name): record 1: truncated (4 of 8 component bytes)");
+  // fvecs renamed .bvecs: record 0 is 4 + 2 bytes, so record 1's dimension field is bytes 6-9,
+  // 80 3f 00 00 (the top half of 1.0f, the bottom half of 2.0f) = 16256.
+  EXPECT_EQ(error_of([&] { read_vectors(write_bytes("r.bvecs", two)); }),
+            "r.bvecs (bvecs, from its name): record 1: dimension 16256, expected 2");
+  EXPECT_EQ(error_of([&] { read_vectors(write_bytes("r.ivecs", two)); }),
+            "r.ivecs: ivecs files hold integer ids (ground truth), not vectors; expected .fvecs, "
+            ".bvecs, .npy or IDX images");
+  std::string idx = be32(2051) + be32(1) + be32(1) + be32(1) + "\x05";
+  EXPECT_EQ(error_of([&] { read_vectors(write_bytes("m.fvecs", idx)); }),
+            "m.fvecs: the name says fvecs but the content is an IDX file; rename the file");
+  EXPECT_EQ(error_of([&] { read_vectors(write_bytes("p.npy", two)); }),
+            "p.npy: named .npy but has no .npy signature (\\x93NUMPY)");
+  // Labels (IDX type 0x08, one dimension) are IDX but not images.
+  EXPECT_EQ(error_of([&] {
+              read_vectors(write_bytes("labels.bin", be32(0x801) + be32(2) + "\x01\x02"));
+            }),
+            "labels.bin: IDX file of type 0x08 with 1 dimension(s), expected unsigned-byte "
+            "images (type 0x08, 3 dimensions)");
+  const std::string unknown =
+      ": unknown vector format: expected IDX images (starting 00 00 08 03), a .npy array, or a "
+      "name ending in .fvecs/.fvec/.bvecs/.bvec (any case) for the TEXMEX files, which have no "
+      "signature";
+  EXPECT_EQ(error_of([&] { read_vectors(write_bytes("data.bin", two)); }), "data.bin" + unknown);
+  EXPECT_EQ(error_of([&] { read_vectors(write_bytes("x.fvecs.txt", two)); }),
+            "x.fvecs.txt" + unknown);
+  NpyArray flat;
+  flat.shape = {4};
+  flat.data = {1, 2, 3, 4};
+  EXPECT_EQ(error_of([&] { read_vectors(write_bytes("flat", npy_bytes(flat))); }),
+            "flat: .npy array of shape [4], expected 2-D [vectors, dim] with both > 0");
+}
+
+TEST(Vectors, ChecksumIsFnv1aOfCountDimAndFloatBits) {
+  // The reference: FNV-1a 64 over the bytes as documented, built here byte by byte.
+  auto fnv = [](const std::string& bytes) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+  };
+  ASSERT_EQ(fnv("a"), 0xaf63dc4c8601ec8cull);  // the published FNV-1a 64 test vector
+  VectorSet v(2, 3);
+  v.data = {1.5f, -2, 0, 7, 8, 1e-3f};
+  std::string bytes = le32(2) + le32(0) + le32(3);  // n as int64, dim as int32
+  for (float x : v.data) bytes += f32(x);
+  EXPECT_EQ(vector_checksum(v), fnv(bytes));
+  VectorSet w = v;
+  w.data[5] = 2e-3f;  // same shape, one component differs
+  EXPECT_NE(vector_checksum(w), vector_checksum(v));
+  VectorSet t(3, 2);  // same floats, other shape
+  t.data = v.data;
+  EXPECT_NE(vector_checksum(t), vector_checksum(v));
 }
 
 TEST(Vectors, MixtureIsSeededAndSharesCentresAcrossStreams) {

@@ -1,6 +1,9 @@
 // `tessel ann build|search` end to end: an index file, both layouts, traces, and bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <regex>
 
@@ -93,6 +96,115 @@ TEST_F(AnnCli, BadInputNamesTheProblem) {
   run = run_tool(kTool, search + "--base mixture:3000 --width 0", dir_->path());
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("--width"), std::string::npos) << run.err;
+}
+
+// n vectors of dim floats as fvecs bytes, and the FNV-1a 64 of n (int64), dim (int32) and the
+// floats' bits, the base checksum docs/ann.md specifies, computed here from the values.
+struct Fvecs {
+  std::string bytes;
+  uint64_t checksum = 0xcbf29ce484222325ull;
+};
+Fvecs make_fvecs(int n, int dim, float bump) {
+  Fvecs f;
+  auto le = [](uint64_t v, int width, std::string& out) {
+    for (int k = 0; k < width; ++k) out.push_back(static_cast<char>((v >> (8 * k)) & 0xFF));
+  };
+  std::string hashed;
+  le(static_cast<uint64_t>(n), 8, hashed);
+  le(static_cast<uint64_t>(dim), 4, hashed);
+  for (int i = 0; i < n; ++i) {
+    le(static_cast<uint64_t>(dim), 4, f.bytes);
+    for (int d = 0; d < dim; ++d) {
+      float x =
+          static_cast<float>(std::sin(0.37 * i + 1.3 * d)) + (i == n - 1 && d == 0 ? bump : 0);
+      uint32_t bits;
+      std::memcpy(&bits, &x, 4);
+      le(bits, 4, f.bytes);
+      le(bits, 4, hashed);
+    }
+  }
+  for (unsigned char c : hashed) f.checksum = (f.checksum ^ c) * 0x100000001b3ull;
+  return f;
+}
+
+std::string hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+TEST(AnnCliBase, IndexRefusesABaseOfTheSameShapeWithOtherContent) {
+  TempDir dir;
+  const Fvecs a = make_fvecs(300, 8, 0), b = make_fvecs(300, 8, 0.5f);
+  std::ofstream(dir.path() / "a.fvecs", std::ios::binary) << a.bytes;
+  std::ofstream(dir.path() / "B.FVEC", std::ios::binary) << b.bytes;  // upper case, short name
+  auto run = run_tool(kTool, "ann build --base a.fvecs --kind mrng -j 1 -o a.tann", dir.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string queries = " --queries a.fvecs --queries-rows 0:20 --L 20 -k 5";
+  run = run_tool(kTool, "ann search --index a.tann --base B.FVEC" + queries, dir.path());
+  EXPECT_EQ(run.exit_code, 2);
+  const std::string refused =
+      "tessel: ann search: index a.tann was built from another base: "
+      "B.FVEC has the same shape but other content (checksum " +
+      hex16(b.checksum) + ", the index records " + hex16(a.checksum) + ")\n";
+  ASSERT_GE(run.err.size(), refused.size()) << run.err;
+  EXPECT_EQ(run.err.substr(run.err.size() - refused.size()), refused);
+
+  run = run_tool(kTool, "ann search --index a.tann --base a.fvecs --recall" + queries, dir.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("mrng search (packed): 20 queries"), std::string::npos) << run.out;
+  EXPECT_EQ(run.err.find("warning"), std::string::npos) << run.err;
+
+  // A version 1 index (no checksum field) still searches, with a one-line warning.
+  std::string v2 = read_text(dir.path() / "a.tann");
+  std::string v1 = v2.substr(0, 40) + v2.substr(48, v2.size() - 48 - 8);
+  v1[8] = 1;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : v1) h = (h ^ c) * 0x100000001b3ull;
+  for (int k = 0; k < 8; ++k) v1.push_back(static_cast<char>((h >> (8 * k)) & 0xFF));
+  std::ofstream(dir.path() / "old.tann", std::ios::binary) << v1;
+  run = run_tool(kTool, "ann search --index old.tann --base B.FVEC" + queries, dir.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("warning: old.tann records no base checksum; B.FVEC is not verified "
+                         "against it\n"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST_F(AnnCli, FlagsAreCheckedBeforeAnyFileIsLoaded) {
+  // Every file named here is missing: the flag error must come first.
+  auto run = run_tool(kTool,
+                      "ann search --kind nsgg --index none.tann --base none.fvecs --queries "
+                      "none.fvecs",
+                      dir_->path());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.err, "tessel: ann search: --kind must be nsg, hnsw or mrng, got 'nsgg'\n");
+  run = run_tool(kTool, "ann build --kind hnsww --base none.fvecs -o x.tann", dir_->path());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.err, "tessel: ann build: --kind must be nsg, hnsw or mrng, got 'hnsww'\n");
+  run = run_tool(kTool, "ann build --entry-points many --base none.fvecs -o x.tann", dir_->path());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--entry-points: must be auto or an integer from 0 to 1000000, got many"),
+            std::string::npos)
+      << run.err;
+  // Input files are checked before the base is loaded (no "loaded" line).
+  const std::string search =
+      "ann search --index idx.tann --base mixture:3000 --queries "
+      "mixture:10:1 ";
+  run = run_tool(kTool, search + "--truth none.ivecs", dir_->path());
+  EXPECT_EQ(run.exit_code, 4);
+  EXPECT_EQ(run.err, "tessel: ann search: --truth none.ivecs: no such file\n");
+  run = run_tool(kTool, "ann search --index none.tann --base mixture:3000 --queries mixture:10:1",
+                 dir_->path());
+  EXPECT_EQ(run.exit_code, 4);
+  EXPECT_EQ(run.err, "tessel: ann search: --index none.tann: no such file\n");
+  // A valid --kind that the index does not match fails after reading the index, before the base.
+  run = run_tool(kTool, search + "--kind hnsw", dir_->path());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.err,
+            "tessel: ann search: index idx.tann holds a graph built by nsg, not by hnsw\n");
+  run = run_tool(kTool, search + "--kind nsg", dir_->path());
+  EXPECT_EQ(run.exit_code, 0) << run.err;
 }
 
 }  // namespace

@@ -194,5 +194,46 @@ TEST(StudySweep, AnnPoolSweepReusesOneIndexAndRecallGrowsWithL) {
   EXPECT_NE(report.find("plot_recall_qps.svg"), std::string::npos);
 }
 
+// The sweep cache is keyed by the base's name, not its content: an index cached over a file
+// that has since been replaced by other vectors of the same shape must be rebuilt.
+TEST(StudySweep, AnnCachedIndexOverReplacedBaseIsRebuilt) {
+  TempDir dir;
+  auto fvecs = [](float bump) {
+    std::string b;
+    for (int i = 0; i < 200; ++i) {
+      const int32_t dim = 4;
+      b.append(reinterpret_cast<const char*>(&dim), 4);
+      for (int d = 0; d < dim; ++d) {
+        const float x = static_cast<float>((i * 7 + d * 3) % 11) + (i == 5 ? bump : 0);
+        b.append(reinterpret_cast<const char*>(&x), 4);
+      }
+    }
+    return b;
+  };
+  write_text(dir / "ann.yaml",
+             "name: ann\nseed: 1\nhw: {model: ann.mrng, threads: 1}\n"
+             "workload:\n  vectors: base.fvecs\n  queries: base.fvecs\n  queries_rows: '0:10'\n"
+             "  search: {L: 10, k: 5}\n");
+  write_text(dir / "s.yaml",
+             "name: ann\nexperiment: ann.yaml\nseed: 1\ngrid:\n"
+             "  workload.search.L: [10]\n");
+  write_text(dir / "base.fvecs", fvecs(0));
+  auto run = run_tool(kTool, "sweep s.yaml -j 1 --out r", dir.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // A new sweep folder that starts with r's cache: reused for the same base, rebuilt for a
+  // base of the same shape with one component changed.
+  auto cached_in_fresh_sweep = [&](const std::string& out) {
+    fs::create_directories(dir.path() / out);
+    fs::copy(dir.path() / "r/cache", dir.path() / out / "cache");
+    const auto r = run_tool(kTool, "sweep s.yaml -j 1 --out " + out, dir.path());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const auto points = read_points(dir.path() / out / "points.jsonl");
+    return points.size() == 1 ? points[0]["result"]["metrics"]["index_cached"].get<double>() : -1;
+  };
+  EXPECT_EQ(cached_in_fresh_sweep("same"), 1.0);
+  write_text(dir / "base.fvecs", fvecs(0.5f));
+  EXPECT_EQ(cached_in_fresh_sweep("replaced"), 0.0);
+}
+
 }  // namespace
 }  // namespace tessel
