@@ -270,7 +270,7 @@ TEST(Cli, OptionRangeErrorsSayWhatIsAccepted) {
       {search + "-k -3", "-k: must be a positive integer, got -3"},
       {search + "--rerank 2000000", "--rerank: must be an integer from -1 to 1048576, got 2000000"},
       {"ann build --base b -o o --entry-points -1",
-       "--entry-points: must be a non-negative integer, got -1"},
+       "--entry-points: must be auto or an integer from 0 to 1000000, got -1"},
       {"ann build --base b -o o --threads x", "--threads: must be a non-negative integer, got x"},
       {"validate --vectors 0", "--vectors: must be a positive integer, got 0"},
   };
