@@ -4,6 +4,10 @@
 
 #include <omp.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -27,8 +31,14 @@ const char* isa_name(Isa isa) {
 
 bool isa_supported(Isa isa) {
 #if defined(__x86_64__)
-  // libgcc's check includes the OS's XSAVE support of the wider registers.
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  // libgcc's check includes the OS's XSAVE support of the wider registers. F16C (same
+  // registers as AVX) is read from CPUID leaf 1 because clang before 16 rejects
+  // __builtin_cpu_supports("f16c") at compile time (the tsan preset builds with clang 14).
+  static const bool f16c = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
+  }();
+  static const bool avx2 = __builtin_cpu_supports("avx2") && f16c;
   static const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
                              __builtin_cpu_supports("avx512bw") &&
                              __builtin_cpu_supports("avx512vl");
