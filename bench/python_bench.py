@@ -5,7 +5,11 @@
    (what a script pays per point calling the tool) and a point of `tessel sweep -j 1` (the
    sweep's forked points), on the same experiment. Goal: tessel.run adds < 5 ms.
 2. NumPy round trips: which arrays cross without a copy (same data pointer / a view of
-   C++ memory), and what the one copy some references need costs against their kernel.
+   C++ memory).
+3. Kernel inputs: each kernel called on a C-contiguous float32 input (read in place) and on
+   the same data in Fortran order (converted once), with the inputs the binding copied
+   (tessel._conversions()) and np.copy of the input for scale. Run it against a module
+   built before the kernels took views (no _conversions()) for the before numbers.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/python_bench.py [--tool build/tessel] [--reps 15]
 
@@ -79,9 +83,6 @@ def round_trips(reps):
     print("\n== NumPy round trips (float32, C-contiguous)")
     rng = np.random.default_rng(0)
     w = rng.standard_normal((2048, 2048)).astype(np.float32)
-    # Inputs: the Python layer passes a C-contiguous float32 array itself (no conversion).
-    assert tessel._f32(w) is w
-    print(f"  input passed as is (no NumPy-side copy):      {tessel._f32(w) is w}")
     out = tessel.nm_project(w, "2:4")
     print(f"  nm_project output adopts the C++ matrix: owndata={out.flags.owndata}, "
           f"base={type(out.base).__name__}, pointer stable={pointer(out) == pointer(np.asarray(out))}")
@@ -89,11 +90,6 @@ def round_trips(reps):
     a, b = sd.state_dict()["weight_ih_l0"], sd.state_dict()["weight_ih_l0"]
     print(f"  LstmWeights.state_dict() views: same pointer twice={pointer(a) == pointer(b)}, "
           f"owndata={a.flags.owndata}")
-    # What the one C++-side input copy of nm_project costs, against the kernel it feeds.
-    proj_ms, _ = median_ms(lambda: tessel.nm_project(w, "2:4"), reps)
-    copy_ms, _ = median_ms(lambda: w.copy(), reps)
-    print(f"  nm_project 2048x2048: {proj_ms:.2f} ms; one copy of the input: {copy_ms:.2f} ms "
-          f"({copy_ms / proj_ms:.1%} of the call)")
     # ANN search reads C-contiguous queries in place and writes into the arrays it returns.
     base = rng.standard_normal((5000, 32)).astype(np.float32)
     queries = rng.standard_normal((2000, 32)).astype(np.float32)
@@ -107,16 +103,51 @@ def round_trips(reps):
           f"written in place by C++)")
 
 
+def input_costs(reps):
+    conversions = getattr(tessel, "_conversions", None)  # absent before the kernels took views
+    print("\n== Kernel inputs (median of %d, ms): C-contiguous float32 read in place vs the same "
+          "data in Fortran order (converted once)" % reps)
+    print(f"  {'kernel':<50}{'contiguous':>11}{'Fortran':>10}{'np.copy':>9}  copies (contiguous)")
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((2048, 2048)).astype(np.float32)
+    base = rng.standard_normal((100000, 64)).astype(np.float32)
+    queries = rng.standard_normal((100, 64)).astype(np.float32)
+    x = rng.standard_normal((100, 64, 256)).astype(np.float32)
+    lstm = tessel.LstmWeights.random(256, 256, 1, False, 1)
+    cases = [
+        ("nm_project 2048x2048 2:4", w, lambda a: tessel.nm_project(a, "2:4")),
+        ("nm_check 2048x2048 2:4", w, lambda a: tessel.nm_check(a, "2:4")),
+        ("knn base 100000x64, 100 queries, k 10, 1 thread", base,
+         lambda a: tessel.knn(a, queries, 10, threads=1)),
+        ("lstm_forward 256->256, x (100, 64, 256)", x, lambda a: tessel.lstm_forward(lstm, a)),
+    ]
+    for name, a, call in cases:
+        call(a)  # warm
+        before = conversions() if conversions else 0
+        contiguous, _ = median_ms(lambda: call(a), reps)
+        copies = (conversions() - before) / reps if conversions else float("nan")
+        fortran_a = np.asfortranarray(a)
+        fortran, _ = median_ms(lambda: call(fortran_a), reps)
+        copy, _ = median_ms(lambda: np.copy(a), reps)
+        print(f"  {name:<50}{contiguous:11.2f}{fortran:10.2f}{copy:9.2f}  {copies:g}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tool", default=os.path.join(ROOT, "build", "tessel"))
     ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--kernels-only", action="store_true",
+                    help="only the kernel input costs (section 3)")
     args = ap.parse_args()
     os.chdir(ROOT)
     print(f"tessel {tessel.__version__}, python {sys.version.split()[0]}, numpy {np.__version__}")
+    if args.kernels_only:
+        input_costs(args.reps)
+        return
     for exp in ("configs/experiments/lstm_sharp_tiny.yaml", "configs/experiments/nxm_small.yaml"):
         run_overhead(args.tool, args.reps, exp)
     round_trips(args.reps)
+    input_costs(args.reps)
 
 
 if __name__ == "__main__":

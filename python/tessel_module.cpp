@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <filesystem>
@@ -321,14 +322,41 @@ py::array_t<typename Container::value_type> adopt(Container&& v,
 }
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using Int8Array = py::array_t<int8_t, py::array::c_style | py::array::forcecast>;
 
-ann::VectorSet to_vectors(const FloatArray& a, const char* what) {
+// Kernel inputs the binding copied: each conversion of an argument to a C-contiguous array of
+// the kernel's type, and each argument the C++ side must own (AnnIndex's base, an LSTM's
+// initial state, nm_decompress's values and indices). tessel._conversions() reads it, so
+// the tests can hold the no-copy path to its word.
+std::atomic<int64_t> g_conversions{0};
+
+// The kernel's view of an argument: the array itself when it already is a C-contiguous,
+// aligned, native-order array of T (no copy: the kernel reads NumPy's buffer), else one
+// conversion by NumPy (counted), which also raises NumPy's own error for what cannot be
+// converted.
+template <typename T>
+py::array_t<T, py::array::c_style | py::array::forcecast> c_array(const py::handle& a) {
+  using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
+  constexpr int kAligned = 0x0100;  // NPY_ARRAY_ALIGNED
+  if (py::array_t<T, py::array::c_style>::check_(a) &&
+      (py::reinterpret_borrow<py::array>(a).flags() & kAligned))
+    return py::reinterpret_borrow<Array>(a);
+  ++g_conversions;
+  py::object converted =
+      py::module_::import("numpy").attr("ascontiguousarray")(a, py::dtype::of<T>());
+  return py::reinterpret_borrow<Array>(converted);
+}
+
+// Whether an argument is an int8 array (which the N:M kernels take as it is).
+bool is_int8(const py::handle& a) {
+  if (!py::isinstance<py::array>(a)) return false;
+  const py::dtype d = py::reinterpret_borrow<py::array>(a).dtype();
+  return d.kind() == 'i' && d.itemsize() == 1;
+}
+
+ann::VectorView vector_view(const FloatArray& a, const char* what) {
   if (a.ndim() != 2) throw ConfigError(std::string(what) + ": expected a 2-D array (n, dim)");
-  ann::VectorSet v;
-  v.n = a.shape(0);
-  v.dim = static_cast<int>(a.shape(1));
-  v.data.assign(a.data(), a.data() + a.size());
-  return v;
+  return ann::VectorView(a.data(), a.shape(0), static_cast<int>(a.shape(1)));
 }
 
 sparse::Pattern pattern_of(const std::string& text) {
@@ -336,22 +364,17 @@ sparse::Pattern pattern_of(const std::string& text) {
 }
 
 // ---------------------------------------------------------------- LSTM
-lstm::Sequence to_sequence(const FloatArray& x, int features) {
+// x (steps, batch, features) C-contiguous is, read in place, the reference's stacked
+// sequence: x[t] is (batch, features) row-major = (features, batch) column-major, and the
+// steps follow each other (lstm::SequenceRef).
+Eigen::Map<const Eigen::MatrixXf> stacked_sequence(const FloatArray& x, int features) {
   if (x.ndim() != 3)
     throw ConfigError("x: expected a 3-D array (steps, batch, features), got " +
                       std::to_string(x.ndim()) + "-D");
   if (x.shape(2) != features)
     throw ConfigError("x: " + std::to_string(x.shape(2)) + " features, the LSTM takes " +
                       std::to_string(features));
-  const int64_t steps = x.shape(0), batch = x.shape(1);
-  lstm::Sequence seq;
-  seq.reserve(static_cast<size_t>(steps));
-  // x[t] is (batch, features) row-major, which is (features, batch) column-major: the
-  // layout of the reference's per-step matrix.
-  for (int64_t t = 0; t < steps; ++t)
-    seq.emplace_back(
-        Eigen::Map<const Eigen::MatrixXf>(x.data() + t * batch * features, features, batch));
-  return seq;
+  return Eigen::Map<const Eigen::MatrixXf>(x.data(), features, x.shape(0) * x.shape(1));
 }
 
 template <typename T, typename Seq>
@@ -436,16 +459,16 @@ py::dict state_dict(py::object self) {
 // Optional initial state: h0 and c0 (layers * directions, batch, hidden), PyTorch's layout;
 // both absent means zeros.
 std::optional<lstm::LstmState> initial_state(const lstm::LstmWeights& w, int64_t batch,
-                                             const std::optional<FloatArray>& h0,
-                                             const std::optional<FloatArray>& c0) {
-  if (!h0 && !c0) return std::nullopt;
+                                             const py::object& h0, const py::object& c0) {
+  if (h0.is_none() && c0.is_none()) return std::nullopt;
   const int64_t units = int64_t{w.shape.num_layers} * w.shape.directions();
   const int64_t hidden = w.shape.hidden_size;
   lstm::LstmState s;
   for (const auto* a : {&h0, &c0}) {
     const char* name = a == &h0 ? "h0" : "c0";
-    if (!*a) throw ConfigError(std::string(name) + ": give h0 and c0 together");
-    const FloatArray& v = **a;
+    if (a->is_none()) throw ConfigError(std::string(name) + ": give h0 and c0 together");
+    const FloatArray v = c_array<float>(*a);
+    ++g_conversions;  // copied into the reference's state below
     if (v.ndim() != 3 || v.shape(0) != units || v.shape(1) != batch || v.shape(2) != hidden)
       throw ConfigError(std::string(name) + ": expected shape (" + std::to_string(units) + ", " +
                         std::to_string(batch) + ", " + std::to_string(hidden) + ")");
@@ -457,23 +480,24 @@ std::optional<lstm::LstmState> initial_state(const lstm::LstmWeights& w, int64_t
   return s;
 }
 
-py::tuple lstm_forward(const lstm::LstmWeights& w, const FloatArray& x,
-                       const std::optional<FloatArray>& h0, const std::optional<FloatArray>& c0) {
-  lstm::Sequence seq = to_sequence(x, w.shape.input_size);
+py::tuple lstm_forward(const lstm::LstmWeights& w, const py::object& x_in, const py::object& h0,
+                       const py::object& c0) {
+  const FloatArray x = c_array<float>(x_in);
+  const auto seq = stacked_sequence(x, w.shape.input_size);
   auto init = initial_state(w, x.shape(1), h0, c0);
   lstm::LstmOutput out;
   {
     py::gil_scoped_release release;
-    out = lstm::lstm_forward(w, seq, init ? &*init : nullptr);
+    out = lstm::lstm_forward(w, seq, x.shape(0), init ? &*init : nullptr);
   }
   return py::make_tuple(sequence_array<float>(out.y), sequence_array<float>(out.final.h),
                         sequence_array<float>(out.final.c));
 }
 
-py::tuple lstm_forward_fixed(const lstm::LstmWeights& w, const FloatArray& x,
-                             const std::optional<FloatArray>& h0,
-                             const std::optional<FloatArray>& c0) {
-  lstm::Sequence seq = to_sequence(x, w.shape.input_size);
+py::tuple lstm_forward_fixed(const lstm::LstmWeights& w, const py::object& x_in,
+                             const py::object& h0, const py::object& c0) {
+  const FloatArray x = c_array<float>(x_in);
+  const auto seq = stacked_sequence(x, w.shape.input_size);
   auto init = initial_state(w, x.shape(1), h0, c0);
   lstm::FixedLstmOutput out;
   {
@@ -481,27 +505,42 @@ py::tuple lstm_forward_fixed(const lstm::LstmWeights& w, const FloatArray& x,
     lstm::FixedLstmWeights fw = lstm::quantize_weights(w);
     std::optional<lstm::FixedLstmState> finit;
     if (init) finit = lstm::quantize_state(*init);
-    out = lstm::fixed_lstm_forward(fw, lstm::quantize_sequence(seq), finit ? &*finit : nullptr);
+    out = lstm::fixed_lstm_forward(fw, lstm::quantize_sequence(seq, x.shape(0)),
+                                   finit ? &*finit : nullptr);
   }
   return py::make_tuple(sequence_array<int16_t>(out.y), sequence_array<int16_t>(out.final.h),
                         sequence_array<int16_t>(out.final.c));
 }
 
 // ---------------------------------------------------------------- N:M
-using RowMajorF = sparse::MatrixF;
-
-// The reference takes its own Eigen matrix: the one copy on the way in. Results are moved
-// into NumPy without a copy.
-py::array_t<float> owned(RowMajorF&& m) {
+// The references take Eigen::Ref views (sparse::RefF / RefI8): a C-contiguous array is
+// row-major with unit inner stride, so a Map of its buffer binds without a copy. Results are
+// moved into NumPy without a copy.
+template <typename M>
+py::array_t<typename M::Scalar> owned(M&& m) {
   const py::ssize_t rows = m.rows(), cols = m.cols();
-  auto* heap = new RowMajorF(std::move(m));
-  py::capsule owner(heap, [](void* p) { delete static_cast<RowMajorF*>(p); });
-  return py::array_t<float>({rows, cols}, heap->data(), owner);
+  auto* heap = new M(std::move(m));
+  py::capsule owner(heap, [](void* p) { delete static_cast<M*>(p); });
+  return py::array_t<typename M::Scalar>({rows, cols}, heap->data(), owner);
 }
 
-RowMajorF to_matrix(const FloatArray& a, const char* what) {
+template <typename T>
+Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> matrix_view(
+    const py::array_t<T, py::array::c_style | py::array::forcecast>& a, const char* what) {
   if (a.ndim() != 2) throw ConfigError(std::string(what) + ": expected a 2-D array");
-  return Eigen::Map<const RowMajorF>(a.data(), a.shape(0), a.shape(1));
+  return {a.data(), a.shape(0), a.shape(1)};
+}
+
+// Runs fn on a row-major view of w: an int8 array goes to the int8 kernel as it is,
+// anything else to the float kernel as float32.
+template <typename Fn>
+auto with_matrix(const py::object& w, Fn fn) {
+  if (is_int8(w)) {
+    const Int8Array a = c_array<int8_t>(w);
+    return fn(sparse::RefI8(matrix_view(a, "w")));
+  }
+  const FloatArray a = c_array<float>(w);
+  return fn(sparse::RefF(matrix_view(a, "w")));
 }
 
 // ---------------------------------------------------------------- ANN
@@ -633,6 +672,10 @@ PYBIND11_MODULE(_tessel, m) {
                              [](const lstm::LstmWeights& w) { return w.shape.num_layers; })
       .def_property_readonly("bidirectional",
                              [](const lstm::LstmWeights& w) { return w.shape.bidirectional; });
+  m.def(
+      "_conversions", []() { return g_conversions.load(); },
+      "Kernel inputs copied so far (converted to C-contiguous float32/int8, or owned by C++)");
+
   m.def("lstm_forward", &lstm_forward, py::arg("weights"), py::arg("x"), py::arg("h0") = py::none(),
         py::arg("c0") = py::none());
   m.def("lstm_forward_fixed", &lstm_forward_fixed, py::arg("weights"), py::arg("x"),
@@ -641,42 +684,49 @@ PYBIND11_MODULE(_tessel, m) {
   // ---- N:M
   m.def(
       "nm_mask",
-      [](const FloatArray& w, const std::string& pattern) {
-        sparse::Mask mask = sparse::project_mask(to_matrix(w, "w"), pattern_of(pattern));
+      [](const py::object& w, const std::string& pattern) {
+        sparse::Mask mask = with_matrix(
+            w, [&](const auto& v) { return sparse::project_mask(v, pattern_of(pattern)); });
         const py::ssize_t rows = mask.rows, cols = mask.cols;
         return adopt(std::move(mask.keep), {rows, cols});
       },
       py::arg("w"), py::arg("pattern"));
   m.def(
       "nm_project",
-      [](const FloatArray& w, const std::string& pattern) {
-        return owned(sparse::project(to_matrix(w, "w"), pattern_of(pattern)));
+      [](const py::object& w, const std::string& pattern) -> py::array {
+        return with_matrix(w, [&](const auto& v) -> py::array {
+          return owned(sparse::project(v, pattern_of(pattern)));
+        });
       },
       py::arg("w"), py::arg("pattern"));
   m.def(
       "nm_check",
-      [](const FloatArray& w, const std::string& pattern) -> py::object {
+      [](const py::object& w, const std::string& pattern) -> py::object {
         sparse::Pattern p = pattern_of(pattern);
-        sparse::Violation v = sparse::check(to_matrix(w, "w"), p);
+        sparse::Violation v = with_matrix(w, [&](const auto& m) { return sparse::check(m, p); });
         if (v.ok) return py::none();
         return py::str(v.str(p));
       },
       py::arg("w"), py::arg("pattern"));
   m.def(
       "nm_compress",
-      [](const FloatArray& w, const std::string& pattern) {
-        auto c = sparse::compress<float>(to_matrix(w, "w"), pattern_of(pattern));
-        const py::ssize_t rows = c.rows, kept = c.kept_per_row();
-        auto indices = c.unpacked_indices();
-        const py::ssize_t packed = static_cast<py::ssize_t>(c.packed_indices.size());
-        return py::make_tuple(owned(std::move(c.values)), adopt(std::move(indices), {rows, kept}),
-                              adopt(std::move(c.packed_indices), {packed}));
+      [](const py::object& w, const std::string& pattern) {
+        return with_matrix(w, [&](const auto& v) {
+          using T = typename std::decay_t<decltype(v)>::Scalar;
+          auto c = sparse::compress<T>(v, pattern_of(pattern));
+          const py::ssize_t rows = c.rows, kept = c.kept_per_row();
+          auto indices = c.unpacked_indices();
+          const py::ssize_t packed = static_cast<py::ssize_t>(c.packed_indices.size());
+          return py::make_tuple(owned(std::move(c.values)), adopt(std::move(indices), {rows, kept}),
+                                adopt(std::move(c.packed_indices), {packed}));
+        });
       },
       py::arg("w"), py::arg("pattern"));
   m.def(
       "nm_decompress",
-      [](const FloatArray& values, const py::array_t<uint8_t, py::array::c_style>& indices,
+      [](const py::object& values_in, const py::array_t<uint8_t, py::array::c_style>& indices,
          const std::string& pattern, int64_t cols) {
+        const FloatArray values = c_array<float>(values_in);
         sparse::CompressedMatrix<float> c;
         c.pattern = pattern_of(pattern);
         c.rows = values.ndim() == 2 ? values.shape(0) : 0;
@@ -688,7 +738,9 @@ PYBIND11_MODULE(_tessel, m) {
           if (indices.data()[i] >= c.pattern.m)
             throw ConfigError("nm_decompress: index " + std::to_string(indices.data()[i]) +
                               " is not below M=" + std::to_string(c.pattern.m));
-        c.values = to_matrix(values, "values");
+        // CompressedMatrix owns its values and packed indices: both are copied.
+        g_conversions += 2;
+        c.values = matrix_view(values, "values");
         std::vector<uint8_t> idx(indices.data(), indices.data() + indices.size());
         sparse::pack_indices(idx, c.pattern.index_bits(), c.packed_indices);
         return owned(sparse::decompress(c));
@@ -698,8 +750,11 @@ PYBIND11_MODULE(_tessel, m) {
   // ---- nearest neighbours
   m.def(
       "knn",
-      [](const FloatArray& base, const FloatArray& queries, int k, bool exclude_self, int threads) {
-        ann::VectorSet b = to_vectors(base, "base"), q = to_vectors(queries, "queries");
+      [](const py::object& base_in, const py::object& queries_in, int k, bool exclude_self,
+         int threads) {
+        // Views of the arrays: exact_knn reads both in place.
+        const FloatArray base = c_array<float>(base_in), queries = c_array<float>(queries_in);
+        const ann::VectorView b = vector_view(base, "base"), q = vector_view(queries, "queries");
         ann::KnnOptions opt;
         opt.exclude_self = exclude_self;
         opt.threads = threads;
@@ -716,10 +771,14 @@ PYBIND11_MODULE(_tessel, m) {
       py::arg("threads") = 0);
 
   py::class_<AnnIndex>(m, "AnnIndex")
-      .def(py::init([](const FloatArray& base, int R, int L, int C, int knn_k, uint64_t seed,
+      .def(py::init([](const py::object& base_in, int R, int L, int C, int knn_k, uint64_t seed,
                        int threads) {
              auto idx = std::make_unique<AnnIndex>();
-             idx->base = to_vectors(base, "base");
+             const FloatArray base = c_array<float>(base_in);
+             const ann::VectorView v = vector_view(base, "base");
+             ++g_conversions;  // the index owns a copy of its base
+             idx->base = ann::VectorSet(v.n, v.dim);
+             std::copy(v.data, v.data + v.n * v.dim, idx->base.data.begin());
              ann::NsgParams p;
              p.R = R, p.L = L, p.C = C, p.threads = threads;
              p.knn.k = knn_k, p.knn.seed = seed, p.knn.threads = threads;
@@ -737,7 +796,8 @@ PYBIND11_MODULE(_tessel, m) {
           "search",
           // Queries are read in place and results written straight into the returned
           // arrays: no copy on either side for C-contiguous float32 queries.
-          [](AnnIndex& a, const FloatArray& queries, int k, int L, int width) {
+          [](AnnIndex& a, const py::object& queries_in, int k, int L, int width) {
+            const FloatArray queries = c_array<float>(queries_in);
             if (queries.ndim() != 2 || queries.shape(1) != a.base.dim)
               throw ConfigError("queries: expected (n, " + std::to_string(a.base.dim) + ")");
             if (k < 1 || L < k)

@@ -22,7 +22,7 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 constexpr int kQueryBlock = 64;
 constexpr int kBaseBlock = 2048;
 
-void validate(const VectorSet& base, const VectorSet& queries, int k) {
+void validate(const VectorView& base, const VectorView& queries, int k) {
   if (base.n <= 0) throw Error("exact_knn: empty base set", kExitFailure);
   if (base.dim != queries.dim)
     throw Error("exact_knn: base dimension " + std::to_string(base.dim) + " != query dimension " +
@@ -35,7 +35,7 @@ void validate(const VectorSet& base, const VectorSet& queries, int k) {
   if (base.n > INT32_MAX) throw Error("exact_knn: more than 2^31 base vectors", kExitFailure);
 }
 
-std::vector<float> squared_norms(const VectorSet& v) {
+std::vector<float> squared_norms(const VectorView& v) {
   std::vector<float> out(static_cast<std::size_t>(v.n));
   for (int64_t i = 0; i < v.n; ++i) {
     double s = 0;
@@ -45,7 +45,7 @@ std::vector<float> squared_norms(const VectorSet& v) {
   return out;
 }
 
-void cpu_candidates(const VectorSet& base, const VectorSet& queries, int width, bool exclude_self,
+void cpu_candidates(const VectorView& base, const VectorView& queries, int width, bool exclude_self,
                     int threads, std::vector<int32_t>& cand) {
   const int dim = base.dim;
   const std::vector<float> bnorm = squared_norms(base);
@@ -110,7 +110,7 @@ int knn_candidates(int k) {
 }
 
 namespace detail {
-void finish_candidates(const VectorSet& base, const VectorSet& queries, const int32_t* cand,
+void finish_candidates(const VectorView& base, const VectorView& queries, const int32_t* cand,
                        int width, int64_t q, int k, KnnResult& out) {
   std::vector<std::pair<double, int32_t>> scored;
   scored.reserve(width);
@@ -126,8 +126,13 @@ void finish_candidates(const VectorSet& base, const VectorSet& queries, const in
 }
 }  // namespace detail
 
-KnnResult exact_knn(const VectorSet& base, const VectorSet& queries, int k, Backend backend,
-                    const KnnOptions& options) {
+namespace {
+
+// Both overloads of exact_knn; the sets, when given, go to the CUDA path as they are (null:
+// the views are copied into sets for it).
+KnnResult knn_impl(const VectorView& base, const VectorView& queries, int k, Backend backend,
+                   const KnnOptions& options, const VectorSet* base_set,
+                   const VectorSet* query_set) {
   validate(base, queries, k);
   const int64_t available = base.n - (options.exclude_self ? 1 : 0);
   if (k > available) throw Error("exact_knn: k exceeds the vectors available", kExitFailure);
@@ -137,7 +142,16 @@ KnnResult exact_knn(const VectorSet& base, const VectorSet& queries, int k, Back
     if (cuda_device_count() == 0)
       throw Error("exact_knn: backend 'cuda' needs a CUDA device and none is available",
                   kExitFailure);
-    detail::cuda_knn_candidates(base, queries, width, options.exclude_self, cand);
+    auto to_set = [](const VectorView& v) {
+      VectorSet s(v.n, v.dim);
+      std::copy(v.data, v.data + v.n * v.dim, s.data.begin());
+      return s;
+    };
+    if (base_set && query_set) {
+      detail::cuda_knn_candidates(*base_set, *query_set, width, options.exclude_self, cand);
+    } else {
+      detail::cuda_knn_candidates(to_set(base), to_set(queries), width, options.exclude_self, cand);
+    }
   } else {
     cpu_candidates(base, queries, width, options.exclude_self, options.threads, cand);
   }
@@ -151,6 +165,18 @@ KnnResult exact_knn(const VectorSet& base, const VectorSet& queries, int k, Back
   for (int64_t q = 0; q < queries.n; ++q)
     detail::finish_candidates(base, queries, cand.data() + q * width, width, q, k, out);
   return out;
+}
+
+}  // namespace
+
+KnnResult exact_knn(const VectorSet& base, const VectorSet& queries, int k, Backend backend,
+                    const KnnOptions& options) {
+  return knn_impl(base, queries, k, backend, options, &base, &queries);
+}
+
+KnnResult exact_knn(const VectorView& base, const VectorView& queries, int k, Backend backend,
+                    const KnnOptions& options) {
+  return knn_impl(base, queries, k, backend, options, nullptr, nullptr);
 }
 
 double recall_at(const KnnResult& found, const KnnResult& truth, int k) {

@@ -18,6 +18,19 @@ struct KnnResult {
   const float* dist_of(int64_t q) const { return dist.data() + q * k; }
 };
 
+// A read-only view of n row-major, contiguous vectors of `dim` floats: a VectorSet (converts
+// implicitly, nothing copied) or any caller's buffer, such as a C-contiguous NumPy (n, dim)
+// array. The data must outlive the call it is passed to.
+struct VectorView {
+  int64_t n = 0;
+  int dim = 0;
+  const float* data = nullptr;
+  VectorView() = default;
+  VectorView(const float* data_, int64_t n_, int dim_) : n(n_), dim(dim_), data(data_) {}
+  VectorView(const VectorSet& s) : n(s.n), dim(s.dim), data(s.data.data()) {}  // NOLINT
+  const float* row(int64_t i) const { return data + i * dim; }
+};
+
 enum class Backend { kCpu, kCuda };
 const char* backend_name(Backend b);
 
@@ -37,6 +50,10 @@ struct KnnOptions {
 // Throws tessel::Error for k < 1, k > base size, mismatched dimensions, or kCuda without a GPU.
 KnnResult exact_knn(const VectorSet& base, const VectorSet& queries, int k,
                     Backend backend = Backend::kCpu, const KnnOptions& options = {});
+// The same on views: the CPU path reads base and queries in place; kCuda copies them into
+// VectorSets first (the CUDA plugin's interface takes sets).
+KnnResult exact_knn(const VectorView& base, const VectorView& queries, int k,
+                    Backend backend = Backend::kCpu, const KnnOptions& options = {});
 
 // Candidates kept per query before exact re-ranking.
 int knn_candidates(int k);
@@ -51,7 +68,7 @@ int cuda_device_count();
 namespace detail {
 // Re-ranks `cand` (per query `width` ids, -1 = empty) by the exact distance and writes the best
 // k into `out` row q; shared by both backends so their final order is the same code.
-void finish_candidates(const VectorSet& base, const VectorSet& queries, const int32_t* cand,
+void finish_candidates(const VectorView& base, const VectorView& queries, const int32_t* cand,
                        int width, int64_t q, int k, KnnResult& out);
 // The CUDA path: fills `cand` (nq x width candidate ids) from cuBLAS distances.
 void cuda_knn_candidates(const VectorSet& base, const VectorSet& queries, int width,

@@ -70,15 +70,24 @@ LstmWeights LstmWeights::random(const LstmShape& shape, uint64_t seed, double sc
   return w;
 }
 
-void lstm_layer_forward(const LayerParams& p, const Sequence& x, bool reverse, Eigen::MatrixXf& h,
-                        Eigen::MatrixXf& c, Sequence& y, int row_offset) {
-  const Eigen::Index steps = static_cast<Eigen::Index>(x.size());
-  if (steps == 0) return;
-  const Eigen::Index hidden = p.w_hh.cols();
-  const Eigen::Index batch = x[0].cols();
-  // The input projections do not depend on the recurrence: one GEMM for all steps.
+namespace {
+
+// The steps of a sequence side by side (the SequenceRef layout).
+Eigen::MatrixXf stacked(const Sequence& x) {
+  if (x.empty()) return Eigen::MatrixXf();
+  const Eigen::Index batch = x[0].cols(), steps = static_cast<Eigen::Index>(x.size());
   Eigen::MatrixXf xs(x[0].rows(), steps * batch);
   for (Eigen::Index t = 0; t < steps; ++t) xs.middleCols(t * batch, batch) = x[t];
+  return xs;
+}
+
+// lstm_layer_forward on a stacked sequence `xs` of `steps` steps.
+void layer_forward(const LayerParams& p, const SequenceRef& xs, Eigen::Index steps, bool reverse,
+                   Eigen::MatrixXf& h, Eigen::MatrixXf& c, Sequence& y, int row_offset) {
+  if (steps == 0) return;
+  const Eigen::Index hidden = p.w_hh.cols();
+  const Eigen::Index batch = xs.cols() / steps;
+  // The input projections do not depend on the recurrence: one GEMM for all steps.
   Eigen::MatrixXf gx = p.w_ih * xs;
   gx.colwise() += p.b_ih + p.b_hh;
 
@@ -98,14 +107,31 @@ void lstm_layer_forward(const LayerParams& p, const Sequence& x, bool reverse, E
   }
 }
 
+}  // namespace
+
+void lstm_layer_forward(const LayerParams& p, const Sequence& x, bool reverse, Eigen::MatrixXf& h,
+                        Eigen::MatrixXf& c, Sequence& y, int row_offset) {
+  layer_forward(p, stacked(x), static_cast<Eigen::Index>(x.size()), reverse, h, c, y, row_offset);
+}
+
 LstmOutput lstm_forward(const LstmWeights& w, const Sequence& x, const LstmState* initial) {
+  const Eigen::Index batch = x.empty() ? 0 : x[0].cols();
+  for (std::size_t t = 0; t < x.size(); ++t)
+    expect_dims(x[t], w.shape.input_size, batch, "input at step " + std::to_string(t));
+  return lstm_forward(w, stacked(x), static_cast<Eigen::Index>(x.size()), initial);
+}
+
+LstmOutput lstm_forward(const LstmWeights& w, const SequenceRef& x, Eigen::Index steps,
+                        const LstmState* initial) {
   w.validate();
   const LstmShape& s = w.shape;
   const int dirs = s.directions();
   const int hid = s.hidden_size;
-  const Eigen::Index batch = x.empty() ? 0 : x[0].cols();
-  for (std::size_t t = 0; t < x.size(); ++t)
-    expect_dims(x[t], s.input_size, batch, "input at step " + std::to_string(t));
+  if (steps < 0 || (steps > 0 && (x.cols() % steps != 0 || x.rows() != s.input_size)))
+    throw ConfigError("lstm: input: expected " + std::to_string(s.input_size) +
+                      " rows and a multiple of " + std::to_string(steps) + " columns, got " +
+                      dims(x.rows(), x.cols()));
+  const Eigen::Index batch = steps > 0 ? x.cols() / steps : 0;
   const std::size_t states = static_cast<std::size_t>(s.num_layers * dirs);
   if (initial) {
     if (initial->h.size() != states || initial->c.size() != states)
@@ -120,20 +146,25 @@ LstmOutput lstm_forward(const LstmWeights& w, const Sequence& x, const LstmState
   LstmOutput out;
   out.final.h.resize(states);
   out.final.c.resize(states);
-  Sequence layer_in = x;
+  Sequence layer_out;
+  Eigen::MatrixXf below;  // the previous layer's output, stacked: the input of layers l > 0
   for (int l = 0; l < s.num_layers; ++l) {
-    Sequence layer_out(x.size(), Eigen::MatrixXf(dirs * hid, batch));
+    if (l > 0) below = stacked(layer_out);
+    layer_out.assign(static_cast<std::size_t>(steps), Eigen::MatrixXf(dirs * hid, batch));
     for (int d = 0; d < dirs; ++d) {
       const std::size_t k = static_cast<std::size_t>(l * dirs + d);
       Eigen::MatrixXf h = initial ? initial->h[k] : Eigen::MatrixXf::Zero(hid, batch);
       Eigen::MatrixXf c = initial ? initial->c[k] : Eigen::MatrixXf::Zero(hid, batch);
-      lstm_layer_forward(w.at(l, d), layer_in, d == 1, h, c, layer_out, d * hid);
+      // Layer 0 reads the caller's x in place.
+      if (l == 0)
+        layer_forward(w.at(l, d), x, steps, d == 1, h, c, layer_out, d * hid);
+      else
+        layer_forward(w.at(l, d), below, steps, d == 1, h, c, layer_out, d * hid);
       out.final.h[k] = std::move(h);
       out.final.c[k] = std::move(c);
     }
-    layer_in = std::move(layer_out);
   }
-  out.y = std::move(layer_in);
+  out.y = std::move(layer_out);
   return out;
 }
 

@@ -71,6 +71,14 @@ struct LstmOutput {
 LstmOutput lstm_forward(const LstmWeights& w, const Sequence& x,
                         const LstmState* initial = nullptr);
 
+// A whole sequence as one matrix: step t in columns [t * batch, (t + 1) * batch), i.e.
+// [features, steps * batch] column-major. A C-contiguous NumPy (steps, batch, features)
+// array has exactly this layout, so an Eigen::Map of it binds without a copy; the first
+// layer's input projection reads it in place.
+using SequenceRef = Eigen::Ref<const Eigen::MatrixXf>;
+LstmOutput lstm_forward(const LstmWeights& w, const SequenceRef& x, Eigen::Index steps,
+                        const LstmState* initial = nullptr);
+
 // One direction of one layer over a sequence (the building block of lstm_forward):
 // writes h_t into rows [row_offset, row_offset + H) of y[t]; h and c carry the state in
 // and out. Exposed for the CPU benchmark's per-step timing.

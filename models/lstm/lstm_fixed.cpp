@@ -16,9 +16,11 @@ std::vector<int16_t> quantize_row_major(const Eigen::MatrixXf& m, fixed::QFormat
   return out;
 }
 
-MatrixI16 quantize_matrix(const Eigen::MatrixXf& m, fixed::QFormat f) {
+// Element by element in storage order; m may be a view with an outer stride.
+MatrixI16 quantize_matrix(const Eigen::Ref<const Eigen::MatrixXf>& m, fixed::QFormat f) {
   MatrixI16 q(m.rows(), m.cols());
-  for (Eigen::Index k = 0; k < m.size(); ++k) q.data()[k] = fixed::quantize(m.data()[k], f);
+  for (Eigen::Index j = 0; j < m.cols(); ++j)
+    for (Eigen::Index i = 0; i < m.rows(); ++i) q(i, j) = fixed::quantize(m(i, j), f);
   return q;
 }
 
@@ -135,6 +137,18 @@ FixedSequence quantize_sequence(const Sequence& x) {
   FixedSequence q;
   q.reserve(x.size());
   for (const auto& m : x) q.push_back(quantize_matrix(m, fixed::kActFormat));
+  return q;
+}
+
+FixedSequence quantize_sequence(const SequenceRef& x, Eigen::Index steps) {
+  if (steps < 0 || (steps > 0 && x.cols() % steps != 0))
+    throw ConfigError("lstm: stacked input of " + std::to_string(x.cols()) +
+                      " columns is not a whole number of " + std::to_string(steps) + " steps");
+  FixedSequence q;
+  const Eigen::Index batch = steps > 0 ? x.cols() / steps : 0;
+  q.reserve(static_cast<std::size_t>(steps));
+  for (Eigen::Index t = 0; t < steps; ++t)
+    q.push_back(quantize_matrix(x.middleCols(t * batch, batch), fixed::kActFormat));
   return q;
 }
 

@@ -91,7 +91,9 @@ FixedLstmOutput fixed_lstm_forward(const FixedLstmWeights& w, const FixedSequenc
 
 // Conversions at the edges of the fixed-point world.
 FixedSequence quantize_sequence(const Sequence& x);  // Q2.13
-FixedLstmState quantize_state(const LstmState& s);   // h Q2.13, c Q4.11
+// The same for a stacked sequence (lstm.h's SequenceRef layout), read in place.
+FixedSequence quantize_sequence(const SequenceRef& x, Eigen::Index steps);
+FixedLstmState quantize_state(const LstmState& s);  // h Q2.13, c Q4.11
 Eigen::MatrixXf dequantize(const MatrixI16& m, fixed::QFormat f);
 
 }  // namespace tessel::lstm

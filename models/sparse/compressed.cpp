@@ -111,7 +111,8 @@ std::vector<uint8_t> CompressedMatrix<T>::unpacked_indices() const {
 
 template <typename T>
 CompressedMatrix<T> compress(
-    const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>& dense,
+    const Eigen::Ref<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>&
+        dense,
     const Pattern& p) {
   validate(p);
   if (dense.cols() % p.m != 0)
@@ -180,11 +181,12 @@ CompressedMatrix<int8_t> from_nvidia_int8(const MatrixI8& values, const std::vec
   return from_nvidia<uint32_t, int8_t>(values, meta, cols, 32, "from_nvidia_int8");
 }
 
-#define TESSEL_SPARSE_INSTANTIATE(T)                                                             \
-  template struct CompressedMatrix<T>;                                                           \
-  template CompressedMatrix<T> compress<T>(                                                      \
-      const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>&, const Pattern&); \
-  template Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> decompress<T>(      \
+#define TESSEL_SPARSE_INSTANTIATE(T)                                                              \
+  template struct CompressedMatrix<T>;                                                            \
+  template CompressedMatrix<T> compress<T>(                                                       \
+      const Eigen::Ref<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>&, \
+      const Pattern&);                                                                            \
+  template Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> decompress<T>(       \
       const CompressedMatrix<T>&);
 TESSEL_SPARSE_INSTANTIATE(float)
 TESSEL_SPARSE_INSTANTIATE(int8_t)

@@ -54,11 +54,21 @@ struct CompressedMatrix {
 };
 
 // Throws ConfigError naming the first violating group when `dense` is not N:M, or when
-// cols is not a multiple of M.
+// cols is not a multiple of M. `dense` is read in place: a matrix, or a row-major view with
+// unit inner stride (an Eigen::Map of a C-contiguous NumPy array), binds without a copy.
+template <typename T>
+CompressedMatrix<T> compress(
+    const Eigen::Ref<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>&
+        dense,
+    const Pattern& p);
+// The same for a matrix, with T deduced (compress(w, p)).
 template <typename T>
 CompressedMatrix<T> compress(
     const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>& dense,
-    const Pattern& p);
+    const Pattern& p) {
+  using Ref = Eigen::Ref<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+  return compress<T>(Ref(dense), p);
+}
 template <typename T>
 Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> decompress(
     const CompressedMatrix<T>& c);

@@ -52,8 +52,9 @@ Mask nonzero_impl(const M& w) {
   return mask;
 }
 
-template <typename M>
-M apply_impl(const M& w, const Mask& mask) {
+// M is the owning matrix type of the result; W a matrix or a view of one.
+template <typename M, typename W>
+M apply_impl(const W& w, const Mask& mask) {
   if (mask.rows != w.rows() || mask.cols != w.cols())
     throw ConfigError("apply_mask: mask is " + std::to_string(mask.rows) + "x" +
                       std::to_string(mask.cols) + ", matrix is " + std::to_string(w.rows()) + "x" +
@@ -131,31 +132,31 @@ int64_t Mask::kept() const {
   return k;
 }
 
-Mask project_mask(const MatrixF& w, const Pattern& p) {
+Mask project_mask(const RefF& w, const Pattern& p) {
   return project_impl(w.rows(), w.cols(), p,
                       [&](int64_t r, int64_t c) { return std::fabs(double{w(r, c)}); });
 }
-Mask project_mask(const MatrixI8& w, const Pattern& p) {
+Mask project_mask(const RefI8& w, const Pattern& p) {
   // |-128| = 128 is representable in the double, so int8 magnitudes never wrap.
   return project_impl(w.rows(), w.cols(), p,
                       [&](int64_t r, int64_t c) { return std::abs(static_cast<double>(w(r, c))); });
 }
-MatrixF project(const MatrixF& w, const Pattern& p) {
+MatrixF project(const RefF& w, const Pattern& p) {
   return apply_mask(w, project_mask(w, p));
 }
-MatrixI8 project(const MatrixI8& w, const Pattern& p) {
+MatrixI8 project(const RefI8& w, const Pattern& p) {
   return apply_mask(w, project_mask(w, p));
 }
-MatrixF apply_mask(const MatrixF& w, const Mask& mask) {
-  return apply_impl(w, mask);
+MatrixF apply_mask(const RefF& w, const Mask& mask) {
+  return apply_impl<MatrixF>(w, mask);
 }
-MatrixI8 apply_mask(const MatrixI8& w, const Mask& mask) {
-  return apply_impl(w, mask);
+MatrixI8 apply_mask(const RefI8& w, const Mask& mask) {
+  return apply_impl<MatrixI8>(w, mask);
 }
-Mask nonzero_mask(const MatrixF& w) {
+Mask nonzero_mask(const RefF& w) {
   return nonzero_impl(w);
 }
-Mask nonzero_mask(const MatrixI8& w) {
+Mask nonzero_mask(const RefI8& w) {
   return nonzero_impl(w);
 }
 
@@ -178,10 +179,10 @@ Violation check(const Mask& mask, const Pattern& p) {
     }
   return v;
 }
-Violation check(const MatrixF& w, const Pattern& p) {
+Violation check(const RefF& w, const Pattern& p) {
   return check(nonzero_mask(w), p);
 }
-Violation check(const MatrixI8& w, const Pattern& p) {
+Violation check(const RefI8& w, const Pattern& p) {
   return check(nonzero_mask(w), p);
 }
 

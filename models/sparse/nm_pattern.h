@@ -18,6 +18,11 @@ using MatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowM
 using MatrixI8 = Eigen::Matrix<int8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MatrixI32 = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MatrixH = Eigen::Matrix<Eigen::half, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// Read-only views the kernels below take: a matrix binds without a copy, and so does any
+// row-major buffer with unit inner stride (an Eigen::Map of a C-contiguous NumPy array).
+// Other expressions are evaluated into a temporary first.
+using RefF = Eigen::Ref<const MatrixF>;
+using RefI8 = Eigen::Ref<const MatrixI8>;
 
 inline constexpr int kMaxGroup = 16;  // M <= 16: indices fit in 4 bits
 
@@ -54,16 +59,16 @@ struct Mask {
 // depend on sort stability or platform. NaN counts as larger than every number (a NaN
 // weight is kept, so it stays visible instead of silently vanishing). cols must be a
 // multiple of M (ConfigError otherwise).
-Mask project_mask(const MatrixF& w, const Pattern& p);
-Mask project_mask(const MatrixI8& w, const Pattern& p);
+Mask project_mask(const RefF& w, const Pattern& p);
+Mask project_mask(const RefI8& w, const Pattern& p);
 // w with the dropped entries set to zero.
-MatrixF project(const MatrixF& w, const Pattern& p);
-MatrixI8 project(const MatrixI8& w, const Pattern& p);
-MatrixF apply_mask(const MatrixF& w, const Mask& mask);
-MatrixI8 apply_mask(const MatrixI8& w, const Mask& mask);
+MatrixF project(const RefF& w, const Pattern& p);
+MatrixI8 project(const RefI8& w, const Pattern& p);
+MatrixF apply_mask(const RefF& w, const Mask& mask);
+MatrixI8 apply_mask(const RefI8& w, const Mask& mask);
 // Mask of the non-zeros of a matrix.
-Mask nonzero_mask(const MatrixF& w);
-Mask nonzero_mask(const MatrixI8& w);
+Mask nonzero_mask(const RefF& w);
+Mask nonzero_mask(const RefI8& w);
 
 // The first group (row-major order) holding more than N kept entries.
 struct Violation {
@@ -74,8 +79,8 @@ struct Violation {
       const Pattern& p) const;  // "row 3 group 5 (columns 20-23) keeps 3 of 4, 2:4 allows 2"
 };
 Violation check(const Mask& mask, const Pattern& p);
-Violation check(const MatrixF& w, const Pattern& p);   // non-zeros
-Violation check(const MatrixI8& w, const Pattern& p);  // non-zeros
+Violation check(const RefF& w, const Pattern& p);   // non-zeros
+Violation check(const RefI8& w, const Pattern& p);  // non-zeros
 
 // Random matrices that satisfy a pattern exactly with N non-zeros per group (seeded, for
 // tests, benchmarks and the simulator's functional mode).

@@ -384,68 +384,75 @@ def load_results(results_dir: PathLike) -> "Any":
 
 
 # ------------------------------------------------------------------------------ kernels
-def _f32(a: Any) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.float32)
-
-
-def _state(a: Any) -> Optional[np.ndarray]:
-    return None if a is None else _f32(a)
+# Inputs go to the binding as they are. A C-contiguous float32 array (int8 for the N:M
+# kernels) is read by the C++ kernel in place, without a copy; anything else (another
+# dtype, a strided or Fortran-ordered view, a list) is converted once by NumPy first.
+# _conversions() counts the inputs the binding copied (docs/python.md, "Kernels and copies").
+_conversions = _tessel._conversions
 
 
 def lstm_forward(weights: "LstmWeights", x: Any, h0: Any = None,
                  c0: Any = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float32 LSTM (PyTorch nn.LSTM semantics) of models/lstm: x (steps, batch, input) ->
     (y (steps, batch, directions*hidden), h_n, c_n (layers*directions, batch, hidden)).
-    h0 and c0 (the shape of h_n) default to zeros."""
-    return _tessel.lstm_forward(weights, _f32(x), _state(h0), _state(c0))
+    h0 and c0 (the shape of h_n) default to zeros. A C-contiguous float32 x is read in
+    place; other x is converted to one once; h0 and c0 are copied into the state."""
+    return _tessel.lstm_forward(weights, x, h0, c0)
 
 
 def lstm_forward_fixed(weights: "LstmWeights", x: Any, h0: Any = None,
                        c0: Any = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The fixed-point LSTM (models/lstm/lstm_fixed.h, bit-exact with the SystemC model and
     the RTL): weights, x and h0 quantised to Q2.13, c0 to Q4.11; y and h_n int16 Q2.13, c_n
-    int16 Q4.11 (divide by 2**13 or 2**11 for real values)."""
-    return _tessel.lstm_forward_fixed(weights, _f32(x), _state(h0), _state(c0))
+    int16 Q4.11 (divide by 2**13 or 2**11 for real values). A C-contiguous float32 x is
+    quantised straight from its buffer; other x is converted to one once."""
+    return _tessel.lstm_forward_fixed(weights, x, h0, c0)
 
 
 def nm_mask(w: Any, pattern: str = "2:4") -> np.ndarray:
     """Projection onto N:M along each row (models/sparse): uint8 mask, 1 = kept (the N
-    largest magnitudes of every group of M; ties to the lower column)."""
-    return _tessel.nm_mask(_f32(w), pattern)
+    largest magnitudes of every group of M; ties to the lower column). C-contiguous
+    float32 or int8 w is read in place; other w is converted to float32 once."""
+    return _tessel.nm_mask(w, pattern)
 
 
 def nm_project(w: Any, pattern: str = "2:4") -> np.ndarray:
-    """w with the entries nm_mask drops set to zero (float32)."""
-    return _tessel.nm_project(_f32(w), pattern)
+    """w with the entries nm_mask drops set to zero: int8 for an int8 w (the int8 kernel),
+    else float32. C-contiguous float32 or int8 w is read in place."""
+    return _tessel.nm_project(w, pattern)
 
 
 def nm_check(w: Any, pattern: str = "2:4") -> Optional[str]:
-    """None when the non-zeros of w are N:M, else the first violation, as the tool says it."""
-    return _tessel.nm_check(_f32(w), pattern)
+    """None when the non-zeros of w are N:M, else the first violation, as the tool says it.
+    C-contiguous float32 or int8 w is read in place."""
+    return _tessel.nm_check(w, pattern)
 
 
 def nm_compress(w: Any, pattern: str = "2:4") -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Compressed N:M storage of an N:M matrix: (values (rows, cols/M*N) float32, indices
-    (same shape) uint8 position in the group, packed index bit stream uint8)."""
-    return _tessel.nm_compress(_f32(w), pattern)
+    """Compressed N:M storage of an N:M matrix: (values (rows, cols/M*N), float32, or int8
+    for an int8 w; indices (same shape) uint8 position in the group; packed index bit
+    stream uint8). C-contiguous float32 or int8 w is read in place."""
+    return _tessel.nm_compress(w, pattern)
 
 
 def nm_decompress(values: Any, indices: Any, pattern: str, cols: int) -> np.ndarray:
-    """The dense (rows, cols) matrix of nm_compress's values and indices."""
-    return _tessel.nm_decompress(_f32(values), np.ascontiguousarray(indices, dtype=np.uint8),
+    """The dense (rows, cols) float32 matrix of nm_compress's values and indices (both are
+    copied: the compressed matrix owns them)."""
+    return _tessel.nm_decompress(values, np.ascontiguousarray(indices, dtype=np.uint8),
                                  pattern, int(cols))
 
 
 def knn(base: Any, queries: Any, k: int, *, exclude_self: bool = False,
         threads: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     """Exact k nearest neighbours (models/ann, CPU): (ids int32, squared L2 float32), each
-    (queries, k), nearest first, ties to the smaller id."""
-    return _tessel.knn(_f32(base), _f32(queries), int(k), exclude_self, int(threads))
+    (queries, k), nearest first, ties to the smaller id. C-contiguous float32 base and
+    queries are read in place; others are converted once."""
+    return _tessel.knn(base, queries, int(k), exclude_self, int(threads))
 
 
 def ann_search(index: "AnnIndex", queries: Any, k: int = 10, L: int = 64,
                width: int = 1) -> Tuple[np.ndarray, np.ndarray]:
     """Beam search of an NSG index (models/ann): (ids, squared distances), each (queries, k).
-    C-contiguous float32 queries are read in place."""
-    ids, dist, _ = index.search(_f32(queries), k, L, width)
+    C-contiguous float32 queries are read in place; others are converted once."""
+    ids, dist, _ = index.search(queries, k, L, width)
     return ids, dist

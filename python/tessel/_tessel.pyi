@@ -4,6 +4,10 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 import numpy.typing as npt
 
+# Kernel inputs (npt.ArrayLike): a C-contiguous, aligned float32 array (int8 too for the
+# N:M kernels) is read by the C++ kernel in place, without a copy; anything else is
+# converted to one once by NumPy, and _conversions() counts it.
+
 __version__: str
 
 def _set_error_classes(base: type, config: type, io: type, sim: type) -> None: ...
@@ -39,27 +43,32 @@ class LstmWeights:
     @property
     def bidirectional(self) -> bool: ...
 
-def lstm_forward(weights: LstmWeights, x: npt.NDArray[np.float32],
-                 h0: Optional[npt.NDArray[np.float32]] = ...,
-                 c0: Optional[npt.NDArray[np.float32]] = ...) -> Tuple[
+def _conversions() -> int:
+    """Kernel inputs the binding copied so far: conversions to a C-contiguous float32/int8
+    array, plus inputs the C++ side owns (AnnIndex's base, h0/c0, nm_decompress's values and
+    indices)."""
+def lstm_forward(weights: LstmWeights, x: npt.ArrayLike,
+                 h0: Optional[npt.ArrayLike] = ...,
+                 c0: Optional[npt.ArrayLike] = ...) -> Tuple[
     npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
-def lstm_forward_fixed(weights: LstmWeights, x: npt.NDArray[np.float32],
-                       h0: Optional[npt.NDArray[np.float32]] = ...,
-                       c0: Optional[npt.NDArray[np.float32]] = ...) -> Tuple[
+def lstm_forward_fixed(weights: LstmWeights, x: npt.ArrayLike,
+                       h0: Optional[npt.ArrayLike] = ...,
+                       c0: Optional[npt.ArrayLike] = ...) -> Tuple[
     npt.NDArray[np.int16], npt.NDArray[np.int16], npt.NDArray[np.int16]]: ...
-def nm_mask(w: npt.NDArray[np.float32], pattern: str) -> npt.NDArray[np.uint8]: ...
-def nm_project(w: npt.NDArray[np.float32], pattern: str) -> npt.NDArray[np.float32]: ...
-def nm_check(w: npt.NDArray[np.float32], pattern: str) -> Optional[str]: ...
-def nm_compress(w: npt.NDArray[np.float32], pattern: str) -> Tuple[
-    npt.NDArray[np.float32], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]: ...
-def nm_decompress(values: npt.NDArray[np.float32], indices: npt.NDArray[np.uint8], pattern: str,
+# int8 w goes to the int8 kernel (nm_project / nm_compress then return int8 values).
+def nm_mask(w: npt.ArrayLike, pattern: str) -> npt.NDArray[np.uint8]: ...
+def nm_project(w: npt.ArrayLike, pattern: str) -> npt.NDArray[Any]: ...
+def nm_check(w: npt.ArrayLike, pattern: str) -> Optional[str]: ...
+def nm_compress(w: npt.ArrayLike, pattern: str) -> Tuple[
+    npt.NDArray[Any], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]: ...
+def nm_decompress(values: npt.ArrayLike, indices: npt.NDArray[np.uint8], pattern: str,
                   cols: int) -> npt.NDArray[np.float32]: ...
-def knn(base: npt.NDArray[np.float32], queries: npt.NDArray[np.float32], k: int,
+def knn(base: npt.ArrayLike, queries: npt.ArrayLike, k: int,
         exclude_self: bool = False, threads: int = 0) -> Tuple[
     npt.NDArray[np.int32], npt.NDArray[np.float32]]: ...
 
 class AnnIndex:
-    def __init__(self, base: npt.NDArray[np.float32], R: int = 32, L: int = 40, C: int = 300,
+    def __init__(self, base: npt.ArrayLike, R: int = 32, L: int = 40, C: int = 300,
                  knn_k: int = 20, seed: int = 7, threads: int = 0) -> None: ...
     @property
     def size(self) -> int: ...
@@ -69,5 +78,5 @@ class AnnIndex:
     def mean_degree(self) -> float: ...
     @property
     def max_degree(self) -> int: ...
-    def search(self, queries: npt.NDArray[np.float32], k: int = 10, L: int = 64,
+    def search(self, queries: npt.ArrayLike, k: int = 10, L: int = 64,
                width: int = 1) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], int]: ...

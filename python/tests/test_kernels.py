@@ -214,3 +214,120 @@ def test_lstm_fixed_equals_independent_golden(case):
     np.testing.assert_array_equal(y[:, 0, :], np.stack([s["h"] for s in expected]))
     np.testing.assert_array_equal(c_n[0, 0], expected[-1]["c"])
     np.testing.assert_array_equal(h_n[0, 0], expected[-1]["h"])
+
+
+# ------------------------------------------------------------------ inputs without a copy
+def counted(fn):
+    """How many kernel inputs the binding copied while fn ran."""
+    before = tessel._conversions()
+    fn()
+    return tessel._conversions() - before
+
+
+def test_contiguous_float32_inputs_are_not_converted():
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((8, 16)).astype(np.float32)
+    base = rng.standard_normal((50, 4)).astype(np.float32)
+    x = rng.standard_normal((3, 2, 5)).astype(np.float32)
+    lstm = tessel.LstmWeights.random(5, 6)
+    index = tessel.AnnIndex(base, R=8, L=16, C=50, threads=1)
+    calls = {
+        "nm_mask": lambda a: tessel.nm_mask(a, "2:4"),
+        "nm_project": lambda a: tessel.nm_project(a, "2:4"),
+        "nm_check": lambda a: tessel.nm_check(a, "2:4"),
+        "nm_compress": lambda a: tessel.nm_compress(a, "2:4"),
+        "knn": lambda a: tessel.knn(a, base, 3),
+        "search": lambda a: tessel.ann_search(index, a, 3, 8),
+        "lstm_forward": lambda a: tessel.lstm_forward(lstm, a),
+        "lstm_forward_fixed": lambda a: tessel.lstm_forward_fixed(lstm, a),
+    }
+    for name, call in calls.items():
+        a = {"knn": base, "search": base, "lstm_forward": x, "lstm_forward_fixed": x,
+             "nm_compress": tessel.nm_project(w, "2:4")}.get(name, w)
+        assert counted(lambda: call(a)) == 0, name
+        # Each other form is converted exactly once: another dtype, Fortran order, a strided
+        # view, a list.
+        for other in (a.astype(np.float64), np.asfortranarray(a), a[::2], a.tolist()):
+            if isinstance(other, np.ndarray) and other.flags.c_contiguous and \
+                    other.dtype == np.float32:
+                continue  # a 1-row slice can be contiguous
+            assert counted(lambda: call(other)) == 1, (name, type(other))
+    # Inputs the C++ side owns are counted every time: the index's base, the LSTM state,
+    # nm_decompress's values and indices.
+    assert counted(lambda: tessel.AnnIndex(base, R=8, L=16, C=50, threads=1)) == 1
+    h0 = np.zeros((1, 2, 6), np.float32)
+    assert counted(lambda: tessel.lstm_forward(lstm, x, h0, h0)) == 2
+    values, indices, _ = tessel.nm_compress(tessel.nm_project(w, "2:4"), "2:4")
+    assert counted(lambda: tessel.nm_decompress(values, indices, "2:4", 16)) == 2
+
+
+def test_converted_inputs_give_the_same_results():
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((6, 16))
+    w32 = w.astype(np.float32)
+    for pattern in ("2:4", "1:8"):
+        np.testing.assert_array_equal(tessel.nm_project(w, pattern), tessel.nm_project(w32, pattern))
+        np.testing.assert_array_equal(tessel.nm_mask(np.asfortranarray(w32), pattern),
+                                      tessel.nm_mask(w32, pattern))
+    x = rng.standard_normal((4, 3, 5))
+    lstm = tessel.LstmWeights.random(5, 7, 2, True, 3)
+    for got, want in zip(tessel.lstm_forward(lstm, x), tessel.lstm_forward(lstm, x.astype(np.float32))):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_int8_goes_to_the_int8_kernel_in_place():
+    rng = np.random.default_rng(8)
+    w8 = rng.integers(-128, 128, (12, 32)).astype(np.int8)
+    w8[0, :4] = [-128, 127, -127, 5]  # |-128| is the largest: no wrap-around
+    mask = numpy_nm_mask(w8, 2, 4)
+    assert counted(lambda: tessel.nm_mask(w8, "2:4")) == 0
+    np.testing.assert_array_equal(tessel.nm_mask(w8, "2:4"), mask)
+    pruned = tessel.nm_project(w8, "2:4")
+    assert pruned.dtype == np.int8
+    np.testing.assert_array_equal(pruned, np.where(mask == 1, w8, 0))
+    assert counted(lambda: tessel.nm_check(pruned, "2:4")) == 0
+    assert tessel.nm_check(pruned, "2:4") is None
+    assert tessel.nm_check(w8, "2:4").startswith("row 0 group 0")
+    values, indices, _ = tessel.nm_compress(pruned, "2:4")
+    assert values.dtype == np.int8
+    cols = (np.arange(16) // 2 * 4)[None, :] + indices
+    np.testing.assert_array_equal(values, np.take_along_axis(pruned, cols, axis=1))
+
+
+# A copy of the input cannot be hidden from the address-space limit: with RLIMIT_AS set to
+# what the process maps plus half the input's size, a kernel that reads the input in place
+# runs (its own outputs are smaller), one that copies it first runs out of memory. The
+# float64 control shows the limit bites: its conversion to float32 fails the same way.
+IN_PLACE = r"""
+import resource, sys
+import numpy as np
+import tessel
+
+def mapped():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+
+w = np.zeros((4096, 4096), np.float32)         # 64 MiB; nm_check's mask is 16 MiB
+base = np.zeros((262144, 64), np.float32)      # 64 MiB; knn's norms are 1 MiB
+q = np.zeros((4, 64), np.float32)
+w64 = np.zeros(w.shape)
+limit = mapped() + w.nbytes // 2
+resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+assert tessel.nm_check(w, "2:4") is None
+assert tessel.nm_mask(w, "2:4").shape == w.shape
+ids, _ = tessel.knn(base, q, 2, threads=1)
+assert ids.shape == (4, 2)
+try:
+    tessel.nm_check(w64, "2:4")
+except MemoryError:
+    print("control: MemoryError")
+"""
+
+
+def test_kernels_read_contiguous_inputs_in_place():
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-c", IN_PLACE], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "control: MemoryError"

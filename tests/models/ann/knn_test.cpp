@@ -35,6 +35,17 @@ TEST(ExactKnn, MatchesBruteForceAcrossBlockBoundaries) {
   }
 }
 
+TEST(ExactKnn, ViewsAreReadInPlace) {
+  const VectorSet base = odd_dim_set(700, 3), queries = odd_dim_set(20, 4);
+  const VectorView b(base.data.data(), base.n, base.dim), q(queries.row(5), 15, queries.dim);
+  const KnnResult r = exact_knn(b, q, 4);
+  ASSERT_EQ(r.nq, 15);
+  for (int64_t i = 0; i < 15; ++i) {
+    const auto want = ref_knn(base, queries.row(5 + i), 4);
+    for (int j = 0; j < 4; ++j) ASSERT_EQ(r.ids_of(i)[j], want[j]) << "query " << i;
+  }
+}
+
 TEST(ExactKnn, ExcludeSelfTiesAndThreads) {
   VectorSet base = odd_dim_set(300, 2);
   // Exact duplicates of row 7 at rows 100 and 200: equal distances rank by id.

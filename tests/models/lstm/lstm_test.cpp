@@ -81,6 +81,21 @@ TEST(LstmFloatLayout, FinalStateMatchesOutputSlices) {
   EXPECT_TRUE(out.final.h[1].isApprox(out.y.front().bottomRows(4)));
 }
 
+TEST(LstmFloatLayout, StackedSequenceIsTheSameInput) {
+  // The stacked view ([features, steps * batch], what a NumPy (steps, batch, features)
+  // buffer is) gives exactly the per-step sequence's result, two layers, both directions.
+  const LstmWeights w = LstmWeights::random({3, 4, 2, true}, 5);
+  const Sequence x = random_sequence(5, 3, 2, 6);
+  Eigen::MatrixXf xs(3, 10);
+  for (int t = 0; t < 5; ++t) xs.middleCols(2 * t, 2) = x[t];
+  const LstmOutput a = lstm_forward(w, x);
+  const LstmOutput b = lstm_forward(w, Eigen::Map<const Eigen::MatrixXf>(xs.data(), 3, 10), 5);
+  ASSERT_EQ(b.y.size(), 5u);
+  for (int t = 0; t < 5; ++t) EXPECT_TRUE(a.y[t] == b.y[t]) << t;
+  for (int k = 0; k < 4; ++k) EXPECT_TRUE(a.final.c[k] == b.final.c[k]) << k;
+  EXPECT_THROW(lstm_forward(w, xs, 3), ConfigError);  // 10 columns are not 3 steps
+}
+
 TEST(LstmFloatLayout, RejectsWrongInputShape) {
   const LstmWeights w = LstmWeights::random({3, 4, 1, false}, 5);
   const Sequence x = random_sequence(2, 5, 1, 6);

@@ -56,6 +56,24 @@ TEST(NmPattern, ProjectionMatchesRankDefinitionForAllPatterns) {
   }
 }
 
+TEST(NmPattern, ViewsOfABufferAreReadInPlace) {
+  // A row-major buffer with unit inner stride (a C-contiguous NumPy array) binds to RefF
+  // without a copy; a strided view (every other row) is read through its outer stride.
+  const Pattern p{2, 4};
+  MatrixF w = random_float(6, 16, 3);
+  const Eigen::Map<const MatrixF> map(w.data(), 6, 16);
+  const RefF ref(map);
+  EXPECT_EQ(ref.data(), w.data());
+  EXPECT_TRUE(project_mask(map, p) == rank_reference(w, p));
+  const auto rows =
+      Eigen::Map<const MatrixF, 0, Eigen::OuterStride<>>(w.data(), 3, 16, Eigen::OuterStride<>(32));
+  const RefF strided(rows);
+  EXPECT_EQ(strided.data(), w.data());
+  const MatrixF even = rows;  // rows 0, 2, 4
+  EXPECT_TRUE(project_mask(strided, p) == rank_reference(even, p));
+  EXPECT_TRUE(project(strided, p) == project(even, p));
+}
+
 TEST(NmPattern, TiesGoToTheLowerIndex) {
   MatrixF w(1, 8);
   w << 0.5f, -0.5f, 0.5f, 0.1f, 0, 0, 0, 0;
