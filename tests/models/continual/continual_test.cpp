@@ -94,16 +94,22 @@ TEST(Learner, FineTuningForgetsReplayRemembersJointLearnsAll) {
   EXPECT_GT(joint.final_average, 0.95);
 }
 
+// ER with Carousel Memory, random gate at tau 0.5, its store named `store` in the build tree.
+ContinualConfig carm_config(bool async, const std::string& store) {
+  ContinualConfig c = config("er");
+  c.carm.enabled = true;
+  c.carm.async = async;
+  c.carm.policy = "random";
+  c.carm.tau = 0.5;
+  c.carm.store_path =
+      std::string(TESSEL_BINARY_DIR) + "/carm_" + store + "_" + std::to_string(::getpid()) + ".bin";
+  return c;
+}
+
 TEST(Learner, CarouselAsyncAndSyncSwapAndCleanUp) {
   const TaskStream s = synthetic_stream();
   for (bool async : {true, false}) {
-    ContinualConfig c = config("er");
-    c.carm.enabled = true;
-    c.carm.async = async;
-    c.carm.policy = "random";
-    c.carm.tau = 0.5;
-    c.carm.store_path =
-        std::string(TESSEL_BINARY_DIR) + "/carm_learner_" + std::to_string(::getpid()) + ".bin";
+    const ContinualConfig c = carm_config(async, "learner");
     const ContinualResult r = run_continual(s, c, 2, nullptr);
     // Every gate chooses a swap (with tau 0.5 and 10 candidates it chooses none with
     // p = 2^-10; ~156 gates). Async skips one while its I/O threads lag (the steps here are
@@ -131,13 +137,7 @@ TEST(Learner, CarouselSyncDoesNotDependOnThreadTiming) {
   // Sync waits for the store's writer and the swap's reads, so two runs agree exactly
   // whatever the host's load did to the threads.
   const TaskStream s = synthetic_stream();
-  ContinualConfig c = config("er");
-  c.carm.enabled = true;
-  c.carm.async = false;
-  c.carm.policy = "random";
-  c.carm.tau = 0.5;
-  c.carm.store_path =
-      std::string(TESSEL_BINARY_DIR) + "/carm_sync_" + std::to_string(::getpid()) + ".bin";
+  const ContinualConfig c = carm_config(false, "sync");
   const ContinualResult a = run_continual(s, c, 5, nullptr);
   const ContinualResult b = run_continual(s, c, 5, nullptr);
   EXPECT_EQ(a.swaps, b.swaps);
