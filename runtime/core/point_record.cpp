@@ -1,13 +1,12 @@
 // points.jsonl serialisation.
 #include "runtime/core/point_record.h"
 
-#include <limits>
-
 #include <fstream>
 #include <sstream>
 
 #include "runtime/core/error.h"
 #include "runtime/core/file_io.h"
+#include "runtime/core/json_integer.h"
 
 namespace tessel {
 
@@ -28,38 +27,17 @@ nlohmann::json PointRecord::to_json() const {
   return j;
 }
 
-namespace {
-
-// An integer field: nlohmann's get<> converts a floating-point value with a plain cast, which
-// is undefined behaviour when it is out of range (found by fuzzing points.jsonl); a hand-edited
-// or corrupt record must be a type error the readers report with the file and line instead.
-template <typename T>
-T integer_value(const nlohmann::json& v) {
-  bool fits = false;
-  if (v.is_number_unsigned()) {
-    fits = v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
-  } else if (v.is_number_integer()) {  // negative
-    fits = v.get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min());
-  }
-  if (!fits)
-    throw nlohmann::json::type_error::create(302, "expected an integer in range, got " + v.dump(),
-                                             &v);
-  return v.get<T>();
-}
-
-}  // namespace
-
 PointRecord PointRecord::from_json(const nlohmann::json& j) {
   PointRecord p;
-  p.index = integer_value<size_t>(j.at("index"));
+  p.index = json_integer<size_t>(j.at("index"));
   p.id = j.at("id").get<std::string>();
   p.params = j.at("params");
-  p.seed = integer_value<uint64_t>(j.at("seed"));
+  p.seed = json_integer<uint64_t>(j.at("seed"));
   p.ok = j.at("status").get<std::string>() == "ok";
   if (p.ok) {
     p.result = SimResult::from_json(j.at("result"));
   } else {
-    p.exit_status = integer_value<int>(j.at("exit_status"));
+    p.exit_status = json_integer<int>(j.at("exit_status"));
     p.failure = j.at("failure").get<std::string>();
     p.stderr_tail = j.at("stderr_tail").get<std::string>();
   }

@@ -1,7 +1,7 @@
 // SimResult JSON round trip.
 #include "runtime/core/sim_result.h"
 
-#include <limits>
+#include "runtime/core/json_integer.h"
 
 namespace tessel {
 
@@ -43,35 +43,14 @@ nlohmann::json SimResult::to_json() const {
   return j;
 }
 
-namespace {
-
-// An integer field: nlohmann's get<> converts a floating-point value with a plain cast, which
-// is undefined behaviour when it is out of range (found by fuzzing points.jsonl); a hand-edited
-// or corrupt record must be a type error the readers report with the file and line instead.
-template <typename T>
-T integer_value(const nlohmann::json& v) {
-  bool fits = false;
-  if (v.is_number_unsigned()) {
-    fits = v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
-  } else if (v.is_number_integer()) {  // negative
-    fits = v.get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min());
-  }
-  if (!fits)
-    throw nlohmann::json::type_error::create(302, "expected an integer in range, got " + v.dump(),
-                                             &v);
-  return v.get<T>();
-}
-
-}  // namespace
-
 SimResult SimResult::from_json(const nlohmann::json& j) {
   SimResult r;
   r.model = j.at("model").get<std::string>();
-  r.cycles = integer_value<uint64_t>(j.at("cycles"));
+  r.cycles = json_integer<uint64_t>(j.at("cycles"));
   r.clock_ghz = j.at("clock_ghz").get<double>();
   r.seconds = j.at("seconds").get<double>();
   for (const auto& [name, count] : j.at("counters").items())
-    r.counters[name] = integer_value<uint64_t>(count);
+    r.counters[name] = json_integer<uint64_t>(count);
   r.energy_pj = j.at("energy_pj").get<std::map<std::string, double>>();
   r.metrics = j.at("metrics").get<std::map<std::string, double>>();
   for (const auto& c : j.at("checks")) {

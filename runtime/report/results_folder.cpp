@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "runtime/core/error.h"
+#include "runtime/core/json_integer.h"
 
 namespace tessel::report {
 namespace {
@@ -22,11 +23,7 @@ T field(const json& j, const std::string& path, const char* key, bool required, 
     return fallback;
   }
   try {
-    // get<> casts a floating-point value to an integer type unchecked (undefined when out of
-    // range; found by fuzzing): integer keys must hold integers.
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
-      if (!it->is_number_integer() || (std::is_unsigned_v<T> && !it->is_number_unsigned()))
-        throw json::type_error::create(302, "expected an integer", &*it);
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) return json_integer<T>(*it);
     return it->get<T>();
   } catch (const json::exception&) {
     throw IoError(path + ": key '" + key + "' has the wrong type (" + it->dump() + ")");
