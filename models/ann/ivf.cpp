@@ -11,6 +11,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "models/ann/array_io.h"
 #include "models/ann/distance.h"
 #include "models/ann/full_view.h"
 #include "models/common/rng.h"
@@ -30,17 +31,7 @@ int64_t IvfPqIndex::ram_bytes() const {
          int64_t{dim} * ProductQuantizer::kCentroids * 4;
 }
 
-IvfPqIndex build_ivf_pq(const VectorSet& base, const IvfParams& ip, const PqParams& pp) {
-  if (ip.nlist < 1 || ip.nlist > base.n)
-    throw Error(
-        "ivf: nlist " + std::to_string(ip.nlist) + " for " + std::to_string(base.n) + " vectors",
-        kExitFailure);
-  IvfPqIndex x;
-  x.dim = base.dim;
-  x.nlist = ip.nlist;
-  x.data_checksum = vectors_checksum(base);
-  const int threads = ip.threads > 0 ? ip.threads : omp_get_max_threads();
-  auto t0 = std::chrono::steady_clock::now();
+CoarseLists coarse_quantize(const VectorSet& base, const IvfParams& ip, int threads) {
   // Coarse k-means on a seeded sample, then every vector to its nearest centroid.
   int64_t train = ip.train_size > 0 ? ip.train_size : int64_t{64} * ip.nlist;
   train = std::min(train, base.n);
@@ -64,9 +55,46 @@ IvfPqIndex build_ivf_pq(const VectorSet& base, const IvfParams& ip, const PqPara
   kp.seed = ip.seed;
   kp.threads = threads;
   KMeansResult km = kmeans(tdata, train, base.dim, base.dim, kp);
-  x.centroids = std::move(km.centroids);
-  const std::vector<int32_t> list = nearest_centroids(base.data.data(), base.n, base.dim, base.dim,
-                                                      x.centroids.data(), ip.nlist, threads);
+  CoarseLists c;
+  c.centroids = std::move(km.centroids);
+  c.list = nearest_centroids(base.data.data(), base.n, base.dim, base.dim, c.centroids.data(),
+                             ip.nlist, threads);
+  return c;
+}
+
+ListLayout lay_out_lists(const std::vector<int32_t>& list, int nlist,
+                         const std::vector<uint8_t>& rows, int m, int block) {
+  std::vector<int64_t> count(nlist, 0);
+  for (int32_t l : list) ++count[l];
+  ListLayout lay;
+  lay.list_begin.assign(nlist + 1, 0);
+  for (int c = 0; c < nlist; ++c)
+    lay.list_begin[c + 1] = lay.list_begin[c] + (count[c] + block - 1) / block * block;
+  lay.ids.assign(lay.list_begin.back(), -1);
+  lay.slot_rows.assign(static_cast<std::size_t>(lay.list_begin.back()) * m, 0);
+  std::vector<int64_t> fill(lay.list_begin.begin(), lay.list_begin.end() - 1);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const int64_t s = fill[list[i]]++;
+    lay.ids[s] = static_cast<int32_t>(i);
+    std::copy_n(rows.data() + i * m, m, lay.slot_rows.data() + s * m);
+  }
+  return lay;
+}
+
+IvfPqIndex build_ivf_pq(const VectorSet& base, const IvfParams& ip, const PqParams& pp) {
+  if (ip.nlist < 1 || ip.nlist > base.n)
+    throw Error(
+        "ivf: nlist " + std::to_string(ip.nlist) + " for " + std::to_string(base.n) + " vectors",
+        kExitFailure);
+  IvfPqIndex x;
+  x.dim = base.dim;
+  x.nlist = ip.nlist;
+  x.data_checksum = vectors_checksum(base);
+  const int threads = ip.threads > 0 ? ip.threads : omp_get_max_threads();
+  auto t0 = std::chrono::steady_clock::now();
+  CoarseLists coarse = coarse_quantize(base, ip, threads);
+  x.centroids = std::move(coarse.centroids);
+  const std::vector<int32_t>& list = coarse.list;
   x.seconds_coarse = since(t0);
   t0 = std::chrono::steady_clock::now();
   PqParams p = pp;
@@ -122,43 +150,17 @@ IvfPqIndex build_ivf_pq(const VectorSet& base, const IvfParams& ip, const PqPara
           x.precomputed[(int64_t{l} * mm + s) * ProductQuantizer::kCentroids + j] = norm + 2 * dot;
         }
   }
-  // Lists in cluster order, each padded to whole blocks (ids in increasing order inside a list).
-  std::vector<int64_t> count(ip.nlist, 0);
-  for (int32_t l : list) ++count[l];
-  x.list_begin.assign(ip.nlist + 1, 0);
-  for (int c = 0; c < ip.nlist; ++c)
-    x.list_begin[c + 1] = x.list_begin[c] + (count[c] + kPqBlock - 1) / kPqBlock * kPqBlock;
   const int m = x.pq.m();
-  x.ids.assign(x.list_begin.back(), -1);
-  std::vector<uint8_t> slot_rows(static_cast<std::size_t>(x.list_begin.back()) * m, 0);
-  std::vector<int64_t> fill(x.list_begin.begin(), x.list_begin.end() - 1);
-  for (int64_t i = 0; i < base.n; ++i) {
-    const int64_t s = fill[list[i]]++;
-    x.ids[s] = static_cast<int32_t>(i);
-    std::copy_n(rows.data() + i * m, m, slot_rows.data() + s * m);
-  }
-  x.codes = pq_block_codes(slot_rows.data(), x.list_begin.back(), m);
+  ListLayout lay = lay_out_lists(list, ip.nlist, rows, m, kPqBlock);
+  x.list_begin = std::move(lay.list_begin);
+  x.ids = std::move(lay.ids);
+  x.codes = pq_block_codes(lay.slot_rows.data(), x.list_begin.back(), m);
   x.seconds_encode = since(t0);
   return x;
 }
 
 namespace {
 constexpr char kIvfMagic[8] = {'T', 'S', 'L', 'I', 'V', 'F', '0', '1'};
-template <typename T>
-void put(std::ofstream& o, const std::vector<T>& v) {
-  const uint64_t n = v.size();
-  o.write(reinterpret_cast<const char*>(&n), 8);
-  o.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
-}
-template <typename T>
-void get(std::ifstream& in, std::vector<T>& v, const std::string& path) {
-  uint64_t n = 0;
-  if (!in.read(reinterpret_cast<char*>(&n), 8) || n > (uint64_t{1} << 40) / sizeof(T))
-    throw IoError(path + ": truncated or corrupt IVF-PQ index");
-  v.resize(n);
-  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T))))
-    throw IoError(path + ": truncated IVF-PQ index");
-}
 }  // namespace
 
 void save_ivf_pq(const std::string& path, const IvfPqIndex& x) {
@@ -170,11 +172,11 @@ void save_ivf_pq(const std::string& path, const IvfPqIndex& x) {
     const int64_t hdr[4] = {x.dim, x.nlist, x.by_residual ? 1 : 0,
                             static_cast<int64_t>(x.data_checksum)};
     o.write(reinterpret_cast<const char*>(hdr), sizeof hdr);
-    put(o, x.centroids);
-    put(o, x.list_begin);
-    put(o, x.ids);
-    put(o, x.codes);
-    put(o, x.precomputed);
+    write_array(o, x.centroids);
+    write_array(o, x.list_begin);
+    write_array(o, x.ids);
+    write_array(o, x.codes);
+    write_array(o, x.precomputed);
     if (!o) throw IoError(tmp + ": write failed");
   }
   x.pq.save(tmp + ".pq");
@@ -195,11 +197,11 @@ IvfPqIndex load_ivf_pq(const std::string& path) {
   x.nlist = static_cast<int>(hdr[1]);
   x.by_residual = hdr[2] != 0;
   x.data_checksum = static_cast<uint64_t>(hdr[3]);
-  get(in, x.centroids, path);
-  get(in, x.list_begin, path);
-  get(in, x.ids, path);
-  get(in, x.codes, path);
-  get(in, x.precomputed, path);
+  read_array(in, x.centroids, path, "IVF-PQ");
+  read_array(in, x.list_begin, path, "IVF-PQ");
+  read_array(in, x.ids, path, "IVF-PQ");
+  read_array(in, x.codes, path, "IVF-PQ");
+  read_array(in, x.precomputed, path, "IVF-PQ");
   x.pq = ProductQuantizer::load(path + ".pq");
   x.pq.check_dim(x.dim, path);
   if (x.list_begin.size() != static_cast<std::size_t>(x.nlist) + 1 ||

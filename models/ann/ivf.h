@@ -47,6 +47,26 @@ struct IvfPqIndex {
   int64_t size() const { return static_cast<int64_t>(ids.size()); }
 };
 
+// The coarse quantizer of both IVF previews (8-bit here, 4-bit in ivf_pq4.h): k-means on a
+// seeded sample of train_size vectors (64 x nlist by default), then each vector's nearest
+// centroid. One implementation, so the two previews of a configuration probe the same lists.
+struct CoarseLists {
+  std::vector<float> centroids;  // nlist x dim
+  std::vector<int32_t> list;     // vector -> its list
+};
+CoarseLists coarse_quantize(const VectorSet& base, const IvfParams& ivf, int threads);
+
+// Inverted lists in slot order: lists in cluster order (ids increasing inside a list), each
+// padded to whole blocks of `block` slots (id -1, zero code bytes); `rows` (n x m code bytes)
+// copied to their slots.
+struct ListLayout {
+  std::vector<int64_t> list_begin;  // nlist + 1 slot offsets
+  std::vector<int32_t> ids;
+  std::vector<uint8_t> slot_rows;  // slots x m
+};
+ListLayout lay_out_lists(const std::vector<int32_t>& list, int nlist,
+                         const std::vector<uint8_t>& rows, int m, int block);
+
 IvfPqIndex build_ivf_pq(const VectorSet& base, const IvfParams& ivf, const PqParams& pq);
 // Binary form (a sweep's cache: points that differ only in search settings build once). Written
 // through a temporary name; loading checks the magic and sizes and names the file on error.

@@ -12,6 +12,7 @@
 #include <limits>
 #include <numeric>
 
+#include "models/ann/array_io.h"
 #include "models/ann/distance.h"
 #include "models/ann/full_view.h"
 #include "models/common/rng.h"
@@ -49,33 +50,11 @@ IvfPq4Index build_ivf_pq4(const VectorSet& base, const IvfParams& ip, const PqPa
   x.data_checksum = vectors_checksum(base);
   const int threads = ip.threads > 0 ? ip.threads : omp_get_max_threads();
   auto t0 = std::chrono::steady_clock::now();
-  // Coarse k-means exactly as build_ivf_pq (same sample, same seeds): the 4- and 8-bit previews
-  // of one configuration probe the same clusters, so they differ only in their codes.
-  int64_t train = ip.train_size > 0 ? ip.train_size : int64_t{64} * ip.nlist;
-  train = std::min(train, base.n);
-  std::vector<float> sample;
-  const float* tdata = base.data.data();
-  if (train < base.n) {
-    std::vector<int64_t> ids(base.n);
-    std::iota(ids.begin(), ids.end(), 0);
-    Rng rng(ip.seed ^ 0xC0A45E);
-    sample.resize(static_cast<std::size_t>(train) * base.dim);
-    for (int64_t i = 0; i < train; ++i) {
-      std::swap(ids[i],
-                ids[i + static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(base.n - i))]);
-      std::copy_n(base.row(ids[i]), base.dim, sample.data() + i * base.dim);
-    }
-    tdata = sample.data();
-  }
-  KMeansParams kp;
-  kp.k = ip.nlist;
-  kp.iterations = ip.iterations;
-  kp.seed = ip.seed;
-  kp.threads = threads;
-  KMeansResult km = kmeans(tdata, train, base.dim, base.dim, kp);
-  x.centroids = std::move(km.centroids);
-  const std::vector<int32_t> list = nearest_centroids(base.data.data(), base.n, base.dim, base.dim,
-                                                      x.centroids.data(), ip.nlist, threads);
+  // The same coarse lists as build_ivf_pq: the 4- and 8-bit previews of one configuration
+  // probe the same clusters, so they differ only in their codes.
+  CoarseLists coarse = coarse_quantize(base, ip, threads);
+  x.centroids = std::move(coarse.centroids);
+  const std::vector<int32_t>& list = coarse.list;
   x.seconds_coarse = since(t0);
   t0 = std::chrono::steady_clock::now();
   auto residual = [&](int64_t i, float* out) {
@@ -128,43 +107,18 @@ IvfPq4Index build_ivf_pq4(const VectorSet& base, const IvfParams& ip, const PqPa
           norm += cj[k] * cj[k], dot += cl[k] * cj[k];
         x.precomputed[(int64_t{l} * m + s) * K + j] = norm + 2 * dot;
       }
-  // Lists in cluster order, each padded to whole blocks of 32, so a list's blocks start at
-  // list_begin[l] / 32 and one scan call covers the list.
-  std::vector<int64_t> count(ip.nlist, 0);
-  for (int32_t l : list) ++count[l];
-  x.list_begin.assign(ip.nlist + 1, 0);
-  for (int c = 0; c < ip.nlist; ++c)
-    x.list_begin[c + 1] = x.list_begin[c] + (count[c] + kPq4Block - 1) / kPq4Block * kPq4Block;
-  x.ids.assign(x.list_begin.back(), -1);
-  std::vector<uint8_t> slot_rows(static_cast<std::size_t>(x.list_begin.back()) * m, 0);
-  std::vector<int64_t> fill(x.list_begin.begin(), x.list_begin.end() - 1);
-  for (int64_t i = 0; i < base.n; ++i) {
-    const int64_t s = fill[list[i]]++;
-    x.ids[s] = static_cast<int32_t>(i);
-    std::copy_n(rows.data() + i * m, m, slot_rows.data() + s * m);
-  }
-  x.codes = pq4_pack(slot_rows.data(), x.list_begin.back(), m);
+  // Blocks of 32 slots, so a list's blocks start at list_begin[l] / 32 and one scan call
+  // covers the list.
+  ListLayout lay = lay_out_lists(list, ip.nlist, rows, m, kPq4Block);
+  x.list_begin = std::move(lay.list_begin);
+  x.ids = std::move(lay.ids);
+  x.codes = pq4_pack(lay.slot_rows.data(), x.list_begin.back(), m);
   x.seconds_encode = since(t0);
   return x;
 }
 
 namespace {
 constexpr char kMagic[8] = {'T', 'S', 'L', 'I', 'V', 'Q', '4', '1'};
-template <typename T>
-void put(std::ofstream& o, const std::vector<T>& v) {
-  const uint64_t n = v.size();
-  o.write(reinterpret_cast<const char*>(&n), 8);
-  o.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
-}
-template <typename T>
-void get(std::ifstream& in, std::vector<T>& v, const std::string& path) {
-  uint64_t n = 0;
-  if (!in.read(reinterpret_cast<char*>(&n), 8) || n > (uint64_t{1} << 40) / sizeof(T))
-    throw IoError(path + ": truncated or corrupt IVF-PQ4 index");
-  v.resize(n);
-  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T))))
-    throw IoError(path + ": truncated IVF-PQ4 index");
-}
 }  // namespace
 
 void save_ivf_pq4(const std::string& path, const IvfPq4Index& x) {
@@ -175,12 +129,12 @@ void save_ivf_pq4(const std::string& path, const IvfPq4Index& x) {
     o.write(kMagic, 8);
     const int64_t hdr[4] = {x.dim, x.nlist, x.m, static_cast<int64_t>(x.data_checksum)};
     o.write(reinterpret_cast<const char*>(hdr), sizeof hdr);
-    put(o, x.codebooks);
-    put(o, x.centroids);
-    put(o, x.list_begin);
-    put(o, x.ids);
-    put(o, x.codes);
-    put(o, x.precomputed);
+    write_array(o, x.codebooks);
+    write_array(o, x.centroids);
+    write_array(o, x.list_begin);
+    write_array(o, x.ids);
+    write_array(o, x.codes);
+    write_array(o, x.precomputed);
     if (!o) throw IoError(tmp + ": write failed");
   }
   std::filesystem::rename(tmp, path);
@@ -202,12 +156,12 @@ IvfPq4Index load_ivf_pq4(const std::string& path) {
   x.nlist = static_cast<int>(hdr[1]);
   x.m = static_cast<int>(hdr[2]);
   x.data_checksum = static_cast<uint64_t>(hdr[3]);
-  get(in, x.codebooks, path);
-  get(in, x.centroids, path);
-  get(in, x.list_begin, path);
-  get(in, x.ids, path);
-  get(in, x.codes, path);
-  get(in, x.precomputed, path);
+  read_array(in, x.codebooks, path, "IVF-PQ4");
+  read_array(in, x.centroids, path, "IVF-PQ4");
+  read_array(in, x.list_begin, path, "IVF-PQ4");
+  read_array(in, x.ids, path, "IVF-PQ4");
+  read_array(in, x.codes, path, "IVF-PQ4");
+  read_array(in, x.precomputed, path, "IVF-PQ4");
   if (x.dim < 1 || x.m < 1 || x.m > std::min(x.dim, 256) || x.nlist < 1 ||
       x.codebooks.size() != static_cast<std::size_t>(x.dim) * K ||
       x.centroids.size() != static_cast<std::size_t>(x.nlist) * x.dim ||
