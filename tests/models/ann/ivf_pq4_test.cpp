@@ -18,18 +18,7 @@ namespace {
 using testing::error_of;
 using testing::ref_dist;
 
-struct Small {
-  VectorSet base, queries;
-  Small() {
-    MixtureSpec m;
-    m.centres = 30;
-    m.dim = 32;
-    m.sigma = 0.1;
-    m.seed = 8;
-    base = gaussian_mixture(m, 4000, 0);
-    queries = gaussian_mixture(m, 40, 1);
-  }
-};
+using Small = testing::SmallMixture;
 
 IvfParams small_ivf() {
   IvfParams ip;

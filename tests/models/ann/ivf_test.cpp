@@ -13,18 +13,7 @@
 namespace tessel::ann {
 namespace {
 
-struct Small {
-  VectorSet base, queries;
-  Small() {
-    MixtureSpec m;
-    m.centres = 30;
-    m.dim = 32;
-    m.sigma = 0.1;
-    m.seed = 8;
-    base = gaussian_mixture(m, 4000, 0);
-    queries = gaussian_mixture(m, 40, 1);
-  }
-};
+using Small = testing::SmallMixture;
 
 IvfPqIndex small_index(const VectorSet& base, int m, bool residual = true) {
   IvfParams ip;

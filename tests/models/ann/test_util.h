@@ -67,4 +67,18 @@ inline std::vector<int32_t> ref_knn(const VectorSet& base, const float* q, int k
   return out;
 }
 
+// The IVF tests' set: 4,000 base vectors and 40 queries from a 30-centre, 32-d mixture.
+struct SmallMixture {
+  VectorSet base, queries;
+  SmallMixture() {
+    MixtureSpec m;
+    m.centres = 30;
+    m.dim = 32;
+    m.sigma = 0.1;
+    m.seed = 8;
+    base = gaussian_mixture(m, 4000, 0);
+    queries = gaussian_mixture(m, 40, 1);
+  }
+};
+
 }  // namespace tessel::ann::testing
