@@ -124,7 +124,9 @@ class Searcher {
   bool overflows(int deg) const { return overflow_ && deg > stride_ - 1; }
   const int32_t* neighbours(int32_t u) const {
     const int32_t* p = edges_ + edge_offset(u);
-    return overflows(p[-1]) ? overflow_ + p[0] : p;
+    // p[-1] is a PackedIndex slot's degree; only read when there is an overflow array (the
+    // CSR and SlotGraph forms have no degree in front of their lists).
+    return overflow_ && overflows(p[-1]) ? overflow_ + p[0] : p;
   }
 
   // Adjacency in one of three forms: CSR (offsets_), slots with a separate degree array
