@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/core/limits.h"
+#include "sim/core/gemm_limits.h"
 #include "sim/core/offchip_params.h"
 
 namespace tessel::mac_array {
@@ -78,32 +78,14 @@ std::vector<Chunk> schedule(const MacArrayParams& p, const GemmWorkload& w) {
   return chunks;
 }
 
-namespace {
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
-}  // namespace
-
-std::string largest_dimension(int64_t m, int64_t n, int64_t k) {
-  return m >= n && m >= k ? "m" : n >= k ? "n" : "k";
-}
-
 void check_size(const Config& workload, const MacArrayParams& p, const GemmWorkload& w,
                 bool simulated) {
-  const std::string key = largest_dimension(w.m, w.n, w.k);
-  const int64_t tiles = ceil_div(w.m, p.rows) * ceil_div(w.n, p.cols);  // <= 2^40
-  check_allocation(workload, key, {tiles, ceil_div(w.k, chunk_depth(p, w))}, sizeof(Chunk),
-                   "tiles x K chunks of schedule");
+  // Every tile streams all k steps through the array: tiles x k cycles at the least.
+  const int64_t depth = chunk_depth(p, w);
+  sim::GemmTiling g{w.m, w.n, w.k, p.rows, p.cols, (w.k + depth - 1) / depth, w.k, sizeof(Chunk)};
   const auto m = uint64_t(w.m), n = uint64_t(w.n), k = uint64_t(w.k);
-  if (w.functional)
-    check_allocation_bytes(workload, key, m * k + k * n + 4 * m * n,
-                           "the operands (A and B int8, C int32)");
-  // Every tile streams all k steps through the array: tiles * k cycles at the least.
-  if (simulated)
-    check_simulated_cycles(workload, key, double(tiles) * double(w.k),
-                           "a " + std::to_string(w.m) + " x " + std::to_string(w.n) + " x " +
-                               std::to_string(w.k) + " GEMM on " + std::to_string(p.rows) + " x " +
-                               std::to_string(p.cols) + " PEs");
+  sim::check_gemm_size(workload, g, w.functional ? m * k + k * n + 4 * m * n : 0,
+                       "the operands (A and B int8, C int32)", simulated);
 }
 
 Layout make_layout(const GemmWorkload& w) {

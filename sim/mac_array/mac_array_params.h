@@ -43,9 +43,6 @@ GemmWorkload read_workload(const Config& workload);
 int64_t chunk_depth(const MacArrayParams& p, const GemmWorkload& w);
 std::vector<Chunk> schedule(const MacArrayParams& p, const GemmWorkload& w);
 
-// "m", "n" or "k": the key an error about the GEMM's size points at.
-std::string largest_dimension(int64_t m, int64_t n, int64_t k);
-
 // Fails at the workload's largest dimension when the schedule or (functional) the operands
 // would not fit in memory, or (simulated: the SystemC model) when the GEMM needs more cycles
 // than simulated_cycle_limit() (runtime/core/limits.h). Each of m, n, k may be 2^20; their

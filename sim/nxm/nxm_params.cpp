@@ -6,7 +6,7 @@
 
 #include "models/sparse/mask_io.h"
 #include "runtime/core/error.h"
-#include "runtime/core/limits.h"
+#include "sim/core/gemm_limits.h"
 #include "sim/core/offchip_params.h"
 #include "sim/nxm/nxm_weights.h"
 
@@ -264,20 +264,18 @@ std::vector<Step> schedule(const NxmParams& p, const NxmWorkload& w, const Mappi
 
 void check_size(const Config& workload, const NxmParams& p, const NxmWorkload& w,
                 const Mapping& map, bool simulated) {
-  const std::string key = w.m >= w.n && w.m >= w.k ? "m" : w.n >= w.k ? "n" : "k";
-  const int64_t tiles = ceil_div(w.m, p.rows) * ceil_div(w.n, p.cols);  // <= 2^40
-  check_allocation(workload, key, {tiles, ceil_div(w.k, map.k_chunk)}, sizeof(Step),
-                   "tiles x K chunks of schedule");
-  const auto m = uint64_t(w.m), n = uint64_t(w.n), k = uint64_t(w.k), e = uint64_t(p.elem_bytes());
-  if (w.functional)
-    check_allocation_bytes(workload, key, (m * k + k * n) * e + 4 * m * n,
-                           "the operands (W, X and Y)");
   // Every tile advances k_per_cycle K positions per cycle at best.
-  if (simulated)
-    check_simulated_cycles(workload, key, double(tiles) * double(ceil_div(w.k, map.k_per_cycle)),
-                           "a " + std::to_string(w.m) + " x " + std::to_string(w.n) + " x " +
-                               std::to_string(w.k) + " GEMM on " + std::to_string(p.rows) + " x " +
-                               std::to_string(p.cols) + " PEs");
+  sim::GemmTiling g{w.m,
+                    w.n,
+                    w.k,
+                    p.rows,
+                    p.cols,
+                    ceil_div(w.k, map.k_chunk),
+                    ceil_div(w.k, map.k_per_cycle),
+                    sizeof(Step)};
+  const auto m = uint64_t(w.m), n = uint64_t(w.n), k = uint64_t(w.k), e = uint64_t(p.elem_bytes());
+  sim::check_gemm_size(workload, g, w.functional ? (m * k + k * n) * e + 4 * m * n : 0,
+                       "the operands (W, X and Y)", simulated);
 }
 
 int64_t kept_per_row(const Mapping& map, int64_t kt) {
