@@ -166,6 +166,22 @@ TEST(SizeLimits, BadLimitVariableIsAnError) {
   EXPECT_NE(msg.find("TESSEL_MEMORY_LIMIT_GB: expected a positive number"), std::string::npos);
 }
 
+TEST(SizeLimits, SimulatedCycleLimitAndItsVariable) {
+  ::unsetenv("TESSEL_MAX_SIM_CYCLES");
+  EXPECT_EQ(simulated_cycle_limit(), uint64_t{10000000000});
+  Config w = Config::parse("m: 4\n", "w.yaml", "workload");
+  check_simulated_cycles(w, "m", 1e10, "a GEMM");  // at the limit: fine
+  EXPECT_EQ(config_error([&] { check_simulated_cycles(w, "m", 2.5e10, "a GEMM"); }),
+            "w.yaml:1:4: workload.m: a GEMM needs at least 2.5e+10 cycles, more than the 1e+10 "
+            "limit (set TESSEL_MAX_SIM_CYCLES to change it)");
+  ::setenv("TESSEL_MAX_SIM_CYCLES", "many", 1);
+  EXPECT_NE(config_error([] { simulated_cycle_limit(); })
+                .find("TESSEL_MAX_SIM_CYCLES: expected a number of cycles from 1 to 1e18, got "
+                      "\"many\""),
+            std::string::npos);
+  ::unsetenv("TESSEL_MAX_SIM_CYCLES");
+}
+
 TEST(SizeLimits, DefaultLimitIsPhysicalMemory) {
   ::unsetenv("TESSEL_MEMORY_LIMIT_GB");
   const uint64_t phys =
