@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "models/ann/knn.h"
 #include "models/ann/nsg.h"
 #include "models/ann/search.h"

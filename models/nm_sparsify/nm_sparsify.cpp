@@ -9,6 +9,8 @@
 #include <iterator>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "models/nm_sparsify/nm_sparsify_cuda.h"
 #include "models/nn/checkpoint.h"
 #include "runtime/core/atomic_file.h"

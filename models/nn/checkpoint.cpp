@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/core/file_io.h"

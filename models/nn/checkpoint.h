@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+// Full header, not json_fwd.hpp: Checkpoint holds `params` and `meta` by value.
 #include <nlohmann/json.hpp>
 
 namespace tessel::nn {

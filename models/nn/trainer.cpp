@@ -17,6 +17,8 @@
 #include <ostream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "models/nn/checkpoint.h"
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"

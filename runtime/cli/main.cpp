@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/cli/ann_command.h"
 #include "runtime/cli/cli_checks.h"
 #include "runtime/cli/lstm_command.h"

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/cli/cli_checks.h"
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"

@@ -19,6 +19,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/limits.h"
 
 namespace tessel {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 
+// Full header, not json_fwd.hpp: json_integer() is a template that reads the value.
 #include <nlohmann/json.hpp>
 
 namespace tessel {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+// Full header, not json_fwd.hpp: PointRecord::params is a json member held by value.
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/sim_result.h"

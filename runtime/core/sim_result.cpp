@@ -1,6 +1,8 @@
 // SimResult JSON round trip.
 #include "runtime/core/sim_result.h"
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/json_integer.h"
 
 namespace tessel {

@@ -3,6 +3,8 @@
 
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 namespace tessel::report {
 
 std::vector<Comparison> compare_to_baseline(const std::vector<PointRecord>& points,

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/report/baseline.h"

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <type_traits>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/error.h"
 #include "runtime/core/json_integer.h"
 

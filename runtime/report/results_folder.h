@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+// Full header, not json_fwd.hpp: Manifest holds json members by value.
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/point_record.h"

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/error.h"
 
 namespace tessel::report {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+// Full header, not json_fwd.hpp: PointGroup::key is a json member held by value.
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/point_record.h"

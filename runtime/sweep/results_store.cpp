@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 

@@ -13,6 +13,8 @@
 #include <memory>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/sweep/child_process.h"

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/seed.h"
 
 namespace tessel::sweep {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+// Full header, not json_fwd.hpp: SweepPoint::params, SweepPlan::report are json members by value.
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/config.h"

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/config.h"
 #include "tests/fuzz/fuzz_util.h"
 

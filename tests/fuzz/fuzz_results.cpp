@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/report/results_folder.h"
 #include "tests/fuzz/fuzz_util.h"
 

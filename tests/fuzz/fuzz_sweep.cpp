@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/sweep/sweep_plan.h"
 #include "tests/fuzz/fuzz_util.h"
 

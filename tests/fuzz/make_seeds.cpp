@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "models/ann/graph.h"
 #include "models/ann/vectors.h"
 #include "models/common/npy.h"

@@ -8,6 +8,8 @@
 #include <functional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/runner.h"
 #include "sim/lstm_sharp/rtl_dpu.h"
 

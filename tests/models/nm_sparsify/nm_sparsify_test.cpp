@@ -15,6 +15,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "models/common/rng.h"
 #include "models/nn/checkpoint.h"
 #include "models/nn/layers.h"

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "models/ann/vector_source.h"
 #include "models/continual/continual_io.h"
 #include "models/nn/trainer.h"

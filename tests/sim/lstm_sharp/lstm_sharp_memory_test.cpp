@@ -10,6 +10,8 @@
 #include <random>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/runner.h"
 #include "tests/sim/in_child.h"
 

@@ -9,6 +9,8 @@
 #include <map>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/runner.h"
 #include "runtime/sweep/sweep_plan.h"
 #include "sim/lstm_sharp/gpu_reference.h"

@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/error.h"
 #include "runtime/core/runner.h"
 #include "runtime/sweep/sweep_plan.h"
