@@ -144,7 +144,7 @@ def main():
     if args.kernels_only:
         input_costs(args.reps)
         return
-    for exp in ("configs/experiments/lstm_sharp_tiny.yaml", "configs/experiments/nxm_small.yaml"):
+    for exp in ("configs/experiments/lstm_sharp_tiny.yaml", "configs/experiments/nm_unit_small.yaml"):
         run_overhead(args.tool, args.reps, exp)
     round_trips(args.reps)
     input_costs(args.reps)

@@ -28,12 +28,12 @@ double cpu_now() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-// BERT-base FFN up-projection at 2:4, 128 tokens (configs/sweeps/systems/nxm_memory.yaml's
-// first shape) on configs/hw/nxm/hbm2e.yaml with `memory` set to `link` or a preset.
+// BERT-base FFN up-projection at 2:4, 128 tokens (configs/sweeps/systems/nm_unit_memory.yaml's
+// first shape) on configs/hw/nm_unit/hbm2e.yaml with `memory` set to `link` or a preset.
 ChildResult run_child(const std::string& memory) {
   const std::string bytes = tessel::testing::in_child_bytes([&] {
     const std::string root = TESSEL_SOURCE_DIR;
-    tessel::Config machine = tessel::Config::load(root + "/configs/hw/nxm/hbm2e.yaml", "hw");
+    tessel::Config machine = tessel::Config::load(root + "/configs/hw/nm_unit/hbm2e.yaml", "hw");
     machine.set("memory", tessel::Config::parse(
                               memory == "link" ? memory : root + "/configs/hw/memory/" + memory,
                               "system_bench", "hw.memory"));
@@ -71,22 +71,22 @@ void system_bench(benchmark::State& state, const std::string& memory) {
   state.counters["cycles_per_cpu_s"] = cycles / cpu;
 }
 
-void BM_NxmOnLink(benchmark::State& s) {
+void BM_NmUnitOnLink(benchmark::State& s) {
   system_bench(s, "link");
 }
-void BM_NxmOnDdr4(benchmark::State& s) {
+void BM_NmUnitOnDdr4(benchmark::State& s) {
   system_bench(s, "ddr4_3200.yaml");
 }
-void BM_NxmOnHbm2e(benchmark::State& s) {
+void BM_NmUnitOnHbm2e(benchmark::State& s) {
   system_bench(s, "hbm2e.yaml");
 }
-void BM_NxmOnHbm3(benchmark::State& s) {
+void BM_NmUnitOnHbm3(benchmark::State& s) {
   system_bench(s, "hbm3.yaml");
 }
-BENCHMARK(BM_NxmOnLink)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
-BENCHMARK(BM_NxmOnDdr4)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
-BENCHMARK(BM_NxmOnHbm2e)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
-BENCHMARK(BM_NxmOnHbm3)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_NmUnitOnLink)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_NmUnitOnDdr4)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_NmUnitOnHbm2e)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_NmUnitOnHbm3)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
 
 }  // namespace
 

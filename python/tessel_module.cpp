@@ -38,6 +38,7 @@
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
+#include "runtime/core/keys.h"
 #include "runtime/core/point_record.h"
 #include "runtime/core/registry.h"
 #include "runtime/core/runner.h"
@@ -555,6 +556,30 @@ struct AnnIndex {
 
 }  // namespace
 
+// One declared key as a dict (the Python Key tuple is built from it in tessel/__init__.py).
+py::list key_list(const KeySet& set) {
+  static const char* const kTypes[] = {"bool", "integer", "number", "string",  "choice",
+                                       "path", "mapping", "list",   "mapping", "any"};
+  py::list out;
+  for (const Key& k : set.keys()) {
+    py::dict d;
+    d["name"] = k.path;
+    d["type"] = kTypes[static_cast<int>(k.type)];
+    d["type_text"] = k.type_text();
+    const bool bounded = (k.type == Key::Type::kInteger || k.type == Key::Type::kNumber) &&
+                         k.bound == Key::Bound::kRange;
+    d["range"] = bounded ? py::object(py::make_tuple(k.lo, k.hi)) : py::object(py::none());
+    d["choices"] = k.choices;
+    d["default"] = k.fallback ? py::object(py::str(*k.fallback)) : py::object(py::none());
+    d["required"] = !k.fallback && !k.optional && k.type != Key::Type::kSection &&
+                    k.type != Key::Type::kOpen && k.type != Key::Type::kList;
+    d["unit"] = k.unit;
+    d["help"] = k.help;
+    out.append(d);
+  }
+  return out;
+}
+
 PYBIND11_MODULE(_tessel, m) {
   m.doc() = "Tessel's C++ core: registry, configs, runs, sweeps and reference kernels";
   m.attr("__version__") = TESSEL_VERSION;
@@ -584,12 +609,17 @@ PYBIND11_MODULE(_tessel, m) {
   m.def(
       "models",
       []() {
-        std::vector<std::pair<std::string, std::string>> out;
-        for (const auto& e : Registry::instance().entries())
-          out.emplace_back(e.name, e.description);
+        py::list out;
+        for (const auto& e : Registry::instance().entries()) {
+          const std::unique_ptr<Experiment> model = e.factory();
+          // A declaration is a static: it outlives the object that handed it out.
+          const ModelKeys& keys = model->keys();
+          out.append(
+              py::make_tuple(e.name, e.description, key_list(keys.hw), key_list(keys.workload)));
+        }
         return out;
       },
-      "Registered models as (name, description), sorted by name");
+      "Registered models as (name, description, hw keys, workload keys), sorted by name");
 
   py::class_<ConfigHandle>(m, "_Config")
       .def_readonly("path", &ConfigHandle::path)

@@ -12,8 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 units=(
   "lstm_sharp/dpu K=8|dpu|-set K 8|rtl/lstm_sharp/dpu.sv|8 x mac_int16 (0.875 pJ: 16b multiply + 32b add) per pass; the RTL adds in 48 bits"
   "lstm_sharp/mfu LANES=1|mfu|-set LANES 1|rtl/lstm_sharp/mfu.sv rtl/lstm_sharp/act_interp.sv|per element: 5 x mfu_activation (5.875 pJ) + mfu_cell_update (1.65) + mfu_hidden_output (0.775)"
-  "nxm/sparse_dot 2:4 G=4|sparse_dot|-set N 2 -set M 4 -set G 4|rtl/nxm/sparse_dot.sv|per cycle: 8 x mac_int8 (0.3 pJ), 8 x nm_index_decode (0.015), 8 x 7 x mux2_int8 (0.008; fan-in 8)"
-  "nxm/sparse_dot 4:8 G=2|sparse_dot|-set N 4 -set M 8 -set G 2|rtl/nxm/sparse_dot.sv|as 2:4: 8 lanes, fan-in 8"
+  "nm_unit/sparse_dot 2:4 G=4|sparse_dot|-set N 2 -set M 4 -set G 4|rtl/nm_unit/sparse_dot.sv|per cycle: 8 x mac_int8 (0.3 pJ), 8 x nm_index_decode (0.015), 8 x 7 x mux2_int8 (0.008; fan-in 8)"
+  "nm_unit/sparse_dot 4:8 G=2|sparse_dot|-set N 4 -set M 8 -set G 2|rtl/nm_unit/sparse_dot.sv|as 2:4: 8 lanes, fan-in 8"
 )
 
 {

@@ -4,7 +4,7 @@
 A float32 matrix (a layer's weights) is projected onto 2:4 with tessel.nm_project (the
 reference of models/sparse), the result is checked with NumPy alone (every group of four
 keeps its two largest magnitudes), compressed and decompressed, and then multiplied on the
-cycle-level N:M unit (sim/nxm) through tessel.run: the unit's functional check compares
+cycle-level N:M unit (sim/nm_unit) through tessel.run: the unit's functional check compares
 every output with the reference GEMM, and its cycles and energy are compared with the same
 matrix run dense.
 
@@ -28,7 +28,7 @@ import tessel  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIGURES = os.path.join(ROOT, "results", "python_examples")
-EXPERIMENT = os.path.join(ROOT, "configs", "experiments", "nxm_small.yaml")
+EXPERIMENT = os.path.join(ROOT, "configs", "experiments", "nm_unit_small.yaml")
 
 
 def main() -> int:
@@ -90,7 +90,7 @@ def main() -> int:
     axes[1].set_title(f"kept {kept_energy:.0%} of the squared mass")
     names = ["dense", "2:4"]
     axes[2].bar(names, [dense_run.cycles, sparse_run.cycles], color=["grey", "tab:blue"])
-    axes[2].set_ylabel("cycles on the N:M unit (sim/nxm)")
+    axes[2].set_ylabel("cycles on the N:M unit (sim/nm_unit)")
     axes[2].set_title(f"{speedup:.2f}x fewer cycles, {energy_ratio:.2f}x less energy")
     fig.tight_layout()
     png = os.path.join(FIGURES, "nm_pruning" + ("_small" if args.small else "") + ".png")

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -29,6 +30,7 @@
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/core/experiment.h"
+#include "runtime/core/keys.h"
 #include "runtime/core/memory_trace.h"
 #include "runtime/core/registry.h"
 
@@ -79,6 +81,136 @@ struct SearchSetup {
   std::string kind;  // ann.index: the builder the index must come from (nsg, hnsw, mrng), or ""
 };
 
+// Integer settings held in an int.
+constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+
+// hw: the same for all five models.
+const KeySet& host_keys() {
+  static const KeySet keys = [] {
+    KeySet k("ann host");
+    k.text("description", "free text (not read)").opt();
+    k.integer("threads", 1, kIntMax,
+              "search threads (1: timed on the thread's CPU clock as well as wall time)")
+        .def("1");
+    k.integer("build_threads", 0, kIntMax, "build threads (0: all cores)").def("0");
+    return k;
+  }();
+  return keys;
+}
+
+// The builders' settings, each under its builder's name (workload.nsg, workload.hnsw), so one
+// workload serves a sweep over builders: each reads its own section, the others are checked.
+const KeySet& build_keys() {
+  static const KeySet keys = [] {
+    KeySet k("ann build");
+    k.file("index", "also write the built index there").opt("not written");
+    k.section("nsg", "NSG build (`ann.nsg`; docs/ann.md)");
+    k.integer("nsg.knn_k", 1, kIntMax, "neighbours per node of the NN-descent kNN graph").def("20");
+    k.integer("nsg.L", 1, kIntMax, "pool size of the search that collects each node's candidates")
+        .def("40");
+    k.integer("nsg.R", 1, kIntMax, "out-degree bound of the pruning").def("32");
+    k.integer("nsg.C", 1, kIntMax, "candidates considered by the pruning (nearest first)")
+        .def("300");
+    k.integer("nsg.passes", 1, kIntMax,
+              "search-collect-prune passes (a second one searches the pass-1 NSG)")
+        .def("1");
+    k.open("nsg.entry_points",
+           "`auto` (round(√n / 4), 1 to 256) or a count from 0: k-means++ seeds stored as extra "
+           "search starts (0: the navigating node alone)")
+        .def("auto");
+    k.integer("nsg.random_edges", 0, kIntMax,
+              "seeded random out-edges per node in the first pass's candidate searches")
+        .def("8");
+    k.integer("nsg.recall_sample", 0, kIntMax,
+              "nodes sampled to measure the kNN graph's recall (`knn_recall`; 0: skip)")
+        .def("1000");
+    k.section("hnsw", "flat HNSW build (`ann.hnsw`; docs/ann.md)");
+    k.integer("hnsw.M", 1, kIntMax, "neighbours linked per insertion").def("16");
+    k.integer("hnsw.max_degree", 1, kIntMax, "out-degree bound").def("32");
+    k.integer("hnsw.ef", 1, kIntMax, "ef_construction: pool of the insertion search").def("100");
+    return k;
+  }();
+  return keys;
+}
+
+// workload.search (without `kind`, which only ann.index reads).
+const KeySet& search_keys() {
+  static const KeySet keys = [] {
+    KeySet k("ann search");
+    k.integer("L", 1, kIntMax, "pool size (at least k)").def("64");
+    k.integer("k", 1, kIntMax, "neighbours returned").def("10");
+    k.choice("layout", {"packed", "plain"},
+             "BFS-ordered slots with 8-bit codes and re-rank, or the graph as built")
+        .def("packed");
+    k.integer("rerank", -1, 1 << 20,
+              "packed: float re-rank of the best N (-1: automatic, 3k for lossy codes, 0 for "
+              "exact)")
+        .def("-1");
+    k.integer("width", 1, kIntMax, "pool entries expanded per round (beam width)").def("1");
+    k.flag("recall",
+           "compute recall@k against brute force (also times brute force: `brute_force_qps`, "
+           "`speedup`)")
+        .def("false");
+    k.file("truth", "ground-truth ids (`.ivecs`) for recall@k instead of brute force")
+        .opt("brute force");
+    k.file("out", "write the result ids (`.ivecs`)").opt("not written");
+    k.file("trace", "write the memory trace of the searches (runtime/core format)")
+        .opt("not written");
+    k.flag("trace_text", "write the trace in the text format").def("false");
+    k.integer("passes", 1, kIntMax, "time the search this many times and keep the fastest")
+        .def("1");
+    return k;
+  }();
+  return keys;
+}
+
+// The declaration of ann.<kind>: the builders (nsg, hnsw, mrng) share one form.
+ModelKeys make_keys(const std::string& kind) {
+  ModelKeys m("ann." + kind);
+  m.hw.include("", host_keys());
+  KeySet& w = m.workload;
+  w.include("", vector_source_keys());
+  if (kind == "index") {
+    w.file("index", "the index file to search (`tessel ann build`)");
+  } else if (kind == "exact") {
+    w.integer("k", 1, kIntMax, "neighbours returned").def("10");
+  } else {
+    w.include("", build_keys());
+  }
+  if (kind == "index" || kind == "exact") {
+    // Kept declared for the clear error: a build section in a workload that builds nothing.
+    w.open("nsg", "an error: ann." + kind + " builds no index");
+    w.open("hnsw", "an error: ann." + kind + " builds no index");
+  }
+  if (kind != "exact") {
+    w.section("search", kind == "index" ? "the search (required)"
+                                        : "search the built index (absent: build only)");
+    w.include("search", search_keys());
+  }
+  if (kind == "index")
+    w.choice("search.kind", {"nsg", "hnsw", "mrng"},
+             "refuse an index built by another builder (checked before the base is loaded)")
+        .opt("any");
+  return m;
+}
+
+const ModelKeys& keys_of(const std::string& kind) {
+  static const ModelKeys nsg = make_keys("nsg"), hnsw = make_keys("hnsw"), mrng = make_keys("mrng"),
+                         index = make_keys("index"), exact = make_keys("exact");
+  return kind == "nsg"     ? nsg
+         : kind == "hnsw"  ? hnsw
+         : kind == "mrng"  ? mrng
+         : kind == "index" ? index
+                           : exact;
+}
+
+// `key` of `w` read through the declaration, or an empty mapping when absent (so that the
+// declared defaults apply).
+Keyed section_of(const Keyed& w, const std::string& key) {
+  if (w.has(key)) return w.child(key);
+  return Keyed(w.set(), Config::parse("{}", "(defaults)"), key + ".");
+}
+
 // The index an experiment searches: built, loaded from a file, or from the sweep's cache.
 struct BuiltIndex {
   IndexFile index;
@@ -91,35 +223,31 @@ class AnnExperiment : public Experiment {
   explicit AnnExperiment(std::string kind) : kind_(std::move(kind)) {}
 
   bool uses_energy_table() const override { return false; }
+  const ModelKeys& keys() const override { return keys_of(kind_); }
 
-  void configure(const Config& hw, const Config& w) override {
-    hw.get<std::string>("description", "");
-    threads_ = static_cast<int>(hw.get_positive_int("threads", 1));
-    build_threads_ = static_cast<int>(hw.get_non_negative("build_threads", 0));
-    const uint64_t seed = w.get<uint64_t>("mixture_seed", 2026);
-    base_ = VectorSource::read(w, "vectors", seed);
+  void configure(const Config& hw_config, const Config& config) override {
+    const Keyed hw(keys().hw, hw_config), w(keys().workload, config);
+    threads_ = static_cast<int>(hw.integer("threads"));
+    build_threads_ = static_cast<int>(hw.integer("build_threads"));
+    const auto seed = static_cast<uint64_t>(w.integer("mixture_seed"));
+    base_ = VectorSource::read(config, "vectors", seed);
     if (kind_ == "index" || kind_ == "exact" || w.has("search"))
-      queries_ = VectorSource::read(w, "queries", seed);
+      queries_ = VectorSource::read(config, "queries", seed);
     else if (w.has("queries"))
       w.fail("queries", "queries are searched only with a `search:` section");
 
     if (kind_ == "index")
-      index_in_ = w.get_path("index");
-    else if (w.has("index") && kind_ != "exact")
-      index_out_ = w.get_path("index");
-    // Build settings live under the builder's name (workload.nsg, workload.hnsw), so one
-    // workload serves a sweep over builders; each reads its own section.
+      index_in_ = w.path("index");
+    else if (kind_ != "exact" && w.has("index"))
+      index_out_ = w.path("index");
     if (kind_ == "nsg" || kind_ == "hnsw" || kind_ == "mrng") configure_build(w);
-    for (const std::string other : {"nsg", "hnsw"})
-      if (other != kind_ && w.has(other)) {
-        if (kind_ == "index" || kind_ == "exact")
-          w.fail(other, "model ann." + kind_ + " builds no index");
-        w.at(other).mark_used();
-      }
+    if (kind_ == "index" || kind_ == "exact")
+      for (const std::string other : {"nsg", "hnsw"})
+        if (w.has(other)) w.fail(other, "model ann." + kind_ + " builds no index");
 
     if (kind_ == "exact") {
       search_.enabled = true;
-      search_.params.k = static_cast<int>(w.get_positive_int("k", 10));
+      search_.params.k = static_cast<int>(w.integer("k"));
     } else if (w.has("search")) {
       configure_search(w.child("search"));
     } else if (kind_ == "index") {
@@ -158,57 +286,51 @@ class AnnExperiment : public Experiment {
   }
 
  private:
-  void configure_build(const Config& w) {
-    const Config b = w.has(kind_) ? w.child(kind_) : Config();
-    auto get_int = [&](const char* key, int fallback, bool positive) {
-      if (!b.valid() || !b.has(key)) return fallback;
-      return static_cast<int>(positive ? b.get_positive_int(key)
-                                       : static_cast<int64_t>(b.get_non_negative(key, fallback)));
-    };
+  void configure_build(const Keyed& w) {
     if (kind_ == "nsg") {
-      nsg_.knn.k = get_int("knn_k", nsg_.knn.k, true);
-      nsg_.L = get_int("L", nsg_.L, true);
-      nsg_.R = get_int("R", nsg_.R, true);
-      nsg_.C = get_int("C", nsg_.C, true);
-      nsg_.passes = get_int("passes", nsg_.passes, true);
+      const Keyed b = section_of(w, "nsg");
+      nsg_.knn.k = static_cast<int>(b.integer("knn_k"));
+      nsg_.L = static_cast<int>(b.integer("L"));
+      nsg_.R = static_cast<int>(b.integer("R"));
+      nsg_.C = static_cast<int>(b.integer("C"));
+      nsg_.passes = static_cast<int>(b.integer("passes"));
       // "auto" (the default): auto_entry_points(n) k-means++ seeds; an integer: that many.
-      if (b.valid() && b.has("entry_points") && b.at("entry_points").is_scalar() &&
-          b.get<std::string>("entry_points") == "auto")
+      const Config& c = b.config();
+      const Config e = c.has("entry_points") ? c.at("entry_points") : Config();
+      if (!e.valid() || (e.is_scalar() && e.scalar() == "auto"))
         nsg_.entry_points = -1;
       else
-        nsg_.entry_points = get_int("entry_points", nsg_.entry_points, false);
-      nsg_.random_edges = get_int("random_edges", nsg_.random_edges, false);
-      recall_sample_ = get_int("recall_sample", 1000, false);
+        nsg_.entry_points = static_cast<int>(e.as_int_range(0, kIntMax));
+      nsg_.random_edges = static_cast<int>(b.integer("random_edges"));
+      recall_sample_ = b.integer("recall_sample");
     } else if (kind_ == "hnsw") {
-      hnsw_.M = get_int("M", hnsw_.M, true);
-      hnsw_.max_degree = get_int("max_degree", hnsw_.max_degree, true);
-      hnsw_.ef_construction = get_int("ef", hnsw_.ef_construction, true);
+      const Keyed b = section_of(w, "hnsw");
+      hnsw_.M = static_cast<int>(b.integer("M"));
+      hnsw_.max_degree = static_cast<int>(b.integer("max_degree"));
+      hnsw_.ef_construction = static_cast<int>(b.integer("ef"));
     }
     build_identity_ = kind_ + "|" + base_.identity();
-    if (b.valid()) build_identity_ += "|" + b.to_json().dump();
+    if (w.has(kind_)) build_identity_ += "|" + w.config().child(kind_).to_json().dump();
   }
 
-  void configure_search(const Config& s) {
+  void configure_search(const Keyed& s) {
     search_.enabled = true;
-    search_where_ = s;
-    search_.params.L = static_cast<int>(s.get_positive_int("L", 64));
-    search_.params.k = static_cast<int>(s.get_positive_int("k", 10));
+    search_where_ = s.config();
+    search_.params.L = static_cast<int>(s.integer("L"));
+    search_.params.k = static_cast<int>(s.integer("k"));
     if (search_.params.L < search_.params.k)
       s.fail("L", "pool size " + std::to_string(search_.params.L) + " is smaller than k " +
                       std::to_string(search_.params.k));
-    search_.layout = s.get_choice("layout", {"packed", "plain"}, "packed");
-    search_.params.rerank = s.get<int>("rerank", -1);
-    if (search_.params.rerank < -1 || search_.params.rerank > (1 << 20))
-      s.fail("rerank", "expected -1 (automatic) to 1048576");
-    search_.params.width = static_cast<int>(s.get_positive_int("width", 1));
-    search_.recall = s.get<bool>("recall", false);
-    if (s.has("truth")) search_.truth = s.get_path("truth");
-    if (s.has("out")) search_.out_ivecs = s.get_path("out");
-    if (s.has("trace")) search_.trace = s.get_path("trace");
-    search_.trace_text = s.get<bool>("trace_text", false);
-    search_.passes = static_cast<int>(s.get_positive_int("passes", 1));
-    if (kind_ == "index" && s.has("kind"))
-      search_.kind = s.get_choice("kind", {"nsg", "hnsw", "mrng"}, "nsg");
+    search_.layout = s.choice("layout");
+    search_.params.rerank = static_cast<int>(s.integer("rerank"));
+    search_.params.width = static_cast<int>(s.integer("width"));
+    search_.recall = s.flag("recall");
+    if (s.has("truth")) search_.truth = s.path("truth");
+    if (s.has("out")) search_.out_ivecs = s.path("out");
+    if (s.has("trace")) search_.trace = s.path("trace");
+    search_.trace_text = s.flag("trace_text");
+    search_.passes = static_cast<int>(s.integer("passes"));
+    if (kind_ == "index" && s.has("kind")) search_.kind = s.choice("kind");
   }
 
   BuiltIndex build(const VectorSet& base, std::ostream* log) const {

@@ -13,6 +13,24 @@ int64_t parse_count(const std::string& text) {
   return std::stoll(text);
 }
 
+const KeySet& vector_source_keys() {
+  static const KeySet keys = [] {
+    KeySet k("vector source");
+    k.text("vectors",
+           "base set: a file (IDX images such as MNIST's or `.npy`, found by content; "
+           "`.fvecs`/`.fvec`/`.bvecs`/`.bvec` by name, any case; each gzipped or not; docs/ann.md, "
+           "\"Vector files\"; relative to the config file) or `mixture:<n>[:<stream>]`, the "
+           "seeded Gaussian mixture");
+    k.text("vectors_rows", "keep these rows only: `begin:end` (either side may be left out)")
+        .opt("all");
+    k.text("queries", "query set, in the forms of `vectors`").opt("required when searching");
+    k.text("queries_rows", "keep these query rows only: `begin:end`").opt("all");
+    k.integer("mixture_seed", 0, int64_t{1} << 48, "seed of the mixture sets").def("2026");
+    return k;
+  }();
+  return keys;
+}
+
 VectorSource VectorSource::read(const Config& w, const std::string& key, uint64_t seed) {
   VectorSource s;
   s.where = w.at(key);

@@ -7,6 +7,7 @@
 
 #include "models/ann/vectors.h"
 #include "runtime/core/config.h"
+#include "runtime/core/keys.h"
 
 namespace tessel::ann {
 
@@ -27,6 +28,11 @@ struct VectorSource {
   // Names the vectors loaded, for index caches.
   std::string identity() const { return spec + "|" + rows + "|" + std::to_string(seed); }
 };
+
+// The workload keys of the vector sources, shared by every ANN study (ann.*, ann.zoom, zoom):
+// `vectors`, `queries`, their `_rows` and `mixture_seed`. `queries` is declared optional: the
+// models that search read it as required.
+const KeySet& vector_source_keys();
 
 // A whole decimal number >= 0, or -1.
 int64_t parse_count(const std::string& text);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -74,78 +75,153 @@ double recall(const std::vector<int32_t>& found, const KnnResult& truth, int k) 
 
 }  // namespace
 
-void ZoomStudy::configure(const Config& hw, const Config& w) {
-  hw.get<std::string>("description", "");
-  if (hw.get_positive_int("threads", 1) != 1)
+const ModelKeys& zoom_study_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("ann.zoom");
+    KeySet& h = m.hw;
+    h.text("description", "free text (not read)").opt();
+    h.integer("threads", 1, std::numeric_limits<int>::max(),
+              "searches are single-threaded (QPS per core); other values are an error")
+        .def("1");
+    h.integer("build_threads", 0, std::numeric_limits<int>::max(),
+              "threads of the builds and of the exact kNN (0: all cores)")
+        .def("0");
+    h.choice("scan", {"portable", "avx2"},
+             "PQ table-scan kernel (bench/zoom_bench: the AVX2 gather is slower on this Zen 4)")
+        .def("portable");
+    KeySet& w = m.workload;
+    w.include("", vector_source_keys());
+    w.integer("build_seed", 0, int64_t{1} << 48,
+              "seed of the k-means++ / PQ trainings (not the point's seed, so a sweep over "
+              "search settings shares one build)")
+        .def("1");
+    w.integer("k", 1, 1000, "neighbours returned (recall@k)").def("10");
+    w.choice("preview", {"ivf", "nsg"}, "IVF-PQ lists, or the NSG searched on PQ distances")
+        .def("ivf");
+    w.integer("candidates", 1, 100000,
+              "candidate-list length the preview hands to the full view (at least k)")
+        .def("100");
+    w.integer("nprobe", 1, 1 << 20, "IVF lists scanned per query (capped at nlist)").def("16");
+    w.integer("L", 1, 100000, "pool of the NSG-on-PQ preview (at least candidates)")
+        .opt("max(100, candidates)");
+    w.integer("passes", 1, 100, "time each search pass this many times and keep the fastest")
+        .def("1");
+    w.section("ivf", "the coarse k-means of the IVF preview");
+    w.integer("ivf.nlist", 1, 1 << 20, "coarse lists").def("1024");
+    w.integer("ivf.iterations", 0, 1000, "Lloyd iterations").def("20");
+    w.integer("ivf.train_size", 0, int64_t{1} << 40, "training sample (0: 64 per list)").def("0");
+    w.section("pq", "product quantization of the preview's codes");
+    w.integer("pq.m", 1, 4096, "sub-spaces (bytes per vector with 8-bit codes)").def("16");
+    w.integer("pq.iterations", 0, 1000, "Lloyd iterations per sub-space").def("25");
+    w.integer("pq.train_size", 256, int64_t{1} << 40, "training sample").def("65536");
+    w.integer("pq.bits", 1, 64,
+              "bits per sub-space code, 4 or 8: 8 = 256 centroids (m bytes per vector); 4 = 16 "
+              "centroids, fast-scan blocks of 32 (m / 2 bytes, m at most 256), IVF preview only, "
+              "own index cache file (docs/zoom.md)")
+        .def("8");
+    w.section("nsg", "the NSG: the `nsg` preview's graph and the in-memory NSG baseline");
+    w.integer("nsg.knn_k", 1, 1000, "neighbours per node of the NN-descent kNN graph").def("20");
+    w.integer("nsg.L", 1, 10000, "pool of the build's candidate search").def("60");
+    w.integer("nsg.R", 1, 1000, "out-degree bound").def("32");
+    w.integer("nsg.C", 1, 100000, "candidates per prune (at least R)").def("400");
+    w.integer("nsg.entry_points", 0, 100000, "k-means++ seeds stored as extra search starts")
+        .def("128");
+    w.integer("nsg.random_edges", 0, 1000, "random edges per node in the candidate searches")
+        .def("8");
+    w.integer("nsg.search_L", 1, 100000, "pool of the in-memory NSG baseline").def("64");
+    w.section("full_view", "the full-view file and how the O_DIRECT pass reads it");
+    w.file("full_view.file",
+           "the full-view file (must exist); without it the file is written once into the "
+           "sweep's cache (or the temp folder) under the data's checksum")
+        .opt("cache");
+    w.flag("full_view.direct", "O_DIRECT (label `direct` says whether the filesystem allowed it)")
+        .def("true");
+    w.choice("full_view.io", {"uring", "threads", "sequential"},
+             "engine of the O_DIRECT pass (`uring` falls back to `threads` without liburing)")
+        .def("uring");
+    w.integer("full_view.queue_depth", 1, 4096,
+              "reads in flight per query (io_uring entries / pool threads; the SSD replay's "
+              "queue)")
+        .def("64");
+    w.section("baselines", "the baselines measured in the same point");
+    w.flag("baselines.nsg", "the in-memory NSG with full vectors").def("true");
+    w.flag("baselines.ivfpq", "IVF-PQ without re-rank").def("true");
+    w.flag("baselines.sequential_reads", "O_DIRECT reads one at a time").def("false");
+    return m;
+  }();
+  return keys;
+}
+
+namespace {
+
+// `key` of `w`, or an empty mapping when absent (the declared defaults then apply).
+Keyed section_of(const Keyed& w, const std::string& key) {
+  if (w.has(key)) return w.child(key);
+  return Keyed(w.set(), Config::parse("{}", "(defaults)"), key + ".");
+}
+
+}  // namespace
+
+void ZoomStudy::configure(const Config& hw_config, const Config& config) {
+  const Keyed hw(zoom_study_keys().hw, hw_config), w(zoom_study_keys().workload, config);
+  if (hw.integer("threads") != 1)
     hw.fail("threads", "Zoom searches single-threaded (QPS per core); only 1 is supported");
-  build_threads_ = static_cast<int>(hw.get_non_negative("build_threads", 0));
-  avx2_ = hw.get_choice("scan", {"portable", "avx2"}, "portable") == "avx2";
-  mixture_seed_ = w.get<uint64_t>("mixture_seed", 2026);
+  build_threads_ = static_cast<int>(hw.integer("build_threads"));
+  avx2_ = hw.choice("scan") == "avx2";
+  mixture_seed_ = static_cast<uint64_t>(w.integer("mixture_seed"));
   // The seed of the k-means / PQ trainings: a workload key rather than the point's seed, so the
   // points of a sweep over search settings share one build (a sweep over it is a seed study).
-  build_seed_ = w.get<uint64_t>("build_seed", 1);
-  base_ = VectorSource::read(w, "vectors", mixture_seed_);
-  queries_ = VectorSource::read(w, "queries", mixture_seed_);
-  k_ = static_cast<int>(w.get_int_range("k", 1, 1000, 10));
-  preview_ = w.get_choice("preview", {"ivf", "nsg"}, "ivf");
-  candidates_ = static_cast<int>(w.get_int_range("candidates", 1, 100000, 100));
+  build_seed_ = static_cast<uint64_t>(w.integer("build_seed"));
+  base_ = VectorSource::read(config, "vectors", mixture_seed_);
+  queries_ = VectorSource::read(config, "queries", mixture_seed_);
+  k_ = static_cast<int>(w.integer("k"));
+  preview_ = w.choice("preview");
+  candidates_ = static_cast<int>(w.integer("candidates"));
   if (candidates_ < k_) w.fail("candidates", "fewer candidates than k = " + std::to_string(k_));
-  nprobe_ = static_cast<int>(w.get_int_range("nprobe", 1, 1 << 20, 16));
-  L_ = static_cast<int>(w.get_int_range("L", 1, 100000, std::max(100, candidates_)));
+  nprobe_ = static_cast<int>(w.integer("nprobe"));
+  L_ = w.has("L") ? static_cast<int>(w.integer("L")) : std::max(100, candidates_);
   if (preview_ == "nsg" && L_ < candidates_)
     w.fail("L", "the NSG preview's pool (" + std::to_string(L_) + ") is smaller than candidates");
-  passes_ = static_cast<int>(w.get_int_range("passes", 1, 100, 1));
-  if (w.has("ivf")) {
-    const Config c = w.child("ivf");
-    ivf_.nlist = static_cast<int>(c.get_int_range("nlist", 1, 1 << 20, ivf_.nlist));
-    ivf_.iterations = static_cast<int>(c.get_int_range("iterations", 0, 1000, ivf_.iterations));
-    ivf_.train_size = c.get_int_range("train_size", 0, int64_t{1} << 40, 0);
+  passes_ = static_cast<int>(w.integer("passes"));
+  const Keyed ivf = section_of(w, "ivf");
+  ivf_.nlist = static_cast<int>(ivf.integer("nlist"));
+  ivf_.iterations = static_cast<int>(ivf.integer("iterations"));
+  ivf_.train_size = ivf.integer("train_size");
+  const Keyed pq = section_of(w, "pq");
+  pq_.m = static_cast<int>(pq.integer("m"));
+  pq_.iterations = static_cast<int>(pq.integer("iterations"));
+  pq_.train_size = pq.integer("train_size");
+  pq_bits_ = static_cast<int>(pq.integer("bits"));
+  if (pq_bits_ != 4 && pq_bits_ != 8)
+    pq.fail("bits", "must be 4 or 8 (bits per sub-space code), not " + std::to_string(pq_bits_));
+  if (pq_bits_ == 4 && preview_ != "ivf")
+    pq.fail("bits", "4-bit codes are implemented for the IVF preview only (preview: ivf)");
+  if (pq_bits_ == 4 && pq_.m > 256) pq.fail("m", "at most 256 sub-spaces with 4-bit codes");
+  const Keyed nsg = section_of(w, "nsg");
+  nsg_.knn.k = static_cast<int>(nsg.integer("knn_k"));
+  nsg_.L = static_cast<int>(nsg.integer("L"));
+  nsg_.R = static_cast<int>(nsg.integer("R"));
+  nsg_.C = static_cast<int>(nsg.integer("C"));
+  nsg_.entry_points = static_cast<int>(nsg.integer("entry_points"));
+  nsg_.random_edges = static_cast<int>(nsg.integer("random_edges"));
+  nsg_L_ = static_cast<int>(nsg.integer("search_L"));
+  if (nsg_.C < nsg_.R) nsg.fail("C", "must be at least R");
+  const Keyed base = section_of(w, "baselines");
+  baseline_nsg_ = base.flag("nsg");
+  baseline_ivfpq_ = base.flag("ivfpq");
+  sequential_ = base.flag("sequential_reads");
+  const Keyed fv = section_of(w, "full_view");
+  if (fv.has("file")) {
+    file_ = fv.path("file");
+    file_where_ = fv.config().at("file");
+    file_given_ = true;
   }
-  if (w.has("pq")) {
-    const Config c = w.child("pq");
-    pq_.m = static_cast<int>(c.get_int_range("m", 1, 4096, pq_.m));
-    pq_.iterations = static_cast<int>(c.get_int_range("iterations", 0, 1000, pq_.iterations));
-    pq_.train_size = c.get_int_range("train_size", 256, int64_t{1} << 40, pq_.train_size);
-    pq_bits_ = static_cast<int>(c.get_int_range("bits", 1, 64, 8));
-    if (pq_bits_ != 4 && pq_bits_ != 8)
-      c.fail("bits", "must be 4 or 8 (bits per sub-space code), not " + std::to_string(pq_bits_));
-    if (pq_bits_ == 4 && preview_ != "ivf")
-      c.fail("bits", "4-bit codes are implemented for the IVF preview only (preview: ivf)");
-    if (pq_bits_ == 4 && pq_.m > 256) c.fail("m", "at most 256 sub-spaces with 4-bit codes");
-  }
-  if (w.has("nsg")) {
-    const Config c = w.child("nsg");
-    nsg_.knn.k = static_cast<int>(c.get_int_range("knn_k", 1, 1000, 20));
-    nsg_.L = static_cast<int>(c.get_int_range("L", 1, 10000, 60));
-    nsg_.R = static_cast<int>(c.get_int_range("R", 1, 1000, 32));
-    nsg_.C = static_cast<int>(c.get_int_range("C", 1, 100000, 400));
-    nsg_.entry_points = static_cast<int>(c.get_int_range("entry_points", 0, 100000, 128));
-    nsg_.random_edges = static_cast<int>(c.get_int_range("random_edges", 0, 1000, 8));
-    nsg_L_ = static_cast<int>(c.get_int_range("search_L", 1, 100000, 64));
-    if (nsg_.C < nsg_.R) c.fail("C", "must be at least R");
-  } else {
-    nsg_.knn.k = 20, nsg_.L = 60, nsg_.C = 400, nsg_.entry_points = 128;
-  }
-  if (w.has("baselines")) {
-    const Config c = w.child("baselines");
-    baseline_nsg_ = c.get<bool>("nsg", true);
-    baseline_ivfpq_ = c.get<bool>("ivfpq", true);
-    sequential_ = c.get<bool>("sequential_reads", false);
-  }
-  if (w.has("full_view")) {
-    const Config c = w.child("full_view");
-    if (c.has("file")) {
-      file_ = c.get_path("file");
-      file_where_ = c.at("file");
-      file_given_ = true;
-    }
-    fv_.direct = c.get<bool>("direct", true);
-    const std::string io = c.get_choice("io", {"uring", "threads", "sequential"}, "uring");
-    fv_.io = io == "uring"     ? FullViewIo::kUring
-             : io == "threads" ? FullViewIo::kThreads
-                               : FullViewIo::kSequential;
-    fv_.queue_depth = static_cast<int>(c.get_int_range("queue_depth", 1, 4096, 64));
-  }
+  fv_.direct = fv.flag("direct");
+  const std::string io = fv.choice("io");
+  fv_.io = io == "uring"     ? FullViewIo::kUring
+           : io == "threads" ? FullViewIo::kThreads
+                             : FullViewIo::kSequential;
+  fv_.queue_depth = static_cast<int>(fv.integer("queue_depth"));
 }
 
 SimResult ZoomStudy::run(RunContext& ctx) {

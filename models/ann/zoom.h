@@ -16,8 +16,12 @@
 #include "models/ann/vector_source.h"
 #include "runtime/core/config.h"
 #include "runtime/core/experiment.h"
+#include "runtime/core/keys.h"
 
 namespace tessel::ann {
+
+// The declared keys of `ann.zoom`; `zoom` (sim/zoom) adds the simulated SSD's.
+const ModelKeys& zoom_study_keys();
 
 class ZoomStudy {
  public:

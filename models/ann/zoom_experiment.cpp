@@ -8,6 +8,7 @@ namespace {
 class AnnZoom : public Experiment {
  public:
   bool uses_energy_table() const override { return false; }
+  const ModelKeys& keys() const override { return zoom_study_keys(); }
   void configure(const Config& hw, const Config& w) override { study_.configure(hw, w); }
   SimResult run(RunContext& ctx) override { return study_.run(ctx); }
 

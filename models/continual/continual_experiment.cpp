@@ -9,10 +9,20 @@
 namespace tessel::continual {
 namespace {
 
+const ModelKeys& continual_model_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("continual");
+    m.hw.text("description", "free text (the hardware is the host)").opt("none");
+    m.workload.include("", continual_workload_keys());
+    return m;
+  }();
+  return keys;
+}
+
 class ContinualExperiment : public Experiment {
  public:
-  void configure(const Config& hw, const Config& workload) override {
-    hw.get<std::string>("description", "");
+  const ModelKeys& keys() const override { return continual_model_keys(); }
+  void configure(const Config&, const Config& workload) override {
     w_ = read_continual_workload(workload);
   }
   bool uses_energy_table() const override { return false; }

@@ -12,14 +12,82 @@
 
 namespace tessel::continual {
 
-ContinualWorkload read_continual_workload(const Config& w) {
+const KeySet& continual_workload_keys() {
+  static const KeySet keys = [] {
+    KeySet k("continual workload");
+    k.section("dataset", "the MNIST stream (required)");
+    k.file("dataset.images", "MNIST IDX image file (plain or .gz)");
+    k.file("dataset.labels", "MNIST IDX label file (plain or .gz)");
+    k.positive_integer("dataset.train_count",
+                       "rows 0..n-1 train the stream, the rest are the test set")
+        .def("8000");
+    // A list of lists: its elements are checked where they are read.
+    k.open("tasks",
+           "classes of each task: a list of lists of labels 0–9, each task at least one class "
+           "(a class in two tasks is an error)")
+        .def("[[0,1],[2,3],[4,5],[6,7],[8,9]]");
+    k.choice("method", {"finetune", "joint", "er", "derpp", "gdumb"}, "the learner");
+    k.section("model", "the network");
+    k.list("model.hidden", "MLP hidden widths (models/nn MLP, GELU)").def("[100, 100]");
+    k.integer("model.hidden[]", 1, 1 << 16, "a hidden layer's width");
+    k.section("train", "optimisation");
+    k.positive_number("train.lr", "Adam learning rate (no decay)").def("0.001");
+    k.integer("train.batch", 1, 4096, "stream samples per step").def("10");
+    k.integer("train.replay_batch", 1, 4096,
+              "episodic-memory samples per step (each DER++ draw; GDumb trains on batch + "
+              "replay_batch)")
+        .def("10");
+    k.integer("train.epochs_per_task", 1, 1000, "passes over each task's stream").def("1");
+    k.integer("train.threads", 0, 1024, "OpenMP threads").def("1");
+    k.section("memory", "the episodic memory (EM)");
+    k.positive_integer("memory.em_size", "episodic-memory slots in RAM").def("500");
+    k.non_negative_number("memory.derpp_alpha", "DER++ logit-MSE weight").def("0.3");
+    k.non_negative_number("memory.derpp_beta", "DER++ replay-CE weight").def("0.5");
+    k.integer("memory.gdumb_epochs", 1, 1000,
+              "GDumb: epochs over the memory, from scratch, after each task")
+        .def("10");
+    k.section("carm", "Carousel Memory: the EM swapped with a sample store on disk");
+    k.flag("carm.enabled", "Carousel Memory on (needs method er, derpp or gdumb)").def("false");
+    k.choice("carm.mode", {"async", "sync"}, "swap while the next mini-batch trains, or before it")
+        .def("async");
+    k.file("carm.store", "the sample store file")
+        .opt("`<point folder>/carm_store.bin`, else in `$TMPDIR`");
+    k.positive_integer("carm.store_capacity",
+                       "samples the store holds (class-balanced eviction beyond); below "
+                       "`memory.em_size` is an error")
+        .opt("all training rows");
+    k.choice("carm.policy", {"random", "entropy", "dynamic"},
+             "gate score: uniform; 1 − H(p)/ln C when predicted right, else 0; entropy with τ "
+             "steered to `dynamic_target`")
+        .def("entropy");
+    k.number("carm.tau", 0, 1, "swap an EM slot when its score > τ").def("0.5");
+    k.number("carm.dynamic_target", 0, 1,
+             "dynamic policy: the swapped fraction of replayed slots τ is steered to")
+        .def("0.5");
+    k.integer("carm.max_pending", 1, 1 << 20,
+              "async: samples queued or being read; a swap beyond is skipped, never waited for")
+        .def("16");
+    k.integer("carm.io_threads", 1, 64, "threads reading the store (pread) in parallel").def("2");
+    k.flag("carm.direct", "O_DIRECT (bypass the page cache) where the filesystem takes it")
+        .def("true");
+    k.choice("carm.on_crash", {"rebuild", "refuse"},
+             "a store left by an interrupted run (header still `open`)")
+        .def("rebuild");
+    k.flag("carm.keep_store", "leave the store file after the run").def("false");
+    return k;
+  }();
+  return keys;
+}
+
+ContinualWorkload read_continual_workload(const Config& config) {
+  const Keyed w(continual_workload_keys(), config);
   ContinualWorkload out;
-  const Config d = w.child("dataset");
-  out.images = d.get_path("images");
-  out.labels = d.get_path("labels");
-  out.train_count = d.get_positive_int("train_count", 8000);
+  const Keyed d = w.child("dataset");
+  out.images = d.path("images");
+  out.labels = d.path("labels");
+  out.train_count = d.integer("train_count");
   if (w.has("tasks")) {
-    for (const Config& t : w.items("tasks")) {
+    for (const Config& t : config.items("tasks")) {
       std::vector<int32_t> classes;
       for (const Config& k : t.elements()) classes.push_back(int32_t(k.as_int_range(0, 9)));
       if (classes.empty()) w.fail("tasks", "a task needs at least one class");
@@ -29,46 +97,46 @@ ContinualWorkload read_continual_workload(const Config& w) {
     for (int32_t t = 0; t < 5; ++t) out.tasks.push_back({2 * t, 2 * t + 1});  // split MNIST
   }
   ContinualConfig& c = out.config;
-  c.method = w.get_choice("method", {"finetune", "joint", "er", "derpp", "gdumb"});
+  c.method = w.choice("method");
   if (w.has("model")) {
-    const Config m = w.child("model");
+    const Keyed m = w.child("model");
     if (m.has("hidden")) {
       c.hidden.clear();
-      for (const Config& h : m.items("hidden")) c.hidden.push_back(int(h.as_int_range(1, 1 << 16)));
+      for (const Keyed& h : m.items("hidden")) c.hidden.push_back(int(h.as_integer()));
     }
   }
   if (w.has("train")) {
-    const Config t = w.child("train");
-    c.lr = t.get_positive("lr", c.lr);
-    c.batch = int(t.get_int_range("batch", 1, 4096, c.batch));
-    c.replay_batch = int(t.get_int_range("replay_batch", 1, 4096, c.replay_batch));
-    c.epochs_per_task = int(t.get_int_range("epochs_per_task", 1, 1000, c.epochs_per_task));
-    c.threads = int(t.get_int_range("threads", 0, 1024, c.threads));
+    const Keyed t = w.child("train");
+    c.lr = t.number("lr");
+    c.batch = int(t.integer("batch"));
+    c.replay_batch = int(t.integer("replay_batch"));
+    c.epochs_per_task = int(t.integer("epochs_per_task"));
+    c.threads = int(t.integer("threads"));
   }
   if (w.has("memory")) {
-    const Config m = w.child("memory");
-    c.em_size = m.get_positive_int("em_size", c.em_size);
+    const Keyed m = w.child("memory");
+    c.em_size = m.integer("em_size");
     // An MNIST sample is 784 pixels at the least; fail here rather than in the allocation.
-    check_allocation(m, "em_size", {c.em_size, 784}, 1, "(em_size x 784) sample bytes");
-    c.derpp_alpha = m.get_non_negative("derpp_alpha", c.derpp_alpha);
-    c.derpp_beta = m.get_non_negative("derpp_beta", c.derpp_beta);
-    c.gdumb_epochs = int(m.get_int_range("gdumb_epochs", 1, 1000, c.gdumb_epochs));
+    check_allocation(m.config(), "em_size", {c.em_size, 784}, 1, "(em_size x 784) sample bytes");
+    c.derpp_alpha = m.number("derpp_alpha");
+    c.derpp_beta = m.number("derpp_beta");
+    c.gdumb_epochs = int(m.integer("gdumb_epochs"));
   }
   if (w.has("carm")) {
-    const Config k = w.child("carm");
+    const Keyed k = w.child("carm");
     CarmOptions& o = c.carm;
-    o.enabled = k.get<bool>("enabled", false);
-    o.async = k.get_choice("mode", {"async", "sync"}, "async") == "async";
-    if (k.has("store")) out.store_path = k.get_path("store");
-    o.store_capacity = k.has("store_capacity") ? k.get_positive_int("store_capacity") : 0;
-    o.policy = k.get_choice("policy", {"random", "entropy", "dynamic"}, o.policy);
-    o.tau = k.get_number_range("tau", 0.0, 1.0, o.tau);
-    o.dynamic_target = k.get_number_range("dynamic_target", 0.0, 1.0, o.dynamic_target);
-    o.max_pending = int(k.get_int_range("max_pending", 1, 1 << 20, o.max_pending));
-    o.io_threads = int(k.get_int_range("io_threads", 1, 64, o.io_threads));
-    o.direct = k.get<bool>("direct", o.direct);
-    o.refuse_crashed = k.get_choice("on_crash", {"rebuild", "refuse"}, "rebuild") == "refuse";
-    o.keep_store = k.get<bool>("keep_store", o.keep_store);
+    o.enabled = k.flag("enabled");
+    o.async = k.choice("mode") == "async";
+    if (k.has("store")) out.store_path = k.path("store");
+    o.store_capacity = k.has("store_capacity") ? k.integer("store_capacity") : 0;
+    o.policy = k.choice("policy");
+    o.tau = k.number("tau");
+    o.dynamic_target = k.number("dynamic_target");
+    o.max_pending = int(k.integer("max_pending"));
+    o.io_threads = int(k.integer("io_threads"));
+    o.direct = k.flag("direct");
+    o.refuse_crashed = k.choice("on_crash") == "refuse";
+    o.keep_store = k.flag("keep_store");
     const bool memory = c.method == "er" || c.method == "derpp" || c.method == "gdumb";
     if (o.enabled && !memory)
       k.fail("enabled",

@@ -7,6 +7,7 @@
 
 #include "models/continual/learner.h"
 #include "runtime/core/config.h"
+#include "runtime/core/keys.h"
 #include "runtime/core/sim_result.h"
 
 namespace tessel::continual {
@@ -19,8 +20,11 @@ struct ContinualWorkload {
   std::string store_path;  // carm.store as given (resolved against the config file); may be empty
 };
 
-// Reads every key of configs/README.md's "Continual learning and Carousel Memory" section;
-// errors name file:line and key (tau outside [0, 1], em_size above store_capacity...).
+// The keys of a continual-learning workload (the `continual` model's; sim/carm's adds its own).
+const KeySet& continual_workload_keys();
+// Reads a workload through continual_workload_keys(); errors name file:line and key (tau
+// outside [0, 1], em_size above store_capacity...). The runner has checked it against the
+// model's declaration.
 ContinualWorkload read_continual_workload(const Config& w);
 // The store path of a run: carm.store when given, else <artifact_dir>/carm_store.bin, else
 // a file in $TMPDIR (or /tmp) named after the process.

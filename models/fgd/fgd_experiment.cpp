@@ -21,6 +21,7 @@
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
 #include "runtime/core/experiment.h"
+#include "runtime/core/keys.h"
 #include "runtime/core/registry.h"
 
 namespace tessel::fgd {
@@ -33,11 +34,65 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-std::vector<int> positive_list(const Config& cfg, const std::string& key) {
+const ModelKeys& fgd_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("fgd");
+    KeySet& h = m.hw;
+    h.choice("graph", {"hnsw", "nsg"},
+             "graph over the transformed vocabulary (models/ann's flat HNSW or NSG)")
+        .def("hnsw");
+    h.section("hnsw", "flat HNSW build (`graph: hnsw`)");
+    h.integer("hnsw.M", 2, 256, "neighbours linked per insertion").def("16");
+    h.integer("hnsw.max_degree", 2, 512, "out-degree bound").def("32");
+    h.integer("hnsw.ef_construction", 1, 4096, "pool of the insertion search").def("100");
+    h.section("nsg", "NSG build (`graph: nsg`)");
+    h.integer("nsg.knn_k", 2, 256, "neighbours per node of the NN-descent kNN graph").def("20");
+    h.integer("nsg.L", 1, 4096, "pool of the candidate search").def("40");
+    h.integer("nsg.R", 2, 512, "out-degree bound").def("32");
+    h.integer("nsg.C", 2, 8192, "candidates per prune").def("300");
+    h.integer("entry_points", 0, 1 << 20, "extra start nodes every search evaluates first")
+        .def("64");
+    h.choice("entries", {"norm", "spread"},
+             "start nodes: k-means++ seeds (`spread`), or the largest-norm words")
+        .def("spread");
+    h.integer("graph_seed", 0, int64_t{1} << 48, "seed of the start nodes and NSG's NN-descent")
+        .def("1");
+    h.choice("layout", {"packed", "plain"},
+             "search the BFS-renumbered packed index or the plain graph")
+        .def("packed");
+    h.flag("codes", "packed layout: search on 8-bit codes, re-rank with floats").def("false");
+    h.integer("hnswlib_M", 2, 256, "the hnswlib baseline's M").def("16");
+    h.integer("hnswlib_ef_construction", 1, 4096, "the hnswlib baseline's ef_construction")
+        .def("200");
+    KeySet& w = m.workload;
+    w.file("train", "the training file the LM was trained with (rebuilds its vocabulary and data)");
+    w.file("checkpoint",
+           "the LM's checkpoint.bin; its head must match the training file's "
+           "vocabulary");
+    w.integer("positions", 1, 1000000,
+              "validation positions decoded (consecutive windows of `train.seq_len`)")
+        .def("2000");
+    w.integer("K", 1, 1 << 24, "words per decoding step; K > vocabulary is an error");
+    w.list("beams", "FGD beam (pool) sizes tried; entries < K skipped");
+    w.integer("beams[]", 1, 1 << 24, "a beam size");
+    w.integer("svd_preview_dim", 1, 1 << 16,
+              "SVD-softmax preview width (capped at the hidden size)")
+        .def("16");
+    w.list("svd_candidates", "SVD-softmax candidates re-ranked exactly; entries < K skipped");
+    w.integer("svd_candidates[]", 1, 1 << 24, "a candidate count");
+    w.list("hnswlib_ef", "hnswlib ef values tried; entries < K skipped").opt("no hnswlib");
+    w.integer("hnswlib_ef[]", 1, 1 << 24, "an ef value");
+    w.number("target_precision", 0.0, 1.0, "precision@K a setting must reach to be chosen")
+        .def("0.95");
+    return m;
+  }();
+  return keys;
+}
+
+std::vector<int> positive_list(const Keyed& w, const std::string& key) {
   std::vector<int> out;
-  for (const Config& e : cfg.items(key))
-    out.push_back(static_cast<int>(e.as_int_range(1, 1 << 24)));
-  if (out.empty()) cfg.fail(key, "expected a non-empty list of positive integers");
+  for (const Keyed& e : w.items(key)) out.push_back(static_cast<int>(e.as_integer()));
+  if (out.empty()) w.fail(key, "expected a non-empty list of positive integers");
   return out;
 }
 
@@ -90,53 +145,51 @@ Score score(const DecodeSet& set, const Truth& t, int K, const std::vector<int32
 class FgdExperiment : public Experiment {
  public:
   bool uses_energy_table() const override { return false; }
+  const ModelKeys& keys() const override { return fgd_keys(); }
 
-  void configure(const Config& hw, const Config& w) override {
-    params_.graph = hw.get_choice("graph", {"hnsw", "nsg"}, "hnsw");
-    if (hw.has("hnsw")) {
-      const Config h = hw.child("hnsw");
-      params_.hnsw.M = static_cast<int>(h.get_int_range("M", 2, 256, params_.hnsw.M));
-      params_.hnsw.max_degree =
-          static_cast<int>(h.get_int_range("max_degree", 2, 512, params_.hnsw.max_degree));
-      params_.hnsw.ef_construction = static_cast<int>(
-          h.get_int_range("ef_construction", 1, 4096, params_.hnsw.ef_construction));
-    }
-    if (hw.has("nsg")) {
-      const Config n = hw.child("nsg");
-      params_.nsg.knn.k = static_cast<int>(n.get_int_range("knn_k", 2, 256, params_.nsg.knn.k));
-      params_.nsg.L = static_cast<int>(n.get_int_range("L", 1, 4096, params_.nsg.L));
-      params_.nsg.R = static_cast<int>(n.get_int_range("R", 2, 512, params_.nsg.R));
-      params_.nsg.C = static_cast<int>(n.get_int_range("C", 2, 8192, params_.nsg.C));
-    }
-    params_.entry_points = static_cast<int>(hw.get_int_range("entry_points", 0, 1 << 20, 64));
-    params_.entries = hw.get_choice("entries", {"norm", "spread"}, "spread");
-    params_.seed = hw.get<uint64_t>("graph_seed", 1);
-    params_.packed = hw.get_choice("layout", {"packed", "plain"}, "packed") == "packed";
-    params_.codes = hw.get<bool>("codes", false);
+  void configure(const Config& hw_config, const Config& config) override {
+    const Keyed hw(keys().hw, hw_config), w(keys().workload, config);
+    params_.graph = hw.choice("graph");
+    // An absent section reads as an empty one: the declared defaults.
+    const Config none = Config::parse("{}", "(defaults)");
+    const Keyed h = hw.has("hnsw") ? hw.child("hnsw") : Keyed(hw.set(), none, "hnsw.");
+    params_.hnsw.M = static_cast<int>(h.integer("M"));
+    params_.hnsw.max_degree = static_cast<int>(h.integer("max_degree"));
+    params_.hnsw.ef_construction = static_cast<int>(h.integer("ef_construction"));
+    const Keyed n = hw.has("nsg") ? hw.child("nsg") : Keyed(hw.set(), none, "nsg.");
+    params_.nsg.knn.k = static_cast<int>(n.integer("knn_k"));
+    params_.nsg.L = static_cast<int>(n.integer("L"));
+    params_.nsg.R = static_cast<int>(n.integer("R"));
+    params_.nsg.C = static_cast<int>(n.integer("C"));
+    params_.entry_points = static_cast<int>(hw.integer("entry_points"));
+    params_.entries = hw.choice("entries");
+    params_.seed = static_cast<uint64_t>(hw.integer("graph_seed"));
+    params_.packed = hw.choice("layout") == "packed";
+    params_.codes = hw.flag("codes");
     if (params_.codes && !params_.packed) hw.fail("codes", "8-bit codes need layout: packed");
-    hnswlib_M_ = static_cast<int>(hw.get_int_range("hnswlib_M", 2, 256, 16));
-    hnswlib_efc_ = static_cast<int>(hw.get_int_range("hnswlib_ef_construction", 1, 4096, 200));
+    hnswlib_M_ = static_cast<int>(hw.integer("hnswlib_M"));
+    hnswlib_efc_ = static_cast<int>(hw.integer("hnswlib_ef_construction"));
 
-    train_path_ = w.get_path("train");
+    train_path_ = w.path("train");
     train_ = nn::TrainConfig::from_config(Config::load(train_path_));
-    checkpoint_ = w.get_path("checkpoint");
+    checkpoint_ = w.path("checkpoint");
     if (!std::filesystem::exists(checkpoint_))
       w.fail("checkpoint", checkpoint_ + " does not exist; train it with `build/tessel train " +
                                train_path_ + " --out " +
                                std::filesystem::path(checkpoint_).parent_path().string() +
                                "` (results/fgd/README.md)");
-    positions_ = w.get_int_range("positions", 1, 1000000, 2000);
-    K_ = static_cast<int>(w.get_int_range("K", 1, 1 << 24));
+    positions_ = w.integer("positions");
+    K_ = static_cast<int>(w.integer("K"));
     beams_ = positive_list(w, "beams");
-    svd_preview_ = static_cast<int>(w.get_int_range("svd_preview_dim", 1, 1 << 16, 16));
+    svd_preview_ = static_cast<int>(w.integer("svd_preview_dim"));
     svd_candidates_ = positive_list(w, "svd_candidates");
     hnswlib_efs_ = w.has("hnswlib_ef") ? positive_list(w, "hnswlib_ef") : std::vector<int>{};
-    target_ = w.get_number_range("target_precision", 0.0, 1.0, 0.95);
+    target_ = w.number("target_precision");
     // Settings below K cannot return K words: they are skipped, so one list serves every K
     // of a sweep; a list with none left is an error.
-    keep_at_least_k(w, "beams", beams_);
-    keep_at_least_k(w, "svd_candidates", svd_candidates_);
-    if (!hnswlib_efs_.empty()) keep_at_least_k(w, "hnswlib_ef", hnswlib_efs_);
+    keep_at_least_k(config, "beams", beams_);
+    keep_at_least_k(config, "svd_candidates", svd_candidates_);
+    if (!hnswlib_efs_.empty()) keep_at_least_k(config, "hnswlib_ef", hnswlib_efs_);
   }
 
   SimResult run(RunContext& ctx) override {

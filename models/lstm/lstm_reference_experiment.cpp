@@ -16,6 +16,7 @@
 #include "models/lstm/weights_io.h"
 #include "runtime/core/error.h"
 #include "runtime/core/experiment.h"
+#include "runtime/core/keys.h"
 #include "runtime/core/registry.h"
 
 namespace tessel::lstm {
@@ -51,17 +52,41 @@ struct ErrorStats {
   double rms() const { return n ? std::sqrt(sum_sq / static_cast<double>(n)) : 0; }
 };
 
-// hw: {model: lstm.reference, precision: fixed | float}
-// workload: {weights: W.npz, input: X.npy, prefix: "", output: Y.npy}
+const ModelKeys& reference_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("lstm.reference");
+    m.hw.choice("precision", {"fixed", "float"},
+                "the accelerator's fixed-point formats (error against float32 reported as "
+                "`max_abs_error`, `rms_error`, `h_n_max_abs_error`, `c_n_max_abs_error`) or "
+                "float32")
+        .def("fixed");
+    KeySet& w = m.workload;
+    w.text("description", "free text (not read)").opt();
+    w.file("weights",
+           "`numpy.savez` of the state_dict (.npz: `weight_ih_l0`, ..., `bias_hh_l0`, "
+           "`_reverse` for bidirectional)");
+    w.file("input", "input sequence (.npy), [steps, batch, input_size] or [steps, input_size]");
+    w.text("prefix", "prefix of the arrays in a whole-model state_dict, e.g. `encoder.lstm.`")
+        .opt("none");
+    w.file("output",
+           "also write the outputs there (.npy; with a run folder, `tessel run --out` or a sweep "
+           "point, they are also the artifacts `output.npy`, `h_n.npy`, `c_n.npy`)")
+        .opt("not written");
+    return m;
+  }();
+  return keys;
+}
+
 class LstmReference : public Experiment {
  public:
-  void configure(const Config& hw, const Config& workload) override {
-    precision_ = hw.get_choice("precision", {"fixed", "float"}, "fixed");
-    if (workload.has("description")) workload.get<std::string>("description");
-    weights_path_ = workload.get_path("weights");
-    input_path_ = workload.get_path("input");
-    prefix_ = workload.get<std::string>("prefix", "");
-    if (workload.has("output")) output_path_ = workload.get_path("output");
+  const ModelKeys& keys() const override { return reference_keys(); }
+  void configure(const Config& hw, const Config& config) override {
+    precision_ = Keyed(keys().hw, hw).choice("precision");
+    const Keyed workload(keys().workload, config);
+    weights_path_ = workload.path("weights");
+    input_path_ = workload.path("input");
+    if (workload.has("prefix")) prefix_ = workload.text("prefix");
+    if (workload.has("output")) output_path_ = workload.path("output");
     // Both files are read here, so that a bad file fails before anything runs.
     weights_ = load_lstm_weights(weights_path_, prefix_);
     const NpyArray in = read_npy(input_path_);

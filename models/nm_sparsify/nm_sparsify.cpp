@@ -28,58 +28,104 @@ std::string source_of(const Config& cfg, const std::string& key) {
 
 }  // namespace
 
-SparsifyConfig SparsifyConfig::from_config(const Config& cfg, Method default_method,
+const KeySet& sparsify_keys() {
+  static const KeySet keys = [] {
+    KeySet k("sparsify");
+    // Step counts ≥ 0: declared as integers and read with the plain range getter (a KeySet
+    // range keeps its bounds as doubles, which cannot hold INT64_MAX).
+    k.choice("method", {"admm", "asp"},
+             "outside a registered experiment only (there the model name chooses, and the key "
+             "is an error)")
+        .opt("admm");
+    k.text("pattern", "N:M, 1 ≤ N < M ≤ 16, M dividing every chosen layer's reduction dimension")
+        .def("2:4");
+    k.list("params",
+           "parameter name patterns to sparsify, `*` matching any run of characters; only "
+           "linear weights (biases, LayerNorm gains, the position embedding stay dense)")
+        .opt("every block's linear weight, `h*.w_*`");
+    k.text("params[]", "a name pattern");
+    k.file("init", "dense checkpoint (`checkpoint.bin` of `tessel train`) to start from")
+        .opt("the seeded initialisation");
+    k.any_integer("dense_steps",
+                  "dense training steps (≥ 0) before sparsifying, in the same run (one "
+                  "learning-rate schedule over train.steps); with distill it needs "
+                  "distill.teacher")
+        .def("0");
+    k.section("admm", "ADMM settings: required for method admm, an error for asp");
+    k.any_integer("admm.steps",
+                  "ADMM steps (≥ 0) after dense_steps, then the hard projection; the rest of "
+                  "train.steps is masked fine-tuning");
+    k.positive_integer("admm.interval", "steps between Z/U updates").def("10");
+    k.positive_number("admm.rho", "ρ0, the penalty's first weight").def("0.001");
+    k.any_number("admm.rho_growth",
+                 "ρ_k = min(rho · rho_growth^k, rho_max) after k updates; ≥ 1 (1: constant ρ)")
+        .def("1");
+    k.any_number("admm.rho_max", "cap of ρ, at least rho").opt("unbounded");
+    k.section("distill",
+              "knowledge distillation from a dense teacher, on when present: loss = (1 − alpha)·"
+              "CE + alpha·T²·KL(softmax(teacher / T) ‖ softmax(student / T))");
+    k.positive_number("distill.temperature", "T").def("2");
+    k.number("distill.alpha", 0, 1, "weight of the distillation term").def("0.5");
+    k.file("distill.teacher", "the teacher's checkpoint").opt("the starting weights");
+    return k;
+  }();
+  return keys;
+}
+
+SparsifyConfig SparsifyConfig::from_config(const Config& config, Method default_method,
                                            bool method_fixed) {
+  sparsify_keys().check(config);
+  const Keyed cfg(sparsify_keys(), config);
   SparsifyConfig c;
   c.method = default_method;
   if (method_fixed && cfg.has("method"))
     cfg.fail("method", "the model name (nm_sparsify.admm or nm_sparsify.asp) chooses the method");
-  if (cfg.has("method"))
-    c.method = cfg.get_choice("method", {"admm", "asp"}) == "asp" ? Method::kAsp : Method::kAdmm;
+  if (cfg.has("method")) c.method = cfg.choice("method") == "asp" ? Method::kAsp : Method::kAdmm;
   if (cfg.has("init")) {
-    c.init = cfg.get_path("init");
-    c.init_source = source_of(cfg, "init");
+    c.init = cfg.path("init");
+    c.init_source = source_of(config, "init");
   }
   if (cfg.has("pattern")) {
-    c.pattern_source = source_of(cfg, "pattern");
+    c.pattern_source = source_of(config, "pattern");
     try {
-      c.pattern = sparse::Pattern::parse(cfg.get<std::string>("pattern"));
+      c.pattern = sparse::Pattern::parse(cfg.text("pattern"));
     } catch (const ConfigError& e) {
       cfg.fail("pattern", e.what());
     }
   }
   if (cfg.has("params")) {
-    c.params_source = source_of(cfg, "params");
+    c.params_source = source_of(config, "params");
     c.params.clear();
-    for (const Config& item : cfg.items("params")) c.params.push_back(item.as<std::string>());
+    for (const Keyed& item : cfg.items("params")) c.params.push_back(item.as_text());
     if (c.params.empty()) cfg.fail("params", "names no parameter (omit it for every block weight)");
   }
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   if (cfg.has("dense_steps")) {
-    c.dense_steps = cfg.get_int_range("dense_steps", 0, std::numeric_limits<int64_t>::max());
-    c.dense_steps_source = source_of(cfg, "dense_steps");
+    c.dense_steps = config.get_int_range("dense_steps", 0, kMax);
+    c.dense_steps_source = source_of(config, "dense_steps");
   }
   if (cfg.has("admm")) {
     if (c.method != Method::kAdmm) cfg.fail("admm", "is read by method admm only");
-    const Config a = cfg.child("admm");
-    c.admm_steps = a.get_int_range("steps", 0, std::numeric_limits<int64_t>::max());
-    c.admm_steps_source = source_of(a, "steps");
-    c.interval = a.get_positive_int("interval", c.interval);
-    c.rho = a.get_positive("rho", c.rho);
-    c.rho_growth = a.get<double>("rho_growth", c.rho_growth);
+    const Keyed a = cfg.child("admm");
+    c.admm_steps = a.config().get_int_range("steps", 0, kMax);
+    c.admm_steps_source = source_of(a.config(), "steps");
+    c.interval = a.integer("interval");
+    c.rho = a.number("rho");
+    c.rho_growth = a.number("rho_growth");
     if (!(c.rho_growth >= 1)) a.fail("rho_growth", "must be >= 1 (1: constant rho)");
-    c.rho_max = a.get<double>("rho_max", c.rho_max);
+    if (a.has("rho_max")) c.rho_max = a.number("rho_max");
     if (!(c.rho_max >= c.rho)) a.fail("rho_max", "must be >= admm.rho");
   } else if (c.method == Method::kAdmm) {
     cfg.fail("admm", "method admm needs admm.steps (the ADMM phase before masked fine-tuning)");
   }
   if (cfg.has("distill")) {
-    const Config d = cfg.child("distill");
+    const Keyed d = cfg.child("distill");
     c.distill = true;
-    c.temperature = d.get_positive("temperature", c.temperature);
-    c.alpha = d.get_number_range("alpha", 0.0, 1.0, c.alpha);
+    c.temperature = d.number("temperature");
+    c.alpha = d.number("alpha");
     if (d.has("teacher")) {
-      c.teacher = d.get_path("teacher");
-      c.teacher_source = source_of(d, "teacher");
+      c.teacher = d.path("teacher");
+      c.teacher_source = source_of(d.config(), "teacher");
     } else if (c.dense_steps > 0) {
       // The weights after the dense phase are in no file a resumed run could reload.
       cfg.fail("dense_steps",
@@ -87,7 +133,6 @@ SparsifyConfig SparsifyConfig::from_config(const Config& cfg, Method default_met
                "dense phase are not kept for a resumed run");
     }
   }
-  cfg.reject_unused();
   return c;
 }
 

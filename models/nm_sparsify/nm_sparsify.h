@@ -71,12 +71,15 @@ struct SparsifyConfig {
   std::string dense_steps_source = "sparsify.dense_steps";
   std::string init_source = "sparsify.init", teacher_source = "sparsify.distill.teacher";
 
-  // Reads the `sparsify:` mapping (every key; unknown keys are errors with file:line:col);
-  // `method` defaults to `default_method`, and is an error when `method_fixed` (a
-  // registered experiment's name chooses it).
+  // Reads the `sparsify:` mapping, first checked against sparsify_keys() (a key it does not
+  // declare is an error with file:line:col); `method` defaults to `default_method`, and is
+  // an error when `method_fixed` (a registered experiment's name chooses it).
   static SparsifyConfig from_config(const Config& cfg, Method default_method = Method::kAdmm,
                                     bool method_fixed = false);
 };
+
+// The keys of the `sparsify:` mapping (its root is that mapping).
+const KeySet& sparsify_keys();
 
 // The parameter values of a checkpoint written by nn::Trainer, checked against `layout`
 // (same names and shapes in the same order). Throws IoError naming the file when it cannot

@@ -27,17 +27,50 @@ namespace fs = std::filesystem;
 // The sparsifier's resumption state, beside the trainer's checkpoint.bin.
 constexpr const char* kStateFile = "admm_state.bin";
 
+// hw: the host (only `description`); workload: a training file plus `sparsify:`.
+const ModelKeys& sparsify_model_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("nm_sparsify");
+    m.hw.text("description", "free text (the hardware is the host, recorded in the labels)")
+        .opt("none");
+    m.workload.include("", nn::training_keys(),
+                       "a training file: every key of `tessel train` (Training, above)");
+    m.workload.section("sparsify",
+                       "what to sparsify and how (required; docs/nxm_transformer.md): the "
+                       "method is the model's, admm or asp");
+    m.workload.include("sparsify", sparsify_keys());
+    return m;
+  }();
+  return keys;
+}
+
+// nm_sparsify.dense reads only the starting weights: a pattern or an ADMM schedule in its
+// workload would be one it does not apply.
+const ModelKeys& dense_model_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("nm_sparsify.dense");
+    m.hw.text("description", "free text (the hardware is the host, recorded in the labels)")
+        .opt("none");
+    m.workload.include("", nn::training_keys(),
+                       "a training file: every key of `tessel train` (Training, above)");
+    m.workload.section("sparsify", "only `init`: nm_sparsify.dense sparsifies nothing (required)");
+    m.workload.file("sparsify.init", "the dense checkpoint to fine-tune from");
+    return m;
+  }();
+  return keys;
+}
+
 class NmSparsifyExperiment : public Experiment {
  public:
   explicit NmSparsifyExperiment(Method method) : method_(method) {}
 
-  void configure(const Config& hw, const Config& workload) override {
-    hw.get<std::string>("description", "");
+  const ModelKeys& keys() const override { return sparsify_model_keys(); }
+
+  void configure(const Config&, const Config& workload) override {
     if (!workload.has("sparsify"))
       workload.fail("sparsify", "needs a sparsify: section (pattern, params, admm, distill)");
-    // Read first, so that the training file's own check of unused keys sees it as used.
     sparsify_ = SparsifyConfig::from_config(workload.child("sparsify"), method_, true);
-    train_ = nn::TrainConfig::from_experiment_workload(workload);
+    train_ = nn::TrainConfig::from_experiment_workload(workload, keys().workload);
     if (train_.task == "mnist") workload.fail("task", "nm_sparsify needs task lm or classify");
     if (sparsify_.dense_steps > train_.steps)
       workload.child("sparsify")
@@ -172,17 +205,15 @@ class NmSparsifyExperiment : public Experiment {
 // dense point cannot silently carry a pattern or an ADMM schedule it does not apply.
 class DenseFinetuneExperiment : public Experiment {
  public:
-  void configure(const Config& hw, const Config& workload) override {
-    hw.get<std::string>("description", "");
+  const ModelKeys& keys() const override { return dense_model_keys(); }
+
+  void configure(const Config&, const Config& workload) override {
     if (!workload.has("sparsify"))
       workload.fail("sparsify", "needs a sparsify: section with init (the dense checkpoint)");
-    const Config s = workload.child("sparsify");
-    for (const std::string& key : s.keys())
-      if (key != "init")
-        s.fail(key, "nm_sparsify.dense reads only sparsify.init (it sparsifies nothing)");
-    init_ = s.get_path("init");
-    init_source_ = s.at("init").location().str() + ": " + s.at("init").key_path();
-    train_ = nn::TrainConfig::from_experiment_workload(workload);
+    const Keyed s = Keyed(keys().workload, workload).child("sparsify");
+    init_ = s.path("init");
+    init_source_ = s.config().at("init").location().str() + ": " + s.config().at("init").key_path();
+    train_ = nn::TrainConfig::from_experiment_workload(workload, keys().workload);
     if (train_.task == "mnist") workload.fail("task", "nm_sparsify needs task lm or classify");
   }
 

@@ -13,12 +13,24 @@ namespace {
 
 // hw: {model: train.transformer | train.mlp} (the host is recorded, not configured);
 // workload: a training file's content without `seed` (configs/README.md, "Training").
+const ModelKeys& train_model_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("train");
+    m.hw.text("description", "free text (the hardware is the host, recorded in the labels)")
+        .opt("none");
+    m.workload.include("", training_keys());
+    return m;
+  }();
+  return keys;
+}
+
 class TrainExperiment : public Experiment {
  public:
   explicit TrainExperiment(bool mlp) : mlp_(mlp) {}
 
-  void configure(const Config& hw, const Config& workload) override {
-    hw.get<std::string>("description", "");
+  const ModelKeys& keys() const override { return train_model_keys(); }
+
+  void configure(const Config&, const Config& workload) override {
     config_ = TrainConfig::from_experiment_workload(workload);
     if (mlp_ != (config_.task == "mnist"))
       workload.fail("task", std::string("model ") + (mlp_ ? "train.mlp" : "train.transformer") +

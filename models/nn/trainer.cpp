@@ -52,61 +52,291 @@ std::string relative_path_origin(const Config& key) {
 
 }  // namespace
 
-TrainConfig TrainConfig::from_experiment_workload(const Config& workload) {
+const KeySet& training_keys() {
+  static const KeySet keys = [] {
+    KeySet k("training");
+    k.text("name", "run name; the default output folder of `tessel train` (`results/train/<name>`)")
+        .opt("file stem");
+    k.text("description", "free text").opt("none");
+    k.unsigned_integer(
+         "seed",
+         "run seed: initialisation, synthetic corpus, batch order (the batch "
+         "of step t depends only on seed and t). `tessel train` only: in an experiment the "
+         "experiment's `seed:` is the run's, and a workload `seed` is an error")
+        .def("1");
+    k.choice("task", {"lm", "classify", "mnist"},
+             "lm: Transformer language model on text; classify: Transformer with the classifier "
+             "head telling apart `data.classes` synthetic corpora (seeds seed+1, seed+2, ...) "
+             "from windows of `train.seq_len` characters, or the labelled messages of "
+             "`data.documents`; mnist: MLP classifier on MNIST")
+        .def("lm");
+    k.section("data", "the data; which keys a task reads is stated per key (required for mnist)");
+    k.choice("data.documents", {"spamassassin"},
+             "lm or classify: a real corpus of mail messages instead of synthetic classes or "
+             "`data.corpus` (see \"Labelled documents\" above)")
+        .opt("off");
+    k.file("data.archive",
+           "documents: the corpus archive, a tar(.gz) of mail folders, e.g. "
+           "`../shared/data/spamassassin/spamassassin.tar.gz` (gzip needs a build with zlib)")
+        .opt("required with documents");
+    k.any_number("data.test_fraction",
+                 "documents: held-out test messages per class, in [0, 1) (val_fraction + "
+                 "test_fraction < 1)")
+        .def("0.1");
+    k.unsigned_integer(
+         "data.split_seed",
+         "documents: seed of the per-message split, separate from `seed` so "
+         "that runs with different seeds share one split; messages with the same file-name "
+         "md5 or the same text stay in one split")
+        .def("2026");
+    k.file("data.corpus", "lm: a text file; absent: the built-in synthetic corpus")
+        .opt("synthetic");
+    k.positive_integer("data.synthetic_chars",
+                       "lm, classify (synthetic): size of the synthetic corpus (classify: of each "
+                       "class's corpus)")
+        .def("200000");
+    k.positive_integer("data.classes", "classify (synthetic): number of classes, at least 2")
+        .def("2");
+    k.choice("data.tokenizer", {"char", "word"},
+             "lm: byte-level vocabulary of the text, or words (models/data/tokenizer.h); on "
+             "documents the word vocabulary comes from the training split only")
+        .opt("char (documents: word)");
+    k.positive_integer("data.word_vocab", "lm: word vocabulary size including `<unk>`").def("4096");
+    k.file("data.images", "mnist: IDX image file, plain or `.gz`").opt("required (mnist)");
+    k.file("data.labels", "mnist: IDX label file, plain or `.gz`").opt("required (mnist)");
+    k.any_number("data.val_fraction",
+                 "held-out tail of the token stream / image set, in (0, 1); documents: "
+                 "validation messages per class")
+        .def("0.1");
+    k.section("model", "the network (required)");
+    k.positive_integer("model.layers", "lm, classify: Transformer blocks")
+        .opt("required (lm, classify)");
+    k.positive_integer("model.width", "lm, classify: model width C").opt("required (lm, classify)");
+    k.positive_integer("model.heads", "lm, classify: attention heads (must divide C)")
+        .opt("required (lm, classify)");
+    k.positive_integer("model.mlp_ratio", "lm, classify: MLP hidden width = ratio × C").def("4");
+    k.list("model.hidden", "mnist: hidden layer widths of the MLP (each > 0)")
+        .opt("required (mnist)");
+    k.any_integer("model.hidden[]", "a hidden layer's width");
+    k.section("train", "optimisation (required)");
+    k.choice("train.backend", {"cpu", "cuda"}, "where forward/backward run (cuda: lm only)")
+        .def("cpu");
+    k.choice("train.precision", {"fp32", "bf16", "fp16"},
+             "cuda GEMM arithmetic (fp16 adds dynamic loss scaling)")
+        .def("fp32");
+    k.choice("train.optimizer_placement", {"device", "host"},
+             "cuda: AdamW moments on the GPU, or in host memory with gradients copied down and "
+             "parameters up (ZeRO-Offload's placement)")
+        .def("device");
+    k.section("train.offload",
+              "cpu backend: ZeRO-Offload's mixed precision as a reference of its semantics "
+              "(docs/training.md, \"Offloaded training\"); not with backend cuda");
+    k.choice("train.offload.precision", {"fp16", "bf16"},
+             "the forward/backward reads the parameters rounded to this 16-bit format "
+             "(computing in fp32), gradients are rounded to it, and CPU-Adam updates an fp32 "
+             "master and its moments, writing the new 16-bit copy")
+        .opt("required with offload");
+    k.integer("train.offload.dpu_warmup", 0, std::numeric_limits<int32_t>::max(),
+              "delayed parameter update from this step on: step i's update runs on a worker "
+              "thread during step i+1's forward/backward, which reads the copy without it "
+              "(one-step staleness)")
+        .opt("off");
+    k.number("train.offload.loss_scale", 1, 65536,
+             "a power of two: gradients × scale before the 16-bit rounding and ÷ scale after "
+             "(static; fp16 gradients below 2⁻²⁴ otherwise flush to zero); a gradient that "
+             "overflows skips the step")
+        .def("1");
+    k.positive_integer("train.batch_size", "sequences (lm, classify) or images (mnist) per step");
+    k.positive_integer("train.seq_len",
+                       "lm, classify: tokens per sequence (= position-embedding size)")
+        .opt("required (lm, classify)");
+    k.positive_integer("train.steps", "optimizer steps");
+    k.positive_number("train.lr", "peak learning rate");
+    k.non_negative_number("train.min_lr", "learning rate at the end of the decay").opt("lr / 10");
+    k.non_negative_number("train.warmup", "linear warm-up steps").def("0");
+    k.choice("train.decay", {"cosine", "linear", "constant"},
+             "decay from lr to min_lr over the remaining steps")
+        .def("cosine");
+    k.non_negative_number("train.weight_decay",
+                          "AdamW decoupled decay (weight matrices and embeddings only)")
+        .def("0.1");
+    k.any_number("train.beta1", "AdamW first-moment decay, in [0, 1)").def("0.9");
+    k.any_number("train.beta2", "AdamW second-moment decay, in [0, 1)").def("0.95");
+    k.non_negative_number("train.grad_clip", "global gradient-norm clip (0: off)").def("1");
+    k.non_negative_number("train.max_seconds",
+                          "stop (evaluate, checkpoint) after this much wall time (0: no limit); "
+                          "the ETA never runs past it")
+        .def("0")
+        .in("s");
+    k.flag("train.time_schedule",
+           "with max_seconds: the warm-up still counts steps; the decay then advances by the "
+           "larger of its step fraction and the fraction used of the time left after the "
+           "warm-up, so a run cut short by its time budget still completes its decay (the "
+           "trajectory then depends on machine speed; the log's `schedule:` line states it; "
+           "docs/training.md)")
+        .def("false");
+    k.non_negative_number("train.threads", "OpenMP threads (0: the runtime's default)").def("0");
+    k.positive_integer("train.log_every", "progress line every this many steps").def("10");
+    k.section("eval", "validation");
+    k.positive_integer("eval.every", "validation every this many steps and at the end").def("100");
+    k.positive_integer("eval.batches",
+                       "fixed, evenly spaced validation batches (same tokens every time); not "
+                       "used with `data.documents` and task classify (the whole validation "
+                       "split)")
+        .def("8");
+    k.positive_number("eval.target_loss",
+                      "the first evaluation with `val_loss` at or below it gives "
+                      "`steps_to_target`, `tokens_to_target`, `time_to_target_s` (seconds in "
+                      "training steps), `wall_to_target_s` and `reached_target` 1; never "
+                      "reached: `reached_target` 0 and none of the others (docs/pretraining.md)")
+        .opt("none");
+    k.section("checkpoint", "checkpoints");
+    k.non_negative_number("checkpoint.every", "checkpoint period in steps (0: at the end only)")
+        .def("0");
+    k.section("curriculum",
+              "sequence-length warm-up (SLW, docs/pretraining.md; lm, classify): batches are "
+              "truncated to the step's length; a step at length s counts batch × s tokens");
+    k.positive_integer("curriculum.start_seq_len",
+                       "first length: a multiple of `difficulty_step`, at most `train.seq_len` "
+                       "(the model's context)")
+        .opt("required with curriculum");
+    k.positive_integer("curriculum.steps", "T: steps to reach `train.seq_len`")
+        .opt("required with curriculum");
+    k.choice("curriculum.schedule", {"fixed_linear", "fixed_root"},
+             "DeepSpeed's schedules: length(t) = floor(start + (seq_len − start)·min(1, "
+             "(t+1)/T)^(1/r)) down to a multiple of `difficulty_step` (r = 1 for fixed_linear)")
+        .def("fixed_linear");
+    k.number("curriculum.root_degree", 1, 100, "fixed_root's r (an error with fixed_linear)")
+        .def("2");
+    k.integer("curriculum.difficulty_step", 1, 4096,
+              "lengths are multiples of it; `train.seq_len` must be one")
+        .def("8");
+    k.choice("curriculum.lr_warmup", {"tokens", "steps"},
+             "the `train.warmup` learning-rate warm-up lasts warmup × batch × seq_len tokens "
+             "(the baseline's warm-up tokens, so more steps while sequences are short), or "
+             "`train.warmup` steps")
+        .def("tokens");
+    k.section("layer_drop",
+              "progressive layer dropping (PLD, docs/pretraining.md; lm, classify): block l of "
+              "L (l = 1..L) is kept with p_l = 1 − (l/L)(1 − θ(t)); evaluation runs every block");
+    k.any_number("layer_drop.theta_bar", "floor θ̄ of the keep probability θ(t), in (0, 1]")
+        .def("0.5");
+    k.non_negative_number("layer_drop.gamma",
+                          "decay rate of θ(t) = (1 − θ̄)e^(−γt) + θ̄ (an error with `schedule: "
+                          "fixed`)")
+        .def("0.001");
+    k.choice("layer_drop.schedule", {"progressive", "fixed"},
+             "fixed: θ(t) = θ̄ from the first step (the paper's fixed-rate ablation)")
+        .def("progressive");
+    k.flag("layer_drop.rescale", "a kept block's residual branches × 1/p_l; false: × 1 (ablation)")
+        .def("true");
+    k.section("stability", "loss spikes and divergence");
+    k.number("stability.spike_factor", 1, 1e6,
+             "a step's training loss above this × the running minimum of earlier steps' losses "
+             "is a spike step; consecutive spike steps are one spike (`loss_spikes`, "
+             "`spike_steps`)")
+        .def("1.5");
+    k.non_negative_number("stability.spike_warmup", "steps before spikes are counted").def("100");
+    k.non_negative_number("stability.divergence_loss",
+                          "a training loss above it diverges (0: only a non-finite loss does)")
+        .def("0");
+    k.choice("stability.on_divergence", {"fail", "stop"},
+             "fail: the run fails (exit 1) naming the step; stop: the run ends before that "
+             "step's update, writes eval.jsonl and summary.json, and reports `diverged` 1 and "
+             "`diverged_step`")
+        .def("fail");
+    k.section("trace", "the tensor trace of one step (cpu backend)");
+    k.non_negative_number("trace.step",
+                          "record that step's tensor trace to `tensor_trace.txt` and "
+                          "`tensor_trace.mtrace`")
+        .def("0");
+    return k;
+  }();
+  return keys;
+}
+
+namespace {
+
+// A key some tasks read and this one does not: ignoring it would hide a mistake, as with a
+// typo, so it is an error naming what the run is.
+void reject_unread(const Config& node, const std::vector<std::string>& unread,
+                   const std::string& run) {
+  for (const std::string& key : unread)
+    if (node.has(key)) node.fail(key, "is not read by " + run);
+}
+
+}  // namespace
+
+TrainConfig TrainConfig::from_experiment_workload(const Config& workload, const KeySet& keys) {
   if (workload.has("seed"))
     workload.fail("seed",
                   "a run's seed is the experiment's `seed:` (a sweep sets it per point); move "
                   "it there");
-  return from_config(workload);
+  return from_config(workload, keys);
 }
 
-TrainConfig TrainConfig::from_config(const Config& cfg) {
+TrainConfig TrainConfig::from_config(const Config& cfg, const KeySet& keys) {
+  keys.check(cfg);
+  const Keyed root(training_keys(), cfg);
   TrainConfig c;
-  c.name = cfg.get<std::string>("name", fs::path(cfg.location().file).stem().string());
-  cfg.get<std::string>("description", "");
-  c.seed = cfg.get<uint64_t>("seed", 1);
-  c.task = cfg.get_choice("task", {"lm", "classify", "mnist"}, "lm");
+  c.name = root.has("name") ? root.text("name") : fs::path(cfg.location().file).stem().string();
+  c.seed = root.unsigned_integer("seed");
+  c.task = root.choice("task");
   const bool text = c.task != "mnist";
 
   if (cfg.has("data")) {
-    const Config d = cfg.child("data");
+    const Keyed d = root.child("data");
     if (c.task != "mnist" && d.has("documents")) {
-      c.documents = d.get_choice("documents", {"spamassassin"});
+      c.documents = d.choice("documents");
       if (d.has("corpus"))
         d.fail("corpus", "data.corpus and data.documents are two corpora; give one");
-      c.archive = d.get_path("archive");
-      const Config key = d.at("archive");
+      c.archive = d.path("archive");
+      const Config key = d.config().at("archive");
       c.archive_source = key.location().str() + ": " + key.key_path();
-      c.test_fraction = d.get<double>("test_fraction", c.test_fraction);
+      c.test_fraction = d.number("test_fraction");
       if (!(c.test_fraction >= 0 && c.test_fraction < 1))
         d.fail("test_fraction", "must be in [0, 1)");
-      c.split_seed = d.get<uint64_t>("split_seed", c.split_seed);
+      c.split_seed = d.unsigned_integer("split_seed");
       if (c.task == "classify") {
         c.classes = 2;  // ham, spam
+        reject_unread(d.config(), {"synthetic_chars", "classes", "tokenizer", "word_vocab"},
+                      "task classify on data.documents");
       } else {
         // lm: the bodies as text (docs/pretraining.md, "The word-level mail corpus").
-        c.tokenizer = d.get_choice("tokenizer", {"char", "word"}, "word");
-        c.word_vocab = static_cast<int>(d.get_positive_int("word_vocab", c.word_vocab));
+        c.tokenizer = d.has("tokenizer") ? d.choice("tokenizer") : "word";
+        c.word_vocab = static_cast<int>(d.integer("word_vocab"));
+        reject_unread(d.config(), {"synthetic_chars", "classes"}, "task lm on data.documents");
       }
     } else if (c.task == "classify") {
-      c.synthetic_chars = d.get_positive_int("synthetic_chars", c.synthetic_chars);
-      c.classes = static_cast<int>(d.get_positive_int("classes", c.classes));
+      c.synthetic_chars = d.integer("synthetic_chars");
+      c.classes = static_cast<int>(d.integer("classes"));
       if (c.classes < 2) d.fail("classes", "needs at least 2 classes");
+      reject_unread(d.config(), {"corpus", "tokenizer", "word_vocab"},
+                    "task classify with synthetic classes");
     } else if (c.task == "lm") {
       if (d.has("corpus")) {
-        c.corpus = d.get_path("corpus");
-        const Config key = d.at("corpus");
+        c.corpus = d.path("corpus");
+        const Config key = d.config().at("corpus");
         c.corpus_source = key.location().str() + ": " + key.key_path();
         c.corpus_origin = relative_path_origin(key);
       }
-      c.synthetic_chars = d.get_positive_int("synthetic_chars", c.synthetic_chars);
-      c.tokenizer = d.get_choice("tokenizer", {"char", "word"}, "char");
-      c.word_vocab = static_cast<int>(d.get_positive_int("word_vocab", c.word_vocab));
+      c.synthetic_chars = d.integer("synthetic_chars");
+      c.tokenizer = d.has("tokenizer") ? d.choice("tokenizer") : "char";
+      c.word_vocab = static_cast<int>(d.integer("word_vocab"));
+      reject_unread(d.config(), {"classes"}, "task lm");
     } else {
-      c.mnist_images = d.get_path("images");
-      c.mnist_labels = d.get_path("labels");
+      c.mnist_images = d.path("images");
+      c.mnist_labels = d.path("labels");
+      reject_unread(
+          d.config(),
+          {"documents", "corpus", "synthetic_chars", "classes", "tokenizer", "word_vocab"},
+          "task mnist");
     }
-    c.val_fraction = d.get<double>("val_fraction", c.val_fraction);
+    if (c.documents.empty())
+      reject_unread(d.config(), {"archive", "test_fraction", "split_seed"},
+                    "task " + c.task + " without data.documents");
+    if (text) reject_unread(d.config(), {"images", "labels"}, "task " + c.task);
+    c.val_fraction = d.number("val_fraction");
     if (!(c.val_fraction > 0 && c.val_fraction < 1)) d.fail("val_fraction", "must be in (0, 1)");
     if (!c.documents.empty() && c.val_fraction + c.test_fraction >= 1)
       d.fail("val_fraction",
@@ -115,77 +345,79 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
     cfg.fail("data", "task mnist needs data.images and data.labels");
   }
 
-  const Config m = cfg.child("model");
+  const Keyed m = root.child("model");
   if (text) {
-    c.model.layers = static_cast<int>(m.get_positive_int("layers"));
-    c.model.width = static_cast<int>(m.get_positive_int("width"));
-    c.model.heads = static_cast<int>(m.get_positive_int("heads"));
-    c.model.mlp_ratio = static_cast<int>(m.get_positive_int("mlp_ratio", 4));
+    c.model.layers = static_cast<int>(m.integer("layers"));
+    c.model.width = static_cast<int>(m.integer("width"));
+    c.model.heads = static_cast<int>(m.integer("heads"));
+    c.model.mlp_ratio = static_cast<int>(m.integer("mlp_ratio"));
     // Before anything is allocated (docs/hardening.md): each layer's MLP alone holds
     // 2 * mlp_ratio * width^2 weights, each with a gradient and two AdamW moments (16 bytes).
-    check_allocation(m, "width",
-                     {m.get_positive_int("layers"), m.get_positive_int("width"),
-                      m.get_positive_int("width"), m.get_positive_int("mlp_ratio", 4)},
-                     32, "(layers x width x width x mlp_ratio) parameters");
+    check_allocation(m.config(), "width",
+                     {c.model.layers, c.model.width, c.model.width, c.model.mlp_ratio}, 32,
+                     "(layers x width x width x mlp_ratio) parameters");
     if (c.model.width % c.model.heads) m.fail("heads", "must divide width");
+    reject_unread(m.config(), {"hidden"}, "task " + c.task + " (a Transformer)");
   } else {
-    for (const auto& h : m.items("hidden")) {
-      const int w = h.as<int>();
+    for (const Keyed& h : m.items("hidden")) {
+      const int w = h.config().as<int>();
       if (w <= 0) h.fail("", "hidden widths must be positive");
       c.mlp.hidden.push_back(w);
     }
+    reject_unread(m.config(), {"layers", "width", "heads", "mlp_ratio"}, "task mnist (an MLP)");
   }
 
-  const Config t = cfg.child("train");
-  c.backend = t.get_choice("backend", {"cpu", "cuda"}, "cpu");
-  const std::string prec = t.get_choice("precision", {"fp32", "bf16", "fp16"}, "fp32");
+  const Keyed t = root.child("train");
+  c.backend = t.choice("backend");
+  const std::string prec = t.choice("precision");
   c.precision = prec == "bf16"   ? Precision::kBf16
                 : prec == "fp16" ? Precision::kFp16
                                  : Precision::kFp32;
-  c.optimizer_on_host = t.get_choice("optimizer_placement", {"device", "host"}, "device") == "host";
+  c.optimizer_on_host = t.choice("optimizer_placement") == "host";
   if (c.backend == "cuda" && c.task != "lm") t.fail("backend", "cuda runs task lm only");
-  c.batch_size = static_cast<int>(t.get_positive_int("batch_size"));
+  c.batch_size = static_cast<int>(t.integer("batch_size"));
   if (text) {
-    c.seq_len = static_cast<int>(t.get_positive_int("seq_len"));
-    const Config key = t.at("seq_len");
+    c.seq_len = static_cast<int>(t.integer("seq_len"));
+    const Config key = t.config().at("seq_len");
     c.seq_len_source = key.location().str() + ": " + key.key_path();
-  }
-  if (text)  // one activation per token and layer at the least
-    check_allocation(t, "batch_size",
-                     {t.get_positive_int("batch_size"), t.get_positive_int("seq_len"),
-                      m.get_positive_int("width"), m.get_positive_int("layers")},
+    // One activation per token and layer at the least.
+    // The values as written (64-bit), not the int fields they are narrowed into.
+    check_allocation(t.config(), "batch_size",
+                     {t.integer("batch_size"), t.integer("seq_len"), c.model.width, c.model.layers},
                      4, "(batch_size x seq_len x width x layers) activations");
+  } else {
+    reject_unread(t.config(), {"seq_len"}, "task mnist");
+  }
   if (c.task == "classify") {
     c.model.head = Head::kClassifier;
     c.model.classes = c.classes;
   }
   c.model.max_seq = c.seq_len;
-  c.steps = t.get_positive_int("steps");
-  c.lr.lr = t.get_positive("lr");
-  c.lr.min_lr = t.get_non_negative("min_lr", c.lr.lr * 0.1);
-  c.lr.warmup = static_cast<int64_t>(t.get_non_negative("warmup", 0));
+  c.steps = t.integer("steps");
+  c.lr.lr = t.number("lr");
+  c.lr.min_lr = t.has("min_lr") ? t.number("min_lr") : c.lr.lr * 0.1;
+  c.lr.warmup = static_cast<int64_t>(t.number("warmup"));
   c.lr.total = c.steps;
-  const std::string decay = t.get_choice("decay", {"cosine", "linear", "constant"}, "cosine");
+  const std::string decay = t.choice("decay");
   c.lr.decay = decay == "cosine"   ? LrSchedule::Decay::kCosine
                : decay == "linear" ? LrSchedule::Decay::kLinear
                                    : LrSchedule::Decay::kConstant;
-  c.adam.weight_decay = t.get_non_negative("weight_decay", c.adam.weight_decay);
-  c.adam.beta1 = t.get<double>("beta1", c.adam.beta1);
-  c.adam.beta2 = t.get<double>("beta2", c.adam.beta2);
+  c.adam.weight_decay = t.number("weight_decay");
+  c.adam.beta1 = t.number("beta1");
+  c.adam.beta2 = t.number("beta2");
   if (!(c.adam.beta1 >= 0 && c.adam.beta1 < 1)) t.fail("beta1", "must be in [0, 1)");
   if (!(c.adam.beta2 >= 0 && c.adam.beta2 < 1)) t.fail("beta2", "must be in [0, 1)");
-  c.grad_clip = t.get_non_negative("grad_clip", c.grad_clip);
-  c.max_seconds = t.get_non_negative("max_seconds", 0);
-  c.time_schedule = t.get<bool>("time_schedule", false);
+  c.grad_clip = t.number("grad_clip");
+  c.max_seconds = t.number("max_seconds");
+  c.time_schedule = t.flag("time_schedule");
   if (c.time_schedule && c.max_seconds <= 0) t.fail("time_schedule", "needs train.max_seconds > 0");
-  c.threads = static_cast<int>(t.get_non_negative("threads", 0));
-  c.log_every = t.get_positive_int("log_every", c.log_every);
+  c.threads = static_cast<int>(t.number("threads"));
+  c.log_every = t.integer("log_every");
   if (t.has("offload")) {
-    const Config o = t.child("offload");
-    c.offload.precision = o.get_choice("precision", {"fp16", "bf16"});
-    c.offload.dpu_warmup =  // absent: no delayed update (-1)
-        o.get_int_range("dpu_warmup", 0, std::numeric_limits<int32_t>::max(), -1);
-    c.offload.loss_scale = o.get_number_range("loss_scale", 1, 65536, 1);
+    const Keyed o = t.child("offload");
+    c.offload.precision = o.choice("precision");
+    if (o.has("dpu_warmup")) c.offload.dpu_warmup = o.integer("dpu_warmup");  // absent: -1
+    c.offload.loss_scale = o.number("loss_scale");
     int exponent = 0;
     if (std::frexp(c.offload.loss_scale, &exponent) != 0.5)
       o.fail("loss_scale", "must be a power of two (unscaling is then exact)");
@@ -194,30 +426,30 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
   }
 
   if (cfg.has("eval")) {
-    const Config e = cfg.child("eval");
-    c.eval_every = e.get_positive_int("every", c.eval_every);
-    c.eval_batches = static_cast<int>(e.get_positive_int("batches", c.eval_batches));
-    if (e.has("target_loss")) c.target_loss = e.get_positive("target_loss");
+    const Keyed e = root.child("eval");
+    c.eval_every = e.integer("every");
+    c.eval_batches = static_cast<int>(e.integer("batches"));
+    if (e.has("target_loss")) c.target_loss = e.number("target_loss");
   }
   if (cfg.has("checkpoint"))
-    c.checkpoint_every = static_cast<int64_t>(cfg.child("checkpoint").get_non_negative("every", 0));
+    c.checkpoint_every = static_cast<int64_t>(root.child("checkpoint").number("every"));
   if (cfg.has("curriculum")) {
     if (!text)
       cfg.fail("curriculum",
                "sequence-length warm-up needs a sequence model (task lm or classify)");
-    const Config k = cfg.child("curriculum");
+    const Keyed k = root.child("curriculum");
     TrainConfig::Curriculum& w = c.curriculum;
-    w.schedule = k.get_choice("schedule", {"fixed_linear", "fixed_root"}, w.schedule);
-    w.difficulty_step = static_cast<int>(k.get_int_range("difficulty_step", 1, 4096, 8));
-    w.start = static_cast<int>(k.get_positive_int("start_seq_len"));
-    w.steps = k.get_positive_int("steps");
+    w.schedule = k.choice("schedule");
+    w.difficulty_step = static_cast<int>(k.integer("difficulty_step"));
+    w.start = static_cast<int>(k.integer("start_seq_len"));
+    w.steps = k.integer("steps");
     if (w.schedule == "fixed_root") {
-      w.root_degree = k.get_number_range("root_degree", 1, 100, 2);
+      w.root_degree = k.number("root_degree");
     } else if (k.has("root_degree")) {
       k.fail("root_degree",
              "only schedule fixed_root has a root degree (fixed_linear is degree 1)");
     }
-    w.token_warmup = k.get_choice("lr_warmup", {"tokens", "steps"}, "tokens") == "tokens";
+    w.token_warmup = k.choice("lr_warmup") == "tokens";
     if (w.start > c.seq_len)
       k.fail("start_seq_len", std::to_string(w.start) +
                                   " exceeds the model's context, train.seq_len " +
@@ -235,32 +467,32 @@ TrainConfig TrainConfig::from_config(const Config& cfg) {
     if (!text)
       cfg.fail("layer_drop",
                "progressive layer dropping needs a Transformer (task lm or classify)");
-    const Config k = cfg.child("layer_drop");
+    const Keyed k = root.child("layer_drop");
     TrainConfig::LayerDrop& d = c.layer_drop;
     d.on = true;
-    d.theta_bar = k.get<double>("theta_bar", d.theta_bar);
+    d.theta_bar = k.number("theta_bar");
     if (!(d.theta_bar > 0 && d.theta_bar <= 1))
-      k.fail("theta_bar",
-             "the keep probability's floor θ̄ must be in (0, 1], got " + k.at("theta_bar").scalar());
-    d.fixed = k.get_choice("schedule", {"progressive", "fixed"}, "progressive") == "fixed";
+      k.fail("theta_bar", "the keep probability's floor θ̄ must be in (0, 1], got " +
+                              k.config().at("theta_bar").scalar());
+    d.fixed = k.choice("schedule") == "fixed";
     if (d.fixed && k.has("gamma"))
       k.fail("gamma", "schedule fixed keeps θ(t) = θ̄ from the start; γ is not used");
-    d.gamma = k.get_non_negative("gamma", d.gamma);
-    d.rescale = k.get<bool>("rescale", d.rescale);
+    d.gamma = k.number("gamma");
+    d.rescale = k.flag("rescale");
   }
   if (cfg.has("stability")) {
-    const Config k = cfg.child("stability");
+    const Keyed k = root.child("stability");
     TrainConfig::Stability& st = c.stability;
-    st.spike_factor = k.get_number_range("spike_factor", 1, 1e6, st.spike_factor);
-    st.spike_warmup = static_cast<int64_t>(k.get_non_negative("spike_warmup", 100));
-    st.divergence_loss = k.get_non_negative("divergence_loss", 0);
-    st.stop_on_divergence = k.get_choice("on_divergence", {"fail", "stop"}, "fail") == "stop";
+    st.spike_factor = k.number("spike_factor");
+    st.spike_warmup = static_cast<int64_t>(k.number("spike_warmup"));
+    st.divergence_loss = k.number("divergence_loss");
+    st.stop_on_divergence = k.choice("on_divergence") == "stop";
   }
   if (cfg.has("trace")) {
-    c.trace_step = cfg.child("trace").get_non_negative("step", 0);
-    if (c.backend == "cuda") cfg.child("trace").fail("step", "the tensor trace needs backend cpu");
+    const Keyed k = root.child("trace");
+    c.trace_step = static_cast<int64_t>(k.number("step"));
+    if (c.backend == "cuda") k.fail("step", "the tensor trace needs backend cpu");
   }
-  cfg.reject_unused();
   return c;
 }
 

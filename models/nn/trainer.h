@@ -17,8 +17,13 @@
 #include "models/nn/transformer.h"
 #include "models/nn/transformer_cuda.h"
 #include "runtime/core/config.h"
+#include "runtime/core/keys.h"
 
 namespace tessel::nn {
+
+// The keys of a training file (configs/README.md, "Training"): `tessel train`'s file, the
+// workload of train.transformer / train.mlp, and the training part of nm_sparsify's.
+const KeySet& training_keys();
 
 // Everything a training run reads from its YAML file (configs/README.md, "Training").
 struct TrainConfig {
@@ -126,12 +131,14 @@ struct TrainConfig {
     double loss_scale = 1;  // static, a power of two: gradients × scale before rounding
   } offload;
 
-  // Reads a loaded config (every key; unknown keys are errors with file:line:col).
-  static TrainConfig from_config(const Config& cfg);
+  // Reads a loaded config, first checked against `keys` (training_keys(), or a set that
+  // includes them: a key it does not declare is an error with file:line:col).
+  static TrainConfig from_config(const Config& cfg, const KeySet& keys = training_keys());
   // from_config for the workload of a registered experiment: the run's seed is the
   // experiment's (a sweep sets it per point), so a `seed:` here, which it would silently
   // override, is an error.
-  static TrainConfig from_experiment_workload(const Config& workload);
+  static TrainConfig from_experiment_workload(const Config& workload,
+                                              const KeySet& keys = training_keys());
 };
 
 struct Checkpoint;

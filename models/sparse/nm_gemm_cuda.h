@@ -24,7 +24,7 @@ MatrixI32 cuda_sparse_tc_gemm(const CompressedMatrix<int8_t>& w, const MatrixI8&
 MatrixF cuda_dense_gemm(const MatrixH& w, const MatrixH& x);
 
 // Device time in milliseconds of `reps` back-to-back launches of each GPU path on
-// operands already resident on the device (for bench/nxm_cuda_gemm.cpp).
+// operands already resident on the device (for bench/nm_cuda_gemm.cpp).
 struct CudaTimings {
   double nm_int8_ms = 0, tc_fp16_ms = 0, tc_int8_ms = 0, cublas_fp16_ms = 0;
 };

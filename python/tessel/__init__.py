@@ -30,7 +30,7 @@ _tessel._set_error_classes(Error, ConfigError, IoError, SimError)
 
 __version__ = _tessel.__version__
 __all__ = [
-    "AnnIndex", "Check", "Config", "ConfigError", "Error", "IoError", "LstmWeights", "Model",
+    "AnnIndex", "Check", "Config", "ConfigError", "Error", "IoError", "Key", "LstmWeights", "Model",
     "Result", "SimError", "SweepSummary", "ann_search", "knn", "load_config", "load_results",
     "lstm_forward", "lstm_forward_fixed", "models", "nm_check", "nm_compress", "nm_decompress",
     "nm_mask", "nm_project", "run", "sweep",
@@ -43,18 +43,32 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 # ------------------------------------------------------------------------------ registry
+class Key(NamedTuple):
+    """One declared config key of a model (runtime/core/keys.h; the tables of
+    configs/README.md are generated from the same declarations)."""
+    name: str                 # path below hw or workload: "rows", "offchip.read_gbps"
+    type: str                 # bool, integer, number, string, choice, path, mapping, list, any
+    type_text: str            # as configs/README.md writes it: "integer, 1–4096"
+    range: Optional[Tuple[float, float]]  # inclusive bounds of integers and numbers
+    choices: List[str]
+    default: Optional[str]    # the default as written in YAML; None: required or optional
+    required: bool
+    unit: str
+    help: str
+
+
 class Model(NamedTuple):
     name: str
     description: str
+    hw_keys: List[Key]        # besides `model` and `energy.*`, which every hw file has
+    workload_keys: List[Key]
 
 
 def models() -> List[Model]:
-    """The registered models (what a config's hw.model may name), sorted by name.
-
-    The registry records a name and a one-line description per model; the keys each
-    model reads are documented in configs/README.md (the registry does not hold them).
-    """
-    return [Model(n, d) for n, d in _tessel.models()]
+    """The registered models (what a config's hw.model may name), sorted by name, each with
+    the keys its hardware and workload files may hold."""
+    return [Model(n, d, [Key(**k) for k in hw], [Key(**k) for k in wl])
+            for n, d, hw, wl in _tessel.models()]
 
 
 # ------------------------------------------------------------------------------ configs

@@ -1,5 +1,5 @@
 # Type stubs of the C++ extension (python/tessel_module.cpp); the public API is tessel/__init__.py.
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -11,7 +11,7 @@ import numpy.typing as npt
 __version__: str
 
 def _set_error_classes(base: type, config: type, io: type, sim: type) -> None: ...
-def models() -> List[Tuple[str, str]]: ...
+def models() -> List[Tuple[str, str, List[Dict[str, Any]], List[Dict[str, Any]]]]: ...
 
 class _Config:
     path: str

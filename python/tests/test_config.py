@@ -115,3 +115,20 @@ def test_override_value_types():
     assert tessel._yaml_text([1, 2]) == "[1, 2]"
     with pytest.raises(TypeError):
         tessel._yaml_text(object())
+
+
+def test_models_carry_their_declared_keys():
+    by_name = {m.name: m for m in tessel.models()}
+    mac = by_name["mac_array"]
+    keys = {k.name: k for k in mac.hw_keys}
+    # Facts of the MAC array written out by hand (configs/README.md, mac_array_params.cpp).
+    assert keys["rows"].type == "integer" and keys["rows"].range == (1.0, 4096.0)
+    assert keys["rows"].required and keys["rows"].default is None
+    assert keys["pipeline_depth"].default == "3" and not keys["pipeline_depth"].required
+    assert keys["clock_ghz"].unit == "GHz"
+    assert keys["dtype"].choices == ["int8"]
+    assert [k.name for k in mac.workload_keys] == ["kind", "m", "n", "k", "functional"]
+    # The same declaration the CLI prints: every key appears in `tessel list --keys`.
+    _, out, _ = cli("list", "--keys", "mac_array", check_rc=0)
+    for k in mac.hw_keys + mac.workload_keys:
+        assert "| `" + k.name + "` |" in out

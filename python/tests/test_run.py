@@ -11,7 +11,7 @@ from conftest import TINY, cli, cli_json
 @pytest.mark.parametrize("path,sets", [
     (TINY, {}),                                              # SystemC LSTM-Sharp, checked
     (TINY, {"hw.mac_budget": 4096, "hw.schedule": "sequential"}),
-    ("configs/experiments/nxm_small.yaml", {}),              # N:M unit, functional check
+    ("configs/experiments/nm_unit_small.yaml", {}),              # N:M unit, functional check
 ])
 def test_run_equals_cli_json(path, sets):
     args = []

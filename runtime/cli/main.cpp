@@ -15,12 +15,14 @@
 
 #include "runtime/cli/ann_command.h"
 #include "runtime/cli/cli_checks.h"
+#include "runtime/cli/key_docs.h"
 #include "runtime/cli/lstm_command.h"
 #include "runtime/cli/summary.h"
 #include "runtime/cli/train_command.h"
 #include "runtime/cli/validate_command.h"
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/error.h"
+#include "runtime/core/file_io.h"
 #include "runtime/core/registry.h"
 #include "runtime/core/runner.h"
 #include "runtime/report/report.h"
@@ -65,6 +67,26 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, bool 
     std::cout << cli::format_summary(file, prepared.seed, r);
   if (trace && !json) std::cout << "trace        " << trace_path << " (open in ui.perfetto.dev)\n";
   return r.checks_passed() ? kExitOk : kExitFailure;
+}
+
+// `list --keys MODEL` and `list --readme FILE [--check]`.
+int cmd_list_keys(const std::string& model, const std::string& readme, bool check) {
+  if (!model.empty()) {
+    std::cout << cli::model_keys_markdown(model);
+    return kExitOk;
+  }
+  const std::string text = read_file(readme, "README");
+  const std::string fresh = cli::regenerate_key_sections(text, readme);
+  if (check) {
+    if (fresh == text) return kExitOk;
+    std::cerr << "error: " << readme
+              << ": the key tables differ from the models' declarations; run `tessel list "
+                 "--readme "
+              << readme << "` and commit the result\n";
+    return kExitFailure;
+  }
+  if (fresh != text) write_file_atomic(readme, fresh);
+  return kExitOk;
 }
 
 int cmd_list(std::ostream& out) {
@@ -160,6 +182,17 @@ int main(int argc, char** argv) {
   rep->add_option("results", report_dir, "Results folder, e.g. results/quickstart")->required();
 
   auto* list = app.add_subcommand("list", "List registered models and shipped configs");
+  std::string keys_model, keys_readme;
+  bool keys_check = false;
+  auto* keys_opt =
+      list->add_option("--keys", keys_model, "Print one model's keys (hw and workload tables)");
+  auto* readme_opt = list->add_option(
+      "--readme", keys_readme,
+      "Regenerate the key tables of a README (configs/README.md) from the models' declarations");
+  list->add_flag("--check", keys_check,
+                 "With --readme: change nothing; exit 1 when the tables are not current")
+      ->needs(readme_opt);
+  keys_opt->excludes(readme_opt);
 
   std::string point_sweep, point_out, point_artifacts, point_cache;
   size_t point_index = 0;
@@ -191,7 +224,10 @@ int main(int argc, char** argv) {
     if (*validate) return cli::run_validate_command();
     if (*train) return cli::run_train_command();
     if (*run) return cmd_run(run_file, sets, json, trace_path, run_out);
-    if (*list) return cmd_list(std::cout);
+    if (*list)
+      return keys_model.empty() && keys_readme.empty()
+                 ? cmd_list(std::cout)
+                 : cmd_list_keys(keys_model, keys_readme, keys_check);
     if (*point) {
       sweep::run_point(point_sweep, point_index, point_out, point_artifacts, point_cache);
       return kExitOk;

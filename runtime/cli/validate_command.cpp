@@ -23,7 +23,7 @@
 #include "runtime/core/registry.h"
 #include "runtime/core/runner.h"
 #ifdef TESSEL_VALIDATE_RTL
-#include "rtl/checks/rtl_checks.h"
+#include "runtime/validate/rtl_checks.h"
 #endif
 
 #ifndef TESSEL_SOURCE_DIR
@@ -190,7 +190,7 @@ ModelRow memory_row(const std::string& what, const ChildResult& r) {
 
 std::vector<ModelRow> model_rows() {
   std::vector<ModelRow> rows;
-  if (!registered("lstm_sharp") || !registered("nxm") || !registered("mac_array") ||
+  if (!registered("lstm_sharp") || !registered("nm_unit") || !registered("mac_array") ||
       !registered("memory")) {
     ModelRow row{"cycle-level models", "references, twins", "–"};
     row.skipped = true;
@@ -239,13 +239,13 @@ std::vector<ModelRow> model_rows() {
     rows.push_back(
         twin_row("lstm_sharp_analytical", "lstm_sharp (SystemC)", run_in_child(lstm, sets), sc));
   }
-  const std::string nxm = "configs/experiments/nxm_small.yaml";
-  std::cout << "running nxm (SystemC) ...\n";
-  const ChildResult nsc = run_in_child(nxm, {});
-  rows.push_back(functional_row("nxm (SystemC)", "models/sparse nm_gemm_reference", nsc));
-  std::cout << "running nxm_analytical ...\n";
-  rows.push_back(twin_row("nxm_analytical", "nxm (SystemC)",
-                          run_in_child(nxm, {"hw.model=nxm_analytical"}), nsc));
+  const std::string nm_unit = "configs/experiments/nm_unit_small.yaml";
+  std::cout << "running nm_unit (SystemC) ...\n";
+  const ChildResult nsc = run_in_child(nm_unit, {});
+  rows.push_back(functional_row("nm_unit (SystemC)", "models/sparse nm_gemm_reference", nsc));
+  std::cout << "running nm_unit_analytical ...\n";
+  rows.push_back(twin_row("nm_unit_analytical", "nm_unit (SystemC)",
+                          run_in_child(nm_unit, {"hw.model=nm_unit_analytical"}), nsc));
 
   // The MAC array on the shipped 256^3 GEMM and on a ragged shape (partial tiles in every
   // dimension); its twin must match the cycle count exactly.

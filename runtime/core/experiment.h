@@ -8,6 +8,7 @@
 
 #include "runtime/core/config.h"
 #include "runtime/core/counters.h"
+#include "runtime/core/keys.h"
 #include "runtime/core/sim_result.h"
 #include "runtime/core/trace_writer.h"
 
@@ -26,12 +27,15 @@ struct RunContext {
   std::ostream* log = nullptr;  // progress lines for a person watching; may be null
 };
 
-// A hardware model or an algorithm run on a workload. The runner calls configure() (which
-// must read every key the model uses), rejects keys nobody read, then calls run() once.
+// A hardware model or an algorithm run on a workload. The runner checks the configs against
+// keys(), calls configure(), then calls run() once.
 class Experiment {
  public:
   virtual ~Experiment() = default;
   virtual void configure(const Config& hw, const Config& workload) = 0;
+  // The keys this model's hw and workload files may hold (runtime/core/keys.h). The runner
+  // checks both files against them before configure(); configure() reads through them.
+  virtual const ModelKeys& keys() const = 0;
   // Fills cycles, clock_ghz, metrics and checks; activity goes to ctx.counters.
   virtual SimResult run(RunContext& ctx) = 0;
   // Simulations price their activity with hw.energy; an algorithm that runs on the host

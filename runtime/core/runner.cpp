@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <utility>
 
 #include "runtime/core/energy_table.h"
 #include "runtime/core/registry.h"
@@ -78,26 +79,42 @@ PreparedRun prepare_run(const Config& hw, const Config& workload, uint64_t seed)
   run.model = hw.get<std::string>("model");
   run.experiment = Registry::instance().create(run.model);
   if (!run.experiment) {
+    // Models renamed since configs were written: name the new spelling, not the whole list.
+    static const std::pair<const char*, const char*> kRenamed[] = {
+        {"nxm", "nm_unit"},  // issue 26: one spelling for N:M (docs/nm_unit.md)
+        {"nxm_analytical", "nm_unit_analytical"},
+    };
+    for (const auto& [old_name, new_name] : kRenamed)
+      if (run.model == old_name)
+        hw.fail("model", "model '" + run.model + "' was renamed to '" + new_name +
+                             "'; write model: " + new_name);
     std::string known;
     for (const auto& e : Registry::instance().entries())
       known += (known.empty() ? "" : ", ") + e.name;
     hw.fail("model", "unknown model '" + run.model + "' (registered: " + known + ")");
   }
-  if (run.experiment->uses_energy_table()) {
+  const bool priced = run.experiment->uses_energy_table();
+  if (!priced && hw.has("energy"))
+    hw.fail("energy", "model '" + run.model +
+                          "' runs on this host and is not priced with an energy table; remove "
+                          "hw.energy");
+  // Keys are checked against the model's declaration before anything reads them, so an
+  // unknown or out-of-range key is reported whatever branch configure() takes.
+  const ModelKeys& keys = run.experiment->keys();
+  KeySet hw_keys(run.model + " hw");
+  hw_keys.include("", shared_hw_keys(priced));
+  hw_keys.include("", keys.hw);
+  hw_keys.check(hw);
+  keys.workload.check(workload);
+  if (priced) {
     Config energy = hw.child("energy");
     run.energy = EnergyTable::load(energy.get_path("table"));
     // 1 to 1000 nm: every process node ever made (configs/README.md).
     run.energy =
         run.energy.scaled_to(energy.get_number_range("node_nm", 1, 1000, run.energy.node_nm()));
-  } else if (hw.has("energy")) {
-    hw.fail("energy", "model '" + run.model +
-                          "' runs on this host and is not priced with an energy table; remove "
-                          "hw.energy");
   }
 
   run.experiment->configure(hw, workload);
-  hw.reject_unused();
-  workload.reject_unused();
   return run;
 }
 

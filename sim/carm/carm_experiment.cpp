@@ -16,6 +16,7 @@
 #include "runtime/core/registry.h"
 #include "sim/carm/carm_timing.h"
 #include "sim/carm/swap_replay.h"
+#include "sim/memory/memory_keys.h"
 
 namespace tessel::carm {
 namespace {
@@ -48,17 +49,41 @@ MemoryTrace merge(const MemoryTrace& a, const MemoryTrace& b, uint32_t* b_batch0
   return m;
 }
 
-class CarmExperiment : public Experiment {
- public:
-  void configure(const Config& hw, const Config& workload) override {
-    hw.get<std::string>("description", "");
-    const Config storage = Config::load(hw.get_path("storage"));
-    spec_ = memory::read_hierarchy(storage);
-    storage.mark_used();
-    max_outstanding_ = hw.get_positive_int("max_outstanding", 64);
+const ModelKeys& carm_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("carm");
+    m.hw.text("description", "free text (the host trains; the storage model charges the reads)")
+        .opt("none");
+    m.hw.nested("storage", memory::memory_file_keys(),
+                "a sim/memory hardware file (one device or a hierarchy) that charges the "
+                "store's reads: its path, or the same mapping inline")
+        .path_too = true;
+    m.hw.positive_integer("max_outstanding", "store requests in flight in the replay").def("64");
+    m.workload.include("", continual::continual_workload_keys());
     // Timing on a shared host is noisy: every configuration runs `repeats` times,
     // interleaved, and its median training time counts.
-    repeats_ = int(workload.get_int_range("repeats", 1, 99, 3));
+    m.workload
+        .integer("repeats", 1, 99,
+                 "interleaved repetitions of each configuration (the median time counts)")
+        .def("3");
+    return m;
+  }();
+  return keys;
+}
+
+class CarmExperiment : public Experiment {
+ public:
+  const ModelKeys& keys() const override { return carm_keys(); }
+
+  void configure(const Config& hw_config, const Config& workload) override {
+    const Keyed hw(keys().hw, hw_config);
+    // A file the model loads itself is checked against its own declaration here.
+    const Config storage = hw_config.at("storage").is_scalar() ? Config::load(hw.path("storage"))
+                                                               : hw_config.child("storage");
+    memory::memory_file_keys().check(storage);
+    spec_ = memory::read_hierarchy(storage);
+    max_outstanding_ = hw.integer("max_outstanding");
+    repeats_ = int(Keyed(keys().workload, workload).integer("repeats"));
     w_ = continual::read_continual_workload(workload);
     if (!w_.config.carm.enabled)
       workload.fail("carm", "the carm experiment compares swapping modes: set carm.enabled: true");

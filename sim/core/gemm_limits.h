@@ -1,4 +1,4 @@
-// Size checks shared by the GEMM accelerators (mac_array, nxm): each of m, n, k may be 2^20,
+// Size checks shared by the GEMM accelerators (mac_array, nm_unit): each of m, n, k may be 2^20,
 // and their products are what must fail fast (docs/hardening.md, "Limits").
 #pragma once
 

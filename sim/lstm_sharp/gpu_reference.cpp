@@ -7,12 +7,32 @@
 
 namespace tessel::lstm_sharp {
 
+const KeySet& gpu_reference_keys() {
+  static const KeySet keys = [] {
+    KeySet k("lstm_sharp gpu_reference");
+    k.text("source", "where the measurements come from");
+    k.number("layers", 1, 1024, "layers of the measured runs");
+    k.number("steps", 1, 1e9, "time steps of the measured runs");
+    // Its keys are hidden sizes, not names: GpuReference::load checks them.
+    k.open("ms_by_hidden",
+           "mapping hidden size → measured time of a whole run in ms (10⁻⁶–10⁹); at least one");
+    k.number("peak_gflops", 0.001, 1e7,
+             "best measured rate; bounds layers larger than any measured")
+        .in("GFLOP/s");
+    return k;
+  }();
+  return keys;
+}
+
 GpuReference GpuReference::load(const std::string& path) {
-  Config c = Config::load(path, "gpu_reference");
+  const Config c = Config::load(path, "gpu_reference");
+  gpu_reference_keys().check(c);
+  const Keyed k(gpu_reference_keys(), c);
   GpuReference g;
-  c.get<std::string>("source");
-  const double runs = c.get_number_range("layers", 1, 1024) * c.get_number_range("steps", 1, 1e9);
-  Config ms = c.child("ms_by_hidden");
+  k.text("source");  // required: an anchor table says where its figures come from
+  const double runs = k.number("layers") * k.number("steps");
+  // Required (an open key's absence is not caught by check()).
+  const Config ms = c.child("ms_by_hidden");
   for (const auto& key : ms.keys()) {
     char* end = nullptr;
     const double h = std::strtod(key.c_str(), &end);
@@ -20,8 +40,7 @@ GpuReference GpuReference::load(const std::string& path) {
     g.step_s_by_hidden_[h] = ms.get_number_range(key, 1e-6, 1e9) * 1e-3 / runs;
   }
   if (g.step_s_by_hidden_.empty()) c.fail("ms_by_hidden", "needs at least one measurement");
-  g.peak_flops_ = c.get_number_range("peak_gflops", 0.001, 1e7) * 1e9;
-  c.reject_unused();
+  g.peak_flops_ = k.number("peak_gflops") * 1e9;
   return g;
 }
 

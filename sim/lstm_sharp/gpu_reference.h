@@ -5,6 +5,7 @@
 #include <string>
 
 #include "runtime/core/config.h"
+#include "runtime/core/keys.h"
 #include "sim/lstm_sharp/lstm_sharp_params.h"
 
 namespace tessel::lstm_sharp {
@@ -16,6 +17,9 @@ namespace tessel::lstm_sharp {
 // call, concurrently (they are independent), so they share the latency and add only
 // their arithmetic. The anchors hold no bidirectional measurement: this is an assumption
 // until scripts/gpu-check.sh measures one (docs/lstm_sharp.md).
+// The keys of an anchor table file (configs/baselines/*.yaml).
+const KeySet& gpu_reference_keys();
+
 class GpuReference {
  public:
   static GpuReference load(const std::string& path);

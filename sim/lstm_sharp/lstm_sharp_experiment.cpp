@@ -14,6 +14,7 @@ namespace {
 
 class LstmSharpExperiment : public Experiment {
  public:
+  const ModelKeys& keys() const override { return model_keys(); }
   void configure(const Config& hw, const Config& workload) override {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);

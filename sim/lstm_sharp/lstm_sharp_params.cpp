@@ -8,6 +8,8 @@
 
 #include "runtime/core/limits.h"
 #include "sim/core/offchip_params.h"
+#include "sim/lstm_sharp/dpu.h"
+#include "sim/lstm_sharp/gpu_reference.h"
 #include "sim/lstm_sharp/memory_term.h"
 
 namespace tessel::lstm_sharp {
@@ -37,18 +39,102 @@ std::string fmt_number(double v) {
 
 }  // namespace
 
-// Ranges (configs/README.md) are what a chip can be; they also keep cycle and byte counts
-// (MACs per step × steps × layers) inside 64 bits.
+// Ranges are what a chip can be; they also keep cycle and byte counts (MACs per step ×
+// steps × layers) inside 64 bits.
+const ModelKeys& model_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("lstm_sharp");
+    m.files.emplace_back("gpu_baseline", &gpu_reference_keys());
+    KeySet& k = m.hw;
+    k.number("clock_ghz", 0.01, 10, "clock frequency").in("GHz");
+    k.integer("mac_budget", 4, 1 << 24, "int16 MACs in all: tiles × DPUs per tile × DPU width");
+    k.integer("tiles", 1, 4096, "compute tiles");
+    // An integer or the word `auto`: read by read_machine, not by the declaration.
+    k.open("dpu_width",
+           "required: K of the fixed shape, an integer 1–4096, or `auto`: the largest power of "
+           "two with D = mac_budget / (tiles·K) ≥ K; D must be a multiple of 4");
+    k.flag("reconfigurable", "choose K per layer from `dpu_width_options` by the analytical model")
+        .def("true");
+    k.list("dpu_width_options",
+           "widths the datapath supports; those that do not give a multiple of 4 DPUs per tile "
+           "at this budget are skipped")
+        .opt("[dpu_width]");
+    k.integer("dpu_width_options[]", 1, 4096, "a DPU width");
+    k.choice("schedule", {"sequential", "inter_gate", "unfolded", "sharp"},
+             "dispatch and synchronisation (docs/lstm_sharp.md)")
+        .def("sharp");
+    k.integer("runahead_steps", 1, 1000000,
+              "how many later steps' W·x may be computed ahead (unfolded, sharp)")
+        .def("1");
+    k.section("weight_sram", "the weight SRAM of each tile");
+    k.number("weight_sram.kib_per_tile", 0.001, 1048576,
+             "weight SRAM per tile; rows beyond it stream every step")
+        .in("KiB");
+    k.integer("weight_sram.bank_bytes", 1, 4096, "bytes one bank delivers per cycle").in("B");
+    k.integer("weight_sram.banks", 1, 1 << 20,
+              "banks per tile, one macro each, at most kib_per_tile / macro_kib (weight "
+              "bandwidth = banks × bank_bytes per cycle; metric `weight_sram_feed_fraction`)")
+        .opt("enough for every DPU lane, capped at kib_per_tile / macro_kib");
+    k.number("weight_sram.macro_kib", 0.001, 1048576,
+             "SRAM macro size (one bank), at most kib_per_tile; a weight read is charged as a "
+             "read from an array this large")
+        .def("32")
+        .in("KiB");
+    k.number("weight_sram.stream_buffer_kib", 0.001, 1048576,
+             "with `memory`: per-tile staging for streamed weights, half per stream (W·x, U·h); "
+             "each half must hold one DPU pass")
+        .opt("max(64, 4 × MACs per tile × 2 B)")
+        .in("KiB");
+    k.section("mfu", "the multi-function unit of each tile (sigmoid, tanh, c and h update)");
+    k.integer("mfu.lanes", 1, 65536, "elements the MFU takes per cycle");
+    k.integer("mfu.latency_cycles", 1, 1024, "MFU pipeline depth").in("cycles");
+    k.include("", sim::offchip_keys());
+    k.choice("weight_layout", {"interleaved", "tile_major"},
+             "with `memory`: the tiles' streamed blocks side by side, or each tile's stream "
+             "contiguous")
+        .def("interleaved");
+    k.file("gpu_reference",
+           "GPU anchor table (`configs/baselines/`); adds metrics `gpu_seconds_estimate`, "
+           "`speedup_vs_gpu`")
+        .opt("none");
+    k.section("rtl", "co-simulation with Verilated RTL (`lstm_sharp` only)");
+    k.flag("rtl.dpu",
+           "every row's dot product computed by the Verilated DPU (rtl/lstm_sharp/dpu.sv, K = 8) "
+           "and the DPU latency / II taken from it; needs `dpu_width: 8`, `reconfigurable: "
+           "false` and a build with Verilator (docs/rtl.md)")
+        .def("false");
+    KeySet& w = m.workload;
+    w.choice("kind", {"lstm"}, "workload kind");
+    w.text("name", "label").opt("empty");
+    w.text("source", "citation (not read)").opt("empty");
+    w.integer("input_size", 1, 65536, "X (PyTorch nn.LSTM input_size)");
+    w.integer("hidden_size", 1, 65536, "H (PyTorch nn.LSTM hidden_size)");
+    w.integer("layers", 1, 64, "stacked layers");
+    w.integer("seq_len", 1, 1000000,
+              "time steps (4·H·(X + H) MACs per step × steps × layers × directions stays "
+              "below 2⁶²)");
+    w.positive_integer("batch", "batch size; LSTM-Sharp models batch-1 inference, so only 1")
+        .def("1");
+    w.flag("bidirectional", "run each layer in both directions").def("false");
+    w.flag("functional",
+           "compute in fixed point and check every output bit-exact against models/lstm "
+           "(`lstm_sharp` only)")
+        .def("false");
+    return m;
+  }();
+  return keys;
+}
+
 MachineParams read_machine(const Config& hw) {
+  const Keyed k(model_keys().hw, hw);
   MachineParams p;
-  p.clock_ghz = hw.get_number_range("clock_ghz", 0.01, 10);
-  p.mac_budget = hw.get_int_range("mac_budget", 4, 1 << 24);
-  p.tiles = hw.get_int_range("tiles", 1, 4096);
+  p.clock_ghz = k.number("clock_ghz");
+  p.mac_budget = k.integer("mac_budget");
+  p.tiles = k.integer("tiles");
   // `auto`: the balanced fixed shape a designer picks without knowing the workloads,
   // K ≈ D ≈ sqrt(MACs per tile): the largest power of two K with D = budget/(tiles·K) ≥ K.
   if (hw.has("dpu_width") && hw.at("dpu_width").is_scalar() &&
       hw.at("dpu_width").scalar() == "auto") {
-    hw.get<std::string>("dpu_width");
     p.dpu_width = 1;
     while (valid_width(p, p.dpu_width * 2) &&
            p.dpu_width * 2 <= p.mac_budget / (p.tiles * p.dpu_width * 2))
@@ -56,28 +142,27 @@ MachineParams read_machine(const Config& hw) {
   } else {
     p.dpu_width = hw.get_int_range("dpu_width", 1, 4096);
   }
-  p.reconfigurable = hw.get<bool>("reconfigurable", true);
+  p.reconfigurable = k.flag("reconfigurable");
   if (!valid_width(p, p.dpu_width))
     hw.fail("dpu_width",
             "mac_budget / (tiles * dpu_width) must be a positive multiple of 4 "
             "(DPUs per tile; the 4 gates of an element share a row block)");
   // The widths the reconfigurable datapath supports; those that cannot split this MAC
   // budget into whole row blocks are not candidates for it.
-  if (hw.has("dpu_width_options")) {
-    for (const auto& item : hw.items("dpu_width_options")) {
-      const int64_t k = item.as_int_range(1, 4096);
-      if (valid_width(p, k)) p.dpu_width_options.push_back(k);
+  if (k.has("dpu_width_options")) {
+    for (const Keyed& item : k.items("dpu_width_options")) {
+      const int64_t width = item.as_integer();
+      if (valid_width(p, width)) p.dpu_width_options.push_back(width);
     }
   }
   if (p.dpu_width_options.empty()) p.dpu_width_options.push_back(p.dpu_width);
-  p.schedule = parse_schedule(
-      hw.get_choice("schedule", {"sequential", "inter_gate", "unfolded", "sharp"}, "sharp"));
-  p.runahead_steps = hw.get_int_range("runahead_steps", 1, 1000000, 1);
+  p.schedule = parse_schedule(k.choice("schedule"));
+  p.runahead_steps = k.integer("runahead_steps");
 
-  Config sram = hw.child("weight_sram");
-  p.weight_sram_kib = sram.get_number_range("kib_per_tile", 0.001, 1048576);
-  p.weight_sram_bank_bytes = sram.get_int_range("bank_bytes", 1, 4096);
-  p.weight_sram_macro_kib = sram.get_number_range("macro_kib", 0.001, 1048576, 32);
+  const Keyed sram = k.child("weight_sram");
+  p.weight_sram_kib = sram.number("kib_per_tile");
+  p.weight_sram_bank_bytes = sram.integer("bank_bytes");
+  p.weight_sram_macro_kib = sram.number("macro_kib");
   // A bank is one macro with one bank_bytes-wide port, so a tile has at most as many banks
   // as its capacity holds macros: 16 MiB of 32 KiB macros is 512 banks, whatever the
   // datapath would like. (Asking for more was how 16K- and 64K-MAC designs once got
@@ -94,7 +179,7 @@ MachineParams read_machine(const Config& hw) {
   const int64_t lane_bytes = p.mac_budget / p.tiles * 2;
   const int64_t wanted = (lane_bytes + p.weight_sram_bank_bytes - 1) / p.weight_sram_bank_bytes;
   p.weight_sram_banks =
-      sram.get_int_range("banks", 1, 1 << 20, std::min(wanted, p.weight_sram_macros));
+      sram.has("banks") ? sram.integer("banks") : std::min(wanted, p.weight_sram_macros);
   if (p.weight_sram_banks > p.weight_sram_macros)
     sram.fail("banks",
               std::to_string(p.weight_sram_banks) + " banks of " +
@@ -102,35 +187,33 @@ MachineParams read_machine(const Config& hw) {
                   fmt_number(static_cast<double>(p.weight_sram_banks) * p.weight_sram_macro_kib) +
                   " KiB, more than kib_per_tile " + fmt_number(p.weight_sram_kib) + " (at most " +
                   std::to_string(p.weight_sram_macros) + " banks; smaller macros give more)");
-  Config mfu = hw.child("mfu");
-  p.mfu_lanes = mfu.get_int_range("lanes", 1, 65536);
-  p.mfu_latency = mfu.get_int_range("latency_cycles", 1, 1024);
-  Config off = hw.child("offchip");
-  p.offchip_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
-  p.offchip_latency_cycles = static_cast<uint64_t>(
-      std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * p.clock_ghz));
+  const Keyed mfu = k.child("mfu");
+  p.mfu_lanes = mfu.integer("lanes");
+  p.mfu_latency = mfu.integer("latency_cycles");
+  // The link's read rate is required even with `memory`: the reconfiguration rule prices
+  // streamed weights with it when the memory is not one DRAM device.
+  const Keyed off = k.child("offchip");
+  p.offchip_bytes_per_cycle = off.number("read_gbps") / p.clock_ghz;
+  p.offchip_latency_cycles =
+      static_cast<uint64_t>(std::llround(off.number("latency_ns") * p.clock_ghz));
   // `memory:` (a memory model's hardware file, or `link`) binds the simulated memory.
   p.offchip_memory = sim::names_memory(hw);
   // The port's keys (sim/system/offchip.h: write_gbps, request_bytes, max_outstanding)
-  // mean nothing to the link model but are accepted, so that one file can switch `memory`
-  // between `link` and a device (a sweep axis).
-  if (!p.offchip_memory) {
-    off.get_number_range("write_gbps", 0.001, 100000, 1);
-    sim::read_port_params(off);
-  }
+  // mean nothing to the link model but are accepted (and checked: request_bytes a power of
+  // two), so that one file can switch `memory` between `link` and a device (a sweep axis).
+  if (!p.offchip_memory) sim::read_port_params(off.config());
   // Staging for streamed weights, used only with a memory: half for the W·x stream, half
   // for U·h; each half must hold one pass (D·K int16 = MACs per tile × 2 bytes). Default
   // 64 KiB (two 32 KiB macros, double buffering), or four passes if those are larger.
   const int64_t pass_bytes = p.mac_budget / p.tiles * 2;
-  const double buffer_kib =
-      sram.get_number_range("stream_buffer_kib", 0.001, 1048576,
-                            std::max(64.0, 4.0 * static_cast<double>(pass_bytes) / 1024));
+  const double buffer_kib = sram.has("stream_buffer_kib")
+                                ? sram.number("stream_buffer_kib")
+                                : std::max(64.0, 4.0 * static_cast<double>(pass_bytes) / 1024);
   p.stream_buffer_bytes = static_cast<int64_t>(buffer_kib * 1024);
   if (p.offchip_memory && p.stream_buffer_bytes / 2 < pass_bytes)
     sram.fail("stream_buffer_kib", "half of it (one stream) must hold one DPU pass of weights (" +
                                        std::to_string(pass_bytes) + " bytes = MACs per tile x 2)");
-  p.tile_major_layout =
-      hw.get_choice("weight_layout", {"interleaved", "tile_major"}, "interleaved") == "tile_major";
+  p.tile_major_layout = k.choice("weight_layout") == "tile_major";
   if (p.offchip_memory) {
     const MemoryTerm term = read_memory_term(hw);
     // A memory that is not one DRAM device (tiers, NVM): the reconfiguration rule keeps
@@ -141,13 +224,13 @@ MachineParams read_machine(const Config& hw) {
           static_cast<uint64_t>(std::llround(std::ceil(term.latency_ns * p.clock_ghz)));
     }
   }
-  if (hw.has("gpu_reference")) p.gpu_reference = hw.get_path("gpu_reference");
+  if (k.has("gpu_reference")) p.gpu_reference = k.path("gpu_reference");
   if (hw.has("rtl")) {
     Config rtl = hw.child("rtl");
     p.rtl_dpu = rtl.get<bool>("dpu", false);
-#ifndef TESSEL_LSTM_SHARP_RTL
-    if (p.rtl_dpu) rtl.fail("dpu", "this build has no Verilator or no SystemC (TESSEL_RTL=OFF)");
-#endif
+    // Known at run time: the co-simulated DPU registers itself when linked (dpu.h).
+    if (p.rtl_dpu && !rtl_dpu_available())
+      rtl.fail("dpu", "this build has no Verilator or no SystemC (TESSEL_RTL=OFF)");
     if (p.rtl_dpu && (p.reconfigurable || p.dpu_width != kRtlDpuWidth))
       rtl.fail("dpu", "the Verilated DPU has K = " + std::to_string(kRtlDpuWidth) +
                           ": set dpu_width: " + std::to_string(kRtlDpuWidth) +
@@ -157,19 +240,17 @@ MachineParams read_machine(const Config& hw) {
 }
 
 LstmWorkload read_lstm_workload(const Config& w) {
+  const Keyed k(model_keys().workload, w);
   LstmWorkload l;
-  w.get_choice("kind", {"lstm"});
-  l.name = w.get<std::string>("name", "");
-  w.get<std::string>("source", "");
-  // 4·H·(X + H) MACs per step × seq_len × layers × 2 directions stays below 2^62.
-  l.input_size = w.get_int_range("input_size", 1, 65536);
-  l.hidden_size = w.get_int_range("hidden_size", 1, 65536);
-  l.layers = w.get_int_range("layers", 1, 64);
-  l.seq_len = w.get_int_range("seq_len", 1, 1000000);
-  if (w.get_positive_int("batch", 1) != 1)
-    w.fail("batch", "LSTM-Sharp models batch-1 inference; use batch: 1");
-  l.bidirectional = w.get<bool>("bidirectional", false);
-  l.functional = w.get<bool>("functional", false);
+  k.choice("kind");
+  if (k.has("name")) l.name = k.text("name");
+  l.input_size = k.integer("input_size");
+  l.hidden_size = k.integer("hidden_size");
+  l.layers = k.integer("layers");
+  l.seq_len = k.integer("seq_len");
+  if (k.integer("batch") != 1) w.fail("batch", "LSTM-Sharp models batch-1 inference; use batch: 1");
+  l.bidirectional = k.flag("bidirectional");
+  l.functional = k.flag("functional");
   if (l.functional) {
     // The functional check holds every layer's float weights (the widest layer's input is
     // max(X, H), doubled for a bidirectional stack's second layer on) and the sequence.

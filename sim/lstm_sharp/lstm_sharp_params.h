@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/core/config.h"
+#include "runtime/core/keys.h"
 
 namespace tessel::lstm_sharp {
 
@@ -64,6 +65,9 @@ struct LstmWorkload {
   bool functional = false;  // compute values in fixed point and check against models/lstm
 };
 
+// The hw and workload keys both LSTM-Sharp models read (configs/README.md is generated
+// from them).
+const ModelKeys& model_keys();
 MachineParams read_machine(const Config& hw);
 LstmWorkload read_lstm_workload(const Config& workload);
 

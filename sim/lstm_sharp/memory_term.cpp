@@ -5,20 +5,20 @@
 
 #include "sim/core/offchip_params.h"
 #include "sim/memory/dram_params.h"
+#include "sim/memory/memory_keys.h"
 
 namespace tessel::lstm_sharp {
 
 MemoryTerm read_memory_term(const Config& hw) {
   MemoryTerm m;
-  const Config off = hw.child("offchip");
-  // The same keys, ranges and defaults as sim/system/offchip.cpp's read_offchip (the link's
-  // write_gbps is optional with a memory, checked when given).
-  if (off.has("write_gbps")) off.get_number_range("write_gbps", 0.001, 100000);
-  const sim::MemoryPortParams port = sim::read_port_params(off);
+  // The port's keys as sim/system/offchip.cpp's read_offchip reads them (declared once in
+  // sim::offchip_keys(); the runner has checked their ranges).
+  const sim::MemoryPortParams port = sim::read_port_params(hw.child("offchip"));
   const double request_bytes = static_cast<double>(port.request_bytes);
   const double outstanding = static_cast<double>(port.max_outstanding);
   const Config mem = Config::load(hw.get_path("memory"),
                                   hw.key_path().empty() ? "memory" : hw.key_path() + ".memory");
+  memory::memory_file_keys().check(mem);
   m.kind = mem.get<std::string>("kind", "");
   if (m.kind != "dram" || !mem.has("dram")) return m;
   const memory::DramParams p = memory::read_dram_params(mem.child("dram"), mem.child("controller"));

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <string>
 
-#include "rtl/checks/harness.h"
+#include "rtl/harness/harness.h"
 #include "runtime/core/error.h"
 #include "sim/lstm_sharp/lstm_sharp_params.h"
 
@@ -15,6 +15,12 @@ namespace {
 
 constexpr int kAccBits = 48;
 std::atomic<uint64_t> g_rows{0};
+
+// Linking this file makes rtl.dpu available (dpu.h).
+const bool g_registered = [] {
+  register_rtl_dpu([]() -> std::unique_ptr<DpuModel> { return std::make_unique<RtlDpu>(); });
+  return true;
+}();
 
 }  // namespace
 

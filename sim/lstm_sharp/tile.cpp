@@ -3,11 +3,7 @@
 
 #include <algorithm>
 
-#include "sim/lstm_sharp/dpu.h"
 #include "sim/lstm_sharp/weight_streamer.h"
-#ifdef TESSEL_LSTM_SHARP_RTL
-#include "sim/lstm_sharp/rtl_dpu.h"
-#endif
 
 namespace tessel::lstm_sharp {
 
@@ -20,40 +16,18 @@ Tile::Tile(sc_core::sc_module_name name, int64_t id, Dispatcher& dispatcher,
       data_(data),
       runahead_steps_(runahead_steps),
       clock_(clock),
-      trace_(trace) {
-#ifndef TESSEL_LSTM_SHARP_RTL
-  (void)rtl_dpu;  // read_machine() rejects rtl.dpu in builds without Verilator
-#endif
-#ifdef TESSEL_LSTM_SHARP_RTL
-  if (rtl_dpu) rtl_dpu_ = std::make_shared<RtlDpu>();
-#endif
+      trace_(trace),
+      dpu_(make_dpu(rtl_dpu)) {
   SC_THREAD(run);
 }
 
-int64_t Tile::dpu_accumulate(int64_t acc, const int16_t* w, const int16_t* a, int64_t n) {
-#ifdef TESSEL_LSTM_SHARP_RTL
-  if (rtl_dpu_) return rtl_dpu_->accumulate(acc, w, a, n);
-#endif
-  return Dpu::accumulate(acc, w, a, n);
-}
-
-int64_t Tile::dpu_latency(const LayerPlan& plan) const {
-#ifdef TESSEL_LSTM_SHARP_RTL
-  if (rtl_dpu_) return rtl_dpu_->latency();
-#endif
-  return plan.dpu_latency;
-}
-
 // A pass takes what the weight SRAM (or the off-chip stream) needs, and at least the
-// DPU's initiation interval (1 for the behavioural DPU).
+// DPU's initiation interval (1 for the behavioural DPU, measured for the Verilated one).
 // With a memory, a streamed block's data sits in the stream buffer when its pass starts
 // (streamed_pass waits for it), so the pass runs at the SRAM rate.
 int64_t Tile::pass_cycles(const LayerPlan& plan, const RowBlock& b) const {
   const int64_t pass = streams_[0] ? plan.pass_cycles : plan.pass_of(b);
-#ifdef TESSEL_LSTM_SHARP_RTL
-  if (rtl_dpu_) return std::max(pass, rtl_dpu_->ii());
-#endif
-  return pass;
+  return std::max(pass, dpu_->ii());
 }
 
 void Tile::streamed_pass(int s, int64_t pass) {
@@ -185,7 +159,7 @@ void Tile::compute_wx(size_t p, int64_t t, int64_t local) {
   for (int64_t r = b.first_row; r < b.first_row + b.rows; ++r) {
     const int64_t pr = pytorch_row(plan, r);
     d.acc[t * 4 * plan.hidden + pr] =
-        dpu_accumulate(0, d.weights->w_ih_row(static_cast<int>(pr)), x, plan.input);
+        dpu_->accumulate(0, d.weights->w_ih_row(static_cast<int>(pr)), x, plan.input);
   }
 }
 
@@ -266,14 +240,14 @@ void Tile::compute_uh(size_t p, int64_t t, int64_t local, bool runahead) {
   for (int64_t r = b.first_row; r < b.first_row + b.rows; ++r) {
     const int64_t pr = pytorch_row(plan, r);
     int64_t& acc = d.acc[t * 4 * plan.hidden + pr];
-    acc = dpu_accumulate(acc, d.weights->w_hh_row(static_cast<int>(pr)), h_prev, plan.hidden);
+    acc = dpu_->accumulate(acc, d.weights->w_hh_row(static_cast<int>(pr)), h_prev, plan.hidden);
   }
 }
 
 void Tile::complete(size_t p, int64_t t, int64_t local) {
   const LayerPlan& plan = dispatcher_.passes()[p].plan;
   const RowBlock& b = plan.blocks[plan.tile_blocks[static_cast<size_t>(id_)][local]];
-  const int64_t done = static_cast<int64_t>(clock_.now_cycles()) + dpu_latency(plan);
+  const int64_t done = static_cast<int64_t>(clock_.now_cycles()) + dpu_->latency(plan.dpu_width);
   if (b.gate >= 0) dispatcher_.gate_block_done(p, t, b.gate, done);
   if (b.elements == 0) return;
   const int64_t ready = mfu_.accept(done, b.elements);

@@ -14,11 +14,11 @@
 #include "sim/core/sc_runtime.h"
 #include "sim/lstm_sharp/buffers.h"
 #include "sim/lstm_sharp/dispatcher.h"
+#include "sim/lstm_sharp/dpu.h"
 #include "sim/lstm_sharp/mfu.h"
 
 namespace tessel::lstm_sharp {
 
-class RtlDpu;
 class WeightStreamer;
 
 // Values of one pass in functional mode (null pointer in timing-only mode).
@@ -60,9 +60,6 @@ SC_MODULE(Tile) {
   void wait_until(int64_t cycle, bool stall);
   void busy(int64_t cycles);
   int64_t pytorch_row(const LayerPlan& plan, int64_t row) const;
-  // The DPU's arithmetic and timing: the behavioural Dpu, or the Verilated one (rtl.dpu).
-  int64_t dpu_accumulate(int64_t acc, const int16_t* w, const int16_t* a, int64_t n);
-  int64_t dpu_latency(const LayerPlan& plan) const;
   int64_t pass_cycles(const LayerPlan& plan, const RowBlock& b) const;
 
   int64_t id_;
@@ -76,7 +73,8 @@ SC_MODULE(Tile) {
   TileActivity activity_;
   // W·x blocks done so far in the current pass, in (step, local block) order.
   int64_t wx_done_ = 0;
-  std::shared_ptr<RtlDpu> rtl_dpu_;  // set in co-simulation (rtl: {dpu: true})
+  // The DPU's arithmetic and timing: behavioural, or the Verilated one (rtl: {dpu: true}).
+  std::unique_ptr<DpuModel> dpu_;
   WeightStreamer* streams_[2] = {nullptr, nullptr};
   // One pass of a block whose weights come from stream `s`: wait for the chunk, compute.
   void streamed_pass(int s, int64_t pass);

@@ -19,6 +19,7 @@ linalg::MatrixI8 random_matrix(int64_t rows, int64_t cols, uint64_t& state) {
 
 class MacArrayExperiment : public Experiment {
  public:
+  const ModelKeys& keys() const override { return model_keys(); }
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
     workload_ = read_workload(workload);

@@ -9,44 +9,76 @@
 
 namespace tessel::mac_array {
 
-// Ranges (configs/README.md) are what a chip can be; they also keep every product of
-// them (rows·cols·K chunks, bytes per cycle) far inside int64.
-MacArrayParams read_params(const Config& hw) {
+// Ranges are what a chip can be; they also keep every product of them (rows·cols·K chunks,
+// bytes per cycle) far inside int64.
+const ModelKeys& model_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("mac_array");
+    KeySet& k = m.hw;
+    k.number("clock_ghz", 0.01, 10, "clock frequency").in("GHz");
+    k.integer("rows", 1, 4096, "PE array rows (output rows per tile)");
+    k.integer("cols", 1, 4096, "PE array columns (output columns per tile)");
+    k.integer("pipeline_depth", 1, 1024, "MAC pipeline stages (fill latency once per tile)")
+        .def("3");
+    k.choice("dtype", {"int8"}, "operand type (int32 accumulation)").def("int8");
+    k.number("buffer_kib", 0.001, 1048576,
+             "input buffer; two halves each hold one (rows + cols) × K chunk, so at least "
+             "2·(rows + cols) bytes; energy at Horowitz's 8 KB / 32 KB / 1 MB SRAM figure, the "
+             "smallest that holds it")
+        .in("KiB");
+    k.include("", sim::offchip_keys());
+    KeySet& w = m.workload;
+    w.choice("kind", {"gemm"}, "workload kind");
+    // Up to 2^20 each: m·n·k MACs stay below 2^63.
+    w.integer("m", 1, 1 << 20, "rows of C and A: C[m×n] = A[m×k] · B[k×n]");
+    w.integer("n", 1, 1 << 20, "columns of C and B");
+    w.integer("k", 1, 1 << 20, "the reduction dimension");
+    w.flag("functional",
+           "compute the values from seeded random int8 data and check them against the Eigen "
+           "reference (`mac_array` only; the twin models timing and activity)")
+        .def("true");
+    return m;
+  }();
+  return keys;
+}
+
+MacArrayParams read_params(const Config& config) {
+  const Keyed hw(model_keys().hw, config);
   MacArrayParams p;
-  p.clock_ghz = hw.get_number_range("clock_ghz", 0.01, 10);
-  p.rows = hw.get_int_range("rows", 1, 4096);
-  p.cols = hw.get_int_range("cols", 1, 4096);
-  p.pipeline_depth = hw.get_int_range("pipeline_depth", 1, 1024, 3);
-  hw.get_choice("dtype", {"int8"}, "int8");
-  double kib = hw.get_number_range("buffer_kib", 0.001, 1048576);
+  p.clock_ghz = hw.number("clock_ghz");
+  p.rows = hw.integer("rows");
+  p.cols = hw.integer("cols");
+  p.pipeline_depth = hw.integer("pipeline_depth");
+  hw.choice("dtype");  // one choice today; the key is there for the day int4 or fp8 is added
+  const double kib = hw.number("buffer_kib");
   p.buffer_bytes = static_cast<int64_t>(kib * 1024);
   if (p.buffer_bytes / 2 / (p.rows + p.cols) < 1)
     hw.fail("buffer_kib", "too small: two K steps of a " + std::to_string(p.rows) + "x" +
                               std::to_string(p.cols) + " tile need " +
                               std::to_string(2 * (p.rows + p.cols)) + " bytes");
-  Config off = hw.child("offchip");
   // With `memory:` a simulated memory sets bandwidth and latency (sim/system/offchip.h);
   // the cycle-level model reads the rest of that choice there.
-  p.offchip_memory = sim::names_memory(hw);
-  // GB/s divided by Gcycles/s gives bytes per cycle.
-  p.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / p.clock_ghz;
-  p.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / p.clock_ghz;
-  p.latency_cycles = static_cast<uint64_t>(
-      std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * p.clock_ghz));
+  p.offchip_memory = sim::names_memory(config);
+  const Keyed off = hw.child("offchip");
+  if (!p.offchip_memory || off.has("read_gbps"))
+    p.read_bytes_per_cycle = off.number("read_gbps") / p.clock_ghz;  // GB/s ÷ Gcycles/s
+  if (!p.offchip_memory || off.has("write_gbps"))
+    p.write_bytes_per_cycle = off.number("write_gbps") / p.clock_ghz;
+  p.latency_cycles = static_cast<uint64_t>(std::llround(off.number("latency_ns") * p.clock_ghz));
   // Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at
   // the smallest of those that holds it.
   p.sram_action = kib <= 8 ? "sram_8kb" : kib <= 32 ? "sram_32kb" : "sram_1mb";
   return p;
 }
 
-GemmWorkload read_workload(const Config& workload) {
+GemmWorkload read_workload(const Config& config) {
+  const Keyed workload(model_keys().workload, config);
   GemmWorkload w;
-  workload.get_choice("kind", {"gemm"});
-  // Up to 2^20 each: m·n·k MACs stay below 2^63.
-  w.m = workload.get_int_range("m", 1, 1 << 20);
-  w.n = workload.get_int_range("n", 1, 1 << 20);
-  w.k = workload.get_int_range("k", 1, 1 << 20);
-  w.functional = workload.get<bool>("functional", true);
+  workload.choice("kind");
+  w.m = workload.integer("m");
+  w.n = workload.integer("n");
+  w.k = workload.integer("k");
+  w.functional = workload.flag("functional");
   return w;
 }
 

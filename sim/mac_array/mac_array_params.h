@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/core/config.h"
+#include "runtime/core/keys.h"
 
 namespace tessel::mac_array {
 
@@ -37,6 +38,8 @@ struct Chunk {
   uint64_t store_bytes() const { return static_cast<uint64_t>(rows * cols) * 4; }
 };
 
+// The keys of mac_array and mac_array_analytical (one declaration for both).
+const ModelKeys& model_keys();
 MacArrayParams read_params(const Config& hw);
 GemmWorkload read_workload(const Config& workload);
 // K-chunk depth that lets two chunks (double buffering) fit the input buffer.

@@ -7,6 +7,7 @@ namespace {
 
 class MacArrayAnalytical : public Experiment {
  public:
+  const ModelKeys& keys() const override { return model_keys(); }
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
     if (params_.offchip_memory)

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "sim/memory/memory_keys.h"
+
 namespace tessel::memory {
 
 namespace {
@@ -70,46 +72,46 @@ FlashGeometry SsdParams::geometry() const {
   return g;
 }
 
-SsdParams read_ssd_params(const Config& c) {
+SsdParams read_ssd_params(const Config& ssd) {
+  // Ranges (memory_keys.cpp): beyond today's drives; the unit maps stay 32-bit.
+  const Keyed c(ssd_keys(), ssd);
   SsdParams p;
-  // Ranges (configs/README.md): beyond today's drives; the unit maps stay 32-bit.
-  p.logical_bytes =
-      static_cast<uint64_t>(c.get_number_range("capacity_gib", 0.001, 65536) * (1ull << 30));
-  p.overprovisioning = c.get_number_range("overprovisioning", 0.001, 1);
-  p.channels = c.get_int_range("channels", 1, 64);
-  p.dies_per_channel = c.get_int_range("dies_per_channel", 1, 64);
-  p.planes_per_die = c.get_int_range("planes_per_die", 1, 16);
-  p.page_bytes = static_cast<uint64_t>(c.get_int_range("page_bytes", 512, 65536));
-  p.pages_per_block = c.get_int_range("pages_per_block", 1, 4096);
-  p.sector_bytes = static_cast<uint64_t>(c.get_int_range("sector_bytes", 512, 65536, 4096));
+  p.logical_bytes = static_cast<uint64_t>(c.number("capacity_gib") * (1ull << 30));
+  p.overprovisioning = c.number("overprovisioning");
+  p.channels = c.integer("channels");
+  p.dies_per_channel = c.integer("dies_per_channel");
+  p.planes_per_die = c.integer("planes_per_die");
+  p.page_bytes = static_cast<uint64_t>(c.integer("page_bytes"));
+  p.pages_per_block = c.integer("pages_per_block");
+  p.sector_bytes = static_cast<uint64_t>(c.integer("sector_bytes"));
   if (p.page_bytes % p.sector_bytes) c.fail("page_bytes", "must be a multiple of sector_bytes");
-  p.page_mapping = c.get_choice("mapping", {"sector", "page"}, "sector") == "page";
-  p.multi_plane = c.get<bool>("multi_plane", true);
-  p.read_us = c.get_number_range("read_us", 0.1, 100000);
-  p.program_us = c.get_number_range("program_us", 0.1, 100000);
-  p.erase_us = c.get_number_range("erase_us", 0.1, 100000);
-  p.channel_mbps = c.get_number_range("channel_mbps", 1, 100000);
-  p.firmware_us = c.get_number_range("firmware_us", 0.001, 10000);
+  p.page_mapping = c.choice("mapping") == "page";
+  p.multi_plane = c.flag("multi_plane");
+  p.read_us = c.number("read_us");
+  p.program_us = c.number("program_us");
+  p.erase_us = c.number("erase_us");
+  p.channel_mbps = c.number("channel_mbps");
+  p.firmware_us = c.number("firmware_us");
   // Host defaults (docs/memory.md, "SSD"): submission 1 µs, completion 1 µs polled or 5 µs
   // through an interrupt.
-  p.host_submit_us = c.get_number_range("host_submit_us", 0, 10000, 1.0);
-  p.polling = c.get_choice("completion", {"interrupt", "polling"}, "interrupt") == "polling";
-  p.host_poll_us = c.get_number_range("host_poll_us", 0, 10000, 1.0);
-  p.host_interrupt_us = c.get_number_range("host_interrupt_us", 0, 10000, 5.0);
-  p.write_buffer_pages = c.get_int_range("write_buffer_pages", 1, 1 << 20);
-  p.queue_depth = c.get_int_range("queue_depth", 1, 65536);
-  p.gc_reserve = c.get_int_range("gc_reserve_superblocks", 0, 64, 0);
-  p.prefill = c.get_number_range("prefill", 0, 1, 0);
+  p.host_submit_us = c.number("host_submit_us");
+  p.polling = c.choice("completion") == "polling";
+  p.host_poll_us = c.number("host_poll_us");
+  p.host_interrupt_us = c.number("host_interrupt_us");
+  p.write_buffer_pages = c.integer("write_buffer_pages");
+  p.queue_depth = c.integer("queue_depth");
+  p.gc_reserve = c.integer("gc_reserve_superblocks");
+  p.prefill = c.number("prefill");
   if (p.logical_bytes / p.unit_bytes() >= (1ull << 31))
     c.fail("capacity_gib", "too large for 32-bit unit mapping");
   const Layout l = layout(p);
   if (l.blocks * l.units_per_block >= 0xFFFFFFFEull)
     c.fail("capacity_gib", "physical space too large for 32-bit unit mapping");
-  Config e = c.child("energy");
+  const Keyed e = c.child("energy");
   // NAND array energy = VCC · ICC · operation time (ICC1/ICC2/ICC3 of ONFI datasheets).
-  const double vcc = e.get_number_range("vcc", 0.5, 5);
-  const double icc = e.get_number_range("icc_ma", 0.01, 1000);
-  e.get<std::string>("source");
+  const double vcc = e.number("vcc");
+  const double icc = e.number("icc_ma");
+  e.text("source");                         // required: every energy figure is cited
   p.read_pj = vcc * icc * p.read_us * 1e3;  // V · mA · µs = nJ → pJ
   p.program_pj = vcc * icc * p.program_us * 1e3;
   p.erase_pj = vcc * icc * p.erase_us * 1e3;

@@ -10,6 +10,7 @@
 #include "sim/core/sc_runtime.h"
 #include "sim/memory/dram_controller.h"
 #include "sim/memory/dram_timing_check.h"
+#include "sim/memory/memory_keys.h"
 #include "sim/memory/memory_system.h"
 #include "sim/memory/trace_player.h"
 #include "sim/memory/workload.h"
@@ -25,14 +26,26 @@ double percentile(std::vector<int64_t>& v, double q) {
   return static_cast<double>(v[k]) / 1000.0;
 }
 
+const ModelKeys& memory_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("memory");
+    m.hw.include("", hierarchy_keys());
+    m.workload.include("", memory_workload_keys());
+    return m;
+  }();
+  return keys;
+}
+
 class MemoryExperiment : public Experiment {
  public:
+  const ModelKeys& keys() const override { return memory_keys(); }
+
   void configure(const Config& hw, const Config& workload) override {
     spec_ = read_hierarchy(hw);
     workload_ = read_memory_workload(workload);
     // Logs every DRAM command and replays it through the timing checker after the run
     // (tessel validate turns it on; off by default: the log costs 24 bytes a command).
-    check_timing_ = workload.get<bool>("check_timing", false);
+    check_timing_ = Keyed(memory_keys().workload, workload).flag("check_timing");
     synthetic_tier_ = spec_.default_tier;
     if (workload_.synthetic && !workload_.tier.empty()) {
       const int i = spec_.tier_index(workload_.tier);

@@ -2,43 +2,55 @@
 #include "sim/memory/memory_system.h"
 
 #include "sim/memory/dram_controller.h"
+#include "sim/memory/memory_keys.h"
 #include "sim/memory/ssd.h"
 
 namespace tessel::memory {
 namespace {
 
-// Reads one device description (the mapping that holds `kind:`) into `t`.
-void read_device(const Config& d, TierSpec& t) {
-  const std::string kind = d.get_choice("kind", {"dram", "nvm", "ssd"});
-  // Device files are complete hw configs of their own: `model` and `energy` are read by
-  // the runner when the file is used alone, and ignored inside a hierarchy.
-  if (d.has("model")) d.get<std::string>("model");
-  if (d.has("energy")) d.child("energy").mark_used();
-  if (d.has("description")) d.get<std::string>("description");
-  if (d.has("name")) d.get<std::string>("name");
+// A link in front of a device (`link:` of `parent`): a link file, path relative to the file
+// that names it, or an inline mapping.
+PcieParams read_link(const Keyed& parent) {
+  if (parent.config().at("link").is_scalar()) {
+    const Config lc = Config::load(parent.path("link"), "link");
+    pcie_keys().check(lc);
+    return read_pcie_params(lc);
+  }
+  return read_pcie_params(parent.child("link").config());
+}
+
+// The device `key` of `parent` names: a device file (path relative to the file that holds
+// the key: a sweep may swap it) or an inline mapping.
+Keyed device_at(const Keyed& parent, const std::string& key) {
+  if (parent.config().at(key).is_scalar()) {
+    const Config dev = Config::load(parent.path(key), "device");
+    device_keys().check(dev);
+    return Keyed(device_keys(), dev);
+  }
+  return parent.child(key);
+}
+
+// Reads one device description (the mapping that holds `kind:`) into `t`. A device file is
+// a complete hw config of its own: its `model` and `energy` are read by the runner when the
+// file is used alone, and ignored here.
+void read_device(const Keyed& d, TierSpec& t) {
+  const std::string kind = d.choice("kind");
   if (kind == "dram") {
     t.kind = DeviceKind::kDram;
-    t.dram = read_dram_params(d.child("dram"), d.child("controller"));
+    t.dram = read_dram_params(d.child("dram").config(), d.child("controller").config());
     t.capacity = t.dram.capacity_bytes();
   } else if (kind == "nvm") {
     t.kind = DeviceKind::kNvm;
-    t.nvm = read_nvm_params(d.child("nvm"));
+    t.nvm = read_nvm_params(d.child("nvm").config());
     t.capacity = t.nvm.capacity_per_dimm * static_cast<uint64_t>(t.nvm.dimms);
   } else {
     t.kind = DeviceKind::kSsd;
-    t.ssd = read_ssd_params(d.child("ssd"));
+    t.ssd = read_ssd_params(d.child("ssd").config());
     t.capacity = t.ssd.logical_bytes;
   }
   if (d.has("link")) {
-    // A link file (path relative to this file) or an inline mapping.
     t.has_link = true;
-    if (d.at("link").is_scalar()) {
-      Config lc = Config::load(d.get_path("link"), "link");
-      t.link = read_pcie_params(lc);
-      lc.reject_unused();
-    } else {
-      t.link = read_pcie_params(d.child("link"));
-    }
+    t.link = read_link(d);
   }
 }
 
@@ -50,55 +62,46 @@ int HierarchySpec::tier_index(const std::string& name) const {
   return -1;
 }
 
-HierarchySpec read_hierarchy(const Config& hw) {
+HierarchySpec read_hierarchy(const Config& config) {
+  const Keyed hw(hierarchy_keys(), config);
   HierarchySpec h;
-  if (hw.has("description")) hw.get<std::string>("description");
+  // The keys of the other forms would be ignored: a device's keys belong in the device
+  // next to `device:` or `tiers:`, and `placement` needs tiers.
+  const std::string form = hw.has("device") ? "device" : hw.has("tiers") ? "tiers" : "";
+  if (!form.empty())
+    for (const std::string k : {"kind", "name", "dram", "controller", "nvm", "ssd", "tiers"})
+      if (k != form && hw.has(k)) hw.fail(k, "has no meaning next to `" + form + ":`");
+  if (form == "tiers" && hw.has("link"))
+    hw.fail("link", "has no meaning next to `tiers:` (give each tier its `link:`)");
+  if (form != "tiers" && hw.has("placement")) hw.fail("placement", "needs `tiers:`");
   if (hw.has("device")) {
-    // One device named by path (relative to the file that holds the key: a sweep may
-    // swap it) or given inline.
     TierSpec t;
-    if (hw.at("device").is_scalar()) {
-      Config dev = Config::load(hw.get_path("device"), "device");
-      read_device(dev, t);
-      t.name = dev.get<std::string>("name", "mem");
-      dev.reject_unused();
-    } else {
-      read_device(hw.child("device"), t);
-      t.name = hw.child("device").get<std::string>("name", "mem");
-    }
+    const Keyed dev = device_at(hw, "device");
+    read_device(dev, t);
+    t.name = dev.text("name");
     if (hw.has("link")) {
       t.has_link = true;
-      t.link = read_pcie_params(hw.child("link"));
+      t.link = read_link(hw);
     }
     h.tiers.push_back(t);
     return h;
   }
   if (!hw.has("tiers")) {
     TierSpec t;
-    t.name = hw.get<std::string>("name", "mem");
+    t.name = hw.text("name");
     read_device(hw, t);
     h.tiers.push_back(t);
     return h;
   }
   uint64_t base = 0;
-  for (const Config& tc : hw.items("tiers")) {
+  for (const Keyed& tc : hw.items("tiers")) {
     TierSpec t;
-    t.name = tc.get<std::string>("name");
+    t.name = tc.text("name");
     if (h.tier_index(t.name) >= 0) tc.fail("name", "tier '" + t.name + "' appears twice");
-    Config dev;
-    if (tc.at("device").is_scalar()) {
-      dev = Config::load(tc.get_path("device"), "device");
-      read_device(dev, t);
-      dev.reject_unused();
-    } else {
-      read_device(tc.child("device"), t);
-    }
+    read_device(device_at(tc, "device"), t);
     if (tc.has("link")) {
-      Config lc =
-          tc.at("link").is_scalar() ? Config::load(tc.get_path("link"), "link") : tc.child("link");
       t.has_link = true;
-      t.link = read_pcie_params(lc);
-      if (tc.at("link").is_scalar()) lc.reject_unused();
+      t.link = read_link(tc);
     }
     if (t.capacity > ~uint64_t{0} - base)
       tc.fail("device", "the tiers together hold more than 2^64 bytes (flat addresses are 64-bit)");
@@ -108,15 +111,15 @@ HierarchySpec read_hierarchy(const Config& hw) {
   }
   if (h.tiers.empty()) hw.fail("tiers", "needs at least one tier");
   if (hw.has("placement")) {
-    Config pl = hw.child("placement");
+    const Keyed pl = hw.child("placement");
     if (pl.has("default")) {
-      const std::string d = pl.get<std::string>("default");
+      const std::string d = pl.text("default");
       const int i = h.tier_index(d);
       if (i < 0) pl.fail("default", "no tier named '" + d + "'");
       h.default_tier = static_cast<size_t>(i);
     }
     if (pl.has("objects")) {
-      Config objs = pl.child("objects");
+      const Config objs = pl.config().child("objects");
       for (const std::string& obj : objs.keys()) {
         const std::string tier = objs.get<std::string>(obj);
         const int i = h.tier_index(tier);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "sim/memory/memory_keys.h"
+
 namespace tessel::memory {
 
 using sc_core::sc_time;
@@ -25,17 +27,17 @@ uint64_t PcieParams::wire_bytes(uint64_t payload) const {
   return payload + tlps * static_cast<uint64_t>(tlp_overhead_bytes);
 }
 
-PcieParams read_pcie_params(const Config& c) {
+PcieParams read_pcie_params(const Config& link) {
+  const Keyed c(pcie_keys(), link);
   PcieParams p;
-  p.gen = c.get_int_range("gen", 1, 5);
-  p.lanes = c.get_int_range("lanes", 1, 16);
+  p.gen = c.integer("gen");
+  p.lanes = c.integer("lanes");
   if (p.lanes != 1 && p.lanes != 2 && p.lanes != 4 && p.lanes != 8 && p.lanes != 16)
     c.fail("lanes", "must be 1, 2, 4, 8 or 16");
-  p.latency_ns = c.get_number_range("latency_ns", 0, 1e6);
-  p.max_payload_bytes = c.get_int_range("max_payload_bytes", 128, 4096, 256);
-  p.tlp_overhead_bytes = c.get_int_range("tlp_overhead_bytes", 1, 256, 24);
-  p.pj_per_bit = c.get_number_range("pj_per_bit", 0, 1000, 0);
-  if (c.has("source")) c.get<std::string>("source");
+  p.latency_ns = c.number("latency_ns");
+  p.max_payload_bytes = c.integer("max_payload_bytes");
+  p.tlp_overhead_bytes = c.integer("tlp_overhead_bytes");
+  p.pj_per_bit = c.number("pj_per_bit");
   return p;
 }
 

@@ -7,30 +7,31 @@
 
 #include "runtime/core/error.h"
 #include "runtime/core/seed.h"
+#include "sim/memory/memory_keys.h"
 
 namespace tessel::memory {
 
-MemoryWorkload read_memory_workload(const Config& w) {
+MemoryWorkload read_memory_workload(const Config& workload) {
+  const Keyed w(memory_workload_keys(), workload);
   MemoryWorkload m;
-  if (w.has("description")) w.get<std::string>("description");
-  const std::string kind = w.get_choice("kind", {"synthetic", "trace"});
-  m.synthetic = kind == "synthetic";
-  m.max_outstanding = w.get_int_range("max_outstanding", 1, 65536, 64);
+  m.synthetic = w.choice("kind") == "synthetic";
+  m.max_outstanding = w.integer("max_outstanding");
   if (m.synthetic) {
-    m.pattern = w.get_choice("pattern", {"streaming", "random", "mixed"});
+    m.pattern = w.choice("pattern");
     // requests · interarrival_ns · 1000 (issue times in ps) stays below 2^63.
-    m.requests = w.get_int_range("requests", 1, 1000000000);
-    m.request_bytes = static_cast<uint32_t>(w.get_int_range("request_bytes", 1, 1ll << 30, 64));
-    m.footprint_bytes =
-        static_cast<uint64_t>(w.get_number_range("footprint_mib", 0.001, 1 << 26) * (1 << 20));
+    m.requests = w.integer("requests");
+    m.request_bytes = static_cast<uint32_t>(w.integer("request_bytes"));
+    m.footprint_bytes = static_cast<uint64_t>(w.number("footprint_mib") * (1 << 20));
     if (m.footprint_bytes < m.request_bytes)
       w.fail("footprint_mib", "must hold at least one request");
-    m.read_fraction =
-        w.get_number_range("read_fraction", 0, 1, m.pattern == "mixed" ? 2.0 / 3.0 : 1.0);
-    m.interarrival_ns = w.get_number_range("interarrival_ns", 0, 1e6, 0);
-    m.tier = w.get<std::string>("tier", "");
+    // Reads only, unless the pattern is the mixed one (two reads to one write).
+    m.read_fraction = w.has("read_fraction") ? w.number("read_fraction")
+                      : m.pattern == "mixed" ? 2.0 / 3.0
+                                             : 1.0;
+    m.interarrival_ns = w.number("interarrival_ns");
+    if (w.has("tier")) m.tier = w.text("tier");
   } else {
-    m.trace_path = w.get_path("trace");
+    m.trace_path = w.path("trace");
   }
   return m;
 }

@@ -1,5 +1,6 @@
 // Registered model `sentinel`: profile a training step's tensor trace, plan placement with
 // one policy, replay two steps on the DRAM + NVM hierarchy and report the second step.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "runtime/core/error.h"
 #include "runtime/core/registry.h"
 #include "sim/core/sc_runtime.h"
+#include "sim/memory/memory_keys.h"
 #include "sim/memory/memory_system.h"
 #include "sim/sentinel/capacity_check.h"
 #include "sim/sentinel/policies.h"
@@ -19,71 +21,157 @@ namespace {
 
 using memory::DeviceKind;
 
+// The memory hierarchy's keys (sim/memory) and the placement study's own. Bounds are the
+// ones the code has always checked (> 0, multiples); the rest is the user's choice.
+const ModelKeys& sentinel_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("sentinel");
+    KeySet& k = m.hw;
+    k.include("", memory::hierarchy_keys(),
+              "a memory hierarchy: every key of a `memory` hw file (Memory hierarchy, above)");
+    k.choice("policy", {"sentinel", "all_dram", "all_nvm", "first_touch", "os_hotness"},
+             "placement policy")
+        .def("sentinel");
+    k.any_number("fast_fraction",
+                 "fast memory as a fraction of the step's page-rounded peak footprint, in "
+                 "(0, 1] (ignored by all_dram / all_nvm)")
+        .def("0.2");
+    k.positive_integer("page_bytes",
+                       "page size of the allocator and the page-level baselines (a multiple "
+                       "of 64)")
+        .in("B");
+    k.positive_number("dma_gbps", "migration (copy) engine bandwidth cap").in("GB/s");
+    k.section("processor", "the modelled processor (roofline compute time)");
+    k.positive_number("processor.peak_gflops", "peak FLOP/s").in("GFLOP/s");
+    k.positive_number("processor.efficiency", "achieved fraction of the peak, in (0, 1]");
+    k.section("sentinel", "Sentinel's ideas, each a switch (ablations)");
+    k.flag("sentinel.group_allocation", "allocator arenas per lifetime and hotness class")
+        .def("true");
+    k.flag("sentinel.short_pool", "short-lived tensors in a reserved fast pool").def("true");
+    k.flag("sentinel.layer_migration", "prefetch before use, demote after, by layer order")
+        .def("true");
+    k.flag("sentinel.bandwidth_bound",
+           "promotions fit the DMA bandwidth of the intervals they overlap")
+        .def("true");
+    k.any_integer("sentinel.max_lookahead",
+                  "intervals a prefetch may be issued ahead of its use (and a writeback spread "
+                  "after); at least 1")
+        .def("4");
+    k.any_integer("sentinel.short_intervals",
+                  "transient tensors living at most this many intervals are short-lived")
+        .def("2");
+    k.any_integer("sentinel.hot_accesses",
+                  "accesses per step from which a tensor is hot (allocator class)")
+        .def("3");
+    k.section("os", "the os_hotness baseline (AutoNUMA-like page migration)");
+    k.positive_integer("os.period", "intervals between page scans")
+        .opt("1 without `os:`; required in it");
+    k.positive_integer("os.hot_threshold", "accesses in the last period that make a page hot")
+        .opt("1 without `os:`; required in it");
+    k.positive_number("os.max_promote_mib", "promotion rate limit per scan")
+        .opt("64 without `os:`; required in it")
+        .in("MiB");
+    k.section("planner", "the planner's bandwidth estimates (the replay measures real times)");
+    k.positive_number("planner.fast_gbps", "fast tier bandwidth").in("GB/s");
+    k.positive_number("planner.slow_read_gbps", "slow tier read bandwidth").in("GB/s");
+    k.positive_number("planner.slow_write_gbps", "slow tier write bandwidth").in("GB/s");
+    k.section("replay", "the replay on the simulated hierarchy");
+    k.positive_integer("replay.streams", "concurrent access streams");
+    k.positive_integer("replay.chunk_kib", "largest request a stream or the DMA engine issues")
+        .in("KiB");
+    k.positive_number("replay.max_mib",
+                      "bytes replayed per run; larger steps are scaled down (docs/sentinel.md, "
+                      "\"Scaling\")")
+        .in("MiB");
+
+    KeySet& w = m.workload;
+    w.choice("kind", {"trace", "transformer"},
+             "an engine tensor trace, or a Transformer step generated from shapes");
+    w.file("trace", "the engine's `tensor_trace.txt`").opt("required with `kind: trace`");
+    w.positive_number("rows",
+                      "rows through each linear layer (batch × sequence; batch for the MLP)")
+        .opt("required with `kind: trace`");
+    const char* shape = "required with `kind: transformer`";
+    w.positive_integer("vocab", "vocabulary size").opt(shape);
+    w.positive_integer("seq", "sequence length").opt(shape);
+    w.positive_integer("layers", "Transformer blocks").opt(shape);
+    w.positive_integer("width", "model width (divisible by heads)").opt(shape);
+    w.positive_integer("heads", "attention heads").opt(shape);
+    w.positive_integer("batch", "sequences per step").opt(shape);
+    return m;
+  }();
+  return keys;
+}
+
 class SentinelExperiment : public Experiment {
  public:
-  void configure(const Config& hw, const Config& workload) override {
-    spec_ = memory::read_hierarchy(hw);
+  const ModelKeys& keys() const override { return sentinel_keys(); }
+
+  void configure(const Config& hw_config, const Config& workload_config) override {
+    const Keyed hw(keys().hw, hw_config);
+    spec_ = memory::read_hierarchy(hw_config);
     if (spec_.tiers.size() != 2 || spec_.tiers[0].kind != DeviceKind::kDram ||
         spec_.tiers[1].kind != DeviceKind::kNvm)
       hw.fail("tiers", "sentinel needs two tiers: DRAM (fast) first, NVM (slow) second");
-    po_.policy = hw.get_choice(
-        "policy", {"sentinel", "all_dram", "all_nvm", "first_touch", "os_hotness"}, "sentinel");
-    fast_fraction_ = hw.get<double>("fast_fraction", 0.2);
+    po_.policy = hw.choice("policy");
+    fast_fraction_ = hw.number("fast_fraction");
     if (!(fast_fraction_ > 0 && fast_fraction_ <= 1)) hw.fail("fast_fraction", "must be in (0, 1]");
-    po_.page_bytes = hw.get_positive_int("page_bytes");
+    po_.page_bytes = hw.integer("page_bytes");
     if (po_.page_bytes % 64) hw.fail("page_bytes", "must be a multiple of 64");
-    po_.dma_gbps = hw.get_positive("dma_gbps");
-    const Config proc = hw.child("processor");
-    const double peak = proc.get_positive("peak_gflops");
-    const double eff = proc.get_positive("efficiency");
+    po_.dma_gbps = hw.number("dma_gbps");
+    const Keyed proc = hw.child("processor");
+    const double peak = proc.number("peak_gflops");
+    const double eff = proc.number("efficiency");
     if (eff > 1) proc.fail("efficiency", "must be at most 1");
     po_.flops_per_s = peak * eff * 1e9;
     if (hw.has("sentinel")) {
-      const Config s = hw.child("sentinel");
+      const Keyed s = hw.child("sentinel");
       SentinelSwitches& w = po_.sentinel;
-      w.group_allocation = s.get<bool>("group_allocation", true);
-      w.short_pool = s.get<bool>("short_pool", true);
-      w.layer_migration = s.get<bool>("layer_migration", true);
-      w.bandwidth_bound = s.get<bool>("bandwidth_bound", true);
-      w.max_lookahead = s.get<int>("max_lookahead", 4);
-      if (w.max_lookahead < 1) s.fail("max_lookahead", "must be at least 1");
-      po_.layout.short_intervals = s.get<int>("short_intervals", 2);
-      po_.layout.hot_accesses = s.get<int>("hot_accesses", 3);
+      w.group_allocation = s.flag("group_allocation");
+      w.short_pool = s.flag("short_pool");
+      w.layer_migration = s.flag("layer_migration");
+      w.bandwidth_bound = s.flag("bandwidth_bound");
+      const int64_t lookahead = s.integer("max_lookahead");
+      if (lookahead < 1) s.fail("max_lookahead", "must be at least 1");
+      // An int in the planner; 2^30 intervals is already more than any trace has.
+      w.max_lookahead = static_cast<int>(std::min<int64_t>(lookahead, 1 << 30));
+      po_.layout.short_intervals = static_cast<int>(s.integer("short_intervals"));
+      po_.layout.hot_accesses = static_cast<int>(s.integer("hot_accesses"));
     }
     if (hw.has("os")) {
-      const Config s = hw.child("os");
-      po_.os.period = s.get_positive_int("period");
-      po_.os.hot_threshold = s.get_positive_int("hot_threshold");
-      po_.os.max_promote_bytes =
-          static_cast<int64_t>(s.get_positive("max_promote_mib") * 1048576.0);
+      const Keyed s = hw.child("os");
+      po_.os.period = s.integer("period");
+      po_.os.hot_threshold = s.integer("hot_threshold");
+      po_.os.max_promote_bytes = static_cast<int64_t>(s.number("max_promote_mib") * 1048576.0);
     }
-    const Config pl = hw.child("planner");
-    po_.fast_gbps = pl.get_positive("fast_gbps");
-    po_.slow_read_gbps = pl.get_positive("slow_read_gbps");
-    po_.slow_write_gbps = pl.get_positive("slow_write_gbps");
-    const Config rp = hw.child("replay");
-    ro_.streams = rp.get_positive_int("streams");
-    ro_.chunk_bytes = static_cast<int64_t>(rp.get_positive_int("chunk_kib")) * 1024;
+    const Keyed pl = hw.child("planner");
+    po_.fast_gbps = pl.number("fast_gbps");
+    po_.slow_read_gbps = pl.number("slow_read_gbps");
+    po_.slow_write_gbps = pl.number("slow_write_gbps");
+    const Keyed rp = hw.child("replay");
+    ro_.streams = rp.integer("streams");
+    ro_.chunk_bytes = rp.integer("chunk_kib") * 1024;
     ro_.dma_chunk_bytes = ro_.chunk_bytes;
-    max_replay_bytes_ = rp.get_positive("max_mib") * 1048576.0;
+    max_replay_bytes_ = rp.number("max_mib") * 1048576.0;
     ro_.dma_gbps = po_.dma_gbps;
     ro_.flops_per_s = po_.flops_per_s;
 
-    const std::string kind = workload.get_choice("kind", {"trace", "transformer"});
+    const Keyed workload(keys().workload, workload_config);
+    const std::string kind = workload.choice("kind");
     ProfileOptions popt;
     TraceFile trace;
     if (kind == "trace") {
-      popt.rows = workload.get_positive("rows");
-      trace = read_tensor_trace(workload.get_path("trace"));
+      popt.rows = workload.number("rows");
+      trace = read_tensor_trace(workload.path("trace"));
     } else {
       TransformerShape s;
-      s.vocab = workload.get_positive_int("vocab");
-      s.max_seq = workload.get_positive_int("seq");
+      s.vocab = workload.integer("vocab");
+      s.max_seq = workload.integer("seq");
       s.seq = s.max_seq;
-      s.layers = workload.get_positive_int("layers");
-      s.width = workload.get_positive_int("width");
-      s.heads = workload.get_positive_int("heads");
-      s.batch = workload.get_positive_int("batch");
+      s.layers = workload.integer("layers");
+      s.width = workload.integer("width");
+      s.heads = workload.integer("heads");
+      s.batch = workload.integer("batch");
       if (s.width % s.heads) workload.fail("heads", "must divide width");
       popt.rows = static_cast<double>(s.batch * s.seq);
       trace = generate_transformer_trace(s);

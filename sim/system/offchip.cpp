@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/memory/memory_keys.h"
+
 namespace tessel::sim {
 
 uint64_t OffchipSpec::capacity() const {
@@ -15,15 +17,15 @@ uint64_t OffchipSpec::capacity() const {
 OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
   OffchipSpec s;
   const Config off = hw.child("offchip");
+  const Keyed link(offchip_keys(), off, "offchip.");
   const bool has_memory = names_memory(hw);
   // GB/s divided by Gcycles/s gives bytes per cycle. With a memory the link figures are
   // optional (checked when given, so one file can switch between the two).
   if (!has_memory || off.has("read_gbps"))
-    s.read_bytes_per_cycle = off.get_number_range("read_gbps", 0.001, 100000) / clock_ghz;
+    s.read_bytes_per_cycle = link.number("read_gbps") / clock_ghz;
   if (!has_memory || off.has("write_gbps"))
-    s.write_bytes_per_cycle = off.get_number_range("write_gbps", 0.001, 100000) / clock_ghz;
-  s.latency_cycles = static_cast<uint64_t>(
-      std::llround(off.get_number_range("latency_ns", 0, 1e6, 0) * clock_ghz));
+    s.write_bytes_per_cycle = link.number("write_gbps") / clock_ghz;
+  s.latency_cycles = static_cast<uint64_t>(std::llround(link.number("latency_ns") * clock_ghz));
   s.port = read_port_params(off);
   if (!has_memory) return s;
   s.memory = true;
@@ -35,8 +37,10 @@ OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
     mem.fail("model", "is '" + model +
                           "': `memory:` must name a memory model's hardware "
                           "file (configs/hw/memory/)");
+  // Checked as the runner checks a memory hw file; its `energy` table goes unused (the
+  // accelerator's table prices the run).
+  memory::memory_file_keys().check(mem);
   s.hierarchy = memory::read_hierarchy(mem);
-  mem.reject_unused();
   // Mismatched widths: a request narrower than a DRAM burst still occupies a whole burst
   // on the bus, so the port would move data the accelerator never asked for.
   for (const memory::TierSpec& t : s.hierarchy.tiers)

@@ -3,16 +3,16 @@
 
 namespace tessel::zero_offload {
 
-GptShape read_gpt_shape(const Config& w) {
+GptShape read_gpt_shape(const Keyed& w) {
   GptShape s;
-  s.layers = w.get_int_range("layers", 1, 100000);
-  s.hidden = w.get_int_range("hidden", 1, 1 << 20);
-  s.heads = w.get_int_range("heads", 1, 1 << 16);
+  s.layers = w.integer("layers");
+  s.hidden = w.integer("hidden");
+  s.heads = w.integer("heads");
   if (s.hidden % s.heads) w.fail("heads", "must divide hidden (" + std::to_string(s.hidden) + ")");
-  s.seq = w.get_int_range("seq", 1, 1 << 20);
-  s.vocab = w.get_int_range("vocab", 1, 1 << 24);
-  s.micro_batch = w.get_int_range("micro_batch", 1, 1 << 16);
-  s.checkpointing = w.get<bool>("checkpointing", true);
+  s.seq = w.integer("seq");
+  s.vocab = w.integer("vocab");
+  s.micro_batch = w.integer("micro_batch");
+  s.checkpointing = w.flag("checkpointing");
   return s;
 }
 

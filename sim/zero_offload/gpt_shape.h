@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/core/config.h"
+#include "runtime/core/keys.h"
 
 namespace tessel::zero_offload {
 
@@ -25,7 +25,8 @@ struct Unit {
   double fwd_flops = 0;  // one forward of one micro-batch
 };
 
-GptShape read_gpt_shape(const Config& workload);
+// Reads the shape keys of zero_offload's workload (declared in zero_offload_params.cpp).
+GptShape read_gpt_shape(const Keyed& workload);
 
 // 12h² + 13h: QKV (3h² + 3h), attention projection (h² + h), MLP (8h² + 5h), two
 // LayerNorms (4h).

@@ -22,6 +22,7 @@ void put_memory(const std::string& prefix, const MemoryUse& m, SimResult& r) {
 
 class ZeroOffloadExperiment : public Experiment {
  public:
+  const ModelKeys& keys() const override { return model_keys(); }
   void configure(const Config& hw, const Config& workload) override {
     sys_ = read_system(hw);
     job_ = read_offload(workload);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "runtime/core/config.h"
+#include "runtime/core/keys.h"
 #include "sim/memory/dram_params.h"
 #include "sim/memory/pcie_link.h"
 #include "sim/zero_offload/gpt_shape.h"
@@ -59,6 +60,8 @@ struct SystemSpec {
   HostSpec host;
 };
 
+// The system's (hw) and the job's (workload) keys (configs/README.md is generated from them).
+const ModelKeys& model_keys();
 SystemSpec read_system(const Config& hw);
 OffloadSpec read_offload(const Config& workload);
 // Checks that need both halves (bf16 on a GPU without it).

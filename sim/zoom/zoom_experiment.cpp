@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "models/ann/zoom.h"
+#include "runtime/core/keys.h"
 #include "runtime/core/registry.h"
 #include "sim/memory/ftl.h"
+#include "sim/memory/memory_keys.h"
 #include "sim/zoom/ssd_replay.h"
 
 namespace tessel::zoom {
@@ -21,13 +23,32 @@ void add_stats(SimResult& r, const std::vector<double>& us, const std::string& n
   r.metrics["ssd_us_p99_" + name] = s[static_cast<std::size_t>(0.99 * (n - 1))];
 }
 
+// ann.zoom's keys and the simulated drive.
+const ModelKeys& zoom_keys() {
+  static const ModelKeys keys = [] {
+    ModelKeys m("zoom");
+    m.hw.include("", ann::zoom_study_keys().hw);
+    m.hw.nested("ssd", memory::ssd_keys(),
+                "the simulated drive: the keys of `ssd:` in \"Memory hierarchy\"; its prefill is "
+                "raised to cover the full-view file");
+    m.hw.number("query_gap_us", 1, 1e7,
+                "simulated time between queries' first reads (a check fails if queries overlap)")
+        .def("20000")
+        .in("us");
+    m.workload.include("", ann::zoom_study_keys().workload);
+    return m;
+  }();
+  return keys;
+}
+
 class Zoom : public Experiment {
  public:
   bool uses_energy_table() const override { return false; }
+  const ModelKeys& keys() const override { return zoom_keys(); }
   void configure(const Config& hw, const Config& w) override {
     study_.configure(hw, w);
     ssd_ = memory::read_ssd_params(hw.child("ssd"));
-    gap_us_ = hw.get_number_range("query_gap_us", 1, 1e7, 20000);
+    gap_us_ = Keyed(keys().hw, hw).number("query_gap_us");
   }
   SimResult run(RunContext& ctx) override {
     SimResult r = study_.run(ctx);

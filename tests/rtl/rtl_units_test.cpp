@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "rtl/checks/rtl_checks.h"
+#include "runtime/validate/rtl_checks.h"
 
 namespace tessel::rtl {
 namespace {

@@ -30,8 +30,8 @@ TEST(Validate, AllChecksPassAndTheReportListsThem) {
   const std::string md = ss.str();
   for (const char* row :
        {"| lstm_sharp/dpu | K=8 | random |", "| lstm_sharp/dpu | K=3 | golden |",
-        "| lstm_sharp/mfu | LANES=16 | directed |", "| nxm/sparse_dot | 2:4 G=4 | timing |",
-        "| lstm_sharp + Verilated DPU |", "| nxm_analytical |",
+        "| lstm_sharp/mfu | LANES=16 | directed |", "| nm_unit/sparse_dot | 2:4 G=4 | timing |",
+        "| lstm_sharp + Verilated DPU |", "| nm_unit_analytical |",
         "| mac_array_analytical 100x70x130 |", "| memory hbm3 (SystemC) |", "**Overall: pass**"})
     EXPECT_NE(md.find(row), std::string::npos) << row;
 }

@@ -90,5 +90,36 @@ TEST(ZoomStudy, MissingOrForeignFullViewFileFailsAndWritesNothing) {
   EXPECT_EQ(std::filesystem::last_write_time(foreign), before);
 }
 
+TEST(ZoomStudy, DeclaredKeysNameTyposAndStateTheLibrarysDefaults) {
+  const Config root = Config::parse(yaml("  nprob: 8\n"), "zoom.yaml");
+  const std::string e = error_of([&] { zoom_study_keys().workload.check(root.child("workload")); });
+  EXPECT_NE(e.find("workload.nprob: unknown key (did you mean 'nprobe'?)"), std::string::npos) << e;
+  // The declared defaults are models/ann's own parameter defaults.
+  const KeySet& w = zoom_study_keys().workload;
+  auto def = [&](const std::string& key) { return std::stoll(*w.find(key)->fallback); };
+  EXPECT_EQ(def("ivf.nlist"), IvfParams{}.nlist);
+  EXPECT_EQ(def("ivf.iterations"), IvfParams{}.iterations);
+  EXPECT_EQ(def("ivf.train_size"), IvfParams{}.train_size);
+  EXPECT_EQ(def("pq.m"), PqParams{}.m);
+  EXPECT_EQ(def("pq.iterations"), PqParams{}.iterations);
+  EXPECT_EQ(def("pq.train_size"), PqParams{}.train_size);
+  EXPECT_EQ(def("full_view.queue_depth"), FullViewOptions{}.queue_depth);
+  EXPECT_EQ(def("nsg.R"), NsgParams{}.R);
+  EXPECT_EQ(def("nsg.random_edges"), NsgParams{}.random_edges);
+  // L's default is computed: max(100, candidates), so 150 candidates need no L with the NSG
+  // preview, while an explicit L of 100 is refused.
+  auto configure = [](const std::string& text) {
+    return error_of([&] {
+      const Config r = Config::parse(text, "zoom.yaml");
+      ZoomStudy s;
+      s.configure(r.child("hw"), r.child("workload"));
+    });
+  };
+  EXPECT_EQ(configure(yaml("  candidates: 150\n  preview: nsg\n")), "(no tessel::Error thrown)");
+  EXPECT_NE(configure(yaml("  candidates: 150\n  preview: nsg\n  L: 100\n"))
+                .find("smaller than candidates"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace tessel::ann

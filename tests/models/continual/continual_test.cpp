@@ -184,5 +184,65 @@ TEST(ContinualConfig, BadInputNamesFileLineAndKey) {
   EXPECT_EQ(workload_error(base + "carm: {enabled: true, tau: 0.7, policy: random}\n"), "");
 }
 
+// Every field a workload sets, as text.
+std::string fingerprint(const ContinualWorkload& w) {
+  const ContinualConfig& c = w.config;
+  std::string s = w.images + '|' + w.labels + '|' + std::to_string(w.train_count) + '|';
+  for (const auto& t : w.tasks) {
+    for (int32_t k : t) s += std::to_string(k) + ',';
+    s += ';';
+  }
+  for (int h : c.hidden) s += std::to_string(h) + ',';
+  s += '|' + c.method + '|' + std::to_string(c.lr) + '|' + std::to_string(c.batch) + '|' +
+       std::to_string(c.replay_batch) + '|' + std::to_string(c.epochs_per_task) + '|' +
+       std::to_string(c.threads) + '|' + std::to_string(c.em_size) + '|' +
+       std::to_string(c.derpp_alpha) + '|' + std::to_string(c.derpp_beta) + '|' +
+       std::to_string(c.gdumb_epochs) + '|';
+  const CarmOptions& o = c.carm;
+  s += std::to_string(o.enabled) + std::to_string(o.async) + '|' + w.store_path + '|' +
+       std::to_string(o.store_capacity) + '|' + o.policy + '|' + std::to_string(o.tau) + '|' +
+       std::to_string(o.dynamic_target) + '|' + std::to_string(o.max_pending) + '|' +
+       std::to_string(o.io_threads) + '|' + std::to_string(o.direct) +
+       std::to_string(o.refuse_crashed) + std::to_string(o.keep_store);
+  return s;
+}
+
+// The declaration rejects a misspelt key with the nearest declared name (the runner checks
+// a workload against it before reading).
+TEST(ContinualConfig, TyposNameTheNearestKey) {
+  const Config w = Config::parse(
+      "dataset: {images: a.gz, labels: b.gz}\nmethod: er\nmemory: {em_sise: 50}\n", "w.yaml");
+  try {
+    continual_workload_keys().check(w);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "w.yaml:3:10: memory.em_sise: unknown key (did you mean 'em_size'?)");
+  }
+}
+
+// Each declared default, written out, reads as the workload without the key; and without
+// any key the workload is ContinualConfig's and CarmOptions' own defaults.
+TEST(ContinualConfig, DeclaredDefaultsAreWhatAnAbsentKeyReads) {
+  const std::string base =
+      "dataset: {images: a.gz, labels: b.gz}\nmethod: er\nmodel: {}\ntrain: {}\nmemory: {}\n"
+      "carm: {}\n";
+  const std::string plain = fingerprint(read_continual_workload(Config::parse(base, "w.yaml")));
+  int compared = 0;
+  for (const Key& key : continual_workload_keys().keys()) {
+    if (!key.fallback) continue;
+    Config with = Config::parse(base, "w.yaml");
+    with.set(key.path, Config::parse(*key.fallback, "--set"));
+    EXPECT_EQ(fingerprint(read_continual_workload(with)), plain) << key.path;
+    ++compared;
+  }
+  EXPECT_GE(compared, 20);
+  ContinualWorkload initial;
+  initial.config.method = "er";
+  initial.images = read_continual_workload(Config::parse(base, "w.yaml")).images;
+  initial.labels = read_continual_workload(Config::parse(base, "w.yaml")).labels;
+  for (int32_t t = 0; t < 5; ++t) initial.tasks.push_back({2 * t, 2 * t + 1});
+  EXPECT_EQ(plain, fingerprint(initial));
+}
+
 }  // namespace
 }  // namespace tessel::continual

@@ -9,9 +9,12 @@
 #include <iterator>
 #include <string>
 
+#include "models/fgd/fgd.h"
 #include "models/nn/trainer.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
+#include "runtime/core/keys.h"
+#include "runtime/core/registry.h"
 #include "runtime/core/runner.h"
 
 namespace tessel {
@@ -111,6 +114,29 @@ TEST(FgdExperiment, BadKAndMissingCheckpointAreClearErrors) {
   e = error_of(path);
   EXPECT_NE(e.find("workload.checkpoint: "), std::string::npos) << e;
   EXPECT_NE(e.find("missing.bin does not exist; train it with"), std::string::npos) << e;
+}
+
+TEST(FgdExperiment, TyposAreNamedAndDeclaredDefaultsAreTheLibrarys) {
+  const std::string e = error_of(experiment("  K: 10\n  positons: 8\n"));
+  EXPECT_NE(e.find("workload.positons: unknown key (did you mean 'positions'?)"), std::string::npos)
+      << e;
+  // What `fgd` uses without a key is what models/fgd's FgdParams holds by default.
+  const ModelKeys& keys = Registry::instance().create("fgd")->keys();
+  auto def = [&](const std::string& key) { return *keys.hw.find(key)->fallback; };
+  const fgd::FgdParams p;
+  EXPECT_EQ(def("graph"), p.graph);
+  EXPECT_EQ(def("entries"), p.entries);
+  EXPECT_EQ(def("layout"), p.packed ? "packed" : "plain");
+  EXPECT_EQ(def("codes"), p.codes ? "true" : "false");
+  EXPECT_EQ(std::stoll(def("entry_points")), p.entry_points);
+  EXPECT_EQ(std::stoull(def("graph_seed")), p.seed);
+  EXPECT_EQ(std::stoll(def("hnsw.M")), p.hnsw.M);
+  EXPECT_EQ(std::stoll(def("hnsw.max_degree")), p.hnsw.max_degree);
+  EXPECT_EQ(std::stoll(def("hnsw.ef_construction")), p.hnsw.ef_construction);
+  EXPECT_EQ(std::stoll(def("nsg.knn_k")), p.nsg.knn.k);
+  EXPECT_EQ(std::stoll(def("nsg.L")), p.nsg.L);
+  EXPECT_EQ(std::stoll(def("nsg.R")), p.nsg.R);
+  EXPECT_EQ(std::stoll(def("nsg.C")), p.nsg.C);
 }
 
 }  // namespace

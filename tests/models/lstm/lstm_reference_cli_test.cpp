@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -210,6 +211,31 @@ TEST_F(LstmReferenceCli, BadInputIsNamed) {
                  "lstm run --weights " + kWeights + " --input " + kInput + " --precision half", d);
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("--precision: half not in {fixed,float}"), std::string::npos) << run.err;
+}
+
+TEST_F(LstmReferenceCli, KeysAreDeclaredWithTheirDefaults) {
+  const std::string d = dir_.path().string();
+  auto write = [&](const std::string& name, const std::string& hw_extra) {
+    std::ofstream(dir_ / name) << "name: t\nhw: {model: lstm.reference" << hw_extra
+                               << "}\nworkload: {weights: " << kWeights << ", input: " << kInput
+                               << "}\n";
+  };
+  write("typo.yaml", ", precison: float");
+  auto run = run_tool(kTool, "run typo.yaml", d);
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_NE(run.err.find("hw.precison: unknown key (did you mean 'precision'?)"), std::string::npos)
+      << run.err;
+  // Without `precision` the run is the fixed-point one: the same error against float32.
+  write("absent.yaml", "");
+  write("fixed.yaml", ", precision: fixed");
+  const auto absent = run_tool(kTool, "run absent.yaml --json", d);
+  const auto fixed = run_tool(kTool, "run fixed.yaml --json", d);
+  ASSERT_EQ(absent.exit_code, 0) << absent.err;
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
+  const auto a = nlohmann::json::parse(absent.out), f = nlohmann::json::parse(fixed.out);
+  EXPECT_EQ(a["labels"]["precision"], "fixed");
+  EXPECT_GT(f["metrics"]["max_abs_error"].get<double>(), 0.0);
+  EXPECT_EQ(a["metrics"]["max_abs_error"], f["metrics"]["max_abs_error"]);
 }
 
 }  // namespace

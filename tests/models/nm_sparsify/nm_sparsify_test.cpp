@@ -568,7 +568,7 @@ TEST(NmSparsifyConfig, BadParameterChoicesAndAdmmKeysGiveExactMessages) {
   EXPECT_EQ(error_of("sparsify:\n  method: admm\n  admm:\n    steps: 3\n    rho_growth: 0.5\n"),
             "s.yaml:5:17: sparsify.admm.rho_growth: must be >= 1 (1: constant rho)");
   EXPECT_EQ(error_of("sparsify:\n  method: admm\n  admm:\n    steps: 3\n    rhoo: 1\n"),
-            "s.yaml:5:5: sparsify.admm.rhoo: unknown key");
+            "s.yaml:5:5: sparsify.admm.rhoo: unknown key (did you mean 'rho'?)");
   // ADMM longer than the run.
   nn::Trainer trainer(tiny_train(5), "");
   const Config cfg = Config::parse("sparsify:\n  admm:\n    steps: 9\n", "s.yaml");

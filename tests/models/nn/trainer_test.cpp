@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -321,6 +322,116 @@ TEST(Trainer, UnknownAndBadKeysAreConfigErrorsWithLocation) {
   const std::string bad_heads =
       std::string(kTinyYaml).replace(std::string(kTinyYaml).find("heads: 4"), 8, "heads: 5");
   EXPECT_THROW(TrainConfig::from_config(Config::parse(bad_heads, "h.yaml")), ConfigError);
+}
+
+// Every field a training file sets, as text: two configs that read alike print alike.
+std::string fingerprint(const TrainConfig& c) {
+  std::ostringstream o;
+  o << c.name << '|' << c.seed << '|' << c.task << '|' << c.classes << '|' << c.documents << '|'
+    << c.archive << '|' << c.test_fraction << '|' << c.split_seed << '|' << c.corpus << '|'
+    << c.synthetic_chars << '|' << c.tokenizer << '|' << c.word_vocab << '|' << c.val_fraction
+    << '|' << c.mnist_images << '|' << c.mnist_labels << '|' << c.model.layers << '|'
+    << c.model.width << '|' << c.model.heads << '|' << c.model.mlp_ratio << '|' << c.model.max_seq
+    << '|' << c.mlp.hidden.size() << '|' << c.backend << '|' << int(c.precision) << '|'
+    << c.optimizer_on_host << '|' << c.batch_size << '|' << c.seq_len << '|' << c.steps << '|'
+    << c.lr.lr << '|' << c.lr.min_lr << '|' << c.lr.warmup << '|' << int(c.lr.decay) << '|'
+    << c.adam.beta1 << '|' << c.adam.beta2 << '|' << c.adam.weight_decay << '|' << c.grad_clip
+    << '|' << c.max_seconds << '|' << c.time_schedule << '|' << c.threads << '|' << c.log_every
+    << '|' << c.eval_every << '|' << c.eval_batches << '|' << c.checkpoint_every << '|'
+    << c.curriculum.start << '|' << c.curriculum.steps << '|' << c.curriculum.schedule << '|'
+    << c.curriculum.root_degree << '|' << c.curriculum.difficulty_step << '|'
+    << c.curriculum.token_warmup << '|' << c.layer_drop.on << '|' << c.layer_drop.theta_bar << '|'
+    << c.layer_drop.gamma << '|' << c.layer_drop.fixed << '|' << c.layer_drop.rescale << '|'
+    << c.target_loss << '|' << c.stability.spike_factor << '|' << c.stability.spike_warmup << '|'
+    << c.stability.divergence_loss << '|' << c.stability.stop_on_divergence << '|' << c.trace_step
+    << '|' << c.offload.precision << '|' << c.offload.dpu_warmup << '|' << c.offload.loss_scale;
+  return o.str();
+}
+
+// A misspelt key names the nearest declared one; a key of another task is an error too.
+TEST(TrainingKeys, TyposAndKeysOfOtherTasksAreErrors) {
+  const auto message = [](const std::string& yaml) {
+    try {
+      TrainConfig::from_config(Config::parse(yaml, "k.yaml"));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string yaml = kTinyYaml;
+  EXPECT_EQ(message(std::string(yaml).replace(yaml.find("  steps: 20"), 11, "  stpes: 20")),
+            "k.yaml:14:3: train.stpes: unknown key (did you mean 'steps'?)");
+  EXPECT_EQ(message(std::string(yaml).replace(yaml.find("  val_fraction"), 2, "  classes: 3\n  ")),
+            "k.yaml:6:12: data.classes: is not read by task lm");
+  EXPECT_EQ(message(yaml + "curriculum:\n  start_seq_len: 8\n  steps: 4\n  lr_warmpu: steps\n"),
+            "k.yaml:25:3: curriculum.lr_warmpu: unknown key (did you mean 'lr_warmup'?)");
+}
+
+// Removes the key at a dotted path (nothing when absent).
+void erase_path(Config root, const std::string& path) {
+  Config node = root;
+  std::string rest = path;
+  for (size_t dot; (dot = rest.find('.')) != std::string::npos; rest = rest.substr(dot + 1)) {
+    if (!node.has(rest.substr(0, dot))) return;
+    node = node.child(rest.substr(0, dot));
+  }
+  node.erase(rest);
+}
+
+// The declared defaults are what the reader uses when a key is absent: every key with a
+// default, written out at that default, reads as the file without it (in a context where
+// the key is read: its section present, the task or data source that reads it).
+TEST(TrainingKeys, DeclaredDefaultsAreWhatAnAbsentKeyReads) {
+  const std::map<std::string, std::string> context = {
+      {"curriculum", "curriculum:\n  start_seq_len: 8\n  steps: 4\n"},
+      {"layer_drop", "layer_drop:\n  rescale: true\n"},
+      {"stability", "stability:\n  on_divergence: fail\n"},
+      {"trace", "trace:\n  step: 0\n"},
+      {"checkpoint", "checkpoint:\n  every: 0\n"}};
+  int compared = 0;
+  for (const Key& key : training_keys().keys()) {
+    if (!key.fallback) continue;
+    std::string base = kTinyYaml;
+    const std::string section = key.path.substr(0, key.path.rfind('.'));
+    if (key.path == "data.classes") base.replace(base.find("task: lm"), 8, "task: classify");
+    if (key.path == "data.test_fraction" || key.path == "data.split_seed")
+      base.replace(base.find("  synthetic_chars: 20000"), 24,
+                   "  documents: spamassassin\n  archive: mail.tar.gz");
+    if (section == "train.offload")
+      base.replace(base.find("train:\n"), 7, "train:\n  offload:\n    precision: fp16\n");
+    if (context.count(section)) base += context.at(section);
+    if (key.path == "curriculum.root_degree") base += "  schedule: fixed_root\n";
+    Config without = Config::parse(base, "d.yaml");
+    erase_path(without, key.path);
+    Config with = Config::parse(base, "d.yaml");
+    with.set(key.path, Config::parse(*key.fallback, "--set"));
+    EXPECT_EQ(fingerprint(TrainConfig::from_config(with)),
+              fingerprint(TrainConfig::from_config(without)))
+        << key.path << " = " << *key.fallback;
+    ++compared;
+  }
+  EXPECT_GE(compared, 35);
+  // And those defaults are TrainConfig's own, the values the reader had before the keys
+  // were declared.
+  const TrainConfig initial;
+  const TrainConfig plain = tiny_config();
+  EXPECT_EQ(plain.adam.beta1, initial.adam.beta1);
+  EXPECT_EQ(plain.adam.beta2, initial.adam.beta2);
+  EXPECT_EQ(plain.adam.weight_decay, initial.adam.weight_decay);
+  EXPECT_EQ(plain.grad_clip, initial.grad_clip);
+  EXPECT_EQ(plain.word_vocab, initial.word_vocab);
+  EXPECT_EQ(plain.backend, initial.backend);
+  EXPECT_EQ(plain.model.mlp_ratio, TransformerConfig().mlp_ratio);
+  const TrainConfig drop = tiny_config("layer_drop:\n  rescale: true\n");
+  EXPECT_EQ(drop.layer_drop.theta_bar, initial.layer_drop.theta_bar);
+  EXPECT_EQ(drop.layer_drop.gamma, initial.layer_drop.gamma);
+  const TrainConfig st = tiny_config("stability:\n  on_divergence: fail\n");
+  EXPECT_EQ(st.stability.spike_factor, initial.stability.spike_factor);
+  EXPECT_EQ(st.stability.spike_warmup, initial.stability.spike_warmup);
+  const TrainConfig cur = tiny_config("curriculum:\n  start_seq_len: 8\n  steps: 4\n");
+  EXPECT_EQ(cur.curriculum.difficulty_step, initial.curriculum.difficulty_step);
+  EXPECT_EQ(cur.curriculum.schedule, initial.curriculum.schedule);
+  EXPECT_EQ(cur.curriculum.token_warmup, initial.curriculum.token_warmup);
 }
 
 TEST(Trainer, TensorTraceHasMatchedLifetimesAndFullSizes) {

@@ -69,7 +69,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadConfig{"wrong_type", "", "exp.yaml --set hw.size=four",
                   "--set hw.size:1:1: hw.size: expected a positive integer, got \"four\""},
-        BadConfig{"unknown_key", "sise: 3\n", "exp.yaml", "hw.yaml:4:1: hw.sise: unknown key"},
+        BadConfig{"unknown_key", "sise: 3\n", "exp.yaml",
+                  "hw.yaml:4:1: hw.sise: unknown key (did you mean 'size'?)"},
         BadConfig{"syntax_error", "", "syntax.yaml",
                   "syntax.yaml:2:9: YAML syntax error: end of map flow not found"},
         BadConfig{"base_cycle", "", "cyclic_exp.yaml",
@@ -134,11 +135,12 @@ INSTANTIATE_TEST_SUITE_P(
                    "seq_len: 10000000\n",
                    "wl.yaml:2:10: workload.seq_len: expected an integer from 1 to 1000000, got "
                    "\"10000000\""},
-        OutOfRange{"nxm_decode_latency", "nxm/analytical.yaml", "decode_latency: 1.5\n",
-                   "nxm/small_2of4.yaml", "",
+        OutOfRange{"nm_unit_decode_latency", "nm_unit/analytical.yaml", "decode_latency: 1.5\n",
+                   "nm_unit/small_2of4.yaml", "",
                    "hw.yaml:2:17: hw.decode_latency: expected an integer from 0 to 1024, got "
                    "\"1.5\""},
-        OutOfRange{"nxm_k", "nxm/analytical.yaml", "", "nxm/small_2of4.yaml", "k: 2000000\n",
+        OutOfRange{"nm_unit_k", "nm_unit/analytical.yaml", "", "nm_unit/small_2of4.yaml",
+                   "k: 2000000\n",
                    "wl.yaml:2:4: workload.k: expected an integer from 1 to 1048576, got "
                    "\"2000000\""},
         OutOfRange{"energy_node", "mac_array/analytical.yaml", "energy: {node_nm: 0.001}\n",
@@ -290,6 +292,45 @@ TEST(Cli, ListShowsModelsAndShippedConfigs) {
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_NE(list.out.find("  mac_array_analytical"), std::string::npos);
   EXPECT_NE(list.out.find("configs/sweeps/quickstart.yaml"), std::string::npos);
+}
+
+// The key tables of a README come from the declarations: regenerated in place, --check fails
+// on a stale table and changes nothing, and a bad marker names the README's line.
+TEST(Cli, ListKeysAndGeneratedReadmeTables) {
+  TempDir dir;
+  auto keys = run_tool(kTool, "list --keys test_fault", dir.path());
+  ASSERT_EQ(keys.exit_code, 0) << keys.err;
+  // test_fault's declaration, written out by hand (tests/runtime/sweep/fault_models.cpp).
+  EXPECT_NE(keys.out.find("| `size` | integer > 0 |  | required | the point's size (cycles = "
+                          "1000 x size) |\n"),
+            std::string::npos)
+      << keys.out;
+  EXPECT_NE(keys.out.find("| `sleep_ms` | integer, 0–3600000 | ms | 0 | delay of every point |"),
+            std::string::npos)
+      << keys.out;
+  const std::string stale =
+      "# Keys\n\nProse stays.\n<!-- keys: test_fault hw -->\n| old | table |\n"
+      "<!-- end keys -->\nMore prose.\n";
+  write_text(dir / "README.md", stale);
+  auto check = run_tool(kTool, "list --readme README.md --check", dir.path());
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_NE(check.err.find("README.md: the key tables differ"), std::string::npos) << check.err;
+  EXPECT_EQ(read_text(dir / "README.md"), stale);
+  ASSERT_EQ(run_tool(kTool, "list --readme README.md", dir.path()).exit_code, 0);
+  EXPECT_EQ(read_text(dir / "README.md"),
+            "# Keys\n\nProse stays.\n<!-- keys: test_fault hw -->\n"
+            "| key | type | unit | default | meaning |\n|---|---|---|---|---|\n"
+            "| `size` | integer > 0 |  | required | the point's size (cycles = 1000 x size) |\n"
+            "<!-- end keys -->\nMore prose.\n");
+  EXPECT_EQ(run_tool(kTool, "list --readme README.md --check", dir.path()).exit_code, 0);
+  write_text(dir / "bad.md", "a\n<!-- keys: no_such_model hw -->\n<!-- end keys -->\n");
+  auto bad = run_tool(kTool, "list --readme bad.md", dir.path());
+  EXPECT_EQ(bad.exit_code, 3);
+  EXPECT_NE(bad.err.find("bad.md:2: unknown model 'no_such_model'"), std::string::npos) << bad.err;
+  write_text(dir / "open.md", "<!-- keys: test_fault workload -->\n| x |\n");
+  auto open = run_tool(kTool, "list --readme open.md", dir.path());
+  EXPECT_NE(open.err.find("open.md:1: section has no '<!-- end keys -->'"), std::string::npos)
+      << open.err;
 }
 
 TEST(Cli, TraceIsChromeTraceEventJsonWithOneTrackPerBlock) {

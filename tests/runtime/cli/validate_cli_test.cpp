@@ -32,7 +32,7 @@ TEST(ValidateCli, ModelRowsExistAndPass) {
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_NE(run.out.find("wrote " + dir / "v/report.md"), std::string::npos) << run.out;
   for (const char* model :
-       {"lstm_sharp (SystemC)", "lstm_sharp_analytical", "nxm (SystemC)", "nxm_analytical",
+       {"lstm_sharp (SystemC)", "lstm_sharp_analytical", "nm_unit (SystemC)", "nm_unit_analytical",
         "mac_array (SystemC) 256x256x256", "mac_array_analytical 256x256x256",
         "mac_array (SystemC) 100x70x130", "mac_array_analytical 100x70x130",
         "memory ddr4_3200 (SystemC)", "memory ddr5_4800 (SystemC)", "memory hbm3 (SystemC)",
@@ -47,7 +47,7 @@ TEST(ValidateCli, ModelRowsExistAndPass) {
   ASSERT_TRUE(std::regex_search(mac, m, std::regex("\\| ([0-9]+) / ([0-9]+) \\|"))) << mac;
   EXPECT_EQ(m[1], m[2]);
   EXPECT_NE(mac.find("| exact |"), std::string::npos) << mac;
-  EXPECT_NE(row(md, "nxm_analytical").find("tolerance 5%"), std::string::npos);
+  EXPECT_NE(row(md, "nm_unit_analytical").find("tolerance 5%"), std::string::npos);
   // Memory: the timing checker replayed a real number of DRAM commands.
   for (const char* model : {"memory ddr4_3200 (SystemC)", "memory ddr5_4800 (SystemC)",
                             "memory hbm3 (SystemC)", "memory dram+nvm+ssd (SystemC)"}) {

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "runtime/core/error.h"
+#include "runtime/core/keys.h"
 #include "runtime/core/registry.h"
 
 namespace tessel {
@@ -15,13 +16,29 @@ namespace {
 // The result depends on the point's seed and parameters only, so runs are reproducible.
 class FaultModel : public Experiment {
  public:
-  void configure(const Config& hw, const Config& workload) override {
-    size_ = hw.get_positive_int("size");
-    behaviour_ = workload.get_choice("behaviour", {"ok", "crash", "hang", "fail"}, "ok");
-    crash_size_ = workload.get<int64_t>("crash_size", -1);
-    sleep_ms_ = workload.get<int64_t>("sleep_ms", 0);
-    gate_ = workload.get<std::string>("gate", "");
-    gate_size_ = workload.get<int64_t>("gate_size", 0);
+  const ModelKeys& keys() const override {
+    static const ModelKeys keys = [] {
+      ModelKeys m("test_fault");
+      m.hw.positive_integer("size", "the point's size (cycles = 1000 x size)");
+      KeySet& w = m.workload;
+      w.choice("behaviour", {"ok", "crash", "hang", "fail"}, "what the point does").def("ok");
+      w.integer("crash_size", -1, int64_t{1} << 40, "only this size misbehaves; -1: every size")
+          .def("-1");
+      w.integer("sleep_ms", 0, 3600000, "delay of every point").def("0").in("ms");
+      w.text("gate", "file that releases the points above gate_size; empty: no gate").def("");
+      w.integer("gate_size", 0, int64_t{1} << 40, "points up to this size pass the gate").def("0");
+      return m;
+    }();
+    return keys;
+  }
+  void configure(const Config& hw_config, const Config& workload_config) override {
+    const Keyed hw(keys().hw, hw_config), workload(keys().workload, workload_config);
+    size_ = hw.integer("size");
+    behaviour_ = workload.choice("behaviour");
+    crash_size_ = workload.integer("crash_size");
+    sleep_ms_ = workload.integer("sleep_ms");
+    gate_ = workload.text("gate");
+    gate_size_ = workload.integer("gate_size");
   }
   SimResult run(RunContext& ctx) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));

@@ -51,7 +51,7 @@ void write_sweep(const fs::path& dir) {
     }
   write_text(dir / "w.npy", npy);
   write_text(dir / "exp.yaml", "hw: " + std::string(TESSEL_SOURCE_DIR) +
-                                   "/configs/hw/nxm/base.yaml\n"
+                                   "/configs/hw/nm_unit/base.yaml\n"
                                    "workload: {kind: gemm, m: 16, n: 16, k: 32, pattern: \"2:4\", "
                                    "functional: true, weights: " +
                                    (dir / "w.npy").string() + "}\n");

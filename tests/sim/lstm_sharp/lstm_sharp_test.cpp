@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -342,6 +344,107 @@ TEST(GpuBaseline, BidirectionalLayersShareTheLatency) {
   EXPECT_NEAR(g.seconds(w), uni, 1e-12);
   // h = 8192: 8 x 8192 x 16384 / 2172.7e9 = 0.494 ms per direction, far above the latency.
   EXPECT_NEAR(g.layer_step_seconds(8192, 8192, 2), 2 * 8.0 * 8192 * 16384 / 2172.7e9, 1e-12);
+}
+
+// ---- Declared keys (runtime/core/keys.h) ------------------------------------------------
+
+const std::string kConfigs = std::string(TESSEL_SOURCE_DIR) + "/configs/";
+
+// A misspelt key is an error at its file and line naming the declared key it is closest to.
+TEST(Keys, TypoNamesTheNearestDeclaredKey) {
+  const auto expect = [](const KeySet& set, const std::string& text, const std::string& says) {
+    try {
+      set.check(Config::parse(text, "t.yaml", "hw"));
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  expect(model_keys().hw, "tiles: 4\nrunahed_steps: 2\n",
+         "t.yaml:2:1: hw.runahed_steps: unknown key (did you mean 'runahead_steps'?)");
+  expect(model_keys().hw, "weight_sram: {kib_per_tile: 16, macro_kb: 8}\n",
+         "hw.weight_sram.macro_kb: unknown key (did you mean 'macro_kib'?)");
+  expect(model_keys().hw, "rtl: {dpus: true}\n", "hw.rtl.dpus: unknown key (did you mean 'dpu'?)");
+  expect(model_keys().hw, "weight_layout: tiled\n", "expected one of interleaved, tile_major");
+  expect(model_keys().workload, "kind: lstm\nhiden_size: 8\n", "did you mean 'hidden_size'?");
+  expect(gpu_reference_keys(), "peak_gflop: 1\n", "did you mean 'peak_gflops'?");
+}
+
+// Every shipped hw file and workload of the LSTM-Sharp models uses declared keys only (the
+// shipped-configs test runs the experiments; this covers the files no experiment names).
+TEST(Keys, EveryShippedFileUsesDeclaredKeys) {
+  KeySet hw("lstm_sharp hw file");
+  hw.include("", shared_hw_keys(true));
+  hw.include("", model_keys().hw);
+  int files = 0;
+  for (const auto& [folder, set] : std::vector<std::pair<std::string, const KeySet*>>{
+           {"hw/lstm_sharp", &hw},
+           {"workloads/lstm", &model_keys().workload},
+           {"baselines", &gpu_reference_keys()}}) {
+    for (const auto& e : std::filesystem::directory_iterator(kConfigs + folder)) {
+      if (e.path().extension() != ".yaml") continue;
+      ++files;
+      EXPECT_NO_THROW(set->check(Config::load(e.path().string()))) << e.path();
+    }
+  }
+  EXPECT_GE(files, 16);
+}
+
+// Removes the key at a dotted path, if it is there.
+void erase(Config& c, const std::string& path) {
+  const size_t dot = path.rfind('.');
+  if (dot == std::string::npos) {
+    c.erase(path);
+  } else if (c.has(path.substr(0, dot))) {
+    Config parent = c.child(path.substr(0, dot));
+    erase(parent, path.substr(dot + 1));
+  }
+}
+
+std::string machine_text(const MachineParams& p) {
+  std::ostringstream o;
+  o << p.clock_ghz << ' ' << p.mac_budget << ' ' << p.tiles << ' ' << p.dpu_width << ' '
+    << p.reconfigurable << ' ' << static_cast<int>(p.schedule) << ' ' << p.runahead_steps << ' '
+    << p.weight_sram_kib << ' ' << p.weight_sram_banks << ' ' << p.weight_sram_macros << ' '
+    << p.weight_sram_bank_bytes << ' ' << p.weight_sram_macro_kib << ' ' << p.mfu_lanes << ' '
+    << p.mfu_latency << ' ' << p.offchip_bytes_per_cycle << ' ' << p.offchip_latency_cycles << ' '
+    << p.offchip_memory << ' ' << p.stream_buffer_bytes << ' ' << p.tile_major_layout << ' '
+    << p.memory_bytes_per_cycle << ' ' << p.memory_latency_cycles << ' ' << p.gpu_reference << ' '
+    << p.rtl_dpu << " options";
+  for (int64_t k : p.dpu_width_options) o << ' ' << k;
+  return o.str();
+}
+
+std::string workload_text(const LstmWorkload& w) {
+  std::ostringstream o;
+  o << w.name << ' ' << w.input_size << ' ' << w.hidden_size << ' ' << w.layers << ' ' << w.seq_len
+    << ' ' << w.bidirectional << ' ' << w.functional;
+  return o.str();
+}
+
+// Each declared default is what the readers use: a shipped file read with the key left out
+// and read with the key set to the declared text give the same parameters.
+TEST(Keys, DeclaredDefaultsAreWhatTheReadersUse) {
+  int checked = 0;
+  const auto same = [&](const std::string& file, const KeySet& set, auto read) {
+    for (const Key& key : set.keys()) {
+      if (!key.fallback) continue;
+      Config without = Config::load(kConfigs + file, "x");
+      erase(without, key.path);
+      Config with = Config::load(kConfigs + file, "x");
+      erase(with, key.path);
+      with.set(key.path, Config::parse(*key.fallback, "default"));
+      EXPECT_EQ(read(without), read(with)) << key.path << " = " << *key.fallback;
+      ++checked;
+    }
+  };
+  same("hw/lstm_sharp/base.yaml", model_keys().hw,
+       [](const Config& c) { return machine_text(read_machine(c)); });
+  same("hw/lstm_sharp/ddr4.yaml", model_keys().hw,
+       [](const Config& c) { return machine_text(read_machine(c)); });
+  same("workloads/lstm/tiny_functional.yaml", model_keys().workload,
+       [](const Config& c) { return workload_text(read_lstm_workload(c)); });
+  EXPECT_GE(checked, 2 * 10 + 3);
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,8 +20,11 @@
 #include "runtime/core/runner.h"
 #include "sim/core/sc_runtime.h"
 #include "sim/memory/dram_params.h"
+#include "sim/memory/ftl.h"
+#include "sim/memory/memory_keys.h"
 #include "sim/memory/memory_system.h"
 #include "sim/memory/pcie_link.h"
+#include "sim/memory/workload.h"
 #include "tests/sim/in_child.h"
 
 namespace tessel::memory {
@@ -465,6 +471,172 @@ TEST(MemoryHierarchy, UnknownKeysAndBadValuesAreConfigErrors) {
                           "{kind: synthetic, pattern: random, requests: 1, "
                           "footprint_mib: 1, colour: red}"),
                ConfigError);
+}
+
+// ---- Declared keys (sim/memory/memory_keys.cpp) -----------------------------------------
+
+std::string write_file(const std::string& name, const std::string& text) {
+  const std::string path = std::string(TESSEL_BINARY_DIR) + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// The ConfigError a memory run with these hw keys (a flow mapping's body) stops with.
+std::string hw_error(const std::string& hw) {
+  const std::string text = "hw: {model: memory, energy: {table: " + std::string(TESSEL_SOURCE_DIR) +
+                           "/configs/energy/memory_devices.yaml, node_nm: 45}, " + hw +
+                           "}\nworkload: {kind: synthetic, pattern: streaming, requests: 10, "
+                           "footprint_mib: 1}\nseed: 1\n";
+  try {
+    run_experiment(Config::parse(text, "keys_test.yaml"));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// Every file of configs/hw/memory is of a declared form: a memory hw file (one device,
+// `device:` or `tiers:`; a device file is a complete device too) or a PCIe link file.
+TEST(MemoryKeys, EveryShippedMemoryFileIsDeclared) {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kHw)) {
+    SCOPED_TRACE(entry.path().string());
+    const Config c = Config::load(entry.path().string(), "hw");
+    if (c.has("gen")) {
+      EXPECT_NO_THROW(pcie_keys().check(c));
+    } else {
+      EXPECT_NO_THROW(memory_file_keys().check(c));
+      if (c.has("kind")) EXPECT_NO_THROW(device_keys().check(c));
+    }
+    ++files;
+  }
+  EXPECT_GE(files, 14);
+}
+
+// A misspelt key is named with its file, line and the nearest declared key, in the hw file,
+// in a device file it names and in a link file; a value out of range in a device file too.
+TEST(MemoryKeys, TyposNameTheFileLineAndNearestKey) {
+  std::string m = hw_error("device: " + kHw + "ddr4_3200.yaml, descripton: x");
+  EXPECT_NE(m.find("hw.descripton: unknown key (did you mean 'description'?)"), std::string::npos)
+      << m;
+  const std::string dev =
+      write_file("memory_keys_typo_device.yaml", "base: " + kHw + "ddr4_3200.yaml\nnmae: dram2\n");
+  m = hw_error("device: " + dev);
+  EXPECT_NE(m.find(dev + ":2:"), std::string::npos) << m;
+  EXPECT_NE(m.find("nmae: unknown key (did you mean 'name'?)"), std::string::npos) << m;
+  const std::string link = write_file("memory_keys_typo_link.yaml",
+                                      "gen: 3\nlanes: 4\nlatency_ns: 250\nmax_paylod_bytes: 256\n");
+  m = hw_error("device: " + kHw + "tlc_nvme.yaml, link: " + link);
+  EXPECT_NE(m.find(link + ":4:"), std::string::npos) << m;
+  EXPECT_NE(m.find("did you mean 'max_payload_bytes'?"), std::string::npos) << m;
+  const std::string bad =
+      write_file("memory_keys_range_device.yaml",
+                 "base: " + kHw + "ddr4_3200.yaml\ncontroller: {read_queue: 0}\n");
+  m = hw_error("tiers: [{name: a, device: " + bad + "}]");
+  EXPECT_NE(m.find(bad + ":2:"), std::string::npos) << m;
+  EXPECT_NE(m.find("controller.read_queue: expected an integer from 1 to 4096"), std::string::npos)
+      << m;
+  // Keys of one form next to another would be ignored: an error instead.
+  m = hw_error("device: " + kHw + "ddr4_3200.yaml, kind: dram");
+  EXPECT_NE(m.find("hw.kind: has no meaning next to `device:`"), std::string::npos) << m;
+}
+
+// Sets `dotted` (one level of sections at most) below `c` to the YAML scalar `text`, or
+// removes it when `text` is empty.
+void set_or_erase(Config c, const std::string& dotted, const std::string& text) {
+  const size_t dot = dotted.find('.');
+  Config parent = dot == std::string::npos ? c : c.child(dotted.substr(0, dot));
+  const std::string key = dot == std::string::npos ? dotted : dotted.substr(dot + 1);
+  if (text.empty())
+    parent.erase(key);
+  else
+    parent.set(key, Config::parse(text, "default"));
+}
+
+// For every key of `set` with a declared default: the section of `file` read with the key
+// removed equals the section read with the key set to the declared text.
+void expect_declared_defaults(const KeySet& set, const std::string& file,
+                              const std::string& section,
+                              const std::function<std::string(const Config&)>& read) {
+  int checked = 0;
+  for (const Key& k : set.keys()) {
+    if (!k.fallback) continue;
+    SCOPED_TRACE(file + ": " + section + "." + k.path);
+    const Config absent = Config::load(kHw + file, "hw");
+    const Config given = Config::load(kHw + file, "hw");
+    set_or_erase(section.empty() ? absent : absent.child(section), k.path, "");
+    set_or_erase(section.empty() ? given : given.child(section), k.path, *k.fallback);
+    EXPECT_EQ(read(absent), read(given));
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
+std::string dram_summary(const DramParams& p) {
+  std::ostringstream s;
+  s << p.open_page << " " << static_cast<int>(p.scheduler) << " " << p.read_queue << " "
+    << p.write_queue << " " << p.write_high << " " << p.write_low << " " << p.bank_queue << " "
+    << p.row_hit_cap << " " << p.t.rtrs << " " << p.t.rcd_wr;
+  return s.str();
+}
+
+std::string ssd_summary(const SsdParams& p) {
+  std::ostringstream s;
+  s << p.sector_bytes << " " << p.page_mapping << " " << p.multi_plane << " " << p.host_submit_us
+    << " " << p.polling << " " << p.host_poll_us << " " << p.host_interrupt_us << " "
+    << p.gc_reserve << " " << p.prefill;
+  return s.str();
+}
+
+std::string pcie_summary(const PcieParams& p) {
+  std::ostringstream s;
+  s << p.max_payload_bytes << " " << p.tlp_overhead_bytes << " " << p.pj_per_bit;
+  return s.str();
+}
+
+// The declared defaults are the readers' and the documented figures: Ramulator 2.0's
+// controller (queues of 32, watermarks 0.8 and 0.2), tRTRS 2 and tRCD_WR = tRCD (JEDEC),
+// the SSD host times of docs/memory.md (1 µs submission, 5 µs interrupt, 1 µs polled), the
+// PCIe payload and overhead of pcie_gen3_x4.yaml's comment (256 B, 24 B).
+TEST(MemoryKeys, DeclaredDefaultsAreWhatTheReadersUse) {
+  auto dram = [](const Config& c) {
+    return dram_summary(read_dram_params(c.child("dram"), c.child("controller")));
+  };
+  expect_declared_defaults(controller_keys(), "ddr4_3200.yaml", "controller", dram);
+  expect_declared_defaults(dram_keys(), "ddr4_3200.yaml", "dram", dram);
+  auto ssd = [](const Config& c) { return ssd_summary(read_ssd_params(c.child("ssd"))); };
+  expect_declared_defaults(ssd_keys(), "tlc_nvme.yaml", "ssd", ssd);
+  auto pcie = [](const Config& c) { return pcie_summary(read_pcie_params(c)); };
+  expect_declared_defaults(pcie_keys(), "pcie_gen3_x4.yaml", "", pcie);
+
+  const Config d = Config::load(kHw + "ddr4_3200.yaml", "hw");
+  for (const Key& k : controller_keys().keys())
+    if (k.fallback) d.child("controller").erase(k.path);
+  d.child("dram").child("timing_ck").erase("RTRS");
+  const DramParams p = read_dram_params(d.child("dram"), d.child("controller"));
+  EXPECT_EQ(dram_summary(p), "1 " +
+                                 std::to_string(static_cast<int>(DramPolicy::kFrFcfsWriteDrain)) +
+                                 " 32 32 0.8 0.2 0 16 2 " + std::to_string(p.t.rcd));
+  const Config s = Config::load(kHw + "tlc_nvme.yaml", "hw");
+  for (const char* k : {"sector_bytes", "mapping", "multi_plane", "host_submit_us", "completion",
+                        "host_poll_us", "host_interrupt_us", "gc_reserve_superblocks", "prefill"})
+    s.child("ssd").erase(k);
+  EXPECT_EQ(ssd_summary(read_ssd_params(s.child("ssd"))), "4096 0 1 1 0 1 5 0 0");
+  const Config l = Config::parse("{gen: 3, lanes: 4, latency_ns: 250}", "link.yaml");
+  EXPECT_EQ(pcie_summary(read_pcie_params(l)), "256 24 0");
+
+  auto workload = [](const std::string& pattern) {
+    return read_memory_workload(Config::parse(
+        "{kind: synthetic, pattern: " + pattern + ", requests: 1, footprint_mib: 1}", "w.yaml"));
+  };
+  const MemoryWorkload w = workload("streaming");
+  EXPECT_EQ(w.request_bytes, 64u);
+  EXPECT_EQ(w.interarrival_ns, 0);
+  EXPECT_EQ(w.max_outstanding, 64);
+  EXPECT_EQ(w.read_fraction, 1.0);
+  EXPECT_EQ(w.tier, "");
+  EXPECT_EQ(workload("random").read_fraction, 1.0);
+  EXPECT_EQ(workload("mixed").read_fraction, 2.0 / 3.0);
 }
 
 // An accelerator-style initiator using the blocking interface: one thread, b_transport.

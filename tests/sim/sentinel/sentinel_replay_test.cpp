@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/core/config.h"
 #include "runtime/core/runner.h"
@@ -146,6 +150,62 @@ TEST(SentinelCapacity, MigrationsNeverExceedCapacityOnTheTimeline) {
       }
     }
   }
+}
+
+// ---- Declared keys (sentinel_experiment.cpp) -------------------------------------------
+
+// A misspelt key is an error naming the declared key it is closest to.
+TEST(SentinelKeys, TypoNamesTheNearestDeclaredKey) {
+  for (const auto& [assignment, says] : std::vector<std::pair<std::string, std::string>>{
+           {"hw.sentinel.max_lookahed=3",
+            "hw.sentinel.max_lookahed: unknown key (did you mean "
+            "'max_lookahead'?)"},
+           {"hw.fast_fractoin=0.5",
+            "hw.fast_fractoin: unknown key (did you mean 'fast_fraction'?)"},
+           {"workload.row=8", "workload.row: unknown key (did you mean 'rows'?)"},
+           {"hw.policy=lru", "expected one of sentinel, all_dram"}}) {
+    try {
+      prepare_experiment(
+          load_experiment(kSrc + "experiments/sentinel.yaml", {parse_override(assignment)}));
+      ADD_FAILURE() << "accepted " << assignment;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  }
+}
+
+// The declared defaults are the code's: the shipped hardware (which spells every default
+// out) against the same file without `policy`, `fast_fraction` and the `sentinel:` section
+// (the planner's own defaults, policies.h and allocator.h), and with a `sentinel:` section
+// holding one key (the declared defaults of the rest). Equal plans give equal replays.
+TEST(SentinelKeys, DeclaredDefaultsAreWhatThePlannerUses) {
+  const auto run = [](const std::function<void(Config&)>& edit) {
+    return in_child(
+        [&] {
+          Config e = load_experiment(kSrc + "experiments/sentinel.yaml",
+                                     {parse_override("hw.replay.max_mib=4")});
+          Config hw = e.child("hw");
+          edit(hw);
+          const SimResult r = run_experiment(e);
+          return std::vector<double>{r.metrics.at("step_time_ms"), r.metrics.at("migrated_mib"),
+                                     r.metrics.at("fast_mib"), r.metrics.at("migrations")};
+        },
+        4);
+  };
+  const std::vector<double> shipped = run([](Config&) {});
+  const std::vector<double> absent = run([](Config& hw) {
+    hw.erase("policy");
+    hw.erase("fast_fraction");
+    hw.erase("sentinel");
+  });
+  const std::vector<double> one = run([](Config& hw) {
+    hw.erase("sentinel");
+    hw.set("sentinel.short_pool", Config::parse("true", "override"));
+  });
+  EXPECT_FALSE(std::isnan(shipped[0]));
+  EXPECT_GT(shipped[1], 0);  // Sentinel migrates at 20%: the switches matter
+  EXPECT_EQ(absent, shipped);
+  EXPECT_EQ(one, shipped);
 }
 
 }  // namespace

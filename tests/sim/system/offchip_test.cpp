@@ -15,7 +15,7 @@
 #include "sim/core/offchip_port.h"
 #include "sim/memory/memory_system.h"
 #include "tests/sim/in_child.h"
-#include "tests/sim/nxm/nxm_yaml.h"
+#include "tests/sim/nm_unit/nm_unit_yaml.h"
 
 namespace tessel::sim {
 namespace {
@@ -153,13 +153,13 @@ SimResult run_yaml(const std::string& yaml) {
   return run_experiment(Config::parse(yaml, "exp.yaml"));
 }
 
-TEST(NxmOnMemory, BytesMovedAreTheDataflowArithmetic) {
+TEST(NmUnitOnMemory, BytesMovedAreTheDataflowArithmetic) {
   // W 64 x 256 at 2:4 int8, X 256 x 32: one 32-token tile, two 32-row blocks, K fits one
   // chunk. The cheaper loop order keeps the single token tile's activations resident and
   // streams the row blocks past them: values 64 x 128 B, metadata 64 rows x 128 indices x
   // 2 bits = 2048 B, activations once (256 x 32 B); the int32 outputs 64 x 32 x 4 B.
-  nxm::testing::Gemm g{64, 32, 256, "2:4", true, ""};
-  const std::string yaml = with_memory(nxm::testing::experiment_yaml({}, g, "nxm"),
+  nm_unit::testing::Gemm g{64, 32, 256, "2:4", true, ""};
+  const std::string yaml = with_memory(nm_unit::testing::experiment_yaml({}, g, "nm_unit"),
                                        kRepo + "/configs/hw/memory/ddr4_3200.yaml");
   SimResult r = run_yaml(yaml);
   ASSERT_EQ(r.checks.size(), 1u);
@@ -177,11 +177,11 @@ TEST(NxmOnMemory, BytesMovedAreTheDataflowArithmetic) {
   EXPECT_GT(r.energy_pj.at("dram.read"), 0);
 }
 
-TEST(NxmOnMemory, AVeryFastMemoryMatchesTheLink) {
+TEST(NmUnitOnMemory, AVeryFastMemoryMatchesTheLink) {
   // HBM3 widened to 256 channels (26.2 TB/s peak) against a link of that bandwidth and of
   // HBM3's unloaded read latency (tRCD + CL = 94 clocks of 0.3125 ns = 29 ns): both leave
   // the unit compute-bound, and cycles agree within 1%.
-  const std::string dir = ::testing::TempDir() + "/nxm_fast_memory";
+  const std::string dir = ::testing::TempDir() + "/nm_unit_fast_memory";
   std::filesystem::create_directories(dir);
   {
     std::ofstream f(dir + "/wide_hbm3.yaml");
@@ -189,11 +189,11 @@ TEST(NxmOnMemory, AVeryFastMemoryMatchesTheLink) {
       << "dram: {org: {channels: 256, ranks: 1, bankgroups: 4, banks_per_group: 4, "
          "rows: 32768, columns: 256}}\n";
   }
-  nxm::testing::Gemm g{256, 128, 1024, "2:4", false, ""};
-  nxm::testing::Machine fast;
+  nm_unit::testing::Gemm g{256, 128, 1024, "2:4", false, ""};
+  nm_unit::testing::Machine fast;
   fast.read_gbps = fast.write_gbps = 26214;
   fast.latency_ns = 29;
-  const std::string link = nxm::testing::experiment_yaml(fast, g, "nxm");
+  const std::string link = nm_unit::testing::experiment_yaml(fast, g, "nm_unit");
   const double a = testing::in_child([&] { return double(run_yaml(link).cycles); });
   const double b = testing::in_child([&] {
     return double(
@@ -203,11 +203,11 @@ TEST(NxmOnMemory, AVeryFastMemoryMatchesTheLink) {
   EXPECT_NEAR(b, a, 0.01 * a);
 }
 
-TEST(NxmOnMemory, DdrIsSlowerThanHbmAndTheBusShowsWhy) {
+TEST(NmUnitOnMemory, DdrIsSlowerThanHbmAndTheBusShowsWhy) {
   // Weight streaming at 2:4 needs ~300 B/cycle for this shape: DDR4 (25.6 GB/s) is
   // memory-bound with its data bus near saturation; HBM2e (410 GB/s) is not.
-  nxm::testing::Gemm g{512, 32, 1024, "2:4", false, ""};
-  const std::string base = nxm::testing::experiment_yaml({}, g, "nxm");
+  nm_unit::testing::Gemm g{512, 32, 1024, "2:4", false, ""};
+  const std::string base = nm_unit::testing::experiment_yaml({}, g, "nm_unit");
   auto run = [&](const char* preset, const char* tier) {
     return testing::in_child(
         [&] {
@@ -234,15 +234,15 @@ std::string config_error(const std::string& yaml) {
   return "no error";
 }
 
-TEST(NxmOnMemory, BadMemoryBindingsNameTheKey) {
-  nxm::testing::Gemm g{64, 32, 256, "2:4", false, ""};
-  const std::string base = nxm::testing::experiment_yaml({}, g, "nxm");
+TEST(NmUnitOnMemory, BadMemoryBindingsNameTheKey) {
+  nm_unit::testing::Gemm g{64, 32, 256, "2:4", false, ""};
+  const std::string base = nm_unit::testing::experiment_yaml({}, g, "nm_unit");
   // Not a memory model's file.
-  std::string e = config_error(with_memory(base, kRepo + "/configs/hw/nxm/base.yaml"));
+  std::string e = config_error(with_memory(base, kRepo + "/configs/hw/nm_unit/base.yaml"));
   EXPECT_NE(e.find("model"), std::string::npos) << e;
-  EXPECT_NE(e.find("configs/hw/nxm/base.yaml"), std::string::npos) << e;
+  EXPECT_NE(e.find("configs/hw/nm_unit/base.yaml"), std::string::npos) << e;
   // A memory too small for the operands' layout.
-  const std::string dir = ::testing::TempDir() + "/nxm_tiny_memory";
+  const std::string dir = ::testing::TempDir() + "/nm_unit_tiny_memory";
   std::filesystem::create_directories(dir);
   {
     std::ofstream f(dir + "/tiny.yaml");

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "runtime/core/runner.h"
 #include "runtime/sweep/sweep_plan.h"
 #include "sim/memory/dram_params.h"
+#include "sim/zero_offload/zero_offload_params.h"
 #include "tests/sim/in_child.h"
 
 namespace tessel {
@@ -269,6 +271,99 @@ TEST(ZeroOffloadSim, ConfigErrorsNameFileLineAndKey) {
   expect_config_error("", "  precision: bf16\n", 12, "workload.precision", "no bf16");
   expect_config_error("3", "", 4, "hw.pcie.lanes", "must be 1, 2, 4, 8 or 16");
   expect_config_error("32", "", 4, "hw.pcie.lanes", "from 1 to 16");
+  // Keys are declared (zero_offload_params.cpp): a misspelt one names the nearest.
+  expect_config_error("", "  dpu_warmup_step: 3\n", 12, "workload.dpu_warmup_step",
+                      "unknown key (did you mean 'dpu_warmup_steps'?)");
+  expect_config_error("16, gne: 3", "", 4, "hw.pcie.gne", "unknown key (did you mean 'gen'?)");
+}
+
+// The host's DRAM device file is loaded by the model and checked against sim/memory's
+// device keys: a typo in it is an error in that file.
+TEST(ZeroOffloadSim, DeviceFileTypoIsAnErrorInThatFile) {
+  const std::string device = ::testing::TempDir() + "zero_offload_bad_dram.yaml";
+  {
+    std::ofstream f(device);
+    f << "base: " << kSrc << "/configs/hw/zero_offload/ddr4_2666.yaml\n"
+      << "dram: {data_rate_mtp: 2666}\n";
+  }
+  Config hw = Config::load(kSrc + "/configs/hw/zero_offload/v100_dgx2.yaml", "hw");
+  hw.set("host.dram.device", Config::parse("\"" + device + "\"", "override"));
+  try {
+    zero_offload::read_system(hw);
+    ADD_FAILURE() << "typo in the device file accepted";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(device + ":2:"), std::string::npos) << m;
+    EXPECT_NE(m.find("did you mean 'data_rate_mtps'?"), std::string::npos) << m;
+  }
+}
+
+// Removes the key at a dotted path, if it is there.
+void erase(Config& c, const std::string& path) {
+  const size_t dot = path.rfind('.');
+  if (dot == std::string::npos) {
+    c.erase(path);
+  } else if (c.has(path.substr(0, dot))) {
+    Config parent = c.child(path.substr(0, dot));
+    erase(parent, path.substr(dot + 1));
+  }
+}
+
+std::string system_text(const zero_offload::SystemSpec& s) {
+  std::ostringstream o;
+  o << s.gpu.name << ' ' << s.gpu.peak_tflops << ' ' << s.gpu.sustained_tflops << ' '
+    << s.gpu.memory_gib << ' ' << s.gpu.reserved_gib << ' ' << s.gpu.bf16 << " | " << s.pcie.gen
+    << ' ' << s.pcie.lanes << ' ' << s.pcie.latency_ns << ' ' << s.pcie.max_payload_bytes << ' '
+    << s.pcie.tlp_overhead_bytes << ' ' << s.pcie.pj_per_bit << " | " << s.host.sockets << ' '
+    << s.host.cores_per_socket << ' ' << s.host.cores << ' ' << s.host.adam_params_per_s_per_core
+    << ' ' << s.host.adam_bytes_per_param << ' ' << s.host.memory_gib << ' '
+    << s.host.channels_per_socket << ' ' << s.host.dram_gbps();
+  return o.str();
+}
+
+std::string job_text(const zero_offload::OffloadSpec& j) {
+  const zero_offload::GptShape& s = j.shape;
+  std::ostringstream o;
+  o << s.layers << ' ' << s.hidden << ' ' << s.heads << ' ' << s.seq << ' ' << s.vocab << ' '
+    << s.micro_batch << ' ' << s.checkpointing << ' ' << j.precision << ' ' << j.dpu << ' '
+    << j.dpu_warmup_steps << ' ' << j.measure_steps << ' ' << j.bucket_params << ' '
+    << j.adam_tile_params << ' ' << j.dma_chunk_bytes << ' ' << j.dma_write_window << ' '
+    << j.dma_read_window;
+  return o.str();
+}
+
+// Each declared default is what the readers use: a shipped file read with the key left out
+// and read with the key set to the declared text give the same system and job.
+template <typename Read>
+int expect_defaults_used(const KeySet& set, const std::function<Config()>& load, Read read) {
+  int checked = 0;
+  for (const Key& key : set.keys()) {
+    if (!key.fallback) continue;
+    Config without = load(), with = load();  // each load is a copy of its own
+    erase(without, key.path);
+    erase(with, key.path);
+    with.set(key.path, Config::parse(*key.fallback, "default"));
+    EXPECT_EQ(read(without), read(with)) << key.path << " = " << *key.fallback;
+    ++checked;
+  }
+  return checked;
+}
+
+TEST(ZeroOffloadSim, DeclaredDefaultsAreWhatTheReadersUse) {
+  int checked = 0;
+  for (const char* hw : {"v100_dgx2.yaml", "h100_dgx.yaml"})
+    checked += expect_defaults_used(
+        zero_offload::model_keys().hw,
+        [hw] { return Config::load(kSrc + "/configs/hw/zero_offload/" + hw, "hw"); },
+        [](const Config& c) { return system_text(zero_offload::read_system(c)); });
+  checked += expect_defaults_used(
+      zero_offload::model_keys().workload,
+      [] {
+        return Config::load(kSrc + "/configs/experiments/zero_offload_v100_10b.yaml")
+            .child("workload");
+      },
+      [](const Config& c) { return job_text(zero_offload::read_offload(c)); });
+  EXPECT_GE(checked, 2 * 6 + 10);
 }
 
 // Every point of the shipped sweeps configures (configs/sweeps/zero_offload/ is below the
