@@ -3,6 +3,7 @@
 // cycle-level models (sim/system/offchip.h).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -54,6 +55,25 @@ inline const KeySet& offchip_keys() {
 // True when `hw.memory` names a memory model's file (absent or `link`: the analytical link).
 inline bool names_memory(const Config& hw) {
   return hw.has("memory") && Keyed(offchip_keys(), hw).text("memory") != "link";
+}
+
+// The link's figures in cycles of a `clock_ghz` clock. With `memory:` the bandwidths are
+// optional (checked when given, so one file can switch between the two) and 0 when absent.
+struct LinkFigures {
+  double read_bytes_per_cycle = 0, write_bytes_per_cycle = 0;
+  uint64_t latency_cycles = 0;
+};
+
+inline LinkFigures read_link_figures(const Config& hw, double clock_ghz) {
+  const Keyed off(offchip_keys(), hw.child("offchip"), "offchip.");
+  const bool memory = names_memory(hw);
+  LinkFigures f;
+  // GB/s divided by Gcycles/s gives bytes per cycle.
+  if (!memory || off.has("read_gbps")) f.read_bytes_per_cycle = off.number("read_gbps") / clock_ghz;
+  if (!memory || off.has("write_gbps"))
+    f.write_bytes_per_cycle = off.number("write_gbps") / clock_ghz;
+  f.latency_cycles = static_cast<uint64_t>(std::llround(off.number("latency_ns") * clock_ghz));
+  return f;
 }
 
 // `offchip.request_bytes` and `offchip.max_outstanding`. 64 B: a cache line, the unit GPU and

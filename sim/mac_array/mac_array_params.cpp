@@ -59,12 +59,10 @@ MacArrayParams read_params(const Config& config) {
   // With `memory:` a simulated memory sets bandwidth and latency (sim/system/offchip.h);
   // the cycle-level model reads the rest of that choice there.
   p.offchip_memory = sim::names_memory(config);
-  const Keyed off = hw.child("offchip");
-  if (!p.offchip_memory || off.has("read_gbps"))
-    p.read_bytes_per_cycle = off.number("read_gbps") / p.clock_ghz;  // GB/s ÷ Gcycles/s
-  if (!p.offchip_memory || off.has("write_gbps"))
-    p.write_bytes_per_cycle = off.number("write_gbps") / p.clock_ghz;
-  p.latency_cycles = static_cast<uint64_t>(std::llround(off.number("latency_ns") * p.clock_ghz));
+  const sim::LinkFigures link = sim::read_link_figures(config, p.clock_ghz);
+  p.read_bytes_per_cycle = link.read_bytes_per_cycle;
+  p.write_bytes_per_cycle = link.write_bytes_per_cycle;
+  p.latency_cycles = link.latency_cycles;
   // Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at
   // the smallest of those that holds it.
   p.sram_action = kib <= 8 ? "sram_8kb" : kib <= 32 ? "sram_32kb" : "sram_1mb";

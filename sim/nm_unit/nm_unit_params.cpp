@@ -168,15 +168,12 @@ NmUnitParams read_params(const Config& config) {
     buf.fail("out_kib", "must hold two output tiles of " + std::to_string(p.rows) + "x" +
                             std::to_string(p.cols) + " 4-byte values (" +
                             std::to_string(2 * p.rows * p.cols * 4) + " bytes)");
-  const Keyed off = hw.child("offchip");
-  // With `memory:` a simulated memory sets bandwidth and latency (sim/system/offchip.h), and
-  // the link figures are optional (checked when given).
+  // With `memory:` a simulated memory sets bandwidth and latency (sim/system/offchip.h).
   p.offchip_memory = sim::names_memory(config);
-  if (!p.offchip_memory || off.has("read_gbps"))
-    p.read_bytes_per_cycle = off.number("read_gbps") / p.clock_ghz;  // GB/s ÷ Gcycles/s
-  if (!p.offchip_memory || off.has("write_gbps"))
-    p.write_bytes_per_cycle = off.number("write_gbps") / p.clock_ghz;
-  p.latency_cycles = static_cast<uint64_t>(std::llround(off.number("latency_ns") * p.clock_ghz));
+  const sim::LinkFigures link = sim::read_link_figures(config, p.clock_ghz);
+  p.read_bytes_per_cycle = link.read_bytes_per_cycle;
+  p.write_bytes_per_cycle = link.write_bytes_per_cycle;
+  p.latency_cycles = link.latency_cycles;
   p.weight_sram = sram_action(wkib);
   p.act_sram = sram_action(akib);
   p.out_sram = sram_action(okib);

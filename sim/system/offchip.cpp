@@ -17,15 +17,11 @@ uint64_t OffchipSpec::capacity() const {
 OffchipSpec read_offchip(const Config& hw, double clock_ghz) {
   OffchipSpec s;
   const Config off = hw.child("offchip");
-  const Keyed link(offchip_keys(), off, "offchip.");
   const bool has_memory = names_memory(hw);
-  // GB/s divided by Gcycles/s gives bytes per cycle. With a memory the link figures are
-  // optional (checked when given, so one file can switch between the two).
-  if (!has_memory || off.has("read_gbps"))
-    s.read_bytes_per_cycle = link.number("read_gbps") / clock_ghz;
-  if (!has_memory || off.has("write_gbps"))
-    s.write_bytes_per_cycle = link.number("write_gbps") / clock_ghz;
-  s.latency_cycles = static_cast<uint64_t>(std::llround(link.number("latency_ns") * clock_ghz));
+  const LinkFigures link = read_link_figures(hw, clock_ghz);
+  s.read_bytes_per_cycle = link.read_bytes_per_cycle;
+  s.write_bytes_per_cycle = link.write_bytes_per_cycle;
+  s.latency_cycles = link.latency_cycles;
   s.port = read_port_params(off);
   if (!has_memory) return s;
   s.memory = true;
