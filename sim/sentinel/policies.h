@@ -15,8 +15,8 @@ struct SentinelSwitches {
   bool group_allocation = true;  // allocator arenas per lifetime/hotness class
   bool short_pool = true;        // short-lived tensors in a reserved fast pool
   bool layer_migration = true;   // prefetch before use, demote after, by layer order
-  bool bandwidth_bound = true;   // promotions fit the DMA bandwidth of the intervals they overlap
-  int max_lookahead = 4;         // intervals a prefetch may be issued ahead of its use
+  bool bandwidth_bound = true;   // copies fit the DMA engine and are charged the NVM time they add
+  int max_lookahead = 3;         // intervals a prefetch may be issued ahead of its use
 };
 
 // AutoNUMA / IAL-like page migration (docs/sentinel.md lists the Linux counterparts).
@@ -38,6 +38,19 @@ struct PolicyOptions {
   double fast_gbps = 40, slow_read_gbps = 10, slow_write_gbps = 4;
   double flops_per_s = 1e12;
 };
+
+// A lower bound on a steady-state step's time (s) for any placement with `fast_bytes` of
+// fast memory, compute at `flops_per_s` and NVM writes at no more than `nvm_write_bps`:
+// the step's compute, and the NVM writes no placement avoids. Let p be the interval where
+// live transient bytes peak (L) and D the bytes of persistent tensors whose last access in
+// the step is a write (what the optimizer updates). Each such byte is written to NVM after
+// that write or still occupies fast memory at the next step's peak, so at least
+// L + D - fast_bytes bytes are written to NVM between the optimizer and the peak: during
+// intervals 0..p and those after the last backward interval. Assumes each live transient
+// has been written; ignores reads and the fast memory other persistent tensors take (the
+// bound only gets weaker).
+double step_lower_bound_s(const Profile& p, double flops_per_s, double nvm_write_bps,
+                          int64_t fast_bytes);
 
 // A plan for two consecutive steps of the profiled step. Infeasible (plan.feasible false,
 // reason set) when Sentinel's fast memory is smaller than the largest tensor.

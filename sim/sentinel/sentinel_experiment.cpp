@@ -51,12 +51,12 @@ const ModelKeys& sentinel_keys() {
     k.flag("sentinel.layer_migration", "prefetch before use, demote after, by layer order")
         .def("true");
     k.flag("sentinel.bandwidth_bound",
-           "promotions fit the DMA bandwidth of the intervals they overlap")
+           "copies fit the DMA engine and are charged the NVM time they add")
         .def("true");
     k.any_integer("sentinel.max_lookahead",
                   "intervals a prefetch may be issued ahead of its use (and a writeback spread "
                   "after); at least 1")
-        .def("4");
+        .def("3");
     k.any_integer("sentinel.short_intervals",
                   "transient tensors living at most this many intervals are short-lived")
         .def("2");
@@ -249,6 +249,12 @@ class SentinelExperiment : public Experiment {
       compute_ps += plan.flops[static_cast<size_t>(k)] / po_.flops_per_s * 1e12;
     const CapacityReport cap = check_capacity(rep->timed_holds(), plan.fast_capacity);
     r.metrics["step_time_ms"] = step_ps / 1e9;
+    const memory::NvmParams& nvm = spec_.tiers[1].nvm;
+    r.metrics["bound_ms"] =
+        step_lower_bound_s(profile_, po_.flops_per_s,
+                           nvm.write_gbps * 1e9 * static_cast<double>(nvm.dimms),
+                           plan.fast_capacity) *
+        1e3;
     r.metrics["compute_ms"] = compute_ps / 1e9;
     r.metrics["stall_ms"] = rep->stall_ps / s / 1e9;
     const double served = rep->fast_bytes + rep->slow_bytes;

@@ -378,8 +378,8 @@ TEST(MemorySsd, UnloadedReadLatencyMatchesArithmetic) {
 }
 
 TEST(MemorySsd, RandomWritesOnAFullDriveTriggerGarbageCollection) {
-  SimResult r = run_memory("tlc_nvme.yaml",
-                           "{kind: synthetic, pattern: random, requests: 800000, "
+  SimResult r = run_memory("ssd_tlc_full.yaml",
+                           "{kind: synthetic, pattern: random, requests: 2000000, "
                            "request_bytes: 4096, footprint_mib: 14000, max_outstanding: 64, "
                            "read_fraction: 0}");
   expect_checks(r);

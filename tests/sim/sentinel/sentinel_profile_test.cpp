@@ -5,6 +5,7 @@
 
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "runtime/core/error.h"
 #include "sim/sentinel/allocator.h"
@@ -279,6 +280,81 @@ TEST(SentinelPolicies, FastMemorySmallerThanLargestTensorIsInfeasible) {
   // The page-level baselines still run (pages of a tensor may sit in both tiers).
   o.policy = "first_touch";
   EXPECT_TRUE(make_plan(p, o).feasible);
+}
+
+// Sentinel's plan repeats every step: the measured second step places every access as
+// the first does and issues the same copies one step later (so it pays for the write-backs
+// the step before left), except promotions the first step would have issued before the
+// run started (those residencies start resident) and write-backs due after the run.
+TEST(SentinelPolicies, SentinelPlanRepeatsEveryStep) {
+  const Profile p = build_profile(read_tensor_trace(kWorkloads + "tfm_4x256_b16_t256.trace"));
+  for (double f : {0.1, 0.2, 0.5}) {
+    PolicyOptions o;
+    o.fast_bytes = static_cast<int64_t>(f * static_cast<double>(p.peak_bytes));
+    const Plan plan = make_plan(p, o);
+    ASSERT_TRUE(plan.feasible);
+    const int K = plan.step_intervals;
+    for (int k = 0; k < K; ++k) {
+      const auto& a = plan.accesses[static_cast<size_t>(k)];
+      const auto& b = plan.accesses[static_cast<size_t>(k + K)];
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].fast, b[i].fast) << f << " " << k;
+    }
+    using Copy = std::tuple<int64_t, int64_t, bool, int, int>;  // offset, bytes, up, issue, due
+    std::multiset<Copy> first, second;
+    size_t written_back = 0;
+    for (const Migration& m : plan.migrations) {
+      const Copy c{m.offset, m.bytes, m.to_fast, m.issue % K, m.deadline - m.issue};
+      (m.issue < K ? first : second).insert(c);
+      written_back += !m.to_fast && m.issue >= K;
+    }
+    EXPECT_GT(written_back, 0u) << f;  // the measured step writes something back
+    for (const Copy& c : first) EXPECT_EQ(second.count(c), first.count(c)) << f;
+    for (const Copy& c : second)
+      if (!std::get<2>(c) || std::get<3>(c) - std::get<4>(c) + K >= 0)  // not before the run
+        EXPECT_EQ(first.count(c), second.count(c)) << f;
+  }
+}
+
+// The step-time lower bound against hand arithmetic on a two-layer trace: compute
+// 2 * 10 * 256 FLOPs per forward layer, 4 * 10 * 256 per backward layer, none in the head
+// and the optimizer; live transients peak at a0 + a1 = 12288 bytes in interval 1; the
+// optimizer's last accesses write param:w and param:u (D = 2048 bytes; the gradients are
+// read last); the window for the writes is intervals 0-1 and the optimizer (10240 FLOPs).
+TEST(SentinelBound, HandTraceMatchesHandArithmetic) {
+  const char* trace =
+      "0 0 R param:w 1024\n"  // 0: forward layer 0
+      "0 0 A a0 8192\n"
+      "0 0 W a0 8192\n"
+      "0 1 R param:u 1024\n"  // 1: forward layer 1
+      "0 1 A a1 4096\n"
+      "0 1 W a1 4096\n"
+      "0 -1 R a1 4096\n"  // 2: head
+      "0 1 R a1 4096\n"   // 3: backward layer 1
+      "0 1 F a1 4096\n"
+      "0 1 W grad:u 1024\n"
+      "0 0 R a0 8192\n"  // 4: backward layer 0
+      "0 0 F a0 8192\n"
+      "0 0 W grad:w 1024\n"
+      "0 -1 R grad:w 1024\n"  // 5: optimizer
+      "0 -1 R grad:u 1024\n"
+      "0 -1 W param:w 1024\n"
+      "0 -1 W param:u 1024\n"
+      "1 0 R param:w 1024\n";
+  ProfileOptions po;
+  po.rows = 10;
+  const Profile p = build_profile(parse(trace), po);
+  ASSERT_EQ(p.intervals.size(), 6u);
+  const double flops_per_s = 1e6, write_bps = 1e6;
+  const double compute = (5120 + 5120 + 10240 + 10240) / flops_per_s, window = 10240 / flops_per_s;
+  // Fast memory for nothing: L + D = 14336 bytes to write in the window.
+  EXPECT_NEAR(step_lower_bound_s(p, flops_per_s, write_bps, 0),
+              compute + 14336 / write_bps - window, 1e-12);
+  EXPECT_NEAR(step_lower_bound_s(p, flops_per_s, write_bps, 2048),
+              compute + 12288 / write_bps - window, 1e-12);
+  // 4096 bytes of fast memory leave writes that fit the window exactly: compute only.
+  EXPECT_NEAR(step_lower_bound_s(p, flops_per_s, write_bps, 4096), compute, 1e-12);
+  EXPECT_NEAR(step_lower_bound_s(p, flops_per_s, write_bps, 1 << 20), compute, 1e-12);
 }
 
 }  // namespace
