@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "models/continual/cpu_pin.h"
 #include "runtime/core/atomic_file.h"
 #include "runtime/core/limits.h"
 
@@ -74,6 +75,11 @@ const KeySet& continual_workload_keys() {
              "a store left by an interrupted run (header still `open`)")
         .def("rebuild");
     k.flag("carm.keep_store", "leave the store file after the run").def("false");
+    k.integer("carm.train_cpu", -1, 4095, "CPU the training thread is pinned to; -1: not pinned")
+        .def("-1");
+    k.integer("carm.io_cpu", -1, 4095,
+              "CPU the store's I/O and writer threads are pinned to; -1: not pinned")
+        .def("-1");
     return k;
   }();
   return keys;
@@ -137,6 +143,13 @@ ContinualWorkload read_continual_workload(const Config& config) {
     o.direct = k.flag("direct");
     o.refuse_crashed = k.choice("on_crash") == "refuse";
     o.keep_store = k.flag("keep_store");
+    for (const char* key : {"train_cpu", "io_cpu"}) {
+      const int cpu = int(k.integer(key));
+      if (cpu >= cpu_count())
+        k.fail(key, "CPU " + std::to_string(cpu) + " does not exist here (" +
+                        std::to_string(cpu_count()) + " CPUs)");
+      (std::string(key) == "train_cpu" ? o.train_cpu : o.io_cpu) = cpu;
+    }
     const bool memory = c.method == "er" || c.method == "derpp" || c.method == "gdumb";
     if (o.enabled && !memory)
       k.fail("enabled",

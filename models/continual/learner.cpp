@@ -13,6 +13,7 @@
 #include <ostream>
 
 #include "models/common/rng.h"
+#include "models/continual/cpu_pin.h"
 #include "models/continual/episodic_memory.h"
 #include "models/continual/net.h"
 #include "models/continual/sample_store.h"
@@ -321,6 +322,8 @@ void Run::train_memory_step(const std::vector<int64_t>& slots) {
 }
 
 ContinualResult Run::go() {
+  const ThreadPin pin(c_.carm.train_cpu);
+  if (!pin.error().empty()) throw Error("carm.train_cpu: " + pin.error(), kExitConfig);
   if (c_.threads > 0) omp_set_num_threads(c_.threads);
   const std::string& m = c_.method;
   if (m == "er" || m == "derpp" || m == "gdumb") em_ = std::make_unique<EpisodicMemory>(c_.em_size);
@@ -338,11 +341,13 @@ ContinualResult Run::go() {
     o.classes = s_.classes;
     o.direct = c_.carm.direct;
     o.refuse_crashed = c_.carm.refuse_crashed;
+    o.writer_cpu = c_.carm.io_cpu;
     store_ = std::make_unique<SampleStore>(o);
     if (store_->rebuilt() && log_)
       *log_ << "carm: store " << o.path << " was left by an interrupted run; rebuilt it\n";
     swapper_ = std::make_unique<Swapper>(*store_, *em_, c_.carm.async, c_.carm.max_pending,
-                                         c_.carm.io_threads);
+                                         c_.carm.io_threads, c_.carm.io_cpu);
+
     r_.trace.object_index("carm_store");
   }
   const double wall0 = wall_now(), cpu0 = thread_cpu_now();

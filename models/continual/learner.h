@@ -41,6 +41,8 @@ struct CarmOptions {
   bool direct = true;              // O_DIRECT where the filesystem takes it
   bool refuse_crashed = false;     // on_crash: refuse (true) | rebuild (false)
   bool keep_store = false;         // leave the store file after the run
+  // CPUs for the training thread and for the store's I/O and writer threads (-1: not pinned).
+  int train_cpu = -1, io_cpu = -1;
 };
 
 struct ContinualConfig {

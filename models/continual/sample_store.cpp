@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "models/continual/cpu_pin.h"
 #include "runtime/core/error.h"
 
 namespace tessel::continual {
@@ -285,6 +286,7 @@ int64_t SampleStore::random_put(Rng& rng) const {
 }
 
 void SampleStore::writer_loop() {
+  pin_this_thread(opt_.writer_cpu);  // best effort, as the swapper's I/O threads
   // Queued records with consecutive indices (the common case: a store that is still
   // filling appends) go out as one pwrite of up to kRun records, so a mini-batch's samples
   // cost one system call and one device command rather than one each.

@@ -26,6 +26,7 @@ struct StoreOptions {
   int classes = 0;              // labels 0..classes-1
   bool direct = true;           // try O_DIRECT (falls back to buffered I/O where refused)
   bool refuse_crashed = false;  // a store left by a crash: refuse (true) or rebuild (false)
+  int writer_cpu = -1;          // the writer thread's CPU (-1: not pinned)
 };
 
 // File layout: a 4096-byte header, then `capacity` records of record_bytes() each.

@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "models/continual/cpu_pin.h"
 #include "runtime/core/error.h"
 
 namespace tessel::continual {
@@ -13,9 +14,15 @@ double since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Swapper::Swapper(const SampleStore& store, EpisodicMemory& em, bool async, int max_pending,
-                 int io_threads)
+                 int io_threads, int io_cpu)
     : store_(store), em_(em), async_(async), max_pending_(max_pending < 1 ? 1 : max_pending) {
-  for (int i = 0; i < (io_threads < 1 ? 1 : io_threads); ++i) io_.emplace_back([this] { loop(); });
+  // A thread that cannot be pinned runs unpinned: the placement is a timing aid, and the
+  // CPU index was checked against the host's when the config was read.
+  for (int i = 0; i < (io_threads < 1 ? 1 : io_threads); ++i)
+    io_.emplace_back([this, io_cpu] {
+      pin_this_thread(io_cpu);
+      loop();
+    });
 }
 
 Swapper::~Swapper() {

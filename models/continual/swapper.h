@@ -31,7 +31,7 @@ class Swapper {
   // swap that would exceed it is skipped rather than making the training step wait (async
   // mode only).
   Swapper(const SampleStore& store, EpisodicMemory& em, bool async, int max_pending,
-          int io_threads = 1);
+          int io_threads = 1, int io_cpu = -1);
   ~Swapper();
   Swapper(const Swapper&) = delete;
   Swapper& operator=(const Swapper&) = delete;

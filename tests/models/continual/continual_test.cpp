@@ -8,6 +8,7 @@
 
 #include "models/common/rng.h"
 #include "models/continual/continual_io.h"
+#include "models/continual/cpu_pin.h"
 #include "models/continual/learner.h"
 #include "models/continual/net.h"
 #include "models/nn/mlp.h"
@@ -182,6 +183,33 @@ TEST(ContinualConfig, BadInputNamesFileLineAndKey) {
   e = workload_error(base + "carm: {enabled: true, on_crash: ignore}\n");
   EXPECT_NE(e.find("carm.on_crash"), std::string::npos) << e;
   EXPECT_EQ(workload_error(base + "carm: {enabled: true, tau: 0.7, policy: random}\n"), "");
+  // A CPU the host does not have.
+  const std::string cpu = std::to_string(cpu_count());
+  e = workload_error(base + "carm: {enabled: true, train_cpu: " + cpu + "}\n");
+  EXPECT_NE(e.find("carm.train_cpu"), std::string::npos) << e;
+  EXPECT_NE(e.find("does not exist here"), std::string::npos) << e;
+  e = workload_error(base + "carm: {enabled: true, io_cpu: " + cpu + "}\n");
+  EXPECT_NE(e.find("carm.io_cpu"), std::string::npos) << e;
+  EXPECT_EQ(workload_error(base + "carm: {enabled: true, train_cpu: 0, io_cpu: 0}\n"), "");
+}
+
+// The training thread's pin holds for the run and the thread's CPU set is restored after
+// (a sweep's worker thread runs other points next), read back from the kernel.
+TEST(ContinualConfig, TrainingThreadPinIsRestored) {
+  cpu_set_t before, inside, after;
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof before, &before), 0);
+  {
+    const ThreadPin pin(0);
+    ASSERT_EQ(pin.error(), "");
+    ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof inside, &inside), 0);
+    EXPECT_EQ(CPU_COUNT(&inside), 1);
+    EXPECT_TRUE(CPU_ISSET(0, &inside));
+  }
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
+  EXPECT_TRUE(CPU_EQUAL(&before, &after));
+  const ThreadPin none(-1);  // -1 leaves the thread alone
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
+  EXPECT_TRUE(CPU_EQUAL(&before, &after));
 }
 
 // Every field a workload sets, as text.
