@@ -28,7 +28,7 @@ int64_t IvfPqIndex::ram_bytes() const {
   return static_cast<int64_t>(
              codes.size() + ids.size() * sizeof(int32_t) + centroids.size() * sizeof(float) +
              precomputed.size() * sizeof(float) + list_begin.size() * sizeof(int64_t)) +
-         int64_t{dim} * ProductQuantizer::kCentroids * 4;
+         int64_t{dim} * ProductQuantizer::kCentroids * 4 + centroid_graph.ram_bytes();
 }
 
 CoarseLists coarse_quantize(const VectorSet& base, const IvfParams& ip, int threads) {
@@ -156,6 +156,8 @@ IvfPqIndex build_ivf_pq(const VectorSet& base, const IvfParams& ip, const PqPara
   x.ids = std::move(lay.ids);
   x.codes = pq_block_codes(lay.slot_rows.data(), x.list_begin.back(), m);
   x.seconds_encode = since(t0);
+  if (ip.centroid_graph)
+    x.centroid_graph = build_centroid_graph(x.centroids, x.nlist, x.dim, ip.seed);
   return x;
 }
 
@@ -211,11 +213,12 @@ IvfPqIndex load_ivf_pq(const std::string& path) {
   return x;
 }
 
-IvfPreview::IvfPreview(const IvfPqIndex& index, bool allow_avx2)
-    : index_(index), scan_(pq_scan_kernel(allow_avx2)) {
+IvfPreview::IvfPreview(const IvfPqIndex& index, bool allow_avx2, int centroid_search_L)
+    : index_(index),
+      scan_(pq_scan_kernel(allow_avx2)),
+      probe_(index.centroids, index.nlist, index.dim, &index.centroid_graph, centroid_search_L) {
   table_.resize(static_cast<std::size_t>(index.pq.m()) * ProductQuantizer::kCentroids);
   query_term_.resize(table_.size());
-  coarse_.resize(index.nlist);
   int64_t longest = 0;
   for (int c = 0; c < index.nlist; ++c)
     longest = std::max(longest, index.list_begin[c + 1] - index.list_begin[c]);
@@ -225,10 +228,8 @@ IvfPreview::IvfPreview(const IvfPqIndex& index, bool allow_avx2)
 void IvfPreview::search(const float* q, int nprobe, int candidates, std::vector<Neighbour>& out,
                         PreviewStats* stats) {
   const IvfPqIndex& x = index_;
-  nprobe = std::min(nprobe, x.nlist);
-  for (int c = 0; c < x.nlist; ++c)
-    coarse_[c] = {l2_sq(q, x.centroids.data() + int64_t{c} * x.dim, x.dim), c};
-  std::partial_sort(coarse_.begin(), coarse_.begin() + nprobe, coarse_.end());
+  const std::vector<Neighbour>& coarse = probe_.probe(q, nprobe);
+  nprobe = static_cast<int>(coarse.size());
   const int m = x.pq.m();
   constexpr int K = ProductQuantizer::kCentroids;
   if (x.by_residual) {
@@ -247,13 +248,13 @@ void IvfPreview::search(const float* q, int nprobe, int candidates, std::vector<
   heap_.clear();
   int64_t scanned = 0;
   for (int j = 0; j < nprobe; ++j) {
-    const int c = coarse_[j].id;
+    const int c = coarse[j].id;
     const int64_t b = x.list_begin[c], e = x.list_begin[c + 1];
     if (e == b) continue;
     if (x.by_residual) {
       // This list's table; the coarse distance goes into sub-space 0's entries.
       const float* pre = x.precomputed.data() + int64_t{c} * m * K;
-      const float base_d = coarse_[j].dist;
+      const float base_d = coarse[j].dist;
       for (int t = 0; t < K; ++t) table_[t] = base_d + pre[t] + query_term_[t];
       for (int t = K; t < m * K; ++t) table_[t] = pre[t] + query_term_[t];
     }

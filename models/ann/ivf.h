@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "models/ann/centroid_probe.h"
 #include "models/ann/pq.h"
 #include "models/ann/search.h"
 #include "models/ann/vectors.h"
@@ -23,6 +24,9 @@ struct IvfParams {
   // the clusters (on the 20k mixture, recall@10 of 100 re-ranked candidates at m = 16 rises
   // from 0.76 to 0.99). false: codes of x itself, one distance table per query.
   bool by_residual = true;
+  // The Zoom paper's coarse probe: an NSG over the centroids (centroid_probe.h) searched by
+  // beam search instead of brute force over all nlist centroids.
+  bool centroid_graph = false;
 };
 
 struct IvfPqIndex {
@@ -39,10 +43,14 @@ struct IvfPqIndex {
   // list l's table is precomputed[l] (nlist x m x 256, built once) plus the query's -2 q_s.C_sj
   // table, plus the coarse distance already known. Costs nlist * m * 1 KiB of RAM (counted).
   std::vector<float> precomputed;
+  // Empty unless built with IvfParams::centroid_graph. Not saved by save_ivf_pq: rebuilt from
+  // the centroids (deterministically) by whoever loads the index and wants it.
+  CentroidGraph centroid_graph;
   uint64_t data_checksum = 0;  // vectors_checksum of the base it was built from
   double seconds_coarse = 0, seconds_pq = 0, seconds_encode = 0;
 
-  // Codes, vector ids, centroids, codebooks and precomputed tables: the preview's RAM.
+  // Codes, vector ids, centroids, codebooks, precomputed tables and the centroid graph: the
+  // preview's RAM.
   int64_t ram_bytes() const;
   int64_t size() const { return static_cast<int64_t>(ids.size()); }
 };
@@ -81,17 +89,21 @@ struct PreviewStats {
 // One query at a time; scratch sized for one index. One per thread.
 class IvfPreview {
  public:
-  explicit IvfPreview(const IvfPqIndex& index, bool allow_avx2 = false);
+  // centroid_search_L: the graph probe's beam width when the index has a centroid graph (0: the
+  // default, centroid_probe.h).
+  explicit IvfPreview(const IvfPqIndex& index, bool allow_avx2 = false, int centroid_search_L = 0);
   // The `candidates` nearest to q by PQ distance among the vectors of the `nprobe` clusters
-  // whose centroids are nearest (brute force over the centroids), ascending.
+  // whose centroids are nearest (brute force over the centroids, or the index's centroid graph),
+  // ascending.
   void search(const float* q, int nprobe, int candidates, std::vector<Neighbour>& out,
               PreviewStats* stats = nullptr);
 
  private:
   const IvfPqIndex& index_;
   PqScanKernel scan_;
+  CentroidProbe probe_;
   std::vector<float> table_, query_term_, dist_;
-  std::vector<Neighbour> coarse_, heap_;
+  std::vector<Neighbour> heap_;
 };
 
 }  // namespace tessel::ann

@@ -34,7 +34,8 @@ int64_t IvfPq4Index::ram_bytes() const {
   return static_cast<int64_t>(codes.size() + ids.size() * sizeof(int32_t) +
                               centroids.size() * sizeof(float) + codebooks.size() * sizeof(float) +
                               precomputed.size() * sizeof(float) +
-                              list_begin.size() * sizeof(int64_t));
+                              list_begin.size() * sizeof(int64_t)) +
+         centroid_graph.ram_bytes();
 }
 
 IvfPq4Index build_ivf_pq4(const VectorSet& base, const IvfParams& ip, const PqParams& pp) {
@@ -114,6 +115,8 @@ IvfPq4Index build_ivf_pq4(const VectorSet& base, const IvfParams& ip, const PqPa
   x.ids = std::move(lay.ids);
   x.codes = pq4_pack(lay.slot_rows.data(), x.list_begin.back(), m);
   x.seconds_encode = since(t0);
+  if (ip.centroid_graph)
+    x.centroid_graph = build_centroid_graph(x.centroids, x.nlist, x.dim, ip.seed);
   return x;
 }
 
@@ -174,10 +177,11 @@ IvfPq4Index load_ivf_pq4(const std::string& path) {
   return x;
 }
 
-IvfPq4Preview::IvfPq4Preview(const IvfPq4Index& index, bool allow_avx2)
-    : index_(index), scan_(pq4_scan_kernel(allow_avx2)) {
+IvfPq4Preview::IvfPq4Preview(const IvfPq4Index& index, bool allow_avx2, int centroid_search_L)
+    : index_(index),
+      scan_(pq4_scan_kernel(allow_avx2)),
+      probe_(index.centroids, index.nlist, index.dim, &index.centroid_graph, centroid_search_L) {
   query_term_.resize(static_cast<std::size_t>(index.m) * K);
-  coarse_.resize(index.nlist);
   int64_t longest = 0;
   for (int c = 0; c < index.nlist; ++c)
     longest = std::max(longest, index.list_begin[c + 1] - index.list_begin[c]);
@@ -188,10 +192,8 @@ IvfPq4Preview::IvfPq4Preview(const IvfPq4Index& index, bool allow_avx2)
 void IvfPq4Preview::search(const float* q, int nprobe, int candidates, std::vector<Neighbour>& out,
                            PreviewStats* stats, bool exact) {
   const IvfPq4Index& x = index_;
-  nprobe = std::min(nprobe, x.nlist);
-  for (int c = 0; c < x.nlist; ++c)
-    coarse_[c] = {l2_sq(q, x.centroids.data() + int64_t{c} * x.dim, x.dim), c};
-  std::partial_sort(coarse_.begin(), coarse_.begin() + nprobe, coarse_.end());
+  const std::vector<Neighbour>& coarse = probe_.probe(q, nprobe);
+  nprobe = static_cast<int>(coarse.size());
   const int m = x.m;
   for (int s = 0; s < m; ++s)
     for (int j = 0; j < K; ++j) {
@@ -224,14 +226,14 @@ void IvfPq4Preview::search(const float* q, int nprobe, int candidates, std::vect
   int64_t scanned = 0;
   constexpr double kInf = std::numeric_limits<double>::infinity();
   for (int j = 0; j < nprobe; ++j) {
-    const int c = coarse_[j].id;
+    const int c = coarse[j].id;
     const int64_t b = x.list_begin[c], e = x.list_begin[c + 1];
     if (e == b) continue;
     // This list's float table (coarse distance in sub-space 0), then its byte form.
     float* table = tables_.data() + static_cast<int64_t>(j) * m * K;
     const float* pre = x.precomputed.data() + int64_t{c} * m * K;
     for (int t = 0; t < m * K; ++t) table[t] = pre[t] + query_term_[t];
-    for (int t = 0; t < K; ++t) table[t] += coarse_[j].dist;
+    for (int t = 0; t < K; ++t) table[t] += coarse[j].dist;
     const Pq4Lut lut = pq4_quantize_table(table, m);
     const double bound = lut.error_bound();
     max_bound_ = std::max(max_bound_, bound);
@@ -269,7 +271,7 @@ void IvfPq4Preview::search(const float* q, int nprobe, int candidates, std::vect
         static_cast<int>(hi_heap_.size()) < candidates ? kInf : hi_heap_.front();
     for (const Pending& p : pending_) {
       if (p.lo > threshold) continue;
-      const int64_t slot = x.list_begin[coarse_[p.probe].id] + p.slot_in_list;
+      const int64_t slot = x.list_begin[coarse[p.probe].id] + p.slot_in_list;
       x.slot_code(slot, code_.data());
       const float* table = tables_.data() + static_cast<int64_t>(p.probe) * m * K;
       double d = 0;

@@ -31,6 +31,8 @@ struct IvfPq4Index {
   // precomputed[(l * m + s) * 16 + j] = |C_sj|^2 + 2 c_l,s . C_sj (as IvfPqIndex::precomputed, but
   // 16 entries per sub-space: nlist * m * 64 bytes).
   std::vector<float> precomputed;
+  // As IvfPqIndex::centroid_graph: built with IvfParams::centroid_graph, not saved.
+  CentroidGraph centroid_graph;
   uint64_t data_checksum = 0;
   double seconds_coarse = 0, seconds_pq = 0, seconds_encode = 0;
 
@@ -42,7 +44,8 @@ struct IvfPq4Index {
   int64_t block_bytes() const { return int64_t{16} * pq4_padded_m(m); }
   // The code of slot `slot` (m values < 16).
   void slot_code(int64_t slot, uint8_t* code) const;
-  // Codes, ids, centroids, codebooks, precomputed tables, list offsets: the preview's RAM.
+  // Codes, ids, centroids, codebooks, precomputed tables, list offsets, centroid graph: the
+  // preview's RAM.
   int64_t ram_bytes() const;
   int64_t size() const { return static_cast<int64_t>(ids.size()); }
 };
@@ -58,7 +61,9 @@ IvfPq4Index load_ivf_pq4(const std::string& path);
 // One query at a time; one per thread.
 class IvfPq4Preview {
  public:
-  explicit IvfPq4Preview(const IvfPq4Index& index, bool allow_avx2 = false);
+  // centroid_search_L: as IvfPreview's (the graph probe's beam width; 0: default).
+  explicit IvfPq4Preview(const IvfPq4Index& index, bool allow_avx2 = false,
+                         int centroid_search_L = 0);
   // The `candidates` nearest to q by ADC distance over the codes of the `nprobe` nearest lists,
   // ascending. Each list is scanned on its quantised table (pq4_quantize_table); with `exact`
   // the float-ADC order is restored: every slot whose quantised distance minus the table's
@@ -80,9 +85,9 @@ class IvfPq4Preview {
   };
   const IvfPq4Index& index_;
   Pq4ScanKernel scan_;
+  CentroidProbe probe_;
   std::vector<float> query_term_, tables_;  // tables_: nprobe x m x 16 float tables
   std::vector<uint16_t> sums_;
-  std::vector<Neighbour> coarse_;
   std::vector<double> hi_heap_;
   std::vector<Pending> pending_;
   std::vector<std::pair<double, int32_t>> best_;  // the answer's bounded max-heap

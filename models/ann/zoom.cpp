@@ -110,6 +110,13 @@ const ModelKeys& zoom_study_keys() {
     w.integer("ivf.nlist", 1, 1 << 20, "coarse lists").def("1024");
     w.integer("ivf.iterations", 0, 1000, "Lloyd iterations").def("20");
     w.integer("ivf.train_size", 0, int64_t{1} << 40, "training sample (0: 64 per list)").def("0");
+    w.flag("ivf.centroid_graph",
+           "pick the nprobe lists by beam search on an NSG over the centroids (the paper's "
+           "design) instead of brute force over all of them (docs/zoom.md)")
+        .def("false");
+    w.integer("ivf.centroid_search_L", 1, 1 << 20,
+              "beam width of the centroid-graph probe (raised to nprobe when smaller)")
+        .opt("max(2 * nprobe, 64)");
     w.section("pq", "product quantization of the preview's codes");
     w.integer("pq.m", 1, 4096, "sub-spaces (bytes per vector with 8-bit codes)").def("16");
     w.integer("pq.iterations", 0, 1000, "Lloyd iterations per sub-space").def("25");
@@ -187,6 +194,9 @@ void ZoomStudy::configure(const Config& hw_config, const Config& config) {
   ivf_.nlist = static_cast<int>(ivf.integer("nlist"));
   ivf_.iterations = static_cast<int>(ivf.integer("iterations"));
   ivf_.train_size = ivf.integer("train_size");
+  ivf_.centroid_graph = ivf.flag("centroid_graph");
+  centroid_search_L_ =
+      ivf.has("centroid_search_L") ? static_cast<int>(ivf.integer("centroid_search_L")) : 0;
   const Keyed pq = section_of(w, "pq");
   pq_.m = static_cast<int>(pq.integer("m"));
   pq_.iterations = static_cast<int>(pq.integer("iterations"));
@@ -347,6 +357,16 @@ SimResult ZoomStudy::run(RunContext& ctx) {
         r.metrics["ivf_cached"] = 1;
         if ((pq_bits_ == 4 ? ivf4.data_checksum : ivf.data_checksum) != checksum)
           throw IoError(cached + ": index built from another data file (checksum)");
+        // The cache files hold no centroid graph (so one file serves both probes): rebuilt
+        // here, deterministically (one thread, build_seed), from the loaded centroids.
+        if (ivf_.centroid_graph) {
+          if (pq_bits_ == 4)
+            ivf4.centroid_graph =
+                build_centroid_graph(ivf4.centroids, ivf4.nlist, ivf4.dim, build_seed_);
+          else
+            ivf.centroid_graph =
+                build_centroid_graph(ivf.centroids, ivf.nlist, ivf.dim, build_seed_);
+        }
         // The build time is that of the point that built it.
         std::ifstream t(cached + ".build_s");
         double s = 0, c = 0, p = 0;
@@ -376,6 +396,9 @@ SimResult ZoomStudy::run(RunContext& ctx) {
       throw;
     }
     if (lock >= 0) ::close(lock);
+    if (ivf_.centroid_graph)
+      r.metrics["centroid_graph_build_s"] =
+          (pq_bits_ == 4 ? ivf4.centroid_graph : ivf.centroid_graph).seconds_build;
     r.metrics["ivf_build_s"] = ivf.seconds_coarse + ivf.seconds_pq + ivf.seconds_encode;
     r.metrics["ivf_coarse_s"] = ivf.seconds_coarse;
     r.metrics["pq_train_s"] = ivf.seconds_pq;
@@ -414,8 +437,8 @@ SimResult ZoomStudy::run(RunContext& ctx) {
   r.metrics["full_vector_bytes"] = base.dim * 4.0;
 
   // The preview of every query, computed once per pass.
-  IvfPreview ivf_prev(ivf, avx2_);
-  IvfPq4Preview ivf4_prev(ivf4, avx2_);
+  IvfPreview ivf_prev(ivf, avx2_, centroid_search_L_);
+  IvfPq4Preview ivf4_prev(ivf4, avx2_, centroid_search_L_);
   // The IVF preview of either code width. 4-bit: exact float-ADC order of the candidates
   // (re-scored within the quantised tables' error bound), so 4 and 8 bits differ by their codes
   // only, not by the byte tables' rounding.

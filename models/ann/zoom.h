@@ -43,6 +43,7 @@ class ZoomStudy {
   int k_ = 10, candidates_ = 100, nprobe_ = 16, L_ = 100, nsg_L_ = 64, passes_ = 1;
   std::string preview_ = "ivf";
   IvfParams ivf_;
+  int centroid_search_L_ = 0;  // ivf.centroid_search_L; 0: default_centroid_search_L(nprobe)
   PqParams pq_;
   int pq_bits_ = 8;  // 8: IvfPqIndex (256 centroids); 4: IvfPq4Index (16, shuffle scan)
   NsgParams nsg_;
