@@ -14,11 +14,13 @@
 #include "models/ann/knn.h"
 #include "models/ann/zoom.h"
 #include "tests/models/ann/test_util.h"
+#include "tests/models/ann/zoom_study.h"
 
 namespace tessel::ann {
 namespace {
 
 using testing::error_of;
+using testing::run_study;
 
 // The nprobe nearest centroids by brute force: every distance, then a sort on (distance, id).
 std::vector<Neighbour> brute_probe(const std::vector<float>& c, int nlist, int dim, const float* q,
@@ -197,13 +199,6 @@ std::string yaml(const std::string& ivf_extra, const std::string& pq_extra = "")
          ivf_extra + "}\n  pq: {m: 16, iterations: 6, train_size: 3000" + pq_extra +
          "}\n"
          "  baselines: {nsg: false, ivfpq: true}\n  nprobe: 8\n";
-}
-
-SimResult run_study(const std::string& text, RunContext& ctx) {
-  const Config root = Config::parse(text, "zoom.yaml");
-  ZoomStudy s;
-  s.configure(root.child("hw"), root.child("workload"));
-  return s.run(ctx);
 }
 
 TEST(CentroidProbe, ZoomStudyOptionAndCachedRebuild) {

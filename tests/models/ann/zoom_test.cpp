@@ -7,11 +7,13 @@
 #include "models/ann/full_view.h"
 #include "models/ann/zoom.h"
 #include "tests/models/ann/test_util.h"
+#include "tests/models/ann/zoom_study.h"
 
 namespace tessel::ann {
 namespace {
 
 using testing::error_of;
+using testing::run_study;
 
 std::string yaml(const std::string& workload_extra, int threads = 1) {
   return "hw:\n  threads: " + std::to_string(threads) + "\n  build_threads: 1\n" +
@@ -20,13 +22,6 @@ std::string yaml(const std::string& workload_extra, int threads = 1) {
          "  nsg: {knn_k: 10, L: 40, R: 16, C: 100, entry_points: 16, search_L: 64}\n"
          "  nprobe: 8\n" +
          workload_extra;
-}
-
-SimResult run_study(const std::string& text, RunContext& ctx) {
-  const Config root = Config::parse(text, "zoom.yaml");
-  ZoomStudy s;
-  s.configure(root.child("hw"), root.child("workload"));
-  return s.run(ctx);
 }
 
 TEST(ZoomStudy, SmallMixtureReachesTheRecallOfExactSearchWithItsCandidates) {
