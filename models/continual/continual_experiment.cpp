@@ -29,7 +29,7 @@ class ContinualExperiment : public Experiment {
   SimResult run(RunContext& ctx) override {
     // The point's folder holds the store and the accuracy file; the runner leaves it to us.
     if (!ctx.artifact_dir.empty()) std::filesystem::create_directories(ctx.artifact_dir);
-    const TaskStream stream = load_mnist_stream(w_.images, w_.labels, w_.train_count, w_.tasks);
+    const TaskStream stream = load_stream(w_);
     ContinualConfig c = w_.config;
     c.carm.store_path = resolve_store_path(w_, ctx.artifact_dir);
     const ContinualResult r = run_continual(stream, c, ctx.seed, ctx.log);

@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "models/continual/cpu_pin.h"
+#include "models/continual/shakespeare_stream.h"
 #include "runtime/core/atomic_file.h"
+#include "runtime/core/error.h"
 #include "runtime/core/limits.h"
 
 namespace tessel::continual {
@@ -16,12 +18,25 @@ namespace tessel::continual {
 const KeySet& continual_workload_keys() {
   static const KeySet keys = [] {
     KeySet k("continual workload");
-    k.section("dataset", "the MNIST stream (required)");
-    k.file("dataset.images", "MNIST IDX image file (plain or .gz)");
-    k.file("dataset.labels", "MNIST IDX label file (plain or .gz)");
+    k.section("dataset", "the stream (required)");
+    k.choice("dataset.kind", {"mnist", "shakespeare"},
+             "MNIST digits, or speaker attribution on tinyshakespeare (10 speakers, "
+             "hashed character 3-grams; docs/carm.md)")
+        .def("mnist");
+    k.file("dataset.images", "MNIST IDX image file (plain or .gz)")
+        .opt("required with `kind: mnist`")
+        .when("kind", {"mnist"});
+    k.file("dataset.labels", "MNIST IDX label file (plain or .gz)")
+        .opt("required with `kind: mnist`")
+        .when("kind", {"mnist"});
     k.positive_integer("dataset.train_count",
                        "rows 0..n-1 train the stream, the rest are the test set")
-        .def("8000");
+        .def("8000")
+        .when("kind", {"mnist"});
+    k.file("dataset.text",
+           "tinyshakespeare text; the last 20 % of each speaker's turns are the test set")
+        .opt("required with `kind: shakespeare`")
+        .when("kind", {"shakespeare"});
     // A list of lists: its elements are checked where they are read.
     k.open("tasks",
            "classes of each task: a list of lists of labels 0–9, each task at least one class "
@@ -89,9 +104,15 @@ ContinualWorkload read_continual_workload(const Config& config) {
   const Keyed w(continual_workload_keys(), config);
   ContinualWorkload out;
   const Keyed d = w.child("dataset");
-  out.images = d.path("images");
-  out.labels = d.path("labels");
-  out.train_count = d.integer("train_count");
+  out.kind = d.choice("kind");
+  if (out.kind == "mnist") {
+    out.images = d.path("images");
+    out.labels = d.path("labels");
+    out.train_count = d.integer("train_count");
+  } else {
+    out.text = d.path("text");
+    out.train_count = 0;  // known once the text is parsed (load_stream checks em_size then)
+  }
   if (w.has("tasks")) {
     for (const Config& t : config.items("tasks")) {
       std::vector<int32_t> classes;
@@ -157,12 +178,25 @@ ContinualWorkload read_continual_workload(const Config& config) {
              "gdumb), not '" +
                  c.method + "'");
     const int64_t cap = o.store_capacity > 0 ? o.store_capacity : out.train_count;
-    if (o.enabled && c.em_size > cap)
+    if (o.enabled && cap > 0 && c.em_size > cap)
       k.fail(k.has("store_capacity") ? "store_capacity" : "enabled",
              "the episodic memory (memory.em_size " + std::to_string(c.em_size) +
                  ") is larger than the sample store (" + std::to_string(cap) + " samples)");
   }
   return out;
+}
+
+TaskStream load_stream(const ContinualWorkload& w) {
+  if (w.kind == "mnist") return load_mnist_stream(w.images, w.labels, w.train_count, w.tasks);
+  TaskStream s = load_shakespeare_stream(w.text, 10, w.tasks);
+  const CarmOptions& o = w.config.carm;
+  const int64_t cap = o.store_capacity > 0 ? o.store_capacity : s.train_count;
+  if (o.enabled && w.config.em_size > cap)
+    throw Error("continual: the episodic memory (memory.em_size " +
+                    std::to_string(w.config.em_size) + ") is larger than the sample store (" +
+                    std::to_string(cap) + " samples of " + w.text + ")",
+                kExitConfig);
+  return s;
 }
 
 std::string resolve_store_path(const ContinualWorkload& w, const std::string& artifact_dir) {

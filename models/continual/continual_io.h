@@ -13,8 +13,10 @@
 namespace tessel::continual {
 
 struct ContinualWorkload {
-  std::string images, labels;
-  int64_t train_count = 8000;
+  std::string kind = "mnist";  // mnist | shakespeare
+  std::string images, labels;  // mnist
+  int64_t train_count = 8000;  // mnist (0 for shakespeare: set by the split)
+  std::string text;            // shakespeare
   std::vector<std::vector<int32_t>> tasks;
   ContinualConfig config;
   std::string store_path;  // carm.store as given (resolved against the config file); may be empty
@@ -26,6 +28,9 @@ const KeySet& continual_workload_keys();
 // outside [0, 1], em_size above store_capacity...). The runner has checked it against the
 // model's declaration.
 ContinualWorkload read_continual_workload(const Config& w);
+// The workload's stream (load_mnist_stream or load_shakespeare_stream, 10 speakers); throws
+// Error (kExitConfig) where Carousel Memory's em_size exceeds the stream's training rows.
+TaskStream load_stream(const ContinualWorkload& w);
 // The store path of a run: carm.store when given, else <artifact_dir>/carm_store.bin, else
 // a file in $TMPDIR (or /tmp) named after the process.
 std::string resolve_store_path(const ContinualWorkload& w, const std::string& artifact_dir);

@@ -507,18 +507,24 @@ TaskStream load_mnist_stream(const std::string& images, const std::string& label
     throw Error("continual: train_count must lie in (0, " + std::to_string(s.rows()) + ")",
                 kExitConfig);
   s.train_count = train_count;
+  assign_tasks(s, tasks);
+  return s;
+}
+
+void assign_tasks(TaskStream& s, const std::vector<std::vector<int32_t>>& tasks) {
   std::vector<int> owner(size_t(s.classes), -1);
   for (size_t t = 0; t < tasks.size(); ++t)
     for (int32_t k : tasks[t]) {
       if (k < 0 || k >= s.classes)
-        throw Error("continual: task class " + std::to_string(k) + " outside 0..9", kExitConfig);
+        throw Error("continual: task class " + std::to_string(k) + " outside 0.." +
+                        std::to_string(s.classes - 1),
+                    kExitConfig);
       if (owner[size_t(k)] >= 0)
         throw Error("continual: class " + std::to_string(k) + " is in two tasks", kExitConfig);
       owner[size_t(k)] = int(t);
     }
   if (tasks.empty()) throw Error("continual: no tasks", kExitConfig);
   s.tasks = tasks;
-  return s;
 }
 
 ContinualResult run_continual(const TaskStream& stream, const ContinualConfig& config,

@@ -27,6 +27,9 @@ struct TaskStream {
 // Error on unreadable files, train_count outside (0, rows), a class in no or two tasks.
 TaskStream load_mnist_stream(const std::string& images, const std::string& labels,
                              int64_t train_count, const std::vector<std::vector<int32_t>>& tasks);
+// Sets s.tasks; throws Error (kExitConfig) for no tasks, a class outside 0..classes-1 or in
+// two tasks.
+void assign_tasks(TaskStream& s, const std::vector<std::vector<int32_t>>& tasks);
 
 struct CarmOptions {
   bool enabled = false;

@@ -93,8 +93,7 @@ class CarmExperiment : public Experiment {
   SimResult run(RunContext& ctx) override {
     // The point's folder holds the store and the accuracy file; the runner leaves it to us.
     if (!ctx.artifact_dir.empty()) std::filesystem::create_directories(ctx.artifact_dir);
-    const continual::TaskStream stream =
-        continual::load_mnist_stream(w_.images, w_.labels, w_.train_count, w_.tasks);
+    const continual::TaskStream stream = continual::load_stream(w_);
     const std::string base = continual::resolve_store_path(w_, ctx.artifact_dir);
     auto go = [&](const std::string& name, bool carm, bool async, bool direct) {
       continual::ContinualConfig c = w_.config;

@@ -215,7 +215,8 @@ TEST(ContinualConfig, TrainingThreadPinIsRestored) {
 // Every field a workload sets, as text.
 std::string fingerprint(const ContinualWorkload& w) {
   const ContinualConfig& c = w.config;
-  std::string s = w.images + '|' + w.labels + '|' + std::to_string(w.train_count) + '|';
+  std::string s = w.kind + '|' + w.images + '|' + w.labels + '|' + std::to_string(w.train_count) +
+                  '|' + w.text + '|';
   for (const auto& t : w.tasks) {
     for (int32_t k : t) s += std::to_string(k) + ',';
     s += ';';
