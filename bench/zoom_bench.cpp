@@ -2,16 +2,19 @@
 // portable baseline kernel in the same process, and the 4-bit fast scan (pq4_fastscan.h) beside
 // the 8-bit scans; and, when Debian's libfaiss is found, Zoom's IVF-PQ preview + full-view re-rank
 // against FAISS's IndexIVFPQ + the same re-rank, one thread, same data, same lists / sub-spaces /
-// probes / candidates (recall printed as a counter).
+// probes / candidates (recall printed as a counter); and the coarse probe of the IVF previews,
+// brute force over the centroids against the centroid graph (centroid_probe.h), per query.
 // Debian's libfaiss is built without AVX2 (its generic SIMD path): said in docs/zoom.md.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <vector>
 
+#include "models/ann/centroid_probe.h"
 #include "models/ann/full_view.h"
 #include "models/ann/ivf.h"
 #include "models/ann/knn.h"
@@ -225,5 +228,53 @@ BENCHMARK(BM_PqScanPortable)->Args({16, 1 << 20});
 BENCHMARK(BM_PqScanAvx2)->Args({16, 1 << 20});
 BENCHMARK(BM_Pq4FastScanPortable)->Args({16, 1 << 20});
 BENCHMARK(BM_Pq4FastScanAvx2)->Args({16, 1 << 20});
+
+// The nprobe = 32 nearest of nlist centroids for 1,000 mixture queries: brute force (the
+// baseline: every centroid, partial sort) against beam search on the centroid graph at its
+// default pool. Points of the 128-d Gaussian mixture stand in for the centroids (k-means at
+// 16,384 lists would cost minutes); the overlap with brute force is a counter. One iteration
+// is 1,000 queries, so its time in ms is the time per query in µs.
+struct ProbeData {
+  int nlist;
+  std::vector<float> centroids;
+  VectorSet queries;
+  CentroidGraph graph;
+  explicit ProbeData(int n) : nlist(n) {
+    MixtureSpec ms;
+    const VectorSet base = gaussian_mixture(ms, nlist, 0);
+    centroids = base.data;
+    queries = gaussian_mixture(ms, 1000, 1);
+    graph = build_centroid_graph(centroids, nlist, base.dim, 1);
+  }
+};
+
+void probe(benchmark::State& state, bool use_graph) {
+  static std::map<int, std::unique_ptr<ProbeData>> cache;  // built once per nlist
+  const int nlist = static_cast<int>(state.range(0)), nprobe = 32;
+  auto& d = cache[nlist];
+  if (!d) d = std::make_unique<ProbeData>(nlist);
+  const int dim = d->queries.dim;
+  CentroidProbe brute(d->centroids, nlist, dim);
+  CentroidProbe p(d->centroids, nlist, dim, use_graph ? &d->graph : nullptr);
+  for (auto _ : state)
+    for (int64_t q = 0; q < d->queries.n; ++q)
+      benchmark::DoNotOptimize(p.probe(d->queries.row(q), nprobe).data());
+  int64_t common = 0;
+  for (int64_t q = 0; q < d->queries.n; ++q) {
+    std::set<int32_t> truth;
+    for (const Neighbour& x : brute.probe(d->queries.row(q), nprobe)) truth.insert(x.id);
+    for (const Neighbour& x : p.probe(d->queries.row(q), nprobe)) common += truth.count(x.id);
+  }
+  state.counters["overlap"] =
+      static_cast<double>(common) / static_cast<double>(d->queries.n * nprobe);
+}
+void BM_CentroidProbeBrute(benchmark::State& s) {
+  probe(s, false);
+}
+void BM_CentroidProbeGraph(benchmark::State& s) {
+  probe(s, true);
+}
+BENCHMARK(BM_CentroidProbeBrute)->Arg(1024)->Arg(4096)->Arg(16384)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CentroidProbeGraph)->Arg(1024)->Arg(4096)->Arg(16384)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
