@@ -177,7 +177,7 @@ ContinualWorkload read_continual_workload(const Config& config) {
              "Carousel Memory needs a method with an episodic memory (er, derpp, "
              "gdumb), not '" +
                  c.method + "'");
-    const int64_t cap = o.store_capacity > 0 ? o.store_capacity : out.train_count;
+    const int64_t cap = o.store_records(out.train_count);
     if (o.enabled && cap > 0 && c.em_size > cap)
       k.fail(k.has("store_capacity") ? "store_capacity" : "enabled",
              "the episodic memory (memory.em_size " + std::to_string(c.em_size) +
@@ -190,7 +190,7 @@ TaskStream load_stream(const ContinualWorkload& w) {
   if (w.kind == "mnist") return load_mnist_stream(w.images, w.labels, w.train_count, w.tasks);
   TaskStream s = load_shakespeare_stream(w.text, 10, w.tasks);
   const CarmOptions& o = w.config.carm;
-  const int64_t cap = o.store_capacity > 0 ? o.store_capacity : s.train_count;
+  const int64_t cap = o.store_records(s.train_count);
   if (o.enabled && w.config.em_size > cap)
     throw Error("continual: the episodic memory (memory.em_size " +
                     std::to_string(w.config.em_size) + ") is larger than the sample store (" +

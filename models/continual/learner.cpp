@@ -330,7 +330,7 @@ ContinualResult Run::go() {
   if (c_.carm.enabled) {
     StoreOptions o;
     o.path = c_.carm.store_path;
-    o.capacity = c_.carm.store_capacity > 0 ? c_.carm.store_capacity : s_.train_count;
+    o.capacity = c_.carm.store_records(s_.train_count);
     if (c_.em_size > o.capacity)
       throw Error("continual: the episodic memory (" + std::to_string(c_.em_size) +
                       " samples) is larger than the sample store (" + std::to_string(o.capacity) +

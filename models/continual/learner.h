@@ -46,6 +46,10 @@ struct CarmOptions {
   bool keep_store = false;         // leave the store file after the run
   // CPUs for the training thread and for the store's I/O and writer threads (-1: not pinned).
   int train_cpu = -1, io_cpu = -1;
+  // The records the store holds for a stream of `train_count` training samples.
+  int64_t store_records(int64_t train_count) const {
+    return store_capacity > 0 ? store_capacity : train_count;
+  }
 };
 
 struct ContinualConfig {

@@ -44,8 +44,8 @@ void huge_pages(std::vector<T>& v) {
 }
 
 // A size to ask malloc for at least `bytes`, so that a large block lies on whole huge
-// pages: glibc serves it by mmap with a 16-byte header, rounded up to 4 KiB, and Linux
-// places anonymous mappings whose length is a multiple of 2 MiB on a 2 MiB boundary. An
+// pages: glibc serves it by mmap behind a 16-byte header (32 allowed for), rounded up to 4 KiB, and
+// Linux places anonymous mappings whose length is a multiple of 2 MiB on a 2 MiB boundary. An
 // unaligned block would leave up to 2 MiB at each end in 4 KiB pages (~6 ms of faults).
 inline size_t huge_size(size_t bytes) {
   constexpr size_t kHuge = size_t{2} << 20, kHeader = 32;
@@ -85,11 +85,5 @@ struct HugeAllocator {
 };
 template <typename T>
 using HugeVector = std::vector<T, HugeAllocator<T>>;
-
-// A scratch vector of n copies of x on huge pages.
-template <typename T>
-HugeVector<T> huge_vector(size_t n, const T& x) {
-  return HugeVector<T>(n, x);
-}
 
 }  // namespace tessel::sentinel

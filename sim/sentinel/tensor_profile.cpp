@@ -153,7 +153,7 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
   HugeVector<Param> params;
   params.reserve(param_names);
   // Per trace tensor: its parameter while they are found, then its profile tensor.
-  HugeVector<uint32_t> slot = huge_vector(NT, kNone);
+  HugeVector<uint32_t> slot(NT, kNone);
   for (size_t k = 0; k < n; ++k) {
     const TraceEvent& e = trace.events[k];
     if (kinds[e.tensor].piece != 0) continue;
@@ -382,7 +382,7 @@ Profile build_profile(const TraceFile& trace, const ProfileOptions& opt) {
     size_t slots = 16;
     while (slots < 2 * cands.size()) slots *= 2;
     mask = slots - 1;
-    by_name = huge_vector(slots, Slot{});
+    by_name = HugeVector<Slot>(slots, Slot{});
     uint32_t at = 0;
     for (size_t j = 0; j < cands.size(); ++j) {
       if (j + kAhead < cands.size()) prefetch(&by_name[hashes[j + kAhead] & mask]);

@@ -123,7 +123,7 @@ TEST(SentinelPieces, HugePageHelpers) {
   HugeVector<uint32_t> v;  // grows through several reallocations past 2 MiB
   for (uint32_t i = 0; i < 3000000; ++i) v.push_back(i * 7);
   for (uint32_t i = 0; i < 3000000; i += 999) ASSERT_EQ(v[i], i * 7);
-  const HugeVector<int64_t> w = huge_vector<int64_t>(1000000, -3);
+  const HugeVector<int64_t> w(1000000, -3);
   EXPECT_EQ(std::count(w.begin(), w.end(), -3), 1000000);
   std::vector<double> r;
   huge_reserve(r, 500000);
