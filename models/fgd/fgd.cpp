@@ -8,11 +8,8 @@
 #include <Eigen/Core>
 #include <Eigen/SVD>
 
+#include "models/fgd/openblas.h"
 #include "runtime/core/error.h"
-
-#if TESSEL_FGD_HAVE_OPENBLAS
-#include <cblas.h>
-#endif
 
 namespace tessel::fgd {
 namespace {
@@ -145,8 +142,8 @@ void SvdSoftmax::topk(const float* h, int K, int32_t* ids, float* logits) {
   for (int r = 0; r < D; ++r) hp_[r] = dot(vt_.data() + r * d, h, d);
   std::copy(layer_.bias.begin(), layer_.bias.end(), z_.begin());
 #if TESSEL_FGD_HAVE_OPENBLAS
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, n, D, 1.0f, preview_.data(), D, hp_.data(), 1, 1.0f,
-              z_.data(), 1);
+  openblas_sgemv()(CblasRowMajor, CblasNoTrans, n, D, 1.0f, preview_.data(), D, hp_.data(), 1, 1.0f,
+                   z_.data(), 1);
 #else
   using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const RowMajor> P(preview_.data(), n, D);

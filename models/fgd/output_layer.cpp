@@ -10,9 +10,7 @@
 
 #include "runtime/core/error.h"
 
-#if TESSEL_FGD_HAVE_OPENBLAS
-#include <cblas.h>
-#endif
+#include "models/fgd/openblas.h"
 
 namespace tessel::fgd {
 
@@ -69,7 +67,7 @@ const char* gemv_backend() {
 
 void set_blas_single_thread() {
 #if TESSEL_FGD_HAVE_OPENBLAS
-  openblas_set_num_threads(1);
+  openblas_sgemv();  // loads the library with one thread
 #endif
 }
 
@@ -77,8 +75,8 @@ void compute_logits(const OutputLayer& layer, const float* h, float* logits) {
   const int n = static_cast<int>(layer.vocab);
   std::copy(layer.bias.begin(), layer.bias.end(), logits);
 #if TESSEL_FGD_HAVE_OPENBLAS
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, n, layer.dim, 1.0f, layer.weight.data(), layer.dim, h, 1,
-              1.0f, logits, 1);
+  openblas_sgemv()(CblasRowMajor, CblasNoTrans, n, layer.dim, 1.0f, layer.weight.data(), layer.dim,
+                   h, 1, 1.0f, logits, 1);
 #else
   using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const RowMajor> W(layer.weight.data(), n, layer.dim);

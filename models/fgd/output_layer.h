@@ -40,7 +40,8 @@ void transform_query(const float* h, int dim, float* out);
 // Which GEMV computes the logits: OpenBLAS cblas_sgemv (one thread) when the build found it,
 // otherwise Eigen's matrix-vector product. Named in every result.
 const char* gemv_backend();
-// Asks the BLAS for one thread (the decoding baselines are single-thread); no-op for Eigen.
+// Loads the BLAS with one thread (the decoding baselines are single-thread) before a timed
+// loop; no-op for Eigen.
 void set_blas_single_thread();
 // logits[i] = W_i·h + b_i for every word, one GEMV.
 void compute_logits(const OutputLayer& layer, const float* h, float* logits);
