@@ -3,24 +3,24 @@
 
 namespace tessel::lstm_sharp {
 
-void add_tile_counters(const std::string& tile, const TileActivity& a,
-                       const std::string& weight_sram_class, Counters& out, bool memory) {
+void add_tile_counters(const std::string& tile, const TileActivity& a, const SramMacros& macros,
+                       Counters& out, bool memory) {
   // Energy is reported per kind of block, summed over the tiles; the per-tile activity
   // stays visible in the statistics below.
   // A MAC is the multiply and its adder-tree add (32-bit products); each pass then adds
   // the tree's sum into the row's 48-bit accumulator, charged at that width.
   out.add("dpus", "mac_int16", a.macs);
   out.add("dpus", "acc_int48", a.accumulations);
-  out.add("weight_sram", weight_sram_class + "_read_byte", a.weight_sram_bytes);
+  out.add("weight_sram", sram_read_action(macros.weight), a.weight_sram_bytes);
   if (memory) {
-    out.add("stream_buffer", weight_sram_class + "_write_byte", a.streamed_weight_bytes);
-    out.add("stream_buffer", weight_sram_class + "_read_byte", a.streamed_weight_bytes);
+    out.add("stream_buffer", sram_write_action(macros.stream), a.streamed_weight_bytes);
+    out.add("stream_buffer", sram_read_action(macros.stream), a.streamed_weight_bytes);
   } else {
     out.add("offchip", "dram_read_byte", a.streamed_weight_bytes);
   }
-  out.add("act_buffer", "sram_8kb_read_byte", a.act_buffer_bytes);
-  out.add("psum_buffer", "sram_32kb_write_byte", a.psum_bytes / 2);
-  out.add("psum_buffer", "sram_32kb_read_byte", a.psum_bytes / 2);
+  out.add("act_buffer", sram_read_action(macros.act), a.act_buffer_bytes);
+  out.add("psum_buffer", sram_write_action(macros.psum), a.psum_bytes / 2);
+  out.add("psum_buffer", sram_read_action(macros.psum), a.psum_bytes / 2);
   // Per element: sigmoid(i), sigmoid(f), tanh(g), sigmoid(o), tanh(c); c and h updates.
   out.add("mfu", "mfu_activation", 5 * a.mfu_elements);
   out.add("mfu", "mfu_cell_update", a.mfu_elements);

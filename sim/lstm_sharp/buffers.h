@@ -5,6 +5,7 @@
 #include <string>
 
 #include "runtime/core/counters.h"
+#include "sim/lstm_sharp/sram_energy.h"
 
 namespace tessel::lstm_sharp {
 
@@ -24,20 +25,15 @@ struct TileActivity {
   uint64_t weight_wait_cycles = 0;     // memory runs: waiting for streamed weights (in stall)
 };
 
-// Horowitz gives SRAM energies for 8 KB, 32 KB and 1 MB arrays; a buffer is charged at the
-// smallest of those that holds it. A large buffer is built from SRAM macros and an access
-// activates one macro's decoders, word lines and sense amplifiers, so the weight SRAM is
-// charged at its macro size (weight_sram.macro_kib).
-inline std::string sram_class(double kib) {
-  return kib <= 8 ? "sram_8kb" : kib <= 32 ? "sram_32kb" : "sram_1mb";
-}
-
 // Partial sums are stored as 48-bit words (exact for 2^17 - 1 terms, see fixed::dot).
 inline constexpr uint64_t kPsumBytes = 6;
 
-// `memory`: the run is bound to a memory model, which prices the off-chip traffic itself;
-// streamed weights are then charged as written into and read from the stream buffer.
-void add_tile_counters(const std::string& tile, const TileActivity& a,
-                       const std::string& weight_sram_class, Counters& out, bool memory = false);
+// Each buffer's bytes are charged as reads or writes of the macro it is built of
+// (sram_energy.h: the weight SRAM's weight_sram.macro_kib, an 8 KiB activation buffer, a
+// 32 KiB partial-sum buffer). `memory`: the run is bound to a memory model, which prices the
+// off-chip traffic itself; streamed weights are then charged as written into and read from
+// the stream buffer.
+void add_tile_counters(const std::string& tile, const TileActivity& a, const SramMacros& macros,
+                       Counters& out, bool memory = false);
 
 }  // namespace tessel::lstm_sharp

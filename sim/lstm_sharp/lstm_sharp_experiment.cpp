@@ -5,6 +5,7 @@
 #include "models/lstm/lstm_fixed.h"
 #include "runtime/core/error.h"
 #include "runtime/core/registry.h"
+#include "sim/lstm_sharp/chip_energy.h"
 #include "sim/lstm_sharp/lstm_sharp.h"
 #include "sim/lstm_sharp/workload_plan.h"
 #include "sim/system/offchip.h"
@@ -18,6 +19,7 @@ class LstmSharpExperiment : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
+    energy_ = run_energy_table(hw);
     if (!machine_.offchip_memory) return;
     // Bound to a memory: the run's address layout must fit it.
     offchip_ = sim::read_offchip(hw, machine_.clock_ghz);
@@ -75,10 +77,11 @@ class LstmSharpExperiment : public Experiment {
     SimResult r;
     r.cycles = static_cast<uint64_t>(finish);
     r.clock_ghz = machine_.clock_ghz;
-    const std::string sram = sram_class(machine_.weight_sram_macro_kib);
+    const SramMacros macros = sram_macros(machine_);
+    define_sram_actions(macros, energy_, ctx.counters);
     uint64_t busy = 0, stall = 0;
     for (const auto& tile : top->tiles()) {
-      add_tile_counters(tile->basename(), tile->activity(), sram, ctx.counters, memory);
+      add_tile_counters(tile->basename(), tile->activity(), macros, ctx.counters, memory);
       busy += tile->activity().busy_cycles;
       stall += tile->activity().stall_cycles;
       // Idle: neither computing nor waiting on a dependence (no work left in the step).
@@ -95,6 +98,8 @@ class LstmSharpExperiment : public Experiment {
     } else {
       add_io_counters(workload_, ctx.counters);
     }
+    add_static_and_clock_counters(machine_, r.cycles, energy_, ctx.counters);
+    add_energy_metrics(machine_, ctx.counters, energy_, r.metrics);
     const double macs = workload_macs(passes, seq);
     const double tiles_cycles = static_cast<double>(machine_.tiles) * static_cast<double>(finish);
     r.metrics["utilization"] = macs / (static_cast<double>(machine_.mac_budget) * finish);
@@ -146,6 +151,7 @@ class LstmSharpExperiment : public Experiment {
 
   MachineParams machine_;
   LstmWorkload workload_;
+  EnergyTable energy_;  // what the runner prices with: SRAM, clock and control depend on it
   sim::OffchipSpec offchip_;
   WeightLayout layout_;
 };

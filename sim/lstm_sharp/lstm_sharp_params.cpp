@@ -11,6 +11,7 @@
 #include "sim/lstm_sharp/dpu.h"
 #include "sim/lstm_sharp/gpu_reference.h"
 #include "sim/lstm_sharp/memory_term.h"
+#include "sim/lstm_sharp/sram_energy.h"
 
 namespace tessel::lstm_sharp {
 
@@ -75,9 +76,12 @@ const ModelKeys& model_keys() {
               "banks per tile, one macro each, at most kib_per_tile / macro_kib (weight "
               "bandwidth = banks × bank_bytes per cycle; metric `weight_sram_feed_fraction`)")
         .opt("enough for every DPU lane, capped at kib_per_tile / macro_kib");
-    k.number("weight_sram.macro_kib", 0.001, 1048576,
-             "SRAM macro size (one bank), at most kib_per_tile; a weight read is charged as a "
-             "read from an array this large")
+    // The range is what the SRAM energy rule prices (sram_energy.h): Horowitz's largest
+    // array (1 MB) at the top, 1 Kbit (below it: flip-flops, not a macro) at the bottom.
+    k.number("weight_sram.macro_kib", kMinMacroKib, kMaxMacroKib,
+             "SRAM macro size (one bank), at most kib_per_tile; a weight read costs a read from "
+             "an array this large (log-log between Horowitz's 8 KB, 32 KB and 1 MB arrays, as "
+             "the 8 KB one below 8 KB)")
         .def("32")
         .in("KiB");
     k.number("weight_sram.stream_buffer_kib", 0.001, 1048576,

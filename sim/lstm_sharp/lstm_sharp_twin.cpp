@@ -3,6 +3,7 @@
 
 #include "runtime/core/registry.h"
 #include "sim/lstm_sharp/analytical.h"
+#include "sim/lstm_sharp/chip_energy.h"
 #include "sim/lstm_sharp/memory_term.h"
 #include "sim/lstm_sharp/workload_plan.h"
 
@@ -15,6 +16,7 @@ class LstmSharpAnalytical : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
+    energy_ = run_energy_table(hw);
     // The memory term is a DRAM device's, and holds only where row switches are cheap
     // (sim/lstm_sharp/memory_term.h).
     if (!machine_.offchip_memory) return;
@@ -45,7 +47,10 @@ class LstmSharpAnalytical : public Experiment {
     // With a memory the run ends when the last output has been written to it.
     if (machine_.offchip_memory) r.cycles += machine_.memory_latency_cycles;
     r.clock_ghz = machine_.clock_ghz;
+    define_sram_actions(sram_macros(machine_), energy_, ctx.counters);
     analytical_activity(machine_, workload_, passes, ctx.counters);
+    add_static_and_clock_counters(machine_, r.cycles, energy_, ctx.counters);
+    add_energy_metrics(machine_, ctx.counters, energy_, r.metrics);
     const double macs = workload_macs(passes, workload_.seq_len);
     r.metrics["utilization"] = macs / (static_cast<double>(machine_.mac_budget) * r.cycles);
     r.metrics["gflops"] = 2 * macs * machine_.clock_ghz / static_cast<double>(r.cycles);
@@ -59,6 +64,7 @@ class LstmSharpAnalytical : public Experiment {
  private:
   MachineParams machine_;
   LstmWorkload workload_;
+  EnergyTable energy_;  // what the runner prices with: SRAM, clock and control depend on it
 };
 
 }  // namespace

@@ -97,9 +97,9 @@ void analytical_activity(const MachineParams& m, const LstmWorkload& w,
       a.mfu_elements += steps * static_cast<uint64_t>(b.elements);
     }
   }
-  const std::string sram = sram_class(m.weight_sram_macro_kib);
+  const SramMacros macros = sram_macros(m);
   for (size_t i = 0; i < tiles.size(); ++i)
-    add_tile_counters("tile" + std::to_string(i), tiles[i], sram, out);
+    add_tile_counters("tile" + std::to_string(i), tiles[i], macros, out);
   add_io_counters(w, out);
 }
 

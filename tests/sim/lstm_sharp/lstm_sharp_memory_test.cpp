@@ -169,7 +169,8 @@ TEST(LstmSharpMemory, BytesAndRequestsEqualTheLayout) {
     // The memory prices its own traffic: no per-byte link charge, the stream buffer's
     // writes and reads instead, and the device's statistics.
     EXPECT_EQ(r.counters.count("offchip.dram_read_byte"), 0u) << schedule;
-    EXPECT_EQ(r.counters.at("stream_buffer.sram_8kb_write_byte"), 4u * 10752) << schedule;
+    // The stream buffer is built of the weight SRAM's 2 KiB macros.
+    EXPECT_EQ(r.counters.at("stream_buffer.sram_macro_2kib_write_byte"), 4u * 10752) << schedule;
     EXPECT_EQ(r.labels.at("offchip"), kHbm) << schedule;
     EXPECT_GT(metric(r, "hbm.row_hit_rate"), 0) << schedule;
   }

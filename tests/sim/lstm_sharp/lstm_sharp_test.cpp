@@ -279,7 +279,7 @@ TEST(Schedules, EachRemovesWaitingOnEveryShippedWorkload) {
     const nlohmann::json& a = p.params;
     const std::string hw = a.at("hw").get<std::string>(), budget = a.at("hw.mac_budget").dump();
     if (hw.find("base.yaml") == std::string::npos || !a.at("hw.reconfigurable").get<bool>() ||
-        (budget != "4096" && budget != "65536"))
+        (budget != "4096" && budget != "65536") || a.at("hw.weight_sram.macro_kib") != 32)
       continue;
     const Config e = sweep::point_experiment(plan, p);
     cycles[a.at("workload").get<std::string>() + " @" + budget]
@@ -312,7 +312,7 @@ TEST(Counters, EqualTheHandCountOfASmallLayer) {
     const SimResult r = SimResult::from_json(nlohmann::json::parse(json));
     const uint64_t macs = 4 * 32 * (24 + 32) * 6, elements = 32 * 6;
     EXPECT_EQ(r.counters.at("dpus.mac_int16"), macs) << schedule;
-    EXPECT_EQ(r.counters.at("weight_sram.sram_32kb_read_byte"), 2 * macs) << schedule;
+    EXPECT_EQ(r.counters.at("weight_sram.sram_macro_32kib_read_byte"), 2 * macs) << schedule;
     // K = 16: W·x takes ceil(24/16) = 2 passes and U·h ceil(32/16) = 2 for each of the
     // 4H = 128 rows, every step; each pass updates the row's 48-bit accumulator once.
     EXPECT_EQ(r.counters.at("dpus.acc_int48"), 128u * (2 + 2) * 6) << schedule;
@@ -322,6 +322,81 @@ TEST(Counters, EqualTheHandCountOfASmallLayer) {
     EXPECT_EQ(r.counters.at("mfu.mfu_activation"), 5 * elements) << schedule;
     EXPECT_EQ(r.counters.at("mfu.mfu_cell_update"), elements) << schedule;
     EXPECT_EQ(r.counters.at("mfu.mfu_hidden_output"), elements) << schedule;
+  }
+}
+
+// Energy of the same small layer by hand (45 nm table, no scaling), with its weights in
+// 2 KiB and in 32 KiB macros. inter_gate: no partial sums are parked. Per the counts above:
+// 43,008 MACs at 0.875 pJ and 3,072 48-bit accumulates at 0.15 pJ; 86,016 weight bytes at
+// 1.25 pJ (2 KiB macro: Horowitz's 8 KB array, the clamp) or 2.5 pJ (32 KB); 16 blocks x 6
+// steps x 4 passes x 16 lanes x 2 B = 12,288 activation bytes from the 8 KiB buffer at 1.25
+// pJ; 192 elements x (5 x 5.875 + 1.65 + 0.775) pJ in the MFU; 672 bytes off chip at 243.75
+// pJ. Leakage: 4 tiles x (4096 + 8 + 32) KiB x 8192 bits x 29.7 pW (CACTI 45 nm LSTP: 4.62 x
+// 0.045 um x 1.3e-10 A/um x 1.1 V) x the run's time. Clock and control: 24% of on-chip
+// dynamic + clock/control energy (Dally et al. 2008), i.e. 0.24 / 0.76 of the dynamic part.
+TEST(Energy, EqualsTheHandCountForTwoMacroSizes) {
+  std::map<double, double> weight_pj;
+  for (double macro : {2.0, 32.0}) {
+    Design s;
+    s.schedule = "inter_gate";
+    s.functional = false;
+    s.macro_kib = macro;
+    const Config e = experiment(s, "lstm_sharp");
+    const std::string json =
+        testing::in_child_bytes([&] { return run_experiment(e).to_json().dump(); });
+    ASSERT_FALSE(json.empty()) << macro;
+    const SimResult r = SimResult::from_json(nlohmann::json::parse(json));
+    const double macs = 4 * 32 * (24 + 32) * 6;
+    const double dram = 6 * 24 * 2 + 6 * 32 * 2;
+    const double sram_pj = macro == 2 ? 10.0 / 8 : 20.0 / 8;
+    weight_pj[macro] = r.energy_pj.at("weight_sram");
+    EXPECT_NEAR(r.energy_pj.at("weight_sram"), 2 * macs * sram_pj, 1e-6) << macro;
+    EXPECT_NEAR(r.energy_pj.at("dpus"), macs * 0.875 + 128 * 4 * 6 * 0.15, 1e-6) << macro;
+    EXPECT_NEAR(r.energy_pj.at("act_buffer"), 16 * 6 * 4 * 16 * 2 * 1.25, 1e-6) << macro;
+    EXPECT_EQ(r.counters.at("psum_buffer.sram_macro_32kib_write_byte"), 0u) << macro;
+    EXPECT_NEAR(r.energy_pj.at("mfu"), 192 * (5 * 5.875 + 1.65 + 0.775), 1e-6) << macro;
+    EXPECT_NEAR(r.energy_pj.at("offchip"), dram * 243.75, 1e-6) << macro;
+    const double bits = 4.0 * (4096 + 8 + 32) * 8192;
+    const double seconds = static_cast<double>(r.cycles) / 0.5e9;
+    const double leak_w_per_bit = 4.62 * 0.045 * 1.3e-10 * 1.1;
+    EXPECT_NEAR(r.energy_pj.at("sram_leakage"), bits * leak_w_per_bit * seconds * 1e12,
+                2e-3 * r.energy_pj.at("sram_leakage"))
+        << macro;
+    const double dynamic = r.energy_pj.at("weight_sram") + r.energy_pj.at("dpus") +
+                           r.energy_pj.at("act_buffer") + r.energy_pj.at("mfu");
+    EXPECT_NEAR(r.energy_pj.at("clock_control"), dynamic * 0.24 / 0.76, 1e-4 * dynamic) << macro;
+    // The same numbers as metrics, part by part, and they sum to the total.
+    EXPECT_NEAR(r.metrics.at("energy_compute_pj"), r.energy_pj.at("dpus") + r.energy_pj.at("mfu"),
+                1e-6);
+    EXPECT_NEAR(r.metrics.at("energy_offchip_pj"), dram * 243.75, 1e-6);
+    EXPECT_GT(r.metrics.at("area_mm2"), 0);
+  }
+  // Halving the array energy halves the weight reads' cost, and nothing else changes.
+  EXPECT_NEAR(weight_pj.at(32) / weight_pj.at(2), 2.0, 1e-12);
+}
+
+// On the cycle-level model and its twin, with weights on chip and streamed, the five parts
+// of the breakdown sum to the total energy.
+TEST(Energy, BreakdownSumsToTheTotal) {
+  for (const char* model : {"lstm_sharp", "lstm_sharp_analytical"}) {
+    for (double sram_kib : {4096.0, 2.0}) {
+      Design s;
+      s.functional = false;
+      s.sram_kib = sram_kib;  // 2 KiB: most weights stream
+      const Config e = experiment(s, model);
+      const std::string json =
+          testing::in_child_bytes([&] { return run_experiment(e).to_json().dump(); });
+      ASSERT_FALSE(json.empty()) << model;
+      const SimResult r = SimResult::from_json(nlohmann::json::parse(json));
+      double parts = 0;
+      for (const char* k : {"energy_compute_pj", "energy_sram_dynamic_pj", "energy_leakage_pj",
+                            "energy_clock_control_pj", "energy_offchip_pj"}) {
+        ASSERT_EQ(r.metrics.count(k), 1u) << k;
+        EXPECT_GT(r.metrics.at(k), 0) << model << " " << k;
+        parts += r.metrics.at(k);
+      }
+      EXPECT_NEAR(parts, r.total_energy_pj(), 1e-9 * r.total_energy_pj()) << model << sram_kib;
+    }
   }
 }
 

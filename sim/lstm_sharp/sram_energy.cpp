@@ -1,0 +1,90 @@
+// SRAM read energy by macro size, capacity as built, and the area proxy.
+#include "sim/lstm_sharp/sram_energy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+namespace tessel::lstm_sharp {
+
+namespace {
+
+// Intel's 45 nm 6T SRAM cell: 0.346 um² (Mistry et al., "A 45nm logic technology with
+// high-k + metal gate transistors...", IEDM 2007).
+constexpr double kCellUm2At45 = 0.346;
+// Share of a macro's area that is cells (the rest: decoders, sense amplifiers, I/O). An
+// assumption typical of compiled macros of tens of KiB; it falls for small macros, so
+// designs built of 1-2 KiB macros are underestimated.
+constexpr double kArrayEfficiency = 0.7;
+// Aladdin's function-unit library (Shao et al., ISCA 2014; harvard-acc/ALADDIN
+// common/power_func.h, a commercial 40 nm process at a 2 ns cycle, our 500 MHz): 32-bit
+// integer multiplier 5,137.7 um², 32-bit adder 179.4 um².
+constexpr double kMul32Um2At40 = 5137.736;
+constexpr double kAdd32Um2At40 = 179.443;
+// An int16 MAC: a 16-bit multiplier (array area grows with the square of the width, the
+// rule the energy table uses for mult_int16) and one 32-bit adder-tree add.
+constexpr double kMacInt16Um2At40 = kMul32Um2At40 * 0.25 + kAdd32Um2At40;
+
+std::string kib_text(double kib) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", kib);
+  return b;
+}
+
+}  // namespace
+
+std::vector<SramPoint> horowitz_sram_points(const EnergyTable& table) {
+  return {{8, table.pj("sram_8kb_read_byte")},
+          {32, table.pj("sram_32kb_read_byte")},
+          {1024, table.pj("sram_1mb_read_byte")}};
+}
+
+double sram_read_pj_per_byte(const std::vector<SramPoint>& points, double kib) {
+  if (points.empty()) throw std::invalid_argument("sram_read_pj_per_byte: no points");
+  if (kib <= points.front().kib) return points.front().pj_per_byte;
+  for (size_t i = 1; i < points.size(); ++i) {
+    const SramPoint& lo = points[i - 1];
+    const SramPoint& hi = points[i];
+    if (kib > hi.kib) continue;
+    const double f = std::log(kib / lo.kib) / std::log(hi.kib / lo.kib);
+    return lo.pj_per_byte * std::pow(hi.pj_per_byte / lo.pj_per_byte, f);
+  }
+  throw std::invalid_argument("sram_read_pj_per_byte: a " + kib_text(kib) +
+                              " KiB macro is larger than the largest priced array (" +
+                              kib_text(points.back().kib) + " KiB)");
+}
+
+SramMacros sram_macros(const MachineParams& m) {
+  SramMacros s;
+  s.weight = m.weight_sram_macro_kib;
+  s.stream = std::min(m.weight_sram_macro_kib, static_cast<double>(m.stream_buffer_bytes) / 2048);
+  return s;
+}
+
+double sram_capacity_kib(const MachineParams& m) {
+  const SramMacros s = sram_macros(m);
+  double per_tile = m.weight_sram_kib + s.act + s.psum;
+  if (m.offchip_memory) per_tile += static_cast<double>(m.stream_buffer_bytes) / 1024;
+  return static_cast<double>(m.tiles) * per_tile;
+}
+
+std::string sram_read_action(double kib) {
+  return "sram_macro_" + kib_text(kib) + "kib_read_byte";
+}
+
+std::string sram_write_action(double kib) {
+  return "sram_macro_" + kib_text(kib) + "kib_write_byte";
+}
+
+// Areas scale with the square of the feature size (a first-order rule).
+double sram_area_mm2(double kib, double node_nm) {
+  const double bits = kib * 8192;
+  return bits * kCellUm2At45 / kArrayEfficiency * (node_nm / 45) * (node_nm / 45) * 1e-6;
+}
+
+double mac_area_mm2(int64_t macs, double node_nm) {
+  return static_cast<double>(macs) * kMacInt16Um2At40 * (node_nm / 40) * (node_nm / 40) * 1e-6;
+}
+
+}  // namespace tessel::lstm_sharp
