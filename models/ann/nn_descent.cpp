@@ -21,6 +21,7 @@ struct Entry {
   float dist;
   int32_t id;
   bool is_new;
+  bool joined_now = false;  // entered the list in the current iteration
 };
 
 // One node's list, sorted ascending by (dist, id), at most k long.
@@ -31,14 +32,26 @@ struct NodeList {
   std::atomic<float> worst{INFINITY};
   std::atomic_flag busy = ATOMIC_FLAG_INIT;
 
-  // Returns 1 when `id` entered the list.
-  int offer(float d, int32_t id, int k) {
-    if (d >= worst.load(std::memory_order_relaxed)) return 0;
+  // Keeps the k nearest distinct ids offered so far. The result does not depend on the order
+  // of the offers: an entry only leaves for k nearer ones, so one that left, or was refused,
+  // can never come back.
+  void offer(float d, int32_t id, int k) {
+    if (d >= worst.load(std::memory_order_relaxed)) return;
     while (busy.test_and_set(std::memory_order_acquire)) {
     }
-    const int r = offer_locked(d, id, k);
+    offer_locked(d, id, k);
     busy.clear(std::memory_order_release);
-    return r;
+  }
+
+  // Entries that joined in this iteration and stayed (order-independent, unlike a count of
+  // insertions, some of which a later offer pushes out again); clears their mark.
+  int64_t take_joined() {
+    int64_t joined = 0;
+    for (Entry& e : items) {
+      joined += e.joined_now;
+      e.joined_now = false;
+    }
+    return joined;
   }
 
   void update_worst(int k) {
@@ -47,18 +60,17 @@ struct NodeList {
   }
 
  private:
-  int offer_locked(float d, int32_t id, int k) {
-    if (static_cast<int>(items.size()) == k && d >= items.back().dist) return 0;
+  void offer_locked(float d, int32_t id, int k) {
+    if (static_cast<int>(items.size()) == k && d >= items.back().dist) return;
     for (const Entry& e : items)
-      if (e.id == id) return 0;
+      if (e.id == id) return;
     auto pos = std::upper_bound(items.begin(), items.end(), Entry{d, id, true},
                                 [](const Entry& a, const Entry& b) {
                                   return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
                                 });
-    items.insert(pos, Entry{d, id, true});
+    items.insert(pos, Entry{d, id, true, true});
     if (static_cast<int>(items.size()) > k) items.pop_back();
     update_worst(k);
-    return 1;
   }
 };
 
@@ -149,18 +161,20 @@ std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDe
           for (std::size_t b = a + 1; b < cn.size(); ++b) {
             const float d = l2_sq(x, base.row(cn[b]), dim);
             ++dists;
-            updates += lists[cn[a]].offer(d, cn[b], k);
-            updates += lists[cn[b]].offer(d, cn[a], k);
+            lists[cn[a]].offer(d, cn[b], k);
+            lists[cn[b]].offer(d, cn[a], k);
           }
           for (int32_t o : co) {
             if (o == cn[a]) continue;
             const float d = l2_sq(x, base.row(o), dim);
             ++dists;
-            updates += lists[cn[a]].offer(d, o, k);
-            updates += lists[o].offer(d, cn[a], k);
+            lists[cn[a]].offer(d, o, k);
+            lists[o].offer(d, cn[a], k);
           }
         }
       }
+#pragma omp for schedule(static)
+      for (int64_t v = 0; v < n; ++v) updates += lists[v].take_joined();
     }
     local.distances += dists;
     local.updates.push_back(updates);

@@ -22,13 +22,15 @@ struct NnDescentParams {
 struct NnDescentStats {
   int iterations = 0;
   int64_t distances = 0;
-  std::vector<int64_t> updates;  // list changes per iteration
+  std::vector<int64_t> updates;  // entries that joined a list and stayed, per iteration
 };
 
 // Each returned list holds k (distance, id) pairs sorted ascending, never the node itself.
 // Local joins: every pair among a node's sampled new neighbours, and new x old, both forward and
 // reverse, is compared and offered to both endpoints' lists. With several threads the lists are
-// locked per node, so the result depends slightly on scheduling.
+// locked per node; each list keeps the k nearest of everything offered to it, whatever the
+// order, and the stopping rule counts what stayed, so the result is the same for any thread
+// count.
 std::vector<std::vector<Neighbour>> nn_descent(
     const VectorSet& base, const NnDescentParams& p, NnDescentStats* stats = nullptr,
     const std::function<void(int, int64_t)>& progress = {});

@@ -168,24 +168,42 @@ int auto_entry_points(int64_t n) {
       std::clamp<long>(std::lround(std::sqrt(static_cast<double>(n)) / 4), 1, 256));
 }
 
-std::vector<int32_t> spread_entry_points(const VectorSet& base, int count, uint64_t seed) {
+std::vector<int32_t> spread_entry_points(const VectorSet& base, int count, uint64_t seed,
+                                         int threads) {
   const int64_t n = base.n;
   count = static_cast<int>(std::min<int64_t>(count, n));
+  if (threads < 1) threads = omp_get_max_threads();
+  // Sums are taken per fixed block of rows and then in block order, so the seeds do not
+  // depend on the thread count.
+  constexpr int64_t kBlock = 4096;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> block_sum(blocks);
   Rng rng(seed);
   std::vector<int32_t> picked;
   std::vector<double> d2(n, INFINITY);
   int32_t next = static_cast<int32_t>(rng.next_u64() % static_cast<uint64_t>(n));
   while (static_cast<int>(picked.size()) < count) {
     picked.push_back(next);
-    double total = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      d2[i] = std::min<double>(d2[i], l2_sq(base.row(i), base.row(next), base.dim));
-      total += d2[i];
+    const float* seed_row = base.row(next);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t b = 0; b < blocks; ++b) {
+      double sum = 0;
+      for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
+        d2[i] = std::min<double>(d2[i], l2_sq(base.row(i), seed_row, base.dim));
+        sum += d2[i];
+      }
+      block_sum[b] = sum;
     }
+    double total = 0;
+    for (double sum : block_sum) total += sum;
     if (total <= 0) break;  // every remaining vector duplicates a seed
+    // Draw a row with probability d2 / total: find its block, then the row inside it.
     double target = rng.uniform() * total;
-    next = static_cast<int32_t>(n - 1);
-    for (int64_t i = 0; i < n; ++i) {
+    int64_t b = 0;
+    while (b + 1 < blocks && target >= block_sum[b]) target -= block_sum[b++];
+    const int64_t end = std::min(n, (b + 1) * kBlock);
+    next = static_cast<int32_t>(end - 1);
+    for (int64_t i = b * kBlock; i < end; ++i) {
       target -= d2[i];
       if (target < 0) {
         next = static_cast<int32_t>(i);
@@ -229,7 +247,8 @@ Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats,
   Graph knn_graph = Graph::from_lists(knn_ids, nearest_to_centroid(base));
   st.navigating_node = knn_graph.entry;
   const int entries = p.entry_points < 0 ? auto_entry_points(n) : p.entry_points;
-  if (entries > 0) knn_graph.extra_entries = spread_entry_points(base, entries, p.knn.seed ^ 0xE27);
+  if (entries > 0)
+    knn_graph.extra_entries = spread_entry_points(base, entries, p.knn.seed ^ 0xE27, threads);
   st.seconds_knn = since(t0) - st.seconds_recall;
 
   const std::vector<int32_t> extra = knn_graph.extra_entries;

@@ -44,7 +44,9 @@ struct NsgParams {
 int auto_entry_points(int64_t n);
 
 // `count` k-means++ seeds (D^2 sampling, seeded): spread-out nodes used as extra search starts.
-std::vector<int32_t> spread_entry_points(const VectorSet& base, int count, uint64_t seed);
+// The same seeds for any thread count (0: all cores).
+std::vector<int32_t> spread_entry_points(const VectorSet& base, int count, uint64_t seed,
+                                         int threads = 0);
 
 struct NsgStats {
   NnDescentStats knn;
