@@ -9,6 +9,10 @@
 //
 //   ann_bench --set mixture --n 200000 --nq 1000 --graphs nsg,hnsw --csv out.csv
 //   ann_bench --set mnist --graphs nsg,hnsw,mrng --mrng-n 5000 --csv mnist.csv
+//   ann_bench --set mixture --graphs nsg,hnswlib16,hnswlib32 --layouts packed
+//
+// hnswlibM (M = 16, 32, ...; efConstruction --ef, default 200) is hnswlib itself (Debian's
+// libhnswlib-dev) built and searched in this process, one thread, ef swept over --L.
 #include <omp.h>
 
 #include <CLI/CLI.hpp>
@@ -30,6 +34,10 @@
 #include "models/ann/packed_index.h"
 #include "models/ann/search.h"
 #include "models/ann/vectors.h"
+
+#if TESSEL_HAVE_HNSWLIB
+#include <hnswlib/hnswlib.h>
+#endif
 
 using namespace tessel::ann;
 using Clock = std::chrono::steady_clock;
@@ -93,10 +101,15 @@ Layout parse_layout(const std::string& name) {
 // Runs the queries once at each L (single thread); the best of `reps` timings is kept.
 std::vector<Point> sweep(const std::string& name, const Graph& g, const VectorSet& base,
                          const VectorSet& queries, const KnnResult& truth,
-                         const std::vector<int>& Ls, int reps, const Layout& layout, int rerank) {
+                         const std::vector<int>& Ls, int reps, const Layout& layout, int rerank,
+                         std::size_t* bytes) {
   std::vector<Point> out;
   std::unique_ptr<PackedIndex> packed;
   if (layout.packed) packed = std::make_unique<PackedIndex>(g, base, layout.options);
+  // Plain: the CSR graph (offsets and edges) and the float vectors.
+  *bytes = packed ? packed->bytes()
+                  : g.offsets.size() * sizeof(int64_t) + g.edges.size() * sizeof(int32_t) +
+                        static_cast<std::size_t>(base.n) * base.dim * sizeof(float);
   const std::string label = layout.name == "plain" ? name : name + "+" + layout.name;
   for (int L : Ls) {
     if (L < 10) continue;
@@ -132,6 +145,71 @@ double qps_at(const std::vector<Point>& pts, double target) {
     }
   return 0;
 }
+
+#if TESSEL_HAVE_HNSWLIB
+// hnswlib at each ef of `Ls` (>= 10), one thread, queries one by one as its searchKnn serves
+// them; the best of `reps` timings. Memory: its level-0 array (vectors, links, labels) and the
+// upper-level link lists, not its label map or visited-list pool (so it is counted low).
+struct Hnswlib {
+  std::unique_ptr<hnswlib::L2Space> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
+  double build_cpu_s = 0;
+  std::size_t bytes() const {
+    std::size_t b = index->max_elements_ * index->size_data_per_element_;
+    for (std::size_t i = 0; i < index->cur_element_count; ++i)
+      b += index->element_levels_[i] * index->size_links_per_element_ + sizeof(void*) + sizeof(int);
+    return b;
+  }
+};
+
+Hnswlib build_hnswlib(const VectorSet& base, int M, int ef_construction) {
+  Hnswlib h;
+  h.space = std::make_unique<hnswlib::L2Space>(static_cast<std::size_t>(base.dim));
+  const double c0 = thread_cpu();
+  h.index = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+      h.space.get(), static_cast<std::size_t>(base.n), static_cast<std::size_t>(M),
+      static_cast<std::size_t>(ef_construction), 100);
+  for (int64_t i = 0; i < base.n; ++i)
+    h.index->addPoint(base.row(i), static_cast<hnswlib::labeltype>(i));
+  h.build_cpu_s = thread_cpu() - c0;
+  return h;
+}
+
+std::vector<Point> sweep_hnswlib(const std::string& label, Hnswlib& h, const VectorSet& queries,
+                                 const KnnResult& truth, const std::vector<int>& Ls, int reps) {
+  std::vector<Point> out;
+  for (int ef : Ls) {
+    if (ef < 10) continue;
+    h.index->setEf(static_cast<std::size_t>(ef));
+    KnnResult found;
+    found.nq = queries.n;
+    found.k = 10;
+    found.ids.assign(queries.n * 10, -1);
+    found.dist.assign(queries.n * 10, 0);
+    Timing t;
+    h.index->metric_distance_computations = 0;
+    h.index->metric_hops = 0;
+    for (int r = 0; r < reps; ++r)
+      t.best_of([&] {
+        for (int64_t q = 0; q < queries.n; ++q) {
+          auto pq = h.index->searchKnn(queries.row(q), 10);
+          for (int j = static_cast<int>(pq.size()) - 1; j >= 0; --j, pq.pop()) {
+            found.ids[q * 10 + j] = static_cast<int32_t>(pq.top().second);
+            found.dist[q * 10 + j] = pq.top().first;
+          }
+        }
+      });
+    const double per_query = static_cast<double>(reps) * queries.n;
+    out.push_back({label, ef, recall_at(found, truth, 10), queries.n / t.cpu, queries.n / t.wall,
+                   h.index->metric_distance_computations / per_query,
+                   h.index->metric_hops / per_query, 0});
+    std::fprintf(stderr, "  %-14s ef=%4d recall@10=%.4f qps=%9.0f dist/q=%7.0f hops/q=%6.0f\n",
+                 label.c_str(), ef, out.back().recall, out.back().qps, out.back().mean_distances,
+                 out.back().mean_hops);
+  }
+  return out;
+}
+#endif
 
 std::vector<int> parse_list(const std::string& s) {
   std::vector<int> v;
@@ -201,8 +279,12 @@ int main(int argc, char** argv) {
   int64_t n = 200000, nq = 1000, mrng_n = 5000;
   int random_edges = 8, entry_points = -1;
   int reps = 2, build_threads = 1, passes = 1, knn_k = 20, R = 32, C = 300, Lb = 40, M = 16,
-      ef = 100;
+      ef = 200;
+  MixtureSpec mix;
   app.add_option("--set", set, "mixture | mnist");
+  app.add_option("--dim", mix.dim, "mixture dimension");
+  app.add_option("--centres", mix.centres, "mixture centres (uniform in [0,1]^dim)");
+  app.add_option("--sigma", mix.sigma, "mixture standard deviation per coordinate");
   app.add_option("--mnist", mnist, "MNIST t10k images (first 9000 base, last 1000 queries)");
   app.add_option("--n", n, "mixture base size");
   app.add_option("--nq", nq, "mixture query count");
@@ -221,7 +303,7 @@ int main(int argc, char** argv) {
   app.add_option("--C", C, "NSG prune candidates");
   app.add_option("--Lb", Lb, "NSG build pool size");
   app.add_option("--M", M, "HNSW M (max degree 2M)");
-  app.add_option("--ef", ef, "HNSW ef_construction");
+  app.add_option("--ef", ef, "HNSW and hnswlib ef_construction");
   app.add_option("--csv", csv, "write the curves here");
   std::string layouts_text = "plain,packed", load_nsg;
   int rerank = -1;
@@ -237,9 +319,8 @@ int main(int argc, char** argv) {
     base = all.slice(0, 9000);
     queries = all.slice(9000, 10000);
   } else {
-    MixtureSpec spec;
-    base = gaussian_mixture(spec, n, 0);
-    queries = gaussian_mixture(spec, nq, 1);
+    base = gaussian_mixture(mix, n, 0);
+    queries = gaussian_mixture(mix, nq, 1);
   }
   const std::vector<int> Ls = parse_list(Ls_text);
   std::vector<Layout> layouts;
@@ -268,11 +349,13 @@ int main(int argc, char** argv) {
   auto report = [&](const std::string& name, double build_s, const std::vector<Point>& pts,
                     const std::string& extra, double baseline) {
     all.insert(all.end(), pts.begin(), pts.end());
-    const double q90 = qps_at(pts, 0.90), q95 = qps_at(pts, 0.95);
-    char line[512];
+    const double q90 = qps_at(pts, 0.90), q95 = qps_at(pts, 0.95), q99 = qps_at(pts, 0.99);
+    char line[640];
     std::snprintf(line, sizeof(line),
-                  "%-10s build %7.1f s CPU  QPS@0.90 %8.0f (%5.1fx)  QPS@0.95 %8.0f (%5.1fx)  %s",
-                  name.c_str(), build_s, q90, q90 / baseline, q95, q95 / baseline, extra.c_str());
+                  "%-14s build %7.1f s CPU  QPS@0.90 %8.0f (%5.1fx)  QPS@0.95 %8.0f (%5.1fx)  "
+                  "QPS@0.99 %8.0f  max recall %.4f  %s",
+                  name.c_str(), build_s, q90, q90 / baseline, q95, q95 / baseline, q99,
+                  pts.back().recall, extra.c_str());
     summary.push_back(line);
     std::fprintf(stderr, "%s\n", line);
   };
@@ -281,8 +364,10 @@ int main(int argc, char** argv) {
                     const KnnResult& t, const std::string& extra, double baseline) {
     std::vector<Point> pts;
     for (const Layout& layout : layouts) {
-      const auto c = sweep(name, g, b, queries, t, Ls, reps, layout, rerank);
-      report(c.front().graph, build_s, c, extra, baseline);
+      std::size_t bytes = 0;
+      const auto c = sweep(name, g, b, queries, t, Ls, reps, layout, rerank, &bytes);
+      report(c.front().graph, build_s, c, extra + " " + std::to_string(bytes / b.n) + " B/vector",
+             baseline);
       pts.insert(pts.end(), c.begin(), c.end());
     }
     return pts;
@@ -330,6 +415,19 @@ int main(int argc, char** argv) {
       std::snprintf(extra, sizeof(extra), "mean deg %.1f", g.mean_degree());
       curves("hnsw-flat", build_s, g, base, truth, extra, bf_qps);
       if (base.n <= 20000) conflict_study("hnsw-flat", g, base, queries);
+    } else if (gname.rfind("hnswlib", 0) == 0) {
+#if TESSEL_HAVE_HNSWLIB
+      const int hM = std::stoi(gname.substr(7));
+      Hnswlib h = build_hnswlib(base, hM, ef);
+      const auto pts = sweep_hnswlib(gname, h, queries, truth, Ls, reps);
+      report(gname, h.build_cpu_s, pts,
+             "M " + std::to_string(hM) + " efC " + std::to_string(ef) + " " +
+                 std::to_string(h.bytes() / base.n) + " B/vector",
+             bf_qps);
+#else
+      std::fprintf(stderr, "%s: this build has no hnswlib\n", gname.c_str());
+      return 2;
+#endif
     } else if (gname == "mrng") {
       const VectorSet small = base.slice(0, std::min(mrng_n, base.n));
       const KnnResult small_truth = exact_knn(small, queries, 10, Backend::kCpu, one);

@@ -1,13 +1,16 @@
 // Squared Euclidean distances: the fast float kernel used by search and the exact double form.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <vector>
 
 namespace tessel::ann {
 
-// Squared L2 in float. Eight independent partial sums let the compiler keep the loop in vector
-// registers without -ffast-math (a single accumulator is a serial dependency it may not reorder).
-inline float l2_sq(const float* a, const float* b, int dim) {
+// Squared L2 in float, the portable kernel. Eight independent partial sums let the compiler
+// keep the loop in vector registers without -ffast-math (a single accumulator is a serial
+// dependency it may not reorder).
+inline float l2_sq_portable(const float* a, const float* b, int dim) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int k = 0;
   for (; k + 8 <= dim; k += 8)
@@ -21,6 +24,27 @@ inline float l2_sq(const float* a, const float* b, int dim) {
     s += d * d;
   }
   return s;
+}
+
+namespace detail {
+// The widest kernel this CPU runs (AVX-512F, AVX2 + FMA, else the portable one), chosen on the
+// first call (distance.cpp). The library is compiled for any x86-64, so without this the
+// build's and the float searches' distances ran in 128-bit SSE2.
+using L2Fn = float (*)(const float*, const float*, int);
+extern std::atomic<L2Fn> l2_sq_kernel;
+// Every kernel this CPU can run, widest first (for tests).
+struct L2Kernel {
+  const char* name;
+  L2Fn fn;
+};
+std::vector<L2Kernel> l2_sq_kernels();
+}  // namespace detail
+
+// Squared L2 in float by the widest kernel. Every kernel computes (a - b)^2 lane by lane, so
+// l2_sq(a, b) == l2_sq(b, a) exactly (NN-descent's thread-count independence relies on it); the
+// kernels differ from one another in the last bits (summation order, FMA).
+inline float l2_sq(const float* a, const float* b, int dim) {
+  return detail::l2_sq_kernel.load(std::memory_order_relaxed)(a, b, dim);
 }
 
 // Squared L2 accumulated in double in index order. Every product and sum is exact-to-double and
