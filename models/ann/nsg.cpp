@@ -61,6 +61,18 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
       pool.erase(
           std::remove_if(pool.begin(), pool.end(), [&](const Neighbour& nb) { return nb.id == v; }),
           pool.end());
+      // The C nearest distinct candidates. The search visits each node once, so duplicates
+      // come only from the kNN list and the previous edges, and they equal the search's own
+      // entries (same id, same distance): the C nearest distinct ones lie among the
+      // C + `duplicates` nearest entries. Selecting those first and sorting only them gives
+      // the result of sorting the whole pool (often 1,000+ entries) at a third of the cost.
+      const std::size_t duplicates =
+          knn[v].size() + (pass > 0 ? static_cast<std::size_t>(search_graph.degree(v)) : 0);
+      const std::size_t keep = static_cast<std::size_t>(p.C) + duplicates;
+      if (pool.size() > keep) {
+        std::nth_element(pool.begin(), pool.begin() + keep, pool.end());
+        pool.resize(keep);
+      }
       sort_unique(pool);
       if (static_cast<int>(pool.size()) > p.C) pool.resize(p.C);
       int64_t evals = 0;
