@@ -215,6 +215,7 @@ Keyed section_of(const Keyed& w, const std::string& key) {
 struct BuiltIndex {
   IndexFile index;
   nlohmann::json stats = nlohmann::json::object();  // build metrics, kept with cached indexes
+  std::string cache_stem;  // the sweep cache's files for this index ("" without a cache)
 };
 
 class AnnExperiment : public Experiment {
@@ -281,7 +282,7 @@ class AnnExperiment : public Experiment {
       save_index(index_out_, built.index);
       r.labels["index_file"] = index_out_;
     }
-    if (search_.enabled) run_search(built.index, base, r, ctx);
+    if (search_.enabled) run_search(built.index, built.cache_stem, base, r, ctx);
     return r;
   }
 
@@ -409,7 +410,36 @@ class AnnExperiment : public Experiment {
       throw;
     }
     ::close(lock);
+    out.cache_stem = stem;
     return out;
+  }
+
+  // The packed layout of `idx`: from the sweep cache when an earlier point packed the same
+  // graph over the same base with the same options, else packed here (and cached). Packing
+  // (renumbering, codes) takes several times one search sweep's time.
+  std::unique_ptr<PackedIndex> packed_layout(const IndexFile& idx, const std::string& stem,
+                                             const VectorSet& base, bool& from_cache) const {
+    from_cache = false;
+    if (stem.empty()) return std::make_unique<PackedIndex>(idx.graph, base);
+    const int lock = ::open((stem + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (lock < 0) throw IoError(stem + ".lock: cannot open");
+    ::flock(lock, LOCK_EX);
+    std::unique_ptr<PackedIndex> packed;
+    try {
+      const uint64_t key = PackedIndex::source_key(
+          idx.graph, idx.base_checksum != 0 ? idx.base_checksum : vector_checksum(base));
+      packed = PackedIndex::load(stem + ".packed", key, PackOptions{});
+      from_cache = packed != nullptr;
+      if (!packed) {
+        packed = std::make_unique<PackedIndex>(idx.graph, base);
+        packed->save(stem + ".packed", key);
+      }
+    } catch (...) {
+      ::close(lock);
+      throw;
+    }
+    ::close(lock);
+    return packed;
   }
 
   IndexFile load_kind_checked(const std::string& path) const {
@@ -465,19 +495,22 @@ class AnnExperiment : public Experiment {
     return r;
   }
 
-  void run_search(const IndexFile& idx, const VectorSet& base, SimResult& r,
-                  const RunContext& ctx) const {
+  void run_search(const IndexFile& idx, const std::string& cache_stem, const VectorSet& base,
+                  SimResult& r, const RunContext& ctx) const {
     const VectorSet queries = queries_.load();
     const SearchParams& params = search_.params;
     std::unique_ptr<PackedIndex> packed;
     if (search_.layout == "packed") {
       const auto t_pack = Clock::now();
-      packed = std::make_unique<PackedIndex>(idx.graph, base);
+      bool from_cache = false;
+      packed = packed_layout(idx, cache_stem, base, from_cache);
       const double pack_s = since(t_pack);
-      logf(ctx.log, "packed the index in %.2f s (%s codes, %s pages)\n", pack_s,
+      logf(ctx.log, "%s the index in %.2f s (%s codes, %s pages)\n",
+           from_cache ? "loaded the packed layout of" : "packed", pack_s,
            packed->quantizer().lossless ? "exact" : "lossy 8-bit",
            packed->huge_pages() ? "2 MiB" : "small");
       r.metrics["pack_s"] = pack_s;
+      r.metrics["pack_cached"] = from_cache ? 1 : 0;
       r.labels["codes"] = packed->quantizer().lossless ? "exact" : "lossy 8-bit";
       // What the search holds in memory (slots, overflow lists, codes, floats if kept, id map).
       r.metrics["index_bytes_per_vector"] =

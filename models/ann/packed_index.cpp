@@ -2,14 +2,19 @@
 #include "models/ann/packed_index.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <new>
 #include <string>
 
+#include "models/ann/array_io.h"
 #include "runtime/core/error.h"
+
 
 namespace tessel::ann {
 namespace {
@@ -116,6 +121,140 @@ PackedIndex::PackedIndex(const Graph& graph, const VectorSet& base, const PackOp
     for (int64_t p = 0; p < n; ++p)
       std::memcpy(vectors_.data() + p * row_bytes, base.row(original_[p]), row_bytes);
   }
+}
+
+namespace {
+
+constexpr char kPackedMagic[8] = {'T', 'E', 'S', 'P', 'A', 'C', 'K', '1'};
+
+uint64_t fnv1a(uint64_t h, const void* data, std::size_t bytes) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (std::size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+uint32_t option_bits(const PackOptions& o) {
+  return (o.reorder ? 1u : 0u) | (o.codes ? 2u : 0u) | (o.overflow ? 4u : 0u);
+}
+
+template <typename T>
+void put(std::ofstream& o, const T& v) {
+  o.write(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <typename T>
+void get(std::ifstream& in, T& v, const std::string& path) {
+  if (!in.read(reinterpret_cast<char*>(&v), sizeof v))
+    throw IoError(path + ": truncated packed index");
+}
+
+void put_bytes(std::ofstream& o, const AlignedBytes& b) {
+  const uint64_t n = b.size();
+  put(o, n);
+  o.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(n));
+}
+AlignedBytes get_bytes(std::ifstream& in, bool huge_pages, const std::string& path) {
+  uint64_t n = 0;
+  get(in, n, path);
+  if (n > (uint64_t{1} << 40)) throw IoError(path + ": corrupt packed index (array size)");
+  AlignedBytes b(n, huge_pages);
+  if (!in.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(n)))
+    throw IoError(path + ": truncated packed index");
+  return b;
+}
+
+}  // namespace
+
+uint64_t PackedIndex::source_key(const Graph& graph, uint64_t base_checksum) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  h = fnv1a(h, &base_checksum, sizeof base_checksum);
+  h = fnv1a(h, &graph.entry, sizeof graph.entry);
+  h = fnv1a(h, graph.extra_entries.data(), graph.extra_entries.size() * sizeof(int32_t));
+  h = fnv1a(h, graph.offsets.data(), graph.offsets.size() * sizeof(int64_t));
+  return fnv1a(h, graph.edges.data(), graph.edges.size() * sizeof(int32_t));
+}
+
+void PackedIndex::save(const std::string& path, uint64_t key) const {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
+    if (!o) throw IoError(tmp + ": cannot write");
+    o.write(kPackedMagic, sizeof kPackedMagic);
+    put(o, key);
+    put(o, option_bits(options_));
+    put(o, size_);
+    put(o, dim_);
+    put(o, entry_);
+    write_array(o, extra_entries_);
+    write_array(o, original_);
+    put(o, slot_stride_);
+    put_bytes(o, slots_);
+    write_array(o, overflow_);
+    put(o, overflow_nodes_);
+    put_bytes(o, vectors_);
+    put_bytes(o, codes_);
+    put(o, quantizer_.offset);
+    put(o, quantizer_.step);
+    put(o, quantizer_.lossless);
+    if (!o.flush()) throw IoError(tmp + ": write failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw IoError(path + ": cannot rename " + tmp + " onto it");
+  }
+}
+
+std::unique_ptr<PackedIndex> PackedIndex::load(const std::string& path, uint64_t key,
+                                               const PackOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return nullptr;
+  char magic[sizeof kPackedMagic];
+  if (!in.read(magic, sizeof magic) || std::memcmp(magic, kPackedMagic, sizeof magic) != 0)
+    throw IoError(path + ": not a packed index (bad magic)");
+  uint64_t saved_key = 0;
+  uint32_t bits = 0;
+  get(in, saved_key, path);
+  get(in, bits, path);
+  if (saved_key != key || bits != option_bits(options)) return nullptr;
+  std::unique_ptr<PackedIndex> p(new PackedIndex());
+  p->options_ = options;
+  get(in, p->size_, path);
+  get(in, p->dim_, path);
+  get(in, p->entry_, path);
+  read_array(in, p->extra_entries_, path, "packed");
+  read_array(in, p->original_, path, "packed");
+  get(in, p->slot_stride_, path);
+  p->slots_ = get_bytes(in, options.huge_pages, path);
+  read_array(in, p->overflow_, path, "packed");
+  get(in, p->overflow_nodes_, path);
+  p->vectors_ = get_bytes(in, options.huge_pages, path);
+  p->codes_ = get_bytes(in, options.huge_pages, path);
+  get(in, p->quantizer_.offset, path);
+  get(in, p->quantizer_.step, path);
+  get(in, p->quantizer_.lossless, path);
+  // The arrays must fit the shape they claim, or a search would read past them.
+  const auto n = static_cast<uint64_t>(p->size_);
+  const bool fits =
+      p->size_ >= 0 && p->dim_ > 0 && p->slot_stride_ > 1 &&
+      static_cast<int64_t>(p->original_.size()) == p->size_ &&
+      p->slots_.size() == n * p->slot_stride_ * sizeof(int32_t) &&
+      (p->codes_.size() == 0 || p->codes_.size() == n * p->dim_) &&
+      (p->vectors_.size() == 0 || p->vectors_.size() == n * p->dim_ * sizeof(float)) &&
+      (p->size_ == 0 || (p->entry_ >= 0 && p->entry_ < p->size_)) && in.peek() == EOF;
+  if (!fits) throw IoError(path + ": corrupt packed index (sizes do not match its shape)");
+  auto in_range = [&](int64_t v) { return v >= 0 && v < p->size_; };
+  bool ok = std::all_of(p->extra_entries_.begin(), p->extra_entries_.end(), in_range);
+  for (int64_t u = 0; ok && u < p->size_; ++u) {
+    const int32_t* slot = p->slots() + u * p->slot_stride_;
+    const int64_t degree = slot[0];
+    const int32_t* list = slot + 1;
+    if (degree > p->slot_stride_ - 1) {
+      ok = slot[1] >= 0 && static_cast<uint64_t>(slot[1]) + degree <= p->overflow_.size();
+      list = ok ? p->overflow_.data() + slot[1] : nullptr;
+    }
+    ok = ok && degree >= 0 && std::all_of(list, list + degree, in_range);
+  }
+  if (!ok) throw IoError(path + ": corrupt packed index (a node id out of range)");
+  return p;
 }
 
 std::size_t PackedIndex::bytes() const {

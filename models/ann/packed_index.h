@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "models/ann/codes.h"
@@ -54,6 +55,17 @@ class PackedIndex {
   // `graph` and `base` must describe the same nodes (graph.size() == base.n).
   PackedIndex(const Graph& graph, const VectorSet& base, const PackOptions& options = {});
 
+  // Identifies what a layout was packed from: the graph (entries, offsets, edges) and the
+  // base's content checksum (vector_checksum).
+  static uint64_t source_key(const Graph& graph, uint64_t base_checksum);
+  // Writes the layout to `path` atomically (a sweep packs once and every later point loads
+  // it), tagged with `key` (source_key) and the options.
+  void save(const std::string& path, uint64_t key) const;
+  // The layout saved at `path`, or nullptr when there is none, or it was packed from another
+  // source (`key`) or with other options. A damaged file is an IoError naming it.
+  static std::unique_ptr<PackedIndex> load(const std::string& path, uint64_t key,
+                                           const PackOptions& options);
+
   int64_t size() const { return size_; }
   int dim() const { return dim_; }
   // Where searches start, as positions in this layout (node p is the vector at position p).
@@ -85,6 +97,8 @@ class PackedIndex {
   bool huge_pages() const { return slots_.huge(); }
 
  private:
+  PackedIndex() = default;
+
   PackOptions options_;
   int64_t size_ = 0;
   int dim_ = 0;

@@ -5,6 +5,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <set>
 
@@ -325,6 +329,80 @@ TEST(PackedIndex, ExactCodesKeepNoFloatsAndRerankFromCodes) {
     for (int j = 0; j < 10; ++j)
       EXPECT_EQ(b.dist_of(q)[j],
                 static_cast<float>(ref_dist(r.queries.row(q), r.base.row(b.ids_of(q)[j]), 16)));
+}
+
+// A saved layout loads byte for byte (hub lists in the overflow, lossy codes and floats), and
+// searches it exactly as the layout packed in memory; another source, other options, a missing
+// file, a damaged file and a node id out of range are told apart.
+TEST(PackedIndex, SavedLayoutLoadsAndSearchesIdentically) {
+  RandomGraph r(24, 3000);
+  const Graph g = with_hubs(r.graph);
+  const PackedIndex packed(g, r.base);
+  ASSERT_GT(packed.overflow_nodes(), 0);
+  ASSERT_TRUE(packed.has_vectors());  // random floats: lossy codes, floats kept
+  const std::string path = ::testing::TempDir() + "packed_test.packed";
+  const uint64_t key = PackedIndex::source_key(g, vector_checksum(r.base));
+  packed.save(path, key);
+  const auto loaded = PackedIndex::load(path, key, PackOptions{});
+  ASSERT_NE(loaded, nullptr);
+  EXPECT_EQ(loaded->size(), packed.size());
+  EXPECT_EQ(loaded->entry(), packed.entry());
+  EXPECT_EQ(loaded->extra_entries(), packed.extra_entries());
+  EXPECT_EQ(loaded->original_ids(), packed.original_ids());
+  EXPECT_EQ(loaded->slot_stride(), packed.slot_stride());
+  EXPECT_EQ(loaded->bytes(), packed.bytes());
+  const std::size_t slot_bytes = sizeof(int32_t) * packed.slot_stride() * packed.size();
+  EXPECT_EQ(std::memcmp(loaded->slots(), packed.slots(), slot_bytes), 0);
+  EXPECT_EQ(std::memcmp(loaded->codes(), packed.codes(), packed.size() * packed.dim()), 0);
+  EXPECT_EQ(std::memcmp(loaded->vector(0), packed.vector(0),
+                        sizeof(float) * packed.size() * packed.dim()),
+            0);
+  EXPECT_EQ(loaded->quantizer().step, packed.quantizer().step);
+  std::vector<SearchStats> sa, sb;
+  const KnnResult a = search_batch(packed, r.queries, SearchParams{40, 10}, 1, &sa);
+  const KnnResult b = search_batch(*loaded, r.queries, SearchParams{40, 10}, 1, &sb);
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_EQ(a.dist, b.dist);
+  for (int64_t q = 0; q < r.queries.n; ++q) EXPECT_EQ(sa[q].distances, sb[q].distances);
+
+  // Another graph or base, or other options: not this layout.
+  EXPECT_EQ(PackedIndex::load(path, PackedIndex::source_key(r.graph, vector_checksum(r.base)),
+                              PackOptions{}),
+            nullptr);
+  PackOptions floats;
+  floats.codes = false;
+  EXPECT_EQ(PackedIndex::load(path, key, floats), nullptr);
+  EXPECT_EQ(PackedIndex::load(path + ".missing", key, PackOptions{}), nullptr);
+  // Damage: a cut file, and a neighbour id beyond the node count.
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto write = [&](const std::string& content) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  };
+  write(bytes.substr(0, bytes.size() / 2));
+  EXPECT_EQ(error_of([&] { PackedIndex::load(path, key, PackOptions{}); }),
+            path + ": truncated packed index");
+  // The first slot (degree, then ids) follows the header (magic 8, key 8, options 4, size 8,
+  // dim 4, entry 4), the two id arrays (8-byte count + 4 per id), the stride (4) and the slot
+  // array's 8-byte size.
+  const std::size_t first_slot =
+      36 + 8 + 4 * packed.extra_entries().size() + 8 + 4 * packed.size() + 4 + 8;
+  int32_t first_degree = 0;
+  std::memcpy(&first_degree, &bytes[first_slot], 4);
+  ASSERT_EQ(first_degree, g.degree(packed.original_ids()[0]));
+  std::string bad = bytes;
+  const int32_t beyond = static_cast<int32_t>(packed.size());
+  std::memcpy(&bad[first_slot + 4], &beyond, 4);
+  write(bad);
+  EXPECT_EQ(error_of([&] { PackedIndex::load(path, key, PackOptions{}); }),
+            path + ": corrupt packed index (a node id out of range)");
+  write("not a packed index at all");
+  EXPECT_EQ(error_of([&] { PackedIndex::load(path, key, PackOptions{}); }),
+            path + ": not a packed index (bad magic)");
+  std::remove(path.c_str());
 }
 
 TEST(PackedIndex, ErrorsAndAlignment) {
