@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/core/config.h"
 #include "runtime/core/counters.h"
+#include "sim/lstm_sharp/layer_plan.h"
 #include "sim/lstm_sharp/sram_energy.h"
 
 namespace tessel::lstm_sharp {
@@ -23,10 +25,29 @@ struct TileActivity {
   uint64_t stall_cycles = 0;           // cycles waiting for h(t-1) or a barrier
   uint64_t runahead_chunks = 0;        // W·x blocks computed ahead of their step
   uint64_t weight_wait_cycles = 0;     // memory runs: waiting for streamed weights (in stall)
+  uint64_t psum_peak_bytes = 0;        // most partial-sum bytes parked at once
 };
 
 // Partial sums are stored as 48-bit words (exact for 2^17 - 1 terms, see fixed::dot).
 inline constexpr uint64_t kPsumBytes = 6;
+
+// Bytes one tile's activation and partial-sum buffers must hold, the largest over the passes.
+// Activation buffer: x(t) of every step whose W·x may run (the current one and, in the
+// unfolded and SHARP schedules, runahead_steps more, at most the sequence), h(t-1) that U·h
+// reads and h(t) being produced (every tile reads all of h). Partial sums: the W·x sums of
+// run-ahead blocks, 48 bits per row, for the current step's and runahead_steps later steps'
+// blocks of the tile with the most rows, at most the sequence (an upper bound: the block in
+// the DPUs keeps its sums there); none in the barrier schedules.
+struct BufferNeeds {
+  int64_t act_bytes = 0, psum_bytes = 0;
+};
+BufferNeeds buffer_needs(const MachineParams& m, const std::vector<PassPlan>& passes,
+                         int64_t seq_len);
+// Sets m.act_buffer_kib / psum_buffer_kib: a configured capacity below the need is a config
+// error at its key in `hw`; an absent one is the need in whole macros (8 KiB and 32 KiB, as
+// SramMacros), at least one macro.
+void size_buffers(MachineParams& m, const std::vector<PassPlan>& passes, int64_t seq_len,
+                  const Config& hw);
 
 // Each buffer's bytes are charged as reads or writes of the macro it is built of
 // (sram_energy.h: the weight SRAM's weight_sram.macro_kib, an 8 KiB activation buffer, a

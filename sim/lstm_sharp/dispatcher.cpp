@@ -6,12 +6,14 @@
 namespace tessel::lstm_sharp {
 
 Dispatcher::Dispatcher(sc_core::sc_module_name name, const std::vector<PassPlan>& passes,
-                       int64_t seq_len, Schedule schedule, int64_t fetch_latency)
+                       int64_t seq_len, Schedule schedule, int64_t fetch_latency,
+                       int64_t reconfig_cycles)
     : sc_module(name),
       passes_(passes),
       seq_len_(seq_len),
       schedule_(schedule),
-      fetch_latency_(fetch_latency) {
+      fetch_latency_(fetch_latency),
+      reconfig_cycles_(reconfig_cycles) {
   for (const auto& pp : passes_) {
     const LayerPlan& plan = pp.plan;
     Board b;
@@ -42,6 +44,7 @@ void Dispatcher::publish(size_t p, int64_t t, const RowBlock& block, int64_t rea
     b.seg_ready[s] = std::max(b.seg_ready[s], ready);
     e += n;
   }
+  if (recording_) produced_.push_back({p, t, block.first_element, block.elements, ready});
   b.step_count[t] += block.elements;
   b.step_ready[t] = std::max(b.step_ready[t], ready);
   changed.notify(sc_core::SC_ZERO_TIME);
@@ -79,7 +82,11 @@ int64_t Dispatcher::gate_ready(size_t p, int64_t t, int64_t g) const {
 int64_t Dispatcher::pass_start(size_t p) const {
   const int64_t previous = p == 0 ? 0 : step_ready(p - 1, seq_len_ - 1);
   if (previous < 0) return -1;
-  return previous + (passes_[p].plan.streamed_bytes > 0 ? fetch_latency_ : 0);
+  // The previous pass has drained (all its outputs are ready); a new DPU width then costs
+  // the reconfiguration, and streamed weights their first fetch, one after the other.
+  const bool switching = p > 0 && passes_[p].plan.dpu_width != passes_[p - 1].plan.dpu_width;
+  return previous + (switching ? reconfig_cycles_ : 0) +
+         (passes_[p].plan.streamed_bytes > 0 ? fetch_latency_ : 0);
 }
 
 }  // namespace tessel::lstm_sharp

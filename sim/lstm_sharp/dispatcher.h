@@ -13,9 +13,10 @@ namespace tessel::lstm_sharp {
 
 SC_MODULE(Dispatcher) {
   // `fetch_latency`: cycles before the first streamed weights of a pass arrive (the
-  // off-chip latency; later fetches are prefetched behind it).
+  // off-chip latency; later fetches are prefetched behind it). `reconfig_cycles`: the
+  // datapath's stop when a pass runs at another DPU width than the one before it.
   Dispatcher(sc_core::sc_module_name name, const std::vector<PassPlan>& passes, int64_t seq_len,
-             Schedule schedule, int64_t fetch_latency);
+             Schedule schedule, int64_t fetch_latency, int64_t reconfig_cycles = 0);
 
   const std::vector<PassPlan>& passes() const {
     return passes_;
@@ -42,6 +43,31 @@ SC_MODULE(Dispatcher) {
 
   sc_core::sc_event changed;  // notified on every publish / gate completion
 
+  // What the machine did, for tests of its dependences (off unless record() is called):
+  // every published block's elements with their ready cycle, and every DPU pass's start.
+  struct Produced {
+    size_t pass;
+    int64_t step, first_element, elements, ready;
+  };
+  struct Read {
+    size_t pass;
+    int64_t step;
+    int64_t segment;  // U·h: the K-wide slice of h(step-1) read; -1: a W·x pass
+    int64_t start;
+  };
+  void record() {
+    recording_ = true;
+  }
+  void note_read(size_t p, int64_t t, int64_t segment, int64_t start) {
+    if (recording_) reads_.push_back({p, t, segment, start});
+  }
+  const std::vector<Produced>& produced() const {
+    return produced_;
+  }
+  const std::vector<Read>& reads() const {
+    return reads_;
+  }
+
  private:
   struct Board {
     int64_t segments = 0;
@@ -54,7 +80,11 @@ SC_MODULE(Dispatcher) {
   int64_t seq_len_;
   Schedule schedule_;
   int64_t fetch_latency_;
+  int64_t reconfig_cycles_;
   std::vector<Board> boards_;
+  bool recording_ = false;
+  std::vector<Produced> produced_;
+  std::vector<Read> reads_;
 };
 
 }  // namespace tessel::lstm_sharp

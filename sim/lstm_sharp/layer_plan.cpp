@@ -89,20 +89,4 @@ LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int6
   return p;
 }
 
-LayerPlan choose_plan(const MachineParams& m, int64_t input, int64_t hidden, int64_t seq_len) {
-  if (!m.reconfigurable) return plan_layer(m, input, hidden, m.dpu_width);
-  std::vector<int64_t> widths = m.dpu_width_options;
-  std::sort(widths.begin(), widths.end());
-  int64_t best_k = widths.front();
-  uint64_t best_cycles = analytical_layer_cycles(m, input, hidden, best_k, seq_len);
-  for (int64_t k : widths) {
-    const uint64_t cycles = analytical_layer_cycles(m, input, hidden, k, seq_len);
-    if (cycles < best_cycles) {
-      best_k = k;
-      best_cycles = cycles;
-    }
-  }
-  return plan_layer(m, input, hidden, best_k);
-}
-
 }  // namespace tessel::lstm_sharp

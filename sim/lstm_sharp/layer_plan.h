@@ -54,11 +54,6 @@ LayerPlan plan_layer_constants(const MachineParams& m, int64_t input, int64_t hi
 // The plan of one layer for a given DPU width K.
 LayerPlan plan_layer(const MachineParams& m, int64_t input, int64_t hidden, int64_t k);
 
-// Reconfiguration rule: for every width the datapath supports, predict the layer's cycles
-// with the analytical model and keep the fastest (ties: the narrower width, which has the
-// shorter adder tree). With `reconfigurable: false` the configured width is used as is.
-LayerPlan choose_plan(const MachineParams& m, int64_t input, int64_t hidden, int64_t seq_len);
-
 // One layer and direction of the workload as the machine runs it.
 struct PassPlan {
   LayerPlan plan;

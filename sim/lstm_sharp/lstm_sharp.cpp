@@ -14,7 +14,8 @@ LstmSharp::LstmSharp(sc_core::sc_module_name name, const MachineParams& machine,
       clock_(machine.clock_ghz),
       // With a memory the first weights' latency is the memory's, not a fixed figure.
       dispatcher_("dispatcher", passes, seq_len, machine.schedule,
-                  layout ? 0 : static_cast<int64_t>(machine.offchip_latency_cycles)) {
+                  layout ? 0 : static_cast<int64_t>(machine.offchip_latency_cycles),
+                  machine.reconfig_cycles) {
   for (int64_t i = 0; i < machine.tiles; ++i)
     tiles_.push_back(std::make_unique<Tile>(("tile" + std::to_string(i)).c_str(), i, dispatcher_,
                                             data, machine.runahead_steps, clock_, trace,

@@ -28,6 +28,9 @@ SC_MODULE(LstmSharp) {
   // Cycle at which the last output of the last pass is ready (with a memory: written to
   // it); -1 if the run did not end.
   int64_t finish_cycle() const;
+  Dispatcher& dispatcher() {
+    return dispatcher_;
+  }
   const std::vector<std::unique_ptr<Tile>>& tiles() const {
     return tiles_;
   }

@@ -20,6 +20,8 @@ class LstmSharpExperiment : public Experiment {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
     energy_ = run_energy_table(hw);
+    // The activation and partial-sum buffers must hold what the workload's layers need.
+    size_buffers(machine_, plan_workload(machine_, workload_), workload_.seq_len, hw);
     if (!machine_.offchip_memory) return;
     // Bound to a memory: the run's address layout must fit it.
     offchip_ = sim::read_offchip(hw, machine_.clock_ghz);
@@ -113,6 +115,8 @@ class LstmSharpExperiment : public Experiment {
           sim::bound_by(r.metrics["tile_busy_fraction"], r.metrics["offchip_busy_fraction"]);
     }
     add_plan_metrics(passes, r.metrics);
+    r.metrics["reconfig_cycles_paid"] =
+        static_cast<double>(reconfigurations(passes) * machine_.reconfig_cycles);
     add_sram_metrics(machine_, r.metrics);
     add_gpu_metrics(machine_, workload_, static_cast<double>(r.cycles) / (machine_.clock_ghz * 1e9),
                     r.metrics);

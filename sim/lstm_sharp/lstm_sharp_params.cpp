@@ -67,6 +67,21 @@ const ModelKeys& model_keys() {
     k.integer("runahead_steps", 1, 1000000,
               "how many later steps' W·x may be computed ahead (unfolded, sharp)")
         .def("1");
+    k.integer("reconfig_cycles", 0, 1000000000,
+              "cycles the datapath stops each time the DPU width changes between consecutive "
+              "layers (an estimate: docs/lstm_sharp.md)")
+        .opt("D at the narrowest width + ceil(log2 widest K) + 1")
+        .in("cycles");
+    k.number("act_buffer_kib", 0.001, 1048576,
+             "activation buffer per tile (x of the steps W·x may run ahead, h(t-1) and h(t)); "
+             "less than the workload needs is an error")
+        .opt("what the workload needs, in 8 KiB macros")
+        .in("KiB");
+    k.number("psum_buffer_kib", 0.001, 1048576,
+             "partial-sum buffer per tile (48-bit W·x sums parked by the run-ahead); less than "
+             "the workload needs is an error")
+        .opt("what the workload needs, in 32 KiB macros")
+        .in("KiB");
     k.section("weight_sram", "the weight SRAM of each tile");
     k.number("weight_sram.kib_per_tile", 0.001, 1048576,
              "weight SRAM per tile; rows beyond it stream every step")
@@ -162,6 +177,11 @@ MachineParams read_machine(const Config& hw) {
   if (p.dpu_width_options.empty()) p.dpu_width_options.push_back(p.dpu_width);
   p.schedule = parse_schedule(k.choice("schedule"));
   p.runahead_steps = k.integer("runahead_steps");
+  p.reconfig_cycles =
+      k.has("reconfig_cycles") ? k.integer("reconfig_cycles") : default_reconfig_cycles(p);
+  // Buffer capacities are checked against the workload (buffers.h: size_buffers).
+  if (k.has("act_buffer_kib")) p.act_buffer_kib = k.number("act_buffer_kib");
+  if (k.has("psum_buffer_kib")) p.psum_buffer_kib = k.number("psum_buffer_kib");
 
   const Keyed sram = k.child("weight_sram");
   p.weight_sram_kib = sram.number("kib_per_tile");
@@ -241,6 +261,15 @@ MachineParams read_machine(const Config& hw) {
                           " and reconfigurable: false");
   }
   return p;
+}
+
+int64_t default_reconfig_cycles(const MachineParams& m) {
+  if (!m.reconfigurable) return 0;
+  const auto [narrowest, widest] =
+      std::minmax_element(m.dpu_width_options.begin(), m.dpu_width_options.end());
+  int64_t tree = 0;
+  while ((int64_t{1} << tree) < *widest) ++tree;
+  return m.mac_budget / (m.tiles * *narrowest) + tree + 1;
 }
 
 LstmWorkload read_lstm_workload(const Config& w) {

@@ -28,6 +28,13 @@ struct MachineParams {
   std::vector<int64_t> dpu_width_options;  // K values the datapath can be set to
   Schedule schedule = Schedule::kSharp;
   int64_t runahead_steps = 1;  // how many later steps' W·x may be computed ahead
+  // Cycles the datapath stops when the DPU width changes between consecutive layers
+  // (reconfig_cycles; default derived by default_reconfig_cycles).
+  int64_t reconfig_cycles = 0;
+  // Activation and partial-sum buffers per tile, KiB (0 until size_buffers fills them in:
+  // the configured capacity, checked against the workload, or the workload's need).
+  double act_buffer_kib = 0;
+  double psum_buffer_kib = 0;
   // Weight SRAM per tile.
   double weight_sram_kib = 0;          // capacity per tile
   int64_t weight_sram_banks = 0;       // at most weight_sram_macros
@@ -70,5 +77,11 @@ struct LstmWorkload {
 const ModelKeys& model_keys();
 MachineParams read_machine(const Config& hw);
 LstmWorkload read_lstm_workload(const Config& workload);
+
+// Default switching cost of the reconfigurable datapath (docs/lstm_sharp.md,
+// "Reconfiguration"; an estimate): the dispatcher rewrites the grouping register of every
+// DPU of a tile, one a cycle (the tiles in parallel), at most D of the narrowest width; then
+// the new grouping travels down the widest adder tree's ceil(log2 K) + 1 pipeline stages.
+int64_t default_reconfig_cycles(const MachineParams& m);
 
 }  // namespace tessel::lstm_sharp

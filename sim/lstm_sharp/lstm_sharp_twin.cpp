@@ -17,6 +17,8 @@ class LstmSharpAnalytical : public Experiment {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
     energy_ = run_energy_table(hw);
+    // The activation and partial-sum buffers must hold what the workload's layers need.
+    size_buffers(machine_, plan_workload(machine_, workload_), workload_.seq_len, hw);
     // The memory term is a DRAM device's, and holds only where row switches are cheap
     // (sim/lstm_sharp/memory_term.h).
     if (!machine_.offchip_memory) return;
@@ -44,6 +46,9 @@ class LstmSharpAnalytical : public Experiment {
     SimResult r;
     for (const auto& p : passes)
       r.cycles += analytical_layer_cycles(machine_, p.plan, workload_.seq_len);
+    const int64_t switching = reconfigurations(passes) * machine_.reconfig_cycles;
+    r.cycles += static_cast<uint64_t>(switching);
+    r.metrics["reconfig_cycles_paid"] = static_cast<double>(switching);
     // With a memory the run ends when the last output has been written to it.
     if (machine_.offchip_memory) r.cycles += machine_.memory_latency_cycles;
     r.clock_ghz = machine_.clock_ghz;

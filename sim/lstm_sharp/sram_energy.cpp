@@ -64,7 +64,9 @@ SramMacros sram_macros(const MachineParams& m) {
 
 double sram_capacity_kib(const MachineParams& m) {
   const SramMacros s = sram_macros(m);
-  double per_tile = m.weight_sram_kib + s.act + s.psum;
+  // Buffers not yet sized for a workload (size_buffers) count as one macro each.
+  double per_tile = m.weight_sram_kib + (m.act_buffer_kib > 0 ? m.act_buffer_kib : s.act) +
+                    (m.psum_buffer_kib > 0 ? m.psum_buffer_kib : s.psum);
   if (m.offchip_memory) per_tile += static_cast<double>(m.stream_buffer_bytes) / 1024;
   return static_cast<double>(m.tiles) * per_tile;
 }

@@ -34,8 +34,8 @@ inline constexpr double kMinMacroKib = 0.125;
 double sram_read_pj_per_byte(const std::vector<SramPoint>& points, double kib);
 
 // The macro each on-chip buffer of a tile is built of, KiB; its energy per byte is that
-// macro's. The activation buffer (x and h slices) is one 8 KiB macro and the partial-sum
-// buffer one 32 KiB macro (their capacity is not derived from the workload); the stream
+// macro's. The activation buffer (x and h slices) is built of 8 KiB macros and the
+// partial-sum buffer of 32 KiB ones (their capacity: buffers.h, size_buffers); the stream
 // buffer (memory runs) uses the weight SRAM's macros, two halves of stream_buffer_kib.
 struct SramMacros {
   double weight = 32;

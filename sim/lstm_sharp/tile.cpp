@@ -101,6 +101,7 @@ void Tile::run_pass(size_t p) {
   const auto& mine = plan.tile_blocks[static_cast<size_t>(id_)];
   mfu_ = Mfu(plan.mfu_lanes, plan.mfu_latency);
   wx_done_ = 0;
+  parked_bytes_ = 0;
   const int64_t n = static_cast<int64_t>(mine.size());
   const Schedule s = dispatcher_.schedule();
   for (int64_t t = 0; t < dispatcher_.seq_len(); ++t) {
@@ -130,7 +131,13 @@ void Tile::run_pass(size_t p) {
     }
     // Unfolded and SHARP: W·x may run ahead; U·h waits only for what it reads.
     for (int64_t local = 0; local < n; ++local) {
-      if (wx_done_ <= t * n + local) compute_wx(p, t, local);
+      if (wx_done_ <= t * n + local) {
+        compute_wx(p, t, local);
+      } else {
+        // Run ahead earlier: its sums leave the partial-sum buffer for the DPUs.
+        const RowBlock& b = plan.blocks[mine[local]];
+        parked_bytes_ -= kPsumBytes * static_cast<uint64_t>(b.rows);
+      }
       compute_uh(p, t, local, true);
       complete(p, t, local);
     }
@@ -141,6 +148,7 @@ void Tile::compute_wx(size_t p, int64_t t, int64_t local) {
   const LayerPlan& plan = dispatcher_.passes()[p].plan;
   const RowBlock& b = plan.blocks[plan.tile_blocks[static_cast<size_t>(id_)][local]];
   const double start = clock_.now_ns();
+  dispatcher_.note_read(p, t, -1, static_cast<int64_t>(clock_.now_cycles()));
   if (streams_[0] && b.streamed) {
     for (int64_t j = 0; j < plan.wx_passes; ++j) streamed_pass(0, pass_cycles(plan, b));
   } else {
@@ -174,6 +182,8 @@ bool Tile::run_ahead(size_t p, int64_t t) {
   const LayerPlan& plan = dispatcher_.passes()[p].plan;
   const RowBlock& b = plan.blocks[plan.tile_blocks[static_cast<size_t>(id_)][wx_done_ % n]];
   activity_.psum_bytes += 2 * kPsumBytes * static_cast<uint64_t>(b.rows);
+  parked_bytes_ += kPsumBytes * static_cast<uint64_t>(b.rows);
+  activity_.psum_peak_bytes = std::max(activity_.psum_peak_bytes, parked_bytes_);
   compute_wx(p, next_step, wx_done_ % n);
   return true;
 }
@@ -192,6 +202,7 @@ void Tile::compute_uh(size_t p, int64_t t, int64_t local, bool runahead) {
       // Weights from memory: one pass at a time, each waiting for its chunk.
       const int64_t ready = dispatcher_.segment_ready(p, t, j);
       if (ready >= 0 && ready <= now) {
+        dispatcher_.note_read(p, t, j, now);
         streamed_pass(1, pass);
         ++j;
         continue;
@@ -202,6 +213,7 @@ void Tile::compute_uh(size_t p, int64_t t, int64_t local, bool runahead) {
       for (; j < plan.uh_passes; ++j) {
         const int64_t ready = dispatcher_.segment_ready(p, t, j);
         if (ready < 0 || ready > f) break;
+        dispatcher_.note_read(p, t, j, f);
         f += pass;
       }
       if (j > first) {

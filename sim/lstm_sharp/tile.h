@@ -73,6 +73,7 @@ SC_MODULE(Tile) {
   TileActivity activity_;
   // W·x blocks done so far in the current pass, in (step, local block) order.
   int64_t wx_done_ = 0;
+  uint64_t parked_bytes_ = 0;  // partial sums of run-ahead blocks waiting for their U·h
   // The DPU's arithmetic and timing: behavioural, or the Verilated one (rtl: {dpu: true}).
   std::unique_ptr<DpuModel> dpu_;
   WeightStreamer* streams_[2] = {nullptr, nullptr};

@@ -9,33 +9,77 @@
 
 namespace tessel::lstm_sharp {
 
+std::vector<int64_t> choose_widths(const MachineParams& m, const LstmWorkload& w,
+                                   uint64_t* cycles) {
+  const int64_t dirs = w.bidirectional ? 2 : 1;
+  const size_t layers = static_cast<size_t>(w.layers);
+  auto layer_cycles = [&](size_t l, int64_t k) {
+    const int64_t input = l == 0 ? w.input_size : dirs * w.hidden_size;
+    return static_cast<uint64_t>(dirs) *
+           analytical_layer_cycles(m, input, w.hidden_size, k, w.seq_len);
+  };
+  if (!m.reconfigurable) {
+    if (cycles) {
+      *cycles = 0;
+      for (size_t l = 0; l < layers; ++l) *cycles += layer_cycles(l, m.dpu_width);
+    }
+    return std::vector<int64_t>(layers, m.dpu_width);
+  }
+  std::vector<int64_t> widths = m.dpu_width_options;
+  std::sort(widths.begin(), widths.end());
+  const size_t n = widths.size();
+  // total[k]: least cycles of layers 0..l ending at width k; from[l·n + k]: the width
+  // layer l-1 ran at on that path.
+  std::vector<uint64_t> total(n, 0), next(n);
+  std::vector<size_t> from(layers * n);
+  const uint64_t switch_cost = static_cast<uint64_t>(m.reconfig_cycles);
+  for (size_t l = 0; l < layers; ++l) {
+    for (size_t k = 0; k < n; ++k) {
+      // Staying at width k is free; a switch from j pays reconfig_cycles (ties: stay).
+      uint64_t best = total[k];
+      from[l * n + k] = k;
+      for (size_t j = 0; j < n && l > 0; ++j) {
+        if (j != k && total[j] + switch_cost < best) {
+          best = total[j] + switch_cost;
+          from[l * n + k] = j;
+        }
+      }
+      next[k] = best + layer_cycles(l, widths[k]);
+    }
+    total.swap(next);
+  }
+  size_t k = static_cast<size_t>(std::min_element(total.begin(), total.end()) - total.begin());
+  if (cycles) *cycles = total[k];
+  std::vector<int64_t> chosen(layers);
+  for (size_t l = layers; l-- > 0;) {
+    chosen[l] = widths[k];
+    k = from[l * n + k];
+  }
+  return chosen;
+}
+
 std::vector<PassPlan> plan_workload(const MachineParams& m, const LstmWorkload& w) {
   std::vector<PassPlan> passes;
   const int64_t dirs = w.bidirectional ? 2 : 1;
+  const std::vector<int64_t> widths = choose_widths(m, w);
   for (int64_t l = 0; l < w.layers; ++l) {
     const int64_t input = l == 0 ? w.input_size : dirs * w.hidden_size;
-    LayerPlan plan = choose_plan(m, input, w.hidden_size, w.seq_len);
+    const LayerPlan plan = plan_layer(m, input, w.hidden_size, widths[static_cast<size_t>(l)]);
     for (int64_t d = 0; d < dirs; ++d) passes.push_back(PassPlan{plan, l, d});
   }
   return passes;
 }
 
+int64_t reconfigurations(const std::vector<PassPlan>& passes) {
+  int64_t n = 0;
+  for (size_t p = 1; p < passes.size(); ++p)
+    n += passes[p].plan.dpu_width != passes[p - 1].plan.dpu_width;
+  return n;
+}
+
 uint64_t analytical_workload_cycles(const MachineParams& m, const LstmWorkload& w) {
-  const int64_t dirs = w.bidirectional ? 2 : 1;
   uint64_t cycles = 0;
-  for (int64_t l = 0; l < w.layers; ++l) {
-    const int64_t input = l == 0 ? w.input_size : dirs * w.hidden_size;
-    uint64_t best = 0;
-    if (m.reconfigurable) {
-      for (int64_t k : m.dpu_width_options) {
-        const uint64_t c = analytical_layer_cycles(m, input, w.hidden_size, k, w.seq_len);
-        if (best == 0 || c < best) best = c;
-      }
-    } else {
-      best = analytical_layer_cycles(m, input, w.hidden_size, m.dpu_width, w.seq_len);
-    }
-    cycles += static_cast<uint64_t>(dirs) * best;
-  }
+  choose_widths(m, w, &cycles);
   return cycles;
 }
 
@@ -63,6 +107,7 @@ void add_plan_metrics(const std::vector<PassPlan>& passes, std::map<std::string,
     streamed += static_cast<double>(p.plan.streamed_bytes);
   }
   metrics["weights_streamed_fraction"] = weight > 0 ? streamed / weight : 0;
+  metrics["reconfigurations"] = static_cast<double>(reconfigurations(passes));
 }
 
 void add_sram_metrics(const MachineParams& m, std::map<std::string, double>& metrics) {

@@ -11,7 +11,19 @@
 
 namespace tessel::lstm_sharp {
 
+// Reconfiguration rule: the DPU width of every layer, chosen for the whole stack at once
+// (dynamic programming over layers × widths): each layer's cycles at each width the datapath
+// supports, from the analytical model, plus reconfig_cycles wherever the width differs from
+// the previous layer's (the first layer's width is set before the run), minimised in total;
+// ties go to the narrower width (the shorter adder tree). A layer-by-layer greedy choice can
+// end slower than the fixed shape: a first layer's favourite width then costs a switch or
+// a poor fit later. With `reconfigurable: false` every layer runs at dpu_width. `cycles`, if
+// given, receives the twin's cycles of the whole stack at those widths, switches included.
+std::vector<int64_t> choose_widths(const MachineParams& m, const LstmWorkload& w,
+                                   uint64_t* cycles = nullptr);
 std::vector<PassPlan> plan_workload(const MachineParams& m, const LstmWorkload& w);
+// Width changes between consecutive passes: each costs the datapath reconfig_cycles.
+int64_t reconfigurations(const std::vector<PassPlan>& passes);
 // The twin's latency for a whole workload: each layer at the width the reconfiguration
 // rule picks, in closed form, without building row blocks.
 uint64_t analytical_workload_cycles(const MachineParams& m, const LstmWorkload& w);
