@@ -23,18 +23,13 @@ AddressMapper::AddressMapper(const DramParams& p) {
   bits_[static_cast<int>(MapField::kBank)] = log2i(p.banks_per_group);
   bits_[static_cast<int>(MapField::kRow)] = log2i(p.rows);
   bits_[static_cast<int>(MapField::kColumn)] = log2i(p.bursts_per_row());
-}
-
-AddressMapper::Fields AddressMapper::decode(uint64_t burst_index) const {
-  Fields f;
-  int64_t* slot[6] = {&f.channel, &f.rank, &f.bankgroup, &f.bank, &f.row, &f.column};
+  int shift = 0;
   for (MapField m : order_) {
-    int b = bits_[static_cast<int>(m)];
-    *slot[static_cast<int>(m)] = static_cast<int64_t>(burst_index & ((uint64_t{1} << b) - 1));
-    burst_index >>= b;
+    const int i = static_cast<int>(m);
+    shift_[i] = shift;
+    mask_[i] = (uint64_t{1} << bits_[i]) - 1;
+    shift += bits_[i];
   }
-  // Addresses beyond the capacity wrap onto the row field (the device aliases them).
-  return f;
 }
 
 uint64_t AddressMapper::encode(const Fields& f) const {
@@ -99,7 +94,7 @@ void DramChannel::issue(const DramChoice& c, int64_t now, std::vector<BurstDone>
     b.outcome = cmd == DramCmd::kAct   ? RowOutcome::kMiss
                 : cmd == DramCmd::kPre ? RowOutcome::kConflict
                                        : RowOutcome::kHit;
-  if (b.first_cmd < 0) b.first_cmd = now;
+  sched_.first_command(c, now);
   timing_.claim_bus(now);
   if (cmd == DramCmd::kAct) {
     activate(b.rank, b.bankgroup, fb, b.row, now);

@@ -22,12 +22,28 @@ class AddressMapper {
   struct Fields {
     int64_t channel = 0, rank = 0, bankgroup = 0, bank = 0, row = 0, column = 0;
   };
-  Fields decode(uint64_t burst_index) const;
+  // Every request's bursts pass through here: one shift and mask per field.
+  Fields decode(uint64_t burst_index) const {
+    auto field = [&](MapField m) {
+      const int i = static_cast<int>(m);
+      return static_cast<int64_t>((burst_index >> shift_[i]) & mask_[i]);
+    };
+    Fields f;
+    f.channel = field(MapField::kChannel);
+    f.rank = field(MapField::kRank);
+    f.bankgroup = field(MapField::kBankGroup);
+    f.bank = field(MapField::kBank);
+    f.row = field(MapField::kRow);
+    f.column = field(MapField::kColumn);
+    return f;
+  }
   uint64_t encode(const Fields& f) const;
 
  private:
   std::vector<MapField> order_;  // least significant first
   std::array<int, 6> bits_{};
+  std::array<int, 6> shift_{};      // position of each field's lowest bit
+  std::array<uint64_t, 6> mask_{};  // its width (bits above all fields are dropped: aliases)
 };
 
 struct DramChannelStats {

@@ -18,8 +18,7 @@ DramController::DramController(sc_core::sc_module_name name, const DramParams& p
       mapper_(params_),
       tck_ps_(std::llround(params.tck_ns * 1000)),
       ps_unit_(static_cast<uint64_t>(sc_time(1, sc_core::SC_PS).value())),
-      channels_(static_cast<size_t>(params.channels)),
-      per_channel_(static_cast<size_t>(params.channels), 0) {
+      channels_(static_cast<size_t>(params.channels)) {
   for (int ch = 0; ch < static_cast<int>(channels_.size()); ++ch) {
     channels_[ch].core = std::make_unique<DramChannel>(params_);
     // One method per channel, woken only when a command can issue (not every clock).
@@ -48,16 +47,20 @@ void DramController::wake_channel(int ch, int64_t cycle) {
 }
 
 int64_t DramController::first_arrival(const tlm::tlm_generic_payload& p, int64_t arrival) {
-  if (refused_at_.empty()) return arrival;
-  auto it = refused_at_.find(&p);
-  if (it == refused_at_.end()) return arrival;
-  arrival = it->second;
-  refused_at_.erase(it);
+  for (auto& r : refused_at_)
+    if (r.first == &p) {
+      arrival = r.second;
+      r = refused_at_.back();
+      refused_at_.pop_back();
+      break;
+    }
   return arrival;
 }
 
 bool DramController::refuse(const tlm::tlm_generic_payload& p, int64_t arrival) {
-  refused_at_.emplace(&p, arrival);  // keeps the first refusal's arrival
+  for (const auto& r : refused_at_)
+    if (r.first == &p) return false;  // keeps the first refusal's arrival
+  refused_at_.emplace_back(&p, arrival);
   return false;
 }
 
@@ -103,7 +106,7 @@ bool DramController::try_accept(tlm::tlm_generic_payload& p, const sc_time& arri
   if (&p != split_of_ || p.get_address() != split_address_ ||
       p.get_data_length() != split_length_ || write != split_write_) {
     scratch_.clear();
-    std::fill(per_channel_.begin(), per_channel_.end(), 0);
+    split_channels_.clear();
     for (uint64_t i = first; i <= last; ++i) {
       AddressMapper::Fields f = mapper_.decode(i);
       DramBurst b;
@@ -114,7 +117,9 @@ bool DramController::try_accept(tlm::tlm_generic_payload& p, const sc_time& arri
       b.write = write;
       b.txn = static_cast<uint32_t>(f.channel);  // channel until the slot is known
       scratch_.push_back(b);
-      ++per_channel_[f.channel];
+      if (std::find(split_channels_.begin(), split_channels_.end(), f.channel) ==
+          split_channels_.end())
+        split_channels_.push_back(static_cast<int>(f.channel));
     }
     split_of_ = &p;
     split_address_ = p.get_address();
@@ -125,8 +130,8 @@ bool DramController::try_accept(tlm::tlm_generic_payload& p, const sc_time& arri
   // may overfill a queue by less than one request (the front end's split buffer), so a
   // request as large as a queue does not wait for the queue to drain and the scheduler
   // keeps seeing the next request's rows.
-  for (size_t ch = 0; ch < channels_.size(); ++ch)
-    if (per_channel_[ch] && !channels_[ch].core->can_accept(write)) return refuse(p, arrival_cycle);
+  for (int ch : split_channels_)
+    if (!channels_[ch].core->can_accept(write)) return refuse(p, arrival_cycle);
   const uint32_t slot = new_txn(p, static_cast<uint32_t>(scratch_.size()), arrival_cycle);
   split_of_ = nullptr;  // the split is consumed
   for (DramBurst b : scratch_) {

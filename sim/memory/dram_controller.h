@@ -5,7 +5,7 @@
 #include <systemc>
 
 #include <memory>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "sim/memory/dram_channel.h"
@@ -69,11 +69,15 @@ class DramController : public MemoryDevice {
   std::vector<uint32_t> free_txns_;
   std::vector<BurstDone> done_;
   std::vector<DramBurst> scratch_;  // the current multi-burst request, split
-  std::vector<int> per_channel_;    // its bursts per channel
+  // The channels its bursts go to: a refused request is checked again after every freed
+  // burst, against these few channels rather than all of them.
+  std::vector<int> split_channels_;
   const tlm::tlm_generic_payload* split_of_ = nullptr;
   uint64_t split_address_ = 0, split_length_ = 0;
   bool split_write_ = false;
-  std::unordered_map<const tlm::tlm_generic_payload*, int64_t> refused_at_;
+  // Refused requests and their first arrival cycles: one per waiting initiator (a handful),
+  // so a list searched in place beats a hash map on every refusal and acceptance.
+  std::vector<std::pair<const tlm::tlm_generic_payload*, int64_t>> refused_at_;
   // Per completed request, in cycles: completion less arrival at the controller, and
   // completion less its first DRAM command.
   std::vector<int32_t> from_arrival_, from_issue_;

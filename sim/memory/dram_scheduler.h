@@ -4,8 +4,10 @@
 // between two watermarks.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "sim/memory/dram_banks.h"
@@ -35,10 +37,11 @@ struct BurstDone {
   int64_t first_cmd;  // cycle of its first command (ACT, PRE or the column command)
 };
 
-// A command the scheduler picked: for the burst at `pos` of bank `bank`'s list.
+// A command the scheduler picked: for the burst at `pos` of bank `bank`'s read (write) list.
 struct DramChoice {
   DramCmd cmd = DramCmd::kNone;
   int bank = -1;  // flat bank
+  bool write = false;
   size_t pos = 0;
   uint64_t seq = 0;
 };
@@ -58,10 +61,12 @@ class DramScheduler {
   bool can_accept(bool write) const { return queued_[write] < capacity_[write]; }
   // Queues `b` for flat bank `fb`; it is a candidate from its arrival cycle on.
   void enqueue(DramBurst b, int fb) {
-    std::vector<DramBurst>& q = queues_[fb];
+    BankQueue& q = queues_[fb];
     if (q.empty()) active_.push_back(fb);
     b.seq = next_seq_++;
-    q.push_back(b);
+    q.latest_arrival = std::max(q.latest_arrival, b.arrival);
+    q.dir[b.write].push_back(b);
+    ++q.version;
     ++queued_[b.write];
   }
   size_t held() const { return queued_[0] + queued_[1]; }
@@ -87,12 +92,53 @@ class DramScheduler {
   void choose(int64_t now, const DramBanks& banks, const DramConstraints& timing,
               const DramRefresh& refresh, DramChoice& best, int64_t& next_ready, DramBounds* bounds,
               bool probe) const;
-  DramBurst& burst(const DramChoice& c) { return queues_[c.bank][c.pos]; }
+  DramBurst& burst(const DramChoice& c) { return queues_[c.bank].dir[c.write][c.pos]; }
+  // Stamps the cycle of the chosen burst's first command (ACT, PRE or the column command).
+  void first_command(const DramChoice& c, int64_t now) {
+    BankQueue& q = queues_[c.bank];
+    DramBurst& b = q.dir[c.write][c.pos];
+    if (b.first_cmd >= 0) return;
+    b.first_cmd = now;
+    ++q.started[c.write];
+    ++q.version;
+  }
   void remove(const DramChoice& c);
   // Whether a held burst wants `row` of flat bank `fb` (closed page keeps it open then).
   bool row_wanted(int fb, int64_t row) const;
 
  private:
+  // The bank's oldest candidate of the queue being served and its oldest candidate hit on
+  // the open row (see choose_as for the rules); null: none. Pointers, not list positions:
+  // the scan runs ~10 banks per command and indexing showed in its profile.
+  struct Pick {
+    const DramBurst* oldest = nullptr;
+    const DramBurst* hit = nullptr;
+  };
+  // One bank's queued bursts, reads and writes in two lists, each in order of entry (age
+  // order across both is their `seq`). Split by direction because a write drain serves one
+  // queue at a time: the scan for the served queue's oldest burst and hit then skips none
+  // of the other queue's (up to the high watermark of writes waiting behind the reads).
+  struct BankQueue {
+    std::array<std::vector<DramBurst>, 2> dir;  // [0] reads, [1] writes
+    std::array<uint32_t, 2> started{};          // bursts with a command issued, per list
+    // No queued burst arrives later (raised on entry, reset when the bank empties): when it
+    // is <= now every burst is a candidate, and the choice needs no merged walk in age order.
+    int64_t latest_arrival = std::numeric_limits<int64_t>::min();
+    // The last pick_arrived result, reused while nothing it depends on changed: the lists
+    // (`version`, bumped on entry, removal and first command), the open row and the mode.
+    // A command changes one bank, so most of the ~10 banks a scan visits reuse theirs.
+    uint64_t version = 0;
+    mutable uint64_t picked_version = ~uint64_t{0};
+    mutable int64_t picked_open = 0;
+    mutable int picked_mode = -1;  // write_mode_ + 2 * other
+    mutable Pick picked;
+    bool empty() const { return dir[0].empty() && dir[1].empty(); }
+  };
+  template <DramPolicy kPolicy>
+  Pick pick_in_order(const BankQueue& q, int64_t open, bool other, int64_t now, int64_t& next_ready,
+                     int64_t& arrivals) const;
+  template <DramPolicy kPolicy>
+  Pick pick_arrived(const BankQueue& q, int64_t open, bool other) const;
   template <DramPolicy kPolicy>
   void choose_as(int64_t now, const DramBanks& banks, const DramConstraints& timing,
                  const DramRefresh& refresh, DramChoice& best, int64_t& next_ready,
@@ -110,9 +156,9 @@ class DramScheduler {
   int64_t row_hit_cap_;
   std::array<size_t, 2> capacity_;
   double high_, low_;  // watermarks in writes
-  // The read and write queues, kept as one list per flat bank in order of entry: a decision
-  // looks only at the few banks with work, not at every queued request.
-  std::vector<std::vector<DramBurst>> queues_;
+  // The read and write queues, kept per flat bank: a decision looks only at the few banks
+  // with work, not at every queued request.
+  std::vector<BankQueue> queues_;
   std::vector<int> active_;  // banks with a queued burst
   std::array<size_t, 2> queued_{};
   uint64_t next_seq_ = 0, drains_ = 0;
