@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
               Ls_text = "10,12,16,20,24,32,40,48,64,80,96,128,160,200,256,320";
   int64_t n = 200000, nq = 1000, mrng_n = 5000;
   int random_edges = 8, entry_points = -1;
-  int reps = 2, build_threads = 1, passes = 1, knn_k = 20, R = 32, C = 300, Lb = 40, M = 16,
+  int reps = 2, build_threads = 1, passes = 1, knn_k = 20, R = 32, C = 500, Lb = 40, M = 16,
       ef = 200;
   MixtureSpec mix;
   app.add_option("--set", set, "mixture | mnist");

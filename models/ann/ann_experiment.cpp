@@ -110,7 +110,7 @@ const KeySet& build_keys() {
         .def("40");
     k.integer("nsg.R", 1, kIntMax, "out-degree bound of the pruning").def("32");
     k.integer("nsg.C", 1, kIntMax, "candidates considered by the pruning (nearest first)")
-        .def("300");
+        .def("500");
     k.integer("nsg.passes", 1, kIntMax,
               "search-collect-prune passes (a second one searches the pass-1 NSG)")
         .def("1");

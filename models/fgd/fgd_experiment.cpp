@@ -49,7 +49,7 @@ const ModelKeys& fgd_keys() {
     h.integer("nsg.knn_k", 2, 256, "neighbours per node of the NN-descent kNN graph").def("20");
     h.integer("nsg.L", 1, 4096, "pool of the candidate search").def("40");
     h.integer("nsg.R", 2, 512, "out-degree bound").def("32");
-    h.integer("nsg.C", 2, 8192, "candidates per prune").def("300");
+    h.integer("nsg.C", 2, 8192, "candidates per prune").def("500");
     h.integer("entry_points", 0, 1 << 20, "extra start nodes every search evaluates first")
         .def("64");
     h.choice("entries", {"norm", "spread"},

@@ -68,7 +68,7 @@ TEST(AnnKeys, DefaultBuildIsTheLibrarysDefault) {
   const std::string w = "vectors: \"mixture:600\"\n";
   const SimResult absent = run(hw, w);
   const SimResult stated =
-      run(hw, w + "nsg: {knn_k: 20, L: 40, R: 32, C: 300, passes: 1, entry_points: auto, "
+      run(hw, w + "nsg: {knn_k: 20, L: 40, R: 32, C: 500, passes: 1, entry_points: auto, "
                   "random_edges: 8, recall_sample: 1000}\n");
   MixtureSpec m;
   m.seed = 2026;

@@ -88,6 +88,10 @@ TEST(Nsg, AutoEntryPointsReachClustersOneEntryPointMisses) {
   const KnnResult truth = exact_knn(base, queries, 10);
   NsgParams p;
   p.knn.k = 20;
+  // With 300 prune candidates the MRNG rule leaves the clusters almost unlinked; the default
+  // 500 links them well enough that one entry reaches 0.998 here too (docs/ann.md,
+  // "Candidates"), so the entry points are tested where they are needed.
+  p.C = 300;
   ASSERT_EQ(p.entry_points, -1);  // auto is the default
   const Graph g = build_nsg(base, p);
   EXPECT_EQ(g.extra_entries.size(), 35u);
