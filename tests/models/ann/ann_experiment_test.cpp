@@ -87,6 +87,16 @@ TEST(AnnKeys, DefaultBuildIsTheLibrarysDefault) {
   const SimResult searched = run(hw, w + "queries: \"mixture:20:1\"\nsearch: {}\n");
   EXPECT_EQ(searched.metrics.at("L"), SearchParams{}.L);
   EXPECT_EQ(searched.metrics.at("k"), SearchParams{}.k);
+
+  // A batch over two threads finds what one thread finds, and reports queries per CPU-second
+  // of all its threads; with one thread that is the searching thread's own rate.
+  const std::string q = "queries: \"mixture:200:1\"\nsearch: {recall: true}\n";
+  const SimResult one = run(hw + "threads: 1\n", w + q), two = run(hw + "threads: 2\n", w + q);
+  EXPECT_EQ(one.metrics.at("recall"), two.metrics.at("recall"));
+  EXPECT_GT(two.metrics.at("qps_per_core"), 0);
+  EXPECT_EQ(two.metrics.count("qps_cpu"), 0u);
+  EXPECT_GT(one.metrics.at("qps_per_core"), one.metrics.at("qps_cpu") / 1.5);
+  EXPECT_LT(one.metrics.at("qps_per_core"), one.metrics.at("qps_cpu") * 1.5);
 }
 
 }  // namespace
