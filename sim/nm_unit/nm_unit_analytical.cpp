@@ -19,30 +19,45 @@ uint64_t pipeline_cycles(const NmUnitParams& p, const Mapping& map,
                          const std::vector<Step>& steps) {
   const size_t n = steps.size();
   const uint64_t decode = map.sparse ? static_cast<uint64_t>(p.decode_latency) : 0;
+  // A memory has one data bus for reads and writes (the link has one of each); its term is
+  // the sustained rate of a stream, so the bus serves the charged bytes back to back.
+  const bool memory = p.memory_bytes_per_cycle > 0;
+  const double read_rate = memory ? p.memory_bytes_per_cycle : p.read_bytes_per_cycle;
+  const double write_rate = memory ? p.memory_bytes_per_cycle : p.write_bytes_per_cycle;
+  const uint64_t latency = memory ? p.memory_latency_cycles : p.latency_cycles;
   std::vector<uint64_t> release(n), store_end;
   uint64_t load_end = 0, decode_end = 0, prev_release = 0;
+  uint64_t bus_free = 0;  // memory: the bus has moved every byte charged so far
   for (size_t i = 0; i < n; ++i) {
     const Step& s = steps[i];
     // Loader: serial on its link; step i reuses the slot step i-slots released.
     uint64_t load_start = load_end;
     const size_t slots = static_cast<size_t>(p.buffer_slots);
     if (i >= slots) load_start = std::max(load_start, release[i - slots]);
-    load_end = load_start +
-               link_cycles(static_cast<uint64_t>(load_bytes(p, map, s)), p.read_bytes_per_cycle);
+    const uint64_t read = link_cycles(static_cast<uint64_t>(load_bytes(p, map, s)), read_rate);
+    // With a memory the transfer also waits for the bytes charged before it (stores too).
+    if (memory) load_start = std::max(load_start, bus_free);
+    load_end = load_start + read;
+    if (memory) bus_free = load_end;
     // Metadata decoders: one step at a time, once the step's data has arrived.
-    decode_end = std::max(load_end + p.latency_cycles, decode_end) + decode;
+    decode_end = std::max(load_end + latency, decode_end) + decode;
     // Array: after the decoded step arrives and the previous step left.
     uint64_t done = std::max(prev_release, decode_end) + compute_cycles(p, map, s);
     if (s.last) {
       size_t t = store_end.size();
       if (t >= 2) done = std::max(done, store_end[t - 2]);  // two output-buffer slots
       uint64_t store_start = std::max(t ? store_end[t - 1] : 0, done);
-      store_end.push_back(store_start + link_cycles(static_cast<uint64_t>(store_bytes(s)),
-                                                    p.write_bytes_per_cycle));
+      const uint64_t write = link_cycles(static_cast<uint64_t>(store_bytes(s)), write_rate);
+      store_end.push_back(store_start + write);
+      // The memory queues the write and drains it between reads (reads first): it takes
+      // bus time from later loads, but does not hold the bus until the tile is done.
+      if (memory) bus_free += write;
     }
     release[i] = prev_release = done;
   }
-  return store_end.empty() ? 0 : store_end.back() + p.latency_cycles;
+  if (store_end.empty()) return 0;
+  // The run ends when the memory has written the last output (all writes are queued).
+  return (memory ? std::max(store_end.back(), bus_free) : store_end.back()) + latency;
 }
 
 void count_activity(const NmUnitParams& p, const Mapping& map, const std::vector<Step>& steps,

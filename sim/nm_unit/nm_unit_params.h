@@ -49,6 +49,11 @@ struct NmUnitParams {
   double write_bytes_per_cycle = 0;
   uint64_t latency_cycles = 0;
   bool offchip_memory = false;  // `offchip.memory:` binds a memory model instead of the link
+  // The twin's memory term (set by nm_unit_analytical when `memory:` is a DRAM device;
+  // sim/core/dram_stream_term.h): the sustained bytes per cycle of the one data bus that
+  // reads and writes share, and the unloaded read latency. 0: the link figures above.
+  double memory_bytes_per_cycle = 0;
+  uint64_t memory_latency_cycles = 0;
   // Energy-table action names, chosen from the buffer sizes and dtype.
   std::string weight_sram, act_sram, out_sram, mac_action, mux_action;
 

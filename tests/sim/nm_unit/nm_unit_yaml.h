@@ -16,6 +16,8 @@ struct Machine {
   const char* mode = "sparse";
   const char* dtype = "int8";
   const char* patterns = "[\"1:4\", \"2:4\", \"2:8\", \"4:8\"]";
+  std::string memory;  // "": the link; else hw.memory (a device file)
+  int max_outstanding = 256, request_bytes = 64;
 };
 
 struct Gemm {
@@ -26,20 +28,25 @@ struct Gemm {
 };
 
 inline std::string experiment_yaml(const Machine& h, const Gemm& g, const char* model) {
-  char buf[2048];
+  const std::string memory = h.memory.empty() ? "" : "  memory: " + h.memory + "\n";
+  const std::string port = h.memory.empty()
+                               ? ""
+                               : ", request_bytes: " + std::to_string(h.request_bytes) +
+                                     ", max_outstanding: " + std::to_string(h.max_outstanding);
+  char buf[4096];
   std::snprintf(buf, sizeof buf,
                 "seed: 5\n"
                 "hw:\n  model: %s\n  clock_ghz: %g\n  rows: %d\n  cols: %d\n  lanes: %d\n"
                 "  window: %d\n  mux_fanin: %d\n  patterns: %s\n  mode: %s\n  dtype: %s\n"
                 "  buffers: {slots: %d, weight_kib: %g, act_kib: %g, out_kib: %g}\n"
-                "  offchip: {read_gbps: %g, write_gbps: %g, latency_ns: %g}\n"
+                "  offchip: {read_gbps: %g, write_gbps: %g, latency_ns: %g%s}\n%s"
                 "  energy: {table: %s/configs/energy/45nm.yaml}\n"
                 "workload:\n  kind: gemm\n  m: %ld\n  n: %ld\n  k: %ld\n  pattern: \"%s\"\n"
                 "  functional: %s\n%s",
                 model, h.clock_ghz, h.rows, h.cols, h.lanes, h.window, h.mux_fanin, h.patterns,
                 h.mode, h.dtype, h.slots, h.weight_kib, h.act_kib, h.out_kib, h.read_gbps,
-                h.write_gbps, h.latency_ns, TESSEL_SOURCE_DIR, g.m, g.n, g.k, g.pattern.c_str(),
-                g.functional ? "true" : "false", g.extra.c_str());
+                h.write_gbps, h.latency_ns, port.c_str(), memory.c_str(), TESSEL_SOURCE_DIR, g.m,
+                g.n, g.k, g.pattern.c_str(), g.functional ? "true" : "false", g.extra.c_str());
   return buf;
 }
 
