@@ -68,6 +68,7 @@ void report_training(Trainer& trainer, const TrainResult& t, bool resumed, doubl
       r.metrics["tokens_to_target"] = static_cast<double>(t.target.tokens);
       r.metrics["time_to_target_s"] = t.target.train_s;
       r.metrics["wall_to_target_s"] = t.target.wall_s;
+      r.metrics["cpu_to_target_s"] = t.target.cpu_s;
     }
   }
   if (config.task != "mnist") r.labels["method"] = method_name(config);

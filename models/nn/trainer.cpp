@@ -187,7 +187,8 @@ const KeySet& training_keys() {
     k.positive_number("eval.target_loss",
                       "the first evaluation with `val_loss` at or below it gives "
                       "`steps_to_target`, `tokens_to_target`, `time_to_target_s` (seconds in "
-                      "training steps), `wall_to_target_s` and `reached_target` 1; never "
+                      "training steps), `wall_to_target_s`, `cpu_to_target_s` (process CPU "
+                      "seconds) and `reached_target` 1; never "
                       "reached: `reached_target` 0 and none of the others (docs/pretraining.md)")
         .opt("none");
     k.section("checkpoint", "checkpoints");
@@ -1177,7 +1178,8 @@ void Trainer::save_checkpoint(const std::string& path) const {
                         {"val_loss", t.target.val_loss},
                         {"tokens", t.target.tokens},
                         {"wall_s", t.target.wall_s},
-                        {"train_s", t.target.train_s}}}};
+                        {"train_s", t.target.train_s},
+                        {"cpu_s", t.target.cpu_s}}}};
   c.values = p.values();
   if (offload_) {
     offload_->save(c);
@@ -1239,6 +1241,7 @@ void Trainer::load_checkpoint(const std::string& path) {
       totals_.target.tokens = e.value("tokens", int64_t{0});
       totals_.target.wall_s = e.value("wall_s", 0.0);
       totals_.target.train_s = e.value("train_s", 0.0);
+      totals_.target.cpu_s = e.value("cpu_s", 0.0);
     }
   }
   if (cuda_) {
@@ -1304,6 +1307,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     e.tokens = totals_.tokens;
     e.wall_s = wall_before + (now() - t0);
     e.train_s = totals_.train_s;
+    e.cpu_s = cpu_before + (process_cpu_seconds() - cpu0);
     r.evals.push_back(e);
     nlohmann::json j = {{"step", e.step}, {"val_loss", e.val_loss}};
     if (e.val_accuracy >= 0) j["val_accuracy"] = e.val_accuracy;
@@ -1311,6 +1315,7 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
     j["tokens"] = e.tokens;
     j["wall_s"] = e.wall_s;
     j["train_s"] = e.train_s;
+    j["cpu_s"] = e.cpu_s;
     if (config_.curriculum.start > 0 || seq_len_schedule) j["seq_len"] = last_seq_;
     if (config_.layer_drop.on) j["theta"] = last_theta_;
     eval_log_ += j.dump() + "\n";
@@ -1493,11 +1498,9 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
       s["target_loss"] = config_.target_loss;
       s["reached_target"] = r.reached_target;
       if (r.reached_target)
-        s["target"] = {{"step", r.target.step},
-                       {"tokens", r.target.tokens},
-                       {"wall_s", r.target.wall_s},
-                       {"train_s", r.target.train_s},
-                       {"val_loss", r.target.val_loss}};
+        s["target"] = {{"step", r.target.step},     {"tokens", r.target.tokens},
+                       {"wall_s", r.target.wall_s}, {"train_s", r.target.train_s},
+                       {"cpu_s", r.target.cpu_s},   {"val_loss", r.target.val_loss}};
     }
     if (!r.evals.empty()) s["final_val_loss"] = r.evals.back().val_loss;
     if (!r.evals.empty() && r.evals.back().val_accuracy >= 0)

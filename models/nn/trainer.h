@@ -171,9 +171,10 @@ struct EvalPoint {
   double val_f1 = -1;        // classify with 2 classes: F1 of class 1 (spam)
   // When the evaluation ran, counted from step 0 (resumed runs included): tokens (lm,
   // classify) or examples (mnist) trained on, wall time of the run so far (evaluations
-  // before this one included) and the part of it inside training steps.
+  // before this one included) and the part of it inside training steps, and the process's
+  // CPU time so far (what a shared machine's load changes least).
   int64_t tokens = 0;
-  double wall_s = 0, train_s = 0;
+  double wall_s = 0, train_s = 0, cpu_s = 0;
 };
 
 // The methods' schedules as functions of the 0-based step index t (docs/pretraining.md).

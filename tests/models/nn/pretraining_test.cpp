@@ -430,6 +430,11 @@ TEST(Slw, TokensAndTimesInTheEvalLog) {
     // 0.5 s per step; each earlier evaluation took 10 s of wall time, none of step time.
     EXPECT_DOUBLE_EQ(lines[i].at("train_s").get<double>(), 2.5 * (i + 1));
     EXPECT_DOUBLE_EQ(lines[i].at("wall_s").get<double>(), 2.5 * (i + 1) + 10 * i);
+    // The process's CPU time so far (a real clock, not the test's): it only grows.
+    EXPECT_GT(lines[i].at("cpu_s").get<double>(), 0);
+    if (i > 0) {
+      EXPECT_GE(lines[i].at("cpu_s").get<double>(), lines[i - 1].at("cpu_s").get<double>());
+    }
   }
   EXPECT_EQ(lines[3].at("seq_len"), 32);
   EXPECT_EQ(lines[0].at("seq_len"), slw_seq_len(c.curriculum, 32, 4));
@@ -451,6 +456,8 @@ TEST(PretrainTarget, FirstEvaluationAtOrBelowTheTarget) {
   for (int step = 0; step < 5; ++step) tokens += 4 * slw_seq_len(c.curriculum, 32, step);
   EXPECT_EQ(r.target.tokens, tokens);
   EXPECT_DOUBLE_EQ(r.target.val_loss, r.evals[0].val_loss);
+  EXPECT_DOUBLE_EQ(r.target.cpu_s, r.evals[0].cpu_s);
+  EXPECT_GT(r.target.cpu_s, 0);
   // A target between the first and the last evaluation: the first one at or below it.
   c.target_loss = (r.evals[0].val_loss + r.evals.back().val_loss) / 2;
   Trainer t2(c, "");
