@@ -6,25 +6,11 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "sim/core/area_proxy.h"
+
 namespace tessel::lstm_sharp {
 
 namespace {
-
-// Intel's 45 nm 6T SRAM cell: 0.346 um² (Mistry et al., "A 45nm logic technology with
-// high-k + metal gate transistors...", IEDM 2007).
-constexpr double kCellUm2At45 = 0.346;
-// Share of a macro's area that is cells (the rest: decoders, sense amplifiers, I/O). An
-// assumption typical of compiled macros of tens of KiB; it falls for small macros, so
-// designs built of 1-2 KiB macros are underestimated.
-constexpr double kArrayEfficiency = 0.7;
-// Aladdin's function-unit library (Shao et al., ISCA 2014; harvard-acc/ALADDIN
-// common/power_func.h, a commercial 40 nm process at a 2 ns cycle, our 500 MHz): 32-bit
-// integer multiplier 5,137.7 um², 32-bit adder 179.4 um².
-constexpr double kMul32Um2At40 = 5137.736;
-constexpr double kAdd32Um2At40 = 179.443;
-// An int16 MAC: a 16-bit multiplier (array area grows with the square of the width, the
-// rule the energy table uses for mult_int16) and one 32-bit adder-tree add.
-constexpr double kMacInt16Um2At40 = kMul32Um2At40 * 0.25 + kAdd32Um2At40;
 
 std::string kib_text(double kib) {
   char b[32];
@@ -79,14 +65,13 @@ std::string sram_write_action(double kib) {
   return "sram_macro_" + kib_text(kib) + "kib_write_byte";
 }
 
-// Areas scale with the square of the feature size (a first-order rule).
+// The shared proxy (sim/core/area_proxy.h); LSTM-Sharp's MACs are int16.
 double sram_area_mm2(double kib, double node_nm) {
-  const double bits = kib * 8192;
-  return bits * kCellUm2At45 / kArrayEfficiency * (node_nm / 45) * (node_nm / 45) * 1e-6;
+  return sim::area::sram_area_mm2(kib, node_nm);
 }
 
 double mac_area_mm2(int64_t macs, double node_nm) {
-  return static_cast<double>(macs) * kMacInt16Um2At40 * (node_nm / 40) * (node_nm / 40) * 1e-6;
+  return sim::area::mac_area_mm2(macs, sim::area::MacType::kInt16, node_nm);
 }
 
 }  // namespace tessel::lstm_sharp

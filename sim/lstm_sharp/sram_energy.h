@@ -55,7 +55,8 @@ std::string sram_read_action(double kib);
 std::string sram_write_action(double kib);
 
 // Area proxy in mm² at `node_nm`: SRAM cells plus int16 MACs, nothing else (no MFU,
-// wiring, control or pads). Sources in sram_energy.cpp and docs/lstm_sharp.md.
+// wiring, control or pads), priced by sim/core/area_proxy.h (sources there and in
+// docs/lstm_sharp.md).
 double sram_area_mm2(double kib, double node_nm);
 double mac_area_mm2(int64_t macs, double node_nm);
 

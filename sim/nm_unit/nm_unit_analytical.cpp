@@ -124,6 +124,11 @@ void add_metrics(const NmUnitParams& p, const NmUnitWorkload& w, const Mapping& 
   r.metrics["dram_bytes"] = static_cast<double>(dram);
   r.metrics["k_chunk"] = static_cast<double>(map.k_chunk);
   r.metrics["weights_outer"] = map.weights_outer ? 1 : 0;
+  const Area a = area(p);
+  r.metrics["area_mm2"] = a.total();
+  r.metrics["area_macs_mm2"] = a.macs;
+  r.metrics["area_sram_mm2"] = a.sram;
+  r.metrics["area_nm_logic_mm2"] = a.nm_logic;
 }
 
 }  // namespace tessel::nm_unit

@@ -27,7 +27,8 @@ namespace tessel::nm_unit {
 
 // Metrics both models report: utilization of the MAC lanes, dense-equivalent throughput
 // ("gflops": 2*m*n*k per second, so sparse and dense runs compare directly), the ideal
-// M/N, the array's own bound k_per_cycle/lanes, and the chosen tiling.
+// M/N, the array's own bound k_per_cycle/lanes, the chosen tiling, and the area proxy
+// (area_mm2 and its parts area_macs_mm2, area_sram_mm2, area_nm_logic_mm2; area()).
 void add_metrics(const NmUnitParams& p, const NmUnitWorkload& w, const Mapping& map,
                  const std::vector<Step>& steps, SimResult& r);
 

@@ -18,6 +18,7 @@ class NmUnitExperiment : public Experiment {
   const ModelKeys& keys() const override { return model_keys(); }
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
+    params_.node_nm = read_node_nm(hw);
     workload_ = read_workload(workload);
     map_ = map_workload(params_, workload_, &hw, &workload);
     check_size(workload, params_, workload_, map_, /*simulated=*/true);

@@ -5,7 +5,9 @@
 #include <cmath>
 
 #include "models/sparse/mask_io.h"
+#include "runtime/core/energy_table.h"
 #include "runtime/core/error.h"
+#include "sim/core/area_proxy.h"
 #include "sim/core/gemm_limits.h"
 #include "sim/core/offchip_params.h"
 #include "sim/nm_unit/nm_unit_weights.h"
@@ -180,6 +182,30 @@ NmUnitParams read_params(const Config& config) {
   p.mac_action = p.dtype == DType::kInt8 ? "mac_int8" : "mac_fp16";
   p.mux_action = p.dtype == DType::kInt8 ? "mux2_int8" : "mux2_fp16";
   return p;
+}
+
+double read_node_nm(const Config& hw) {
+  const Config energy = hw.child("energy");
+  const double table_node = EnergyTable::load(energy.get_path("table")).node_nm();
+  return energy.get_number_range("node_nm", 1, 1000, table_node);
+}
+
+Area area(const NmUnitParams& p) {
+  const int64_t lanes = p.rows * p.cols * p.lanes;
+  const bool i8 = p.dtype == DType::kInt8;
+  const double bits = i8 ? 8 : 16;
+  // A fan-in-1 lane has no mux and nothing to decode (the energy model charges the same).
+  const double mux2_bits = static_cast<double>(lanes) * static_cast<double>(p.mux_fanin - 1) * bits;
+  const double decoder_outputs =
+      p.mux_fanin > 1 ? static_cast<double>(p.rows * p.lanes * p.mux_fanin) : 0;
+  const double buffer_kib =
+      static_cast<double>(p.weight_buffer_bytes + p.act_buffer_bytes + p.out_buffer_bytes) / 1024;
+  Area a;
+  a.macs = sim::area::mac_area_mm2(
+      lanes, i8 ? sim::area::MacType::kInt8 : sim::area::MacType::kFp16, p.node_nm);
+  a.sram = sim::area::sram_area_mm2(buffer_kib, p.node_nm);
+  a.nm_logic = sim::area::gate_bits_area_mm2(mux2_bits + decoder_outputs, p.node_nm);
+  return a;
 }
 
 NmUnitWorkload read_workload(const Config& workload) {

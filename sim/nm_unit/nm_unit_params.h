@@ -54,6 +54,9 @@ struct NmUnitParams {
   // reads and writes share, and the unloaded read latency. 0: the link figures above.
   double memory_bytes_per_cycle = 0;
   uint64_t memory_latency_cycles = 0;
+  // Process node of the run's energy table (hw.energy.node_nm, else the table's node): the
+  // node the area proxy is priced at (read_node_nm; set by both models' configure).
+  double node_nm = 0;
   // Energy-table action names, chosen from the buffer sizes and dtype.
   std::string weight_sram, act_sram, out_sram, mac_action, mux_action;
 
@@ -112,6 +115,20 @@ struct Layout {
 const ModelKeys& model_keys();
 NmUnitParams read_params(const Config& hw);
 NmUnitWorkload read_workload(const Config& workload);
+// The node hw.energy prices the run at, as the runner reads it (runtime/core/runner.cpp).
+double read_node_nm(const Config& hw);
+
+// Area proxy of the unit at p.node_nm, mm² (sim/core/area_proxy.h; docs/nm_unit.md "Area"):
+// what it is built of, without wiring, control, accumulator and pipeline registers.
+struct Area {
+  double macs = 0;      // rows × cols × lanes MACs at the operand width
+  double sram = 0;      // weight, activation and output buffers (all slots)
+  double nm_logic = 0;  // lane muxes (mux_fanin − 1 2:1 muxes of the operand width each)
+                        // and metadata decoders (rows × lanes, mux_fanin outputs each)
+  double total() const { return macs + sram + nm_logic; }
+};
+Area area(const NmUnitParams& p);
+
 // Checks the workload against the unit (pattern supported, mux fan-in, buffers, fp16 range of
 // real operands) and
 // chooses the tiling. Throws ConfigError located at the offending key of `hw` / `workload`

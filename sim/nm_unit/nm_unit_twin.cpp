@@ -35,6 +35,7 @@ class NmUnitAnalytical : public Experiment {
   const ModelKeys& keys() const override { return model_keys(); }
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
+    params_.node_nm = read_node_nm(hw);
     workload_ = read_workload(workload);
     map_ = map_workload(params_, workload_, &hw, &workload);
     workload_.functional = false;  // closed-form model: timing and activity only

@@ -7,6 +7,7 @@
 
 #include "runtime/core/energy_table.h"
 #include "runtime/core/error.h"
+#include "sim/core/area_proxy.h"
 #include "sim/lstm_sharp/lstm_sharp_params.h"
 #include "sim/lstm_sharp/sram_energy.h"
 
@@ -75,6 +76,20 @@ TEST(SramEnergy, AreaIsCellsOverEfficiencyPlusMacs) {
   EXPECT_NEAR(sram_area_mm2(65536, 45), 65536.0 * 8192 * 0.346 / 0.7 * 1e-6, 1e-9);
   EXPECT_NEAR(sram_area_mm2(65536, 28), 265.3 * (28.0 / 45) * (28.0 / 45), 0.1);
   EXPECT_NEAR(mac_area_mm2(4096, 40), 4096 * (5137.736 / 4 + 179.443) * 1e-6, 1e-9);
+}
+
+// The shared proxy's MAC widths by hand from Aladdin's 40 nm units (32-bit multiplier
+// 5137.736, adder 179.443, shifter 519.755 um²): int8 = 5137.736/16 + 179.443 = 500.55,
+// int16 = 5137.736/4 + 179.443 = 1463.88, fp16 = 1463.88 + 2 x 519.755 = 2503.39 um².
+TEST(SramEnergy, SharedProxyMacWidthsByHand) {
+  using sim::area::MacType;
+  EXPECT_NEAR(sim::area::mac_area_mm2(1000, MacType::kInt8, 40), 0.50055, 1e-5);
+  EXPECT_NEAR(sim::area::mac_area_mm2(1000, MacType::kInt16, 40), 1.46388, 1e-5);
+  EXPECT_NEAR(sim::area::mac_area_mm2(1000, MacType::kFp16, 40), 2.50339, 1e-5);
+  // LSTM-Sharp's MACs are the shared int16 ones, to the bit.
+  EXPECT_EQ(mac_area_mm2(4096, 28), sim::area::mac_area_mm2(4096, MacType::kInt16, 28));
+  // 32 one-bit gates are Aladdin's 32-bit bitwise unit, 50.370 um².
+  EXPECT_NEAR(sim::area::gate_bits_area_mm2(32, 40), 50.36996e-6, 1e-12);
 }
 
 // A macro outside what the rule prices is a config error at weight_sram.macro_kib.

@@ -274,6 +274,9 @@ TEST_P(NmUnitTwinAgreement, TwinWithinFivePercentAndSameCounters) {
               static_cast<unsigned long long>(tw.cycles), g.pattern.c_str(), g.m, g.n, g.k);
   EXPECT_LE(dev, 0.05);
   EXPECT_EQ(sim.counters, tw.counters);
+  // Both price the same machine: the area proxy is the same to the bit.
+  for (const char* m : {"area_mm2", "area_macs_mm2", "area_sram_mm2", "area_nm_logic_mm2"})
+    EXPECT_EQ(sim.metrics.at(m), tw.metrics.at(m)) << m;
 }
 
 INSTANTIATE_TEST_SUITE_P(Random, NmUnitTwinAgreement, ::testing::Range(0, 16));

@@ -65,6 +65,37 @@ TEST(NmUnitTwin, DramTrafficOfTheChosenLoopOrder) {
   EXPECT_EQ(r.metrics.at("weights_outer"), w + 3 * x <= x + 10 * w ? 1 : 0);
 }
 
+// Area proxy by hand for a 2x2 array of 4-lane PEs (16 MAC lanes, 4-input lane muxes),
+// 8 + 8 + 1 KiB of buffers, at the 45 nm table's node (areas from 40 nm scale by
+// (45/40)² = 1.265625). Aladdin 40 nm: 32-bit multiplier 5137.736 um², adder 179.443,
+// shifter 519.755, bitwise unit 50.37 for 32 bits; SRAM 0.346 um² per cell / 0.7.
+//   int8 MACs: 16 x (5137.736/16 + 179.443) = 8008.82 um² x 1.265625 = 0.0101362 mm²
+//   fp16 MACs: 16 x (5137.736/4 + 179.443 + 2 x 519.755) = 40054.2 um² -> 0.0506936 mm²
+//   SRAM: 17 x 8192 bits x 0.346 / 0.7 = 68836.2 um² = 0.0688362 mm² (45 nm cell)
+//   N:M logic: 16 lanes x 3 two-input muxes x 8 bits + 2 rows x 4 lanes x 4 decoder
+//   outputs = 416 gate bits (fp16: 768 + 32 = 800) x 50.37/32 um² x 1.265625
+TEST(NmUnitTwin, AreaProxyByHand) {
+  Machine h;
+  h.rows = 2, h.cols = 2, h.lanes = 4, h.window = 8, h.mux_fanin = 4;
+  h.weight_kib = 8, h.act_kib = 8, h.out_kib = 1;
+  h.patterns = "[\"2:4\"]";
+  const Gemm g{4, 4, 16, "2:4", false, ""};
+  const double gate_mm2 = 50.37 / 32 * 1.265625 * 1e-6;
+  SimResult r = twin(h, g);
+  EXPECT_NEAR(r.metrics.at("area_macs_mm2"), 0.0101362, 1e-7);
+  EXPECT_NEAR(r.metrics.at("area_sram_mm2"), 0.0688362, 1e-7);
+  EXPECT_NEAR(r.metrics.at("area_nm_logic_mm2"), 416 * gate_mm2, 1e-8);
+  EXPECT_NEAR(r.metrics.at("area_mm2"), 0.0101362 + 0.0688362 + 416 * gate_mm2, 2e-7);
+  // Dense mode bypasses the muxes but the same array is built: same area.
+  h.mode = "dense";
+  EXPECT_EQ(twin(h, g).metrics.at("area_mm2"), r.metrics.at("area_mm2"));
+  h.mode = "sparse";
+  h.dtype = "fp16";
+  SimResult f = twin(h, g);
+  EXPECT_NEAR(f.metrics.at("area_macs_mm2"), 0.0506936, 1e-7);
+  EXPECT_NEAR(f.metrics.at("area_nm_logic_mm2"), 800 * gate_mm2, 1e-8);
+}
+
 TEST(NmUnitTwin, RejectsWhatTheHardwareCannotRun) {
   Machine h;
   EXPECT_NE(config_error(h, Gemm{32, 32, 64, "1:8", false, ""})
