@@ -15,7 +15,6 @@
 #include "models/ann/array_io.h"
 #include "runtime/core/error.h"
 
-
 namespace tessel::ann {
 namespace {
 
