@@ -42,6 +42,11 @@ EnergyTable EnergyTable::load(const std::string& path) {
   return from_config(Config::load(path, "energy"));
 }
 
+EnergyTable EnergyTable::for_run(const Config& energy) {
+  const EnergyTable table = load(energy.get_path("table"));
+  return table.scaled_to(energy.get_number_range("node_nm", 1, 1000, table.node_nm()));
+}
+
 EnergyTable EnergyTable::scaled_to(double node_nm) const {
   if (node_nm == node_nm_) return *this;
   // Supply voltage at the target node: linear interpolation in the table's vdd list,

@@ -19,6 +19,11 @@ class EnergyTable {
   // Loads a table; `node` is the table's mapping (for example the whole file).
   static EnergyTable from_config(const Config& node);
   static EnergyTable load(const std::string& path);
+  // The table a run is priced with: `energy` is a hardware file's `energy:` section, its
+  // `table` loaded and scaled to its `node_nm` (1 to 1000 nm: every process node ever made;
+  // default the table's own node). The runner prices with it, and models whose energy or area
+  // depends on their own parameters read it the same way.
+  static EnergyTable for_run(const Config& energy);
 
   // The same table at another node: on-chip energies scale as C·V², with C proportional
   // to the feature size and V taken from the table's `scaling.vdd` list (see the YAML).

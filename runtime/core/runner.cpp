@@ -106,13 +106,7 @@ PreparedRun prepare_run(const Config& hw, const Config& workload, uint64_t seed)
   hw_keys.include("", keys.hw);
   hw_keys.check(hw);
   keys.workload.check(workload);
-  if (priced) {
-    Config energy = hw.child("energy");
-    run.energy = EnergyTable::load(energy.get_path("table"));
-    // 1 to 1000 nm: every process node ever made (configs/README.md).
-    run.energy =
-        run.energy.scaled_to(energy.get_number_range("node_nm", 1, 1000, run.energy.node_nm()));
-  }
+  if (priced) run.energy = EnergyTable::for_run(hw.child("energy"));
 
   run.experiment->configure(hw, workload);
   return run;

@@ -24,12 +24,6 @@ double on_chip_dynamic(const std::map<std::string, double>& energy) {
 
 }  // namespace
 
-EnergyTable run_energy_table(const Config& hw) {
-  const Config energy = hw.child("energy");
-  const EnergyTable table = EnergyTable::load(energy.get_path("table"));
-  return table.scaled_to(energy.get_number_range("node_nm", 1, 1000, table.node_nm()));
-}
-
 void define_sram_actions(const SramMacros& macros, const EnergyTable& table, Counters& out) {
   const auto points = horowitz_sram_points(table);
   for (double kib : {macros.weight, macros.stream, macros.act, macros.psum}) {

@@ -14,11 +14,6 @@
 
 namespace tessel::lstm_sharp {
 
-// The table the runner prices this run with: hw.energy.table at hw.energy.node_nm (the same
-// rule as runtime/core/runner.cpp), so the model can price what depends on its own
-// parameters (the SRAM macro size) and on its other energies (clock and control).
-EnergyTable run_energy_table(const Config& hw);
-
 // Prices the SRAM actions of `macros` (reads and writes, a write priced as a read) from
 // Horowitz's arrays in `table`, log-log by macro size (sram_energy.h).
 void define_sram_actions(const SramMacros& macros, const EnergyTable& table, Counters& out);

@@ -19,7 +19,7 @@ class LstmSharpExperiment : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
-    energy_ = run_energy_table(hw);
+    energy_ = EnergyTable::for_run(hw.child("energy"));
     // The activation and partial-sum buffers must hold what the workload's layers need.
     size_buffers(machine_, plan_workload(machine_, workload_), workload_.seq_len, hw);
     if (!machine_.offchip_memory) return;

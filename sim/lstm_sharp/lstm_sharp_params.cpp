@@ -7,10 +7,10 @@
 #include <string>
 
 #include "runtime/core/limits.h"
+#include "sim/core/dram_stream_term.h"
 #include "sim/core/offchip_params.h"
 #include "sim/lstm_sharp/dpu.h"
 #include "sim/lstm_sharp/gpu_reference.h"
-#include "sim/lstm_sharp/memory_term.h"
 #include "sim/lstm_sharp/sram_energy.h"
 
 namespace tessel::lstm_sharp {
@@ -239,7 +239,7 @@ MachineParams read_machine(const Config& hw) {
                                        std::to_string(pass_bytes) + " bytes = MACs per tile x 2)");
   p.tile_major_layout = k.choice("weight_layout") == "tile_major";
   if (p.offchip_memory) {
-    const MemoryTerm term = read_memory_term(hw);
+    const sim::DramStreamTerm term = sim::read_dram_stream_term(hw);
     // A memory that is not one DRAM device (tiers, NVM): the reconfiguration rule keeps
     // pricing streamed weights with the link figures; the twin refuses it.
     if (term.dram) {

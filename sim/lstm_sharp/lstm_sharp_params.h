@@ -49,7 +49,7 @@ struct MachineParams {
   uint64_t offchip_latency_cycles = 0;
   // `memory:` names a memory model (sim/system/offchip.h): the SystemC tiles fetch their
   // streamed weights through it (sim/lstm_sharp/weight_streamer.h) and the twin prices
-  // them with the memory term below (sim/lstm_sharp/memory_term.h).
+  // them with the memory term below (sim/core/dram_stream_term.h).
   bool offchip_memory = false;
   int64_t stream_buffer_bytes = 0;     // per tile, staging for streamed weights (memory only)
   bool tile_major_layout = false;      // weight_layout: tile_major (weight_layout.h)

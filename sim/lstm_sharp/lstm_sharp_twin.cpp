@@ -2,9 +2,9 @@
 #include <cstdio>
 
 #include "runtime/core/registry.h"
+#include "sim/core/dram_stream_term.h"
 #include "sim/lstm_sharp/analytical.h"
 #include "sim/lstm_sharp/chip_energy.h"
-#include "sim/lstm_sharp/memory_term.h"
 #include "sim/lstm_sharp/workload_plan.h"
 
 namespace tessel::lstm_sharp {
@@ -16,26 +16,26 @@ class LstmSharpAnalytical : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
-    energy_ = run_energy_table(hw);
+    energy_ = EnergyTable::for_run(hw.child("energy"));
     // The activation and partial-sum buffers must hold what the workload's layers need.
     size_buffers(machine_, plan_workload(machine_, workload_), workload_.seq_len, hw);
     // The memory term is a DRAM device's, and holds only where row switches are cheap
-    // (sim/lstm_sharp/memory_term.h).
+    // (sim/core/dram_stream_term.h).
     if (!machine_.offchip_memory) return;
-    const MemoryTerm term = read_memory_term(hw);
+    const sim::DramStreamTerm term = sim::read_dram_stream_term(hw);
     if (!term.dram)
       hw.fail("memory",
               "lstm_sharp_analytical prices streamed weights with a DRAM device's "
               "bandwidth; '" +
                   hw.get<std::string>("memory") +
                   "' is not one DRAM device (use the cycle-level lstm_sharp)");
-    if (term.row_switch_fraction > kTwinMaxRowSwitchFraction) {
+    if (term.row_switch_fraction > sim::kTwinMaxRowSwitchFraction) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.3f", term.row_switch_fraction);
       hw.fail("memory", "lstm_sharp_analytical is not held to the cycle model for '" +
                             hw.get<std::string>("memory") + "': a row switch costs " + buf +
                             " of an open row's bus time (above " +
-                            std::to_string(kTwinMaxRowSwitchFraction).substr(0, 4) +
+                            std::to_string(sim::kTwinMaxRowSwitchFraction).substr(0, 4) +
                             "), so bank conflicts between the tiles' streams decide the time; "
                             "use the cycle-level lstm_sharp");
     }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "models/common/npy.h"
+#include "runtime/core/energy_table.h"
 #include "runtime/core/error.h"
 #include "runtime/core/registry.h"
 #include "sim/nm_unit/nm_unit.h"
@@ -18,7 +19,7 @@ class NmUnitExperiment : public Experiment {
   const ModelKeys& keys() const override { return model_keys(); }
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
-    params_.node_nm = read_node_nm(hw);
+    params_.node_nm = EnergyTable::for_run(hw.child("energy")).node_nm();
     workload_ = read_workload(workload);
     map_ = map_workload(params_, workload_, &hw, &workload);
     check_size(workload, params_, workload_, map_, /*simulated=*/true);

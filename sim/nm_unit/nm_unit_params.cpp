@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "models/sparse/mask_io.h"
-#include "runtime/core/energy_table.h"
 #include "runtime/core/error.h"
 #include "sim/core/area_proxy.h"
 #include "sim/core/gemm_limits.h"
@@ -182,12 +181,6 @@ NmUnitParams read_params(const Config& config) {
   p.mac_action = p.dtype == DType::kInt8 ? "mac_int8" : "mac_fp16";
   p.mux_action = p.dtype == DType::kInt8 ? "mux2_int8" : "mux2_fp16";
   return p;
-}
-
-double read_node_nm(const Config& hw) {
-  const Config energy = hw.child("energy");
-  const double table_node = EnergyTable::load(energy.get_path("table")).node_nm();
-  return energy.get_number_range("node_nm", 1, 1000, table_node);
 }
 
 Area area(const NmUnitParams& p) {

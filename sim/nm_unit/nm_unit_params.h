@@ -55,7 +55,7 @@ struct NmUnitParams {
   double memory_bytes_per_cycle = 0;
   uint64_t memory_latency_cycles = 0;
   // Process node of the run's energy table (hw.energy.node_nm, else the table's node): the
-  // node the area proxy is priced at (read_node_nm; set by both models' configure).
+  // node the area proxy is priced at (EnergyTable::for_run; set by both models' configure).
   double node_nm = 0;
   // Energy-table action names, chosen from the buffer sizes and dtype.
   std::string weight_sram, act_sram, out_sram, mac_action, mux_action;
@@ -115,9 +115,6 @@ struct Layout {
 const ModelKeys& model_keys();
 NmUnitParams read_params(const Config& hw);
 NmUnitWorkload read_workload(const Config& workload);
-// The node hw.energy prices the run at, as the runner reads it (runtime/core/runner.cpp).
-double read_node_nm(const Config& hw);
-
 // Area proxy of the unit at p.node_nm, mm² (sim/core/area_proxy.h; docs/nm_unit.md "Area"):
 // what it is built of, without wiring, control, accumulator and pipeline registers.
 struct Area {

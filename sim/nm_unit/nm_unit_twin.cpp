@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include "runtime/core/energy_table.h"
 #include "runtime/core/registry.h"
 #include "sim/core/dram_stream_term.h"
 #include "sim/nm_unit/nm_unit_analytical.h"
@@ -35,7 +36,7 @@ class NmUnitAnalytical : public Experiment {
   const ModelKeys& keys() const override { return model_keys(); }
   void configure(const Config& hw, const Config& workload) override {
     params_ = read_params(hw);
-    params_.node_nm = read_node_nm(hw);
+    params_.node_nm = EnergyTable::for_run(hw.child("energy")).node_nm();
     workload_ = read_workload(workload);
     map_ = map_workload(params_, workload_, &hw, &workload);
     workload_.functional = false;  // closed-form model: timing and activity only
