@@ -1,10 +1,6 @@
 // Graph search runs as registered experiments: ann.nsg / ann.hnsw / ann.mrng build an index
 // (or reuse one from the sweep's cache) and optionally search it; ann.index searches an index
 // file; ann.exact is the brute-force baseline. `tessel ann build|search` are front ends.
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdarg>
@@ -19,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/ann/cache_lock.h"
 #include "models/ann/graph.h"
 #include "models/ann/knn.h"
 #include "models/ann/mrng.h"
@@ -385,38 +382,30 @@ class AnnExperiment : public Experiment {
     fs::create_directories(ctx.cache_dir);
     const std::string stem =
         (fs::path(ctx.cache_dir) / ("ann-" + fnv1a_hex(build_identity_))).string();
-    const int lock = ::open((stem + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (lock < 0) throw IoError(stem + ".lock: cannot open");
-    ::flock(lock, LOCK_EX);
+    const CacheLock lock(stem);
     BuiltIndex out;
-    try {
-      // The cache key names the base file, not its content: an index recorded over other
-      // content (the file was replaced) is rebuilt.
-      bool reuse = fs::exists(stem + ".tann") && fs::exists(stem + ".json");
-      if (reuse) {
-        out.index = load_index(stem + ".tann");
-        const uint64_t recorded = out.index.base_checksum;
-        reuse = recorded == 0 || recorded == vector_checksum(base);
-        if (!reuse)
-          logf(ctx.log, "the cached index %s.tann was built from other base content; rebuilding\n",
-               stem.c_str());
-      }
-      if (reuse) {
-        std::ifstream in(stem + ".json");
-        out.stats = nlohmann::json::parse(in);
-        out.stats["index_cached"] = 1;
-        logf(ctx.log, "reused the index in %s.tann\n", stem.c_str());
-      } else {
-        out = build(base, ctx.log);
-        save_index(stem + ".tann", out.index);
-        write_file_atomic(stem + ".json", out.stats.dump() + "\n", false);
-        out.stats["index_cached"] = 0;
-      }
-    } catch (...) {
-      ::close(lock);
-      throw;
+    // The cache key names the base file, not its content: an index recorded over other
+    // content (the file was replaced) is rebuilt.
+    bool reuse = fs::exists(stem + ".tann") && fs::exists(stem + ".json");
+    if (reuse) {
+      out.index = load_index(stem + ".tann");
+      const uint64_t recorded = out.index.base_checksum;
+      reuse = recorded == 0 || recorded == vector_checksum(base);
+      if (!reuse)
+        logf(ctx.log, "the cached index %s.tann was built from other base content; rebuilding\n",
+             stem.c_str());
     }
-    ::close(lock);
+    if (reuse) {
+      std::ifstream in(stem + ".json");
+      out.stats = nlohmann::json::parse(in);
+      out.stats["index_cached"] = 1;
+      logf(ctx.log, "reused the index in %s.tann\n", stem.c_str());
+    } else {
+      out = build(base, ctx.log);
+      save_index(stem + ".tann", out.index);
+      write_file_atomic(stem + ".json", out.stats.dump() + "\n", false);
+      out.stats["index_cached"] = 0;
+    }
     out.cache_stem = stem;
     return out;
   }
@@ -428,24 +417,15 @@ class AnnExperiment : public Experiment {
                                              const VectorSet& base, bool& from_cache) const {
     from_cache = false;
     if (stem.empty()) return std::make_unique<PackedIndex>(idx.graph, base);
-    const int lock = ::open((stem + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (lock < 0) throw IoError(stem + ".lock: cannot open");
-    ::flock(lock, LOCK_EX);
-    std::unique_ptr<PackedIndex> packed;
-    try {
-      const uint64_t key = PackedIndex::source_key(
-          idx.graph, idx.base_checksum != 0 ? idx.base_checksum : vector_checksum(base));
-      packed = PackedIndex::load(stem + ".packed", key, PackOptions{});
-      from_cache = packed != nullptr;
-      if (!packed) {
-        packed = std::make_unique<PackedIndex>(idx.graph, base);
-        packed->save(stem + ".packed", key);
-      }
-    } catch (...) {
-      ::close(lock);
-      throw;
+    const CacheLock lock(stem);
+    const uint64_t key = PackedIndex::source_key(
+        idx.graph, idx.base_checksum != 0 ? idx.base_checksum : vector_checksum(base));
+    std::unique_ptr<PackedIndex> packed = PackedIndex::load(stem + ".packed", key, PackOptions{});
+    from_cache = packed != nullptr;
+    if (!packed) {
+      packed = std::make_unique<PackedIndex>(idx.graph, base);
+      packed->save(stem + ".packed", key);
     }
-    ::close(lock);
     return packed;
   }
 

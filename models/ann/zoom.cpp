@@ -1,19 +1,17 @@
 // The Zoom study: preview + full-view re-rank against IVF-PQ and the in-memory NSG.
 #include "models/ann/zoom.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "models/ann/cache_lock.h"
 #include "models/ann/graph.h"
 #include "models/ann/knn.h"
 #include "models/ann/search.h"
@@ -261,20 +259,12 @@ SimResult ZoomStudy::run(RunContext& ctx) {
         ctx.cache_dir.empty() ? fs::temp_directory_path() / "tessel-zoom" : fs::path(ctx.cache_dir);
     fs::create_directories(dir);
     file = (dir / ("zoom-" + hex(checksum) + ".tfv")).string();
-    const int lock = ::open((file + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (lock < 0) throw IoError(file + ".lock: cannot open");
-    ::flock(lock, LOCK_EX);
-    try {
-      if (!fs::exists(file)) {
-        const auto t0 = Clock::now();
-        write_full_view(file, base);
-        r.metrics["full_view_write_s"] = since(t0);
-      }
-    } catch (...) {
-      ::close(lock);
-      throw;
+    const CacheLock lock(file);
+    if (!fs::exists(file)) {
+      const auto t0 = Clock::now();
+      write_full_view(file, base);
+      r.metrics["full_view_write_s"] = since(t0);
     }
-    ::close(lock);
   }
 
   // Preview index.
@@ -299,11 +289,8 @@ SimResult ZoomStudy::run(RunContext& ctx) {
         ctx.cache_dir.empty()
             ? ""
             : (fs::path(ctx.cache_dir) / ("zoom-nsg-" + hex(fnv(id)) + ".tann")).string();
-    int lock = -1;
-    if (!path.empty()) {
-      lock = ::open((path + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-      if (lock >= 0) ::flock(lock, LOCK_EX);
-    }
+    std::optional<CacheLock> lock;
+    if (!path.empty()) lock.emplace(path, /*required=*/false);
     const auto tg = Clock::now();
     if (!path.empty() && fs::exists(path)) {
       graph = load_index(path).graph;
@@ -321,7 +308,6 @@ SimResult ZoomStudy::run(RunContext& ctx) {
         write_file_atomic(path + ".build_s", s.str(), false);
       }
     }
-    if (lock >= 0) ::close(lock);
     have_graph = true;
   };
   if (preview_ == "ivf" || baseline_ivfpq_) {
@@ -343,12 +329,9 @@ SimResult ZoomStudy::run(RunContext& ctx) {
         : pq_bits_ == 4
             ? (fs::path(ctx.cache_dir) / ("zoom-ivf4-" + hex(fnv(id)) + ".tivf4")).string()
             : (fs::path(ctx.cache_dir) / ("zoom-ivf-" + hex(fnv(id)) + ".tivf")).string();
-    int lock = -1;
-    if (!cached.empty()) {
-      lock = ::open((cached + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-      if (lock >= 0) ::flock(lock, LOCK_EX);
-    }
-    try {
+    {
+      std::optional<CacheLock> lock;
+      if (!cached.empty()) lock.emplace(cached, /*required=*/false);
       if (!cached.empty() && fs::exists(cached)) {
         if (pq_bits_ == 4)
           ivf4 = load_ivf_pq4(cached);
@@ -391,11 +374,7 @@ SimResult ZoomStudy::run(RunContext& ctx) {
           write_file_atomic(cached + ".build_s", s.str(), false);
         }
       }
-    } catch (...) {
-      if (lock >= 0) ::close(lock);
-      throw;
     }
-    if (lock >= 0) ::close(lock);
     if (ivf_.centroid_graph)
       r.metrics["centroid_graph_build_s"] =
           (pq_bits_ == 4 ? ivf4.centroid_graph : ivf.centroid_graph).seconds_build;
