@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -34,6 +33,7 @@
 #include "models/ann/packed_index.h"
 #include "models/ann/search.h"
 #include "models/ann/vectors.h"
+#include "runtime/core/cpu_time.h"
 
 #if TESSEL_HAVE_HNSWLIB
 #include <hnswlib/hnswlib.h>
@@ -48,21 +48,15 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double thread_cpu() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 // Wall and calling-thread CPU seconds of one call.
 struct Timing {
   double wall = 1e30, cpu = 1e30;
   template <typename F>
   void best_of(F f) {
     const auto t0 = Clock::now();
-    const double c0 = thread_cpu();
+    const double c0 = tessel::thread_cpu_seconds();
     f();
-    cpu = std::min(cpu, thread_cpu() - c0);
+    cpu = std::min(cpu, tessel::thread_cpu_seconds() - c0);
     wall = std::min(wall, seconds_since(t0));
   }
 };
@@ -165,13 +159,13 @@ struct Hnswlib {
 Hnswlib build_hnswlib(const VectorSet& base, int M, int ef_construction) {
   Hnswlib h;
   h.space = std::make_unique<hnswlib::L2Space>(static_cast<std::size_t>(base.dim));
-  const double c0 = thread_cpu();
+  const double c0 = tessel::thread_cpu_seconds();
   h.index = std::make_unique<hnswlib::HierarchicalNSW<float>>(
       h.space.get(), static_cast<std::size_t>(base.n), static_cast<std::size_t>(M),
       static_cast<std::size_t>(ef_construction), 100);
   for (int64_t i = 0; i < base.n; ++i)
     h.index->addPoint(base.row(i), static_cast<hnswlib::labeltype>(i));
-  h.build_cpu_s = thread_cpu() - c0;
+  h.build_cpu_s = tessel::thread_cpu_seconds() - c0;
   return h;
 }
 
@@ -383,7 +377,7 @@ int main(int argc, char** argv) {
       p.random_edges = random_edges;
       p.entry_points = entry_points;
       NsgStats st;
-      const double c0 = thread_cpu();
+      const double c0 = tessel::thread_cpu_seconds();
       const Graph g =
           !load_nsg.empty()
               ? load_index(load_nsg).graph
@@ -392,7 +386,8 @@ int main(int argc, char** argv) {
                                (long long)t);
                 });
       // The recall measurement inside is excluded (wall seconds; it runs on all threads).
-      const double build_s = thread_cpu() - c0 - (build_threads == 1 ? st.seconds_recall : 0);
+      const double build_s =
+          tessel::thread_cpu_seconds() - c0 - (build_threads == 1 ? st.seconds_recall : 0);
       const double knn_recall = st.knn_recall;
       char extra[256];
       std::snprintf(
@@ -408,9 +403,9 @@ int main(int argc, char** argv) {
     } else if (gname == "hnsw") {
       HnswParams hp;
       hp.M = M, hp.max_degree = 2 * M, hp.ef_construction = ef;
-      const double c0 = thread_cpu();
+      const double c0 = tessel::thread_cpu_seconds();
       const Graph g = build_hnsw_flat(base, hp);
-      const double build_s = thread_cpu() - c0;
+      const double build_s = tessel::thread_cpu_seconds() - c0;
       char extra[128];
       std::snprintf(extra, sizeof(extra), "mean deg %.1f", g.mean_degree());
       curves("hnsw-flat", build_s, g, base, truth, extra, bf_qps);
@@ -435,9 +430,9 @@ int main(int argc, char** argv) {
       for (int r = 0; r < reps; ++r)
         sbf.best_of([&] { exact_knn(small, queries, 10, Backend::kCpu, one); });
       const double small_bf = sbf.cpu;
-      const double c0 = thread_cpu();
+      const double c0 = tessel::thread_cpu_seconds();
       const Graph g = build_exact_mrng(small, build_threads);
-      const double build_s = thread_cpu() - c0;
+      const double build_s = tessel::thread_cpu_seconds() - c0;
       // The small set has its own brute-force baseline: ratios against the full base would flatter
       // it.
       char extra[256];

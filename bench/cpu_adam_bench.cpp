@@ -17,7 +17,6 @@
 //   build/bench/cpu_adam_bench --benchmark_filter=/10M/        (one size)
 #include <benchmark/benchmark.h>
 #include <omp.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +31,7 @@
 
 #include "models/cpu_adam/cpu_adam.h"
 #include "models/nn/optimizer.h"
+#include "runtime/core/cpu_time.h"
 
 namespace tessel::cpu_adam {
 namespace {
@@ -105,20 +105,14 @@ Problem& problem(std::size_t n) {
   return *p;
 }
 
-double process_cpu_seconds() {
-  timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
 // Runs `step` as the timed loop and sets the counters: GB/s (wall), GB_per_cpu_s (bytes per
 // second of CPU time summed over threads: the per-core rate), Mparam/s (wall).
 template <typename Step>
 void timed(benchmark::State& state, std::size_t n, double bytes_per_param, Step&& step) {
   step();  // warm-up: page-in, OpenMP team start
-  const double cpu0 = process_cpu_seconds();
+  const double cpu0 = tessel::process_cpu_seconds();
   for (auto _ : state) step();
-  const double cpu = process_cpu_seconds() - cpu0;
+  const double cpu = tessel::process_cpu_seconds() - cpu0;
   const auto iters = static_cast<double>(state.iterations());
   const double bytes = bytes_per_param * static_cast<double>(n) * iters;
   state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsRate);

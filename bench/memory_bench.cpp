@@ -5,8 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <time.h>
-
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -15,6 +13,7 @@
 #include <benchmark/benchmark.h>
 
 #include "runtime/core/config.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/runner.h"
 #include "sim/memory/dram_channel.h"
 
@@ -28,12 +27,6 @@ struct ChildResult {
   double cpu_seconds = NAN;  // the child's CPU time: steadier on a shared machine
   double requests = 0;
 };
-
-double cpu_now() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 // Runs the "memory" model on a device file with an inline workload in a child process;
 // returns the child's wall time for the whole run (trace generation, simulation, stats).
@@ -53,9 +46,9 @@ ChildResult run_child(const std::string& device, const std::string& workload) {
                                    "}\nworkload: " + workload + "\nseed: 1\n",
                                "memory_bench");
       const auto t0 = Clock::now();
-      const double c0 = cpu_now();
+      const double c0 = tessel::process_cpu_seconds();
       tessel::SimResult s = tessel::run_experiment(e);
-      r.cpu_seconds = cpu_now() - c0;
+      r.cpu_seconds = tessel::process_cpu_seconds() - c0;
       r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
       r.requests = s.metrics.at("requests");
     } catch (const std::exception& ex) {
@@ -98,7 +91,7 @@ void BM_DramSchedulerOnly(benchmark::State& state) {
       tessel::memory::read_dram_params(c.child("dram"), c.child("controller"));
   const int64_t n = 1000000;
   double total = 0;
-  const double cpu0 = cpu_now();
+  const double cpu0 = tessel::process_cpu_seconds();
   for (auto _ : state) {
     tessel::memory::DramChannel ch(p);
     tessel::memory::AddressMapper m(p);
@@ -125,7 +118,7 @@ void BM_DramSchedulerOnly(benchmark::State& state) {
     total += static_cast<double>(n);
   }
   state.counters["requests_per_s"] = benchmark::Counter(total, benchmark::Counter::kIsRate);
-  state.counters["requests_per_cpu_s"] = total / (cpu_now() - cpu0);
+  state.counters["requests_per_cpu_s"] = total / (tessel::process_cpu_seconds() - cpu0);
 }
 BENCHMARK(BM_DramSchedulerOnly)->Unit(benchmark::kMillisecond)->Iterations(3);
 

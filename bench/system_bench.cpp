@@ -3,7 +3,6 @@
 // off-chip port bound to DDR4-3200, HBM2e and HBM3 (every request through the DRAM model).
 // SystemC elaborates once per process, so each iteration runs in a forked child
 // (tests/sim/in_child.h) that reports its own times.
-#include <time.h>
 
 #include <chrono>
 #include <cmath>
@@ -13,6 +12,7 @@
 #include <benchmark/benchmark.h>
 
 #include "runtime/core/config.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/runner.h"
 #include "tests/sim/in_child.h"
 
@@ -21,12 +21,6 @@ namespace {
 struct ChildResult {
   double seconds = NAN, cpu_seconds = NAN, cycles = 0;
 };
-
-double cpu_now() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 // BERT-base FFN up-projection at 2:4, 128 tokens (configs/sweeps/systems/nm_unit_memory.yaml's
 // first shape) on configs/hw/nm_unit/hbm2e.yaml with `memory` set to `link` or a preset.
@@ -42,10 +36,10 @@ ChildResult run_child(const std::string& memory) {
         "system_bench", "workload");
     ChildResult r;
     const auto t0 = std::chrono::steady_clock::now();
-    const double c0 = cpu_now();
+    const double c0 = tessel::process_cpu_seconds();
     tessel::PreparedRun run = tessel::prepare_run(machine, workload, 1);
     const tessel::SimResult s = tessel::execute(run, nullptr);
-    r.cpu_seconds = cpu_now() - c0;
+    r.cpu_seconds = tessel::process_cpu_seconds() - c0;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.cycles = static_cast<double>(s.cycles);
     return std::string(reinterpret_cast<const char*>(&r), sizeof r);

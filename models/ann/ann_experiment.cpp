@@ -25,6 +25,7 @@
 #include "models/ann/vector_source.h"
 #include "models/ann/vectors.h"
 #include "runtime/core/atomic_file.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/error.h"
 #include "runtime/core/experiment.h"
 #include "runtime/core/keys.h"
@@ -50,20 +51,6 @@ void logf(std::ostream* log, const char* fmt, ...) {
   std::vsnprintf(buf, sizeof buf, fmt, args);
   va_end(args);
   *log << buf << std::flush;
-}
-
-// CPU time of the calling thread (single-thread timings on a shared machine).
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-// CPU time of the whole process: every search thread's (a batch over several threads).
-double process_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 std::string fnv1a_hex(const std::string& data) {

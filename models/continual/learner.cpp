@@ -19,6 +19,7 @@
 #include "models/continual/sample_store.h"
 #include "models/continual/swapper.h"
 #include "models/data/mnist.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/error.h"
 
 namespace tessel::continual {
@@ -28,11 +29,6 @@ using Mat = nn::Matrix<float>;
 
 double wall_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-double thread_cpu_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
 class Run {
@@ -350,13 +346,13 @@ ContinualResult Run::go() {
 
     r_.trace.object_index("carm_store");
   }
-  const double wall0 = wall_now(), cpu0 = thread_cpu_now();
+  const double wall0 = wall_now(), cpu0 = thread_cpu_seconds();
   double eval_wall = 0, eval_cpu = 0;
   auto record_eval = [&](int t) {
-    const double w = wall_now(), c = thread_cpu_now();
+    const double w = wall_now(), c = thread_cpu_seconds();
     r_.acc.push_back(evaluate());
     eval_wall += wall_now() - w;
-    eval_cpu += thread_cpu_now() - c;
+    eval_cpu += thread_cpu_seconds() - c;
     if (log_) {
       *log_ << m << (c_.carm.enabled ? "+carm" : "") << " after task " << t << ":";
       for (double a : r_.acc.back()) *log_ << " " << a;
@@ -443,7 +439,7 @@ ContinualResult Run::go() {
   }
   if (swapper_) swapper_->drain();
   r_.train_seconds = wall_now() - wall0 - eval_wall;
-  r_.train_cpu_seconds = thread_cpu_now() - cpu0 - eval_cpu;
+  r_.train_cpu_seconds = thread_cpu_seconds() - cpu0 - eval_cpu;
   for (double s : r_.step_compute_s) r_.compute_seconds += s;
   if (em_) r_.pin_wait_seconds = em_->lock_wait_seconds();
   r_.carm_seconds += r_.pin_wait_seconds;

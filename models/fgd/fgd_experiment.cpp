@@ -19,6 +19,7 @@
 #include "models/fgd/lm_states.h"
 #include "models/fgd/output_layer.h"
 #include "runtime/core/atomic_file.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/error.h"
 #include "runtime/core/experiment.h"
 #include "runtime/core/keys.h"
@@ -26,13 +27,6 @@
 
 namespace tessel::fgd {
 namespace {
-
-// CPU time of the calling thread: single-thread timings on a shared machine.
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 const ModelKeys& fgd_keys() {
   static const ModelKeys keys = [] {

@@ -16,6 +16,7 @@
 #include "models/nn/train_report.h"
 #include "models/sparse/mask_io.h"
 #include "runtime/core/atomic_file.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/experiment.h"
 #include "runtime/core/registry.h"
 
@@ -92,7 +93,7 @@ class NmSparsifyExperiment : public Experiment {
 
   SimResult run(RunContext& ctx) override {
     train_.seed = ctx.seed;
-    const double cpu0 = nn::process_cpu_seconds();
+    const double cpu0 = process_cpu_seconds();
     nn::Trainer trainer(train_, ctx.artifact_dir);
     nn::ParamStore<float>& params = trainer.params();
     // Everything that can be wrong with the inputs is found before anything is written.
@@ -221,7 +222,7 @@ class DenseFinetuneExperiment : public Experiment {
 
   SimResult run(RunContext& ctx) override {
     train_.seed = ctx.seed;
-    const double cpu0 = nn::process_cpu_seconds();
+    const double cpu0 = process_cpu_seconds();
     nn::Trainer trainer(train_, ctx.artifact_dir);
     // A checkpoint in the point's folder is an interrupted run of this point; otherwise the
     // run starts from the dense checkpoint.

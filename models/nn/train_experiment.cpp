@@ -5,6 +5,7 @@
 
 #include "models/nn/train_report.h"
 #include "models/nn/trainer.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/experiment.h"
 #include "runtime/core/registry.h"
 

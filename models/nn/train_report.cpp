@@ -1,19 +1,12 @@
 #include "models/nn/train_report.h"
 
-#include <sys/resource.h>
-
 #include <filesystem>
+
+#include "runtime/core/cpu_time.h"
 
 namespace tessel::nn {
 
 namespace fs = std::filesystem;
-
-double process_cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
 
 void report_training(Trainer& trainer, const TrainResult& t, bool resumed, double cpu_start,
                      const std::string& artifact_dir, SimResult& r) {

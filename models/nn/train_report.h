@@ -9,9 +9,6 @@
 
 namespace tessel::nn {
 
-// User + system CPU seconds of this process so far (getrusage).
-double process_cpu_seconds();
-
 // Adds to `r` the trainer's metrics (steps, tokens, wall_s, cpu_s = process CPU seconds
 // since `cpu_start`, tokens_per_s or examples_per_s for mnist, parameters, train_loss,
 // val_loss, val_accuracy, val_f1, test_accuracy, test_f1, test_loss, resumed_from_step when

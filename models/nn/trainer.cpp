@@ -21,6 +21,7 @@
 
 #include "models/nn/checkpoint.h"
 #include "runtime/core/atomic_file.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/error.h"
 #include "runtime/core/limits.h"
 #include "runtime/core/seed.h"

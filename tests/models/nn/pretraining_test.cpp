@@ -19,6 +19,7 @@
 
 #include "models/nn/train_report.h"
 #include "models/nn/trainer.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/error.h"
 #include "tests/support/ustar.h"
 
