@@ -20,13 +20,13 @@ class LstmSharpExperiment : public Experiment {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
     energy_ = EnergyTable::for_run(hw.child("energy"));
+    passes_ = plan_workload(machine_, workload_);
     // The activation and partial-sum buffers must hold what the workload's layers need.
-    size_buffers(machine_, plan_workload(machine_, workload_), workload_.seq_len, hw);
+    size_buffers(machine_, passes_, workload_.seq_len, hw);
     if (!machine_.offchip_memory) return;
     // Bound to a memory: the run's address layout must fit it.
     offchip_ = sim::read_offchip(hw, machine_.clock_ghz);
-    layout_ = make_weight_layout(plan_workload(machine_, workload_), workload_,
-                                 machine_.tile_major_layout);
+    layout_ = make_weight_layout(passes_, workload_, machine_.tile_major_layout);
     sim::check_fits(offchip_, hw, layout_.end,
                     "LSTM-Sharp's off-chip layout (input and output sequences and the weights "
                     "that stream)");
@@ -34,7 +34,7 @@ class LstmSharpExperiment : public Experiment {
 
   SimResult run(RunContext& ctx) override {
     sim::prepare_systemc();
-    auto passes = plan_workload(machine_, workload_);
+    const std::vector<PassPlan>& passes = passes_;
     const int64_t seq = workload_.seq_len;
     // Functional mode: PyTorch-initialised weights and inputs, quantised to the
     // accelerator's formats, and the reference output to compare with.
@@ -155,6 +155,7 @@ class LstmSharpExperiment : public Experiment {
 
   MachineParams machine_;
   LstmWorkload workload_;
+  std::vector<PassPlan> passes_;  // planned once: buffer sizing, layout and run share it
   EnergyTable energy_;  // what the runner prices with: SRAM, clock and control depend on it
   sim::OffchipSpec offchip_;
   WeightLayout layout_;

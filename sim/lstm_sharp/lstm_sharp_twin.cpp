@@ -17,8 +17,9 @@ class LstmSharpAnalytical : public Experiment {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
     energy_ = EnergyTable::for_run(hw.child("energy"));
+    passes_ = plan_workload(machine_, workload_);
     // The activation and partial-sum buffers must hold what the workload's layers need.
-    size_buffers(machine_, plan_workload(machine_, workload_), workload_.seq_len, hw);
+    size_buffers(machine_, passes_, workload_.seq_len, hw);
     // The memory term is a DRAM device's, and holds only where row switches are cheap
     // (sim/core/dram_stream_term.h).
     if (!machine_.offchip_memory) return;
@@ -42,7 +43,7 @@ class LstmSharpAnalytical : public Experiment {
   }
 
   SimResult run(RunContext& ctx) override {
-    auto passes = plan_workload(machine_, workload_);
+    const std::vector<PassPlan>& passes = passes_;
     SimResult r;
     for (const auto& p : passes)
       r.cycles += analytical_layer_cycles(machine_, p.plan, workload_.seq_len);
@@ -69,6 +70,7 @@ class LstmSharpAnalytical : public Experiment {
  private:
   MachineParams machine_;
   LstmWorkload workload_;
+  std::vector<PassPlan> passes_;  // planned once: buffer sizing and run share it
   EnergyTable energy_;  // what the runner prices with: SRAM, clock and control depend on it
 };
 
