@@ -3,7 +3,9 @@
 // neighbours on the 200k mixture), with and without prefetching the batch first. Baseline in the
 // same run: the same rows read sequentially. The ratio random/sequential is the cost a beam
 // search pays per distance that a brute-force scan does not (docs/ann.md, "Where the time goes").
-// Also the arithmetic floor: the code kernel on cache-resident codes.
+// Also the arithmetic floor: the code kernel on cache-resident codes. And the float L2
+// kernels (distance.h) on random rows of a 20,000-row set, the widest this CPU runs against
+// the portable loop the library is compiled with, in the same process.
 //
 //   ann_memory_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "models/ann/codes.h"
+#include "models/ann/distance.h"
 #include "models/ann/packed_index.h"
 
 namespace {
@@ -113,6 +116,34 @@ void BM_RandomRows(benchmark::State& state) {
 void BM_RandomRowsPrefetched(benchmark::State& state) {
   random_rows(state, true);
 }
+
+// Float L2 between consecutive random rows of a 20,000 x dim set (the build's access
+// pattern); arg 0: dim, arg 1: 0 = the portable loop, 1 = the kernel l2_sq picks.
+void BM_FloatL2(benchmark::State& state) {
+  const int dim = static_cast<int>(state.range(0));
+  const bool widest = state.range(1) == 1;
+  const std::size_t n = 20000;
+  std::vector<float> rows(n * static_cast<std::size_t>(dim));
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(0, 1);
+  for (float& x : rows) x = u(rng);
+  std::vector<uint32_t> order(1 << 16);
+  std::uniform_int_distribution<uint32_t> pick(0, static_cast<uint32_t>(n - 1));
+  for (auto& r : order) r = pick(rng);
+  const auto kernel =
+      widest ? tessel::ann::detail::l2_sq_kernels().front().fn : tessel::ann::l2_sq_portable;
+  std::size_t i = 0;
+  float sum = 0;
+  for (auto _ : state) {
+    const float* a = rows.data() + order[i & 0xFFFF] * static_cast<std::size_t>(dim);
+    const float* b = rows.data() + order[(i + 1) & 0xFFFF] * static_cast<std::size_t>(dim);
+    sum += kernel(a, b, dim);
+    ++i;
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetLabel(widest ? tessel::ann::detail::l2_sq_kernels().front().name : "portable");
+}
+BENCHMARK(BM_FloatL2)->ArgsProduct({{32, 128, 784}, {0, 1}});
 
 // Working sets (MiB): 2 (cache-resident), 25 (the 200k mixture's codes), 100 (its floats).
 BENCHMARK(BM_SequentialRows)->Arg(25)->Unit(benchmark::kMillisecond);
