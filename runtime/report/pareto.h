@@ -1,6 +1,8 @@
-// Pareto front of (latency, energy) pairs: the points no other point beats on both.
+// Pareto fronts of (latency, energy) pairs and (latency, energy, area) triples: the points no
+// other point beats on every objective.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <utility>
 #include <vector>
@@ -14,5 +16,10 @@ namespace tessel::report {
 // other, so every copy of a front point is on the front; a point equal in one coordinate
 // and worse in the other is dominated. Pairs with a NaN coordinate are never on the front.
 std::vector<size_t> pareto_front(const std::vector<std::pair<double, double>>& points);
+
+// The same for three objectives (latency, energy, area): the points no other point beats on
+// all three, with the same tie rules, ordered by the first coordinate (then the others, then
+// index). Pairwise, O(n²): sweeps have thousands of points at most.
+std::vector<size_t> pareto_front3(const std::vector<std::array<double, 3>>& points);
 
 }  // namespace tessel::report

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -352,10 +353,13 @@ PlotJob energy_plot(const std::vector<std::string>& labels,
 }
 
 PlotJob pareto_plot(const std::vector<ScatterPoint>& points, const std::vector<size_t>& front,
-                    const std::string& energy_unit) {
+                    const std::string& name, const std::string& y_name, const std::string& y_unit) {
   PlotJob job;
-  job.name = "pareto";
-  std::string all = "latency\tenergy\tpoint\n", best = "latency\tenergy\tpoint\n";
+  job.name = name;
+  const std::string header = "latency\t" + y_name + "\tpoint\n";
+  std::string all = header, best = header;
+  std::string y_label = y_name + " (" + y_unit + ")";
+  y_label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(y_label[0])));
   std::vector<double> xs, ys;
   for (const auto& p : points) {
     all += gp_number(p.x) + "\t" + gp_number(p.y) + "\t" + data_label(p.label) + "\n";
@@ -367,11 +371,12 @@ PlotJob pareto_plot(const std::vector<ScatterPoint>& points, const std::vector<s
             data_label(points[i].label) + "\n";
   job.data_files["points.dat"] = all;
   job.data_files["front.dat"] = best;
-  job.script = preamble(job.name, 1000, 600) +
-               "set title 'Latency against energy (lower left is better)'\n"
+  job.script = preamble(job.name, 1000, 600) + "set title " +
+               gp_string("Latency against " + y_name + " (lower left is better)") +
+               "\n"
                "set xlabel 'Latency (µs)'\n"
                "set ylabel " +
-               gp_string("Energy (" + energy_unit + ")") + "\n" +
+               gp_string(y_label) + "\n" +
                // Log axes hug the data (gnuplot would round them out to whole decades,
                // leaving most of the plot empty); the offsets leave room for labels.
                (wide_range(xs) ? "set logscale x\nset autoscale xfix\n" : "set xrange [0:*]\n") +

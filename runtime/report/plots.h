@@ -1,4 +1,4 @@
-// The report's three plots as gnuplot scripts, rendered to SVG by the gnuplot program.
+// The report's plots as gnuplot scripts, rendered to SVG by the gnuplot program.
 #pragma once
 
 #include <map>
@@ -10,7 +10,7 @@ namespace tessel::report {
 // A gnuplot script and the data files it reads, all named relative to one directory.
 // The script writes its SVG to `name` + ".svg".
 struct PlotJob {
-  std::string name;  // "speedup", "energy_breakdown", "pareto"
+  std::string name;  // "speedup", "energy_breakdown", "pareto", "area_pareto"
   std::string script;
   std::map<std::string, std::string> data_files;  // file name → contents
 };
@@ -33,10 +33,11 @@ PlotJob speedup_plot(const std::vector<Bar>& bars, const std::string& baseline_t
 PlotJob energy_plot(const std::vector<std::string>& labels,
                     const std::vector<std::string>& components,
                     const std::vector<std::vector<double>>& values, const std::string& unit);
-// Latency (µs) against energy (`energy_unit`); `front` indexes `points` in drawing order
-// and only front points are labelled (labelling every point clutters dense sweeps).
+// Latency (µs) against another cost, `y_name` (lower case, e.g. "energy", "area") in
+// `y_unit`, written to `name`.svg; `front` indexes `points` in drawing order and only front
+// points are labelled (labelling every point clutters dense sweeps).
 PlotJob pareto_plot(const std::vector<ScatterPoint>& points, const std::vector<size_t>& front,
-                    const std::string& energy_unit);
+                    const std::string& name, const std::string& y_name, const std::string& y_unit);
 
 // The executable gnuplot would run as: `program` itself when it holds a '/', else the
 // first match on PATH. Empty when there is none.

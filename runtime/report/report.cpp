@@ -2,6 +2,7 @@
 #include "runtime/report/report.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -119,6 +120,11 @@ struct Analysis {
   std::vector<std::pair<double, double>> le;  // (latency µs, energy in eu) per ok entry
   std::vector<size_t> front;                  // point indices, by increasing latency
   std::set<size_t> on_front;
+  // Area: when every successful point reports `area_mm2` (the chip's area proxy) and the
+  // sweep varies it, the front over latency, energy and area, and the latency-area front.
+  bool area_varies = false;
+  std::vector<size_t> front3, area_front;  // point indices, by increasing latency
+  std::set<size_t> on_front3;
   bool bars_by_id = false;  // bar labels are point ids: parameter labels would not fit
   std::string dir;          // the results folder, as the user named it
   // Every successful point is an algorithm run on the host (no cycles, no energy): the
@@ -131,6 +137,7 @@ struct Analysis {
 
   double latency_us(size_t i) const { return points[i].result->seconds * 1e6; }
   double energy(size_t i) const { return points[i].result->total_energy_pj() / eu.pj; }
+  double area_mm2(size_t i) const { return points[i].result->metrics.at("area_mm2"); }
   std::string params(size_t i, bool brief) const {
     return params_text(points[i].params, keys, brief);
   }
@@ -166,6 +173,25 @@ Analysis analyse(const ResultsFolder& folder) {
   for (size_t i : a.ok) a.le.push_back({a.latency_us(i), a.energy(i)});
   for (size_t j : pareto_front(a.le)) a.front.push_back(a.ok[j]);
   a.on_front.insert(a.front.begin(), a.front.end());
+  std::set<double> areas;
+  bool every_area = !a.ok.empty();
+  for (size_t i : a.ok) {
+    auto it = a.points[i].result->metrics.find("area_mm2");
+    every_area &= it != a.points[i].result->metrics.end();
+    if (it != a.points[i].result->metrics.end()) areas.insert(it->second);
+  }
+  a.area_varies = every_area && areas.size() > 1;
+  if (a.area_varies) {
+    std::vector<std::array<double, 3>> lea;
+    std::vector<std::pair<double, double>> la;
+    for (size_t j = 0; j < a.ok.size(); ++j) {
+      lea.push_back({a.le[j].first, a.le[j].second, a.area_mm2(a.ok[j])});
+      la.push_back({a.le[j].first, a.area_mm2(a.ok[j])});
+    }
+    for (size_t j : pareto_front3(lea)) a.front3.push_back(a.ok[j]);
+    for (size_t j : pareto_front(la)) a.area_front.push_back(a.ok[j]);
+    a.on_front3.insert(a.front3.begin(), a.front3.end());
+  }
   // Labels up to ~18 characters stay readable under a bar, even rotated.
   for (size_t i : a.ok) a.bars_by_id |= a.params(i, true).size() > 18;
   return a;
@@ -232,9 +258,22 @@ std::vector<PlotSpec> plan_plots(const Analysis& a, std::vector<std::string>& no
       scatter.push_back({a.points[a.ok[j]].id, a.le[j].first, a.le[j].second});
     for (size_t i : a.front)
       front_local.push_back(std::find(a.ok.begin(), a.ok.end(), i) - a.ok.begin());
-    plots.push_back({pareto_plot(scatter, front_local, a.eu.name), "Latency and energy",
+    plots.push_back({pareto_plot(scatter, front_local, "pareto", "energy", a.eu.name),
+                     "Latency and energy",
                      "Latency against energy of each successful point; the Pareto front "
                      "(points no other point beats on both) in red and labelled"});
+  }
+  if (a.area_varies) {
+    std::vector<ScatterPoint> scatter;
+    std::vector<size_t> front_local;
+    for (size_t j = 0; j < a.ok.size(); ++j)
+      scatter.push_back({a.points[a.ok[j]].id, a.le[j].first, a.area_mm2(a.ok[j])});
+    for (size_t i : a.area_front)
+      front_local.push_back(std::find(a.ok.begin(), a.ok.end(), i) - a.ok.begin());
+    plots.push_back({pareto_plot(scatter, front_local, "area_pareto", "area", "mm²"),
+                     "Latency and area",
+                     "Latency against the chip's area proxy (metric area_mm2) of each successful "
+                     "point; the points no other point beats on both in red and labelled"});
   }
   return plots;
 }
@@ -322,6 +361,7 @@ Table points_table(const Analysis& a) {
   if (has_checks) t.add_column("Checks passed", false);
   if (has_bound) t.add_column("Bound by", false);
   t.add_column("Pareto", false);
+  if (a.area_varies) t.add_column("Pareto with area", false);
 
   for (size_t i = 0; i < a.points.size(); ++i) {
     const PointRecord& p = a.points[i];
@@ -354,6 +394,7 @@ Table points_table(const Analysis& a) {
       row.push_back(it == p.result->labels.end() ? kNone : it->second);
     }
     row.push_back(a.on_front.count(i) ? "yes" : "");
+    if (a.area_varies) row.push_back(a.on_front3.count(i) ? "yes" : "");
     t.rows.push_back(row);
   }
   return t;
@@ -533,6 +574,18 @@ Document build_document(const Analysis& a, const std::vector<std::string>& notes
       t.rows.push_back({a.points[i].id, a.params(i, false), format_sig(a.latency_us(i), 4),
                         format_sig(a.energy(i), 4)});
     doc.table(t);
+    if (a.area_varies) {
+      doc.paragraph(
+          "With area: points that no other point beats on latency, energy and the chip's area "
+          "proxy (metric area_mm2) together, by increasing latency.");
+      Table t3{{"ID", "Parameters", "Latency (µs)", "Energy (" + a.eu.name + ")", "Area (mm²)"},
+               {false, false, true, true, true},
+               {}};
+      for (size_t i : a.front3)
+        t3.rows.push_back({a.points[i].id, a.params(i, false), format_sig(a.latency_us(i), 4),
+                           format_sig(a.energy(i), 4), format_sig(a.area_mm2(i), 4)});
+      doc.table(t3);
+    }
   }
 
   doc.heading(2, "Plots");
@@ -581,7 +634,7 @@ ReportFiles write_report(const std::string& results_dir, const ReportOptions& op
   }
   // A plot not made this time must not linger from an earlier report.
   std::error_code ec;
-  for (const char* name : {"speedup.svg", "energy_breakdown.svg", "pareto.svg"})
+  for (const char* name : {"speedup.svg", "energy_breakdown.svg", "pareto.svg", "area_pareto.svg"})
     if (!written.count(name)) fs::remove(dir / name, ec);
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string file = entry.path().filename().string();

@@ -19,7 +19,8 @@ struct ReportFiles {
 };
 
 // Reads `results_dir`/manifest.json and points.jsonl and writes report.md, report.html
-// and speedup.svg, energy_breakdown.svg, pareto.svg into the same folder. Every file is
+// and speedup.svg, energy_breakdown.svg, pareto.svg (and area_pareto.svg when the points
+// report a varying area_mm2) into the same folder. Every file is
 // written to a temporary name and renamed into place, and nothing is written until all
 // of them have been produced, so a failure leaves the previous report intact.
 // Throws IoError for a missing or malformed input and when gnuplot fails on a plot.

@@ -47,8 +47,9 @@ bool ResultsStore::has_points() const {
 }
 
 void ResultsStore::clear() {
-  for (const char* name : {"points.jsonl", "manifest.json", "summary.csv", "report.md",
-                           "report.html", "speedup.svg", "energy_breakdown.svg", "pareto.svg"})
+  for (const char* name :
+       {"points.jsonl", "manifest.json", "summary.csv", "report.md", "report.html", "speedup.svg",
+        "energy_breakdown.svg", "pareto.svg", "area_pareto.svg"})
     fs::remove(dir_ + "/" + name);
   for (const auto& entry : fs::directory_iterator(dir_))
     if (entry.path().filename().string().rfind("plot_", 0) == 0) fs::remove(entry.path());

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -158,6 +159,57 @@ TEST_F(ReportFolder, ParetoFrontIsExact) {
   for (const char* id : {"p0001", "p0003", "p0005", "p0007"})
     EXPECT_EQ(section.find(id), std::string::npos) << id;
   for (const char* id : {"p0000", "p0002", "p0004"}) EXPECT_EQ(md_row(md, id).back(), "yes");
+}
+
+// With an area proxy that varies, the front over latency, energy and area keeps a slow,
+// costly point that is the smallest chip (p0001), and a latency-area plot is drawn. Area by
+// hand: rows² / 100 mm², except p0001's 0.10 (smaller than p0000's 0.16). Fronts by hand:
+// (latency µs, energy µJ, area) p0004 (1, 3.2, 2.56), p0002 (2, 2.4, 0.64), p0000 (4, 2.0,
+// 0.16), p0001 (8, 4.0, 0.10); p0003 (4, 4.2, 0.64) and p0007 (8, 8, 0.64) are beaten by
+// p0000 on all three, p0005 (2.5, 5.0, 2.56) by p0002. The latency-area front is the same four.
+TEST_F(ReportFolder, AreaThatVariesAddsAThreeObjectiveFrontAndALatencyAreaPlot) {
+  const std::map<std::string, double> area{{"p0000", 0.16}, {"p0001", 0.10}, {"p0002", 0.64},
+                                           {"p0003", 0.64}, {"p0004", 2.56}, {"p0005", 2.56},
+                                           {"p0007", 0.64}};
+  std::istringstream in(slurp(dir_ / "points.jsonl"));
+  std::string line, out;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (area.count(j["id"])) j["result"]["metrics"]["area_mm2"] = area.at(j["id"]);
+    out += j.dump() + "\n";
+  }
+  spit(dir_ / "points.jsonl", out);
+  ReportFiles files = write_report(dir_.string());
+  ASSERT_EQ(files.plots.size(), 4u);
+  const std::string md = slurp(files.markdown);
+  for (const char* id : {"p0000", "p0001", "p0002", "p0003", "p0004", "p0005", "p0007"}) {
+    const std::vector<std::string> row = md_row(md, id);
+    ASSERT_GE(row.size(), 2u) << id;
+    const bool on2 =
+        id == std::string("p0000") || id == std::string("p0002") || id == std::string("p0004");
+    const bool on3 = on2 || id == std::string("p0001");
+    EXPECT_EQ(row[row.size() - 2], on2 ? "yes" : "") << id;
+    EXPECT_EQ(row.back(), on3 ? "yes" : "") << id;
+  }
+  EXPECT_NE(md.find("| p0004 | hw.rows=16, workload.m=64 | 1.000 | 3.200 | 2.560 |\n"
+                    "| p0002 | hw.rows=8, workload.m=64 | 2.000 | 2.400 | 0.6400 |\n"
+                    "| p0000 | hw.rows=4, workload.m=64 | 4.000 | 2.000 | 0.1600 |\n"
+                    "| p0001 | hw.rows=4, workload.m=128 | 8.000 | 4.000 | 0.1000 |\n"),
+            std::string::npos)
+      << md;
+  const std::string svg = slurp(dir_ / "area_pareto.svg");
+  EXPECT_NE(svg.find("Area (mm²)"), std::string::npos);
+  for (const char* id : {"p0004", "p0002", "p0000", "p0001"})
+    EXPECT_NE(svg.find(std::string(">") + id + "<"), std::string::npos) << id;
+  EXPECT_EQ(svg.find(">p0003<"), std::string::npos);
+  EXPECT_NE(md.find("](area_pareto.svg)"), std::string::npos);
+
+  // Area taken away again: the plot and the column go with it.
+  fs::copy_file(kFixture / "points.jsonl", dir_ / "points.jsonl",
+                fs::copy_options::overwrite_existing);
+  write_report(dir_.string());
+  EXPECT_FALSE(fs::exists(dir_ / "area_pareto.svg"));
+  EXPECT_EQ(slurp(dir_ / "report.md").find("Pareto with area"), std::string::npos);
 }
 
 TEST_F(ReportFolder, PlotsAreSvgFilesReferencedByTheMarkdown) {
