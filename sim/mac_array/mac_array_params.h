@@ -20,7 +20,12 @@ struct MacArrayParams {
   double write_bytes_per_cycle = 0;
   uint64_t latency_cycles = 0;  // off-chip access latency per transfer
   bool offchip_memory = false;  // `memory:` binds a simulated memory instead of the link
-  std::string sram_action;      // energy-table action prefix for the input buffer
+  // The twin's memory term (mac_array_twin.cpp): a DRAM device's unloaded latency and its
+  // refreshes (the data bus moves nothing for refresh_cycles every refresh_period_cycles,
+  // from the first at refresh_period_cycles).
+  double memory_refresh_period_cycles = 0, memory_refresh_cycles = 0;
+  uint64_t memory_latency_cycles = 0;
+  std::string sram_action;  // energy-table action prefix for the input buffer
 };
 
 struct GemmWorkload {
