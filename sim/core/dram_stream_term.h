@@ -26,10 +26,12 @@ struct DramStreamTerm {
 };
 
 // Above this the time of row switches and of bank conflicts between streams is a large part
-// of the memory's time and the twins' term misses it (HBM2e: 0.17; off by up to 11% for
-// LSTM-Sharp, 32% for the N:M unit on random configurations); DDR4-3200 (0.021) and DDR5-4800
-// (0.019) are held within 5% (tests/sim/lstm_sharp/lstm_sharp_memory_test.cpp,
-// tests/sim/nm_unit/nm_unit_memory_test.cpp).
+// of the memory's time and the twins' term misses it (HBM2e: 0.17, HBM3: 0.16); DDR4-3200 (0.021)
+// and DDR5-4800 (0.019) are held within 5% (tests/sim/lstm_sharp/lstm_sharp_memory_test.cpp,
+// tests/sim/nm_unit/nm_unit_memory_test.cpp). Remeasured on HBM2e/HBM3 (docs/systems.md
+// "Limits"): up to 36% slow where one stream's row switches hide behind other banks, up to
+// 42% fast where streams share banks or refresh pauses stall compute; a row-granular
+// model of both and of refresh pauses still left 27%, so HBM stays refused.
 inline constexpr double kTwinMaxRowSwitchFraction = 0.05;
 
 // Reads the device file `hw.memory` names and the port keys `hw.offchip.request_bytes` and

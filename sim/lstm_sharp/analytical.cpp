@@ -34,6 +34,7 @@ struct Shape {
   int64_t x, h, k, d, tiles, cx, ch, pass, streamed_pass, dpu_latency, lanes, mfu_latency;
   int64_t cap_rows;  // rows of weights one tile's SRAM holds
   bool gate_major;
+  int64_t batch;  // sequences: the MFU takes each element once per sequence
 };
 
 Shape shape_of(const MachineParams& m, int64_t x, int64_t h, int64_t k) {
@@ -51,7 +52,8 @@ Shape shape_of(const MachineParams& m, int64_t x, int64_t h, int64_t k) {
                m.mfu_lanes,
                m.mfu_latency,
                static_cast<int64_t>(m.weight_sram_kib * 1024) / ((x + h) * 2),
-               m.schedule == Schedule::kSequential};
+               m.schedule == Schedule::kSequential,
+               p.batch};
 }
 
 // The runs of one tile: `full` blocks of D rows then, if `last_rows` > 0, one block of
@@ -73,19 +75,20 @@ Runs tile_runs(const Shape& s, int64_t full, int64_t last_rows, int64_t before, 
 }
 
 // A tile runs its blocks back to back, `passes` passes each, from time 0; a block's result
-// leaves dpu_latency after its last pass and the MFU takes its elements in order, `lanes` a
-// cycle. Returns {end of the last pass, h of the last element ready (0 if none)}.
-// The MFU finishes at max over blocks j of (done_j + MFU time of blocks j..last); within a
-// run that is linear in j, so only the runs' first and last blocks need evaluating.
+// leaves dpu_latency after its last pass and the MFU takes its elements in order (each once
+// per sequence of the batch), `lanes` a cycle. Returns {end of the last pass, h of the last element
+// ready (0 if none)}. The MFU finishes at max over blocks j of (done_j + MFU time of blocks
+// j..last); within a run that is linear in j, so only the runs' first and last blocks need
+// evaluating.
 std::pair<int64_t, int64_t> flow(const Shape& s, const Runs& runs, int64_t passes) {
   int64_t end = 0, mfu_total = 0;
   for (const Run& r : runs) {
     end += r.n * r.pass * passes;
-    mfu_total += r.n * ceil_div(r.elements, s.lanes);
+    mfu_total += r.n * ceil_div(r.elements * s.batch, s.lanes);
   }
   int64_t t = 0, mfu_after = mfu_total, finish = 0;  // mfu_after: MFU time of blocks j..last
   for (const Run& r : runs) {
-    const int64_t c = r.pass * passes, m = ceil_div(r.elements, s.lanes);
+    const int64_t c = r.pass * passes, m = ceil_div(r.elements * s.batch, s.lanes);
     if (m > 0) {
       finish = std::max(finish, t + c + s.dpu_latency + mfu_after);                        // first
       finish = std::max(finish, t + r.n * c + s.dpu_latency + mfu_after - (r.n - 1) * m);  // last

@@ -14,7 +14,7 @@ BufferNeeds buffer_needs(const MachineParams& m, const std::vector<PassPlan>& pa
   BufferNeeds n;
   for (const auto& pp : passes) {
     const LayerPlan& p = pp.plan;
-    n.act_bytes = std::max(n.act_bytes, (window * p.input + 2 * p.hidden) * 2);
+    n.act_bytes = std::max(n.act_bytes, m.batch * (window * p.input + 2 * p.hidden) * 2);
     if (!ahead) continue;
     int64_t rows = 0;
     for (const auto& blocks : p.tile_blocks) {
@@ -22,7 +22,8 @@ BufferNeeds buffer_needs(const MachineParams& m, const std::vector<PassPlan>& pa
       for (int64_t b : blocks) tile_rows += p.blocks[static_cast<size_t>(b)].rows;
       rows = std::max(rows, tile_rows);
     }
-    n.psum_bytes = std::max(n.psum_bytes, window * rows * static_cast<int64_t>(kPsumBytes));
+    n.psum_bytes =
+        std::max(n.psum_bytes, m.batch * window * rows * static_cast<int64_t>(kPsumBytes));
   }
   return n;
 }

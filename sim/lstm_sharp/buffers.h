@@ -37,7 +37,8 @@ inline constexpr uint64_t kPsumBytes = 6;
 // reads and h(t) being produced (every tile reads all of h). Partial sums: the W·x sums of
 // run-ahead blocks, 48 bits per row, for the current step's and runahead_steps later steps'
 // blocks of the tile with the most rows, at most the sequence (an upper bound: the block in
-// the DPUs keeps its sums there); none in the barrier schedules.
+// the DPUs keeps its sums there); none in the barrier schedules. Both hold one copy per
+// sequence of the batch.
 struct BufferNeeds {
   int64_t act_bytes = 0, psum_bytes = 0;
 };

@@ -36,8 +36,11 @@ LayerPlan plan_layer_constants(const MachineParams& m, int64_t input, int64_t hi
   p.mfu_latency = m.mfu_latency;
   const int64_t d = p.dpus_per_tile;
   // One pass reads D·K int16 weights per tile; the banks deliver banks·bank_bytes a cycle.
-  p.pass_cycles =
-      std::max<int64_t>(1, ceil_div(d * k * 2, m.weight_sram_banks * m.weight_sram_bank_bytes));
+  // With a batch the DPUs hold those weights for B cycles, one input slice per sequence,
+  // while the next pass's weights load (docs/lstm_sharp.md, "Batch").
+  p.batch = m.batch;
+  p.pass_cycles = std::max<int64_t>(
+      m.batch, ceil_div(d * k * 2, m.weight_sram_banks * m.weight_sram_bank_bytes));
   // Streamed blocks share the off-chip link equally among the tiles (with a memory the
   // tiles read the streamed weights through it instead: analytical.cpp, tile.cpp).
   const double per_tile_bw = m.offchip_bytes_per_cycle / static_cast<double>(m.tiles);

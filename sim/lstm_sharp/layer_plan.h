@@ -31,8 +31,11 @@ struct LayerPlan {
   bool gate_major = false;  // sequential schedule: rows grouped by gate
   int64_t wx_passes = 0;    // ceil(X / K): cycles of W·x per block (at one pass per cycle)
   int64_t uh_passes = 0;    // ceil(H / K)
-  int64_t pass_cycles = 1;  // cycles per pass when weights are on chip (SRAM bandwidth)
+  // Cycles per pass when weights are on chip: the SRAM's time for one pass's weights, and at
+  // least one cycle per sequence of the batch (the weights held while the inputs go by).
+  int64_t pass_cycles = 1;
   int64_t streamed_pass_cycles = 1;  // cycles per pass for streamed blocks (off-chip bandwidth)
+  int64_t batch = 1;                 // sequences each pass serves (MachineParams::batch)
   int64_t dpu_latency = 0;           // adder-tree depth + accumulate: ceil(log2 K) + 1
   int64_t mfu_lanes = 0, mfu_latency = 0;
   std::vector<RowBlock> blocks;                   // in dispatch order

@@ -19,6 +19,10 @@ class LstmSharpExperiment : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
+    machine_.batch = workload_.batch;  // the pass time depends on it (layer_plan.h)
+    // The Verilated DPU takes one input slice per pass (rtl/lstm_sharp/dpu.sv).
+    if (machine_.rtl_dpu && workload_.batch > 1)
+      workload.fail("batch", "the co-simulated DPU (hw rtl.dpu) runs batch 1; use batch: 1");
     energy_ = EnergyTable::for_run(hw.child("energy"));
     passes_ = plan_workload(machine_, workload_);
     // The activation and partial-sum buffers must hold what the workload's layers need.
@@ -118,6 +122,7 @@ class LstmSharpExperiment : public Experiment {
     r.metrics["reconfig_cycles_paid"] =
         static_cast<double>(reconfigurations(passes) * machine_.reconfig_cycles);
     add_sram_metrics(machine_, r.metrics);
+    add_batch_metrics(machine_, workload_, r.cycles, r.metrics);
     add_gpu_metrics(machine_, workload_, static_cast<double>(r.cycles) / (machine_.clock_ghz * 1e9),
                     r.metrics);
     if (workload_.functional) r.checks.push_back(check_outputs(weights, x, passes, data));

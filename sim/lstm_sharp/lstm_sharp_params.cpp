@@ -132,7 +132,10 @@ const ModelKeys& model_keys() {
     w.integer("seq_len", 1, 1000000,
               "time steps (4·H·(X + H) MACs per step × steps × layers × directions stays "
               "below 2⁶²)");
-    w.positive_integer("batch", "batch size; LSTM-Sharp models batch-1 inference, so only 1")
+    w.integer("batch", 1, kMaxBatch,
+              "independent sequences run in lock step: each DPU pass reads its weights once "
+              "and takes one input slice per sequence, a cycle each (docs/lstm_sharp.md, "
+              "\"Batch\"); 1 in functional mode and with rtl.dpu")
         .def("1");
     w.flag("bidirectional", "run each layer in both directions").def("false");
     w.flag("functional",
@@ -281,9 +284,24 @@ LstmWorkload read_lstm_workload(const Config& w) {
   l.hidden_size = k.integer("hidden_size");
   l.layers = k.integer("layers");
   l.seq_len = k.integer("seq_len");
-  if (k.integer("batch") != 1) w.fail("batch", "LSTM-Sharp models batch-1 inference; use batch: 1");
+  l.batch = k.integer("batch");
   l.bidirectional = k.flag("bidirectional");
   l.functional = k.flag("functional");
+  if (l.batch > 1) {
+    // The fixed-point check runs one sequence (models/lstm is batch 1).
+    if (l.functional)
+      w.fail("batch", "functional mode checks one sequence against models/lstm; use batch: 1");
+    // Cycle, MAC and byte counts stay inside 64 bits (as seq_len's description promises).
+    const double dirs = l.bidirectional ? 2 : 1;
+    const double in = static_cast<double>(std::max(l.input_size, l.hidden_size)) * dirs;
+    const double macs = 4.0 * static_cast<double>(l.hidden_size) *
+                        (in + static_cast<double>(l.hidden_size)) * static_cast<double>(l.seq_len) *
+                        static_cast<double>(l.layers) * dirs * static_cast<double>(l.batch);
+    if (macs >= std::ldexp(1.0, 62))
+      w.fail("batch", fmt_number(macs) +
+                          " MACs (batch x steps x layers x 4H(X + H)) do not fit "
+                          "the model's 64-bit counters (below 2^62)");
+  }
   if (l.functional) {
     // The functional check holds every layer's float weights (the widest layer's input is
     // max(X, H), doubled for a bidirectional stack's second layer on) and the sequence.

@@ -56,8 +56,16 @@ struct MachineParams {
   double memory_bytes_per_cycle = 0;   // the twin's sustained bandwidth (memory only)
   uint64_t memory_latency_cycles = 0;  // the twin's unloaded read latency (memory only)
   std::string gpu_reference;           // optional: anchor table for the GPU baseline metrics
+  // workload.batch, copied in by the models (it sets the pass time, so the plans and the
+  // twin read it here): sequences that advance in lock step, each DPU pass serving all of
+  // them with one weight read (docs/lstm_sharp.md, "Batch").
+  int64_t batch = 1;
   bool rtl_dpu = false;  // rtl: {dpu: true}: the tiles use the Verilated DPU (co-simulation)
 };
+
+// Largest workload.batch: a pass then takes 4,096 cycles and every tile keeps 4,096 sets of
+// accumulators and activations, far beyond what an accelerator built for batch 1 holds.
+inline constexpr int64_t kMaxBatch = 4096;
 
 // K of the Verilated DPU the co-simulation links (rtl/CMakeLists.txt: Vdpu_k8).
 inline constexpr int64_t kRtlDpuWidth = 8;
@@ -68,6 +76,7 @@ struct LstmWorkload {
   int64_t hidden_size = 0;
   int64_t layers = 1;
   int64_t seq_len = 0;
+  int64_t batch = 1;  // independent sequences run in lock step (docs/lstm_sharp.md, "Batch")
   bool bidirectional = false;
   bool functional = false;  // compute values in fixed point and check against models/lstm
 };

@@ -16,6 +16,7 @@ class LstmSharpAnalytical : public Experiment {
   void configure(const Config& hw, const Config& workload) override {
     machine_ = read_machine(hw);
     workload_ = read_lstm_workload(workload);
+    machine_.batch = workload_.batch;  // the pass time depends on it (layer_plan.h)
     energy_ = EnergyTable::for_run(hw.child("energy"));
     passes_ = plan_workload(machine_, workload_);
     // The activation and partial-sum buffers must hold what the workload's layers need.
@@ -62,6 +63,7 @@ class LstmSharpAnalytical : public Experiment {
     r.metrics["gflops"] = 2 * macs * machine_.clock_ghz / static_cast<double>(r.cycles);
     add_plan_metrics(passes, r.metrics);
     add_sram_metrics(machine_, r.metrics);
+    add_batch_metrics(machine_, workload_, r.cycles, r.metrics);
     add_gpu_metrics(machine_, workload_, static_cast<double>(r.cycles) / (machine_.clock_ghz * 1e9),
                     r.metrics);
     return r;

@@ -136,7 +136,7 @@ void Tile::run_pass(size_t p) {
       } else {
         // Run ahead earlier: its sums leave the partial-sum buffer for the DPUs.
         const RowBlock& b = plan.blocks[mine[local]];
-        parked_bytes_ -= kPsumBytes * static_cast<uint64_t>(b.rows);
+        parked_bytes_ -= kPsumBytes * static_cast<uint64_t>(plan.batch * b.rows);
       }
       compute_uh(p, t, local, true);
       complete(p, t, local);
@@ -155,9 +155,12 @@ void Tile::compute_wx(size_t p, int64_t t, int64_t local) {
     busy(pass_cycles(plan, b) * plan.wx_passes);
   }
   ++wx_done_;
-  activity_.macs += static_cast<uint64_t>(b.rows * plan.input);
-  activity_.accumulations += static_cast<uint64_t>(b.rows * plan.wx_passes);
-  activity_.act_buffer_bytes += static_cast<uint64_t>(plan.wx_passes * plan.dpu_width * 2);
+  // Per sequence of the batch: its products, accumulates and input slices; the weights
+  // are read once for all of them.
+  activity_.macs += static_cast<uint64_t>(plan.batch * b.rows * plan.input);
+  activity_.accumulations += static_cast<uint64_t>(plan.batch * b.rows * plan.wx_passes);
+  activity_.act_buffer_bytes +=
+      static_cast<uint64_t>(plan.batch * plan.wx_passes * plan.dpu_width * 2);
   const uint64_t weight_bytes = static_cast<uint64_t>(b.rows * plan.input * 2);
   (b.streamed ? activity_.streamed_weight_bytes : activity_.weight_sram_bytes) += weight_bytes;
   if (trace_) trace_->span(track_, "W·x", start, clock_.now_ns() - start);
@@ -181,8 +184,9 @@ bool Tile::run_ahead(size_t p, int64_t t) {
   ++activity_.runahead_chunks;
   const LayerPlan& plan = dispatcher_.passes()[p].plan;
   const RowBlock& b = plan.blocks[plan.tile_blocks[static_cast<size_t>(id_)][wx_done_ % n]];
-  activity_.psum_bytes += 2 * kPsumBytes * static_cast<uint64_t>(b.rows);
-  parked_bytes_ += kPsumBytes * static_cast<uint64_t>(b.rows);
+  const uint64_t sums = static_cast<uint64_t>(plan.batch * b.rows);  // one per row and sequence
+  activity_.psum_bytes += 2 * kPsumBytes * sums;
+  parked_bytes_ += kPsumBytes * sums;
   activity_.psum_peak_bytes = std::max(activity_.psum_peak_bytes, parked_bytes_);
   compute_wx(p, next_step, wx_done_ % n);
   return true;
@@ -240,9 +244,10 @@ void Tile::compute_uh(size_t p, int64_t t, int64_t local, bool runahead) {
   }
   if (trace_ && clock_.now_ns() > span_start)
     trace_->span(track_, "U·h", span_start, clock_.now_ns() - span_start);
-  activity_.macs += static_cast<uint64_t>(b.rows * plan.hidden);
-  activity_.accumulations += static_cast<uint64_t>(b.rows * plan.uh_passes);
-  activity_.act_buffer_bytes += static_cast<uint64_t>(plan.uh_passes * plan.dpu_width * 2);
+  activity_.macs += static_cast<uint64_t>(plan.batch * b.rows * plan.hidden);
+  activity_.accumulations += static_cast<uint64_t>(plan.batch * b.rows * plan.uh_passes);
+  activity_.act_buffer_bytes +=
+      static_cast<uint64_t>(plan.batch * plan.uh_passes * plan.dpu_width * 2);
   const uint64_t weight_bytes = static_cast<uint64_t>(b.rows * plan.hidden * 2);
   (b.streamed ? activity_.streamed_weight_bytes : activity_.weight_sram_bytes) += weight_bytes;
   if (!data_) return;
@@ -262,8 +267,10 @@ void Tile::complete(size_t p, int64_t t, int64_t local) {
   const int64_t done = static_cast<int64_t>(clock_.now_cycles()) + dpu_->latency(plan.dpu_width);
   if (b.gate >= 0) dispatcher_.gate_block_done(p, t, b.gate, done);
   if (b.elements == 0) return;
-  const int64_t ready = mfu_.accept(done, b.elements);
-  activity_.mfu_elements += static_cast<uint64_t>(b.elements);
+  // Every sequence's sums leave with the last pass's (an element of h(t) counts as ready
+  // when the MFU has it for all sequences: the U·h passes that read it serve them all).
+  const int64_t ready = mfu_.accept(done, plan.batch * b.elements);
+  activity_.mfu_elements += static_cast<uint64_t>(plan.batch * b.elements);
   if (data_) {
     PassData& d = (*data_)[p];
     const int64_t h = plan.hidden;

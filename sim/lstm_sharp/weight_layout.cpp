@@ -24,8 +24,9 @@ WeightLayout make_weight_layout(const std::vector<PassPlan>& passes, const LstmW
                                 bool tile_major) {
   WeightLayout l;
   l.directions = w.bidirectional ? 2 : 1;
-  l.input_step_bytes = static_cast<uint64_t>(w.input_size) * 2;
-  l.output_step_bytes = static_cast<uint64_t>(w.hidden_size) * 2;
+  // A step's x (h) holds every sequence of the batch, one after the other.
+  l.input_step_bytes = static_cast<uint64_t>(w.batch * w.input_size) * 2;
+  l.output_step_bytes = static_cast<uint64_t>(w.batch * w.hidden_size) * 2;
   l.input_base = 0;
   l.output_base = align(l.input_base + static_cast<uint64_t>(w.seq_len) * l.input_step_bytes);
   uint64_t next =

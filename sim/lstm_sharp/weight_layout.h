@@ -26,10 +26,10 @@ inline constexpr uint64_t kRegionAlign = 4096;
 inline constexpr uint64_t kPartAlign = 64;
 
 struct WeightLayout {
-  uint64_t input_base = 0;  // x of layer 0: seq_len × X int16, step-major
+  uint64_t input_base = 0;  // x of layer 0: seq_len × batch × X int16, [t][sequence][X]
   uint64_t input_step_bytes = 0;
-  uint64_t output_base = 0;        // h of the last layer: seq_len × dirs × H int16, [t][dir][H]
-  uint64_t output_step_bytes = 0;  // one direction's H int16
+  uint64_t output_base = 0;        // h of the last layer: [t][dir][sequence][H] int16
+  uint64_t output_step_bytes = 0;  // one direction's H int16 for every sequence
   int64_t directions = 1;
   // [pass][tile][0: W·x, 1: U·h]: the chunks of one step, in consumption order. A streamed
   // block's W (U) rows are stored pass-major: its pass j holds rows × min(K, X − jK)

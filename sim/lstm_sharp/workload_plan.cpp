@@ -86,16 +86,27 @@ uint64_t analytical_workload_cycles(const MachineParams& m, const LstmWorkload& 
 double workload_macs(const std::vector<PassPlan>& passes, int64_t seq_len) {
   double macs = 0;
   for (const auto& p : passes)
-    macs += 4.0 * p.plan.hidden * (p.plan.input + p.plan.hidden) * static_cast<double>(seq_len);
+    macs += 4.0 * p.plan.hidden * (p.plan.input + p.plan.hidden) * static_cast<double>(seq_len) *
+            static_cast<double>(p.plan.batch);
   return macs;
 }
 
 void add_gpu_metrics(const MachineParams& m, const LstmWorkload& w, double seconds,
                      std::map<std::string, double>& metrics) {
-  if (m.gpu_reference.empty()) return;
+  // The anchors are cuDNN at batch 1 (configs/baselines/gpu_h100_cudnn_lstm.yaml): a GPU
+  // at batch B amortises its per-step latency over B sequences, by how much no anchor says,
+  // so batched runs report no GPU comparison rather than an invented one.
+  if (m.gpu_reference.empty() || w.batch != 1) return;
   const double gpu = GpuReference::load(m.gpu_reference).seconds(w);
   metrics["gpu_seconds_estimate"] = gpu;
   metrics["speedup_vs_gpu"] = gpu / seconds;
+}
+
+void add_batch_metrics(const MachineParams& m, const LstmWorkload& w, uint64_t cycles,
+                       std::map<std::string, double>& metrics) {
+  const double batch = static_cast<double>(w.batch);
+  metrics["cycles_per_sample"] = static_cast<double>(cycles) / batch;
+  metrics["samples_per_second"] = batch * m.clock_ghz * 1e9 / static_cast<double>(cycles);
 }
 
 void add_plan_metrics(const std::vector<PassPlan>& passes, std::map<std::string, double>& metrics) {
@@ -132,14 +143,16 @@ void analytical_activity(const MachineParams& m, const LstmWorkload& w,
     for (const auto& b : p.blocks) {
       TileActivity& a = tiles[static_cast<size_t>(b.tile)];
       const uint64_t steps = static_cast<uint64_t>(w.seq_len);
-      a.macs += steps * static_cast<uint64_t>(b.rows * (p.input + p.hidden));
-      a.accumulations += steps * static_cast<uint64_t>(b.rows * (p.wx_passes + p.uh_passes));
+      // Weights are read once a step for the whole batch; the rest is per sequence.
+      const uint64_t per_seq = steps * static_cast<uint64_t>(p.batch);
+      a.macs += per_seq * static_cast<uint64_t>(b.rows * (p.input + p.hidden));
+      a.accumulations += per_seq * static_cast<uint64_t>(b.rows * (p.wx_passes + p.uh_passes));
       const uint64_t bytes = steps * static_cast<uint64_t>(b.rows * (p.input + p.hidden) * 2);
       (b.streamed ? a.streamed_weight_bytes : a.weight_sram_bytes) += bytes;
       a.act_buffer_bytes +=
-          steps * static_cast<uint64_t>((p.wx_passes + p.uh_passes) * p.dpu_width * 2);
-      if (ahead) a.psum_bytes += steps * 2 * kPsumBytes * static_cast<uint64_t>(b.rows);
-      a.mfu_elements += steps * static_cast<uint64_t>(b.elements);
+          per_seq * static_cast<uint64_t>((p.wx_passes + p.uh_passes) * p.dpu_width * 2);
+      if (ahead) a.psum_bytes += per_seq * 2 * kPsumBytes * static_cast<uint64_t>(b.rows);
+      a.mfu_elements += per_seq * static_cast<uint64_t>(b.elements);
     }
   }
   const SramMacros macros = sram_macros(m);
@@ -150,9 +163,10 @@ void analytical_activity(const MachineParams& m, const LstmWorkload& w,
 
 void add_io_counters(const LstmWorkload& w, Counters& out) {
   const int64_t dirs = w.bidirectional ? 2 : 1;
-  out.add("offchip", "dram_read_byte", static_cast<uint64_t>(w.seq_len * w.input_size * 2));
+  out.add("offchip", "dram_read_byte",
+          static_cast<uint64_t>(w.batch * w.seq_len * w.input_size * 2));
   out.add("offchip", "dram_write_byte",
-          static_cast<uint64_t>(w.seq_len * dirs * w.hidden_size * 2));
+          static_cast<uint64_t>(w.batch * w.seq_len * dirs * w.hidden_size * 2));
 }
 
 }  // namespace tessel::lstm_sharp

@@ -27,14 +27,18 @@ int64_t reconfigurations(const std::vector<PassPlan>& passes);
 // The twin's latency for a whole workload: each layer at the width the reconfiguration
 // rule picks, in closed form, without building row blocks.
 uint64_t analytical_workload_cycles(const MachineParams& m, const LstmWorkload& w);
-// Useful MACs of the whole workload (no padding): Σ 4H·(X_l + H) per step and pass.
+// Useful MACs of the whole workload (no padding): Σ 4H·(X_l + H) per step, pass and sequence.
 double workload_macs(const std::vector<PassPlan>& passes, int64_t seq_len);
 // Metrics every LSTM-Sharp model reports (the SystemC model and its twin alike).
 // The GPU baseline (hw.gpu_reference) for the same workload: estimated seconds and the
-// speedup of this machine over it.
+// speedup of this machine over it; none at batch > 1 (the anchors are batch 1).
 void add_gpu_metrics(const MachineParams& m, const LstmWorkload& w, double seconds,
                      std::map<std::string, double>& metrics);
 void add_plan_metrics(const std::vector<PassPlan>& passes, std::map<std::string, double>& metrics);
+// The whole run's cycles per sequence and sequences per second (a batch's
+// sequences all finish with its run: cycles is the latency of each of them).
+void add_batch_metrics(const MachineParams& m, const LstmWorkload& w, uint64_t cycles,
+                       std::map<std::string, double>& metrics);
 // Weight SRAM as built: banks, and the share of the datapath's weight demand they feed.
 void add_sram_metrics(const MachineParams& m, std::map<std::string, double>& metrics);
 

@@ -38,6 +38,9 @@ struct Design {
   int mfu_lanes = 8, mfu_latency = 6, runahead = 1;
   int reconfig = -1;                 // reconfig_cycles; -1: the default
   double act_kib = 0, psum_kib = 0;  // buffer capacities; 0: derived from the workload
+  int batch = 1;                     // workload.batch
+  bool rtl = false;                  // rtl: {dpu: true} (the Verilated DPU, K = 8)
+  bool gpu = false;                  // gpu_reference: the shipped H100 anchors
 };
 
 Config experiment(const Design& s, const char* model) {
@@ -50,6 +53,10 @@ Config experiment(const Design& s, const char* model) {
   const std::string banks = s.banks > 0 ? ", banks: " + std::to_string(s.banks) : "";
   std::string extra;
   if (s.reconfig >= 0) extra += "  reconfig_cycles: " + std::to_string(s.reconfig) + "\n";
+  if (s.rtl) extra += "  rtl: {dpu: true}\n";
+  if (s.gpu)
+    extra += std::string("  gpu_reference: ") + TESSEL_SOURCE_DIR +
+             "/configs/baselines/gpu_h100_cudnn_lstm.yaml\n";
   char kib[64];
   if (s.act_kib > 0) {
     std::snprintf(kib, sizeof kib, "  act_buffer_kib: %g\n", s.act_kib);
@@ -70,11 +77,11 @@ Config experiment(const Design& s, const char* model) {
       "  mfu: {lanes: %d, latency_cycles: %d}\n  offchip: {read_gbps: 25.6, latency_ns: 100}\n"
       "  energy: {table: %s/configs/energy/45nm.yaml}\n"
       "workload: {kind: lstm, input_size: %d, hidden_size: %d, layers: %d, seq_len: %d, "
-      "bidirectional: %s, functional: %s}\n",
+      "batch: %d, bidirectional: %s, functional: %s}\n",
       model, budget, s.tiles, s.width, s.reconfigurable ? "true" : "false", options.c_str(),
       s.schedule.c_str(), s.runahead, extra.c_str(), s.sram_kib,
       s.macro_kib > 0 ? s.macro_kib : std::min(32.0, s.sram_kib), banks.c_str(), s.mfu_lanes,
-      s.mfu_latency, TESSEL_SOURCE_DIR, s.input, s.hidden, s.layers, s.seq,
+      s.mfu_latency, TESSEL_SOURCE_DIR, s.input, s.hidden, s.layers, s.seq, s.batch,
       s.bidirectional ? "true" : "false", s.functional ? "true" : "false");
   return Config::parse(buf, "test.yaml");
 }
@@ -193,6 +200,50 @@ TEST(Twin, SingleStepLatencyIsClosedForm) {
   EXPECT_EQ(run_cycle_level(s).cycles, 2u + 4u + 2u + 5u);
 }
 
+// A random machine and workload for the twin's comparisons; the i-th of a run: from 200 on,
+// reconfigurable stacks of a narrow and a wide layer.
+Design random_design(std::mt19937& rng, int i, int* streamed, int* throttled) {
+  auto pick = [&](std::vector<int> v) { return v[rng() % v.size()]; };
+  const std::vector<std::string> schedules = {"sequential", "inter_gate", "unfolded", "sharp"};
+  Design s;
+  s.tiles = pick({1, 2, 3, 4, 8, 16});
+  s.dpus = pick({4, 8, 16, 32});
+  s.width = pick({8, 16, 32, 64, 128, 256});
+  s.reconfigurable = rng() % 2;
+  s.schedule = schedules[rng() % 4];
+  s.input = 16 + static_cast<int>(rng() % 500);
+  s.hidden = 16 + static_cast<int>(rng() % 500);
+  s.layers = 1 + static_cast<int>(rng() % 2);
+  s.bidirectional = rng() % 4 == 0;
+  s.seq = 10 + static_cast<int>(rng() % 40);
+  s.mfu_lanes = pick({4, 8, 16, 32});
+  s.mfu_latency = 2 + static_cast<int>(rng() % 14);
+  // A third stream part of their weights: 4-64 KiB per tile against layers of up to
+  // 4 x 516 x 1032 x 2 B = 4.3 MB in all.
+  if (rng() % 3 == 0) {
+    s.sram_kib = pick({4, 16, 64});
+    ++*streamed;
+  }
+  // A sixth have fewer banks than the lanes need (1-4 banks of 32 B per tile).
+  if (rng() % 6 == 0) {
+    s.macro_kib = std::min(1.0, s.sram_kib);
+    s.banks = pick({1, 2, 4});
+    ++*throttled;
+  }
+  if (i >= 200) {
+    s.reconfigurable = true;
+    s.layers = 2 + static_cast<int>(rng() % 2);
+    const int narrow = 16 + static_cast<int>(rng() % 25),
+              wide = 100 + static_cast<int>(rng() % 401);
+    s.input = rng() % 2 ? narrow : wide;
+    s.hidden = s.input == narrow ? wide : narrow;
+  }
+  // Reconfiguration costs from none to more than a small layer takes (-1: the default).
+  if (s.reconfigurable) s.reconfig = pick({-1, 0, 40, 400, 4000});
+  s.functional = false;
+  return s;
+}
+
 // 240 random machines and workloads: the twin within 5% of the cycle-level model. They
 // include weights streamed from off-chip (a few KiB of SRAM per tile), bidirectional
 // layers, SRAM banks that throttle the DPUs, 1-16 tiles, K 8-256, hidden sizes that are
@@ -201,47 +252,10 @@ TEST(Twin, SingleStepLatencyIsClosedForm) {
 // 100-500, or the reverse), where the layers run at different widths and pay for it.
 TEST(Twin, WithinFivePercentOnRandomConfigurations) {
   std::mt19937 rng(2024);
-  auto pick = [&](std::vector<int> v) { return v[rng() % v.size()]; };
-  const std::vector<std::string> schedules = {"sequential", "inter_gate", "unfolded", "sharp"};
   double worst = 0;
   int streamed = 0, throttled = 0, switched = 0;
   for (int i = 0; i < 240; ++i) {
-    Design s;
-    s.tiles = pick({1, 2, 3, 4, 8, 16});
-    s.dpus = pick({4, 8, 16, 32});
-    s.width = pick({8, 16, 32, 64, 128, 256});
-    s.reconfigurable = rng() % 2;
-    s.schedule = schedules[rng() % 4];
-    s.input = 16 + static_cast<int>(rng() % 500);
-    s.hidden = 16 + static_cast<int>(rng() % 500);
-    s.layers = 1 + static_cast<int>(rng() % 2);
-    s.bidirectional = rng() % 4 == 0;
-    s.seq = 10 + static_cast<int>(rng() % 40);
-    s.mfu_lanes = pick({4, 8, 16, 32});
-    s.mfu_latency = 2 + static_cast<int>(rng() % 14);
-    // A third stream part of their weights: 4-64 KiB per tile against layers of up to
-    // 4 x 516 x 1032 x 2 B = 4.3 MB in all.
-    if (rng() % 3 == 0) {
-      s.sram_kib = pick({4, 16, 64});
-      ++streamed;
-    }
-    // A sixth have fewer banks than the lanes need (1-4 banks of 32 B per tile).
-    if (rng() % 6 == 0) {
-      s.macro_kib = std::min(1.0, s.sram_kib);
-      s.banks = pick({1, 2, 4});
-      ++throttled;
-    }
-    if (i >= 200) {
-      s.reconfigurable = true;
-      s.layers = 2 + static_cast<int>(rng() % 2);
-      const int narrow = 16 + static_cast<int>(rng() % 25),
-                wide = 100 + static_cast<int>(rng() % 401);
-      s.input = rng() % 2 ? narrow : wide;
-      s.hidden = s.input == narrow ? wide : narrow;
-    }
-    // Reconfiguration costs from none to more than a small layer takes (-1: the default).
-    if (s.reconfigurable) s.reconfig = pick({-1, 0, 40, 400, 4000});
-    s.functional = false;
+    const Design s = random_design(rng, i, &streamed, &throttled);
     const double sim = static_cast<double>(run_cycle_level(s).cycles);
     const SimResult twin_run = twin_result(s);
     const double twin = static_cast<double>(twin_run.cycles);
@@ -264,6 +278,197 @@ TEST(Twin, WithinFivePercentOnRandomConfigurations) {
   EXPECT_GE(switched, 10);  // runs that paid for at least one width change
   std::printf("worst twin error over 240 configurations: %.2f%% (%d paid for reconfiguration)\n",
               100 * worst, switched);
+}
+
+// The same comparison with batches of 2-16 sequences (docs/lstm_sharp.md, "Batch"): a pass
+// takes max(batch, SRAM or link cycles) and the MFU a block's elements once per sequence,
+// in both models; 100 random machines (the generator above, another seed; the last 20
+// reconfigurable stacks), half of them with one bank a tile, so that some batches ride on
+// the SRAM's pass time.
+TEST(Twin, WithinFivePercentOnRandomBatchedConfigurations) {
+  std::mt19937 rng(4242);
+  double worst = 0, sum = 0;
+  int streamed = 0, throttled = 0, fed = 0, exact = 0;
+  for (int i = 0; i < 100; ++i) {
+    // The last 20: reconfigurable stacks of a narrow and a wide layer.
+    Design s = random_design(rng, i < 80 ? 0 : 200, &streamed, &throttled);
+    s.batch = std::vector<int>{2, 3, 4, 8, 16}[rng() % 5];
+    if (i % 2 == 0 && s.banks == 0) {
+      s.macro_kib = std::min(1.0, s.sram_kib);
+      s.banks = 1;
+      ++throttled;
+    }
+    const double sim = static_cast<double>(run_cycle_level(s).cycles);
+    const SimResult twin_run = twin_result(s);
+    const double twin = static_cast<double>(twin_run.cycles);
+    if (twin_run.metrics.at("weight_sram_feed_fraction") < 1) ++fed;
+    const double err = std::abs(twin - sim) / sim;
+    worst = std::max(worst, err);
+    sum += err;
+    exact += twin == sim;
+    EXPECT_LE(err, 0.05) << "config " << i << ": " << s.schedule << " B=" << s.batch
+                         << " T=" << s.tiles << " D=" << s.dpus << " K=" << s.width
+                         << " X=" << s.input << " H=" << s.hidden << " sram " << s.sram_kib
+                         << " banks " << s.banks << " sim " << sim << " twin " << twin;
+  }
+  EXPECT_GE(streamed, 20);
+  EXPECT_GE(fed, 40);
+  std::printf("batched: worst twin error %.3f%%, mean %.4f%%, %d of 100 exact\n", 100 * worst,
+              100 * sum / 100, exact);
+}
+
+// Counters of the small layer of Counters.EqualTheHandCountOfASmallLayer (X = 24, H = 32,
+// 6 steps, K = 16, 4H = 128 rows in 16 blocks of 8) at batch 4, in both models: MACs,
+// accumulates, activation reads, MFU work and the network's input and output are 4x the
+// batch-1 hand count; the weights are read from the SRAM once per pass for all four.
+TEST(Batch, CountersEqualTheHandCount) {
+  for (const char* model : {"lstm_sharp", "lstm_sharp_analytical"}) {
+    for (std::string schedule : {"sequential", "sharp"}) {
+      Design s;
+      s.schedule = schedule;
+      s.functional = false;
+      s.batch = 4;
+      const Config e = experiment(s, model);
+      const std::string json =
+          testing::in_child_bytes([&] { return run_experiment(e).to_json().dump(); });
+      ASSERT_FALSE(json.empty()) << model << " " << schedule;
+      const SimResult r = SimResult::from_json(nlohmann::json::parse(json));
+      const uint64_t dense = 4 * 32 * (24 + 32) * 6, elements = 32 * 6;
+      EXPECT_EQ(r.counters.at("dpus.mac_int16"), 4 * dense) << model << schedule;
+      EXPECT_EQ(r.counters.at("weight_sram.sram_macro_32kib_read_byte"), 2 * dense)
+          << model << schedule;
+      EXPECT_EQ(r.counters.at("dpus.acc_int48"), 4u * 128 * (2 + 2) * 6) << model << schedule;
+      // 16 blocks x 6 steps x 4 passes x 16 lanes x 2 B per sequence.
+      EXPECT_EQ(r.counters.at("act_buffer.sram_macro_8kib_read_byte"), 4u * 16 * 6 * 4 * 16 * 2)
+          << model << schedule;
+      EXPECT_EQ(r.counters.at("offchip.dram_read_byte"), 4u * 6 * 24 * 2) << model << schedule;
+      EXPECT_EQ(r.counters.at("offchip.dram_write_byte"), 4u * 6 * 32 * 2) << model << schedule;
+      EXPECT_EQ(r.counters.at("mfu.mfu_cell_update"), 4 * elements) << model << schedule;
+      EXPECT_DOUBLE_EQ(r.metrics.at("cycles_per_sample"), static_cast<double>(r.cycles) / 4);
+      EXPECT_NEAR(r.metrics.at("utilization"),
+                  4.0 * static_cast<double>(dense) / (4 * 8 * 16 * static_cast<double>(r.cycles)),
+                  1e-12);
+    }
+  }
+}
+
+// Compute-bound: 8 banks of 32 B feed a tile's 8 x 16 lanes (256 B a pass) in one cycle, so
+// a pass takes max(1, B) cycles. X = H = 256: 1024 rows in 128 blocks, 32 a tile, each 16 W·x
+// + 16 U·h passes: 1024 passes a tile a step, 1024 x B cycles of DPU work, which bounds the
+// run below (x 20 steps); the rest (adder tree, MFU drain, the last step's dependence tail)
+// is under 3% at batch 1, so batch 4 takes between 3.9x and 4x the cycles of batch 1 (every
+// part of a step is at most 4x longer). Feed-bound: one 1 KiB macro bank of 32 B a tile
+// delivers a pass's 256 B in 8 cycles, which hides a batch of up to 8 (a pass takes
+// max(8, B)): batch 4 takes at most 5% more cycles than batch 1 (its MFU work is 4x), 3.8x
+// the sequences per second; batch 16 doubles the pass time.
+TEST(Batch, ComputeBoundScalesAndFeedBoundGains) {
+  for (const char* model : {"lstm_sharp", "lstm_sharp_analytical"}) {
+    Design s;
+    s.functional = false;
+    s.input = s.hidden = 256;
+    s.seq = 20;
+    s.schedule = "inter_gate";
+    std::map<int, SimResult> compute, feed;
+    for (int batch : {1, 4, 16}) {
+      s.batch = batch;
+      s.macro_kib = 0, s.banks = 0;
+      compute[batch] = std::string(model) == "lstm_sharp" ? cycle_level_result(s) : twin_result(s);
+      s.macro_kib = 1, s.banks = 1;
+      feed[batch] = std::string(model) == "lstm_sharp" ? cycle_level_result(s) : twin_result(s);
+    }
+    const double c1 = static_cast<double>(compute[1].cycles);
+    const double c4 = static_cast<double>(compute[4].cycles);
+    EXPECT_DOUBLE_EQ(compute[1].metrics.at("weight_sram_feed_fraction"), 1) << model;
+    EXPECT_GE(c1, 1024.0 * 20) << model;
+    EXPECT_LE(c1, 1.03 * 1024 * 20) << model;
+    EXPECT_GE(c4, 4.0 * 1024 * 20) << model;
+    EXPECT_GE(c4 / c1, 3.9) << model;
+    EXPECT_LE(c4 / c1, 4.0) << model;
+    const double f1 = static_cast<double>(feed[1].cycles);
+    const double f4 = static_cast<double>(feed[4].cycles);
+    const double f16 = static_cast<double>(feed[16].cycles);
+    EXPECT_DOUBLE_EQ(feed[1].metrics.at("weight_sram_feed_fraction"), 32.0 / 256) << model;
+    EXPECT_GE(f1, 8.0 * 1024 * 20) << model;  // 8 cycles a pass
+    EXPECT_LE(f4, 1.05 * f1) << model;
+    EXPECT_GE(feed[4].metrics.at("samples_per_second"),
+              3.8 * feed[1].metrics.at("samples_per_second"))
+        << model;
+    EXPECT_GE(f16 / f1, 1.9) << model;
+    EXPECT_LE(f16 / f1, 2.0) << model;
+    // The weights are read once a pass whatever the batch.
+    EXPECT_EQ(feed[16].counters.at("weight_sram.sram_macro_1kib_read_byte"),
+              feed[1].counters.at("weight_sram.sram_macro_1kib_read_byte"))
+        << model;
+  }
+}
+
+// The GPU anchors are cuDNN at batch 1: a batched run reports no GPU comparison rather than
+// one against a GPU that did not batch; batch 1 keeps it.
+TEST(Batch, NoGpuComparisonAboveBatchOne) {
+  Design s;
+  s.functional = false;
+  s.gpu = true;
+  EXPECT_GT(twin_result(s).metrics.count("speedup_vs_gpu"), 0u);
+  s.batch = 2;
+  const SimResult r = twin_result(s);
+  EXPECT_EQ(r.metrics.count("speedup_vs_gpu"), 0u);
+  EXPECT_EQ(r.metrics.count("gpu_seconds_estimate"), 0u);
+}
+
+// A batch outside 1-4096, a batch in functional mode or with the co-simulated DPU, and
+// buffers too small for a batch:
+// config errors at the key. The activation buffer of Buffers.TooSmallIsAConfigErrorAtTheKey
+// (SHARP, 3 steps ahead) needs 320 B a sequence: 1280 B for 4.
+TEST(Batch, BadValuesAreConfigErrorsAtTheKey) {
+  auto error = [](const Design& s) {
+    try {
+      twin_result(s);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  Design s;
+  s.functional = false;
+  for (int batch : {0, -2, 4097}) {
+    s.batch = batch;
+    EXPECT_NE(error(s).find("workload.batch"), std::string::npos) << batch << ": " << error(s);
+  }
+  s.batch = 2;
+  s.functional = true;
+  const std::string functional = testing::in_child_bytes([&] {
+    try {
+      run_experiment(experiment(s, "lstm_sharp"));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  });
+  EXPECT_NE(functional.find("workload.batch"), std::string::npos) << functional;
+  // The co-simulated DPU (where this build has it) takes one input slice per pass.
+  if (rtl_dpu_available()) {
+    Design r = s;
+    r.functional = false;
+    r.rtl = true;
+    r.width = 8, r.dpus = 16;
+    const std::string rtl = testing::in_child_bytes([&] {
+      try {
+        run_experiment(experiment(r, "lstm_sharp"));
+      } catch (const ConfigError& e) {
+        return std::string(e.what());
+      }
+      return std::string();
+    });
+    EXPECT_NE(rtl.find("workload.batch: the co-simulated DPU"), std::string::npos) << rtl;
+  }
+  s.functional = false;
+  s.batch = 4;
+  s.runahead = 3;
+  s.act_kib = 1;  // 1024 B < 1280 B
+  EXPECT_NE(error(s).find("hw.act_buffer_kib"), std::string::npos) << error(s);
+  EXPECT_NE(error(s).find("needs 1280 bytes"), std::string::npos) << error(s);
+  s.act_kib = 1.25;
+  EXPECT_EQ(error(s), "");
 }
 
 // Reconfiguration is not free: a layer that runs at another DPU width than the one before
