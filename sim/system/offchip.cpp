@@ -103,8 +103,8 @@ double OffchipSystem::busy_fraction(uint64_t cycles,
   return busiest;
 }
 
-std::string bound_by(double compute_busy, double offchip_busy) {
-  if (compute_busy >= 0.9) return "compute";
+std::string bound_by(double compute_busy, double offchip_busy, double onchip_feed) {
+  if (compute_busy >= 0.9) return onchip_feed < 0.9 ? "onchip_bandwidth" : "compute";
   if (offchip_busy >= 0.7) return "offchip_bandwidth";
   return "latency";
 }

@@ -49,12 +49,15 @@ void check_fits(const OffchipSpec& spec, const Config& hw, uint64_t bytes, const
 // The ports of one run. With a link: a read and a write link of their own (as the
 // analytical models had them). With a memory: one TLM port, shared by reads and writes,
 // bound to the hierarchy, which this object owns.
-// Which resource bounds a run, for reports: "compute" when the compute array was busy at
-// least 90% of the time, else "offchip_bandwidth" when the off-chip data path was busy at
-// least 70% (a memory's data bus rarely exceeds ~80-90% under mixed traffic: turnarounds,
-// refresh), else "latency" (the buffers did not cover the memory's latency, or the
-// dataflow's dependences idled both). The thresholds are judgement, stated here.
-std::string bound_by(double compute_busy, double offchip_busy);
+// Which resource bounds a run, for reports: when the compute array was busy at least 90% of
+// the time, "onchip_bandwidth" if its on-chip buffers fed it below 90% of the operands its
+// lanes take while busy (`onchip_feed`: LSTM-Sharp's weight SRAM banks; 1 for a model whose
+// buffers always keep up), else "compute"; otherwise "offchip_bandwidth" when the off-chip
+// data path was busy at least 70% (a memory's data bus rarely exceeds ~80-90% under mixed
+// traffic: turnarounds, refresh), else "latency" (the buffers did not cover the memory's
+// latency, or the dataflow's dependences idled both). The thresholds are judgement, stated
+// here.
+std::string bound_by(double compute_busy, double offchip_busy, double onchip_feed = 1.0);
 
 class OffchipSystem {
  public:

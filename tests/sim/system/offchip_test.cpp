@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +15,7 @@
 #include "runtime/core/runner.h"
 #include "sim/core/offchip_port.h"
 #include "sim/memory/memory_system.h"
+#include "sim/system/offchip.h"
 #include "tests/sim/in_child.h"
 #include "tests/sim/nm_unit/nm_unit_yaml.h"
 
@@ -262,6 +264,51 @@ TEST(NmUnitOnMemory, BadMemoryBindingsNameTheKey) {
       with_memory(base, kRepo + "/configs/hw/memory/ddr4_3200.yaml", "request_bytes: 32"));
   EXPECT_NE(e.find("hw.offchip.request_bytes"), std::string::npos) << e;
   EXPECT_NE(e.find("64 B"), std::string::npos) << e;
+}
+
+TEST(BoundBy, ThresholdsAsDocumented) {
+  // sim/system/offchip.h: compute at >= 90% busy (on-chip bandwidth if fed < 90%), then
+  // off-chip bandwidth at >= 70% busy, else latency.
+  EXPECT_EQ(bound_by(0.95, 0.99), "compute");
+  EXPECT_EQ(bound_by(0.90, 0.0), "compute");
+  EXPECT_EQ(bound_by(0.95, 0.2, 0.25), "onchip_bandwidth");
+  EXPECT_EQ(bound_by(0.95, 0.2, 0.90), "compute");
+  EXPECT_EQ(bound_by(0.89, 0.70, 0.25), "offchip_bandwidth");
+  EXPECT_EQ(bound_by(0.5, 0.69), "latency");
+}
+
+// LSTM-Sharp at 16K MACs keeps its weights on chip (16 MiB a tile) but its 512 banks of
+// 4 bytes feed a quarter of the 4,096 lanes of a tile each cycle (2 bytes per lane), so a
+// pass takes 4 cycles (docs/lstm_sharp.md): the tiles are busy, the weight SRAM bounds them.
+// At batch 4 the DPUs take an input slice per sequence in those 4 cycles: compute-bound, 4x
+// the work in about the same cycles (within 2%: more x and h through the memory).
+TEST(LstmSharpOnMemory, SramFeedBoundAtBatchOneComputeBoundAtBatchFour) {
+  struct Out {
+    char bound[32];
+    double cycles;
+  };
+  auto run = [&](int batch) {
+    const std::string bytes = testing::in_child_bytes([&] {
+      Config hw = Config::load(kRepo + "/configs/hw/lstm_sharp/hbm2e.yaml", "hw");
+      hw.set("mac_budget", Config::parse("16384", "test", "hw.mac_budget"));
+      Config w = Config::load(kRepo + "/configs/workloads/lstm/char_rnn.yaml", "workload");
+      w.set("batch", Config::parse(std::to_string(batch), "test", "workload.batch"));
+      PreparedRun r = prepare_run(hw, w, 1);
+      const SimResult s = execute(r, nullptr);
+      Out o{};
+      std::snprintf(o.bound, sizeof o.bound, "%s", s.labels.at("bound").c_str());
+      o.cycles = static_cast<double>(s.cycles);
+      return std::string(reinterpret_cast<const char*>(&o), sizeof o);
+    });
+    Out o{};
+    EXPECT_EQ(bytes.size(), sizeof o);
+    if (bytes.size() == sizeof o) std::memcpy(&o, bytes.data(), sizeof o);
+    return o;
+  };
+  const Out one = run(1), four = run(4);
+  EXPECT_STREQ(one.bound, "onchip_bandwidth");
+  EXPECT_STREQ(four.bound, "compute");
+  EXPECT_NEAR(four.cycles, one.cycles, 0.02 * one.cycles);
 }
 
 }  // namespace
