@@ -10,6 +10,7 @@
 //   ann_bench --set mixture --n 200000 --nq 1000 --graphs nsg,hnsw --csv out.csv
 //   ann_bench --set mnist --graphs nsg,hnsw,mrng --mrng-n 5000 --csv mnist.csv
 //   ann_bench --set mixture --graphs nsg,hnswlib16,hnswlib32 --layouts packed
+//   ann_bench --set mixture --graphs nsg --layouts packed,packed-f32 --save-nsg mix.tann
 //
 // hnswlibM (M = 16, 32, ...; efConstruction --ef, default 200) is hnswlib itself (Debian's
 // libhnswlib-dev) built and searched in this process, one thread, ef swept over --L.
@@ -86,9 +87,13 @@ Layout parse_layout(const std::string& name) {
     l.options.codes = false, l.options.reorder = false;
   else if (name == "packed-sse2")
     l.options.avx2 = false;
-  else if (name != "plain" && name != "packed" && name != "packed-sse2")
+  else if (name == "packed-f32")
+    l.options.rerank_vectors = RerankVectors::kFloat32;  // the layout before 2026-12-06
+  else if (name == "packed-f16")
+    l.options.rerank_vectors = RerankVectors::kHalf;  // binary16 values, not residuals
+  else if (name != "plain" && name != "packed")
     throw std::runtime_error("--layouts: unknown layout '" + name +
-                             "' (plain, huge, bfs, codes, packed, packed-sse2)");
+                             "' (plain, huge, bfs, codes, packed, packed-sse2, packed-f32)");
   return l;
 }
 
@@ -303,8 +308,11 @@ int main(int argc, char** argv) {
   int rerank = -1;
   app.add_option("--rerank", rerank, "searches on codes: float re-rank of this many (-1: auto)");
   app.add_option("--layouts", layouts_text,
-                 "search layouts per graph: plain, huge, bfs, codes, packed, packed-sse2");
+                 "search layouts per graph: plain, huge, bfs, codes, packed (fp16 re-rank), "
+                 "packed-sse2, packed-f32 (float32 re-rank)");
+  std::string save_nsg;
   app.add_option("--load-nsg", load_nsg, "search this NSG index file instead of building one");
+  app.add_option("--save-nsg", save_nsg, "write the NSG built here to this index file");
   CLI11_PARSE(app, argc, argv);
 
   VectorSet base, queries;
@@ -378,9 +386,15 @@ int main(int argc, char** argv) {
       p.entry_points = entry_points;
       NsgStats st;
       const double c0 = tessel::thread_cpu_seconds();
+      auto load_checked = [&] {
+        IndexFile f = load_index(load_nsg);
+        if (f.base_checksum != 0 && f.base_checksum != vector_checksum(base))
+          throw std::runtime_error(load_nsg + " was built from another base");
+        return f.graph;
+      };
       const Graph g =
           !load_nsg.empty()
-              ? load_index(load_nsg).graph
+              ? load_checked()
               : build_nsg(base, p, &st, 1000, [](const std::string& stage, int64_t d, int64_t t) {
                   std::fprintf(stderr, "    nsg %s %lld/%lld\n", stage.c_str(), (long long)d,
                                (long long)t);
@@ -389,6 +403,8 @@ int main(int argc, char** argv) {
       const double build_s =
           tessel::thread_cpu_seconds() - c0 - (build_threads == 1 ? st.seconds_recall : 0);
       const double knn_recall = st.knn_recall;
+      if (!save_nsg.empty())
+        save_index(save_nsg, {g, GraphKind::kNsg, base.dim, vector_checksum(base)});
       char extra[256];
       std::snprintf(
           extra, sizeof(extra),

@@ -5,11 +5,13 @@
 // search pays per distance that a brute-force scan does not (docs/ann.md, "Where the time goes").
 // Also the arithmetic floor: the code kernel on cache-resident codes. And the float L2
 // kernels (distance.h) on random rows of a 20,000-row set, the widest this CPU runs against
-// the portable loop the library is compiled with, in the same process.
+// the portable loop the library is compiled with, in the same process. And one re-rank distance
+// from float32 rows against binary16 ones (fp16.h).
 //
 //   ann_memory_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -17,6 +19,7 @@
 
 #include "models/ann/codes.h"
 #include "models/ann/distance.h"
+#include "models/ann/fp16.h"
 #include "models/ann/packed_index.h"
 
 namespace {
@@ -144,6 +147,46 @@ void BM_FloatL2(benchmark::State& state) {
   state.SetLabel(widest ? tessel::ann::detail::l2_sq_kernels().front().name : "portable");
 }
 BENCHMARK(BM_FloatL2)->ArgsProduct({{32, 128, 784}, {0, 1}});
+
+// One re-rank distance on cache-resident rows (2,000 x dim, random order), by the widest
+// kernels: arg 1 = 0 float32 rows (l2_sq), 1 binary16 values, 2 binary16 residuals of 8-bit
+// codes (the packed index's default; reads the code row too). The arithmetic a binary16 re-rank
+// adds per row, before any memory saving.
+void BM_RerankL2(benchmark::State& state) {
+  using namespace tessel::ann;
+  const int dim = static_cast<int>(state.range(0));
+  const int kind = static_cast<int>(state.range(1));
+  const std::size_t n = 2000, size = n * static_cast<std::size_t>(dim);
+  std::vector<float> rows(size), query(static_cast<std::size_t>(dim));
+  std::vector<uint16_t> half(size);
+  std::vector<uint8_t> codes(size);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(0, 1);
+  for (float& x : query) x = u(rng);
+  const float offset = 0, step = 1.0f / 255;
+  for (std::size_t i = 0; i < size; ++i) {
+    rows[i] = u(rng);
+    codes[i] = static_cast<uint8_t>(std::lround(rows[i] / step));
+    half[i] = float_to_half(kind == 2 ? rows[i] - code_value(offset, step, codes[i]) : rows[i]);
+  }
+  std::vector<uint32_t> order(1 << 16);
+  std::uniform_int_distribution<uint32_t> pick(0, static_cast<uint32_t>(n - 1));
+  for (auto& r : order) r = pick(rng);
+  const HalfKernels& k = best_half_kernels();
+  const auto l2 = detail::l2_sq_kernels().front().fn;
+  std::size_t i = 0;
+  float sum = 0;
+  for (auto _ : state) {
+    const std::size_t at = order[i++ & 0xFFFF] * static_cast<std::size_t>(dim);
+    sum += kind == 0   ? l2(query.data(), rows.data() + at, dim)
+           : kind == 1 ? k.l2(query.data(), half.data() + at, dim)
+                       : k.l2_residual(query.data(), codes.data() + at, half.data() + at, offset,
+                                       step, dim);
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetLabel(kind == 0 ? detail::l2_sq_kernels().front().name : k.name);
+}
+BENCHMARK(BM_RerankL2)->ArgsProduct({{32, 128, 256}, {0, 1, 2}});
 
 // Working sets (MiB): 2 (cache-resident), 25 (the 200k mixture's codes), 100 (its floats).
 BENCHMARK(BM_SequentialRows)->Arg(25)->Unit(benchmark::kMillisecond);

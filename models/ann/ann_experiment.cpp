@@ -134,7 +134,8 @@ const KeySet& search_keys() {
              "BFS-ordered slots with 8-bit codes and re-rank, or the graph as built")
         .def("packed");
     k.integer("rerank", -1, 1 << 20,
-              "packed: float re-rank of the best N (-1: automatic, 3k for lossy codes, 0 for "
+              "packed: re-rank of the best N with the kept vectors (fp16 residuals of the codes "
+              "by default, docs/ann.md; -1: automatic, 3k for lossy codes, 0 for "
               "exact)")
         .def("-1");
     k.integer("width", 1, kIntMax, "pool entries expanded per round (beam width)").def("1");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "models/ann/array_io.h"
+#include "models/ann/fp16.h"
 #include "runtime/core/error.h"
 
 namespace tessel::ann {
@@ -115,16 +117,38 @@ PackedIndex::PackedIndex(const Graph& graph, const VectorSet& base, const PackOp
       quantizer_.encode(base.row(original_[p]), dim_, codes_.data() + p * dim_);
   }
   if (!options.codes || !quantizer_.lossless) {
-    const std::size_t row_bytes = static_cast<std::size_t>(dim_) * sizeof(float);
+    // binary16 only for the re-rank copy, and only when every stored value stays finite.
+    const bool residual = options.rerank_vectors == RerankVectors::kHalfResidual;
+    auto half_input = [&](int64_t p, int k) {
+      const float x = base.row(original_[p])[k];
+      if (!residual) return x;
+      return x - code_value(quantizer_.offset, quantizer_.step, codes_.data()[p * dim_ + k]);
+    };
+    bool in_range = options.codes && options.rerank_vectors != RerankVectors::kFloat32;
+    for (int64_t p = 0; in_range && p < n; ++p)
+      for (int k = 0; k < dim_; ++k) in_range = in_range && std::fabs(half_input(p, k)) <= kHalfMax;
+    stored_ = in_range ? options.rerank_vectors : RerankVectors::kFloat32;
+    const bool half = stored_ != RerankVectors::kFloat32;
+    const std::size_t row_bytes = static_cast<std::size_t>(dim_) * (half ? 2 : sizeof(float));
     vectors_ = AlignedBytes(row_bytes * n, options.huge_pages);
-    for (int64_t p = 0; p < n; ++p)
-      std::memcpy(vectors_.data() + p * row_bytes, base.row(original_[p]), row_bytes);
+    for (int64_t p = 0; p < n; ++p) {
+      if (!half) {
+        std::memcpy(vectors_.data() + p * row_bytes, base.row(original_[p]), row_bytes);
+        continue;
+      }
+      uint16_t* out = reinterpret_cast<uint16_t*>(vectors_.data()) + p * dim_;
+      for (int k = 0; k < dim_; ++k) out[k] = float_to_half(half_input(p, k));
+    }
   }
 }
 
 namespace {
 
-constexpr char kPackedMagic[8] = {'T', 'E', 'S', 'P', 'A', 'C', 'K', '1'};
+// Version 2 (2026-12-06) adds binary16 re-rank vectors: their kind in the option bits and, as
+// stored, before the vectors. A version-1 file is a stale cache entry, not damage: load answers
+// nullptr.
+constexpr char kPackedMagic[8] = {'T', 'E', 'S', 'P', 'A', 'C', 'K', '2'};
+constexpr char kPackedMagicV1[8] = {'T', 'E', 'S', 'P', 'A', 'C', 'K', '1'};
 
 uint64_t fnv1a(uint64_t h, const void* data, std::size_t bytes) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -133,7 +157,8 @@ uint64_t fnv1a(uint64_t h, const void* data, std::size_t bytes) {
 }
 
 uint32_t option_bits(const PackOptions& o) {
-  return (o.reorder ? 1u : 0u) | (o.codes ? 2u : 0u) | (o.overflow ? 4u : 0u);
+  return (o.reorder ? 1u : 0u) | (o.codes ? 2u : 0u) | (o.overflow ? 4u : 0u) |
+         (static_cast<uint32_t>(o.rerank_vectors) << 3);
 }
 
 template <typename T>
@@ -189,6 +214,7 @@ void PackedIndex::save(const std::string& path, uint64_t key) const {
     put_bytes(o, slots_);
     write_array(o, overflow_);
     put(o, overflow_nodes_);
+    put(o, static_cast<int32_t>(stored_));
     put_bytes(o, vectors_);
     put_bytes(o, codes_);
     put(o, quantizer_.offset);
@@ -207,7 +233,9 @@ std::unique_ptr<PackedIndex> PackedIndex::load(const std::string& path, uint64_t
   std::ifstream in(path, std::ios::binary);
   if (!in) return nullptr;
   char magic[sizeof kPackedMagic];
-  if (!in.read(magic, sizeof magic) || std::memcmp(magic, kPackedMagic, sizeof magic) != 0)
+  const bool read = static_cast<bool>(in.read(magic, sizeof magic));
+  if (read && std::memcmp(magic, kPackedMagicV1, sizeof magic) == 0) return nullptr;
+  if (!read || std::memcmp(magic, kPackedMagic, sizeof magic) != 0)
     throw IoError(path + ": not a packed index (bad magic)");
   uint64_t saved_key = 0;
   uint32_t bits = 0;
@@ -225,6 +253,11 @@ std::unique_ptr<PackedIndex> PackedIndex::load(const std::string& path, uint64_t
   p->slots_ = get_bytes(in, options.huge_pages, path);
   read_array(in, p->overflow_, path, "packed");
   get(in, p->overflow_nodes_, path);
+  int32_t stored = 0;
+  get(in, stored, path);
+  p->stored_ = static_cast<RerankVectors>(stored);
+  const bool half = p->stored_ != RerankVectors::kFloat32;
+  const uint64_t component_bytes = half ? 2 : sizeof(float);
   p->vectors_ = get_bytes(in, options.huge_pages, path);
   p->codes_ = get_bytes(in, options.huge_pages, path);
   get(in, p->quantizer_.offset, path);
@@ -236,8 +269,12 @@ std::unique_ptr<PackedIndex> PackedIndex::load(const std::string& path, uint64_t
       p->size_ >= 0 && p->dim_ > 0 && p->slot_stride_ > 1 &&
       static_cast<int64_t>(p->original_.size()) == p->size_ &&
       p->slots_.size() == n * p->slot_stride_ * sizeof(int32_t) &&
-      (p->codes_.size() == 0 || p->codes_.size() == n * p->dim_) &&
-      (p->vectors_.size() == 0 || p->vectors_.size() == n * p->dim_ * sizeof(float)) &&
+      (p->codes_.size() == 0 || p->codes_.size() == n * p->dim_) && stored >= 0 &&
+      stored <= static_cast<int32_t>(RerankVectors::kHalfResidual) &&
+      (!half || (p->stored_ == options.rerank_vectors && options.codes)) &&
+      // Residuals are read together with the codes.
+      (p->stored_ != RerankVectors::kHalfResidual || p->codes_.size() == n * p->dim_) &&
+      (p->vectors_.size() == 0 || p->vectors_.size() == n * p->dim_ * component_bytes) &&
       (p->size_ == 0 || (p->entry_ >= 0 && p->entry_ < p->size_)) && in.peek() == EOF;
   if (!fits) throw IoError(path + ": corrupt packed index (sizes do not match its shape)");
   auto in_range = [&](int64_t v) { return v >= 0 && v < p->size_; };

@@ -1,11 +1,12 @@
 // A graph index laid out for fast search: nodes renumbered so graph neighbours sit close in
 // memory, fixed-stride adjacency slots, an 8-bit code per vector for the search's distances,
-// the float vectors kept for the final re-rank, and the big arrays on 2 MiB pages.
+// the vectors kept for the final re-rank (binary16 or float32), and the big arrays on 2 MiB pages.
 //
 // Why (measured in docs/ann.md): a beam search is bound by random reads of vectors, not by
 // arithmetic. A 128-d float vector is 8 cache lines, its code 2: a quarter of the memory traffic
 // per distance. Renumbering in breadth-first order from the entry puts the rows one expansion
-// reads on nearby pages, and huge pages keep the TLB from missing on every row.
+// reads on nearby pages, and huge pages keep the TLB from missing on every row. The re-rank
+// copy is IEEE binary16 by default (half the bytes of float32; docs/ann.md measures the cost).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,18 @@
 
 namespace tessel::ann {
 
+// How the copy kept for the re-rank of lossy codes is stored (docs/ann.md measures each).
+enum class RerankVectors : uint8_t {
+  kFloat32,  // the floats, 4 B per component: re-ranked distances exact
+  // IEEE binary16 of each component, 2 B (fp16.h): relative error <= 2^-11 per component, so
+  // re-ranked distances are approximate.
+  kHalf,
+  // binary16 of each component's residual from its 8-bit code (code_value in fp16.h), 2 B:
+  // error <= 2^-11 * step / 2 per component (step = the codes' range / 255), far below kHalf's
+  // on data whose range is not much wider than its values.
+  kHalfResidual,
+};
+
 struct PackOptions {
   bool reorder = true;     // breadth-first renumbering from the entry node
   bool codes = true;       // search on 8-bit codes (ScalarQuantizer), re-rank with floats
@@ -28,6 +41,10 @@ struct PackOptions {
   // Slots sized for 99% of the nodes, the longer lists (NSG's repair edges) in an overflow
   // array; false: every slot sized for the largest degree (the layout before 2026-12-05).
   bool overflow = true;
+  // The re-rank copy of lossy codes. A base with a value (kHalf) or residual (kHalfResidual)
+  // beyond binary16's range (|x| > 65504) keeps float32 whatever this says; float searches
+  // (codes = false) always read float32.
+  RerankVectors rerank_vectors = RerankVectors::kHalfResidual;
 };
 
 // Zero-initialised bytes aligned to 2 MiB, advised as huge pages when asked (Linux THP in
@@ -71,9 +88,13 @@ class PackedIndex {
   // Where searches start, as positions in this layout (node p is the vector at position p).
   int32_t entry() const { return entry_; }
   const std::vector<int32_t>& extra_entries() const { return extra_entries_; }
-  // Position p's float vector; only when has_vectors().
+  // Position p's float vector; only when rerank_vectors() is kFloat32.
   const float* vector(int64_t p) const {
     return reinterpret_cast<const float*>(vectors_.data()) + p * dim_;
+  }
+  // Position p's binary16 row (values or residuals); only when rerank_vectors() is not kFloat32.
+  const uint16_t* half_vector(int64_t p) const {
+    return reinterpret_cast<const uint16_t*>(vectors_.data()) + p * dim_;
   }
   const uint8_t* codes() const { return options_.codes ? codes_.data() : nullptr; }
   // The adjacency as the search reads it: node p's slot is slot_stride() ints at
@@ -88,6 +109,9 @@ class PackedIndex {
   // Whether the float vectors are kept: only for a re-rank of lossy codes, or without codes
   // (exact codes, e.g. 8-bit data such as MNIST, give the float distances themselves).
   bool has_vectors() const { return vectors_.size() > 0; }
+  // How the kept vectors are stored (PackOptions::rerank_vectors, or kFloat32 when out of
+  // binary16's range or without codes); meaningless when !has_vectors().
+  RerankVectors rerank_vectors() const { return stored_; }
   // Memory the search reads: slots, overflow lists, vectors, codes and the id map.
   std::size_t bytes() const;
   const ScalarQuantizer& quantizer() const { return quantizer_; }
@@ -109,7 +133,8 @@ class PackedIndex {
   int slot_stride_ = 0;
   std::vector<int32_t> overflow_;
   int64_t overflow_nodes_ = 0;
-  AlignedBytes vectors_;
+  AlignedBytes vectors_;  // float32 rows, or binary16 rows (stored_ says which)
+  RerankVectors stored_ = RerankVectors::kFloat32;
   AlignedBytes codes_;
   ScalarQuantizer quantizer_;
 };

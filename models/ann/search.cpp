@@ -79,7 +79,14 @@ Searcher::Searcher(const PackedIndex& index)
       nodes_(index.size()),
       vector_count_(index.size()),
       dim_(index.dim()),
-      vectors_(index.has_vectors() ? index.vector(0) : nullptr),
+      vectors_(index.has_vectors() && index.rerank_vectors() == RerankVectors::kFloat32
+                   ? index.vector(0)
+                   : nullptr),
+      half_rows_(index.has_vectors() && index.rerank_vectors() != RerankVectors::kFloat32
+                     ? index.half_vector(0)
+                     : nullptr),
+      half_residual_(index.rerank_vectors() == RerankVectors::kHalfResidual),
+      half_kernels_(best_half_kernels()),
       decoded_(index.has_vectors() ? 0 : static_cast<std::size_t>(index.dim())),
       codes_(index.codes()),
       quantizer_(index.quantizer()),
@@ -99,7 +106,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   MemoryTrace* trace = options.trace;
   uint32_t obj_vec = 0, obj_code = 0, obj_off = 0, obj_edge = 0, obj_over = 0;
   if (trace) {
-    if (vectors_) obj_vec = trace->object_index(kTraceVectors);
+    if (vectors_ || half_rows_) obj_vec = trace->object_index(kTraceVectors);
     if (codes_) obj_code = trace->object_index(kTraceCodes);
     if (offsets_) obj_off = trace->object_index(kTraceOffsets);
     obj_edge = trace->object_index(kTraceEdges);
@@ -113,7 +120,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     r.bytes = static_cast<uint32_t>(bytes);
     trace->requests.push_back(r);
   };
-  const uint64_t vec_bytes = static_cast<uint64_t>(dim) * 4;
+  const uint64_t vec_bytes = static_cast<uint64_t>(dim) * (half_rows_ ? 2 : 4);
   if (codes_) quantizer_.encode(query, dim, query_code_.data());
 
   SearchStats st;
@@ -144,6 +151,14 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     return pos;
   };
   auto float_distance = [&](int32_t v) -> float {
+    if (half_rows_) {
+      trace_read(obj_vec, static_cast<uint64_t>(v) * vec_bytes, vec_bytes);
+      const uint16_t* row = half_rows_ + static_cast<int64_t>(v) * dim;
+      if (!half_residual_) return half_kernels_.l2(query, row, dim);
+      // The code row was read by the search already (a re-ranked node is a pool node).
+      return half_kernels_.l2_residual(query, codes_ + static_cast<int64_t>(v) * dim, row,
+                                       quantizer_.offset, quantizer_.step, dim);
+    }
     if (!vectors_) {
       // Exact codes: the decoded row is the base row, bit for bit.
       const uint8_t* code = codes_ + static_cast<int64_t>(v) * dim;
@@ -162,9 +177,11 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   };
   // Fetches every cache line of a row (its code when searching on codes) before it is needed.
   auto prefetch = [&](int32_t v, bool code) {
-    code = code || !vectors_;
-    const char* row = code ? reinterpret_cast<const char*>(codes_ + static_cast<int64_t>(v) * dim)
-                           : reinterpret_cast<const char*>(vector(v));
+    code = code || (!vectors_ && !half_rows_);
+    const char* row =
+        code         ? reinterpret_cast<const char*>(codes_ + static_cast<int64_t>(v) * dim)
+        : half_rows_ ? reinterpret_cast<const char*>(half_rows_ + static_cast<int64_t>(v) * dim)
+                     : reinterpret_cast<const char*>(vector(v));
     const uint64_t bytes = code ? static_cast<uint64_t>(dim) : vec_bytes;
     for (uint64_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off);
   };

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "models/ann/codes.h"
+#include "models/ann/fp16.h"
 #include "models/ann/graph.h"
 #include "models/ann/knn.h"
 #include "models/ann/packed_index.h"
@@ -54,7 +55,9 @@ struct Neighbour {
 // i * dim * 4 of kTraceVectors; node i's adjacency is its two offsets (16 bytes at i * 8 of
 // kTraceOffsets) then its neighbour ids (4 bytes each) at offsets[i] * 4 of kTraceEdges; on a
 // PackedIndex with codes, node i's code is `dim` bytes at i * dim of kTraceCodes and only the
-// re-rank reads kTraceVectors (ids are positions in the packed layout).
+// re-rank reads kTraceVectors (ids are positions in the packed layout; binary16 rows are
+// `dim * 2` bytes at i * dim * 2; a residual re-rank also reads the node's code, which the
+// search has just read, so it is not traced again).
 // The pool and visited set are assumed on chip and not traced.
 inline constexpr const char* kTraceVectors = "ann.vectors";
 inline constexpr const char* kTraceCodes = "ann.codes";
@@ -141,7 +144,11 @@ class Searcher {
   int64_t nodes_;
   int64_t vector_count_;
   int dim_;
-  const float* vectors_;  // null for a PackedIndex with exact codes: rows are decoded
+  const float* vectors_;  // null for a PackedIndex with exact codes (rows are decoded) or fp16
+  // A PackedIndex's binary16 re-rank rows: values, or residuals from the codes.
+  const uint16_t* half_rows_ = nullptr;
+  bool half_residual_ = false;
+  HalfKernels half_kernels_{};
   std::vector<float> decoded_;
   // Searches on codes (PackedIndex with codes): distances come from here instead.
   const uint8_t* codes_ = nullptr;

@@ -54,7 +54,10 @@ const ModelKeys& fgd_keys() {
     h.choice("layout", {"packed", "plain"},
              "search the BFS-renumbered packed index or the plain graph")
         .def("packed");
-    h.flag("codes", "packed layout: search on 8-bit codes, re-rank with floats").def("false");
+    h.flag("codes",
+           "packed layout: search on 8-bit codes, re-rank with the kept vectors (fp16 "
+           "residuals of the codes: docs/ann.md)")
+        .def("false");
     h.integer("hnswlib_M", 2, 256, "the hnswlib baseline's M").def("16");
     h.integer("hnswlib_ef_construction", 1, 4096, "the hnswlib baseline's ef_construction")
         .def("200");

@@ -182,7 +182,10 @@ TEST(PackedIndex, LossyCodesWithRerankKeepRecallAndReturnExactDistances) {
   np.knn.k = 16, np.L = 40, np.R = 24, np.C = 200, np.entry_points = 16;
   const Graph g = build_nsg(base, np);
   const KnnResult truth = exact_knn(base, queries, 10);
-  const PackedIndex packed(g, base);
+  // float32 re-rank copy: distances exact (fp16_test checks the binary16 copies).
+  PackOptions f32;
+  f32.rerank_vectors = RerankVectors::kFloat32;
+  const PackedIndex packed(g, base, f32);
   EXPECT_FALSE(packed.quantizer().lossless);
   std::vector<SearchStats> st;
   const KnnResult plain = search_batch(g, base, queries, SearchParams{48, 10}, 1);
@@ -204,7 +207,7 @@ TEST(PackedIndex, LossyCodesWithRerankKeepRecallAndReturnExactDistances) {
 
 TEST(PackedIndex, TraceReadsCodesThenTheRerankedVectors) {
   RandomGraph r(32, 1000);
-  const PackedIndex packed(r.graph, r.base);
+  const PackedIndex packed(r.graph, r.base);  // binary16 residuals: 2 bytes per component
   VectorSet one = r.queries.slice(0, 1);
   SearchParams sp{20, 5};
   sp.rerank = 8;
@@ -222,7 +225,8 @@ TEST(PackedIndex, TraceReadsCodesThenTheRerankedVectors) {
       EXPECT_EQ(req.address % 32, 0u);
     } else if (obj == kTraceVectors) {
       ++vectors;
-      EXPECT_EQ(req.bytes, 128u);
+      EXPECT_EQ(req.bytes, 64u);
+      EXPECT_EQ(req.address % 64, 0u);
     } else if (obj == kTraceEdges) {
       ++edges;
       // A slot read starts at the slot (degree first): 12 neighbours + the degree.
@@ -339,7 +343,8 @@ TEST(PackedIndex, SavedLayoutLoadsAndSearchesIdentically) {
   const Graph g = with_hubs(r.graph);
   const PackedIndex packed(g, r.base);
   ASSERT_GT(packed.overflow_nodes(), 0);
-  ASSERT_TRUE(packed.has_vectors());  // random floats: lossy codes, floats kept
+  ASSERT_TRUE(packed.has_vectors());  // random floats: lossy codes, a re-rank copy kept
+  ASSERT_EQ(packed.rerank_vectors(), RerankVectors::kHalfResidual);
   const std::string path = ::testing::TempDir() + "packed_test.packed";
   const uint64_t key = PackedIndex::source_key(g, vector_checksum(r.base));
   packed.save(path, key);
@@ -354,8 +359,8 @@ TEST(PackedIndex, SavedLayoutLoadsAndSearchesIdentically) {
   const std::size_t slot_bytes = sizeof(int32_t) * packed.slot_stride() * packed.size();
   EXPECT_EQ(std::memcmp(loaded->slots(), packed.slots(), slot_bytes), 0);
   EXPECT_EQ(std::memcmp(loaded->codes(), packed.codes(), packed.size() * packed.dim()), 0);
-  EXPECT_EQ(std::memcmp(loaded->vector(0), packed.vector(0),
-                        sizeof(float) * packed.size() * packed.dim()),
+  EXPECT_EQ(std::memcmp(loaded->half_vector(0), packed.half_vector(0),
+                        sizeof(uint16_t) * packed.size() * packed.dim()),
             0);
   EXPECT_EQ(loaded->quantizer().step, packed.quantizer().step);
   std::vector<SearchStats> sa, sb;
