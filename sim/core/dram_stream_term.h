@@ -4,6 +4,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "runtime/core/config.h"
@@ -66,6 +68,46 @@ inline DramStreamTerm read_dram_stream_term(const Config& hw) {
   const double little_gbps = outstanding * request_bytes / m.latency_ns;
   m.sustained_gbps = std::min(m.peak_gbps * m.efficiency, little_gbps);
   return m;
+}
+
+// A number as `format` prints it, for refusal messages.
+inline std::string format_number(double v, const char* format) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// The term for a twin held to its cycle model only on one DRAM device whose row switches
+// are cheap (kTwinMaxRowSwitchFraction) with requests in flight for at least `min_cover` x
+// bandwidth x unloaded latency (fewer, and the loaded latency decides the time). Anything
+// else is a config error at the key, naming `twin` and the cycle model to run instead.
+inline DramStreamTerm read_twin_dram_term(const Config& hw, const std::string& twin,
+                                          const std::string& cycle_model, double min_cover) {
+  const DramStreamTerm term = read_dram_stream_term(hw);
+  const std::string file = hw.get<std::string>("memory");
+  const std::string use = "; use model " + cycle_model;
+  if (!term.dram)
+    hw.fail("memory", twin + " prices off-chip traffic with a DRAM device's bandwidth; '" + file +
+                          "' is not one DRAM device" + use);
+  if (term.row_switch_fraction > kTwinMaxRowSwitchFraction)
+    hw.fail("memory", twin + " is not held to the cycle model for '" + file +
+                          "': a row switch costs " +
+                          format_number(term.row_switch_fraction, "%.3f") +
+                          " of an open row's bus time (above " +
+                          format_number(kTwinMaxRowSwitchFraction, "%.2f") +
+                          "), so row conflicts between the operand streams decide the time" + use);
+  const MemoryPortParams port = read_port_params(hw.child("offchip"));
+  const double needed = std::ceil(min_cover * term.peak_gbps * term.latency_ns /
+                                      static_cast<double>(port.request_bytes) -
+                                  1e-9);
+  if (static_cast<double>(port.max_outstanding) < needed)
+    hw.child("offchip").fail("max_outstanding",
+                             twin + " needs requests in flight for at least " +
+                                 format_number(min_cover, "%.0f") + "x bandwidth x latency (" +
+                                 format_number(needed, "%.0f") + " requests of " +
+                                 std::to_string(port.request_bytes) + " B on '" + file +
+                                 "'): with fewer the loaded latency decides the time" + use);
+  return term;
 }
 
 }  // namespace tessel::sim

@@ -28,12 +28,6 @@ constexpr double kMinLatencyCover = 4;
 constexpr double kMinPartBytes = 2048;
 constexpr double kMaxWriteFraction = 0.25;
 
-std::string fixed(double v, const char* format) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
 // How the twin prices a DRAM device's data bus, in accelerator cycles.
 struct BusPrices {
   double bytes_per_cycle = 0;                     // between refreshes
@@ -157,33 +151,10 @@ class MacArrayAnalytical : public Experiment {
   // link's (from sim/core/dram_stream_term.h and the device file), where the twin is held
   // to the cycle model.
   void read_memory(const Config& hw) {
-    const sim::DramStreamTerm term = sim::read_dram_stream_term(hw);
+    const sim::DramStreamTerm term =
+        sim::read_twin_dram_term(hw, "mac_array_analytical", "mac_array", kMinLatencyCover);
     memory_file_ = hw.get_path("memory");
     const std::string use = "; use model mac_array";
-    if (!term.dram)
-      hw.fail("memory",
-              "mac_array_analytical prices off-chip traffic with a DRAM device's "
-              "bandwidth; '" +
-                  memory_file_ + "' is not one DRAM device" + use);
-    if (term.row_switch_fraction > sim::kTwinMaxRowSwitchFraction)
-      hw.fail("memory", "mac_array_analytical is not held to the cycle model for '" + memory_file_ +
-                            "': a row switch costs " + fixed(term.row_switch_fraction, "%.3f") +
-                            " of an open row's bus time (above " +
-                            fixed(sim::kTwinMaxRowSwitchFraction, "%.2f") +
-                            "), so row conflicts between the operand streams decide the time" +
-                            use);
-    // Enough requests in flight to cover kMinLatencyCover x bandwidth x unloaded latency.
-    const sim::MemoryPortParams port = sim::read_port_params(hw.child("offchip"));
-    const double needed = std::ceil(kMinLatencyCover * term.peak_gbps * term.latency_ns /
-                                        static_cast<double>(port.request_bytes) -
-                                    1e-9);
-    if (static_cast<double>(port.max_outstanding) < needed)
-      hw.child("offchip").fail("max_outstanding",
-                               "mac_array_analytical needs requests in flight for at least " +
-                                   fixed(kMinLatencyCover, "%.0f") + "x bandwidth x latency (" +
-                                   fixed(needed, "%.0f") + " requests of " +
-                                   std::to_string(port.request_bytes) + " B on '" + memory_file_ +
-                                   "'): with fewer the loaded latency decides the time" + use);
     // The smaller of each chunk's two parts (its A rows, its B columns), on average, and
     // the outputs' share of the bytes.
     double part = 0, read = 0, write = 0;
@@ -196,11 +167,13 @@ class MacArrayAnalytical : public Experiment {
     if (part < kMinPartBytes || write > kMaxWriteFraction * (read + write))
       hw.fail("memory", "mac_array_analytical is held to the cycle model on '" + memory_file_ +
                             "' for streaming GEMMs only (chunks whose A and B parts are at least " +
-                            fixed(kMinPartBytes, "%.0f") + " B, outputs at most " +
-                            fixed(100 * kMaxWriteFraction, "%.0f") +
-                            "% of the bytes); this GEMM's smaller part is " + fixed(part, "%.0f") +
+                            sim::format_number(kMinPartBytes, "%.0f") + " B, outputs at most " +
+                            sim::format_number(100 * kMaxWriteFraction, "%.0f") +
+                            "% of the bytes); this GEMM's smaller part is " +
+                            sim::format_number(part, "%.0f") +
                             " B on average (rows, cols, buffer_kib and k set it) and it writes " +
-                            fixed(100 * write / (read + write), "%.1f") + "% of its bytes" + use);
+                            sim::format_number(100 * write / (read + write), "%.1f") +
+                            "% of its bytes" + use);
     const Config mem = Config::load(memory_file_, "memory");
     dram_ = memory::read_dram_params(mem.child("dram"), mem.child("controller"));
     tier_ = mem.get<std::string>("name");
@@ -209,6 +182,7 @@ class MacArrayAnalytical : public Experiment {
     // both presets' channels refresh together), which a chunk that runs into one waits for.
     // So the rate between refreshes is the peak × the row efficiency, or the Little's-law
     // bound of the port when that is lower.
+    const sim::MemoryPortParams port = sim::read_port_params(hw.child("offchip"));
     const double little_gbps = static_cast<double>(port.max_outstanding) *
                                static_cast<double>(port.request_bytes) / term.latency_ns;
     const double open_gbps = std::min(term.peak_gbps / (1 + term.row_switch_fraction), little_gbps);

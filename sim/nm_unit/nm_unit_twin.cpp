@@ -25,12 +25,6 @@ constexpr int64_t kMinBufferSlots = 3;
 constexpr double kMinReadBytesPerRegion = 4096;
 constexpr double kMaxWriteFraction = 0.25;
 
-std::string fixed(double v, const char* format) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
 class NmUnitAnalytical : public Experiment {
  public:
   const ModelKeys& keys() const override { return model_keys(); }
@@ -58,33 +52,10 @@ class NmUnitAnalytical : public Experiment {
   // A DRAM device's sustained stream bandwidth and unloaded latency replace the link's
   // (sim/core/dram_stream_term.h), where the twin is held to the cycle model.
   void read_memory(const Config& hw) {
-    const sim::DramStreamTerm term = sim::read_dram_stream_term(hw);
+    const sim::DramStreamTerm term =
+        sim::read_twin_dram_term(hw, "nm_unit_analytical", "nm_unit", kMinLatencyCover);
     const std::string file = hw.get<std::string>("memory");
     const std::string use = "; use model nm_unit";
-    if (!term.dram)
-      hw.fail("memory",
-              "nm_unit_analytical prices off-chip traffic with a DRAM device's "
-              "bandwidth; '" +
-                  file + "' is not one DRAM device" + use);
-    if (term.row_switch_fraction > sim::kTwinMaxRowSwitchFraction)
-      hw.fail("memory", "nm_unit_analytical is not held to the cycle model for '" + file +
-                            "': a row switch costs " + fixed(term.row_switch_fraction, "%.3f") +
-                            " of an open row's bus time (above " +
-                            fixed(sim::kTwinMaxRowSwitchFraction, "%.2f") +
-                            "), so row conflicts between the operand streams decide the time" +
-                            use);
-    // Enough requests in flight to cover kMinLatencyCover x bandwidth x unloaded latency.
-    const sim::MemoryPortParams port = sim::read_port_params(hw.child("offchip"));
-    const double needed = std::ceil(kMinLatencyCover * term.peak_gbps * term.latency_ns /
-                                        static_cast<double>(port.request_bytes) -
-                                    1e-9);
-    if (static_cast<double>(port.max_outstanding) < needed)
-      hw.child("offchip").fail("max_outstanding",
-                               "nm_unit_analytical needs requests in flight for at least " +
-                                   fixed(kMinLatencyCover, "%.0f") + "x bandwidth x latency (" +
-                                   fixed(needed, "%.0f") + " requests of " +
-                                   std::to_string(port.request_bytes) + " B on '" + file +
-                                   "'): with fewer the loaded latency decides the time" + use);
     if (params_.buffer_slots < kMinBufferSlots)
       hw.child("buffers").fail("slots", "nm_unit_analytical needs at least " +
                                             std::to_string(kMinBufferSlots) + " buffer slots on '" +
@@ -99,13 +70,16 @@ class NmUnitAnalytical : public Experiment {
       if (s.last) write += static_cast<double>(store_bytes(s));
     }
     if (read < kMinReadBytesPerRegion * regions || write > kMaxWriteFraction * (read + write))
-      hw.fail("memory",
-              "nm_unit_analytical is held to the cycle model on '" + file +
-                  "' for streaming layers only (at least " + fixed(kMinReadBytesPerRegion, "%.0f") +
-                  " B per operand region a step reads, outputs at most " +
-                  fixed(100 * kMaxWriteFraction, "%.0f") + "% of the bytes); this layer reads " +
-                  fixed(read / regions, "%.0f") + " B per region and writes " +
-                  fixed(100 * write / (read + write), "%.1f") + "% of its bytes" + use);
+      hw.fail("memory", "nm_unit_analytical is held to the cycle model on '" + file +
+                            "' for streaming layers only (at least " +
+                            sim::format_number(kMinReadBytesPerRegion, "%.0f") +
+                            " B per operand region a step reads, outputs at most " +
+                            sim::format_number(100 * kMaxWriteFraction, "%.0f") +
+                            "% of the bytes); this layer reads " +
+                            sim::format_number(read / regions, "%.0f") +
+                            " B per region and writes " +
+                            sim::format_number(100 * write / (read + write), "%.1f") +
+                            "% of its bytes" + use);
     params_.memory_bytes_per_cycle = term.sustained_gbps / params_.clock_ghz;
     params_.memory_latency_cycles =
         static_cast<uint64_t>(std::ceil(term.latency_ns * params_.clock_ghz - 1e-9));
