@@ -2,8 +2,11 @@
 #include "sim/lstm_sharp/analytical.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
+
+#include "sim/lstm_sharp/weight_layout.h"
 
 namespace tessel::lstm_sharp {
 namespace {
@@ -154,15 +157,52 @@ bool streams(const Shape& s) {
   return false;
 }
 
+// Bursts (kPartAlign-byte windows: 64 B, the burst of the DDR4 and DDR5 presets, the only
+// memories the twin prices) that one
+// block part of `rows` rows × `columns` reads, chunk by chunk, as weight_layout.cpp stores it:
+// from a burst boundary, pass-major, chunks of rows × min(K, columns − c) int16 one after
+// another. A chunk that is not a whole number of bursts shares its last burst with the next,
+// and each is a read of its own, so the memory moves that burst twice.
+int64_t part_bursts(int64_t rows, int64_t columns, int64_t k) {
+  const int64_t burst = static_cast<int64_t>(kPartAlign);
+  int64_t bursts = 0, at = 0;
+  for (int64_t c = 0; c < columns; c += k) {
+    const int64_t bytes = rows * std::min(k, columns - c) * 2;
+    bursts += ceil_div(at + bytes, burst) - at / burst;
+    at += bytes;
+  }
+  return bursts;
+}
+
+// DRAM bytes one step of the layer's streamed weights moves, per tile and stream (W·x, U·h):
+// whole bursts per chunk.
+std::vector<std::array<double, 2>> stream_burst_bytes(const LayerPlan& plan) {
+  std::vector<std::array<double, 2>> bytes(static_cast<size_t>(plan.tiles), {0, 0});
+  int64_t rows = -1, wx = 0, uh = 0;
+  for (const RowBlock& b : plan.blocks) {
+    if (!b.streamed) continue;
+    if (b.rows != rows) {  // blocks have at most two sizes: D rows and a last, partial one
+      rows = b.rows;
+      wx = part_bursts(rows, plan.input, plan.dpu_width);
+      uh = part_bursts(rows, plan.hidden, plan.dpu_width);
+    }
+    const double burst = static_cast<double>(kPartAlign);
+    bytes[static_cast<size_t>(b.tile)][0] += static_cast<double>(wx) * burst;
+    bytes[static_cast<size_t>(b.tile)][1] += static_cast<double>(uh) * burst;
+  }
+  return bytes;
+}
+
 }  // namespace
 
 uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t hidden, int64_t k,
-                                 int64_t seq_len) {
+                                 int64_t seq_len, int64_t io_bytes_per_step, bool run_start) {
   if (m.memory_bytes_per_cycle > 0) {
     // Bound to a memory: the tiles' stream engines prefetch ahead of the DPUs and share
     // the memory, so a layer takes the longer of its compute (streamed passes at the SRAM
-    // rate, the data waiting in the stream buffer) and the memory's time for the weights
-    // that stream, after one read latency (docs/lstm_sharp.md, "Off-chip memory").
+    // rate, the data waiting in the stream buffer) and the memory's time for the bursts its
+    // streamed weights, x and h move, after one read latency (docs/lstm_sharp.md,
+    // "Off-chip memory").
     MachineParams fast = m;
     fast.memory_bytes_per_cycle = 0;
     fast.offchip_bytes_per_cycle = 1e30;
@@ -170,9 +210,27 @@ uint64_t analytical_layer_cycles(const MachineParams& m, int64_t input, int64_t 
     const uint64_t compute = analytical_layer_cycles(fast, input, hidden, k, seq_len);
     const LayerPlan plan = plan_layer(m, input, hidden, k);
     if (plan.streamed_bytes == 0) return compute;
-    const double memory = static_cast<double>(plan.streamed_bytes) * static_cast<double>(seq_len) /
-                          m.memory_bytes_per_cycle;
-    return m.memory_latency_cycles + std::max(compute, static_cast<uint64_t>(std::ceil(memory)));
+    const double steps = static_cast<double>(seq_len);
+    const double half = static_cast<double>(m.stream_buffer_bytes / 2);
+    // At the start of the run every stream engine requests what its half of the stream
+    // buffer holds (or its whole stream), all at once, and the engines take the port's
+    // slots in an order of their own (weight_streamer.cpp, offchip_port.cpp), not the one
+    // the tiles need: measured, the tiles, tied by h(t-1) and the barriers, start when the
+    // last engine (the last tile's U·h) has had its first chunk, behind the others'
+    // prefill. A compute-bound run never recovers that time.
+    double step_bytes = static_cast<double>(io_bytes_per_step), prefill = 0, last = 0;
+    for (const auto& tile : stream_burst_bytes(plan)) {
+      for (double b : tile) {
+        if (b == 0) continue;
+        step_bytes += b;
+        last = std::min(half, b * steps);
+        prefill += last;
+      }
+    }
+    const double memory = step_bytes * steps / m.memory_bytes_per_cycle;
+    const double stall = run_start ? (prefill - last) / m.memory_bytes_per_cycle : 0;
+    return m.memory_latency_cycles +
+           static_cast<uint64_t>(std::ceil(std::max(static_cast<double>(compute) + stall, memory)));
   }
   const Shape s = shape_of(m, input, hidden, k);
   const int64_t fetch = streams(s) ? static_cast<int64_t>(m.offchip_latency_cycles) : 0;

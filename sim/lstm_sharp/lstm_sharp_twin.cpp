@@ -46,8 +46,16 @@ class LstmSharpAnalytical : public Experiment {
   SimResult run(RunContext& ctx) override {
     const std::vector<PassPlan>& passes = passes_;
     SimResult r;
-    for (const auto& p : passes)
-      r.cycles += analytical_layer_cycles(machine_, p.plan, workload_.seq_len);
+    // With a memory, x is read once, from the start (io_dma.cpp), and every direction of the
+    // last layer writes its h, through the memory the weights stream from.
+    const int64_t last = workload_.layers - 1;
+    for (const auto& p : passes) {
+      int64_t io = 0;
+      if (p.layer == 0 && p.direction == 0) io += workload_.batch * p.plan.input * 2;
+      if (p.layer == last) io += workload_.batch * p.plan.hidden * 2;
+      r.cycles +=
+          analytical_layer_cycles(machine_, p.plan, workload_.seq_len, io, &p == &passes[0]);
+    }
     const int64_t switching = reconfigurations(passes) * machine_.reconfig_cycles;
     r.cycles += static_cast<uint64_t>(switching);
     r.metrics["reconfig_cycles_paid"] = static_cast<double>(switching);

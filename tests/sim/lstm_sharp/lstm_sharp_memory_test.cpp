@@ -229,12 +229,13 @@ Design random_memory_design(std::mt19937& rng) {
 
 // The twin's memory term against the cycle-level model on random machines and workloads
 // whose weights stream from DDR4-3200 or DDR5-4800: every schedule, 1-8 tiles, K 8-64, hidden
-// sizes that are not powers of two, part or all of the weights streamed. Tolerance: 5%,
-// but for at most one in 60, which may be off by up to 40%: the knee of a barrier schedule,
-// where the memory's time is close to the compute's and the stream engines have requested
-// the whole run at once, so FR-FCFS serves row hits of later steps before the chunk a tile
-// waits for and every gate barrier waits for the unluckier tile (measured: 59 of 60 within
-// 4%; sequential T=2 K=64 X=18 H=29 on DDR5 is 35% slow in the cycle model).
+// sizes that are not powers of two, part or all of the weights streamed. The term counts the
+// bursts the layout's chunks touch and the stream engines' prefill at the start of the run
+// (docs/lstm_sharp.md, "Off-chip memory"). Measured: 59 of 60 within 2.0% (mean 0.96%); the
+// one left, sequential T=2 K=64 X=18 H=29 on DDR5, is 5.8% slow in the twin: a run of 1,201
+// cycles whose stream buffers hold its whole weight stream (11 steps), so the engines
+// request all of it at once (before the prefill term, 35% fast). Tolerance: at most one above
+// 5%, none above 8%, mean at most 1.5%.
 TEST(LstmSharpMemory, TwinWithinFivePercentOnRandomConfigurations) {
   std::mt19937 rng(77);
   double worst = 0, sum = 0;
@@ -252,13 +253,13 @@ TEST(LstmSharpMemory, TwinWithinFivePercentOnRandomConfigurations) {
                   s.schedule.c_str(), s.tiles, s.dpus, s.width, s.input, s.hidden, s.seq,
                   s.sram_kib, s.bidirectional ? " bi" : "", s.memory == kDdr4 ? "ddr4" : "ddr5",
                   sim, twin);
-    EXPECT_LE(err, 0.40) << "config " << i;
+    EXPECT_LE(err, 0.08) << "config " << i;
     if (err > 0.05) ++above;
   }
   std::printf("twin with memory: worst %.2f%%, mean %.2f%% over %d configurations\n", 100 * worst,
               100 * sum / n, n);
   EXPECT_LE(above, 1);
-  EXPECT_LE(sum / n, 0.02);
+  EXPECT_LE(sum / n, 0.015);
 }
 
 // Batch (docs/lstm_sharp.md, "Batch"): the streamed weights are fetched once a step for all
@@ -322,14 +323,15 @@ TEST(LstmSharpMemory, MemoryBoundRunGainsThroughputWithTheBatch) {
 }
 
 // The same with batches of 2-8 sequences (the weights fetched once a step for all of them,
-// x and h per sequence), 30 random configurations. A batch lengthens the compute and moves
-// many of these small machines to the knee of the test above, where the twin's
-// max(compute, memory) is optimistic: the stream engines have requested most of the run at
-// once and FR-FCFS serves later steps' row hits before the chunk a tile waits for, so
-// compute and memory overlap less in the cycle model. Measured: 26 of 30 within 5% (mean
-// error 3.7% over all 30); 4 knee cases, whose compute (the twin without the memory) is 34-100% of
-// the memory-bound time, 13-25% slow in the cycle model. Tolerance: at most 5 above 5%, none above
-// 30%, mean at most 5%.
+// x and h per sequence, which the term adds to the memory's bytes), 30 random configurations.
+// A batch lengthens the compute and moves many of these small machines to the knee, where
+// compute and memory time are close. Measured: 29 of 30 within 3.5% (mean 1.1%); one knee
+// case, sequential B=4 T=4 D=16 K=8 X=130 H=194 bidirectional on DDR5 (compute 75% of the
+// memory's time), is 11.3% slow in the cycle model: its tiles wait on each other's weights
+// at every gate barrier and the memory idles 13% of the run (offchip_busy_fraction 0.87), which
+// max(compute, memory) does not see (docs/lstm_sharp.md, "Off-chip memory"). Before bursts, x/h
+// and the prefill were counted: 26 of 30, mean 3.7%, worst 24.6%. Tolerance: at most one above
+// 5%, none above 13%, mean at most 2%.
 TEST(LstmSharpMemory, TwinOnRandomBatchedConfigurations) {
   std::mt19937 rng(78);
   double worst = 0, sum = 0;
@@ -344,7 +346,7 @@ TEST(LstmSharpMemory, TwinOnRandomBatchedConfigurations) {
     worst = std::max(worst, err);
     sum += err;
     above += err > 0.05;
-    EXPECT_LE(err, 0.30) << "config " << i << ": " << s.schedule << " B=" << s.batch
+    EXPECT_LE(err, 0.13) << "config " << i << ": " << s.schedule << " B=" << s.batch
                          << " T=" << s.tiles << " D=" << s.dpus << " K=" << s.width
                          << " X=" << s.input << " H=" << s.hidden << " seq=" << s.seq
                          << " sram=" << s.sram_kib << (s.bidirectional ? " bi " : " ")
@@ -353,8 +355,54 @@ TEST(LstmSharpMemory, TwinOnRandomBatchedConfigurations) {
   }
   std::printf("twin with memory, batched: worst %.2f%%, mean %.2f%%, %d of %d above 5%%\n",
               100 * worst, 100 * sum / n, above, n);
-  EXPECT_LE(above, 5);
-  EXPECT_LE(sum / n, 0.05);
+  EXPECT_LE(above, 1);
+  EXPECT_LE(sum / n, 0.02);
+}
+
+// Chunks smaller than a burst: 2 tiles of D = 4 DPUs of K = 4, X = H = 32, 256 B of SRAM a
+// tile (2 rows of 128 B), so all 4H / D = 32 blocks stream. A block's W and U parts are 8
+// DPU passes each of 4 rows x 4 columns x 2 B = 32 B, every one its own read of half a 64 B
+// burst: 32 x 16 = 512 requests and bursts a step for 16 KiB of weights, twice the 256
+// bursts their bytes fill. x (64 B a step) is one burst more. The memory moves whole bursts,
+// so the twin counts them: its memory-bound time is within 5% of the cycle model's, where
+// counting bytes would make it twice as fast.
+TEST(LstmSharpMemory, TwinCountsWholeBurstsNotBytes) {
+  Design s;
+  s.dpus = 4, s.width = 4, s.input = 32, s.hidden = 32, s.seq = 8;
+  s.sram_kib = 0.25, s.macro_kib = 0.125, s.stream_buffer_kib = 4;
+  s.memory = kDdr4;
+  s.max_outstanding = 64;
+  const SimResult r = run_sim(s);
+  ASSERT_GT(r.cycles, 0u);
+  EXPECT_EQ(r.counters.at("offchip_port.read_bytes"), 8u * (16384 + 64));
+  EXPECT_EQ(r.counters.at("offchip_port.requests"), 8u * (512 + 1 + 1));
+  EXPECT_EQ(r.counters.at("dram.rd"), 8u * (512 + 1));
+  const double twin = static_cast<double>(twin_cycles(s));
+  EXPECT_NEAR(twin / static_cast<double>(r.cycles), 1.0, 0.05);
+}
+
+// The stream engines' prefill (docs/lstm_sharp.md, "Off-chip memory"): 4 tiles of D = 4, K
+// = 8 at batch 8 (8 cycles a pass), X = 243, H = 26, 4 KiB of SRAM a tile, DDR4-3200. Compute
+// takes 2.3x the memory's time, yet the cycle model is 17% slower than the compute alone
+// (29,182 cycles against 24,926): at the start every engine requests what half of its 64 KiB
+// stream buffer holds (32 KiB of W·x and the whole run's 13 KB of U·h a tile), and the
+// tiles, tied by h(t-1), wait for the last engine's first chunk behind the others' 170 KB
+// (3,500 cycles of the memory). The twin charges that prefill and is within 3%; without it
+// it was 14.5% fast.
+TEST(LstmSharpMemory, TwinChargesTheStreamEnginesPrefill) {
+  Design s;
+  s.tiles = 4, s.dpus = 4, s.width = 8, s.schedule = "sequential";
+  s.input = 243, s.hidden = 26, s.seq = 11, s.batch = 8;
+  s.sram_kib = 4, s.macro_kib = 0.25;
+  s.memory = kDdr4;
+  s.max_outstanding = 64;
+  const double sim = static_cast<double>(run_sim(s).cycles);
+  ASSERT_GT(sim, 0);
+  Design compute_only = s;  // the same machine on a link too fast to wait for
+  compute_only.memory.clear();
+  compute_only.link_gbps = 100000, compute_only.link_latency_ns = 0;
+  EXPECT_LT(static_cast<double>(twin_cycles(compute_only)), 0.88 * sim);
+  EXPECT_NEAR(static_cast<double>(twin_cycles(s)) / sim, 1.0, 0.03);
 }
 
 // A memory that cannot hold the layout, and a memory the twin cannot price: errors that
