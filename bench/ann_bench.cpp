@@ -408,9 +408,10 @@ int main(int argc, char** argv) {
       char extra[256];
       std::snprintf(
           extra, sizeof(extra),
-          "knn %.1fs (recall@%d %.3f) prune %.1fs reverse %.1fs repair %.1fs (%lld edges) "
-          "mean deg %.1f",
-          st.seconds_knn, knn_k, knn_recall, st.seconds_prune, st.seconds_reverse,
+          "knn %.1fs (recall@%d %.3f) prune %.1fs (%.0f dist/node) reverse %.1fs repair %.1fs "
+          "(%lld edges) mean deg %.1f",
+          st.seconds_knn, knn_k, knn_recall, st.seconds_prune,
+          static_cast<double>(st.prune_distances) / static_cast<double>(base.n), st.seconds_reverse,
           st.seconds_repair, (long long)st.repair_edges, g.mean_degree());
       curves("nsg", build_s, g, base, truth,
              load_nsg.empty() ? extra : "loaded from " + load_nsg + ": build not timed", bf_qps);

@@ -47,6 +47,27 @@ inline float l2_sq(const float* a, const float* b, int dim) {
   return detail::l2_sq_kernel.load(std::memory_order_relaxed)(a, b, dim);
 }
 
+// Bases whose values are all integers 0..255 (MNIST's pixels): the rows as one byte per value,
+// a quarter of the float rows' bytes, for the builds' distances (l2_sq_bytes). Empty when some
+// value is not such an integer, or `dim` is too large for 32-bit integer sums.
+std::vector<uint8_t> exact_byte_rows(const float* data, int64_t n, int dim);
+
+// l2_sq(fa, fb, dim) bit for bit, from the byte rows a, b of the same two vectors: the sum of
+// squared differences in exact integers. Every float kernel adds integers exactly while they stay
+// <= 2^24, so below that the float result is this exact sum, in any summation order; the
+// rare larger sums are computed by l2_sq on the float rows.
+float l2_sq_bytes(const uint8_t* a, const uint8_t* b, const float* fa, const float* fb, int dim);
+
+namespace detail {
+// The exact integer kernels, widest first (for tests).
+using L2BytesFn = uint32_t (*)(const uint8_t*, const uint8_t*, int);
+struct L2BytesKernel {
+  const char* name;
+  L2BytesFn fn;
+};
+std::vector<L2BytesKernel> l2_sq_bytes_kernels();
+}  // namespace detail
+
 // Squared L2 accumulated in double in index order. Every product and sum is exact-to-double and
 // done in the same order on the CPU and in the CUDA refinement kernel, so both backends rank
 // candidates by bit-identical values (ISO C++ mode compiles without FMA contraction).

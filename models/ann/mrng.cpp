@@ -17,17 +17,21 @@ std::vector<int32_t> select_mrng(const std::vector<Neighbour>& sorted, int max_d
                                  int64_t* evaluations) {
   std::vector<int32_t> kept;
   int64_t evals = 0;
+  // Whether some kept r occludes q does not depend on the order of the tests, only the number
+  // of distances does: kept nodes are tried most recent occluder first.
+  std::vector<int32_t> order;  // kept, most recent occluder first
   for (const Neighbour& q : sorted) {
     if (max_degree > 0 && static_cast<int>(kept.size()) >= max_degree) break;
     bool occluded = false;
-    for (int32_t r : kept) {
+    for (std::size_t j = 0; j < order.size(); ++j) {
       ++evals;
-      if (dist(r, q.id) < q.dist) {
+      if (dist(order[j], q.id) < q.dist) {
         occluded = true;
+        std::rotate(order.begin(), order.begin() + j, order.begin() + j + 1);
         break;
       }
     }
-    if (!occluded) kept.push_back(q.id);
+    if (!occluded) kept.push_back(q.id), order.push_back(q.id);
   }
   if (evaluations) *evaluations += evals;
   return kept;

@@ -85,6 +85,14 @@ std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDe
   const int dim = base.dim;
   const int threads = p.threads > 0 ? p.threads : omp_get_max_threads();
   std::unique_ptr<NodeList[]> lists(new NodeList[n]);
+  // Integer-valued bases (MNIST) compute on their byte rows, with the same values.
+  const std::vector<uint8_t> bytes =
+      p.byte_rows ? exact_byte_rows(base.data.data(), n, dim) : std::vector<uint8_t>{};
+  auto dist = [&](int64_t u, int64_t w) {
+    if (bytes.empty()) return l2_sq(base.row(u), base.row(w), dim);
+    return l2_sq_bytes(bytes.data() + u * dim, bytes.data() + w * dim, base.row(u), base.row(w),
+                       dim);
+  };
   NnDescentStats local;
 
   // Random initial lists, one seeded stream per node so the start is thread-count independent.
@@ -99,7 +107,7 @@ std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDe
       bool dup = false;
       for (const Entry& e : items) dup |= e.id == u;
       if (dup) continue;
-      items.push_back({l2_sq(base.row(v), base.row(u), dim), u, true});
+      items.push_back({dist(v, u), u, true});
       ++init_dist;
     }
     std::sort(items.begin(), items.end(), [](const Entry& a, const Entry& b) {
@@ -157,16 +165,15 @@ std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDe
         std::sort(co.begin(), co.end());
         co.erase(std::unique(co.begin(), co.end()), co.end());
         for (std::size_t a = 0; a < cn.size(); ++a) {
-          const float* x = base.row(cn[a]);
           for (std::size_t b = a + 1; b < cn.size(); ++b) {
-            const float d = l2_sq(x, base.row(cn[b]), dim);
+            const float d = dist(cn[a], cn[b]);
             ++dists;
             lists[cn[a]].offer(d, cn[b], k);
             lists[cn[b]].offer(d, cn[a], k);
           }
           for (int32_t o : co) {
             if (o == cn[a]) continue;
-            const float d = l2_sq(x, base.row(o), dim);
+            const float d = dist(cn[a], o);
             ++dists;
             lists[cn[a]].offer(d, o, k);
             lists[o].offer(d, cn[a], k);

@@ -17,6 +17,9 @@ struct NnDescentParams {
   int max_iters = 12;
   uint64_t seed = 7;
   int threads = 0;  // OpenMP threads (0 = default); 1 gives a bit-reproducible graph
+  // Bases whose values are all integers 0..255 compute distances on their byte rows
+  // (exact_byte_rows): the same values bit for bit, a quarter of the bytes read. false: floats.
+  bool byte_rows = true;
 };
 
 struct NnDescentStats {

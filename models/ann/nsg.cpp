@@ -34,7 +34,14 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
                  const std::function<void(const std::string&, int64_t, int64_t)>& progress) {
   const int64_t n = base.n;
   const int dim = base.dim;
-  auto dist = [&](int32_t a, int32_t b) { return l2_sq(base.row(a), base.row(b), dim); };
+  // Integer-valued bases (MNIST) compute on their byte rows, with the same values.
+  const std::vector<uint8_t> bytes =
+      p.byte_rows ? exact_byte_rows(base.data.data(), n, dim) : std::vector<uint8_t>{};
+  auto byte_row = [&](int64_t a) { return bytes.data() + a * dim; };
+  auto dist = [&](int32_t a, int32_t b) {
+    if (!bytes.empty()) return l2_sq_bytes(byte_row(a), byte_row(b), base.row(a), base.row(b), dim);
+    return l2_sq(base.row(a), base.row(b), dim);
+  };
   const std::string tag = "pass " + std::to_string(pass + 1) + ": ";
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::vector<Neighbour>> out(n);  // pruned lists with distances to the owner
@@ -42,6 +49,7 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
 #pragma omp parallel num_threads(threads) reduction(+ : prune_evals)
   {
     Searcher searcher(search_graph, base);
+    if (!bytes.empty()) searcher.use_byte_rows(bytes.data());
     std::vector<int32_t> ids(p.L);
     std::vector<float> ds(p.L);
     std::vector<Neighbour> pool;
@@ -50,6 +58,7 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
 #pragma omp for schedule(dynamic, 64)
     for (int64_t v = 0; v < n; ++v) {
       pool.clear();
+      if (!bytes.empty()) opt.query_bytes = byte_row(v);
       searcher.search(base.row(v), SearchParams{p.L, 1}, ids.data(), ds.data(), opt);
       for (const Neighbour& nb : knn[v]) pool.push_back(nb);
       // Later passes also keep the previous pass's edges as candidates.
@@ -237,6 +246,7 @@ Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats,
   auto t0 = std::chrono::steady_clock::now();
   NnDescentParams kp = p.knn;
   kp.threads = threads;
+  kp.byte_rows = p.byte_rows;
   const auto knn = nn_descent(base, kp, &st.knn, [&](int it, int64_t updates) {
     if (progress)
       progress("nn-descent iteration (updates " + std::to_string(updates) + ")", it, kp.max_iters);

@@ -37,6 +37,8 @@ struct NsgParams {
   // fills its initial pool with random nodes for the same reason; seeds cover the clusters with
   // fewer of them. 0 = the navigating node alone; -1 (the default) = auto_entry_points(n).
   int entry_points = -1;
+  // Integer-valued bases (MNIST): distances on byte rows, the same values (NnDescentParams).
+  bool byte_rows = true;
 };
 
 // The default number of extra entry points: round(sqrt(n) / 4), from 1 to 256 (0 below 16

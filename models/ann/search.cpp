@@ -121,6 +121,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     trace->requests.push_back(r);
   };
   const uint64_t vec_bytes = static_cast<uint64_t>(dim) * (half_rows_ ? 2 : 4);
+  const uint8_t* query_bytes = byte_rows_ && vectors_ ? options.query_bytes : nullptr;
   if (codes_) quantizer_.encode(query, dim, query_code_.data());
 
   SearchStats st;
@@ -167,6 +168,9 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
       return l2_sq(query, decoded_.data(), dim);
     }
     trace_read(obj_vec, static_cast<uint64_t>(v) * vec_bytes, vec_bytes);
+    if (query_bytes)
+      return l2_sq_bytes(query_bytes, byte_rows_ + static_cast<int64_t>(v) * dim, query, vector(v),
+                         dim);
     return l2_sq(query, vector(v), dim);
   };
   auto record = [&](int32_t v, float d) {
@@ -178,11 +182,13 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   // Fetches every cache line of a row (its code when searching on codes) before it is needed.
   auto prefetch = [&](int32_t v, bool code) {
     code = code || (!vectors_ && !half_rows_);
+    const bool byte_row = !code && query_bytes;
     const char* row =
         code         ? reinterpret_cast<const char*>(codes_ + static_cast<int64_t>(v) * dim)
+        : byte_row   ? reinterpret_cast<const char*>(byte_rows_ + static_cast<int64_t>(v) * dim)
         : half_rows_ ? reinterpret_cast<const char*>(half_rows_ + static_cast<int64_t>(v) * dim)
                      : reinterpret_cast<const char*>(vector(v));
-    const uint64_t bytes = code ? static_cast<uint64_t>(dim) : vec_bytes;
+    const uint64_t bytes = code || byte_row ? static_cast<uint64_t>(dim) : vec_bytes;
     for (uint64_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off);
   };
 

@@ -85,6 +85,9 @@ struct SearchOptions {
   int32_t target = -1;           // record SearchStats::target_hop for this node
   MemoryTrace* trace = nullptr;  // append this search's reads (as-soon-as-possible requests)
   std::vector<Neighbour>* collect = nullptr;  // every visited node with its distance (NSG build)
+  // The query's byte row, when the Searcher has byte rows (use_byte_rows): distances then come
+  // from l2_sq_bytes, equal bit for bit to the float ones.
+  const uint8_t* query_bytes = nullptr;
 };
 
 // Beam search (NSG's / HNSW's layer-0 search): a pool of the L best nodes seen, sorted by
@@ -98,6 +101,10 @@ class Searcher {
   Searcher(const SlotGraph& graph, const VectorSet& base);
   // Searches the packed layout; results are ids of the base the index was packed from.
   explicit Searcher(const PackedIndex& index);
+
+  // The base's exact_byte_rows (the Graph and SlotGraph forms): searches given
+  // SearchOptions::query_bytes compute their distances on them. Must outlive the Searcher.
+  void use_byte_rows(const uint8_t* rows) { byte_rows_ = rows; }
 
   // Writes the k nearest found (ascending) into ids/dist and returns the counters.
   SearchStats search(const float* query, const SearchParams& params, int32_t* ids, float* dist,
@@ -145,6 +152,7 @@ class Searcher {
   int64_t vector_count_;
   int dim_;
   const float* vectors_;  // null for a PackedIndex with exact codes (rows are decoded) or fp16
+  const uint8_t* byte_rows_ = nullptr;  // use_byte_rows
   // A PackedIndex's binary16 re-rank rows: values, or residuals from the codes.
   const uint16_t* half_rows_ = nullptr;
   bool half_residual_ = false;

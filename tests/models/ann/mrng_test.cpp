@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
+#include "models/ann/distance.h"
 #include "models/ann/search.h"
+#include "models/common/rng.h"
 #include "tests/models/ann/test_util.h"
 
 namespace tessel::ann {
@@ -93,6 +96,50 @@ TEST(Mrng, SelectMatchesTheRuleOnExplicitCandidates) {
   EXPECT_EQ(select_mrng(c, 0, dist, &evals), (std::vector<int32_t>{1, 3}));
   EXPECT_EQ(evals, 1 + 1 + 1);  // 2 vs 1; 3 vs 1; 4 vs 1 (occluded at the first test)
   EXPECT_EQ(select_mrng(c, 1, dist), (std::vector<int32_t>{1}));
+}
+
+// select_mrng tries the most recent occluder first; the kept set must not depend on that
+// order. p = (0, 0); r1 = (1, 0), r2 = (0, 1.1), then three candidates behind r2.
+TEST(Mrng, SelectTriesTheLastOccluderFirst) {
+  VectorSet v(6, 2);
+  const float xy[6][2] = {{0, 0}, {1, 0}, {0, 1.1f}, {0, 2}, {0.1f, 2.5f}, {-0.1f, 3}};
+  for (int i = 0; i < 6; ++i) v.row(i)[0] = xy[i][0], v.row(i)[1] = xy[i][1];
+  auto dist = [&](int32_t a, int32_t b) {
+    return static_cast<float>(testing::ref_dist(v.row(a), v.row(b), 2));
+  };
+  std::vector<Neighbour> c;
+  for (int32_t q = 1; q < 6; ++q) c.push_back({dist(0, q), q});
+  std::sort(c.begin(), c.end());
+  int64_t evals = 0;
+  EXPECT_EQ(select_mrng(c, 0, dist, &evals), (std::vector<int32_t>{1, 2}));
+  // r2 vs r1 (kept); (0, 2): r1 then r2 occludes; the last two: r2 first, occluded at once.
+  // Testing r1 first every time would take 7.
+  EXPECT_EQ(evals, 1 + 2 + 1 + 1);
+}
+
+// Against the rule in double, in the natural order, on random candidate lists in 8-D.
+TEST(Mrng, SelectMatchesTheRuleInTheNaturalOrder) {
+  Rng rng(23);
+  for (int trial = 0; trial < 50; ++trial) {
+    VectorSet v(300, 8);
+    for (float& x : v.data) x = static_cast<float>(rng.uniform());
+    auto dist = [&](int32_t a, int32_t b) { return l2_sq_exact(v.row(a), v.row(b), 8); };
+    std::vector<Neighbour> c;
+    for (int32_t q = 1; q < v.n; ++q) c.push_back({static_cast<float>(dist(0, q)), q});
+    std::sort(c.begin(), c.end());
+    const int max_degree = trial % 2 ? 0 : 12;
+    std::vector<int32_t> want;
+    for (const Neighbour& q : c) {
+      if (max_degree > 0 && static_cast<int>(want.size()) >= max_degree) break;
+      bool occluded = false;
+      for (int32_t r : want) occluded = occluded || static_cast<float>(dist(r, q.id)) < q.dist;
+      if (!occluded) want.push_back(q.id);
+    }
+    EXPECT_EQ(select_mrng(c, max_degree,
+                          [&](int32_t a, int32_t b) { return static_cast<float>(dist(a, b)); }),
+              want)
+        << trial;
+  }
 }
 
 TEST(Mrng, HnswFlatGraphRespectsDegreeAndFindsNeighbours) {

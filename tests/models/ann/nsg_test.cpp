@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
+#include "models/ann/distance.h"
 #include "models/ann/mrng.h"
 #include "models/ann/search.h"
 #include "tests/models/ann/test_util.h"
@@ -129,6 +132,43 @@ TEST(Nsg, SameGraphForOneAndTwoThreads) {
   EXPECT_EQ(one.offsets, two.offsets);
   EXPECT_EQ(one.edges, two.edges);
   EXPECT_EQ(spread_entry_points(base, 40, 7, 1), spread_entry_points(base, 40, 7, 2));
+}
+
+// An integer-valued base (values 0..255, as MNIST's pixels) builds from its byte rows
+// (exact_byte_rows, l2_sq_bytes): every distance equals the float kernel's bit for bit, so the
+// graph equals the one built on floats, with one thread and with two. Mostly-saturated values in
+// 784 dimensions (MNIST's shape) put pairs from different clusters above 2^24, where
+// l2_sq_bytes falls back to floats.
+TEST(Nsg, SameGraphFromByteRowsAsFromFloats) {
+  MixtureSpec spec;
+  spec.centres = 10, spec.dim = 784, spec.sigma = 0.02;
+  VectorSet base = gaussian_mixture(spec, 2000, 0);
+  for (float& x : base.data) x = std::min(255.0f, std::max(0.0f, std::round(x * 4000 - 1872)));
+  ASSERT_FALSE(exact_byte_rows(base.data.data(), base.n, base.dim).empty());
+  NsgParams p;
+  p.knn.k = 16;
+  p.L = 32, p.R = 24, p.C = 120;
+  p.threads = 1;
+  p.byte_rows = false;
+  NsgStats float_st, byte_st, two_st;
+  const Graph floats = build_nsg(base, p, &float_st);
+  p.byte_rows = true;
+  const Graph bytes = build_nsg(base, p, &byte_st);
+  p.threads = 2;
+  const Graph two = build_nsg(base, p, &two_st);
+  EXPECT_EQ(float_st.knn.updates, byte_st.knn.updates);
+  EXPECT_EQ(float_st.prune_distances, byte_st.prune_distances);
+  for (const Graph* g : {&bytes, &two}) {
+    EXPECT_EQ(floats.entry, g->entry);
+    EXPECT_EQ(floats.extra_entries, g->extra_entries);
+    EXPECT_EQ(floats.offsets, g->offsets);
+    EXPECT_EQ(floats.edges, g->edges);
+  }
+  // Some pairs do exceed 2^24 (the fallback is exercised).
+  int64_t large = 0;
+  for (int64_t i = 0; i + 1 < base.n; i += 7)
+    large += l2_sq_exact(base.row(i), base.row(i + 1), base.dim) > 16777216.0;
+  EXPECT_GT(large, 0);
 }
 
 }  // namespace

@@ -201,7 +201,9 @@ TEST(PackedIndex, LossyCodesWithRerankKeepRecallAndReturnExactDistances) {
   for (int64_t q = 0; q < queries.n; q += 7)
     for (int j = 0; j < 10; ++j) {
       EXPECT_EQ(coded.dist_of(q)[j], l2_sq(queries.row(q), base.row(coded.ids_of(q)[j]), 48));
-      if (j > 0) EXPECT_LE(coded.dist_of(q)[j - 1], coded.dist_of(q)[j]);
+      if (j > 0) {
+        EXPECT_LE(coded.dist_of(q)[j - 1], coded.dist_of(q)[j]);
+      }
     }
 }
 
