@@ -100,6 +100,10 @@ const KeySet& build_keys() {
     k.integer("nsg.L", 1, kIntMax, "pool size of the search that collects each node's candidates")
         .def("40");
     k.integer("nsg.R", 1, kIntMax, "out-degree bound of the pruning").def("32");
+    k.number("nsg.alpha", 1, 1000,
+             "prune relaxation (Vamana): r occludes q only if alpha·d(r, q) < d(p, q); 1 is the "
+             "MRNG rule")
+        .def("1");
     k.integer("nsg.C", 1, kIntMax, "candidates considered by the pruning (nearest first)")
         .def("500");
     k.integer("nsg.passes", 1, kIntMax,
@@ -285,6 +289,7 @@ class AnnExperiment : public Experiment {
       nsg_.knn.k = static_cast<int>(b.integer("knn_k"));
       nsg_.L = static_cast<int>(b.integer("L"));
       nsg_.R = static_cast<int>(b.integer("R"));
+      nsg_.alpha = static_cast<float>(b.number("alpha"));
       nsg_.C = static_cast<int>(b.integer("C"));
       nsg_.passes = static_cast<int>(b.integer("passes"));
       // "auto" (the default): auto_entry_points(n) k-means++ seeds; an integer: that many.

@@ -14,7 +14,9 @@ namespace tessel::ann {
 
 std::vector<int32_t> select_mrng(const std::vector<Neighbour>& sorted, int max_degree,
                                  const std::function<float(int32_t, int32_t)>& dist,
-                                 int64_t* evaluations) {
+                                 int64_t* evaluations, float alpha) {
+  if (!(alpha >= 1.0f)) throw Error("mrng: need alpha >= 1", kExitFailure);
+  const float alpha_sq = alpha * alpha;
   std::vector<int32_t> kept;
   int64_t evals = 0;
   // Whether some kept r occludes q does not depend on the order of the tests, only the number
@@ -25,7 +27,7 @@ std::vector<int32_t> select_mrng(const std::vector<Neighbour>& sorted, int max_d
     bool occluded = false;
     for (std::size_t j = 0; j < order.size(); ++j) {
       ++evals;
-      if (dist(order[j], q.id) < q.dist) {
+      if (alpha_sq * dist(order[j], q.id) < q.dist) {
         occluded = true;
         std::rotate(order.begin(), order.begin() + j, order.begin() + j + 1);
         break;

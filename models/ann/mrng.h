@@ -16,9 +16,15 @@ namespace tessel::ann {
 // d(r, q) < d(p, q) (r lies in the lune of p and q, so a greedy search reaches q through r).
 // Stops after `max_degree` kept (0 = unlimited). `dist(r, q)` supplies d between two nodes;
 // `evaluations` counts its calls.
+//
+// `alpha` >= 1 relaxes the rule as Vamana's RobustPrune (Subramanya et al., NeurIPS 2019,
+// Algorithm 2): r occludes q only if alpha * d(r, q) < d(p, q), on plain (not squared)
+// distances, so longer edges survive. Distances here are squared, so the test is
+// alpha^2 * d2(r, q) < d2(p, q) (DiskANN's code applies its alpha to squared distances: its 1.2
+// is 1.095 here). alpha = 1 multiplies by 1.0f, exact in float: the rule above, bit for bit.
 std::vector<int32_t> select_mrng(const std::vector<Neighbour>& sorted, int max_degree,
                                  const std::function<float(int32_t, int32_t)>& dist,
-                                 int64_t* evaluations = nullptr);
+                                 int64_t* evaluations = nullptr, float alpha = 1.0f);
 
 // Exact MRNG: every node's candidates are all other nodes, distances exact (double), no degree
 // bound. O(n^2) memory for the distance matrix, so limited to n <= kMaxExactMrng. The entry

@@ -85,7 +85,7 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
       sort_unique(pool);
       if (static_cast<int>(pool.size()) > p.C) pool.resize(p.C);
       int64_t evals = 0;
-      const auto kept = select_mrng(pool, p.R, dist, &evals);
+      const auto kept = select_mrng(pool, p.R, dist, &evals, p.alpha);
       prune_evals += evals;
       auto& o = out[v];
       o.reserve(kept.size());
@@ -126,7 +126,7 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
       for (const Neighbour& nb : merged) lists[v].push_back(nb.id);
     } else {
       int64_t evals = 0;
-      lists[v] = select_mrng(merged, p.R, dist, &evals);
+      lists[v] = select_mrng(merged, p.R, dist, &evals, p.alpha);
       reverse_evals += evals;
     }
   }
@@ -239,8 +239,8 @@ Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats,
                 int64_t knn_recall_sample,
                 const std::function<void(const std::string&, int64_t, int64_t)>& progress) {
   const int64_t n = base.n;
-  if (p.R < 1 || p.L < 1 || p.C < p.R)
-    throw Error("nsg: need R >= 1, L >= 1 and C >= R", kExitFailure);
+  if (p.R < 1 || p.L < 1 || p.C < p.R || !(p.alpha >= 1.0f))
+    throw Error("nsg: need R >= 1, L >= 1, C >= R and alpha >= 1", kExitFailure);
   const int threads = p.threads > 0 ? p.threads : omp_get_max_threads();
   NsgStats st;
   auto t0 = std::chrono::steady_clock::now();

@@ -15,6 +15,10 @@ struct NsgParams {
   NnDescentParams knn;  // the initial kNN graph
   int L = 40;           // pool size of the search that collects each node's candidates
   int R = 32;           // out-degree bound of the pruning
+  // Vamana's relaxed occlusion in both prunes (select_mrng): r occludes q only if
+  // alpha * d(r, q) < d(p, q). 1 = the MRNG rule; larger keeps longer edges (docs/ann.md,
+  // "Relaxed prune").
+  float alpha = 1.0f;
   // Candidates considered by the pruning (nearest first). 500, not 300 (docs/ann.md,
   // "Candidates"): on the 200k mixture 300 capped recall@10 at 0.947 for any L, 500 reaches
   // 0.999; on MNIST it costs about 5% of QPS.

@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -40,9 +43,15 @@ struct Source {
 struct BuildOptions {
   Source base;
   std::string kind = "nsg", out;
-  int knn_k = 20, L = 40, R = 32, C = 300, passes = 1, random_edges = 8;
-  std::string entry_points = "auto";
-  int M = 16, max_degree = 32, ef = 100;
+  // The builder's parameters go to the experiment only when given (`given` holds their
+  // keys), so an unset one takes the experiment's default, which is the library's
+  // (test AnnKeys.DefaultBuildIsTheLibrarysDefault); a copy here went stale once (C 300
+  // against the library's 500).
+  int knn_k = 0, L = 0, R = 0, C = 0, passes = 0, random_edges = 0;
+  double alpha = 0;
+  std::string entry_points;
+  int M = 0, max_degree = 0, ef = 0;
+  std::set<std::string> given;
   int threads = 0;
   int64_t recall_sample = 1000;
 };
@@ -112,18 +121,29 @@ int run_build(const BuildOptions& o) {
   json hw = {{"model", "ann." + o.kind}, {"build_threads", o.threads}};
   json w = {{"mixture_seed", o.base.seed}, {"index", o.out}};
   o.base.put(w, "vectors");
-  if (o.kind == "nsg")
-    w["nsg"] = {
-        {"knn_k", o.knn_k},
-        {"L", o.L},
-        {"R", o.R},
-        {"C", o.C},
-        {"passes", o.passes},
-        {"entry_points", o.entry_points == "auto" ? json("auto") : json(std::stoi(o.entry_points))},
-        {"random_edges", o.random_edges},
-        {"recall_sample", o.recall_sample}};
-  else if (o.kind == "hnsw")
-    w["hnsw"] = {{"M", o.M}, {"max_degree", o.max_degree}, {"ef", o.ef}};
+  auto put = [&](json& to, const char* key, const json& value) {
+    if (o.given.count(key)) to[key] = value;
+  };
+  if (o.kind == "nsg") {
+    json nsg = {{"recall_sample", o.recall_sample}};
+    put(nsg, "knn_k", o.knn_k);
+    put(nsg, "L", o.L);
+    put(nsg, "R", o.R);
+    put(nsg, "alpha", o.alpha);
+    put(nsg, "C", o.C);
+    put(nsg, "passes", o.passes);
+    put(nsg, "entry_points",
+        o.entry_points == "auto" || o.entry_points.empty() ? json("auto")
+                                                           : json(std::stoi(o.entry_points)));
+    put(nsg, "random_edges", o.random_edges);
+    w["nsg"] = nsg;
+  } else if (o.kind == "hnsw") {
+    json hnsw = json::object();
+    put(hnsw, "M", o.M);
+    put(hnsw, "max_degree", o.max_degree);
+    put(hnsw, "ef", o.ef);
+    w["hnsw"] = hnsw;
+  }
   const SimResult r = run_front_end("ann build", hw, w, 1);
   std::cout << "built " << r.labels.at("kind") << " over "
             << static_cast<int64_t>(metric(r, "base_vectors")) << " vectors in "
@@ -188,6 +208,9 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
 
   auto bo = std::make_shared<BuildOptions>();
   auto* build = ann->add_subcommand("build", "Build an NSG, exact MRNG or flat HNSW index");
+  build->footer(
+      "Builder parameters not given take the library's defaults (the workload keys nsg.* and "
+      "hnsw.* of the ann experiments: configs/README.md).");
   build
       ->add_option(
           "--base", bo->base.spec,
@@ -203,6 +226,11 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
       ->check(positive_integer());
   build->add_option("--R", bo->R, "NSG: out-degree bound")->check(positive_integer());
   build->add_option("--C", bo->C, "NSG: candidates per prune")->check(positive_integer());
+  build
+      ->add_option("--alpha", bo->alpha,
+                   "NSG: prune relaxation (Vamana), >= 1: r occludes q only if alpha d(r, q) < "
+                   "d(p, q) (1: the MRNG rule)")
+      ->check(CLI::Range(1.0, 1000.0));
   build->add_option("--passes", bo->passes, "NSG: search-collect-prune passes")
       ->check(positive_integer());
   build
@@ -229,7 +257,23 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
       ->check(non_negative_integer());
   build->add_option("--recall-sample", bo->recall_sample,
                     "NSG: nodes sampled for the kNN-graph recall (0: skip)");
-  build->callback([bo, &action] { action = [bo] { return run_build(*bo); }; });
+  build->callback([bo, build, &action] {
+    // Which builder parameters the command line gave (BuildOptions::given).
+    for (const auto& [flag, key] :
+         std::vector<std::pair<std::string, std::string>>{{"--knn-k", "knn_k"},
+                                                          {"--L", "L"},
+                                                          {"--R", "R"},
+                                                          {"--alpha", "alpha"},
+                                                          {"--C", "C"},
+                                                          {"--passes", "passes"},
+                                                          {"--entry-points", "entry_points"},
+                                                          {"--random-edges", "random_edges"},
+                                                          {"--M", "M"},
+                                                          {"--max-degree", "max_degree"},
+                                                          {"--ef", "ef"}})
+      if (build->count(flag) > 0) bo->given.insert(key);
+    action = [bo] { return run_build(*bo); };
+  });
 
   auto so = std::make_shared<SearchOptionsCli>();
   auto* search = ann->add_subcommand("search", "Search an index; report QPS, counters and recall");

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "models/ann/distance.h"
 #include "models/ann/search.h"
 #include "models/common/rng.h"
+#include "runtime/core/error.h"
 #include "tests/models/ann/test_util.h"
 
 namespace tessel::ann {
@@ -139,6 +141,67 @@ TEST(Mrng, SelectMatchesTheRuleInTheNaturalOrder) {
                           [&](int32_t a, int32_t b) { return static_cast<float>(dist(a, b)); }),
               want)
         << trial;
+  }
+}
+
+// Vamana's relaxation, checked by hand. p = (0, 0); r = (1, 0), q = (1, 2), s = (3, 0): squared
+// distances to p 1, 5, 9; d2(r, q) = 4, d2(r, s) = 4, d2(q, s) = 8. The rule on plain distances:
+// r occludes q when alpha * 2 < sqrt(5) = 2.236, i.e. for alpha < 1.118; r occludes s when
+// alpha * 2 < 3, for alpha < 1.5; q never occludes s (alpha * 2.83 > 3).
+TEST(Mrng, SelectWithAlphaKeepsAnEdgeTheMrngRuleDrops) {
+  VectorSet v(4, 2);
+  const float xy[4][2] = {{0, 0}, {1, 0}, {1, 2}, {3, 0}};
+  for (int i = 0; i < 4; ++i) v.row(i)[0] = xy[i][0], v.row(i)[1] = xy[i][1];
+  auto dist = [&](int32_t a, int32_t b) {
+    return static_cast<float>(testing::ref_dist(v.row(a), v.row(b), 2));
+  };
+  const std::vector<Neighbour> c = {{1, 1}, {5, 2}, {9, 3}};
+  EXPECT_EQ(select_mrng(c, 0, dist, nullptr, 1.0f), (std::vector<int32_t>{1}));
+  EXPECT_EQ(select_mrng(c, 0, dist, nullptr, 1.1f), (std::vector<int32_t>{1}));
+  int64_t evals = 0;
+  EXPECT_EQ(select_mrng(c, 0, dist, &evals, 1.2f), (std::vector<int32_t>{1, 2}));
+  // q vs r; s vs r (kept nodes are tried in keeping order until one occludes) occludes.
+  EXPECT_EQ(evals, 1 + 1);
+  EXPECT_EQ(select_mrng(c, 0, dist, nullptr, 1.6f), (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(select_mrng(c, 1, dist, nullptr, 1.6f), (std::vector<int32_t>{1}));
+  EXPECT_THROW(select_mrng(c, 0, dist, nullptr, 0.9f), Error);
+}
+
+// Against the relaxed rule on plain distances in double (alpha * d(r, q) < d(p, q), square
+// roots taken), on random candidate lists in 8-D; alpha = 1 also against the squared-float
+// test of the rule before alpha existed, and the default argument gives the same list.
+TEST(Mrng, SelectWithAlphaMatchesTheRuleInDouble) {
+  Rng rng(31);
+  for (int trial = 0; trial < 40; ++trial) {
+    VectorSet v(300, 8);
+    for (float& x : v.data) x = static_cast<float>(rng.uniform());
+    auto d2 = [&](int32_t a, int32_t b) { return l2_sq_exact(v.row(a), v.row(b), 8); };
+    auto fdist = [&](int32_t a, int32_t b) { return static_cast<float>(d2(a, b)); };
+    std::vector<Neighbour> c;
+    for (int32_t q = 1; q < v.n; ++q) c.push_back({fdist(0, q), q});
+    std::sort(c.begin(), c.end());
+    const int max_degree = trial % 2 ? 0 : 24;
+    for (double alpha : {1.0, 1.1, 1.2, 1.5}) {
+      std::vector<int32_t> want;
+      for (const Neighbour& q : c) {
+        if (max_degree > 0 && static_cast<int>(want.size()) >= max_degree) break;
+        bool occluded = false;
+        for (int32_t r : want)
+          occluded = occluded || alpha * std::sqrt(d2(r, q.id)) < std::sqrt(d2(0, q.id));
+        if (!occluded) want.push_back(q.id);
+      }
+      EXPECT_EQ(select_mrng(c, max_degree, fdist, nullptr, static_cast<float>(alpha)), want)
+          << trial << " alpha " << alpha;
+    }
+    std::vector<int32_t> old_rule;
+    for (const Neighbour& q : c) {
+      if (max_degree > 0 && static_cast<int>(old_rule.size()) >= max_degree) break;
+      bool occluded = false;
+      for (int32_t r : old_rule) occluded = occluded || fdist(r, q.id) < q.dist;
+      if (!occluded) old_rule.push_back(q.id);
+    }
+    EXPECT_EQ(select_mrng(c, max_degree, fdist, nullptr, 1.0f), old_rule) << trial;
+    EXPECT_EQ(select_mrng(c, max_degree, fdist), old_rule) << trial;
   }
 }
 

@@ -11,6 +11,7 @@
 #include "models/ann/distance.h"
 #include "models/ann/mrng.h"
 #include "models/ann/search.h"
+#include "runtime/core/error.h"
 #include "tests/models/ann/test_util.h"
 #include "tests/support/shared_data.h"
 
@@ -132,6 +133,38 @@ TEST(Nsg, SameGraphForOneAndTwoThreads) {
   EXPECT_EQ(one.offsets, two.offsets);
   EXPECT_EQ(one.edges, two.edges);
   EXPECT_EQ(spread_entry_points(base, 40, 7, 1), spread_entry_points(base, 40, 7, 2));
+}
+
+// The relaxed prune (alpha > 1) keeps the build independent of the thread count, changes the
+// graph, and keeps the structural promises. alpha = 1 is the default and the MRNG rule.
+TEST(Nsg, AlphaGraphIsTheSameForOneAndTwoThreads) {
+  EXPECT_EQ(NsgParams{}.alpha, 1.0f);
+  MixtureSpec spec;
+  spec.centres = 20, spec.dim = 24, spec.sigma = 0.08;
+  const VectorSet base = gaussian_mixture(spec, 6000, 0);
+  NsgParams p;
+  p.knn.k = 16;
+  p.L = 32, p.R = 24, p.C = 120;
+  p.threads = 1;
+  const Graph mrng = build_nsg(base, p);
+  p.alpha = 1.2f;
+  NsgStats st;
+  const Graph one = build_nsg(base, p, &st);
+  p.threads = 2;
+  const Graph two = build_nsg(base, p);
+  EXPECT_EQ(one.entry, two.entry);
+  EXPECT_EQ(one.extra_entries, two.extra_entries);
+  EXPECT_EQ(one.offsets, two.offsets);
+  EXPECT_EQ(one.edges, two.edges);
+  EXPECT_NE(one.edges, mrng.edges);
+  EXPECT_EQ(count_reachable(one, one.entry), base.n);
+  int64_t over = 0;
+  for (int64_t i = 0; i < one.size(); ++i) over += std::max(0, one.degree(i) - p.R);
+  EXPECT_LE(over, st.repair_edges);
+  std::printf("6k mixture: mean degree %.1f (alpha 1), %.1f (alpha 1.2)\n", mrng.mean_degree(),
+              one.mean_degree());
+  p.alpha = 0.5f;
+  EXPECT_THROW(build_nsg(base, p), Error);
 }
 
 // An integer-valued base (values 0..255, as MNIST's pixels) builds from its byte rows

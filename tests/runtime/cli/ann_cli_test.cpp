@@ -7,6 +7,7 @@
 #include <fstream>
 #include <regex>
 
+#include "models/ann/nsg.h"
 #include "tests/support/tool.h"
 
 namespace tessel {
@@ -169,6 +170,31 @@ TEST(AnnCliBase, IndexRefusesABaseOfTheSameShapeWithOtherContent) {
                          "against it\n"),
             std::string::npos)
       << run.err;
+}
+
+// Builder parameters the command line does not give take the library's defaults
+// (models/ann/nsg.h NsgParams): the index equals one built with every default spelled out, and
+// differs when one of them (C) is changed. The CLI once kept a stale copy (C 300, not 500).
+TEST(AnnCliDefaults, UnsetBuilderParametersAreTheLibrarysDefaults) {
+  TempDir dir;
+  const ann::NsgParams d;
+  const std::string base = "ann build --base mixture:2000 -j 1 --recall-sample 0 ";
+  const std::string spelled = "--knn-k " + std::to_string(d.knn.k) + " --L " + std::to_string(d.L) +
+                              " --R " + std::to_string(d.R) + " --passes " +
+                              std::to_string(d.passes) + " --random-edges " +
+                              std::to_string(d.random_edges) + " --alpha 1 --entry-points auto ";
+  auto run = run_tool(kTool, base + "-o plain.tann", dir.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  run = run_tool(kTool, base + spelled + "--C " + std::to_string(d.C) + " -o spelled.tann",
+                 dir.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  run = run_tool(kTool, base + spelled + "--C " + std::to_string(d.C / 4) + " -o other.tann",
+                 dir.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string plain = read_text(dir.path() / "plain.tann");
+  ASSERT_FALSE(plain.empty());
+  EXPECT_EQ(plain, read_text(dir.path() / "spelled.tann"));
+  EXPECT_NE(plain, read_text(dir.path() / "other.tann"));
 }
 
 TEST_F(AnnCli, FlagsAreCheckedBeforeAnyFileIsLoaded) {
