@@ -303,6 +303,10 @@ int main(int argc, char** argv) {
   app.add_option("--alpha", alphas_text,
                  "NSG prune relaxation(s), comma list: one NSG per value, labelled nsg-a<alpha> "
                  "when not just 1; index files get the suffix .a<alpha> then");
+  std::string reverses_text = "reprune";
+  app.add_option("--reverse", reverses_text,
+                 "NSG reverse-edge merge(s), comma list of reprune, append, fill, slack<s> (e.g. "
+                 "slack1.25): one NSG per value, labelled and suffixed -<value> when not reprune");
   app.add_option("--C", C, "NSG prune candidates");
   app.add_option("--Lb", Lb, "NSG build pool size");
   app.add_option("--M", M, "HNSW M (max degree 2M)");
@@ -390,50 +394,69 @@ int main(int argc, char** argv) {
         while (std::getline(as, item, ',')) alpha_texts.push_back(item);
       }
       const bool several = alpha_texts.size() > 1 || std::stof(alpha_texts.front()) != 1.0f;
-      for (const std::string& alpha_text : alpha_texts) {
-        const std::string name = several ? "nsg-a" + alpha_text : "nsg";
-        const std::string suffix = several ? ".a" + alpha_text : "";
-        NsgParams p;
-        p.alpha = std::stof(alpha_text);
-        p.knn.k = knn_k;
-        p.L = Lb, p.R = R, p.C = C, p.threads = build_threads, p.passes = passes;
-        p.random_edges = random_edges;
-        p.entry_points = entry_points;
-        NsgStats st;
-        const double c0 = tessel::thread_cpu_seconds();
-        auto load_checked = [&] {
-          IndexFile f = load_index(load_nsg + suffix);
-          if (f.base_checksum != 0 && f.base_checksum != vector_checksum(base))
-            throw std::runtime_error(load_nsg + suffix + " was built from another base");
-          return f.graph;
-        };
-        const Graph g =
-            !load_nsg.empty()
-                ? load_checked()
-                : build_nsg(base, p, &st, 1000, [](const std::string& stage, int64_t d, int64_t t) {
-                    std::fprintf(stderr, "    nsg %s %lld/%lld\n", stage.c_str(), (long long)d,
-                                 (long long)t);
-                  });
-        // The recall measurement inside is excluded (wall seconds; it runs on all threads).
-        const double build_s =
-            tessel::thread_cpu_seconds() - c0 - (build_threads == 1 ? st.seconds_recall : 0);
-        const double knn_recall = st.knn_recall;
-        if (!save_nsg.empty())
-          save_index(save_nsg + suffix, {g, GraphKind::kNsg, base.dim, vector_checksum(base)});
-        char extra[256];
-        std::snprintf(
-            extra, sizeof(extra),
-            "knn %.1fs (recall@%d %.3f) prune %.1fs (%.0f dist/node) reverse %.1fs repair %.1fs "
-            "(%lld edges) mean deg %.1f",
-            st.seconds_knn, knn_k, knn_recall, st.seconds_prune,
-            static_cast<double>(st.prune_distances) / static_cast<double>(base.n),
-            st.seconds_reverse, st.seconds_repair, (long long)st.repair_edges, g.mean_degree());
-        curves(name, build_s, g, base, truth,
-               load_nsg.empty() ? extra : "loaded from " + load_nsg + suffix + ": build not timed",
-               bf_qps);
-        // The study needs the exact kNN of every base vector: affordable on MNIST, not on 200k.
-        if (base.n <= 20000) conflict_study(name, g, base, queries);
+      std::vector<std::string> reverse_texts;
+      {
+        std::stringstream rs(reverses_text);
+        std::string item;
+        while (std::getline(rs, item, ',')) reverse_texts.push_back(item);
       }
+      for (const std::string& alpha_text : alpha_texts)
+        for (const std::string& reverse_text : reverse_texts) {
+          const std::string rtag = reverse_text == "reprune" ? "" : "-" + reverse_text;
+          const std::string name = (several ? "nsg-a" + alpha_text : "nsg") + rtag;
+          const std::string suffix = (several ? ".a" + alpha_text : "") + rtag;
+          NsgParams p;
+          p.alpha = std::stof(alpha_text);
+          if (reverse_text == "append") {
+            p.reverse = ReverseMerge::kAppend;
+          } else if (reverse_text == "fill") {
+            p.reverse = ReverseMerge::kFill;
+          } else if (reverse_text.rfind("slack", 0) == 0) {
+            p.reverse = ReverseMerge::kSlack;
+            p.reverse_slack = std::stof(reverse_text.substr(5));
+          } else if (reverse_text != "reprune") {
+            throw std::runtime_error("--reverse: unknown merge '" + reverse_text + "'");
+          }
+          p.knn.k = knn_k;
+          p.L = Lb, p.R = R, p.C = C, p.threads = build_threads, p.passes = passes;
+          p.random_edges = random_edges;
+          p.entry_points = entry_points;
+          NsgStats st;
+          const double c0 = tessel::thread_cpu_seconds();
+          auto load_checked = [&] {
+            IndexFile f = load_index(load_nsg + suffix);
+            if (f.base_checksum != 0 && f.base_checksum != vector_checksum(base))
+              throw std::runtime_error(load_nsg + suffix + " was built from another base");
+            return f.graph;
+          };
+          const Graph g = !load_nsg.empty()
+                              ? load_checked()
+                              : build_nsg(base, p, &st, 1000,
+                                          [](const std::string& stage, int64_t d, int64_t t) {
+                                            std::fprintf(stderr, "    nsg %s %lld/%lld\n",
+                                                         stage.c_str(), (long long)d, (long long)t);
+                                          });
+          // The recall measurement inside is excluded (wall seconds; it runs on all threads).
+          const double build_s =
+              tessel::thread_cpu_seconds() - c0 - (build_threads == 1 ? st.seconds_recall : 0);
+          const double knn_recall = st.knn_recall;
+          if (!save_nsg.empty())
+            save_index(save_nsg + suffix, {g, GraphKind::kNsg, base.dim, vector_checksum(base)});
+          char extra[256];
+          std::snprintf(
+              extra, sizeof(extra),
+              "knn %.1fs (recall@%d %.3f) prune %.1fs (%.0f dist/node) reverse %.1fs repair %.1fs "
+              "(%lld edges) mean deg %.1f",
+              st.seconds_knn, knn_k, knn_recall, st.seconds_prune,
+              static_cast<double>(st.prune_distances) / static_cast<double>(base.n),
+              st.seconds_reverse, st.seconds_repair, (long long)st.repair_edges, g.mean_degree());
+          curves(
+              name, build_s, g, base, truth,
+              load_nsg.empty() ? extra : "loaded from " + load_nsg + suffix + ": build not timed",
+              bf_qps);
+          // The study needs the exact kNN of every base vector: affordable on MNIST, not on 200k.
+          if (base.n <= 20000) conflict_study(name, g, base, queries);
+        }
     } else if (gname == "hnsw") {
       HnswParams hp;
       hp.M = M, hp.max_degree = 2 * M, hp.ef_construction = ef;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <utility>
 
 #include "models/ann/distance.h"
 #include "models/ann/mrng.h"
@@ -115,19 +116,50 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
   for (int64_t v = 0; v < n; ++v)
     for (const Neighbour& nb : out[v])
       incoming[nb.id].push_back({nb.dist, static_cast<int32_t>(v)});
+  std::vector<int32_t> step3_in_degree(p.reverse == ReverseMerge::kFill ? n : 0, 0);
+  if (p.reverse == ReverseMerge::kFill)
+    for (int64_t v = 0; v < n; ++v)
+      for (const Neighbour& nb : out[v]) ++step3_in_degree[nb.id];
   std::vector<std::vector<int32_t>> lists(n);
   int64_t reverse_evals = 0;
 #pragma omp parallel for schedule(dynamic, 64) num_threads(threads) reduction(+ : reverse_evals)
   for (int64_t v = 0; v < n; ++v) {
+    if (p.reverse == ReverseMerge::kAppend) {
+      // Incoming edges fill the free slots only, so no chosen out-edge is lost to them.
+      auto& list = lists[v];
+      for (const Neighbour& nb : out[v]) list.push_back(nb.id);
+      std::vector<Neighbour> in = incoming[v];
+      std::sort(in.begin(), in.end());
+      for (const Neighbour& nb : in) {
+        if (static_cast<int>(list.size()) >= p.R) break;
+        if (std::find(list.begin(), list.end(), nb.id) == list.end()) list.push_back(nb.id);
+      }
+      continue;
+    }
     std::vector<Neighbour> merged = out[v];
     merged.insert(merged.end(), incoming[v].begin(), incoming[v].end());
     sort_unique(merged);
-    if (static_cast<int>(merged.size()) <= p.R) {
+    const int keep_whole = p.reverse == ReverseMerge::kSlack
+                               ? static_cast<int>(std::ceil(p.reverse_slack * p.R))
+                               : p.R;
+    if (static_cast<int>(merged.size()) <= keep_whole) {
       for (const Neighbour& nb : merged) lists[v].push_back(nb.id);
     } else {
       int64_t evals = 0;
       lists[v] = select_mrng(merged, p.R, dist, &evals, p.alpha);
       reverse_evals += evals;
+      if (p.reverse == ReverseMerge::kFill) {
+        auto& list = lists[v];
+        std::vector<std::pair<int32_t, Neighbour>> dropped;
+        for (const Neighbour& nb : merged)
+          if (std::find(list.begin(), list.end(), nb.id) == list.end())
+            dropped.push_back({step3_in_degree[nb.id], nb});
+        std::sort(dropped.begin(), dropped.end(), [](const auto& a, const auto& b) {
+          return a.first < b.first || (a.first == b.first && a.second < b.second);
+        });
+        for (std::size_t j = 0; j < dropped.size() && static_cast<int>(list.size()) < p.R; ++j)
+          list.push_back(dropped[j].second.id);
+      }
     }
   }
   st.prune_distances += reverse_evals;
@@ -241,6 +273,7 @@ Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats,
   const int64_t n = base.n;
   if (p.R < 1 || p.L < 1 || p.C < p.R || !(p.alpha >= 1.0f))
     throw Error("nsg: need R >= 1, L >= 1, C >= R and alpha >= 1", kExitFailure);
+  if (!(p.reverse_slack >= 1.0f)) throw Error("nsg: need reverse_slack >= 1", kExitFailure);
   const int threads = p.threads > 0 ? p.threads : omp_get_max_threads();
   NsgStats st;
   auto t0 = std::chrono::steady_clock::now();

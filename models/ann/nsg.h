@@ -11,6 +11,16 @@
 
 namespace tessel::ann {
 
+// Step 4's merge of a node's pruned out-list with its incoming reverse edges (docs/ann.md,
+// "Reverse-edge merge").
+enum class ReverseMerge {
+  kReprune,  // the paper's: a merged list over R is pruned again by the MRNG rule
+  kAppend,   // the own out-list stays; incoming edges are added nearest first while degree < R
+  kSlack,    // DiskANN's: re-prune (to R) only lists over ceil(reverse_slack * R)
+  kFill,     // re-prune, then fill the free slots up to R with the dropped edges whose target
+             // has the fewest step-3 in-edges first (then nearest), to keep those reachable
+};
+
 struct NsgParams {
   NnDescentParams knn;  // the initial kNN graph
   int L = 40;           // pool size of the search that collects each node's candidates
@@ -24,6 +34,8 @@ struct NsgParams {
   // 0.999; on MNIST it costs about 5% of QPS.
   int C = 500;
   int threads = 0;  // OpenMP threads (0 = default)
+  ReverseMerge reverse = ReverseMerge::kReprune;
+  float reverse_slack = 1.25f;  // kSlack only: lists up to ceil(slack * R) are kept whole
   // Search-collect-prune passes. Pass 1 is the paper's (searching the kNN graph); pass 2 repeats
   // steps 3-5 searching the pass-1 NSG, adding its edges to the candidates. Measured on the
   // Gaussian mixture (docs/ann.md) a second pass loses the long inter-cluster edges (the C
@@ -75,7 +87,7 @@ struct NsgStats {
 //     every visited node plus p's kNN list are the candidates; the C nearest are pruned by the
 //     MRNG rule (select_mrng) to at most R out-edges;
 //  4. reverse edges: every q in out(p) receives p; a list that then exceeds R is pruned again
-//     by the same rule;
+//     by the same rule (p.reverse selects another merge: ReverseMerge);
 //  5. repair: depth-first search from the navigating node; while nodes remain unreached, the
 //     first unreached node u is linked from the nearest reached node found by searching for u,
 //     and the DFS continues from u (these edges may exceed R, as in the NSG paper).

@@ -167,6 +167,74 @@ TEST(Nsg, AlphaGraphIsTheSameForOneAndTwoThreads) {
   EXPECT_THROW(build_nsg(base, p), Error);
 }
 
+// The reverse-edge merges other than the paper's re-prune (ReverseMerge). A slack so large that
+// nothing is re-pruned gives the symmetrised step-3 graph, an independent reference: each of its
+// edges has its reverse, and it holds every edge of the other merges. kAppend keeps a node's own
+// list and fills it from the incoming edges, kFill re-prunes and refills up to R from the dropped
+// edges, so both give degree min(R, symmetrised degree); kSlack keeps lists up to ceil(1.25 R)
+// whole. Repair edges (counted) may break each rule once.
+TEST(Nsg, ReverseMergesAreDeterministicReachableAndBounded) {
+  EXPECT_EQ(NsgParams{}.reverse, ReverseMerge::kReprune);
+  MixtureSpec spec;
+  spec.centres = 20, spec.dim = 24, spec.sigma = 0.08;
+  const VectorSet base = gaussian_mixture(spec, 6000, 0);
+  NsgParams p;
+  p.knn.k = 16;
+  p.L = 32, p.R = 10, p.C = 120;
+  p.threads = 1;
+  const Graph reprune = build_nsg(base, p);
+  p.reverse = ReverseMerge::kSlack;
+  p.reverse_slack = 1000;
+  NsgStats sym_st;
+  const Graph sym = build_nsg(base, p, &sym_st);
+  auto has_edge = [](const Graph& g, int64_t from, int32_t to) {
+    return std::find(g.neighbours(from), g.neighbours(from) + g.degree(from), to) !=
+           g.neighbours(from) + g.degree(from);
+  };
+  int64_t one_way = 0;
+  for (int64_t i = 0; i < sym.size(); ++i)
+    for (int j = 0; j < sym.degree(i); ++j)
+      one_way += !has_edge(sym, sym.neighbours(i)[j], static_cast<int32_t>(i));
+  EXPECT_LE(one_way, sym_st.repair_edges);
+  p.reverse_slack = 0.5f;
+  EXPECT_THROW(build_nsg(base, p), Error);
+
+  for (const ReverseMerge merge :
+       {ReverseMerge::kAppend, ReverseMerge::kSlack, ReverseMerge::kFill}) {
+    p.reverse = merge;
+    p.reverse_slack = 1.25f;
+    const int bound = merge == ReverseMerge::kSlack ? 13 : p.R;  // ceil(1.25 * 10) = 13
+    p.threads = 1;
+    NsgStats st;
+    const Graph one = build_nsg(base, p, &st);
+    p.threads = 2;
+    const Graph two = build_nsg(base, p);
+    EXPECT_EQ(one.entry, two.entry);
+    EXPECT_EQ(one.extra_entries, two.extra_entries);
+    EXPECT_EQ(one.offsets, two.offsets);
+    EXPECT_EQ(one.edges, two.edges);
+    EXPECT_EQ(count_reachable(one, one.entry), base.n);
+    int64_t over = 0, outside = 0, append_mismatch = 0;
+    for (int64_t i = 0; i < one.size(); ++i) {
+      over += std::max(0, one.degree(i) - bound);
+      for (int j = 0; j < one.degree(i); ++j) outside += !has_edge(sym, i, one.neighbours(i)[j]);
+      append_mismatch += one.degree(i) != std::min(p.R, sym.degree(i));
+    }
+    EXPECT_LE(over, st.repair_edges);
+    EXPECT_LE(outside, st.repair_edges);
+    if (merge != ReverseMerge::kSlack) {
+      EXPECT_LE(append_mismatch, st.repair_edges + sym_st.repair_edges);
+    }
+    // R = 10 is below the symmetrised degree of many nodes, so the merges differ.
+    EXPECT_NE(one.edges, reprune.edges);
+    std::printf(
+        "6k mixture R 10, merge %d: mean degree %.1f (re-prune %.1f, symmetrised %.1f), %lld "
+        "repair edges\n",
+        static_cast<int>(merge), one.mean_degree(), reprune.mean_degree(), sym.mean_degree(),
+        static_cast<long long>(st.repair_edges));
+  }
+}
+
 // An integer-valued base (values 0..255, as MNIST's pixels) builds from its byte rows
 // (exact_byte_rows, l2_sq_bytes): every distance equals the float kernel's bit for bit, so the
 // graph equals the one built on floats, with one thread and with two. Mostly-saturated values in
