@@ -1,6 +1,4 @@
 // The analytical twin registered as model "lstm_sharp_analytical".
-#include <cstdio>
-
 #include "runtime/core/registry.h"
 #include "sim/core/dram_stream_term.h"
 #include "sim/lstm_sharp/analytical.h"
@@ -24,23 +22,8 @@ class LstmSharpAnalytical : public Experiment {
     // The memory term is a DRAM device's, and holds only where row switches are cheap
     // (sim/core/dram_stream_term.h).
     if (!machine_.offchip_memory) return;
-    const sim::DramStreamTerm term = sim::read_dram_stream_term(hw);
-    if (!term.dram)
-      hw.fail("memory",
-              "lstm_sharp_analytical prices streamed weights with a DRAM device's "
-              "bandwidth; '" +
-                  hw.get<std::string>("memory") +
-                  "' is not one DRAM device (use the cycle-level lstm_sharp)");
-    if (term.row_switch_fraction > sim::kTwinMaxRowSwitchFraction) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.3f", term.row_switch_fraction);
-      hw.fail("memory", "lstm_sharp_analytical is not held to the cycle model for '" +
-                            hw.get<std::string>("memory") + "': a row switch costs " + buf +
-                            " of an open row's bus time (above " +
-                            std::to_string(sim::kTwinMaxRowSwitchFraction).substr(0, 4) +
-                            "), so bank conflicts between the tiles' streams decide the time; "
-                            "use the cycle-level lstm_sharp");
-    }
+    // No requests-in-flight rule: the stream engines' Little's-law bound is in the term.
+    sim::read_twin_dram_term(hw, "lstm_sharp_analytical", "lstm_sharp", 0);
   }
 
   SimResult run(RunContext& ctx) override {
