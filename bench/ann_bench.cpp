@@ -106,6 +106,18 @@ std::vector<Point> sweep(const std::string& name, const Graph& g, const VectorSe
   std::unique_ptr<PackedIndex> packed;
   if (layout.packed) packed = std::make_unique<PackedIndex>(g, base, layout.options);
   // Plain: the CSR graph (offsets and edges) and the float vectors.
+  if (packed) {
+    std::vector<int> deg(static_cast<std::size_t>(g.size()));
+    for (int64_t u = 0; u < g.size(); ++u) deg[u] = g.degree(static_cast<int32_t>(u));
+    std::sort(deg.begin(), deg.end());
+    auto pct = [&](int q) { return deg[(deg.size() - 1) * q / 100]; };
+    std::fprintf(stderr,
+                 "  %s: slot stride %d ints, %lld overflow lists; degree p50 %d p90 %d p95 %d "
+                 "p99 %d max %d\n",
+                 name.c_str(), packed->slot_stride(),
+                 static_cast<long long>(packed->overflow_nodes()), pct(50), pct(90), pct(95),
+                 pct(99), deg.back());
+  }
   *bytes = packed ? packed->bytes()
                   : g.offsets.size() * sizeof(int64_t) + g.edges.size() * sizeof(int32_t) +
                         static_cast<std::size_t>(base.n) * base.dim * sizeof(float);
@@ -303,10 +315,11 @@ int main(int argc, char** argv) {
   app.add_option("--alpha", alphas_text,
                  "NSG prune relaxation(s), comma list: one NSG per value, labelled nsg-a<alpha> "
                  "when not just 1; index files get the suffix .a<alpha> then");
-  std::string reverses_text = "reprune";
+  std::string reverses_text = "auto";
   app.add_option("--reverse", reverses_text,
-                 "NSG reverse-edge merge(s), comma list of reprune, append, fill, slack<s> (e.g. "
-                 "slack1.25): one NSG per value, labelled and suffixed -<value> when not reprune");
+                 "NSG reverse-edge merge(s), comma list of auto (the default), reprune, append, "
+                 "fill, slack<s> (e.g. slack1.25): one NSG per value, labelled and suffixed "
+                 "-<value> when not auto");
   app.add_option("--C", C, "NSG prune candidates");
   app.add_option("--Lb", Lb, "NSG build pool size");
   app.add_option("--M", M, "HNSW M (max degree 2M)");
@@ -402,19 +415,22 @@ int main(int argc, char** argv) {
       }
       for (const std::string& alpha_text : alpha_texts)
         for (const std::string& reverse_text : reverse_texts) {
-          const std::string rtag = reverse_text == "reprune" ? "" : "-" + reverse_text;
+          const std::string rtag = reverse_text == "auto" ? "" : "-" + reverse_text;
           const std::string name = (several ? "nsg-a" + alpha_text : "nsg") + rtag;
           const std::string suffix = (several ? ".a" + alpha_text : "") + rtag;
           NsgParams p;
           p.alpha = std::stof(alpha_text);
-          if (reverse_text == "append") {
+          const std::string& merge_text = reverse_text;
+          if (merge_text == "append") {
             p.reverse = ReverseMerge::kAppend;
-          } else if (reverse_text == "fill") {
+          } else if (merge_text == "fill") {
             p.reverse = ReverseMerge::kFill;
-          } else if (reverse_text.rfind("slack", 0) == 0) {
+          } else if (merge_text.rfind("slack", 0) == 0) {
             p.reverse = ReverseMerge::kSlack;
-            p.reverse_slack = std::stof(reverse_text.substr(5));
-          } else if (reverse_text != "reprune") {
+            p.reverse_slack = std::stof(merge_text.substr(5));
+          } else if (merge_text == "reprune") {
+            p.reverse = ReverseMerge::kReprune;
+          } else if (merge_text != "auto") {
             throw std::runtime_error("--reverse: unknown merge '" + reverse_text + "'");
           }
           p.knn.k = knn_k;
@@ -445,11 +461,16 @@ int main(int argc, char** argv) {
           char extra[256];
           std::snprintf(
               extra, sizeof(extra),
-              "knn %.1fs (recall@%d %.3f) prune %.1fs (%.0f dist/node) reverse %.1fs repair %.1fs "
-              "(%lld edges) mean deg %.1f",
+              "knn %.1fs (recall@%d %.3f) prune %.1fs (%.0f dist/node) reverse %.1fs (%s, "
+              "re-prune strands %lld) repair %.1fs (%lld edges) mean deg %.1f",
               st.seconds_knn, knn_k, knn_recall, st.seconds_prune,
               static_cast<double>(st.prune_distances) / static_cast<double>(base.n),
-              st.seconds_reverse, st.seconds_repair, (long long)st.repair_edges, g.mean_degree());
+              st.seconds_reverse,
+              st.reverse_used == ReverseMerge::kReprune ? "re-prune"
+              : st.reverse_used == ReverseMerge::kSlack ? "slack"
+                                                        : "other",
+              (long long)st.stranded_by_reprune, st.seconds_repair, (long long)st.repair_edges,
+              g.mean_degree());
           curves(
               name, build_s, g, base, truth,
               load_nsg.empty() ? extra : "loaded from " + load_nsg + suffix + ": build not timed",

@@ -106,6 +106,13 @@ const KeySet& build_keys() {
         .def("1");
     k.integer("nsg.C", 1, kIntMax, "candidates considered by the pruning (nearest first)")
         .def("500");
+    k.choice("nsg.reverse", {"auto", "reprune", "append", "fill", "slack"},
+             "merge of each list with its reverse edges: the paper's re-prune, or slack at 4 R "
+             "when the re-prune strands more than 1% of the nodes (auto); docs/ann.md")
+        .def("auto");
+    k.number("nsg.reverse_slack", 1, 1000,
+             "`reverse: slack` only: lists up to ceil(slack · R) are kept whole")
+        .def("1.25");
     k.integer("nsg.passes", 1, kIntMax,
               "search-collect-prune passes (a second one searches the pass-1 NSG)")
         .def("1");
@@ -291,6 +298,13 @@ class AnnExperiment : public Experiment {
       nsg_.R = static_cast<int>(b.integer("R"));
       nsg_.alpha = static_cast<float>(b.number("alpha"));
       nsg_.C = static_cast<int>(b.integer("C"));
+      const std::string reverse = b.choice("reverse");
+      nsg_.reverse = reverse == "reprune"  ? ReverseMerge::kReprune
+                     : reverse == "append" ? ReverseMerge::kAppend
+                     : reverse == "fill"   ? ReverseMerge::kFill
+                     : reverse == "slack"  ? ReverseMerge::kSlack
+                                           : ReverseMerge::kAuto;
+      nsg_.reverse_slack = static_cast<float>(b.number("reverse_slack"));
       nsg_.passes = static_cast<int>(b.integer("passes"));
       // "auto" (the default): auto_entry_points(n) k-means++ seeds; an integer: that many.
       const Config& c = b.config();
@@ -355,6 +369,9 @@ class AnnExperiment : public Experiment {
       out.stats["knn_iterations"] = st.knn.iterations;
       if (st.knn_recall >= 0) out.stats["knn_recall"] = st.knn_recall;
       out.stats["repair_edges"] = st.repair_edges;
+      // 1 when the merge kept lists up to a slack (kAuto's choice or the one set), else 0.
+      out.stats["reverse_slack_used"] = st.reverse_used == ReverseMerge::kSlack ? 1 : 0;
+      if (st.stranded_by_reprune >= 0) out.stats["stranded_by_reprune"] = st.stranded_by_reprune;
     } else if (kind_ == "hnsw") {
       out.index.graph =
           build_hnsw_flat(base, hnsw_, [&](int64_t done) { progress("insert", done, base.n); });

@@ -116,39 +116,40 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
   for (int64_t v = 0; v < n; ++v)
     for (const Neighbour& nb : out[v])
       incoming[nb.id].push_back({nb.dist, static_cast<int32_t>(v)});
-  std::vector<int32_t> step3_in_degree(p.reverse == ReverseMerge::kFill ? n : 0, 0);
-  if (p.reverse == ReverseMerge::kFill)
-    for (int64_t v = 0; v < n; ++v)
-      for (const Neighbour& nb : out[v]) ++step3_in_degree[nb.id];
-  std::vector<std::vector<int32_t>> lists(n);
-  int64_t reverse_evals = 0;
+  std::vector<int32_t> step3_in_degree(n, 0);
+  for (int64_t v = 0; v < n; ++v)
+    for (const Neighbour& nb : out[v]) ++step3_in_degree[nb.id];
+  // The lists after merging by `merge` (kSlack keeps lists up to ceil(slack * R) whole).
+  auto merge_lists = [&](ReverseMerge merge, float slack) {
+    std::vector<std::vector<int32_t>> lists(n);
+    int64_t reverse_evals = 0;
 #pragma omp parallel for schedule(dynamic, 64) num_threads(threads) reduction(+ : reverse_evals)
-  for (int64_t v = 0; v < n; ++v) {
-    if (p.reverse == ReverseMerge::kAppend) {
-      // Incoming edges fill the free slots only, so no chosen out-edge is lost to them.
-      auto& list = lists[v];
-      for (const Neighbour& nb : out[v]) list.push_back(nb.id);
-      std::vector<Neighbour> in = incoming[v];
-      std::sort(in.begin(), in.end());
-      for (const Neighbour& nb : in) {
-        if (static_cast<int>(list.size()) >= p.R) break;
-        if (std::find(list.begin(), list.end(), nb.id) == list.end()) list.push_back(nb.id);
+    for (int64_t v = 0; v < n; ++v) {
+      if (merge == ReverseMerge::kAppend) {
+        // Incoming edges fill the free slots only, so no chosen out-edge is lost to them.
+        auto& list = lists[v];
+        for (const Neighbour& nb : out[v]) list.push_back(nb.id);
+        std::vector<Neighbour> in = incoming[v];
+        std::sort(in.begin(), in.end());
+        for (const Neighbour& nb : in) {
+          if (static_cast<int>(list.size()) >= p.R) break;
+          if (std::find(list.begin(), list.end(), nb.id) == list.end()) list.push_back(nb.id);
+        }
+        continue;
       }
-      continue;
-    }
-    std::vector<Neighbour> merged = out[v];
-    merged.insert(merged.end(), incoming[v].begin(), incoming[v].end());
-    sort_unique(merged);
-    const int keep_whole = p.reverse == ReverseMerge::kSlack
-                               ? static_cast<int>(std::ceil(p.reverse_slack * p.R))
-                               : p.R;
-    if (static_cast<int>(merged.size()) <= keep_whole) {
-      for (const Neighbour& nb : merged) lists[v].push_back(nb.id);
-    } else {
+      std::vector<Neighbour> merged = out[v];
+      merged.insert(merged.end(), incoming[v].begin(), incoming[v].end());
+      sort_unique(merged);
+      const int keep_whole =
+          merge == ReverseMerge::kSlack ? static_cast<int>(std::ceil(slack * p.R)) : p.R;
+      if (static_cast<int>(merged.size()) <= keep_whole) {
+        for (const Neighbour& nb : merged) lists[v].push_back(nb.id);
+        continue;
+      }
       int64_t evals = 0;
       lists[v] = select_mrng(merged, p.R, dist, &evals, p.alpha);
       reverse_evals += evals;
-      if (p.reverse == ReverseMerge::kFill) {
+      if (merge == ReverseMerge::kFill) {
         auto& list = lists[v];
         std::vector<std::pair<int32_t, Neighbour>> dropped;
         for (const Neighbour& nb : merged)
@@ -161,17 +162,14 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
           list.push_back(dropped[j].second.id);
       }
     }
-  }
-  st.prune_distances += reverse_evals;
-  st.seconds_reverse += since(t0);
-
-  // 5. DFS repair from the navigating node.
-  t0 = std::chrono::steady_clock::now();
+    st.prune_distances += reverse_evals;
+    return lists;
+  };
+  // Nodes a depth-first walk from the navigating node reaches over `lists`.
   const int32_t nav = st.navigating_node;
-  st.repair_edges = 0;
   std::vector<char> reached(n, 0);
   std::vector<int32_t> stack;
-  auto dfs = [&](int32_t from) {
+  auto dfs = [&](const std::vector<std::vector<int32_t>>& lists, int32_t from) {
     stack.push_back(from);
     reached[from] = 1;
     while (!stack.empty()) {
@@ -184,9 +182,47 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
         }
     }
   };
-  dfs(nav);
-  st.reachable_before_repair = 0;
-  for (char r : reached) st.reachable_before_repair += r;
+  auto count_reached = [&](const std::vector<std::vector<int32_t>>& lists) {
+    std::fill(reached.begin(), reached.end(), 0);
+    dfs(lists, nav);
+    int64_t count = 0;
+    for (char r : reached) count += r;
+    return count;
+  };
+  // Nodes other than the navigating one that no list points to.
+  auto count_stranded = [&](const std::vector<std::vector<int32_t>>& lists) {
+    std::vector<char> pointed(n, 0);
+    for (const auto& list : lists)
+      for (int32_t w : list) pointed[w] = 1;
+    int64_t count = 0;
+    for (int64_t v = 0; v < n; ++v) count += !pointed[v] && v != nav;
+    return count;
+  };
+  std::vector<std::vector<int32_t>> lists;
+  st.reverse_used = p.reverse;
+  if (p.reverse == ReverseMerge::kAuto) {
+    // The paper's re-prune, unless it leaves more than 1% of the nodes with no incoming edge:
+    // then the data has hubs whose reverse edges are the only way to their neighbours (high
+    // intrinsic dimension), and lists up to kAutoSlack * R are kept whole (docs/ann.md,
+    // "Reverse-edge merge": the re-prune strands 4.5% of broad256's nodes, each then hung off
+    // one repair edge, and recall@10 never reaches 0.99; on the mixtures, tight32 and MNIST it
+    // strands at most 0.04% and they keep the re-prune's graph).
+    lists = merge_lists(ReverseMerge::kReprune, 1.0f);
+    st.reverse_used = ReverseMerge::kReprune;
+    st.stranded_by_reprune = count_stranded(lists);
+    if (st.stranded_by_reprune * 100 > n) {
+      lists = merge_lists(ReverseMerge::kSlack, kAutoSlack);
+      st.reverse_used = ReverseMerge::kSlack;
+    }
+  } else {
+    lists = merge_lists(p.reverse, p.reverse_slack);
+  }
+  st.seconds_reverse += since(t0);
+
+  // 5. DFS repair from the navigating node.
+  t0 = std::chrono::steady_clock::now();
+  st.repair_edges = 0;
+  st.reachable_before_repair = count_reached(lists);
   if (st.reachable_before_repair < n) {
     // One snapshot serves every repair: its edges are a subset of the growing lists, so a
     // search in it still finds near nodes, and `reached` (not the snapshot) decides the parent.
@@ -206,7 +242,7 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
         }
       lists[parent].push_back(u);
       ++st.repair_edges;
-      dfs(u);
+      dfs(lists, u);
     }
   }
   st.seconds_repair += since(t0);

@@ -14,12 +14,15 @@ namespace tessel::ann {
 // Step 4's merge of a node's pruned out-list with its incoming reverse edges (docs/ann.md,
 // "Reverse-edge merge").
 enum class ReverseMerge {
+  kAuto,     // kReprune, or kSlack at kAutoSlack when the re-prune leaves > 1% with no in-edge
   kReprune,  // the paper's: a merged list over R is pruned again by the MRNG rule
   kAppend,   // the own out-list stays; incoming edges are added nearest first while degree < R
   kSlack,    // DiskANN's: re-prune (to R) only lists over ceil(reverse_slack * R)
   kFill,     // re-prune, then fill the free slots up to R with the dropped edges whose target
              // has the fewest step-3 in-edges first (then nearest), to keep those reachable
 };
+// kAuto's slack: lists up to 4 R kept whole (broad256: recall@10 0.981 -> 0.997; docs/ann.md).
+constexpr float kAutoSlack = 4.0f;
 
 struct NsgParams {
   NnDescentParams knn;  // the initial kNN graph
@@ -34,7 +37,7 @@ struct NsgParams {
   // 0.999; on MNIST it costs about 5% of QPS.
   int C = 500;
   int threads = 0;  // OpenMP threads (0 = default)
-  ReverseMerge reverse = ReverseMerge::kReprune;
+  ReverseMerge reverse = ReverseMerge::kAuto;
   float reverse_slack = 1.25f;  // kSlack only: lists up to ceil(slack * R) are kept whole
   // Search-collect-prune passes. Pass 1 is the paper's (searching the kNN graph); pass 2 repeats
   // steps 3-5 searching the pass-1 NSG, adding its edges to the candidates. Measured on the
@@ -74,7 +77,9 @@ struct NsgStats {
   double knn_recall = -1;  // recall@k of the kNN graph on a node sample; -1 when not measured
   int32_t navigating_node = 0;
   int64_t prune_distances = 0;
-  int64_t repair_edges = 0;  // edges added by the connectivity repair
+  int64_t repair_edges = 0;                            // edges added by the connectivity repair
+  ReverseMerge reverse_used = ReverseMerge::kReprune;  // the merge kAuto chose (or the one set)
+  int64_t stranded_by_reprune = -1;  // kAuto: nodes the re-prune left with no in-edge
   int64_t reachable_before_repair = 0;
   double seconds_knn = 0, seconds_prune = 0, seconds_reverse = 0, seconds_repair = 0;
   double seconds_recall = 0;  // measuring knn_recall; not part of the build

@@ -48,8 +48,8 @@ struct BuildOptions {
   // (test AnnKeys.DefaultBuildIsTheLibrarysDefault); a copy here went stale once (C 300
   // against the library's 500).
   int knn_k = 0, L = 0, R = 0, C = 0, passes = 0, random_edges = 0;
-  double alpha = 0;
-  std::string entry_points;
+  double alpha = 0, reverse_slack = 0;
+  std::string entry_points, reverse;
   int M = 0, max_degree = 0, ef = 0;
   std::set<std::string> given;
   int threads = 0;
@@ -130,6 +130,8 @@ int run_build(const BuildOptions& o) {
     put(nsg, "L", o.L);
     put(nsg, "R", o.R);
     put(nsg, "alpha", o.alpha);
+    put(nsg, "reverse", o.reverse);
+    put(nsg, "reverse_slack", o.reverse_slack);
     put(nsg, "C", o.C);
     put(nsg, "passes", o.passes);
     put(nsg, "entry_points",
@@ -231,6 +233,16 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
                    "NSG: prune relaxation (Vamana), >= 1: r occludes q only if alpha d(r, q) < "
                    "d(p, q) (1: the MRNG rule)")
       ->check(CLI::Range(1.0, 1000.0));
+  build
+      ->add_option("--reverse", bo->reverse,
+                   "NSG: merge of each list with its reverse edges: auto (default: the paper's "
+                   "re-prune, or slack at 4 R when the re-prune strands over 1% of the nodes), "
+                   "reprune, append, fill or slack")
+      ->check(CLI::IsMember({"auto", "reprune", "append", "fill", "slack"}));
+  build
+      ->add_option("--reverse-slack", bo->reverse_slack,
+                   "NSG, --reverse slack: lists up to ceil(slack R) are kept whole")
+      ->check(CLI::Range(1.0, 1000.0));
   build->add_option("--passes", bo->passes, "NSG: search-collect-prune passes")
       ->check(positive_integer());
   build
@@ -264,6 +276,8 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
                                                           {"--L", "L"},
                                                           {"--R", "R"},
                                                           {"--alpha", "alpha"},
+                                                          {"--reverse", "reverse"},
+                                                          {"--reverse-slack", "reverse_slack"},
                                                           {"--C", "C"},
                                                           {"--passes", "passes"},
                                                           {"--entry-points", "entry_points"},

@@ -56,6 +56,12 @@ TEST(AnnKeys, TyposAndBadValuesAreNamed) {
   EXPECT_NE(error_of("model: ann.exact\n", w + "queries: \"mixture:10:1\"\nnsg: {L: 4}\n")
                 .find("workload.nsg: model ann.exact builds no index"),
             std::string::npos);
+  EXPECT_NE(error_of("model: ann.nsg\n", w + "nsg: {reverse: prune}\n")
+                .find("workload.nsg.reverse: expected one of"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: ann.nsg\n", w + "nsg: {reverse_slack: 0.5}\n")
+                .find("workload.nsg.reverse_slack"),
+            std::string::npos);
   EXPECT_NE(error_of("model: ann.nsg\n", w + "nsg: {entry_points: many}\n")
                 .find("workload.nsg.entry_points: expected an integer from 0 to"),
             std::string::npos);
@@ -69,7 +75,7 @@ TEST(AnnKeys, DefaultBuildIsTheLibrarysDefault) {
   const SimResult absent = run(hw, w);
   const SimResult stated =
       run(hw, w + "nsg: {knn_k: 20, L: 40, R: 32, C: 500, passes: 1, entry_points: auto, "
-                  "random_edges: 8, recall_sample: 1000}\n");
+                  "random_edges: 8, recall_sample: 1000, reverse: auto, reverse_slack: 1.25}\n");
   MixtureSpec m;
   m.seed = 2026;
   NsgParams p;

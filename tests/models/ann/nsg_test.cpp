@@ -174,7 +174,6 @@ TEST(Nsg, AlphaGraphIsTheSameForOneAndTwoThreads) {
 // edges, so both give degree min(R, symmetrised degree); kSlack keeps lists up to ceil(1.25 R)
 // whole. Repair edges (counted) may break each rule once.
 TEST(Nsg, ReverseMergesAreDeterministicReachableAndBounded) {
-  EXPECT_EQ(NsgParams{}.reverse, ReverseMerge::kReprune);
   MixtureSpec spec;
   spec.centres = 20, spec.dim = 24, spec.sigma = 0.08;
   const VectorSet base = gaussian_mixture(spec, 6000, 0);
@@ -182,6 +181,7 @@ TEST(Nsg, ReverseMergesAreDeterministicReachableAndBounded) {
   p.knn.k = 16;
   p.L = 32, p.R = 10, p.C = 120;
   p.threads = 1;
+  p.reverse = ReverseMerge::kReprune;
   const Graph reprune = build_nsg(base, p);
   p.reverse = ReverseMerge::kSlack;
   p.reverse_slack = 1000;
@@ -232,6 +232,57 @@ TEST(Nsg, ReverseMergesAreDeterministicReachableAndBounded) {
         "repair edges\n",
         static_cast<int>(merge), one.mean_degree(), reprune.mean_degree(), sym.mean_degree(),
         static_cast<long long>(st.repair_edges));
+  }
+}
+
+// The default merge (kAuto) is the re-prune unless the re-prune leaves more than 1% of the nodes
+// unreachable from the navigating node; then it keeps lists up to kAutoSlack * R whole. Checked
+// against graphs built with each merge set explicitly: on a low-dimensional mixture the re-prune
+// reaches nearly every node and the default graph is the re-prune's; on a broad high-dimensional
+// one with a small R it strands more than 1% and the default graph is kSlack's at kAutoSlack.
+TEST(Nsg, AutoMergeChoosesTheRepruneUnlessItStrandsNodes) {
+  EXPECT_EQ(NsgParams{}.reverse, ReverseMerge::kAuto);
+  EXPECT_EQ(kAutoSlack, 4.0f);
+  struct Case {
+    int dim, centres;
+    double sigma;
+    int R;
+    bool strands;
+  };
+  for (const Case& c : {Case{24, 20, 0.08, 10, false}, Case{128, 10, 0.3, 10, true}}) {
+    MixtureSpec spec;
+    spec.centres = c.centres, spec.dim = c.dim, spec.sigma = c.sigma;
+    const VectorSet base = gaussian_mixture(spec, 4000, 0);
+    NsgParams p;
+    p.knn.k = 16;
+    p.L = 32, p.R = c.R, p.C = 120;
+    p.threads = 2;
+    NsgStats auto_st;
+    const Graph chosen = build_nsg(base, p, &auto_st);
+    p.reverse = ReverseMerge::kReprune;
+    const Graph reprune = build_nsg(base, p);
+    p.reverse = ReverseMerge::kSlack;
+    p.reverse_slack = kAutoSlack;
+    const Graph slack = build_nsg(base, p);
+    // Nodes with at most one in-edge in the re-prune's final graph: every node the re-prune
+    // left with none got exactly one from the repair, so they bound the count from above.
+    std::vector<int> in_degree(base.n, 0);
+    for (int64_t i = 0; i < reprune.size(); ++i)
+      for (int j = 0; j < reprune.degree(i); ++j) ++in_degree[reprune.neighbours(i)[j]];
+    int64_t at_most_one = 0;
+    for (int64_t i = 0; i < base.n; ++i) at_most_one += in_degree[i] <= 1 && i != reprune.entry;
+    EXPECT_LE(auto_st.stranded_by_reprune, at_most_one);
+    EXPECT_GE(auto_st.stranded_by_reprune, 0);
+    const double stranded =
+        static_cast<double>(auto_st.stranded_by_reprune) / static_cast<double>(base.n);
+    std::printf("dim %d, %d centres, R %d: the re-prune strands %.2f%% of the nodes\n", c.dim,
+                c.centres, c.R, 100 * stranded);
+    EXPECT_EQ(stranded > 0.01, c.strands);
+    const Graph& want = c.strands ? slack : reprune;
+    EXPECT_EQ(auto_st.reverse_used, c.strands ? ReverseMerge::kSlack : ReverseMerge::kReprune);
+    EXPECT_EQ(chosen.offsets, want.offsets);
+    EXPECT_EQ(chosen.edges, want.edges);
+    EXPECT_NE(slack.edges, reprune.edges);
   }
 }
 
