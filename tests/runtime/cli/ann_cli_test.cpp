@@ -213,6 +213,14 @@ TEST_F(AnnCli, FlagsAreCheckedBeforeAnyFileIsLoaded) {
   EXPECT_NE(run.err.find("--entry-points: must be auto or an integer from 0 to 1000000, got many"),
             std::string::npos)
       << run.err;
+  run = run_tool(kTool, "ann build --reverse prune --base none.fvecs -o x.tann", dir_->path());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--reverse: prune not in {auto,reprune,append,fill,slack}"),
+            std::string::npos)
+      << run.err;
+  run = run_tool(kTool, "ann build --reverse-slack 0.5 --base none.fvecs -o x.tann", dir_->path());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--reverse-slack"), std::string::npos) << run.err;
   // Input files are checked before the base is loaded (no "loaded" line).
   const std::string search =
       "ann search --index idx.tann --base mixture:3000 --queries "
