@@ -323,6 +323,19 @@ class AnnExperiment : public Experiment {
     }
     build_identity_ = kind_ + "|" + base_.identity();
     if (w.has(kind_)) build_identity_ += "|" + w.config().child(kind_).to_json().dump();
+    // The builder's effective parameters too, defaults included: an index cached before a
+    // library default changed (NSG's C 300 -> 500, its reverse-edge merge -> kAuto) must not
+    // be reused for a workload that leaves that key unset.
+    char effective[256] = "";
+    if (kind_ == "nsg")
+      std::snprintf(effective, sizeof(effective),
+                    "|nsg k%d L%d R%d a%.9g C%d p%d e%d r%d m%d s%.9g", nsg_.knn.k, nsg_.L, nsg_.R,
+                    nsg_.alpha, nsg_.C, nsg_.passes, nsg_.entry_points, nsg_.random_edges,
+                    static_cast<int>(nsg_.reverse), nsg_.reverse_slack);
+    else if (kind_ == "hnsw")
+      std::snprintf(effective, sizeof(effective), "|hnsw M%d d%d ef%d", hnsw_.M, hnsw_.max_degree,
+                    hnsw_.ef_construction);
+    build_identity_ += effective;
   }
 
   void configure_search(const Keyed& s) {

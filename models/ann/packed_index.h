@@ -38,7 +38,7 @@ struct PackOptions {
   bool codes = true;       // search on 8-bit codes (ScalarQuantizer), re-rank with floats
   bool huge_pages = true;  // madvise(MADV_HUGEPAGE) on the vector and code arrays
   bool avx2 = true;        // code kernel may use AVX2 (false: the SSE2 baseline)
-  // Slots sized for 99% of the nodes, the longer lists (NSG's repair edges) in an overflow
+  // Slots sized for 95% of the nodes, the longer lists (repair edges, hubs) in an overflow
   // array; false: every slot sized for the largest degree (the layout before 2026-12-05).
   bool overflow = true;
   // The re-rank copy of lossy codes. A base with a value (kHalf) or residual (kHalfResidual)
