@@ -206,7 +206,7 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
     // intrinsic dimension), and lists up to kAutoSlack * R are kept whole (docs/ann.md,
     // "Reverse-edge merge": the re-prune strands 4.5% of broad256's nodes, each then hung off
     // one repair edge, and recall@10 never reaches 0.99; on the mixtures, tight32 and MNIST it
-    // strands at most 0.04% and they keep the re-prune's graph).
+    // strands at most 0.13% and they keep the re-prune's graph).
     lists = merge_lists(ReverseMerge::kReprune, 1.0f);
     st.reverse_used = ReverseMerge::kReprune;
     st.stranded_by_reprune = count_stranded(lists);
