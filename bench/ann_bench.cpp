@@ -420,19 +420,11 @@ int main(int argc, char** argv) {
           const std::string suffix = (several ? ".a" + alpha_text : "") + rtag;
           NsgParams p;
           p.alpha = std::stof(alpha_text);
-          const std::string& merge_text = reverse_text;
-          if (merge_text == "append") {
-            p.reverse = ReverseMerge::kAppend;
-          } else if (merge_text == "fill") {
-            p.reverse = ReverseMerge::kFill;
-          } else if (merge_text.rfind("slack", 0) == 0) {
-            p.reverse = ReverseMerge::kSlack;
-            p.reverse_slack = std::stof(merge_text.substr(5));
-          } else if (merge_text == "reprune") {
-            p.reverse = ReverseMerge::kReprune;
-          } else if (merge_text != "auto") {
+          // slack<s>: the slack merge at s (e.g. slack1.25); otherwise a merge's name.
+          const bool slack = reverse_text.rfind("slack", 0) == 0 && reverse_text.size() > 5;
+          if (!reverse_merge_from_name(slack ? "slack" : reverse_text, &p.reverse))
             throw std::runtime_error("--reverse: unknown merge '" + reverse_text + "'");
-          }
+          if (slack) p.reverse_slack = std::stof(reverse_text.substr(5));
           p.knn.k = knn_k;
           p.L = Lb, p.R = R, p.C = C, p.threads = build_threads, p.passes = passes;
           p.random_edges = random_edges;

@@ -298,12 +298,7 @@ class AnnExperiment : public Experiment {
       nsg_.R = static_cast<int>(b.integer("R"));
       nsg_.alpha = static_cast<float>(b.number("alpha"));
       nsg_.C = static_cast<int>(b.integer("C"));
-      const std::string reverse = b.choice("reverse");
-      nsg_.reverse = reverse == "reprune"  ? ReverseMerge::kReprune
-                     : reverse == "append" ? ReverseMerge::kAppend
-                     : reverse == "fill"   ? ReverseMerge::kFill
-                     : reverse == "slack"  ? ReverseMerge::kSlack
-                                           : ReverseMerge::kAuto;
+      reverse_merge_from_name(b.choice("reverse"), &nsg_.reverse);  // a checked choice
       nsg_.reverse_slack = static_cast<float>(b.number("reverse_slack"));
       nsg_.passes = static_cast<int>(b.integer("passes"));
       // "auto" (the default): auto_entry_points(n) k-means++ seeds; an integer: that many.

@@ -78,7 +78,8 @@ struct NodeList {
 
 std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDescentParams& p,
                                                NnDescentStats* stats,
-                                               const std::function<void(int, int64_t)>& progress) {
+                                               const std::function<void(int, int64_t)>& progress,
+                                               const std::vector<uint8_t>* byte_rows) {
   const int64_t n = base.n;
   const int k = p.k;
   if (k < 1 || k >= n) throw Error("nn_descent: need 1 <= k < n", kExitFailure);
@@ -86,8 +87,10 @@ std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDe
   const int threads = p.threads > 0 ? p.threads : omp_get_max_threads();
   std::unique_ptr<NodeList[]> lists(new NodeList[n]);
   // Integer-valued bases (MNIST) compute on their byte rows, with the same values.
-  const std::vector<uint8_t> bytes =
-      p.byte_rows ? exact_byte_rows(base.data.data(), n, dim) : std::vector<uint8_t>{};
+  const std::vector<uint8_t> own_bytes = !byte_rows && p.byte_rows
+                                             ? exact_byte_rows(base.data.data(), n, dim)
+                                             : std::vector<uint8_t>{};
+  const std::vector<uint8_t>& bytes = byte_rows ? *byte_rows : own_bytes;
   auto dist = [&](int64_t u, int64_t w) {
     if (bytes.empty()) return l2_sq(base.row(u), base.row(w), dim);
     return l2_sq_bytes(bytes.data() + u * dim, bytes.data() + w * dim, base.row(u), base.row(w),

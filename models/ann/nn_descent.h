@@ -34,9 +34,12 @@ struct NnDescentStats {
 // locked per node; each list keeps the k nearest of everything offered to it, whatever the
 // order, and the stopping rule counts what stayed, so the result is the same for any thread
 // count.
+// `byte_rows`: the base's exact_byte_rows when the caller already has them (build_nsg);
+// otherwise they are computed here when p.byte_rows is set.
 std::vector<std::vector<Neighbour>> nn_descent(
     const VectorSet& base, const NnDescentParams& p, NnDescentStats* stats = nullptr,
-    const std::function<void(int, int64_t)>& progress = {});
+    const std::function<void(int, int64_t)>& progress = {},
+    const std::vector<uint8_t>* byte_rows = nullptr);
 
 // recall@k of a kNN graph measured on `sample` nodes drawn with `seed` against exact neighbours
 // (exact_knn with exclude_self): the fraction of true k nearest neighbours present in the lists.

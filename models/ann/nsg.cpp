@@ -30,14 +30,13 @@ void sort_unique(std::vector<Neighbour>& v) {
 }
 
 // Steps 3-5 on `search_graph` (the kNN graph in the first pass, the previous NSG after).
-Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const Graph& search_graph,
+// `bytes`: the base's exact_byte_rows (empty for a float base), computed once per build.
+Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const NsgParams& p,
+                 int threads, const Graph& search_graph,
                  const std::vector<std::vector<Neighbour>>& knn, NsgStats& st, int pass,
                  const std::function<void(const std::string&, int64_t, int64_t)>& progress) {
   const int64_t n = base.n;
   const int dim = base.dim;
-  // Integer-valued bases (MNIST) compute on their byte rows, with the same values.
-  const std::vector<uint8_t> bytes =
-      p.byte_rows ? exact_byte_rows(base.data.data(), n, dim) : std::vector<uint8_t>{};
   auto byte_row = [&](int64_t a) { return bytes.data() + a * dim; };
   auto dist = [&](int32_t a, int32_t b) {
     if (!bytes.empty()) return l2_sq_bytes(byte_row(a), byte_row(b), base.row(a), base.row(b), dim);
@@ -116,9 +115,11 @@ Graph prune_pass(const VectorSet& base, const NsgParams& p, int threads, const G
   for (int64_t v = 0; v < n; ++v)
     for (const Neighbour& nb : out[v])
       incoming[nb.id].push_back({nb.dist, static_cast<int32_t>(v)});
-  std::vector<int32_t> step3_in_degree(n, 0);
-  for (int64_t v = 0; v < n; ++v)
-    for (const Neighbour& nb : out[v]) ++step3_in_degree[nb.id];
+  // kFill refills from the dropped edges whose targets have the fewest step-3 in-edges.
+  std::vector<int32_t> step3_in_degree(p.reverse == ReverseMerge::kFill ? n : 0, 0);
+  if (p.reverse == ReverseMerge::kFill)
+    for (int64_t v = 0; v < n; ++v)
+      for (const Neighbour& nb : out[v]) ++step3_in_degree[nb.id];
   // The lists after merging by `merge` (kSlack keeps lists up to ceil(slack * R) whole).
   auto merge_lists = [&](ReverseMerge merge, float slack) {
     std::vector<std::vector<int32_t>> lists(n);
@@ -303,6 +304,20 @@ std::vector<int32_t> spread_entry_points(const VectorSet& base, int count, uint6
   return picked;
 }
 
+bool reverse_merge_from_name(const std::string& name, ReverseMerge* merge) {
+  static const std::pair<const char*, ReverseMerge> kNames[] = {{"auto", ReverseMerge::kAuto},
+                                                                {"reprune", ReverseMerge::kReprune},
+                                                                {"append", ReverseMerge::kAppend},
+                                                                {"fill", ReverseMerge::kFill},
+                                                                {"slack", ReverseMerge::kSlack}};
+  for (const auto& [text, value] : kNames)
+    if (name == text) {
+      *merge = value;
+      return true;
+    }
+  return false;
+}
+
 Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats,
                 int64_t knn_recall_sample,
                 const std::function<void(const std::string&, int64_t, int64_t)>& progress) {
@@ -315,11 +330,18 @@ Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats,
   auto t0 = std::chrono::steady_clock::now();
   NnDescentParams kp = p.knn;
   kp.threads = threads;
-  kp.byte_rows = p.byte_rows;
-  const auto knn = nn_descent(base, kp, &st.knn, [&](int it, int64_t updates) {
-    if (progress)
-      progress("nn-descent iteration (updates " + std::to_string(updates) + ")", it, kp.max_iters);
-  });
+  // Integer-valued bases (MNIST) compute every build distance on their byte rows, with the same
+  // values; checked and copied once for NN-descent and every prune pass.
+  const std::vector<uint8_t> bytes =
+      p.byte_rows ? exact_byte_rows(base.data.data(), n, base.dim) : std::vector<uint8_t>{};
+  const auto knn = nn_descent(
+      base, kp, &st.knn,
+      [&](int it, int64_t updates) {
+        if (progress)
+          progress("nn-descent iteration (updates " + std::to_string(updates) + ")", it,
+                   kp.max_iters);
+      },
+      &bytes);
   if (knn_recall_sample > 0) {
     const auto tr = std::chrono::steady_clock::now();
     st.knn_recall = knn_graph_recall(base, knn, kp.k, knn_recall_sample, 99);
@@ -346,7 +368,7 @@ Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats,
   Graph search_graph = std::move(knn_graph);
   Graph result;
   for (int pass = 0; pass < std::max(1, p.passes); ++pass) {
-    result = prune_pass(base, p, threads, search_graph, knn, st, pass, progress);
+    result = prune_pass(base, bytes, p, threads, search_graph, knn, st, pass, progress);
     result.extra_entries = extra;
     search_graph = result;
   }

@@ -23,6 +23,9 @@ enum class ReverseMerge {
 };
 // kAuto's slack: lists up to 4 R kept whole (broad256: recall@10 0.981 -> 0.997; docs/ann.md).
 constexpr float kAutoSlack = 4.0f;
+// The merge named auto, reprune, append, fill or slack (the key nsg.reverse); false for any
+// other name.
+bool reverse_merge_from_name(const std::string& name, ReverseMerge* merge);
 
 struct NsgParams {
   NnDescentParams knn;  // the initial kNN graph

@@ -80,8 +80,8 @@ inline std::string format_number(double v, const char* format) {
 // The term for a twin held to its cycle model only on one DRAM device whose row switches
 // are cheap (kTwinMaxRowSwitchFraction) with requests in flight for at least `min_cover` x
 // bandwidth x unloaded latency (fewer, and the loaded latency decides the time; 0: no such
-// rule). Anything
-// else is a config error at the key, naming `twin` and the cycle model to run instead.
+// rule). Anything else is a config error at the key, naming `twin` and the cycle model to run
+// instead.
 inline DramStreamTerm read_twin_dram_term(const Config& hw, const std::string& twin,
                                           const std::string& cycle_model, double min_cover) {
   const DramStreamTerm term = read_dram_stream_term(hw);
