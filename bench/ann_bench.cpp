@@ -290,7 +290,8 @@ int main(int argc, char** argv) {
   int64_t n = 200000, nq = 1000, mrng_n = 5000;
   int random_edges = 8, entry_points = -1;
   int reps = 2, build_threads = 1, passes = 1, knn_k = 20, R = 32, C = 500, Lb = 40, M = 16,
-      ef = 200;
+      ef = 200, rp_trees = tessel::ann::NnDescentParams{}.rp_trees,
+      rp_leaf = tessel::ann::NnDescentParams{}.rp_leaf;
   MixtureSpec mix;
   app.add_option("--set", set, "mixture | mnist");
   app.add_option("--dim", mix.dim, "mixture dimension");
@@ -306,6 +307,8 @@ int main(int argc, char** argv) {
   app.add_option("--build-threads", build_threads, "threads for graph construction");
   app.add_option("--passes", passes, "NSG search-collect-prune passes");
   app.add_option("--knn-k", knn_k, "NN-descent k");
+  app.add_option("--rp-trees", rp_trees, "NN-descent: random-projection trees seeding the lists");
+  app.add_option("--rp-leaf", rp_leaf, "NN-descent: largest tree leaf (0: max(10, k))");
   app.add_option("--entry-points", entry_points,
                  "NSG: k-means++ seeds used as extra search starts (-1: auto, round(sqrt(n)/4))");
   app.add_option("--random-edges", random_edges,
@@ -426,6 +429,7 @@ int main(int argc, char** argv) {
             throw std::runtime_error("--reverse: unknown merge '" + reverse_text + "'");
           if (slack) p.reverse_slack = std::stof(reverse_text.substr(5));
           p.knn.k = knn_k;
+          p.knn.rp_trees = rp_trees, p.knn.rp_leaf = rp_leaf;
           p.L = Lb, p.R = R, p.C = C, p.threads = build_threads, p.passes = passes;
           p.random_edges = random_edges;
           p.entry_points = entry_points;
@@ -453,9 +457,11 @@ int main(int argc, char** argv) {
           char extra[256];
           std::snprintf(
               extra, sizeof(extra),
-              "knn %.1fs (recall@%d %.3f) prune %.1fs (%.0f dist/node) reverse %.1fs (%s, "
+              "knn %.1fs (recall@%d %.3f, %d it, %.0f dist/node) prune %.1fs (%.0f dist/node) "
+              "reverse %.1fs (%s, "
               "re-prune strands %lld) repair %.1fs (%lld edges) mean deg %.1f",
-              st.seconds_knn, knn_k, knn_recall, st.seconds_prune,
+              st.seconds_knn, knn_k, knn_recall, st.knn.iterations,
+              static_cast<double>(st.knn.distances) / static_cast<double>(base.n), st.seconds_prune,
               static_cast<double>(st.prune_distances) / static_cast<double>(base.n),
               st.seconds_reverse,
               st.reverse_used == ReverseMerge::kReprune ? "re-prune"

@@ -97,6 +97,9 @@ const KeySet& build_keys() {
     k.file("index", "also write the built index there").opt("not written");
     k.section("nsg", "NSG build (`ann.nsg`; docs/ann.md)");
     k.integer("nsg.knn_k", 1, kIntMax, "neighbours per node of the NN-descent kNN graph").def("20");
+    k.integer("nsg.rp_trees", 0, kIntMax,
+              "random-projection trees seeding NN-descent's lists (0: random lists)")
+        .def("4");
     k.integer("nsg.L", 1, kIntMax, "pool size of the search that collects each node's candidates")
         .def("40");
     k.integer("nsg.R", 1, kIntMax, "out-degree bound of the pruning").def("32");
@@ -294,6 +297,7 @@ class AnnExperiment : public Experiment {
     if (kind_ == "nsg") {
       const Keyed b = section_of(w, "nsg");
       nsg_.knn.k = static_cast<int>(b.integer("knn_k"));
+      nsg_.knn.rp_trees = static_cast<int>(b.integer("rp_trees"));
       nsg_.L = static_cast<int>(b.integer("L"));
       nsg_.R = static_cast<int>(b.integer("R"));
       nsg_.alpha = static_cast<float>(b.number("alpha"));
@@ -323,10 +327,10 @@ class AnnExperiment : public Experiment {
     // be reused for a workload that leaves that key unset.
     char effective[256] = "";
     if (kind_ == "nsg")
-      std::snprintf(effective, sizeof(effective),
-                    "|nsg k%d L%d R%d a%.9g C%d p%d e%d r%d m%d s%.9g", nsg_.knn.k, nsg_.L, nsg_.R,
-                    nsg_.alpha, nsg_.C, nsg_.passes, nsg_.entry_points, nsg_.random_edges,
-                    static_cast<int>(nsg_.reverse), nsg_.reverse_slack);
+      std::snprintf(
+          effective, sizeof(effective), "|nsg k%d t%d L%d R%d a%.9g C%d p%d e%d r%d m%d s%.9g",
+          nsg_.knn.k, nsg_.knn.rp_trees, nsg_.L, nsg_.R, nsg_.alpha, nsg_.C, nsg_.passes,
+          nsg_.entry_points, nsg_.random_edges, static_cast<int>(nsg_.reverse), nsg_.reverse_slack);
     else if (kind_ == "hnsw")
       std::snprintf(effective, sizeof(effective), "|hnsw M%d d%d ef%d", hnsw_.M, hnsw_.max_degree,
                     hnsw_.ef_construction);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <memory>
+#include <utility>
 
 #include "models/ann/distance.h"
 #include "models/ann/knn.h"
@@ -74,6 +75,60 @@ struct NodeList {
   }
 };
 
+// The leaves of one random-projection tree over all n nodes, as [begin, end) ranges of `ids`
+// (which it permutes). A set larger than `leaf` is split by the perpendicular bisector of two
+// random members a and b, each node going to the side it is nearer (d(x, a) < d(x, b): the
+// hyperplane test done with the distance kernel); ties go to the smaller side. A split that
+// leaves one side empty (duplicate points) halves the set instead.
+template <typename Dist>
+std::vector<std::pair<int64_t, int64_t>> rp_tree_leaves(std::vector<int32_t>& ids, int leaf,
+                                                        Rng& rng, const Dist& dist,
+                                                        int64_t* distances) {
+  std::vector<std::pair<int64_t, int64_t>> leaves, todo{{0, static_cast<int64_t>(ids.size())}};
+  std::vector<uint8_t> side;
+  while (!todo.empty()) {
+    const auto [lo, hi] = todo.back();
+    todo.pop_back();
+    const int64_t size = hi - lo;
+    if (size <= leaf) {
+      leaves.push_back({lo, hi});
+      continue;
+    }
+    const int64_t ia = lo + static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(size));
+    int64_t ib = lo + static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(size - 1));
+    if (ib >= ia) ++ib;
+    const int32_t a = ids[ia], b = ids[ib];
+    side.assign(static_cast<std::size_t>(size), 0);
+    int64_t left = 0, right = 0, ties = 0;
+    for (int64_t i = 0; i < size; ++i) {
+      const float da = dist(ids[lo + i], a), db = dist(ids[lo + i], b);
+      side[i] = da < db ? 0 : db < da ? 1 : 2;
+      left += side[i] == 0, right += side[i] == 1, ties += side[i] == 2;
+    }
+    *distances += 2 * size;
+    for (int64_t i = 0; i < size; ++i)
+      if (side[i] == 2) side[i] = left <= right ? (++left, 0) : (++right, 1);
+    int64_t mid = lo;
+    if (left == 0 || right == 0) {
+      mid = lo + size / 2;
+    } else {
+      // Stable, so the leaves depend only on the seed.
+      std::vector<int32_t> moved;
+      moved.reserve(static_cast<std::size_t>(right));
+      for (int64_t i = 0; i < size; ++i) {
+        if (side[i] == 0)
+          ids[mid++] = ids[lo + i];
+        else
+          moved.push_back(ids[lo + i]);
+      }
+      std::copy(moved.begin(), moved.end(), ids.begin() + mid);
+    }
+    todo.push_back({mid, hi});
+    todo.push_back({lo, mid});
+  }
+  return leaves;
+}
+
 }  // namespace
 
 std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDescentParams& p,
@@ -120,6 +175,46 @@ std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDe
   }
   local.distances = init_dist;
 
+  // Random-projection trees: nodes sharing a leaf are near each other more often than random
+  // pairs, so the lists start far closer to the answer and the costly early iterations are
+  // fewer. Each tree has its own seeded stream; offers do not depend on their order.
+  // The local joins take the nodes in this order: the first tree's leaf order when there are
+  // trees, so consecutive joins read nearly the same rows from cache. The offers do not depend
+  // on their order, so it changes the time, not the lists.
+  std::vector<int32_t> join_order;
+  if (p.rp_trees > 0) {
+    const int leaf = p.rp_leaf > 0 ? p.rp_leaf : std::max(10, k);
+    std::vector<std::vector<int32_t>> tree_ids(static_cast<std::size_t>(p.rp_trees));
+    std::vector<std::vector<std::pair<int64_t, int64_t>>> tree_leaves(tree_ids.size());
+    int64_t tree_dist = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : tree_dist)
+    for (int t = 0; t < p.rp_trees; ++t) {
+      auto& ids = tree_ids[t];
+      ids.resize(static_cast<std::size_t>(n));
+      for (int64_t v = 0; v < n; ++v) ids[v] = static_cast<int32_t>(v);
+      Rng rng(derive_seed(p.seed ^ 0x7EE5u, static_cast<uint64_t>(t)));
+      tree_leaves[t] = rp_tree_leaves(ids, leaf, rng, dist, &tree_dist);
+    }
+    for (int t = 0; t < p.rp_trees; ++t) {
+      const auto& ids = tree_ids[t];
+      const auto& leaves = tree_leaves[t];
+#pragma omp parallel for schedule(dynamic, 64) num_threads(threads) reduction(+ : tree_dist)
+      for (std::size_t l = 0; l < leaves.size(); ++l)
+        for (int64_t i = leaves[l].first; i < leaves[l].second; ++i)
+          for (int64_t j = i + 1; j < leaves[l].second; ++j) {
+            const float d = dist(ids[i], ids[j]);
+            ++tree_dist;
+            lists[ids[i]].offer(d, ids[j], k);
+            lists[ids[j]].offer(d, ids[i], k);
+          }
+    }
+    join_order = std::move(tree_ids[0]);
+    // The trees' entries are the start, not iteration 1's updates.
+    for (int64_t v = 0; v < n; ++v) lists[v].take_joined();
+    local.tree_distances = tree_dist;
+    local.distances += tree_dist;
+  }
+
   const int sample = std::max(1, static_cast<int>(p.rho * k));
   std::vector<std::vector<int32_t>> nw(n), old(n), rnew(n), rold(n);
   for (int it = 0; it < p.max_iters; ++it) {
@@ -158,7 +253,8 @@ std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDe
     {
       std::vector<int32_t> cn, co;
 #pragma omp for schedule(dynamic, 64)
-      for (int64_t v = 0; v < n; ++v) {
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t v = join_order.empty() ? i : join_order[i];
         cn = nw[v];
         cn.insert(cn.end(), rnew[v].begin(), rnew[v].end());
         std::sort(cn.begin(), cn.end());

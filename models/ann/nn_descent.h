@@ -16,6 +16,11 @@ struct NnDescentParams {
   double delta = 0.002;  // stop when an iteration changes fewer than delta * n * k entries
   int max_iters = 12;
   uint64_t seed = 7;
+  // Random-projection trees whose leaves seed the lists before the first iteration (as
+  // PyNNDescent does): every pair in a leaf is offered to both lists. 0 = random lists only
+  // (the original paper's start). A good start saves the early iterations (docs/ann.md).
+  int rp_trees = 4;
+  int rp_leaf = 0;  // largest leaf; 0 = max(10, k)
   int threads = 0;  // OpenMP threads (0 = default); 1 gives a bit-reproducible graph
   // Bases whose values are all integers 0..255 compute distances on their byte rows
   // (exact_byte_rows): the same values bit for bit, a quarter of the bytes read. false: floats.
@@ -24,7 +29,8 @@ struct NnDescentParams {
 
 struct NnDescentStats {
   int iterations = 0;
-  int64_t distances = 0;
+  int64_t distances = 0;         // everything, the trees' splits and leaf joins included
+  int64_t tree_distances = 0;    // the random-projection trees' share
   std::vector<int64_t> updates;  // entries that joined a list and stayed, per iteration
 };
 

@@ -29,6 +29,28 @@ void sort_unique(std::vector<Neighbour>& v) {
           v.end());
 }
 
+// Every node once, breadth first over the kNN lists from node 0 (then from the lowest node not
+// yet reached): neighbours come close together in the order.
+std::vector<int32_t> knn_bfs_order(const std::vector<std::vector<Neighbour>>& knn) {
+  const int64_t n = static_cast<int64_t>(knn.size());
+  std::vector<int32_t> order;
+  order.reserve(static_cast<std::size_t>(n));
+  std::vector<uint8_t> seen(static_cast<std::size_t>(n), 0);
+  for (int64_t start = 0; start < n; ++start) {
+    if (seen[start]) continue;
+    seen[start] = 1;
+    order.push_back(static_cast<int32_t>(start));
+    // `order` never reallocates (reserved), so it is read while it grows.
+    for (std::size_t head = order.size() - 1; head < order.size(); ++head)
+      for (const Neighbour& nb : knn[order[head]])
+        if (!seen[nb.id]) {
+          seen[nb.id] = 1;
+          order.push_back(nb.id);
+        }
+  }
+  return order;
+}
+
 // Steps 3-5 on `search_graph` (the kNN graph in the first pass, the previous NSG after).
 // `bytes`: the base's exact_byte_rows (empty for a float base), computed once per build.
 Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const NsgParams& p,
@@ -45,6 +67,10 @@ Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const
   const std::string tag = "pass " + std::to_string(pass + 1) + ": ";
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::vector<Neighbour>> out(n);  // pruned lists with distances to the owner
+  // Nodes are taken in breadth-first order over the kNN lists, so that consecutive searches
+  // read nearly the same rows and find them in cache. Each node's list depends only on the
+  // search graph, so the order changes the time, not the graph.
+  const std::vector<int32_t> order = knn_bfs_order(knn);
   int64_t prune_evals = 0, done = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : prune_evals)
   {
@@ -56,7 +82,8 @@ Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const
     SearchOptions opt;
     opt.collect = &pool;
 #pragma omp for schedule(dynamic, 64)
-    for (int64_t v = 0; v < n; ++v) {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t v = order[i];
       pool.clear();
       if (!bytes.empty()) opt.query_bytes = byte_row(v);
       searcher.search(base.row(v), SearchParams{p.L, 1}, ids.data(), ds.data(), opt);

@@ -47,7 +47,7 @@ struct BuildOptions {
   // keys), so an unset one takes the experiment's default, which is the library's
   // (test AnnKeys.DefaultBuildIsTheLibrarysDefault); a copy here went stale once (C 300
   // against the library's 500).
-  int knn_k = 0, L = 0, R = 0, C = 0, passes = 0, random_edges = 0;
+  int knn_k = 0, rp_trees = 0, L = 0, R = 0, C = 0, passes = 0, random_edges = 0;
   double alpha = 0, reverse_slack = 0;
   std::string entry_points, reverse;
   int M = 0, max_degree = 0, ef = 0;
@@ -127,6 +127,7 @@ int run_build(const BuildOptions& o) {
   if (o.kind == "nsg") {
     json nsg = {{"recall_sample", o.recall_sample}};
     put(nsg, "knn_k", o.knn_k);
+    put(nsg, "rp_trees", o.rp_trees);
     put(nsg, "L", o.L);
     put(nsg, "R", o.R);
     put(nsg, "alpha", o.alpha);
@@ -224,6 +225,10 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   build->add_option("-o,--out", bo->out, "Index file to write")->required();
   build->add_option("--knn-k", bo->knn_k, "NSG: NN-descent neighbours per node")
       ->check(positive_integer());
+  build
+      ->add_option("--rp-trees", bo->rp_trees,
+                   "NSG: random-projection trees seeding NN-descent (0: random lists)")
+      ->check(non_negative_integer());
   build->add_option("--L", bo->L, "NSG: pool size of the candidate search")
       ->check(positive_integer());
   build->add_option("--R", bo->R, "NSG: out-degree bound")->check(positive_integer());
@@ -273,6 +278,7 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
     // Which builder parameters the command line gave (BuildOptions::given).
     for (const auto& [flag, key] :
          std::vector<std::pair<std::string, std::string>>{{"--knn-k", "knn_k"},
+                                                          {"--rp-trees", "rp_trees"},
                                                           {"--L", "L"},
                                                           {"--R", "R"},
                                                           {"--alpha", "alpha"},

@@ -73,9 +73,9 @@ TEST(AnnKeys, DefaultBuildIsTheLibrarysDefault) {
   const std::string hw = "model: ann.nsg\nbuild_threads: 1\n";
   const std::string w = "vectors: \"mixture:600\"\n";
   const SimResult absent = run(hw, w);
-  const SimResult stated =
-      run(hw, w + "nsg: {knn_k: 20, L: 40, R: 32, C: 500, passes: 1, entry_points: auto, "
-                  "random_edges: 8, recall_sample: 1000, reverse: auto, reverse_slack: 1.25}\n");
+  const SimResult stated = run(
+      hw, w + "nsg: {knn_k: 20, rp_trees: 4, L: 40, R: 32, C: 500, passes: 1, entry_points: auto, "
+              "random_edges: 8, recall_sample: 1000, reverse: auto, reverse_slack: 1.25}\n");
   MixtureSpec m;
   m.seed = 2026;
   NsgParams p;
