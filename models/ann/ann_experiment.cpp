@@ -97,7 +97,7 @@ const KeySet& build_keys() {
     k.file("index", "also write the built index there").opt("not written");
     k.section("nsg", "NSG build (`ann.nsg`; docs/ann.md)");
     k.integer("nsg.knn_k", 1, kIntMax, "neighbours per node of the NN-descent kNN graph").def("20");
-    k.integer("nsg.rp_trees", 0, kIntMax,
+    k.integer("nsg.rp_trees", 0, 64,
               "random-projection trees seeding NN-descent's lists (0: random lists)")
         .def("4");
     k.integer("nsg.L", 1, kIntMax, "pool size of the search that collects each node's candidates")

@@ -99,11 +99,11 @@ std::vector<std::pair<int64_t, int64_t>> rp_tree_leaves(std::vector<int32_t>& id
     if (ib >= ia) ++ib;
     const int32_t a = ids[ia], b = ids[ib];
     side.assign(static_cast<std::size_t>(size), 0);
-    int64_t left = 0, right = 0, ties = 0;
+    int64_t left = 0, right = 0;
     for (int64_t i = 0; i < size; ++i) {
       const float da = dist(ids[lo + i], a), db = dist(ids[lo + i], b);
       side[i] = da < db ? 0 : db < da ? 1 : 2;
-      left += side[i] == 0, right += side[i] == 1, ties += side[i] == 2;
+      left += side[i] == 0, right += side[i] == 1;
     }
     *distances += 2 * size;
     for (int64_t i = 0; i < size; ++i)
@@ -177,10 +177,10 @@ std::vector<std::vector<Neighbour>> nn_descent(const VectorSet& base, const NnDe
 
   // Random-projection trees: nodes sharing a leaf are near each other more often than random
   // pairs, so the lists start far closer to the answer and the costly early iterations are
-  // fewer. Each tree has its own seeded stream; offers do not depend on their order.
-  // The local joins take the nodes in this order: the first tree's leaf order when there are
-  // trees, so consecutive joins read nearly the same rows from cache. The offers do not depend
-  // on their order, so it changes the time, not the lists.
+  // fewer. Each tree has its own seeded stream, and offers do not depend on their order, so
+  // the lists are the same for any thread count.
+  // The local joins then take the nodes in the first tree's leaf order, so consecutive joins
+  // read nearly the same rows from cache (again only the time changes, not the lists).
   std::vector<int32_t> join_order;
   if (p.rp_trees > 0) {
     const int leaf = p.rp_leaf > 0 ? p.rp_leaf : std::max(10, k);
