@@ -29,6 +29,29 @@ struct Graph {
   std::vector<std::vector<int32_t>> to_lists() const;
 };
 
+// Every one of n nodes once, breadth first: from each of `roots` in turn, then from every node
+// not yet reached, by id. `for_each_neighbour(u, visit)` calls visit(v) for each out-neighbour
+// v of u. Neighbours come close together in the order (the packed layout, the NSG build).
+template <typename ForEachNeighbour>
+std::vector<int32_t> breadth_first_order(int64_t n, const std::vector<int32_t>& roots,
+                                         const ForEachNeighbour& for_each_neighbour) {
+  std::vector<int32_t> order;
+  order.reserve(static_cast<std::size_t>(n));
+  std::vector<char> placed(static_cast<std::size_t>(n), 0);
+  auto grow_from = [&](int32_t root) {
+    if (placed[root]) return;
+    placed[root] = 1;
+    // `order` never reallocates (reserved), so it is read while it grows.
+    for (std::size_t head = (order.push_back(root), order.size() - 1); head < order.size(); ++head)
+      for_each_neighbour(order[head], [&](int32_t v) {
+        if (!placed[v]) placed[v] = 1, order.push_back(v);
+      });
+  };
+  for (int32_t r : roots) grow_from(r);
+  for (int64_t i = 0; i < n; ++i) grow_from(static_cast<int32_t>(i));
+  return order;
+}
+
 // Nodes reachable from `from` by following out-edges (breadth-first), as a 0/1 mask.
 std::vector<char> reachable_from(const Graph& g, int32_t from);
 int64_t count_reachable(const Graph& g, int32_t from);

@@ -29,28 +29,6 @@ void sort_unique(std::vector<Neighbour>& v) {
           v.end());
 }
 
-// Every node once, breadth first over the kNN lists from node 0 (then from the lowest node not
-// yet reached): neighbours come close together in the order.
-std::vector<int32_t> knn_bfs_order(const std::vector<std::vector<Neighbour>>& knn) {
-  const int64_t n = static_cast<int64_t>(knn.size());
-  std::vector<int32_t> order;
-  order.reserve(static_cast<std::size_t>(n));
-  std::vector<uint8_t> seen(static_cast<std::size_t>(n), 0);
-  for (int64_t start = 0; start < n; ++start) {
-    if (seen[start]) continue;
-    seen[start] = 1;
-    order.push_back(static_cast<int32_t>(start));
-    // `order` never reallocates (reserved), so it is read while it grows.
-    for (std::size_t head = order.size() - 1; head < order.size(); ++head)
-      for (const Neighbour& nb : knn[order[head]])
-        if (!seen[nb.id]) {
-          seen[nb.id] = 1;
-          order.push_back(nb.id);
-        }
-  }
-  return order;
-}
-
 // Steps 3-5 on `search_graph` (the kNN graph in the first pass, the previous NSG after).
 // `bytes`: the base's exact_byte_rows (empty for a float base), computed once per build.
 Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const NsgParams& p,
@@ -70,7 +48,9 @@ Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const
   // Nodes are taken in breadth-first order over the kNN lists, so that consecutive searches
   // read nearly the same rows and find them in cache. Each node's list depends only on the
   // search graph, so the order changes the time, not the graph.
-  const std::vector<int32_t> order = knn_bfs_order(knn);
+  const std::vector<int32_t> order = breadth_first_order(n, {}, [&](int32_t u, const auto& visit) {
+    for (const Neighbour& nb : knn[u]) visit(nb.id);
+  });
   int64_t prune_evals = 0, done = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : prune_evals)
   {

@@ -39,27 +39,12 @@ AlignedBytes::AlignedBytes(std::size_t bytes, bool huge_pages) : bytes_(bytes) {
 }
 
 std::vector<int32_t> breadth_first_order(const Graph& graph) {
-  const int64_t n = graph.size();
-  std::vector<int32_t> order;
-  order.reserve(static_cast<std::size_t>(n));
-  std::vector<char> placed(static_cast<std::size_t>(n), 0);
-  auto grow_from = [&](int32_t root) {
-    if (placed[root]) return;
-    placed[root] = 1;
-    std::size_t head = order.size();
-    order.push_back(root);
-    for (; head < order.size(); ++head) {
-      const int32_t u = order[head];
-      for (int j = 0; j < graph.degree(u); ++j) {
-        const int32_t v = graph.neighbours(u)[j];
-        if (!placed[v]) placed[v] = 1, order.push_back(v);
-      }
-    }
-  };
-  if (n > 0) grow_from(graph.entry);
-  for (int32_t e : graph.extra_entries) grow_from(e);
-  for (int64_t i = 0; i < n; ++i) grow_from(static_cast<int32_t>(i));
-  return order;
+  std::vector<int32_t> roots;
+  if (graph.size() > 0) roots.push_back(graph.entry);
+  roots.insert(roots.end(), graph.extra_entries.begin(), graph.extra_entries.end());
+  return breadth_first_order(graph.size(), roots, [&](int32_t u, const auto& visit) {
+    for (int j = 0; j < graph.degree(u); ++j) visit(graph.neighbours(u)[j]);
+  });
 }
 
 PackedIndex::PackedIndex(const Graph& graph, const VectorSet& base, const PackOptions& options)
