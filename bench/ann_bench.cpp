@@ -310,7 +310,7 @@ int main(int argc, char** argv) {
   app.add_option("--rp-trees", rp_trees, "NN-descent: random-projection trees seeding the lists");
   app.add_option("--rp-leaf", rp_leaf, "NN-descent: largest tree leaf (0: max(10, k))");
   app.add_option("--entry-points", entry_points,
-                 "NSG: k-means++ seeds used as extra search starts (-1: auto, round(sqrt(n)/4))");
+                 "NSG: k-means++ seeds used as extra search starts (-1: auto, round(sqrt(n)/8))");
   app.add_option("--random-edges", random_edges,
                  "NSG: random edges per node in the first pass's search graph");
   app.add_option("--R", R, "NSG out-degree bound");

@@ -120,7 +120,7 @@ const KeySet& build_keys() {
               "search-collect-prune passes (a second one searches the pass-1 NSG)")
         .def("1");
     k.open("nsg.entry_points",
-           "`auto` (round(√n / 4), 1 to 256) or a count from 0: k-means++ seeds stored as extra "
+           "`auto` (round(√n / 8), 1 to 256) or a count from 0: k-means++ seeds stored as extra "
            "search starts (0: the navigating node alone)")
         .def("auto");
     k.integer("nsg.random_edges", 0, kIntMax,

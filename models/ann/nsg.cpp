@@ -262,7 +262,7 @@ Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const
 int auto_entry_points(int64_t n) {
   if (n < 16) return 0;
   return static_cast<int>(
-      std::clamp<long>(std::lround(std::sqrt(static_cast<double>(n)) / 4), 1, 256));
+      std::clamp<long>(std::lround(std::sqrt(static_cast<double>(n)) / 8), 1, 256));
 }
 
 std::vector<int32_t> spread_entry_points(const VectorSet& base, int count, uint64_t seed,

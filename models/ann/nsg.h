@@ -63,11 +63,12 @@ struct NsgParams {
   bool byte_rows = true;
 };
 
-// The default number of extra entry points: round(sqrt(n) / 4), from 1 to 256 (0 below 16
+// The default number of extra entry points: round(sqrt(n) / 8), from 1 to 256 (0 below 16
 // nodes). Clusters are found only if seeds land in them; sqrt(n) is the usual order of a
-// clustering of n points (IVF list counts), and a quarter of it keeps the entries' distances a
-// small part of a search (35 of ~400 at 20k, 112 of ~1,500 at 200k for recall 0.95). Measured
-// in docs/ann.md: a 10-cluster 20k set reaches recall@10 0.998 with it, 0.85 without.
+// clustering of n points (IVF list counts), and an eighth of it keeps the entries' distances a
+// small part of a search (18 at 20k, 56 of ~1,100 at 200k for recall 0.95). Measured in
+// docs/ann.md: a 10-cluster 20k set reaches recall@10 0.998 with it, 0.79 without; on the four
+// benchmark sets it needs fewer distances than a quarter of sqrt(n) (the rule until 2026-12-06).
 int auto_entry_points(int64_t n);
 
 // `count` k-means++ seeds (D^2 sampling, seeded): spread-out nodes used as extra search starts.

@@ -253,7 +253,7 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   build
       ->add_option("--entry-points", bo->entry_points,
                    "NSG: k-means++ seeds stored as extra search starts: auto (default, "
-                   "round(sqrt(n) / 4), 1 to 256) or a count (0: the navigating node alone)")
+                   "round(sqrt(n) / 8), 1 to 256) or a count (0: the navigating node alone)")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             long long v = 0;
