@@ -228,7 +228,7 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   build
       ->add_option("--rp-trees", bo->rp_trees,
                    "NSG: random-projection trees seeding NN-descent (0: random lists)")
-      ->check(non_negative_integer());
+      ->check(CLI::Range(0, 64));
   build->add_option("--L", bo->L, "NSG: pool size of the candidate search")
       ->check(positive_integer());
   build->add_option("--R", bo->R, "NSG: out-degree bound")->check(positive_integer());

@@ -236,7 +236,7 @@ TEST(Nsg, ReverseMergesAreDeterministicReachableAndBounded) {
 }
 
 // The default merge (kAuto) is the re-prune unless the re-prune leaves more than 1% of the nodes
-// unreachable from the navigating node; then it keeps lists up to kAutoSlack * R whole. Checked
+// with no incoming edge; then it keeps lists up to kAutoSlack * R whole. Checked
 // against graphs built with each merge set explicitly: on a low-dimensional mixture the re-prune
 // reaches nearly every node and the default graph is the re-prune's; on a broad high-dimensional
 // one with a small R it strands more than 1% and the default graph is kSlack's at kAutoSlack.

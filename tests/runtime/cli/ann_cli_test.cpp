@@ -218,6 +218,9 @@ TEST_F(AnnCli, FlagsAreCheckedBeforeAnyFileIsLoaded) {
   EXPECT_NE(run.err.find("--reverse: prune not in {auto,reprune,append,fill,slack}"),
             std::string::npos)
       << run.err;
+  run = run_tool(kTool, "ann build --rp-trees 65 --base none.fvecs -o x.tann", dir_->path());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--rp-trees"), std::string::npos) << run.err;
   run = run_tool(kTool, "ann build --reverse-slack 0.5 --base none.fvecs -o x.tann", dir_->path());
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("--reverse-slack"), std::string::npos) << run.err;
