@@ -5,7 +5,9 @@
 // speedups are ratios within one run on one machine. Single-thread work runs on the calling
 // thread, so its CPU time (CLOCK_THREAD_CPUTIME_ID) is measured besides wall time: on a shared
 // machine the wall clock also counts the time other processes held the core. QPS and speedups
-// are reported on CPU time; wall-clock QPS goes to the CSV as well.
+// are reported on CPU time; wall-clock QPS goes to the CSV as well. Every graph is built first,
+// then all of them are timed together, round by round at each L (time_curves), so a drift in
+// the shared machine's speed falls on all of them alike.
 //
 //   ann_bench --set mixture --n 200000 --nq 1000 --graphs nsg,hnsw --csv out.csv
 //   ann_bench --set mnist --graphs nsg,hnsw,mrng --mrng-n 5000 --csv mnist.csv
@@ -21,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -97,14 +100,29 @@ Layout parse_layout(const std::string& name) {
   return l;
 }
 
-// Runs the queries once at each L (single thread); the best of `reps` timings is kept.
-std::vector<Point> sweep(const std::string& name, const Graph& g, const VectorSet& base,
-                         const VectorSet& queries, const KnnResult& truth,
-                         const std::vector<int>& Ls, int reps, const Layout& layout, int rerank,
-                         std::size_t* bytes) {
-  std::vector<Point> out;
-  std::unique_ptr<PackedIndex> packed;
-  if (layout.packed) packed = std::make_unique<PackedIndex>(g, base, layout.options);
+// One curve to measure: `once(L)` runs every query once at pool size (or ef) L on this thread
+// and returns what it found with the mean distances and hops per query. The curves of one run
+// are timed together (time_curves), so every graph meets the same machine.
+struct Outcome {
+  KnnResult found;
+  double distances = 0, hops = 0;
+};
+struct Curve {
+  std::string label;
+  std::function<Outcome(int)> once;
+  std::shared_ptr<const KnnResult> truth;
+  double build_s = 0, baseline = 0;  // baseline: brute-force QPS (CPU time) over its base
+  std::string extra;                 // for the summary line
+};
+
+// A graph searched in one layout (the graph and base are copied: the curve outlives them).
+Curve graph_curve(const std::string& name, const Graph& g, const VectorSet& base,
+                  const VectorSet& queries, const Layout& layout, int rerank, std::size_t* bytes) {
+  auto graph = std::make_shared<const Graph>(g);
+  std::shared_ptr<const VectorSet> vectors;
+  if (!layout.packed) vectors = std::make_shared<const VectorSet>(base);
+  std::shared_ptr<const PackedIndex> packed;
+  if (layout.packed) packed = std::make_shared<const PackedIndex>(g, base, layout.options);
   // Plain: the CSR graph (offsets and edges) and the float vectors.
   if (packed) {
     std::vector<int> deg(static_cast<std::size_t>(g.size()));
@@ -121,25 +139,45 @@ std::vector<Point> sweep(const std::string& name, const Graph& g, const VectorSe
   *bytes = packed ? packed->bytes()
                   : g.offsets.size() * sizeof(int64_t) + g.edges.size() * sizeof(int32_t) +
                         static_cast<std::size_t>(base.n) * base.dim * sizeof(float);
-  const std::string label = layout.name == "plain" ? name : name + "+" + layout.name;
+  Curve c;
+  c.label = layout.name == "plain" ? name : name + "+" + layout.name;
+  c.once = [graph, vectors, packed, &queries, rerank](int L) {
+    std::vector<SearchStats> stats;
+    const SearchParams sp{L, 10, rerank};
+    Outcome o;
+    o.found = packed ? search_batch(*packed, queries, sp, 1, &stats)
+                     : search_batch(*graph, *vectors, queries, sp, 1, &stats);
+    for (const auto& s : stats) o.distances += s.distances, o.hops += s.hops;
+    o.distances /= queries.n, o.hops /= queries.n;
+    return o;
+  };
+  return c;
+}
+
+// Times every curve at each L (>= 10): `reps` rounds, each running every curve once in an order
+// that rotates from round to round; the best time of each curve is kept. Interleaving matters on
+// a shared machine, whose speed drifts by up to 50% over minutes: curves timed one after another
+// would compare different machines.
+std::vector<std::vector<Point>> time_curves(const std::vector<Curve>& curves,
+                                            const std::vector<int>& Ls, int reps, int64_t nq) {
+  std::vector<std::vector<Point>> out(curves.size());
   for (int L : Ls) {
     if (L < 10) continue;
-    std::vector<SearchStats> stats;
-    Timing t;
-    KnnResult found;
-    const SearchParams sp{L, 10, rerank};
+    std::vector<Timing> t(curves.size());
+    std::vector<Outcome> last(curves.size());
     for (int r = 0; r < reps; ++r)
-      t.best_of([&] {
-        found = packed ? search_batch(*packed, queries, sp, 1, &stats)
-                       : search_batch(g, base, queries, sp, 1, &stats);
-      });
-    double d = 0, h = 0;
-    for (const auto& s : stats) d += s.distances, h += s.hops;
-    out.push_back({label, L, recall_at(found, truth, 10), queries.n / t.cpu, queries.n / t.wall,
-                   d / queries.n, h / queries.n, 0});
-    std::fprintf(stderr, "  %-14s L=%4d recall@10=%.4f qps=%9.0f dist/q=%7.0f hops/q=%6.0f\n",
-                 label.c_str(), L, out.back().recall, out.back().qps, out.back().mean_distances,
-                 out.back().mean_hops);
+      for (std::size_t i = 0; i < curves.size(); ++i) {
+        const std::size_t c = (i + static_cast<std::size_t>(r)) % curves.size();
+        t[c].best_of([&] { last[c] = curves[c].once(L); });
+      }
+    for (std::size_t c = 0; c < curves.size(); ++c) {
+      const double recall = recall_at(last[c].found, *curves[c].truth, 10);
+      out[c].push_back({curves[c].label, L, recall, nq / t[c].cpu, nq / t[c].wall,
+                        last[c].distances, last[c].hops, curves[c].baseline});
+      std::fprintf(stderr, "  %-14s L=%4d recall@10=%.4f qps=%9.0f dist/q=%7.0f hops/q=%6.0f\n",
+                   curves[c].label.c_str(), L, recall, out[c].back().qps, last[c].distances,
+                   last[c].hops);
+    }
   }
   return out;
 }
@@ -186,39 +224,32 @@ Hnswlib build_hnswlib(const VectorSet& base, int M, int ef_construction) {
   return h;
 }
 
-std::vector<Point> sweep_hnswlib(const std::string& label, Hnswlib& h, const VectorSet& queries,
-                                 const KnnResult& truth, const std::vector<int>& Ls, int reps) {
-  std::vector<Point> out;
-  for (int ef : Ls) {
-    if (ef < 10) continue;
-    h.index->setEf(static_cast<std::size_t>(ef));
-    KnnResult found;
-    found.nq = queries.n;
-    found.k = 10;
-    found.ids.assign(queries.n * 10, -1);
-    found.dist.assign(queries.n * 10, 0);
-    Timing t;
-    h.index->metric_distance_computations = 0;
-    h.index->metric_hops = 0;
-    for (int r = 0; r < reps; ++r)
-      t.best_of([&] {
-        for (int64_t q = 0; q < queries.n; ++q) {
-          auto pq = h.index->searchKnn(queries.row(q), 10);
-          for (int j = static_cast<int>(pq.size()) - 1; j >= 0; --j, pq.pop()) {
-            found.ids[q * 10 + j] = static_cast<int32_t>(pq.top().second);
-            found.dist[q * 10 + j] = pq.top().first;
-          }
-        }
-      });
-    const double per_query = static_cast<double>(reps) * queries.n;
-    out.push_back({label, ef, recall_at(found, truth, 10), queries.n / t.cpu, queries.n / t.wall,
-                   h.index->metric_distance_computations / per_query,
-                   h.index->metric_hops / per_query, 0});
-    std::fprintf(stderr, "  %-14s ef=%4d recall@10=%.4f qps=%9.0f dist/q=%7.0f hops/q=%6.0f\n",
-                 label.c_str(), ef, out.back().recall, out.back().qps, out.back().mean_distances,
-                 out.back().mean_hops);
-  }
-  return out;
+// hnswlib searched at ef = L, queries one by one as its searchKnn serves them.
+Curve hnswlib_curve(const std::string& label, std::shared_ptr<Hnswlib> h,
+                    const VectorSet& queries) {
+  Curve c;
+  c.label = label;
+  c.once = [h, &queries](int ef) {
+    h->index->setEf(static_cast<std::size_t>(ef));
+    Outcome o;
+    o.found.nq = queries.n;
+    o.found.k = 10;
+    o.found.ids.assign(queries.n * 10, -1);
+    o.found.dist.assign(queries.n * 10, 0);
+    h->index->metric_distance_computations = 0;
+    h->index->metric_hops = 0;
+    for (int64_t q = 0; q < queries.n; ++q) {
+      auto pq = h->index->searchKnn(queries.row(q), 10);
+      for (int j = static_cast<int>(pq.size()) - 1; j >= 0; --j, pq.pop()) {
+        o.found.ids[q * 10 + j] = static_cast<int32_t>(pq.top().second);
+        o.found.dist[q * 10 + j] = pq.top().first;
+      }
+    }
+    o.distances = static_cast<double>(h->index->metric_distance_computations) / queries.n;
+    o.hops = static_cast<double>(h->index->metric_hops) / queries.n;
+    return o;
+  };
+  return c;
 }
 #endif
 
@@ -385,18 +416,19 @@ int main(int argc, char** argv) {
     summary.push_back(line);
     std::fprintf(stderr, "%s\n", line);
   };
-  // One curve per layout of graph g.
+  // One curve per layout of graph g, timed with the others after every graph is built.
+  std::vector<Curve> to_time;
+  const auto truth_shared = std::make_shared<const KnnResult>(truth);
   auto curves = [&](const std::string& name, double build_s, const Graph& g, const VectorSet& b,
-                    const KnnResult& t, const std::string& extra, double baseline) {
-    std::vector<Point> pts;
+                    std::shared_ptr<const KnnResult> t, const std::string& extra,
+                    double baseline) {
     for (const Layout& layout : layouts) {
       std::size_t bytes = 0;
-      const auto c = sweep(name, g, b, queries, t, Ls, reps, layout, rerank, &bytes);
-      report(c.front().graph, build_s, c, extra + " " + std::to_string(bytes / b.n) + " B/vector",
-             baseline);
-      pts.insert(pts.end(), c.begin(), c.end());
+      Curve c = graph_curve(name, g, b, queries, layout, rerank, &bytes);
+      c.truth = t, c.build_s = build_s, c.baseline = baseline;
+      c.extra = extra + " " + std::to_string(bytes / b.n) + " B/vector";
+      to_time.push_back(std::move(c));
     }
-    return pts;
   };
 
   std::stringstream gl(graphs);
@@ -470,7 +502,7 @@ int main(int argc, char** argv) {
               (long long)st.stranded_by_reprune, st.seconds_repair, (long long)st.repair_edges,
               g.mean_degree());
           curves(
-              name, build_s, g, base, truth,
+              name, build_s, g, base, truth_shared,
               load_nsg.empty() ? extra : "loaded from " + load_nsg + suffix + ": build not timed",
               bf_qps);
           // The study needs the exact kNN of every base vector: affordable on MNIST, not on 200k.
@@ -484,17 +516,17 @@ int main(int argc, char** argv) {
       const double build_s = tessel::thread_cpu_seconds() - c0;
       char extra[128];
       std::snprintf(extra, sizeof(extra), "mean deg %.1f", g.mean_degree());
-      curves("hnsw-flat", build_s, g, base, truth, extra, bf_qps);
+      curves("hnsw-flat", build_s, g, base, truth_shared, extra, bf_qps);
       if (base.n <= 20000) conflict_study("hnsw-flat", g, base, queries);
     } else if (gname.rfind("hnswlib", 0) == 0) {
 #if TESSEL_HAVE_HNSWLIB
       const int hM = std::stoi(gname.substr(7));
-      Hnswlib h = build_hnswlib(base, hM, ef);
-      const auto pts = sweep_hnswlib(gname, h, queries, truth, Ls, reps);
-      report(gname, h.build_cpu_s, pts,
-             "M " + std::to_string(hM) + " efC " + std::to_string(ef) + " " +
-                 std::to_string(h.bytes() / base.n) + " B/vector",
-             bf_qps);
+      auto h = std::make_shared<Hnswlib>(build_hnswlib(base, hM, ef));
+      Curve c = hnswlib_curve(gname, h, queries);
+      c.truth = truth_shared, c.build_s = h->build_cpu_s, c.baseline = bf_qps;
+      c.extra = "M " + std::to_string(hM) + " efC " + std::to_string(ef) + " " +
+                std::to_string(h->bytes() / base.n) + " B/vector";
+      to_time.push_back(std::move(c));
 #else
       std::fprintf(stderr, "%s: this build has no hnswlib\n", gname.c_str());
       return 2;
@@ -516,12 +548,16 @@ int main(int argc, char** argv) {
                     "on the first %lld vectors (speedups vs brute force over them: %.0f QPS); "
                     "mean deg %.1f",
                     (long long)small.n, queries.n / small_bf, g.mean_degree());
-      const auto pts = curves("mrng", build_s, g, small, small_truth, extra, queries.n / small_bf);
-      for (auto it = all.end() - pts.size(); it != all.end(); ++it)
-        it->baseline = queries.n / small_bf;
+      curves("mrng", build_s, g, small, std::make_shared<const KnnResult>(small_truth), extra,
+             queries.n / small_bf);
       conflict_study("mrng", g, small, queries);
     }
   }
+
+  const auto points = time_curves(to_time, Ls, reps, queries.n);
+  for (std::size_t c = 0; c < to_time.size(); ++c)
+    report(to_time[c].label, to_time[c].build_s, points[c], to_time[c].extra,
+           to_time[c].baseline);
 
   std::printf("set %s base %lld queries %lld brute-force %.1f QPS (CPU time; %.1f wall)\n",
               set.c_str(), (long long)base.n, (long long)queries.n, bf_qps, bf_qps_wall);

@@ -127,17 +127,17 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   SearchStats st;
   // The pool: the best `size` nodes seen, sorted, in a fixed array of L entries.
   pool_.resize(static_cast<std::size_t>(L));
-  PoolEntry* pool = pool_.data();
+  uint64_t* pool = pool_.data();
   int size = 0;
   // Inserts keeping the pool sorted and at most L long; returns the insertion index or L.
   auto insert = [&](float d, int32_t v) -> int {
-    const PoolEntry e{d, v, false};
+    const uint64_t e = pool_key(d, v);
     if (size == L && !(e < pool[L - 1])) return L;
-    // Branch-free lower bound (ids are unique, so it is also the upper bound): the comparisons
-    // of a beam search are coin flips a branch predictor cannot learn.
+    // Branch-free lower bound on the integer keys (ids are unique, so it is also the upper
+    // bound): the comparisons of a beam search are coin flips a branch predictor cannot learn.
     int pos = 0;
     if (size > 0) {
-      const PoolEntry* base = pool;
+      const uint64_t* base = pool;
       for (int n = size; n > 1;) {
         const int half = n / 2;
         base = base[half] < e ? base + half : base;
@@ -146,7 +146,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
       pos = static_cast<int>(base - pool) + (*base < e ? 1 : 0);
     }
     const int kept = std::min(size, L - 1);  // entries that survive the insertion
-    std::memmove(pool + pos + 1, pool + pos, sizeof(PoolEntry) * (kept - pos));
+    std::memmove(pool + pos + 1, pool + pos, sizeof(uint64_t) * (kept - pos));
     pool[pos] = e;
     size = kept + 1;
     return pos;
@@ -224,7 +224,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
 
   int next = 0;  // every pool entry before `next` is expanded
   while (next < size) {
-    if (pool[next].expanded) {
+    if (pool[next] & kExpanded) {
       ++next;
       continue;
     }
@@ -232,16 +232,17 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     batch_.clear();
     int after = next;  // the first unexpanded entry after the batch, if any
     for (; after < size; ++after) {
-      if (pool[after].expanded) continue;
+      if (pool[after] & kExpanded) continue;
       if (static_cast<int>(batch_.size()) == width) break;
-      pool[after].expanded = true;
-      batch_.push_back(pool[after].id);
+      pool[after] |= kExpanded;
+      batch_.push_back(key_id(pool[after]));
     }
     // The next expansion most likely starts at `after`: fetch its adjacency now so it arrives
     // while this batch's distances are computed.
     if (after < size) {
-      if (offsets_) __builtin_prefetch(offsets_ + pool[after].id);
-      __builtin_prefetch(edges_ + edge_offset(pool[after].id));
+      const int32_t id = key_id(pool[after]);
+      if (offsets_) __builtin_prefetch(offsets_ + id);
+      __builtin_prefetch(edges_ + edge_offset(id));
     }
     // Mark the unvisited neighbours and fetch their rows before the first distance: the misses
     // then overlap instead of stalling one distance after another. All distances are computed
@@ -277,16 +278,20 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
                                     : params.rerank >= 0  ? params.rerank
                                     : quantizer_.lossless ? 0
                                                           : 3 * params.k);
-  for (int i = 0; i < rerank; ++i) prefetch(pool[i].id, false);
-  for (int i = 0; i < rerank; ++i) pool[i].dist = float_distance(pool[i].id);
+  for (int i = 0; i < rerank; ++i) prefetch(key_id(pool[i]), false);
+  for (int i = 0; i < rerank; ++i) {
+    const int32_t id = key_id(pool[i]);
+    pool[i] = pool_key(float_distance(id), id);
+  }
   if (codes_) end_code_kernels();
   st.reranked = rerank;
   std::sort(pool, pool + rerank);
 
   const int found = std::min(params.k, size);
   for (int i = 0; i < params.k; ++i) {
-    ids[i] = i >= found ? -1 : original_ ? original_[pool[i].id] : pool[i].id;
-    dist[i] = i < found ? pool[i].dist : INFINITY;
+    const int32_t id = i < found ? key_id(pool[i]) : -1;
+    ids[i] = i >= found ? -1 : original_ ? original_[id] : id;
+    dist[i] = i < found ? key_distance(pool[i]) : INFINITY;
   }
   return st;
 }

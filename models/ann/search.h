@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "models/ann/codes.h"
@@ -168,16 +169,26 @@ class Searcher {
   // touched_ lists the set bits so the next search clears only those.
   std::vector<uint64_t> visited_;
   std::vector<int32_t> touched_;
-  // A pool entry: a node, its distance, and whether its neighbours have been examined.
-  struct PoolEntry {
-    float dist;
-    int32_t id;
-    bool expanded;
-    bool operator<(const PoolEntry& o) const {
-      return dist < o.dist || (dist == o.dist && id < o.id);
-    }
-  };
-  std::vector<PoolEntry> pool_;
+  // A pool entry in one 64-bit word: the distance's bits above, the node id shifted left by
+  // one, and the lowest bit set once the node is expanded. Distances are never negative, so
+  // their bits order as the floats do, and ids are unique, so one integer comparison orders
+  // entries by (distance, id) whatever the flag; it compiles to a conditional move, where
+  // the float comparison with its tie-break took branches the predictor cannot learn.
+  static uint64_t pool_key(float d, int32_t id) {
+    uint32_t bits;
+    d += 0.0f;  // -0 to +0
+    std::memcpy(&bits, &d, sizeof bits);
+    return uint64_t{bits} << 32 | static_cast<uint64_t>(static_cast<uint32_t>(id)) << 1;
+  }
+  static float key_distance(uint64_t key) {
+    const auto bits = static_cast<uint32_t>(key >> 32);
+    float d;
+    std::memcpy(&d, &bits, sizeof d);
+    return d;
+  }
+  static int32_t key_id(uint64_t key) { return static_cast<int32_t>(key >> 1 & 0x7fffffffu); }
+  static constexpr uint64_t kExpanded = 1;
+  std::vector<uint64_t> pool_;
   std::vector<int32_t> batch_;  // the nodes being expanded
   std::vector<int32_t> fresh_;  // their unvisited neighbours
   std::vector<float> fresh_dist_;

@@ -68,6 +68,23 @@ TEST(Search, PoolKeepsTheLBestAndStopsWhenAllExpanded) {
             "ann search: need 1 <= k <= L (k = 3, L = 2)");
 }
 
+// The pool orders entries by (distance, id) as one integer key (search.h): a distance of zero
+// comes first, and equal distances are taken smaller id first.
+TEST(Search, PoolOrdersByDistanceThenId) {
+  Line line(10);
+  Searcher s(line.graph, line.base);
+  std::vector<int32_t> ids(5);
+  std::vector<float> ds(5);
+  const float between = 4.5f;
+  s.search(&between, SearchParams{10, 5}, ids.data(), ds.data());
+  EXPECT_EQ(ids, (std::vector<int32_t>{4, 5, 3, 6, 2}));
+  EXPECT_EQ(ds, (std::vector<float>{0.25f, 0.25f, 2.25f, 2.25f, 6.25f}));
+  const float on_node = 7.0f;
+  s.search(&on_node, SearchParams{10, 5}, ids.data(), ds.data());
+  EXPECT_EQ(ids, (std::vector<int32_t>{7, 6, 8, 5, 9}));
+  EXPECT_EQ(ds, (std::vector<float>{0.0f, 1.0f, 1.0f, 4.0f, 4.0f}));
+}
+
 TEST(Search, ExtraEntriesAreEvaluatedFirst) {
   Line line(10);
   line.graph.extra_entries = {9, 5};
