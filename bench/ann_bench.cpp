@@ -420,8 +420,7 @@ int main(int argc, char** argv) {
   std::vector<Curve> to_time;
   const auto truth_shared = std::make_shared<const KnnResult>(truth);
   auto curves = [&](const std::string& name, double build_s, const Graph& g, const VectorSet& b,
-                    std::shared_ptr<const KnnResult> t, const std::string& extra,
-                    double baseline) {
+                    std::shared_ptr<const KnnResult> t, const std::string& extra, double baseline) {
     for (const Layout& layout : layouts) {
       std::size_t bytes = 0;
       Curve c = graph_curve(name, g, b, queries, layout, rerank, &bytes);
@@ -556,8 +555,7 @@ int main(int argc, char** argv) {
 
   const auto points = time_curves(to_time, Ls, reps, queries.n);
   for (std::size_t c = 0; c < to_time.size(); ++c)
-    report(to_time[c].label, to_time[c].build_s, points[c], to_time[c].extra,
-           to_time[c].baseline);
+    report(to_time[c].label, to_time[c].build_s, points[c], to_time[c].extra, to_time[c].baseline);
 
   std::printf("set %s base %lld queries %lld brute-force %.1f QPS (CPU time; %.1f wall)\n",
               set.c_str(), (long long)base.n, (long long)queries.n, bf_qps, bf_qps_wall);
