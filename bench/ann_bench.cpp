@@ -117,7 +117,8 @@ struct Curve {
 
 // A graph searched in one layout (the graph and base are copied: the curve outlives them).
 Curve graph_curve(const std::string& name, const Graph& g, const VectorSet& base,
-                  const VectorSet& queries, const Layout& layout, int rerank, std::size_t* bytes) {
+                  const VectorSet& queries, const Layout& layout, int rerank, int width,
+                  std::size_t* bytes) {
   auto graph = std::make_shared<const Graph>(g);
   std::shared_ptr<const VectorSet> vectors;
   if (!layout.packed) vectors = std::make_shared<const VectorSet>(base);
@@ -141,9 +142,10 @@ Curve graph_curve(const std::string& name, const Graph& g, const VectorSet& base
                         static_cast<std::size_t>(base.n) * base.dim * sizeof(float);
   Curve c;
   c.label = layout.name == "plain" ? name : name + "+" + layout.name;
-  c.once = [graph, vectors, packed, &queries, rerank](int L) {
+  if (width != 1) c.label += "-w" + std::to_string(width);
+  c.once = [graph, vectors, packed, &queries, rerank, width](int L) {
     std::vector<SearchStats> stats;
-    const SearchParams sp{L, 10, rerank};
+    const SearchParams sp{L, 10, rerank, width};
     Outcome o;
     o.found = packed ? search_batch(*packed, queries, sp, 1, &stats)
                      : search_batch(*graph, *vectors, queries, sp, 1, &stats);
@@ -365,6 +367,10 @@ int main(int argc, char** argv) {
   app.add_option("--layouts", layouts_text,
                  "search layouts per graph: plain, huge, bfs, codes, packed (fp16 re-rank), "
                  "packed-sse2, packed-f32 (float32 re-rank)");
+  std::string widths_text = "1";
+  app.add_option("--widths", widths_text,
+                 "search beam widths (SearchParams::width), comma list: one curve per value, "
+                 "labelled -w<width> when not 1");
   std::string save_nsg;
   app.add_option("--load-nsg", load_nsg, "search this NSG index file instead of building one");
   app.add_option("--save-nsg", save_nsg, "write the NSG built here to this index file");
@@ -379,7 +385,7 @@ int main(int argc, char** argv) {
     base = gaussian_mixture(mix, n, 0);
     queries = gaussian_mixture(mix, nq, 1);
   }
-  const std::vector<int> Ls = parse_list(Ls_text);
+  const std::vector<int> Ls = parse_list(Ls_text), widths = parse_list(widths_text);
   std::vector<Layout> layouts;
   {
     std::stringstream ls(layouts_text);
@@ -421,13 +427,14 @@ int main(int argc, char** argv) {
   const auto truth_shared = std::make_shared<const KnnResult>(truth);
   auto curves = [&](const std::string& name, double build_s, const Graph& g, const VectorSet& b,
                     std::shared_ptr<const KnnResult> t, const std::string& extra, double baseline) {
-    for (const Layout& layout : layouts) {
-      std::size_t bytes = 0;
-      Curve c = graph_curve(name, g, b, queries, layout, rerank, &bytes);
-      c.truth = t, c.build_s = build_s, c.baseline = baseline;
-      c.extra = extra + " " + std::to_string(bytes / b.n) + " B/vector";
-      to_time.push_back(std::move(c));
-    }
+    for (const Layout& layout : layouts)
+      for (int width : widths) {
+        std::size_t bytes = 0;
+        Curve c = graph_curve(name, g, b, queries, layout, rerank, width, &bytes);
+        c.truth = t, c.build_s = build_s, c.baseline = baseline;
+        c.extra = extra + " " + std::to_string(bytes / b.n) + " B/vector";
+        to_time.push_back(std::move(c));
+      }
   };
 
   std::stringstream gl(graphs);
