@@ -357,6 +357,10 @@ int main(int argc, char** argv) {
                  "fill, slack<s> (e.g. slack1.25): one NSG per value, labelled and suffixed "
                  "-<value> when not auto");
   app.add_option("--C", C, "NSG prune candidates");
+  bool path_candidates = true;
+  app.add_option("--path-candidates", path_candidates,
+                 "NSG: the candidate search's expanded nodes join the C nearest (0: the paper's "
+                 "C nearest only)");
   app.add_option("--Lb", Lb, "NSG build pool size");
   app.add_option("--M", M, "HNSW M (max degree 2M)");
   app.add_option("--ef", ef, "HNSW and hnswlib ef_construction");
@@ -469,6 +473,7 @@ int main(int argc, char** argv) {
           p.knn.k = knn_k;
           p.knn.rp_trees = rp_trees, p.knn.rp_leaf = rp_leaf;
           p.L = Lb, p.R = R, p.C = C, p.threads = build_threads, p.passes = passes;
+          p.path_candidates = path_candidates;
           p.random_edges = random_edges;
           p.entry_points = entry_points;
           NsgStats st;

@@ -109,6 +109,10 @@ const KeySet& build_keys() {
         .def("1");
     k.integer("nsg.C", 1, kIntMax, "candidates considered by the pruning (nearest first)")
         .def("500");
+    k.flag("nsg.path_candidates",
+           "the nodes the candidate search expanded are candidates too, beyond the C nearest "
+           "(false: the NSG paper's C nearest only)")
+        .def("true");
     k.choice("nsg.reverse", {"auto", "reprune", "append", "fill", "slack"},
              "merge of each list with its reverse edges: the paper's re-prune, or slack at 4 R "
              "when the re-prune strands more than 1% of the nodes (auto); docs/ann.md")
@@ -302,6 +306,7 @@ class AnnExperiment : public Experiment {
       nsg_.R = static_cast<int>(b.integer("R"));
       nsg_.alpha = static_cast<float>(b.number("alpha"));
       nsg_.C = static_cast<int>(b.integer("C"));
+      nsg_.path_candidates = b.flag("path_candidates");
       reverse_merge_from_name(b.choice("reverse"), &nsg_.reverse);  // a checked choice
       nsg_.reverse_slack = static_cast<float>(b.number("reverse_slack"));
       nsg_.passes = static_cast<int>(b.integer("passes"));
@@ -327,10 +332,11 @@ class AnnExperiment : public Experiment {
     // be reused for a workload that leaves that key unset.
     char effective[256] = "";
     if (kind_ == "nsg")
-      std::snprintf(
-          effective, sizeof(effective), "|nsg k%d t%d L%d R%d a%.9g C%d p%d e%d r%d m%d s%.9g",
-          nsg_.knn.k, nsg_.knn.rp_trees, nsg_.L, nsg_.R, nsg_.alpha, nsg_.C, nsg_.passes,
-          nsg_.entry_points, nsg_.random_edges, static_cast<int>(nsg_.reverse), nsg_.reverse_slack);
+      std::snprintf(effective, sizeof(effective),
+                    "|nsg k%d t%d L%d R%d a%.9g C%d c%d p%d e%d r%d m%d s%.9g", nsg_.knn.k,
+                    nsg_.knn.rp_trees, nsg_.L, nsg_.R, nsg_.alpha, nsg_.C,
+                    nsg_.path_candidates ? 1 : 0, nsg_.passes, nsg_.entry_points, nsg_.random_edges,
+                    static_cast<int>(nsg_.reverse), nsg_.reverse_slack);
     else if (kind_ == "hnsw")
       std::snprintf(effective, sizeof(effective), "|hnsw M%d d%d ef%d", hnsw_.M, hnsw_.max_degree,
                     hnsw_.ef_construction);

@@ -35,10 +35,15 @@ struct NsgParams {
   // alpha * d(r, q) < d(p, q). 1 = the MRNG rule; larger keeps longer edges (docs/ann.md,
   // "Relaxed prune").
   float alpha = 1.0f;
-  // Candidates considered by the pruning (nearest first). 500, not 300 (docs/ann.md,
+  // Candidates considered by the pruning (nearest first), besides the expanded nodes of the
+  // search (path_candidates). 500, not 300 (docs/ann.md,
   // "Candidates"): on the 200k mixture 300 capped recall@10 at 0.947 for any L, 500 reaches
   // 0.999; on MNIST it costs about 5% of QPS.
   int C = 500;
+  // The nodes the candidate search expanded join the C nearest as candidates (false: the C
+  // nearest only, as in the NSG paper). They supply the long edges when the search visits far
+  // more than C nodes (docs/ann.md, "Build pool").
+  bool path_candidates = true;
   int threads = 0;  // OpenMP threads (0 = default)
   ReverseMerge reverse = ReverseMerge::kAuto;
   float reverse_slack = 1.25f;  // kSlack only: lists up to ceil(slack * R) are kept whole
@@ -93,8 +98,9 @@ struct NsgStats {
 //  1. kNN graph by NN-descent;
 //  2. navigating node = the vector nearest the centroid;
 //  3. per node p: beam search for p on the kNN graph from the navigating node with pool L;
-//     every visited node plus p's kNN list are the candidates; the C nearest are pruned by the
-//     MRNG rule (select_mrng) to at most R out-edges;
+//     every visited node plus p's kNN list are the candidates; the C nearest, plus the nodes
+//     the search expanded beyond them (path_candidates), are pruned by the MRNG rule
+//     (select_mrng) to at most R out-edges;
 //  4. reverse edges: every q in out(p) receives p; a list that then exceeds R is pruned again
 //     by the same rule (p.reverse selects another merge: ReverseMerge);
 //  5. repair: depth-first search from the navigating node; while nodes remain unreached, the

@@ -236,6 +236,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
       if (static_cast<int>(batch_.size()) == width) break;
       pool[after] |= kExpanded;
       batch_.push_back(key_id(pool[after]));
+      if (options.expanded) options.expanded->push_back({key_distance(pool[after]), batch_.back()});
     }
     // The next expansion most likely starts at `after`: fetch its adjacency now so it arrives
     // while this batch's distances are computed.

@@ -85,7 +85,8 @@ struct SlotGraph {
 struct SearchOptions {
   int32_t target = -1;           // record SearchStats::target_hop for this node
   MemoryTrace* trace = nullptr;  // append this search's reads (as-soon-as-possible requests)
-  std::vector<Neighbour>* collect = nullptr;  // every visited node with its distance (NSG build)
+  std::vector<Neighbour>* collect = nullptr;   // every visited node with its distance (NSG build)
+  std::vector<Neighbour>* expanded = nullptr;  // every expanded node with its distance, in order
   // The query's byte row, when the Searcher has byte rows (use_byte_rows): distances then come
   // from l2_sq_bytes, equal bit for bit to the float ones.
   const uint8_t* query_bytes = nullptr;

@@ -50,6 +50,24 @@ TEST(Search, GreedyWalksThePathAndCountsEachStep) {
   EXPECT_EQ(st.target_hop, 6);  // node 6 is computed while expanding node 5, the 6th expansion
 }
 
+TEST(Search, ExpandedListsTheExpansionsInOrderWithTheirDistances) {
+  Line line(10);
+  Searcher s(line.graph, line.base);
+  const float q = 9.2f;
+  int32_t id;
+  float d;
+  std::vector<Neighbour> expanded;
+  SearchOptions opt;
+  opt.expanded = &expanded;
+  s.search(&q, SearchParams{1, 1}, &id, &d, opt);
+  // Greedy descent expands 0, 1, ..., 9 (GreedyWalksThePathAndCountsEachStep).
+  ASSERT_EQ(expanded.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(expanded[i].id, i);
+    EXPECT_FLOAT_EQ(expanded[i].dist, (9.2f - i) * (9.2f - i));
+  }
+}
+
 TEST(Search, PoolKeepsTheLBestAndStopsWhenAllExpanded) {
   Line line(10);
   Searcher s(line.graph, line.base);
