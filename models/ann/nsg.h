@@ -42,7 +42,7 @@ struct NsgParams {
   int C = 500;
   // The nodes the candidate search expanded join the C nearest as candidates (false: the C
   // nearest only, as in the NSG paper). They supply the long edges when the search visits far
-  // more than C nodes (docs/ann.md, "Build pool").
+  // more than C nodes (docs/ann.md, "The search path as candidates").
   bool path_candidates = true;
   int threads = 0;  // OpenMP threads (0 = default)
   ReverseMerge reverse = ReverseMerge::kAuto;

@@ -77,10 +77,6 @@ TEST(Nsg, GaussianMixtureRecallAt10) {
   EXPECT_GE(check_nsg(base, queries, p, 80, 0.85), 0.95);
 }
 
-// Ten tight clusters (dim 32, sigma 0.05) of 2,000 points: the MRNG rule keeps almost no edge
-// between clusters, so from the navigating node alone the search stays near its own cluster
-// (recall@10 0.79 at L = 96 when measured); the default, auto_entry_points(20000) = 18
-// k-means++ seeds, puts a start in every cluster (0.998).
 // A build pool large for C: the search visits many more nodes than the C nearest it keeps,
 // and the expanded nodes of the candidate search (NsgParams::path_candidates) give the prune
 // its long edges. Measured: recall@10 0.766 with the path, 0.706 without (L = 80).
@@ -97,6 +93,10 @@ TEST(Nsg, SearchPathCandidatesHelpWhenTheBuildPoolIsLargeForC) {
   EXPECT_GE(with_path, without + 0.03);
 }
 
+// Ten tight clusters (dim 32, sigma 0.05) of 2,000 points: the MRNG rule keeps almost no edge
+// between clusters, so from the navigating node alone the search stays near its own cluster
+// (recall@10 0.79 at L = 96 when measured); the default, auto_entry_points(20000) = 18
+// k-means++ seeds, puts a start in every cluster (0.998).
 TEST(Nsg, AutoEntryPointsReachClustersOneEntryPointMisses) {
   EXPECT_EQ(auto_entry_points(20000), 18);
   EXPECT_EQ(auto_entry_points(200000), 56);
