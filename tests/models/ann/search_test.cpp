@@ -37,8 +37,10 @@ TEST(Search, GreedyWalksThePathAndCountsEachStep) {
   const float q = 9.2f;
   int32_t id;
   float d;
+  std::vector<Neighbour> expanded;
   SearchOptions opt;
   opt.target = 6;
+  opt.expanded = &expanded;
   const SearchStats st = s.search(&q, SearchParams{1, 1}, &id, &d, opt);
   EXPECT_EQ(id, 9);
   EXPECT_NEAR(d, 0.04f, 1e-5);
@@ -48,19 +50,7 @@ TEST(Search, GreedyWalksThePathAndCountsEachStep) {
   EXPECT_EQ(st.distances, 10);
   EXPECT_EQ(st.visited, 10);
   EXPECT_EQ(st.target_hop, 6);  // node 6 is computed while expanding node 5, the 6th expansion
-}
-
-TEST(Search, ExpandedListsTheExpansionsInOrderWithTheirDistances) {
-  Line line(10);
-  Searcher s(line.graph, line.base);
-  const float q = 9.2f;
-  int32_t id;
-  float d;
-  std::vector<Neighbour> expanded;
-  SearchOptions opt;
-  opt.expanded = &expanded;
-  s.search(&q, SearchParams{1, 1}, &id, &d, opt);
-  // Greedy descent expands 0, 1, ..., 9 (GreedyWalksThePathAndCountsEachStep).
+  // SearchOptions::expanded lists the expansions in order with their distances.
   ASSERT_EQ(expanded.size(), 10u);
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(expanded[i].id, i);
