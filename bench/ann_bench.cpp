@@ -115,15 +115,20 @@ struct Curve {
   std::string extra;                 // for the summary line
 };
 
-// A graph searched in one layout (the graph and base are copied: the curve outlives them).
+// A graph searched in one layout. The curve outlives the caller's graph and base, so it keeps
+// its own: the PackedIndex, or (plain) copies of both.
 Curve graph_curve(const std::string& name, const Graph& g, const VectorSet& base,
                   const VectorSet& queries, const Layout& layout, int rerank, int width,
                   std::size_t* bytes) {
-  auto graph = std::make_shared<const Graph>(g);
+  std::shared_ptr<const Graph> graph;
   std::shared_ptr<const VectorSet> vectors;
-  if (!layout.packed) vectors = std::make_shared<const VectorSet>(base);
   std::shared_ptr<const PackedIndex> packed;
-  if (layout.packed) packed = std::make_shared<const PackedIndex>(g, base, layout.options);
+  if (layout.packed) {
+    packed = std::make_shared<const PackedIndex>(g, base, layout.options);
+  } else {
+    graph = std::make_shared<const Graph>(g);
+    vectors = std::make_shared<const VectorSet>(base);
+  }
   // Plain: the CSR graph (offsets and edges) and the float vectors.
   if (packed) {
     std::vector<int> deg(static_cast<std::size_t>(g.size()));
