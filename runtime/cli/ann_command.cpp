@@ -49,6 +49,7 @@ struct BuildOptions {
   // against the library's 500).
   int knn_k = 0, rp_trees = 0, L = 0, R = 0, C = 0, passes = 0, random_edges = 0;
   double alpha = 0, reverse_slack = 0;
+  bool path_candidates = true;
   std::string entry_points, reverse;
   int M = 0, max_degree = 0, ef = 0;
   std::set<std::string> given;
@@ -134,6 +135,7 @@ int run_build(const BuildOptions& o) {
     put(nsg, "reverse", o.reverse);
     put(nsg, "reverse_slack", o.reverse_slack);
     put(nsg, "C", o.C);
+    put(nsg, "path_candidates", o.path_candidates);
     put(nsg, "passes", o.passes);
     put(nsg, "entry_points",
         o.entry_points == "auto" || o.entry_points.empty() ? json("auto")
@@ -233,6 +235,9 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
       ->check(positive_integer());
   build->add_option("--R", bo->R, "NSG: out-degree bound")->check(positive_integer());
   build->add_option("--C", bo->C, "NSG: candidates per prune")->check(positive_integer());
+  build->add_option("--path-candidates", bo->path_candidates,
+                    "NSG: the candidate search's expanded nodes join the C nearest (default "
+                    "true; false: the NSG paper's C nearest only)");
   build
       ->add_option("--alpha", bo->alpha,
                    "NSG: prune relaxation (Vamana), >= 1: r occludes q only if alpha d(r, q) < "
@@ -285,6 +290,7 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
                                                           {"--reverse", "reverse"},
                                                           {"--reverse-slack", "reverse_slack"},
                                                           {"--C", "C"},
+                                                          {"--path-candidates", "path_candidates"},
                                                           {"--passes", "passes"},
                                                           {"--entry-points", "entry_points"},
                                                           {"--random-edges", "random_edges"},

@@ -179,10 +179,10 @@ TEST(AnnCliDefaults, UnsetBuilderParametersAreTheLibrarysDefaults) {
   TempDir dir;
   const ann::NsgParams d;
   const std::string base = "ann build --base mixture:2000 -j 1 --recall-sample 0 ";
-  const std::string spelled = "--knn-k " + std::to_string(d.knn.k) + " --L " + std::to_string(d.L) +
-                              " --R " + std::to_string(d.R) + " --passes " +
-                              std::to_string(d.passes) + " --random-edges " +
-                              std::to_string(d.random_edges) + " --alpha 1 --entry-points auto ";
+  const std::string spelled =
+      "--knn-k " + std::to_string(d.knn.k) + " --L " + std::to_string(d.L) + " --R " +
+      std::to_string(d.R) + " --passes " + std::to_string(d.passes) + " --random-edges " +
+      std::to_string(d.random_edges) + " --alpha 1 --entry-points auto --path-candidates true ";
   auto run = run_tool(kTool, base + "-o plain.tann", dir.path());
   ASSERT_EQ(run.exit_code, 0) << run.err;
   run = run_tool(kTool, base + spelled + "--C " + std::to_string(d.C) + " -o spelled.tann",
@@ -221,6 +221,10 @@ TEST_F(AnnCli, FlagsAreCheckedBeforeAnyFileIsLoaded) {
   run = run_tool(kTool, "ann build --rp-trees 65 --base none.fvecs -o x.tann", dir_->path());
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("--rp-trees"), std::string::npos) << run.err;
+  run = run_tool(kTool, "ann build --path-candidates maybe --base none.fvecs -o x.tann",
+                 dir_->path());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--path-candidates"), std::string::npos) << run.err;
   run = run_tool(kTool, "ann build --reverse-slack 0.5 --base none.fvecs -o x.tann", dir_->path());
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("--reverse-slack"), std::string::npos) << run.err;
