@@ -82,6 +82,9 @@ struct Layout {
 
 Layout parse_layout(const std::string& name) {
   Layout l{name, name != "plain", {}};
+  // The ablation layouts (bfs, codes, huge) are the parts measured before the edge bounds.
+  if (name == "bfs" || name == "codes" || name == "huge" || name == "packed-nb")
+    l.options.edge_bounds = false;
   if (name == "bfs")
     l.options.codes = false;  // renumbering + huge pages, floats
   else if (name == "codes")
@@ -94,9 +97,10 @@ Layout parse_layout(const std::string& name) {
     l.options.rerank_vectors = RerankVectors::kFloat32;  // the layout before 2026-12-06
   else if (name == "packed-f16")
     l.options.rerank_vectors = RerankVectors::kHalf;  // binary16 values, not residuals
-  else if (name != "plain" && name != "packed")
-    throw std::runtime_error("--layouts: unknown layout '" + name +
-                             "' (plain, huge, bfs, codes, packed, packed-sse2, packed-f32)");
+  else if (name != "plain" && name != "packed" && name != "packed-nb")
+    throw std::runtime_error(
+        "--layouts: unknown layout '" + name +
+        "' (plain, huge, bfs, codes, packed, packed-nb, packed-sse2, packed-f32, packed-f16)");
   return l;
 }
 
@@ -374,8 +378,9 @@ int main(int argc, char** argv) {
   int rerank = -1;
   app.add_option("--rerank", rerank, "searches on codes: float re-rank of this many (-1: auto)");
   app.add_option("--layouts", layouts_text,
-                 "search layouts per graph: plain, huge, bfs, codes, packed (fp16 re-rank), "
-                 "packed-sse2, packed-f32 (float32 re-rank)");
+                 "search layouts per graph: plain, huge, bfs, codes, packed (fp16 re-rank, "
+                 "edge bounds), packed-nb (no edge bounds), packed-sse2, packed-f32 (float32 "
+                 "re-rank)");
   std::string widths_text = "1";
   app.add_option("--widths", widths_text,
                  "search beam widths (SearchParams::width), comma list: one curve per value, "

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "models/ann/array_io.h"
+#include "models/ann/distance.h"
 #include "models/ann/fp16.h"
 #include "runtime/core/error.h"
 
@@ -106,6 +107,7 @@ PackedIndex::PackedIndex(const Graph& graph, const VectorSet& base, const PackOp
     for (int64_t p = 0; p < n; ++p)
       quantizer_.encode(base.row(original_[p]), dim_, codes_.data() + p * dim_);
   }
+  if (options.edge_bounds) add_edge_bounds(base);
   if (!options.codes || !quantizer_.lossless) {
     // binary16 only for the re-rank copy, and only when every stored value stays finite.
     const bool residual = options.rerank_vectors == RerankVectors::kHalfResidual;
@@ -132,13 +134,80 @@ PackedIndex::PackedIndex(const Graph& graph, const VectorSet& base, const PackOp
   }
 }
 
+// Sorts every list by edge length and stores each length's 8-bit lower bound. Lengths are in
+// the search's distance: the codes' (decoded, so in the base's units) when it searches codes,
+// the floats' otherwise; the triangle inequality holds in either, exactly, because code
+// distances are Euclidean distances between the (scaled) code vectors.
+void PackedIndex::add_edge_bounds(const VectorSet& base) {
+  const int64_t n = size_;
+  const L2CodeKernel code_l2 = l2_code_kernel(options_.avx2);
+  auto length = [&](int32_t a, int32_t b) {
+    if (options_.codes)
+      return std::sqrt(quantizer_.decode_distance(
+          code_l2(codes_.data() + a * int64_t{dim_}, codes_.data() + b * int64_t{dim_}, dim_)));
+    return std::sqrt(l2_sq(base.row(original_[a]), base.row(original_[b]), dim_));
+  };
+  auto list_of = [&](int64_t p, int32_t** list, uint8_t** bound) {
+    int32_t* slot = reinterpret_cast<int32_t*>(slots_.data()) + p * slot_stride_;
+    if (slot[0] > slot_stride_ - 1) {
+      *list = overflow_.data() + slot[1];
+      *bound = overflow_bounds_.data() + slot[1];
+    } else {
+      *list = slot + 1;
+      *bound = bounds_.data() + p * slot_stride_ + 1;
+    }
+    return slot[0];
+  };
+  bounds_ = AlignedBytes(static_cast<std::size_t>(slot_stride_) * n, options_.huge_pages);
+  overflow_bounds_.assign(overflow_.size(), 0);
+  // Sort, and find the step: the 99.9th percentile length over 255, so that a few very long
+  // edges (repairs) do not coarsen every bound; longer edges get 255, still a lower bound.
+  std::vector<float> all;
+  std::vector<std::pair<float, int32_t>> sorted;
+  std::vector<std::vector<float>> lengths(static_cast<std::size_t>(n));
+  for (int64_t p = 0; p < n; ++p) {
+    int32_t* list;
+    uint8_t* bound;
+    const int degree = list_of(p, &list, &bound);
+    sorted.clear();
+    for (int j = 0; j < degree; ++j)
+      sorted.push_back({length(static_cast<int32_t>(p), list[j]), list[j]});
+    std::sort(sorted.begin(), sorted.end());
+    lengths[p].resize(static_cast<std::size_t>(degree));
+    for (int j = 0; j < degree; ++j) {
+      list[j] = sorted[j].second;
+      lengths[p][j] = sorted[j].first;
+      all.push_back(sorted[j].first);
+    }
+  }
+  float top = 0;
+  if (!all.empty()) {
+    auto at = all.begin() + static_cast<std::ptrdiff_t>((all.size() - 1) * 999 / 1000);
+    std::nth_element(all.begin(), at, all.end());
+    top = *at;
+  }
+  bound_step_ = top > 0 ? top / 255 : 1;
+  for (int64_t p = 0; p < n; ++p) {
+    int32_t* list;
+    uint8_t* bound;
+    const int degree = list_of(p, &list, &bound);
+    for (int j = 0; j < degree; ++j) {
+      const float len = lengths[p][j];
+      int b = static_cast<int>(std::min(255.0f, std::floor(len / bound_step_)));
+      while (b > 0 && static_cast<float>(b) * bound_step_ > len) --b;  // rounding: stay below
+      bound[j] = static_cast<uint8_t>(b);
+    }
+  }
+}
+
 namespace {
 
 // Version 2 (2026-12-06) adds binary16 re-rank vectors: their kind in the option bits and, as
-// stored, before the vectors. A version-1 file is a stale cache entry, not damage: load answers
-// nullptr.
-constexpr char kPackedMagic[8] = {'T', 'E', 'S', 'P', 'A', 'C', 'K', '2'};
+// stored, before the vectors. Version 3 (2026-12-06) adds the edge bounds after the quantizer.
+// A file of an earlier version is a stale cache entry, not damage: load answers nullptr.
+constexpr char kPackedMagic[8] = {'T', 'E', 'S', 'P', 'A', 'C', 'K', '3'};
 constexpr char kPackedMagicV1[8] = {'T', 'E', 'S', 'P', 'A', 'C', 'K', '1'};
+constexpr char kPackedMagicV2[8] = {'T', 'E', 'S', 'P', 'A', 'C', 'K', '2'};
 
 uint64_t fnv1a(uint64_t h, const void* data, std::size_t bytes) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -148,7 +217,7 @@ uint64_t fnv1a(uint64_t h, const void* data, std::size_t bytes) {
 
 uint32_t option_bits(const PackOptions& o) {
   return (o.reorder ? 1u : 0u) | (o.codes ? 2u : 0u) | (o.overflow ? 4u : 0u) |
-         (static_cast<uint32_t>(o.rerank_vectors) << 3);
+         (static_cast<uint32_t>(o.rerank_vectors) << 3) | (o.edge_bounds ? 64u : 0u);
 }
 
 template <typename T>
@@ -210,6 +279,9 @@ void PackedIndex::save(const std::string& path, uint64_t key) const {
     put(o, quantizer_.offset);
     put(o, quantizer_.step);
     put(o, quantizer_.lossless);
+    put_bytes(o, bounds_);
+    write_array(o, overflow_bounds_);
+    put(o, bound_step_);
     if (!o.flush()) throw IoError(tmp + ": write failed");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -224,7 +296,9 @@ std::unique_ptr<PackedIndex> PackedIndex::load(const std::string& path, uint64_t
   if (!in) return nullptr;
   char magic[sizeof kPackedMagic];
   const bool read = static_cast<bool>(in.read(magic, sizeof magic));
-  if (read && std::memcmp(magic, kPackedMagicV1, sizeof magic) == 0) return nullptr;
+  if (read && (std::memcmp(magic, kPackedMagicV1, sizeof magic) == 0 ||
+               std::memcmp(magic, kPackedMagicV2, sizeof magic) == 0))
+    return nullptr;
   if (!read || std::memcmp(magic, kPackedMagic, sizeof magic) != 0)
     throw IoError(path + ": not a packed index (bad magic)");
   uint64_t saved_key = 0;
@@ -253,6 +327,9 @@ std::unique_ptr<PackedIndex> PackedIndex::load(const std::string& path, uint64_t
   get(in, p->quantizer_.offset, path);
   get(in, p->quantizer_.step, path);
   get(in, p->quantizer_.lossless, path);
+  p->bounds_ = get_bytes(in, options.huge_pages, path);
+  read_array(in, p->overflow_bounds_, path, "packed");
+  get(in, p->bound_step_, path);
   // The arrays must fit the shape they claim, or a search would read past them.
   const auto n = static_cast<uint64_t>(p->size_);
   const bool fits =
@@ -265,7 +342,10 @@ std::unique_ptr<PackedIndex> PackedIndex::load(const std::string& path, uint64_t
       // Residuals are read together with the codes.
       (p->stored_ != RerankVectors::kHalfResidual || p->codes_.size() == n * p->dim_) &&
       (p->vectors_.size() == 0 || p->vectors_.size() == n * p->dim_ * component_bytes) &&
-      (p->size_ == 0 || (p->entry_ >= 0 && p->entry_ < p->size_)) && in.peek() == EOF;
+      (p->size_ == 0 || (p->entry_ >= 0 && p->entry_ < p->size_)) &&
+      p->bounds_.size() == (options.edge_bounds ? n * p->slot_stride_ : 0) &&
+      p->overflow_bounds_.size() == (options.edge_bounds ? p->overflow_.size() : 0) &&
+      (!options.edge_bounds || p->bound_step_ > 0) && in.peek() == EOF;
   if (!fits) throw IoError(path + ": corrupt packed index (sizes do not match its shape)");
   auto in_range = [&](int64_t v) { return v >= 0 && v < p->size_; };
   bool ok = std::all_of(p->extra_entries_.begin(), p->extra_entries_.end(), in_range);
@@ -285,7 +365,7 @@ std::unique_ptr<PackedIndex> PackedIndex::load(const std::string& path, uint64_t
 
 std::size_t PackedIndex::bytes() const {
   return slots_.size() + overflow_.size() * sizeof(int32_t) + vectors_.size() + codes_.size() +
-         original_.size() * sizeof(int32_t);
+         original_.size() * sizeof(int32_t) + bounds_.size() + overflow_bounds_.size();
 }
 
 }  // namespace tessel::ann

@@ -45,6 +45,12 @@ struct PackOptions {
   // beyond binary16's range (|x| > 65504) keeps float32 whatever this says; float searches
   // (codes = false) always read float32.
   RerankVectors rerank_vectors = RerankVectors::kHalfResidual;
+  // Each neighbour list sorted by edge length, with an 8-bit lower bound of every length in the
+  // search's own distance (on the codes when searching codes): an expansion of u skips the
+  // neighbours v with |uv| > |qu| + (the pool's worst), which the triangle inequality puts
+  // beyond the worst, so they could never enter the pool. Exact: results are those of the
+  // search without it; only the distances computed fall (docs/ann.md, "Edge bounds").
+  bool edge_bounds = true;
 };
 
 // Zero-initialised bytes aligned to 2 MiB, advised as huge pages when asked (Linux THP in
@@ -105,6 +111,15 @@ class PackedIndex {
   const int32_t* slots() const { return reinterpret_cast<const int32_t*>(slots_.data()); }
   int slot_stride() const { return slot_stride_; }
   const int32_t* overflow() const { return overflow_.empty() ? nullptr : overflow_.data(); }
+  // With PackOptions::edge_bounds: byte p * slot_stride() + 1 + j bounds the length of the
+  // edge in slot entry 1 + j (overflow_bounds()[i] that of overflow()[i]) from below, as
+  // bound * bound_step(); lists are sorted by length, so their bounds never decrease. A bound
+  // of 255 means at least 255 steps. Null without edge bounds.
+  const uint8_t* edge_bounds() const { return bounds_.size() ? bounds_.data() : nullptr; }
+  const uint8_t* overflow_bounds() const {
+    return overflow_bounds_.empty() ? nullptr : overflow_bounds_.data();
+  }
+  float bound_step() const { return bound_step_; }
   int64_t overflow_nodes() const { return overflow_nodes_; }
   // Whether the float vectors are kept: only for a re-rank of lossy codes, or without codes
   // (exact codes, e.g. 8-bit data such as MNIST, give the float distances themselves).
@@ -122,6 +137,7 @@ class PackedIndex {
 
  private:
   PackedIndex() = default;
+  void add_edge_bounds(const VectorSet& base);
 
   PackOptions options_;
   int64_t size_ = 0;
@@ -133,6 +149,9 @@ class PackedIndex {
   int slot_stride_ = 0;
   std::vector<int32_t> overflow_;
   int64_t overflow_nodes_ = 0;
+  AlignedBytes bounds_;
+  std::vector<uint8_t> overflow_bounds_;
+  float bound_step_ = 0;
   AlignedBytes vectors_;  // float32 rows, or binary16 rows (stored_ says which)
   RerankVectors stored_ = RerankVectors::kFloat32;
   AlignedBytes codes_;

@@ -74,6 +74,10 @@ Searcher::Searcher(const PackedIndex& index)
     : edges_(index.slots()),
       stride_(index.slot_stride()),
       overflow_(index.overflow()),
+      bounds_(index.edge_bounds()),
+      overflow_bounds_(index.overflow_bounds()),
+      bound_step_(index.bound_step()),
+      slots_bytes_(static_cast<uint64_t>(index.size()) * index.slot_stride()),
       entry_(index.entry()),
       extra_entries_(&index.extra_entries()),
       nodes_(index.size()),
@@ -95,6 +99,23 @@ Searcher::Searcher(const PackedIndex& index)
       original_(index.original_ids().data()),
       visited_(static_cast<std::size_t>(index.size() + 63) / 64, 0) {}
 
+// How many of u's neighbours (sorted by edge length) an expansion must consider: with the
+// query at squared distance dist_u from u and the full pool's worst at squared distance worst,
+// a neighbour v with |uv| > |qu| + |q worst| is farther than the worst (|qv| >= |uv| - |qu|)
+// and could never enter the pool, now or later (the worst only falls). The bounds are lower
+// bounds of |uv|, so a skipped neighbour is beyond for certain; the relative margin of 1e-5
+// covers the float rounding of the square roots and of the stored distances.
+int Searcher::within_reach(int32_t u, int deg, const int32_t* nb, float dist_u, float worst) const {
+  const float limit = (std::sqrt(dist_u) + std::sqrt(worst)) * (1 + 1e-5f) / bound_step_;
+  if (!(limit < 255)) return deg;
+  const int cut = static_cast<int>(limit);  // a bound above this is beyond the worst
+  const uint8_t* bound =
+      overflows(deg) ? overflow_bounds_ + (nb - overflow_) : bounds_ + edge_offset(u);
+  int reach = 0;
+  while (reach < deg && bound[reach] <= cut) ++reach;
+  return reach;
+}
+
 SearchStats Searcher::search(const float* query, const SearchParams& params, int32_t* ids,
                              float* dist, const SearchOptions& options) {
   check_params(nodes_, vector_count_, params);
@@ -104,8 +125,9 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   const int L = params.L;
   const int width = params.width;
   MemoryTrace* trace = options.trace;
-  uint32_t obj_vec = 0, obj_code = 0, obj_off = 0, obj_edge = 0, obj_over = 0;
+  uint32_t obj_vec = 0, obj_code = 0, obj_off = 0, obj_edge = 0, obj_over = 0, obj_bound = 0;
   if (trace) {
+    if (bounds_) obj_bound = trace->object_index(kTraceEdgeBounds);
     if (vectors_ || half_rows_) obj_vec = trace->object_index(kTraceVectors);
     if (codes_) obj_code = trace->object_index(kTraceCodes);
     if (offsets_) obj_off = trace->object_index(kTraceOffsets);
@@ -230,12 +252,14 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     }
     // Expand the `width` best unexpanded entries together (one, the classic search, by default).
     batch_.clear();
+    batch_dist_.clear();
     int after = next;  // the first unexpanded entry after the batch, if any
     for (; after < size; ++after) {
       if (pool[after] & kExpanded) continue;
       if (static_cast<int>(batch_.size()) == width) break;
       pool[after] |= kExpanded;
       batch_.push_back(key_id(pool[after]));
+      batch_dist_.push_back(key_distance(pool[after]));
       if (options.expanded) options.expanded->push_back({key_distance(pool[after]), batch_.back()});
     }
     // The next expansion most likely starts at `after`: fetch its adjacency now so it arrives
@@ -244,28 +268,38 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
       const int32_t id = key_id(pool[after]);
       if (offsets_) __builtin_prefetch(offsets_ + id);
       __builtin_prefetch(edges_ + edge_offset(id));
+      if (bounds_) __builtin_prefetch(bounds_ + edge_offset(id));
     }
+    // With edge bounds and a full pool, the neighbours beyond the pool's worst are skipped.
+    const float worst = bounds_ && size == L ? key_distance(pool[L - 1]) : INFINITY;
     // Mark the unvisited neighbours and fetch their rows before the first distance: the misses
     // then overlap instead of stalling one distance after another. All distances are computed
     // before any insertion, so the kernels run back to back.
     fresh_.clear();
-    for (const int32_t u : batch_) {
+    for (std::size_t b = 0; b < batch_.size(); ++b) {
+      const int32_t u = batch_[b];
       ++st.hops;
       if (offsets_) trace_read(obj_off, static_cast<uint64_t>(u) * 8, 16);
       const int deg = degree(u);
       const int32_t* nb = neighbours(u);
-      // A PackedIndex slot is read whole from its start: the degree and the list.
+      const int reach = worst < INFINITY ? within_reach(u, deg, nb, batch_dist_[b], worst) : deg;
+      // A PackedIndex slot is read from its start: the degree and the list up to its reach.
       const bool inline_degree = !offsets_ && !slot_degree_;
       if (overflows(deg)) {
         // The slot's degree and index, then the list in the overflow array.
         trace_read(obj_edge, static_cast<uint64_t>(edge_offset(u) - 1) * 4, 8);
         trace_read(obj_over, static_cast<uint64_t>(nb - overflow_) * 4,
-                   static_cast<uint64_t>(deg) * 4);
+                   static_cast<uint64_t>(reach) * 4);
       } else {
         trace_read(obj_edge, static_cast<uint64_t>(edge_offset(u) - inline_degree) * 4,
-                   static_cast<uint64_t>(deg + inline_degree) * 4);
+                   static_cast<uint64_t>(reach + inline_degree) * 4);
       }
-      for (int j = 0; j < deg; ++j)
+      if (bounds_) {
+        const uint64_t at = overflows(deg) ? slots_bytes_ + static_cast<uint64_t>(nb - overflow_)
+                                           : static_cast<uint64_t>(edge_offset(u));
+        trace_read(obj_bound, at, static_cast<uint64_t>(std::min(deg, reach + 1)));
+      }
+      for (int j = 0; j < reach; ++j)
         if (mark(nb[j])) fresh_.push_back(nb[j]);
     }
     for (int32_t v : fresh_) prefetch(v, codes_ != nullptr);

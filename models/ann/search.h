@@ -65,6 +65,11 @@ inline constexpr const char* kTraceCodes = "ann.codes";
 inline constexpr const char* kTraceOffsets = "ann.offsets";
 inline constexpr const char* kTraceEdges = "ann.edges";
 inline constexpr const char* kTraceOverflow = "ann.edges_overflow";
+// A PackedIndex's edge bounds (PackOptions::edge_bounds): one byte per slot entry at the
+// entry's int index (p * stride + 1 + j), or per overflow entry at overflow offset + the
+// slots' byte count; an expansion reads those of the neighbours it considers, plus the first
+// it skips.
+inline constexpr const char* kTraceEdgeBounds = "ann.edge_bounds";
 inline constexpr const char* kTraceQuery = "ann.query";
 
 // A graph under construction: node i's out-neighbours are edges[i * stride, i * stride +
@@ -148,6 +153,12 @@ class Searcher {
   const int32_t* slot_degree_ = nullptr;
   int stride_ = 0;
   const int32_t* overflow_ = nullptr;  // PackedIndex lists longer than a slot
+  // PackedIndex edge bounds (lists sorted by length): see within_reach.
+  const uint8_t* bounds_ = nullptr;
+  const uint8_t* overflow_bounds_ = nullptr;
+  float bound_step_ = 0;
+  uint64_t slots_bytes_ = 0;  // size of the slot bounds, where the overflow bounds start (trace)
+  int within_reach(int32_t u, int deg, const int32_t* nb, float dist_u, float worst) const;
   int32_t entry_;
   const std::vector<int32_t>* extra_entries_ = nullptr;
   int64_t nodes_;
@@ -190,8 +201,9 @@ class Searcher {
   static int32_t key_id(uint64_t key) { return static_cast<int32_t>(key >> 1 & 0x7fffffffu); }
   static constexpr uint64_t kExpanded = 1;
   std::vector<uint64_t> pool_;
-  std::vector<int32_t> batch_;  // the nodes being expanded
-  std::vector<int32_t> fresh_;  // their unvisited neighbours
+  std::vector<int32_t> batch_;     // the nodes being expanded
+  std::vector<float> batch_dist_;  // and their distances
+  std::vector<int32_t> fresh_;     // their unvisited neighbours
   std::vector<float> fresh_dist_;
   std::vector<uint32_t> fresh_code_dist_;
 };
