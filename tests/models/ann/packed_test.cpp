@@ -378,13 +378,25 @@ TEST(PackedIndex, EdgeBoundsSortEveryListAndBoundItsLengths) {
 // Clusters far apart: an expansion inside a query's cluster skips the long edges out of it.
 // The search takes the same path (hops) to the same results as without the bounds, with
 // fewer distances; on the codes, on the floats, and with a beam width of 2.
+// 60 tight clusters of 100 points in 16 dimensions, far apart, and an NSG over them.
+struct FarClusters {
+  VectorSet base, queries;
+  Graph graph;
+  explicit FarClusters(int64_t nq) {
+    MixtureSpec spec;
+    spec.dim = 16, spec.centres = 60, spec.sigma = 0.02;
+    base = gaussian_mixture(spec, 6000, 0);
+    queries = gaussian_mixture(spec, nq, 1);
+    NsgParams np;
+    np.knn.k = 16, np.L = 40, np.R = 24, np.C = 200;
+    graph = build_nsg(base, np);
+  }
+};
+
 TEST(PackedIndex, EdgeBoundsSkipFarNeighboursAndKeepEveryResult) {
-  MixtureSpec spec;
-  spec.dim = 16, spec.centres = 60, spec.sigma = 0.02;
-  const VectorSet base = gaussian_mixture(spec, 6000, 0), queries = gaussian_mixture(spec, 200, 1);
-  NsgParams np;
-  np.knn.k = 16, np.L = 40, np.R = 24, np.C = 200;
-  const Graph g = build_nsg(base, np);
+  const FarClusters f(200);
+  const VectorSet &base = f.base, &queries = f.queries;
+  const Graph& g = f.graph;
   for (const bool codes : {true, false}) {
     PackOptions with, without;
     with.codes = without.codes = codes;
@@ -417,12 +429,9 @@ TEST(PackedIndex, EdgeBoundsSkipFarNeighboursAndKeepEveryResult) {
 // With bounds, an expansion reads its list up to its reach and the bounds up to the first
 // neighbour skipped; one bounds read per hop.
 TEST(PackedIndex, EdgeBoundsAreTraced) {
-  MixtureSpec spec;
-  spec.dim = 16, spec.centres = 60, spec.sigma = 0.02;
-  const VectorSet base = gaussian_mixture(spec, 6000, 0), queries = gaussian_mixture(spec, 5, 1);
-  NsgParams np;
-  np.knn.k = 16, np.L = 40, np.R = 24, np.C = 200;
-  const PackedIndex packed(build_nsg(base, np), base);
+  const FarClusters f(5);
+  const VectorSet& queries = f.queries;
+  const PackedIndex packed(f.graph, f.base);
   ASSERT_EQ(packed.overflow(), nullptr);  // every list in its slot
   const MemoryTrace t = trace_searches(packed, queries, SearchParams{20, 10});
   int64_t hops = 0, short_reads = 0, edge_bytes = 0;
