@@ -160,11 +160,9 @@ void PackedIndex::add_edge_bounds(const VectorSet& base) {
   };
   bounds_ = AlignedBytes(static_cast<std::size_t>(slot_stride_) * n, options_.huge_pages);
   overflow_bounds_.assign(overflow_.size(), 0);
-  // Sort, and find the step: the 99.9th percentile length over 255, so that a few very long
-  // edges (repairs) do not coarsen every bound; longer edges get 255, still a lower bound.
-  std::vector<float> all;
+  // Sort each list; its lengths in list order, node after node.
+  std::vector<float> lengths;
   std::vector<std::pair<float, int32_t>> sorted;
-  std::vector<std::vector<float>> lengths(static_cast<std::size_t>(n));
   for (int64_t p = 0; p < n; ++p) {
     int32_t* list;
     uint8_t* bound;
@@ -173,26 +171,28 @@ void PackedIndex::add_edge_bounds(const VectorSet& base) {
     for (int j = 0; j < degree; ++j)
       sorted.push_back({length(static_cast<int32_t>(p), list[j]), list[j]});
     std::sort(sorted.begin(), sorted.end());
-    lengths[p].resize(static_cast<std::size_t>(degree));
     for (int j = 0; j < degree; ++j) {
       list[j] = sorted[j].second;
-      lengths[p][j] = sorted[j].first;
-      all.push_back(sorted[j].first);
+      lengths.push_back(sorted[j].first);
     }
   }
+  // The step: the 99.9th percentile length over 255, so that a few very long edges (repairs)
+  // do not coarsen every bound; longer edges get 255, still a lower bound.
   float top = 0;
-  if (!all.empty()) {
+  if (!lengths.empty()) {
+    std::vector<float> all = lengths;
     auto at = all.begin() + static_cast<std::ptrdiff_t>((all.size() - 1) * 999 / 1000);
     std::nth_element(all.begin(), at, all.end());
     top = *at;
   }
   bound_step_ = top > 0 ? top / 255 : 1;
+  std::size_t e = 0;
   for (int64_t p = 0; p < n; ++p) {
     int32_t* list;
     uint8_t* bound;
     const int degree = list_of(p, &list, &bound);
-    for (int j = 0; j < degree; ++j) {
-      const float len = lengths[p][j];
+    for (int j = 0; j < degree; ++j, ++e) {
+      const float len = lengths[e];
       int b = static_cast<int>(std::min(255.0f, std::floor(len / bound_step_)));
       while (b > 0 && static_cast<float>(b) * bound_step_ > len) --b;  // rounding: stay below
       bound[j] = static_cast<uint8_t>(b);
