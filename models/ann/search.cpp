@@ -299,8 +299,27 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
                                            : static_cast<uint64_t>(edge_offset(u));
         trace_read(obj_bound, at, static_cast<uint64_t>(std::min(deg, reach + 1)));
       }
-      for (int j = 0; j < reach; ++j)
-        if (mark(nb[j])) fresh_.push_back(nb[j]);
+      // Without a branch per neighbour (visited or not is a coin flip): every one is written,
+      // the counts advance only for the unvisited.
+      const std::size_t had = fresh_.size(), touched = touched_.size();
+      fresh_.resize(had + static_cast<std::size_t>(reach));
+      touched_.resize(touched + static_cast<std::size_t>(reach));
+      int32_t* out = fresh_.data() + had;
+      int32_t* set = touched_.data() + touched;
+      uint64_t* visited = visited_.data();
+      int m = 0;
+      for (int j = 0; j < reach; ++j) {
+        const int32_t v = nb[j];
+        uint64_t& word = visited[static_cast<uint32_t>(v) >> 6];
+        const uint64_t bit = uint64_t{1} << (v & 63);
+        const int unseen = (word & bit) == 0;
+        word |= bit;
+        out[m] = v;
+        set[m] = v;
+        m += unseen;
+      }
+      fresh_.resize(had + static_cast<std::size_t>(m));
+      touched_.resize(touched + static_cast<std::size_t>(m));
     }
     for (int32_t v : fresh_) prefetch(v, codes_ != nullptr);
     const int lowest = evaluate_fresh();
