@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -246,8 +247,16 @@ TEST(Swapper, RunningMiniBatchSeesStableSlotsUnderLoad) {
       const auto s = int64_t(rng.uniform() * 16);
       swap.push_back({s, em.version(s), int64_t(rng.uniform() * 64)});
     }
-    swapper.submit(swap);
-    for (int spin = 0; spin < 20; ++spin) {
+    // Keep the pins (and keep checking) until the I/O threads have read this swap's samples,
+    // so they work while the slots are pinned however loaded the machine is (a fixed number
+    // of spins let a busy machine run the whole swap after the unpin: committed 16 of 30 and
+    // nothing deferred under a parallel ctest). The deadline only bounds a hung I/O thread.
+    const uint64_t target = swapper.stats().samples_read + swap.size();
+    const bool queued = swapper.submit(swap);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (int spin = 0; spin < 20 || (queued && swapper.stats().samples_read < target &&
+                                     std::chrono::steady_clock::now() < deadline);
+         ++spin) {
       for (size_t i = 0; i < pins.size(); ++i)
         violations +=
             em.at(pins[i]).pixels != snap[i].first || em.version(pins[i]) != snap[i].second;
