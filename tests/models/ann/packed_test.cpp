@@ -321,8 +321,8 @@ TEST(PackedIndex, LongListsOverflowAndTheSearchIsUnchanged) {
 
 // Every list, inline or overflowed, holds the node's neighbours sorted by edge length, and each
 // bound times the step is a lower bound of the length within one step (255: the longest
-// 0.1%). Lengths are recomputed here from the codes (or floats) with integer (long double)
-// arithmetic that shares no code with the index.
+// 0.1%). Lengths are recomputed here from the codes (integer sums) or the floats (long
+// double), with arithmetic that shares no code with the index.
 TEST(PackedIndex, EdgeBoundsSortEveryListAndBoundItsLengths) {
   RandomGraph r(24, 3000);
   const Graph g = with_hubs(r.graph);
@@ -375,9 +375,6 @@ TEST(PackedIndex, EdgeBoundsSortEveryListAndBoundItsLengths) {
   }
 }
 
-// Clusters far apart: an expansion inside a query's cluster skips the long edges out of it.
-// The search takes the same path (hops) to the same results as without the bounds, with
-// fewer distances; on the codes, on the floats, and with a beam width of 2.
 // 60 tight clusters of 100 points in 16 dimensions, far apart, and an NSG over them.
 struct FarClusters {
   VectorSet base, queries;
@@ -393,6 +390,9 @@ struct FarClusters {
   }
 };
 
+// Clusters far apart: an expansion inside a query's cluster skips the long edges out of it.
+// The search takes the same path (hops) to the same results as without the bounds, with
+// fewer distances; on the codes, on the floats, and with a beam width of 2.
 TEST(PackedIndex, EdgeBoundsSkipFarNeighboursAndKeepEveryResult) {
   const FarClusters f(200);
   const VectorSet &base = f.base, &queries = f.queries;
