@@ -77,7 +77,6 @@ Searcher::Searcher(const PackedIndex& index)
       bounds_(index.edge_bounds()),
       overflow_bounds_(index.overflow_bounds()),
       bound_step_(index.bound_step()),
-      slots_bytes_(static_cast<uint64_t>(index.size()) * index.slot_stride()),
       entry_(index.entry()),
       extra_entries_(&index.extra_entries()),
       nodes_(index.size()),
@@ -238,10 +237,8 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   };
 
   fresh_.clear();
-  if (mark(entry_)) fresh_.push_back(entry_);
-  if (extra_entries_)
-    for (int32_t e : *extra_entries_)
-      if (mark(e)) fresh_.push_back(e);
+  mark_fresh(&entry_, 1);
+  if (extra_entries_) mark_fresh(extra_entries_->data(), static_cast<int>(extra_entries_->size()));
   evaluate_fresh();
 
   int next = 0;  // every pool entry before `next` is expanded
@@ -252,15 +249,14 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     }
     // Expand the `width` best unexpanded entries together (one, the classic search, by default).
     batch_.clear();
-    batch_dist_.clear();
     int after = next;  // the first unexpanded entry after the batch, if any
     for (; after < size; ++after) {
       if (pool[after] & kExpanded) continue;
       if (static_cast<int>(batch_.size()) == width) break;
       pool[after] |= kExpanded;
-      batch_.push_back(key_id(pool[after]));
-      batch_dist_.push_back(key_distance(pool[after]));
-      if (options.expanded) options.expanded->push_back({key_distance(pool[after]), batch_.back()});
+      batch_.push_back(pool[after]);
+      if (options.expanded)
+        options.expanded->push_back({key_distance(pool[after]), key_id(pool[after])});
     }
     // The next expansion most likely starts at `after`: fetch its adjacency now so it arrives
     // while this batch's distances are computed.
@@ -276,13 +272,14 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     // then overlap instead of stalling one distance after another. All distances are computed
     // before any insertion, so the kernels run back to back.
     fresh_.clear();
-    for (std::size_t b = 0; b < batch_.size(); ++b) {
-      const int32_t u = batch_[b];
+    for (const uint64_t entry : batch_) {
+      const int32_t u = key_id(entry);
       ++st.hops;
       if (offsets_) trace_read(obj_off, static_cast<uint64_t>(u) * 8, 16);
       const int deg = degree(u);
       const int32_t* nb = neighbours(u);
-      const int reach = worst < INFINITY ? within_reach(u, deg, nb, batch_dist_[b], worst) : deg;
+      const int reach =
+          worst < INFINITY ? within_reach(u, deg, nb, key_distance(entry), worst) : deg;
       // A PackedIndex slot is read from its start: the degree and the list up to its reach.
       const bool inline_degree = !offsets_ && !slot_degree_;
       if (overflows(deg)) {
@@ -294,32 +291,14 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
         trace_read(obj_edge, static_cast<uint64_t>(edge_offset(u) - inline_degree) * 4,
                    static_cast<uint64_t>(reach + inline_degree) * 4);
       }
-      if (bounds_) {
-        const uint64_t at = overflows(deg) ? slots_bytes_ + static_cast<uint64_t>(nb - overflow_)
+      if (bounds_ && trace) {
+        // Overflow bounds follow the slots' (one byte per slot entry) in the trace's object.
+        const uint64_t slot_bytes = static_cast<uint64_t>(nodes_) * stride_;
+        const uint64_t at = overflows(deg) ? slot_bytes + static_cast<uint64_t>(nb - overflow_)
                                            : static_cast<uint64_t>(edge_offset(u));
         trace_read(obj_bound, at, static_cast<uint64_t>(std::min(deg, reach + 1)));
       }
-      // Without a branch per neighbour (visited or not is a coin flip): every one is written,
-      // the counts advance only for the unvisited.
-      const std::size_t had = fresh_.size(), touched = touched_.size();
-      fresh_.resize(had + static_cast<std::size_t>(reach));
-      touched_.resize(touched + static_cast<std::size_t>(reach));
-      int32_t* out = fresh_.data() + had;
-      int32_t* set = touched_.data() + touched;
-      uint64_t* visited = visited_.data();
-      int m = 0;
-      for (int j = 0; j < reach; ++j) {
-        const int32_t v = nb[j];
-        uint64_t& word = visited[static_cast<uint32_t>(v) >> 6];
-        const uint64_t bit = uint64_t{1} << (v & 63);
-        const int unseen = (word & bit) == 0;
-        word |= bit;
-        out[m] = v;
-        set[m] = v;
-        m += unseen;
-      }
-      fresh_.resize(had + static_cast<std::size_t>(m));
-      touched_.resize(touched + static_cast<std::size_t>(m));
+      mark_fresh(nb, reach);
     }
     for (int32_t v : fresh_) prefetch(v, codes_ != nullptr);
     const int lowest = evaluate_fresh();

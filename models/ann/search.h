@@ -118,13 +118,29 @@ class Searcher {
                      const SearchOptions& options = {});
 
  private:
-  bool mark(int32_t v) {
-    uint64_t& word = visited_[static_cast<uint32_t>(v) >> 6];
-    const uint64_t bit = uint64_t{1} << (v & 63);
-    if (word & bit) return false;
-    word |= bit;
-    touched_.push_back(v);
-    return true;
+  // Marks ids[0, n) visited and appends the ones not visited before to fresh_ (and touched_).
+  // Without a branch per id (visited or not is a coin flip): every id is written, the counts
+  // advance only for the unvisited.
+  void mark_fresh(const int32_t* ids, int n) {
+    const std::size_t had = fresh_.size(), touched = touched_.size();
+    fresh_.resize(had + static_cast<std::size_t>(n));
+    touched_.resize(touched + static_cast<std::size_t>(n));
+    int32_t* out = fresh_.data() + had;
+    int32_t* set = touched_.data() + touched;
+    uint64_t* visited = visited_.data();
+    int m = 0;
+    for (int j = 0; j < n; ++j) {
+      const int32_t v = ids[j];
+      uint64_t& word = visited[static_cast<uint32_t>(v) >> 6];
+      const uint64_t bit = uint64_t{1} << (v & 63);
+      const int unseen = (word & bit) == 0;
+      word |= bit;
+      out[m] = v;
+      set[m] = v;
+      m += unseen;
+    }
+    fresh_.resize(had + static_cast<std::size_t>(m));
+    touched_.resize(touched + static_cast<std::size_t>(m));
   }
   const float* vector(int32_t v) const { return vectors_ + static_cast<int64_t>(v) * dim_; }
   int degree(int32_t u) const {
@@ -157,7 +173,6 @@ class Searcher {
   const uint8_t* bounds_ = nullptr;
   const uint8_t* overflow_bounds_ = nullptr;
   float bound_step_ = 0;
-  uint64_t slots_bytes_ = 0;  // size of the slot bounds, where the overflow bounds start (trace)
   int within_reach(int32_t u, int deg, const int32_t* nb, float dist_u, float worst) const;
   int32_t entry_;
   const std::vector<int32_t>* extra_entries_ = nullptr;
@@ -201,9 +216,8 @@ class Searcher {
   static int32_t key_id(uint64_t key) { return static_cast<int32_t>(key >> 1 & 0x7fffffffu); }
   static constexpr uint64_t kExpanded = 1;
   std::vector<uint64_t> pool_;
-  std::vector<int32_t> batch_;     // the nodes being expanded
-  std::vector<float> batch_dist_;  // and their distances
-  std::vector<int32_t> fresh_;     // their unvisited neighbours
+  std::vector<uint64_t> batch_;  // the pool entries being expanded
+  std::vector<int32_t> fresh_;   // their unvisited neighbours
   std::vector<float> fresh_dist_;
   std::vector<uint32_t> fresh_code_dist_;
 };
