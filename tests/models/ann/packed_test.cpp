@@ -562,6 +562,44 @@ TEST(PackedIndex, SavedLayoutLoadsAndSearchesIdentically) {
   std::remove(path.c_str());
 }
 
+// The edge bounds are the file's last arrays (version 3): a version 2 file is a stale cache
+// entry, a file cut inside the bounds is truncated, and bounds of another size are corrupt.
+TEST(PackedIndex, SavedEdgeBoundsAreCheckedOnLoad) {
+  RandomGraph r(16, 500);
+  const PackedIndex packed(r.graph, r.base);
+  const std::string path = ::testing::TempDir() + "packed_bounds.packed";
+  const uint64_t key = PackedIndex::source_key(r.graph, vector_checksum(r.base));
+  packed.save(path, key);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto write = [&](const std::string& content) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  };
+  std::string v2 = bytes;
+  v2[7] = '2';
+  write(v2);
+  EXPECT_EQ(PackedIndex::load(path, key, PackOptions{}), nullptr);
+  // The tail: the slot bounds (8-byte size + 500 x stride bytes), the overflow bounds (8-byte
+  // count, none here) and the float step.
+  const std::size_t tail = 8 + 500u * packed.slot_stride() + 8 + 4;
+  write(bytes.substr(0, bytes.size() - 4));
+  EXPECT_EQ(error_of([&] { PackedIndex::load(path, key, PackOptions{}); }),
+            path + ": truncated packed index");
+  // Slot bounds one slot short, the rest of the file intact.
+  std::string shorter = bytes.substr(0, bytes.size() - tail);
+  const uint64_t fewer = 499u * packed.slot_stride();
+  shorter.append(reinterpret_cast<const char*>(&fewer), 8);
+  shorter.append(bytes, bytes.size() - tail + 8, fewer);
+  shorter.append(bytes, bytes.size() - 12, 12);
+  write(shorter);
+  EXPECT_EQ(error_of([&] { PackedIndex::load(path, key, PackOptions{}); }),
+            path + ": corrupt packed index (sizes do not match its shape)");
+  std::remove(path.c_str());
+}
+
 TEST(PackedIndex, ErrorsAndAlignment) {
   RandomGraph r(8, 500);
   const VectorSet fewer = r.base.slice(0, 499);
