@@ -367,6 +367,10 @@ int main(int argc, char** argv) {
                  "-<value> when not auto");
   app.add_option("--C", C, "NSG prune candidates");
   bool path_candidates = true;
+  bool slot_fill = tessel::ann::NsgParams{}.slot_fill;
+  app.add_option("--slot-fill", slot_fill,
+                 "NSG: fill short lists with their nearest occluded candidates up to the packed "
+                 "slot's capacity (default true; 0: the lists as pruned)");
   app.add_option("--path-candidates", path_candidates,
                  "NSG: the candidate search's expanded nodes join the C nearest (0: the paper's "
                  "C nearest only)");
@@ -484,6 +488,7 @@ int main(int argc, char** argv) {
           p.knn.rp_trees = rp_trees, p.knn.rp_leaf = rp_leaf;
           p.L = Lb, p.R = R, p.C = C, p.threads = build_threads, p.passes = passes;
           p.path_candidates = path_candidates;
+          p.slot_fill = slot_fill;
           p.random_edges = random_edges;
           p.entry_points = entry_points;
           NsgStats st;
@@ -507,12 +512,13 @@ int main(int argc, char** argv) {
           const double knn_recall = st.knn_recall;
           if (!save_nsg.empty())
             save_index(save_nsg + suffix, {g, GraphKind::kNsg, base.dim, vector_checksum(base)});
-          char extra[256];
+          char extra[384];
           std::snprintf(
               extra, sizeof(extra),
               "knn %.1fs (recall@%d %.3f, %d it, %.0f dist/node) prune %.1fs (%.0f dist/node) "
               "reverse %.1fs (%s, "
-              "re-prune strands %lld) repair %.1fs (%lld edges) mean deg %.1f",
+              "re-prune strands %lld) repair %.1fs (%lld edges) fill %lld edges to %d, mean deg "
+              "%.1f",
               st.seconds_knn, knn_k, knn_recall, st.knn.iterations,
               static_cast<double>(st.knn.distances) / static_cast<double>(base.n), st.seconds_prune,
               static_cast<double>(st.prune_distances) / static_cast<double>(base.n),
@@ -521,7 +527,7 @@ int main(int argc, char** argv) {
               : st.reverse_used == ReverseMerge::kSlack ? "slack"
                                                         : "other",
               (long long)st.stranded_by_reprune, st.seconds_repair, (long long)st.repair_edges,
-              g.mean_degree());
+              (long long)st.fill_edges, st.fill_degree, g.mean_degree());
           curves(
               name, build_s, g, base, truth_shared,
               load_nsg.empty() ? extra : "loaded from " + load_nsg + suffix + ": build not timed",

@@ -120,6 +120,10 @@ const KeySet& build_keys() {
     k.number("nsg.reverse_slack", 1, 1000,
              "`reverse: slack` only: lists up to ceil(slack · R) are kept whole")
         .def("1.25");
+    k.flag("nsg.slot_fill",
+           "fill each list up to min(R, the packed slot's capacity) with its nearest occluded "
+           "candidates (no memory: the packed layout reserves the slots anyway); docs/ann.md")
+        .def("true");
     k.integer("nsg.passes", 1, kIntMax,
               "search-collect-prune passes (a second one searches the pass-1 NSG)")
         .def("1");
@@ -307,6 +311,7 @@ class AnnExperiment : public Experiment {
       nsg_.alpha = static_cast<float>(b.number("alpha"));
       nsg_.C = static_cast<int>(b.integer("C"));
       nsg_.path_candidates = b.flag("path_candidates");
+      nsg_.slot_fill = b.flag("slot_fill");
       reverse_merge_from_name(b.choice("reverse"), &nsg_.reverse);  // a checked choice
       nsg_.reverse_slack = static_cast<float>(b.number("reverse_slack"));
       nsg_.passes = static_cast<int>(b.integer("passes"));
@@ -333,10 +338,10 @@ class AnnExperiment : public Experiment {
     char effective[256] = "";
     if (kind_ == "nsg")
       std::snprintf(effective, sizeof(effective),
-                    "|nsg k%d t%d L%d R%d a%.9g C%d c%d p%d e%d r%d m%d s%.9g", nsg_.knn.k,
+                    "|nsg k%d t%d L%d R%d a%.9g C%d c%d p%d e%d r%d m%d s%.9g f%d", nsg_.knn.k,
                     nsg_.knn.rp_trees, nsg_.L, nsg_.R, nsg_.alpha, nsg_.C,
                     nsg_.path_candidates ? 1 : 0, nsg_.passes, nsg_.entry_points, nsg_.random_edges,
-                    static_cast<int>(nsg_.reverse), nsg_.reverse_slack);
+                    static_cast<int>(nsg_.reverse), nsg_.reverse_slack, nsg_.slot_fill ? 1 : 0);
     else if (kind_ == "hnsw")
       std::snprintf(effective, sizeof(effective), "|hnsw M%d d%d ef%d", hnsw_.M, hnsw_.max_degree,
                     hnsw_.ef_construction);
@@ -380,13 +385,16 @@ class AnnExperiment : public Experiment {
       out.index.kind = GraphKind::kNsg;
       logf(log,
            "nn-descent: %d iterations, recall@%d %.4f (on %lld sampled nodes)\n"
-           "navigating node %d; %lld nodes reachable before repair, %lld repair edges\n",
+           "navigating node %d; %lld nodes reachable before repair, %lld repair edges\n"
+           "slot fill: %lld edges (lists filled up to %d)\n",
            st.knn.iterations, p.knn.k, st.knn_recall, static_cast<long long>(recall_sample_),
            st.navigating_node, static_cast<long long>(st.reachable_before_repair),
-           static_cast<long long>(st.repair_edges));
+           static_cast<long long>(st.repair_edges), static_cast<long long>(st.fill_edges),
+           st.fill_degree);
       out.stats["knn_iterations"] = st.knn.iterations;
       if (st.knn_recall >= 0) out.stats["knn_recall"] = st.knn_recall;
       out.stats["repair_edges"] = st.repair_edges;
+      out.stats["fill_edges"] = st.fill_edges;
       // 1 when the merge kept lists up to a slack (kAuto's choice or the one set), else 0.
       out.stats["reverse_slack_used"] = st.reverse_used == ReverseMerge::kSlack ? 1 : 0;
       if (st.stranded_by_reprune >= 0) out.stats["stranded_by_reprune"] = st.stranded_by_reprune;

@@ -52,6 +52,8 @@ Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const
     for (const Neighbour& nb : knn[u]) visit(nb.id);
   });
   int64_t prune_evals = 0, done = 0;
+  // Step 6's candidates: each node's nearest R candidates that its pruned list does not hold.
+  std::vector<std::vector<int32_t>> occluded(p.slot_fill ? n : 0);
 #pragma omp parallel num_threads(threads) reduction(+ : prune_evals)
   {
     Searcher searcher(search_graph, base);
@@ -116,6 +118,12 @@ Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const
         while (pool[j].id != id) ++j;
         o.push_back(pool[j]);
       }
+      if (p.slot_fill)
+        for (const Neighbour& nb : pool) {
+          if (static_cast<int>(occluded[v].size()) >= p.R) break;
+          if (std::find(kept.begin(), kept.end(), nb.id) == kept.end())
+            occluded[v].push_back(nb.id);
+        }
       if (progress) {
         int64_t d;
 #pragma omp atomic capture
@@ -268,6 +276,30 @@ Graph prune_pass(const VectorSet& base, const std::vector<uint8_t>& bytes, const
     }
   }
   st.seconds_repair += since(t0);
+
+  // 6. Slot fill: lists below the packed slot's capacity take their nearest occluded candidates.
+  // The capacity is the stride of the lists as they are (every filled list stays within it,
+  // so the stride does not grow), capped at R.
+  st.fill_edges = 0;
+  st.fill_degree = 0;
+  if (p.slot_fill) {
+    t0 = std::chrono::steady_clock::now();
+    std::vector<int> degrees(n);
+    for (int64_t v = 0; v < n; ++v) degrees[v] = static_cast<int>(lists[v].size());
+    const int target = std::min(p.R, packed_slot_stride(std::move(degrees), false) - 1);
+    int64_t added = 0;
+#pragma omp parallel for schedule(dynamic, 256) num_threads(threads) reduction(+ : added)
+    for (int64_t v = 0; v < n; ++v) {
+      auto& list = lists[v];
+      for (int32_t id : occluded[v]) {
+        if (static_cast<int>(list.size()) >= target) break;
+        if (std::find(list.begin(), list.end(), id) == list.end()) list.push_back(id), ++added;
+      }
+    }
+    st.fill_edges = added;
+    st.fill_degree = target;
+    st.seconds_fill += since(t0);
+  }
   return Graph::from_lists(lists, nav);
 }
 

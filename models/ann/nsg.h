@@ -66,6 +66,12 @@ struct NsgParams {
   int entry_points = -1;
   // Integer-valued bases (MNIST): distances on byte rows, the same values (NnDescentParams).
   bool byte_rows = true;
+  // Step 6, slot fill: each list shorter than min(R, packed slot capacity) is filled up to it
+  // with its node's nearest step-3 candidates that it does not hold (those the prune occluded).
+  // The packed layout reserves that capacity for every node anyway (packed_slot_stride), so
+  // the extra edges cost no memory; on small tight clusters the MRNG rule keeps too few
+  // edges for a short search to find all k neighbours (docs/ann.md, "Slot fill").
+  bool slot_fill = true;
 };
 
 // The default number of extra entry points: round(sqrt(n) / 8), from 1 to 256 (0 below 16
@@ -90,7 +96,10 @@ struct NsgStats {
   ReverseMerge reverse_used = ReverseMerge::kReprune;  // the merge kAuto chose (or the one set)
   int64_t stranded_by_reprune = -1;  // kAuto: nodes the re-prune left with no in-edge
   int64_t reachable_before_repair = 0;
+  int64_t fill_edges = 0;  // edges added by the slot fill
+  int fill_degree = 0;     // the degree lists were filled up to
   double seconds_knn = 0, seconds_prune = 0, seconds_reverse = 0, seconds_repair = 0;
+  double seconds_fill = 0;
   double seconds_recall = 0;  // measuring knn_recall; not part of the build
 };
 
@@ -105,7 +114,9 @@ struct NsgStats {
 //     by the same rule (p.reverse selects another merge: ReverseMerge);
 //  5. repair: depth-first search from the navigating node; while nodes remain unreached, the
 //     first unreached node u is linked from the nearest reached node found by searching for u,
-//     and the DFS continues from u (these edges may exceed R, as in the NSG paper).
+//     and the DFS continues from u (these edges may exceed R, as in the NSG paper);
+//  6. slot fill (p.slot_fill): short lists get their nearest occluded candidates, up to the packed
+//     slot's capacity (at most R).
 // `progress(stage, done, total)` reports long builds. `knn_recall_sample` > 0 measures the kNN
 // graph's recall on that many nodes (costs one exact kNN of the sample).
 Graph build_nsg(const VectorSet& base, const NsgParams& p, NsgStats* stats = nullptr,

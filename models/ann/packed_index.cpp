@@ -67,22 +67,10 @@ PackedIndex::PackedIndex(const Graph& graph, const VectorSet& base, const PackOp
   entry_ = n > 0 ? position[graph.entry] : 0;
   for (int32_t e : graph.extra_entries) extra_entries_.push_back(position[e]);
   // Slot width: whole 64-byte lines, enough for the degree and the list of 95% of the nodes
-  // (of every node without overflow). Degrees are skewed: NSG's repair edges and kept reverse
-  // edges give a few nodes lists far above the mean (139 against 16.4 on the 200k mixture),
-  // and sizing every slot for them costs more memory than listing them apart. Each overflowing
-  // list costs the search a second dependent read, so the share stays small: at a 16-int
-  // stride 39% of tight32's nodes overflowed and QPS fell by a third (docs/ann.md, "Packed
-  // layout"); 95% rather than 99% because hubs with all their reverse edges kept
-  // (NsgParams::reverse) push the 99th percentile far above the 95th.
-  int cover = graph.max_degree();
-  if (options.overflow && n > 0) {
-    std::vector<int> degrees(static_cast<std::size_t>(n));
-    for (int64_t u = 0; u < n; ++u) degrees[u] = graph.degree(static_cast<int32_t>(u));
-    auto at = degrees.begin() + (n - 1) * 95 / 100;
-    std::nth_element(degrees.begin(), at, degrees.end());
-    cover = *at;
-  }
-  slot_stride_ = (1 + std::max(cover, 1) + 15) / 16 * 16;
+  // (of every node without overflow); the longer lists go to the overflow array.
+  std::vector<int> degrees(static_cast<std::size_t>(n));
+  for (int64_t u = 0; u < n; ++u) degrees[u] = graph.degree(static_cast<int32_t>(u));
+  slot_stride_ = packed_slot_stride(std::move(degrees), !options.overflow);
   slots_ = AlignedBytes(sizeof(int32_t) * slot_stride_ * n, options.huge_pages);
   for (int64_t p = 0; p < n; ++p) {
     const int32_t u = original_[p];

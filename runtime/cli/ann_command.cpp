@@ -49,7 +49,7 @@ struct BuildOptions {
   // against the library's 500).
   int knn_k = 0, rp_trees = 0, L = 0, R = 0, C = 0, passes = 0, random_edges = 0;
   double alpha = 0, reverse_slack = 0;
-  bool path_candidates = true;
+  bool path_candidates = true, slot_fill = true;
   std::string entry_points, reverse;
   int M = 0, max_degree = 0, ef = 0;
   std::set<std::string> given;
@@ -136,6 +136,7 @@ int run_build(const BuildOptions& o) {
     put(nsg, "reverse_slack", o.reverse_slack);
     put(nsg, "C", o.C);
     put(nsg, "path_candidates", o.path_candidates);
+    put(nsg, "slot_fill", o.slot_fill);
     put(nsg, "passes", o.passes);
     put(nsg, "entry_points",
         o.entry_points == "auto" || o.entry_points.empty() ? json("auto")
@@ -238,6 +239,9 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
   build->add_option("--path-candidates", bo->path_candidates,
                     "NSG: the candidate search's expanded nodes join the C nearest (default "
                     "true; false: the NSG paper's C nearest only)");
+  build->add_option("--slot-fill", bo->slot_fill,
+                    "NSG: fill each list up to min(R, the packed slot's capacity) with its nearest "
+                    "occluded candidates (default true; false: the lists as pruned)");
   build
       ->add_option("--alpha", bo->alpha,
                    "NSG: prune relaxation (Vamana), >= 1: r occludes q only if alpha d(r, q) < "
@@ -291,6 +295,7 @@ void add_ann_command(CLI::App& app, std::function<int()>& action) {
                                                           {"--reverse-slack", "reverse_slack"},
                                                           {"--C", "C"},
                                                           {"--path-candidates", "path_candidates"},
+                                                          {"--slot-fill", "slot_fill"},
                                                           {"--passes", "passes"},
                                                           {"--entry-points", "entry_points"},
                                                           {"--random-edges", "random_edges"},

@@ -386,6 +386,7 @@ struct FarClusters {
     queries = gaussian_mixture(spec, nq, 1);
     NsgParams np;
     np.knn.k = 16, np.L = 40, np.R = 24, np.C = 200;
+    np.slot_fill = false;  // the pruned lists: their long edges are what the bounds skip
     graph = build_nsg(base, np);
   }
 };
