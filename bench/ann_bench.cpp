@@ -168,7 +168,10 @@ Curve graph_curve(const std::string& name, const Graph& g, const VectorSet& base
 // Times every curve at each L (>= 10): `reps` rounds, each running every curve once in an order
 // that rotates from round to round; the best time of each curve is kept. Interleaving matters on
 // a shared machine, whose speed drifts by up to 50% over minutes: curves timed one after another
-// would compare different machines.
+// would compare different machines. Each timed pass follows an untimed one of the same curve, so
+// it finds its index in cache as a server answering a stream of queries would; without it every
+// pass started with the other indexes' rows in the 32 MB L3, which cost the faster searches a
+// larger share of their time (docs/ann.md, "Slot fill").
 std::vector<std::vector<Point>> time_curves(const std::vector<Curve>& curves,
                                             const std::vector<int>& Ls, int reps, int64_t nq) {
   std::vector<std::vector<Point>> out(curves.size());
@@ -179,6 +182,7 @@ std::vector<std::vector<Point>> time_curves(const std::vector<Curve>& curves,
     for (int r = 0; r < reps; ++r)
       for (std::size_t i = 0; i < curves.size(); ++i) {
         const std::size_t c = (i + static_cast<std::size_t>(r)) % curves.size();
+        last[c] = curves[c].once(L);  // warm-up
         t[c].best_of([&] { last[c] = curves[c].once(L); });
       }
     for (std::size_t c = 0; c < curves.size(); ++c) {

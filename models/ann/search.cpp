@@ -118,8 +118,9 @@ int Searcher::within_reach(int32_t u, int deg, const int32_t* nb, float dist_u, 
 SearchStats Searcher::search(const float* query, const SearchParams& params, int32_t* ids,
                              float* dist, const SearchOptions& options) {
   check_params(nodes_, vector_count_, params);
-  for (int32_t v : touched_) visited_[static_cast<uint32_t>(v) >> 6] = 0;
-  touched_.clear();
+  for (std::size_t i = 0; i < touched_count_; ++i)
+    visited_[static_cast<uint32_t>(touched_[i]) >> 6] = 0;
+  touched_count_ = 0;
   const int dim = dim_;
   const int L = params.L;
   const int width = params.width;
@@ -150,28 +151,6 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   pool_.resize(static_cast<std::size_t>(L));
   uint64_t* pool = pool_.data();
   int size = 0;
-  // Inserts keeping the pool sorted and at most L long; returns the insertion index or L.
-  auto insert = [&](float d, int32_t v) -> int {
-    const uint64_t e = pool_key(d, v);
-    if (size == L && !(e < pool[L - 1])) return L;
-    // Branch-free lower bound on the integer keys (ids are unique, so it is also the upper
-    // bound): the comparisons of a beam search are coin flips a branch predictor cannot learn.
-    int pos = 0;
-    if (size > 0) {
-      const uint64_t* base = pool;
-      for (int n = size; n > 1;) {
-        const int half = n / 2;
-        base = base[half] < e ? base + half : base;
-        n -= half;
-      }
-      pos = static_cast<int>(base - pool) + (*base < e ? 1 : 0);
-    }
-    const int kept = std::min(size, L - 1);  // entries that survive the insertion
-    std::memmove(pool + pos + 1, pool + pos, sizeof(uint64_t) * (kept - pos));
-    pool[pos] = e;
-    size = kept + 1;
-    return pos;
-  };
   auto float_distance = [&](int32_t v) -> float {
     if (half_rows_) {
       trace_read(obj_vec, static_cast<uint64_t>(v) * vec_bytes, vec_bytes);
@@ -194,12 +173,6 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
                          dim);
     return l2_sq(query, vector(v), dim);
   };
-  auto record = [&](int32_t v, float d) {
-    ++st.distances;
-    ++st.visited;
-    if (options.collect) options.collect->push_back({d, v});
-    if (v == options.target && st.target_hop < 0) st.target_hop = st.hops;
-  };
   // Fetches every cache line of a row (its code when searching on codes) before it is needed.
   auto prefetch = [&](int32_t v, bool code) {
     code = code || (!vectors_ && !half_rows_);
@@ -216,27 +189,56 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
   // Computes the distances of every node in fresh_ (marked, rows prefetched), then inserts them:
   // the kernels run back to back. Returns the lowest insertion index (size if none).
   auto evaluate_fresh = [&]() -> int {
-    fresh_dist_.resize(fresh_.size());
+    const int count = static_cast<int>(fresh_count_);
+    const int32_t* fresh = fresh_.data();
+    if (fresh_dist_.size() < fresh_.size()) fresh_dist_.resize(fresh_.size());
+    float* fresh_dist = fresh_dist_.data();
     if (codes_) {
-      fresh_code_dist_.resize(fresh_.size());
-      code_l2_batch_(query_code_.data(), codes_, fresh_.data(), static_cast<int>(fresh_.size()),
-                     dim, fresh_code_dist_.data());
-      for (std::size_t j = 0; j < fresh_.size(); ++j) {
-        trace_read(obj_code, static_cast<uint64_t>(fresh_[j]) * dim, static_cast<uint64_t>(dim));
-        fresh_dist_[j] = quantizer_.decode_distance(fresh_code_dist_[j]);
-      }
+      if (fresh_code_dist_.size() < fresh_.size()) fresh_code_dist_.resize(fresh_.size());
+      code_l2_batch_(query_code_.data(), codes_, fresh, count, dim, fresh_code_dist_.data());
+      quantizer_.decode_distances(fresh_code_dist_.data(), count, fresh_dist);
+      if (trace)
+        for (int j = 0; j < count; ++j)
+          trace_read(obj_code, static_cast<uint64_t>(fresh[j]) * dim, static_cast<uint64_t>(dim));
     } else {
-      for (std::size_t j = 0; j < fresh_.size(); ++j) fresh_dist_[j] = float_distance(fresh_[j]);
+      for (int j = 0; j < count; ++j) fresh_dist[j] = float_distance(fresh[j]);
     }
-    int lowest = size;
-    for (std::size_t j = 0; j < fresh_.size(); ++j) {
-      record(fresh_[j], fresh_dist_[j]);
-      lowest = std::min(lowest, insert(fresh_dist_[j], fresh_[j]));
+    st.distances += count;
+    st.visited += count;
+    if (options.collect || options.target >= 0)
+      for (int j = 0; j < count; ++j) {
+        if (options.collect) options.collect->push_back({fresh_dist[j], fresh[j]});
+        if (fresh[j] == options.target && st.target_hop < 0) st.target_hop = st.hops;
+      }
+    // Insert each into the sorted pool of at most L entries. The pool's size is kept in a
+    // register for the loop: the pool's and the counters' stores could otherwise alias it.
+    int n = size, lowest = size;
+    for (int j = 0; j < count; ++j) {
+      const uint64_t e = pool_key(fresh_dist[j], fresh[j]);
+      if (n == L && !(e < pool[L - 1])) continue;
+      // Branch-free lower bound on the integer keys (ids are unique, so it is also the upper
+      // bound): the comparisons of a beam search are coin flips a branch predictor cannot learn.
+      int pos = 0;
+      if (n > 0) {
+        const uint64_t* base = pool;
+        for (int left = n; left > 1;) {
+          const int half = left / 2;
+          base = base[half] < e ? base + half : base;
+          left -= half;
+        }
+        pos = static_cast<int>(base - pool) + (*base < e ? 1 : 0);
+      }
+      const int kept = std::min(n, L - 1);  // entries that survive the insertion
+      std::memmove(pool + pos + 1, pool + pos, sizeof(uint64_t) * (kept - pos));
+      pool[pos] = e;
+      n = kept + 1;
+      lowest = std::min(lowest, pos);
     }
+    size = n;
     return lowest;
   };
 
-  fresh_.clear();
+  fresh_count_ = 0;
   mark_fresh(&entry_, 1);
   if (extra_entries_) mark_fresh(extra_entries_->data(), static_cast<int>(extra_entries_->size()));
   evaluate_fresh();
@@ -271,7 +273,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
     // Mark the unvisited neighbours and fetch their rows before the first distance: the misses
     // then overlap instead of stalling one distance after another. All distances are computed
     // before any insertion, so the kernels run back to back.
-    fresh_.clear();
+    fresh_count_ = 0;
     for (const uint64_t entry : batch_) {
       const int32_t u = key_id(entry);
       ++st.hops;
@@ -300,7 +302,7 @@ SearchStats Searcher::search(const float* query, const SearchParams& params, int
       }
       mark_fresh(nb, reach);
     }
-    for (int32_t v : fresh_) prefetch(v, codes_ != nullptr);
+    for (std::size_t i = 0; i < fresh_count_; ++i) prefetch(fresh_[i], codes_ != nullptr);
     const int lowest = evaluate_fresh();
     // A new node that landed before `next` must be expanded before continuing further down.
     if (lowest <= next) next = lowest;

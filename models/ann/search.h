@@ -122,11 +122,11 @@ class Searcher {
   // Without a branch per id (visited or not is a coin flip): every id is written, the counts
   // advance only for the unvisited.
   void mark_fresh(const int32_t* ids, int n) {
-    const std::size_t had = fresh_.size(), touched = touched_.size();
-    fresh_.resize(had + static_cast<std::size_t>(n));
-    touched_.resize(touched + static_cast<std::size_t>(n));
-    int32_t* out = fresh_.data() + had;
-    int32_t* set = touched_.data() + touched;
+    // The buffers grow and never shrink, so a call writes no more than its n ids.
+    if (fresh_.size() < fresh_count_ + n) fresh_.resize(2 * (fresh_count_ + n));
+    if (touched_.size() < touched_count_ + n) touched_.resize(2 * (touched_count_ + n));
+    int32_t* out = fresh_.data() + fresh_count_;
+    int32_t* set = touched_.data() + touched_count_;
     uint64_t* visited = visited_.data();
     int m = 0;
     for (int j = 0; j < n; ++j) {
@@ -139,8 +139,8 @@ class Searcher {
       set[m] = v;
       m += unseen;
     }
-    fresh_.resize(had + static_cast<std::size_t>(m));
-    touched_.resize(touched + static_cast<std::size_t>(m));
+    fresh_count_ += static_cast<std::size_t>(m);
+    touched_count_ += static_cast<std::size_t>(m);
   }
   const float* vector(int32_t v) const { return vectors_ + static_cast<int64_t>(v) * dim_; }
   int degree(int32_t u) const {
@@ -195,7 +195,8 @@ class Searcher {
   // Visited set: one bit per node keeps it in the first-level cache (25 KB for 200k nodes);
   // touched_ lists the set bits so the next search clears only those.
   std::vector<uint64_t> visited_;
-  std::vector<int32_t> touched_;
+  std::vector<int32_t> touched_;  // its first touched_count_ entries
+  std::size_t touched_count_ = 0;
   // A pool entry in one 64-bit word: the distance's bits above, the node id shifted left by
   // one, and the lowest bit set once the node is expanded. Distances are never negative, so
   // their bits order as the floats do, and ids are unique, so one integer comparison orders
@@ -217,7 +218,8 @@ class Searcher {
   static constexpr uint64_t kExpanded = 1;
   std::vector<uint64_t> pool_;
   std::vector<uint64_t> batch_;  // the pool entries being expanded
-  std::vector<int32_t> fresh_;   // their unvisited neighbours
+  std::vector<int32_t> fresh_;   // their unvisited neighbours: the first fresh_count_ entries
+  std::size_t fresh_count_ = 0;
   std::vector<float> fresh_dist_;
   std::vector<uint32_t> fresh_code_dist_;
 };
