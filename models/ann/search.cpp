@@ -57,7 +57,7 @@ Searcher::Searcher(const Graph& graph, const VectorSet& base)
       vector_count_(base.n),
       dim_(base.dim),
       vectors_(base.data.data()),
-      visited_(static_cast<std::size_t>(base.n + 63) / 64, 0) {}
+      seen_(static_cast<std::size_t>(base.n), 0) {}
 
 Searcher::Searcher(const SlotGraph& graph, const VectorSet& base)
     : edges_(graph.edges.data()),
@@ -68,7 +68,7 @@ Searcher::Searcher(const SlotGraph& graph, const VectorSet& base)
       vector_count_(base.n),
       dim_(base.dim),
       vectors_(base.data.data()),
-      visited_(static_cast<std::size_t>(base.n + 63) / 64, 0) {}
+      seen_(static_cast<std::size_t>(base.n), 0) {}
 
 Searcher::Searcher(const PackedIndex& index)
     : edges_(index.slots()),
@@ -96,7 +96,7 @@ Searcher::Searcher(const PackedIndex& index)
       code_l2_batch_(l2_code_batch_kernel(index.options().avx2)),
       query_code_(static_cast<std::size_t>(index.dim())),
       original_(index.original_ids().data()),
-      visited_(static_cast<std::size_t>(index.size() + 63) / 64, 0) {}
+      seen_(static_cast<std::size_t>(index.size()), 0) {}
 
 // How many of u's neighbours (sorted by edge length) an expansion must consider: with the
 // query at squared distance dist_u from u and the full pool's worst at squared distance worst,
@@ -118,9 +118,10 @@ int Searcher::within_reach(int32_t u, int deg, const int32_t* nb, float dist_u, 
 SearchStats Searcher::search(const float* query, const SearchParams& params, int32_t* ids,
                              float* dist, const SearchOptions& options) {
   check_params(nodes_, vector_count_, params);
-  for (std::size_t i = 0; i < touched_count_; ++i)
-    visited_[static_cast<uint32_t>(touched_[i]) >> 6] = 0;
-  touched_count_ = 0;
+  if (++epoch_ == 0) {  // wrapped: no node may still carry the new epoch
+    std::fill(seen_.begin(), seen_.end(), 0);
+    epoch_ = 1;
+  }
   const int dim = dim_;
   const int L = params.L;
   const int width = params.width;

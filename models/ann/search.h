@@ -118,29 +118,24 @@ class Searcher {
                      const SearchOptions& options = {});
 
  private:
-  // Marks ids[0, n) visited and appends the ones not visited before to fresh_ (and touched_).
-  // Without a branch per id (visited or not is a coin flip): every id is written, the counts
-  // advance only for the unvisited.
+  // Marks ids[0, n) visited and appends the ones not visited before to fresh_. Without a
+  // branch per id (visited or not is a coin flip): every id is written, the count advances
+  // only for the unvisited.
   void mark_fresh(const int32_t* ids, int n) {
-    // The buffers grow and never shrink, so a call writes no more than its n ids.
+    // The buffer grows and never shrinks, so a call writes no more than its n ids.
     if (fresh_.size() < fresh_count_ + n) fresh_.resize(2 * (fresh_count_ + n));
-    if (touched_.size() < touched_count_ + n) touched_.resize(2 * (touched_count_ + n));
     int32_t* out = fresh_.data() + fresh_count_;
-    int32_t* set = touched_.data() + touched_count_;
-    uint64_t* visited = visited_.data();
+    uint8_t* seen = seen_.data();
+    const uint8_t epoch = epoch_;
     int m = 0;
     for (int j = 0; j < n; ++j) {
       const int32_t v = ids[j];
-      uint64_t& word = visited[static_cast<uint32_t>(v) >> 6];
-      const uint64_t bit = uint64_t{1} << (v & 63);
-      const int unseen = (word & bit) == 0;
-      word |= bit;
+      const int unseen = seen[v] != epoch;
+      seen[v] = epoch;
       out[m] = v;
-      set[m] = v;
       m += unseen;
     }
     fresh_count_ += static_cast<std::size_t>(m);
-    touched_count_ += static_cast<std::size_t>(m);
   }
   const float* vector(int32_t v) const { return vectors_ + static_cast<int64_t>(v) * dim_; }
   int degree(int32_t u) const {
@@ -192,11 +187,14 @@ class Searcher {
   L2CodeBatchKernel code_l2_batch_ = nullptr;
   std::vector<uint8_t> query_code_;
   const int32_t* original_ = nullptr;  // position -> caller's id (PackedIndex)
-  // Visited set: one bit per node keeps it in the first-level cache (25 KB for 200k nodes);
-  // touched_ lists the set bits so the next search clears only those.
-  std::vector<uint64_t> visited_;
-  std::vector<int32_t> touched_;  // its first touched_count_ entries
-  std::size_t touched_count_ = 0;
+  // Visited set: node v was visited in this search when seen_[v] == epoch_. Each search takes
+  // the next epoch, so nothing is cleared between searches but the whole array once in 255
+  // (when the epoch wraps). A byte per node (100 KB at 100k nodes, in the second-level cache)
+  // instead of a bit: marking is a load, a compare and a store, where a bit set (in the first-
+  // level cache) also needed a shift, a mask and a list of the words to clear afterwards, about
+  // 14% of a tight32 search's instructions (docs/ann.md, "Search").
+  std::vector<uint8_t> seen_;
+  uint8_t epoch_ = 0;
   // A pool entry in one 64-bit word: the distance's bits above, the node id shifted left by
   // one, and the lowest bit set once the node is expanded. Distances are never negative, so
   // their bits order as the floats do, and ids are unique, so one integer comparison orders

@@ -151,6 +151,38 @@ TEST(Search, BatchMatchesSingleQueriesForAnyThreadCount) {
   }
 }
 
+// The visited marks carry a per-search epoch of 8 bits. A Searcher reused for 700 searches
+// (the epoch wraps twice) gives every query the results and counters of a new Searcher. Query 0
+// runs at the searches whose epoch the wrap reuses and query 1 at all others, so nodes only
+// query 0 visits keep their old marks until the wrap clears them.
+TEST(Search, ReusedSearcherMatchesAFreshOneAcrossEpochWraps) {
+  MixtureSpec spec;
+  spec.dim = 16, spec.centres = 8;
+  const VectorSet base = gaussian_mixture(spec, 1500, 0), queries = gaussian_mixture(spec, 2, 1);
+  std::vector<std::vector<int32_t>> lists(base.n);
+  for (int64_t i = 0; i < base.n; ++i)
+    for (int j = 1; j <= 10; ++j)
+      lists[i].push_back(static_cast<int32_t>((i * 7919 + j * 104729) % base.n));
+  const Graph g = Graph::from_lists(lists, 0);
+  const SearchParams sp{24, 10};
+  std::vector<std::vector<int32_t>> fresh_ids(2, std::vector<int32_t>(10));
+  std::vector<SearchStats> fresh_stats(2);
+  std::vector<float> ds(10);
+  for (int q = 0; q < 2; ++q) {
+    Searcher fresh(g, base);
+    fresh_stats[q] = fresh.search(queries.row(q), sp, fresh_ids[q].data(), ds.data());
+  }
+  Searcher reused(g, base);
+  std::vector<int32_t> ids(10);
+  for (int r = 0; r < 700; ++r) {
+    const int q = r % 255 == 0 ? 0 : 1;
+    const SearchStats st = reused.search(queries.row(q), sp, ids.data(), ds.data());
+    ASSERT_EQ(ids, fresh_ids[q]) << "search " << r;
+    ASSERT_EQ(st.distances, fresh_stats[q].distances) << "search " << r;
+    ASSERT_EQ(st.hops, fresh_stats[q].hops) << "search " << r;
+  }
+}
+
 TEST(Search, TraceRecordsEveryVectorAndAdjacencyRead) {
   Line line(10);
   VectorSet queries(2, 1);
