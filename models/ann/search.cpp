@@ -2,6 +2,9 @@
 #include "models/ann/search.h"
 
 #include <omp.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -98,6 +101,35 @@ Searcher::Searcher(const PackedIndex& index)
       original_(index.original_ids().data()),
       seen_(static_cast<std::size_t>(index.size()), 0) {}
 
+// The index of the first of bound[0, deg) above cut (0 <= cut <= 254), or deg. The bounds are
+// sorted (lists are in order of length), so that is where the reachable prefix ends. Sixteen
+// bytes at a time; every read lies inside [bound, bound + deg).
+int first_bound_above(const uint8_t* bound, int deg, int cut) {
+#if defined(__SSE2__)
+  const __m128i above = _mm_set1_epi8(static_cast<char>(cut + 1));
+  // Bytes >= cut + 1, as a bit mask: max(b, cut + 1) == b.
+  auto beyond = [&](const uint8_t* at) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(b, above), b));
+  };
+  int i = 0;
+  for (; i + 16 <= deg; i += 16)
+    if (const int mask = beyond(bound + i)) return i + __builtin_ctz(static_cast<unsigned>(mask));
+  if (i == deg) return deg;
+  if (deg >= 16) {
+    // The last 16 bytes, of which the first 16 - (deg - i) were checked above.
+    const int mask = beyond(bound + deg - 16) & (0xffff << (16 - (deg - i)));
+    return mask ? deg - 16 + __builtin_ctz(static_cast<unsigned>(mask)) : deg;
+  }
+  while (i < deg && bound[i] <= cut) ++i;
+  return i;
+#else
+  int i = 0;
+  while (i < deg && bound[i] <= cut) ++i;
+  return i;
+#endif
+}
+
 // How many of u's neighbours (sorted by edge length) an expansion must consider: with the
 // query at squared distance dist_u from u and the full pool's worst at squared distance worst,
 // a neighbour v with |uv| > |qu| + |q worst| is farther than the worst (|qv| >= |uv| - |qu|)
@@ -110,9 +142,7 @@ int Searcher::within_reach(int32_t u, int deg, const int32_t* nb, float dist_u, 
   const int cut = static_cast<int>(limit);  // a bound above this is beyond the worst
   const uint8_t* bound =
       overflows(deg) ? overflow_bounds_ + (nb - overflow_) : bounds_ + edge_offset(u);
-  int reach = 0;
-  while (reach < deg && bound[reach] <= cut) ++reach;
-  return reach;
+  return first_bound_above(bound, deg, cut);
 }
 
 SearchStats Searcher::search(const float* query, const SearchParams& params, int32_t* ids,

@@ -97,6 +97,10 @@ struct SearchOptions {
   const uint8_t* query_bytes = nullptr;
 };
 
+// The index of the first of bound[0, n) above cut (0 <= cut <= 254), or n, for bounds sorted
+// in ascending order (a packed list's edge bounds): where the search's reach ends. SSE2.
+int first_bound_above(const uint8_t* bound, int n, int cut);
+
 // Beam search (NSG's / HNSW's layer-0 search): a pool of the L best nodes seen, sorted by
 // distance; repeatedly expand the best unexpanded pool node, computing the distance of each
 // unvisited neighbour and inserting it when it beats the pool's worst; stop when every pool

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -55,6 +56,52 @@ TEST(Codes, KernelsMatchIntegerArithmeticForEveryTailLength) {
     EXPECT_EQ(best(zero.data(), full.data(), dim), 65025u * dim);
     EXPECT_EQ(best(full.data(), zero.data(), dim), 65025u * dim);
   }
+}
+
+// The batch kernels (four rows at a time with AVX2, then one by one for the rest) against the
+// integer reference, for row counts around the group of four and every tail length.
+TEST(Codes, BatchKernelsMatchIntegerArithmetic) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int dim : {1, 7, 31, 32, 33, 64, 65, 100, 784}) {
+    const int rows = 40;
+    std::vector<uint8_t> codes(static_cast<std::size_t>(rows) * dim), query(dim);
+    for (auto& c : codes) c = static_cast<uint8_t>(byte(rng));
+    for (auto& c : query) c = static_cast<uint8_t>(byte(rng));
+    for (int count : {0, 1, 3, 4, 5, 8, 9, 13}) {
+      std::vector<int32_t> ids(count);
+      for (int j = 0; j < count; ++j) ids[j] = (j * 17 + 5) % rows;
+      for (const bool avx2 : {true, false}) {
+        std::vector<uint32_t> out(count + 1, 12345u);
+        l2_code_batch_kernel(avx2)(query.data(), codes.data(), ids.data(), count, dim, out.data());
+        end_code_kernels();
+        for (int j = 0; j < count; ++j) {
+          const std::vector<uint8_t> row(codes.begin() + static_cast<int64_t>(ids[j]) * dim,
+                                         codes.begin() + static_cast<int64_t>(ids[j] + 1) * dim);
+          EXPECT_EQ(out[j], ref_code_dist(query, row)) << "dim " << dim << " row " << j;
+        }
+        EXPECT_EQ(out[count], 12345u) << "dim " << dim << ": wrote past the count";
+      }
+    }
+  }
+}
+
+// The end of a list's reach (first_bound_above, 16 bytes at a time) against a byte-by-byte
+// scan, on sorted bounds of every length up to 70 and cuts across the byte range.
+TEST(PackedIndex, FirstBoundAboveMatchesAScan) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int n = 0; n <= 70; ++n)
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<uint8_t> bounds(n);
+      for (auto& b : bounds) b = static_cast<uint8_t>(byte(rng));
+      std::sort(bounds.begin(), bounds.end());
+      for (int cut : {0, 1, 63, 127, 128, 200, 253, 254, byte(rng) % 255}) {
+        int want = 0;
+        while (want < n && bounds[want] <= cut) ++want;
+        ASSERT_EQ(first_bound_above(bounds.data(), n, cut), want) << "n " << n << " cut " << cut;
+      }
+    }
 }
 
 TEST(Codes, IntegerDataIsLosslessOtherDataWithinHalfAStep) {
