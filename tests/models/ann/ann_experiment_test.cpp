@@ -64,6 +64,11 @@ TEST(AnnKeys, TyposAndBadValuesAreNamed) {
   EXPECT_NE(error_of("model: ann.nsg\n", w + "nsg: {path_candidates: maybe}\n")
                 .find("workload.nsg.path_candidates"),
             std::string::npos);
+  EXPECT_NE(error_of("model: ann.nsg\n", w + "nsg: {slot_fill: 2}\n").find("w.yaml:2:"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("model: ann.nsg\n", w + "nsg: {slot_fill: 2}\n").find("workload.nsg.slot_fill"),
+      std::string::npos);
   EXPECT_EQ(error_of("model: ann.nsg\n", w + "nsg: {rp_trees: 65}\n"),
             "w.yaml:2:17: workload.nsg.rp_trees: expected an integer from 0 to 64, got \"65\"");
   EXPECT_NE(error_of("model: ann.nsg\n", w + "nsg: {reverse_slack: 0.5}\n")
