@@ -126,16 +126,21 @@ TEST(Search, SpreadEntryPointsCoverEveryCluster) {
   EXPECT_EQ(covered.size(), 12u);
 }
 
+// A pseudo-random graph with `degree` out-edges per node, entry 0: for tests where search
+// quality is irrelevant and only determinism matters.
+Graph scrambled_graph(int64_t n, int degree) {
+  std::vector<std::vector<int32_t>> lists(n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int j = 1; j <= degree; ++j)
+      lists[i].push_back(static_cast<int32_t>((i * 7919 + j * 104729) % n));
+  return Graph::from_lists(lists, 0);
+}
+
 TEST(Search, BatchMatchesSingleQueriesForAnyThreadCount) {
   MixtureSpec spec;
   spec.dim = 24, spec.centres = 8;
   const VectorSet base = gaussian_mixture(spec, 2000, 0), queries = gaussian_mixture(spec, 200, 1);
-  // A random 12-out graph: search quality is irrelevant, only determinism matters here.
-  std::vector<std::vector<int32_t>> lists(base.n);
-  for (int64_t i = 0; i < base.n; ++i)
-    for (int j = 1; j <= 12; ++j)
-      lists[i].push_back(static_cast<int32_t>((i * 7919 + j * 104729) % base.n));
-  const Graph g = Graph::from_lists(lists, 0);
+  const Graph g = scrambled_graph(base.n, 12);
   std::vector<SearchStats> st1, st2;
   const KnnResult a = search_batch(g, base, queries, SearchParams{32, 10}, 1, &st1);
   const KnnResult b = search_batch(g, base, queries, SearchParams{32, 10}, 2, &st2);
@@ -159,11 +164,7 @@ TEST(Search, ReusedSearcherMatchesAFreshOneAcrossEpochWraps) {
   MixtureSpec spec;
   spec.dim = 16, spec.centres = 8;
   const VectorSet base = gaussian_mixture(spec, 1500, 0), queries = gaussian_mixture(spec, 2, 1);
-  std::vector<std::vector<int32_t>> lists(base.n);
-  for (int64_t i = 0; i < base.n; ++i)
-    for (int j = 1; j <= 10; ++j)
-      lists[i].push_back(static_cast<int32_t>((i * 7919 + j * 104729) % base.n));
-  const Graph g = Graph::from_lists(lists, 0);
+  const Graph g = scrambled_graph(base.n, 10);
   const SearchParams sp{24, 10};
   std::vector<std::vector<int32_t>> fresh_ids(2, std::vector<int32_t>(10));
   std::vector<SearchStats> fresh_stats(2);
