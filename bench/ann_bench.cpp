@@ -371,13 +371,13 @@ int main(int argc, char** argv) {
                  "-<value> when not auto");
   app.add_option("--C", C, "NSG prune candidates");
   bool path_candidates = true;
+  app.add_option("--path-candidates", path_candidates,
+                 "NSG: the candidate search's expanded nodes join the C nearest (0: the paper's "
+                 "C nearest only)");
   bool slot_fill = tessel::ann::NsgParams{}.slot_fill;
   app.add_option("--slot-fill", slot_fill,
                  "NSG: fill short lists with their nearest occluded candidates up to the packed "
                  "slot's capacity (default true; 0: the lists as pruned)");
-  app.add_option("--path-candidates", path_candidates,
-                 "NSG: the candidate search's expanded nodes join the C nearest (0: the paper's "
-                 "C nearest only)");
   app.add_option("--Lb", Lb, "NSG build pool size");
   app.add_option("--M", M, "HNSW M (max degree 2M)");
   app.add_option("--ef", ef, "HNSW and hnswlib ef_construction");
@@ -521,8 +521,8 @@ int main(int argc, char** argv) {
               extra, sizeof(extra),
               "knn %.1fs (recall@%d %.3f, %d it, %.0f dist/node) prune %.1fs (%.0f dist/node) "
               "reverse %.1fs (%s, "
-              "re-prune strands %lld) repair %.1fs (%lld edges) fill %lld edges to %d, mean deg "
-              "%.1f",
+              "re-prune strands %lld) repair %.1fs (%lld edges) fill %.1fs (%lld edges to %d) "
+              "mean deg %.1f",
               st.seconds_knn, knn_k, knn_recall, st.knn.iterations,
               static_cast<double>(st.knn.distances) / static_cast<double>(base.n), st.seconds_prune,
               static_cast<double>(st.prune_distances) / static_cast<double>(base.n),
@@ -531,7 +531,7 @@ int main(int argc, char** argv) {
               : st.reverse_used == ReverseMerge::kSlack ? "slack"
                                                         : "other",
               (long long)st.stranded_by_reprune, st.seconds_repair, (long long)st.repair_edges,
-              (long long)st.fill_edges, st.fill_degree, g.mean_degree());
+              st.seconds_fill, (long long)st.fill_edges, st.fill_degree, g.mean_degree());
           curves(
               name, build_s, g, base, truth_shared,
               load_nsg.empty() ? extra : "loaded from " + load_nsg + suffix + ": build not timed",

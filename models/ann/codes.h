@@ -30,7 +30,8 @@ struct ScalarQuantizer {
   float decode_distance(uint32_t code_distance) const {
     return static_cast<float>(static_cast<double>(step) * step * code_distance);
   }
-  // decode_distance of count values, the same results (step squared hoisted out of the loop).
+  // decode_distance of count values, the same results, with the step squared hoisted out of the
+  // loop (a store through `out` could alias `step`, so the compiler does not hoist it itself).
   void decode_distances(const uint32_t* code_distance, int count, float* out) const {
     const double step_sq = static_cast<double>(step) * step;
     for (int j = 0; j < count; ++j) out[j] = static_cast<float>(step_sq * code_distance[j]);

@@ -54,7 +54,7 @@ std::vector<int32_t> breadth_first_order(int64_t n, const std::vector<int32_t>& 
 
 // Ints per slot of the packed layout (PackedIndex): the degree word and the list of 95% of the
 // nodes (of every node when `cover_all`), rounded up to whole 64-byte lines. The NSG build
-// fills lists up to this capacity (NsgParams::fill), which therefore costs no memory.
+// fills lists up to this capacity (NsgParams::slot_fill), which therefore costs no memory.
 int packed_slot_stride(std::vector<int> degrees, bool cover_all);
 
 // Nodes reachable from `from` by following out-edges (breadth-first), as a 0/1 mask.
