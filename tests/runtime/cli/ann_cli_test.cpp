@@ -182,7 +182,8 @@ TEST(AnnCliDefaults, UnsetBuilderParametersAreTheLibrarysDefaults) {
   const std::string spelled =
       "--knn-k " + std::to_string(d.knn.k) + " --L " + std::to_string(d.L) + " --R " +
       std::to_string(d.R) + " --passes " + std::to_string(d.passes) + " --random-edges " +
-      std::to_string(d.random_edges) + " --alpha 1 --entry-points auto --path-candidates true ";
+      std::to_string(d.random_edges) +
+      " --alpha 1 --entry-points auto --path-candidates true --slot-fill true ";
   auto run = run_tool(kTool, base + "-o plain.tann", dir.path());
   ASSERT_EQ(run.exit_code, 0) << run.err;
   run = run_tool(kTool, base + spelled + "--C " + std::to_string(d.C) + " -o spelled.tann",
@@ -225,6 +226,9 @@ TEST_F(AnnCli, FlagsAreCheckedBeforeAnyFileIsLoaded) {
                  dir_->path());
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("--path-candidates"), std::string::npos) << run.err;
+  run = run_tool(kTool, "ann build --slot-fill maybe --base none.fvecs -o x.tann", dir_->path());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--slot-fill"), std::string::npos) << run.err;
   run = run_tool(kTool, "ann build --reverse-slack 0.5 --base none.fvecs -o x.tann", dir_->path());
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("--reverse-slack"), std::string::npos) << run.err;
