@@ -116,6 +116,10 @@ const KeySet& training_keys() {
     k.positive_integer("model.heads", "lm, classify: attention heads (must divide C)")
         .opt("required (lm, classify)");
     k.positive_integer("model.mlp_ratio", "lm, classify: MLP hidden width = ratio × C").def("4");
+    k.choice("model.layout", {"pre_ln", "post_ln"},
+             "lm, classify: LayerNorm before each branch (GPT-2, PLD's switchable block) or "
+             "after each residual add (BERT, PLD's paper baseline; backend cpu, no layer_drop)")
+        .def("pre_ln");
     k.list("model.hidden", "mnist: hidden layer widths of the MLP (each > 0)")
         .opt("required (mnist)");
     k.any_integer("model.hidden[]", "a hidden layer's width");
@@ -353,6 +357,7 @@ TrainConfig TrainConfig::from_config(const Config& cfg, const KeySet& keys) {
     c.model.width = static_cast<int>(m.integer("width"));
     c.model.heads = static_cast<int>(m.integer("heads"));
     c.model.mlp_ratio = static_cast<int>(m.integer("mlp_ratio"));
+    c.model.norm = m.choice("layout") == "post_ln" ? Norm::kPostLN : Norm::kPreLN;
     // Before anything is allocated (docs/hardening.md): each layer's MLP alone holds
     // 2 * mlp_ratio * width^2 weights, each with a gradient and two AdamW moments (16 bytes).
     check_allocation(m.config(), "width",
@@ -366,7 +371,8 @@ TrainConfig TrainConfig::from_config(const Config& cfg, const KeySet& keys) {
       if (w <= 0) h.fail("", "hidden widths must be positive");
       c.mlp.hidden.push_back(w);
     }
-    reject_unread(m.config(), {"layers", "width", "heads", "mlp_ratio"}, "task mnist (an MLP)");
+    reject_unread(m.config(), {"layers", "width", "heads", "mlp_ratio", "layout"},
+                  "task mnist (an MLP)");
   }
 
   const Keyed t = root.child("train");
@@ -377,6 +383,8 @@ TrainConfig TrainConfig::from_config(const Config& cfg, const KeySet& keys) {
                                  : Precision::kFp32;
   c.optimizer_on_host = t.choice("optimizer_placement") == "host";
   if (c.backend == "cuda" && c.task != "lm") t.fail("backend", "cuda runs task lm only");
+  if (c.backend == "cuda" && c.model.norm == Norm::kPostLN)
+    t.fail("backend", "cuda runs the pre-LN layout only (model.layout: post_ln is cpu only)");
   c.batch_size = static_cast<int>(t.integer("batch_size"));
   if (text) {
     c.seq_len = static_cast<int>(t.integer("seq_len"));
@@ -469,6 +477,10 @@ TrainConfig TrainConfig::from_config(const Config& cfg, const KeySet& keys) {
     if (!text)
       cfg.fail("layer_drop",
                "progressive layer dropping needs a Transformer (task lm or classify)");
+    if (c.model.norm == Norm::kPostLN)
+      cfg.fail("layer_drop",
+               "progressive layer dropping needs model.layout pre_ln (the paper's switchable "
+               "block); post_ln is its baseline");
     const Keyed k = root.child("layer_drop");
     TrainConfig::LayerDrop& d = c.layer_drop;
     d.on = true;
@@ -494,6 +506,8 @@ TrainConfig TrainConfig::from_config(const Config& cfg, const KeySet& keys) {
     const Keyed k = root.child("trace");
     c.trace_step = static_cast<int64_t>(k.number("step"));
     if (c.backend == "cuda") k.fail("step", "the tensor trace needs backend cpu");
+    if (c.model.norm == Norm::kPostLN)
+      k.fail("step", "the tensor trace records the pre-LN layout (model.layout pre_ln)");
   }
   return c;
 }
@@ -894,6 +908,8 @@ std::string method_name(const TrainConfig& c) {
     if (!q.empty()) pld += ")";
   }
   const bool slw = c.curriculum.start > 0;
+  // Post-LN cannot drop layers, so it only ever qualifies the baseline and SLW.
+  if (c.model.norm == Norm::kPostLN) return slw ? "slw(post-ln)" : "baseline(post-ln)";
   if (pld.empty()) return slw ? "slw" : "baseline";
   return slw ? pld + "+slw" : pld;
 }
@@ -1129,6 +1145,7 @@ std::string Trainer::describe_model() const {
     s << (cuda_ ? std::string("cuda ") + precision_name(config_.precision) + " " : std::string())
       << "transformer L" << config_.model.layers << " C" << config_.model.width << " H"
       << config_.model.heads << " V" << config_.model.vocab_size << " T" << config_.seq_len
+      << (config_.model.norm == Norm::kPostLN ? " post-LN" : "")
       << (config_.task != "classify" ? std::string()
                                      : " classifier K" + std::to_string(config_.classes));
   else

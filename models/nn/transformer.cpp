@@ -72,7 +72,8 @@ Transformer<T>::Transformer(const TransformerConfig& config) : config_(config) {
 template <typename T>
 void Transformer<T>::init(uint64_t seed) {
   const auto z = normal_values(static_cast<std::size_t>(params_.size()), 1.0, seed);
-  const double resid = 0.02 / std::sqrt(2.0 * std::max(1, config_.layers));
+  const double resid =
+      config_.norm == Norm::kPostLN ? 0.02 : 0.02 / std::sqrt(2.0 * std::max(1, config_.layers));
   for (const auto& p : params_.infos()) {
     const std::string tail = p.name.substr(p.name.find('.') + 1);
     double stddev = 0.02;
@@ -122,6 +123,10 @@ void Transformer<T>::check_batch(const data::TokenBatch& b, const StepOptions& o
     for (int32_t t : b.labels)
       if (t >= config_.classes) bad("label " + std::to_string(t) + " out of range");
   }
+  if (!o.layer_scale.empty() && config_.norm == Norm::kPostLN)
+    bad("layer dropping needs the pre-LN layout (PLD's switchable block)");
+  if (o.trace && config_.norm == Norm::kPostLN)
+    bad("the tensor trace records the pre-LN layout's tensors");
   if (!o.layer_scale.empty() && static_cast<int>(o.layer_scale.size()) != config_.layers)
     bad("layer_scale has " + std::to_string(o.layer_scale.size()) + " entries for " +
         std::to_string(config_.layers) + " layers");
@@ -157,8 +162,12 @@ T Transformer<T>::forward(const data::TokenBatch& b, const StepOptions& o, bool 
     if (k.scale == 0) continue;  // skipped block: identity
     ++blocks_forward_;
     const BlockIds& p = blocks_[static_cast<std::size_t>(l)];
-    const T s = static_cast<T>(k.scale);
     k.x_in = std::move(x);
+    if (config_.norm == Norm::kPostLN) {
+      x = post_ln_block_forward(k, p);
+      continue;
+    }
+    const T s = static_cast<T>(k.scale);
     layernorm_forward(k.x_in, fwd(p.ln1_g), fwd(p.ln1_b), k.ln1, k.ln1_mean, k.ln1_rstd);
     linear_forward(k.ln1, params_.forward_value(p.w_qkv), fwd(p.b_qkv), k.qkv);
     attention_forward(k.qkv, batch_, seq_, config_.heads, k.atty, k.att);
@@ -244,6 +253,10 @@ void Transformer<T>::backward(const StepOptions& o) {
     if (k.scale == 0) continue;  // skipped in the forward pass: no gradient, no work
     ++blocks_backward_;
     const BlockIds& p = blocks_[static_cast<std::size_t>(l)];
+    if (config_.norm == Norm::kPostLN) {
+      post_ln_block_backward(k, p, dx);
+      continue;
+    }
     const T s = static_cast<T>(k.scale);
     // x_out = x_mid + s · fc2(gelu(fc(ln2(x_mid))))
     dtmp = s * dx;
@@ -293,6 +306,45 @@ void Transformer<T>::backward(const StepOptions& o) {
     trace_params(tr, -1, TensorOp::kWrite, "grad:");
   }
   params_.mask_gradients();
+}
+
+// Post-LN: x_mid = LN1(x_in + proj(attn(qkv(x_in)))), out = LN2(x_mid + fc2(gelu(fc(x_mid)))).
+// Layer dropping is refused for this layout (check_batch), so every block runs at scale 1.
+template <typename T>
+Matrix<T> Transformer<T>::post_ln_block_forward(BlockCache& k, const BlockIds& p) {
+  linear_forward(k.x_in, params_.forward_value(p.w_qkv), fwd(p.b_qkv), k.qkv);
+  attention_forward(k.qkv, batch_, seq_, config_.heads, k.atty, k.att);
+  linear_forward(k.atty, params_.forward_value(p.w_proj), fwd(p.b_proj), k.proj);
+  k.sum1 = k.x_in + k.proj;
+  layernorm_forward(k.sum1, fwd(p.ln1_g), fwd(p.ln1_b), k.x_mid, k.ln1_mean, k.ln1_rstd);
+  linear_forward(k.x_mid, params_.forward_value(p.w_fc), fwd(p.b_fc), k.fc);
+  gelu_forward(k.fc, k.act);
+  linear_forward(k.act, params_.forward_value(p.w_fc2), fwd(p.b_fc2), k.fc2);
+  k.sum2 = k.x_mid + k.fc2;
+  Matrix<T> out;
+  layernorm_forward(k.sum2, fwd(p.ln2_g), fwd(p.ln2_b), out, k.ln2_mean, k.ln2_rstd);
+  return out;
+}
+
+template <typename T>
+void Transformer<T>::post_ln_block_backward(BlockCache& k, const BlockIds& p, Matrix<T>& dx) {
+  Matrix<T> dsum, dact, dfc, dbranch, datty, dqkv;
+  layernorm_backward(dx, k.sum2, fwd(p.ln2_g), k.ln2_mean, k.ln2_rstd, dsum,
+                     params_.grad(p.ln2_g).data(), params_.grad(p.ln2_b).data());
+  linear_backward(dsum, k.act, params_.forward_value(p.w_fc2), &dact, params_.grad(p.w_fc2),
+                  params_.grad(p.b_fc2).data());
+  gelu_backward(dact, k.fc, dfc);
+  linear_backward(dfc, k.x_mid, params_.forward_value(p.w_fc), &dbranch, params_.grad(p.w_fc),
+                  params_.grad(p.b_fc).data());
+  dbranch += dsum;  // the gradient of x_mid: the MLP branch plus the residual path
+  layernorm_backward(dbranch, k.sum1, fwd(p.ln1_g), k.ln1_mean, k.ln1_rstd, dsum,
+                     params_.grad(p.ln1_g).data(), params_.grad(p.ln1_b).data());
+  linear_backward(dsum, k.atty, params_.forward_value(p.w_proj), &datty, params_.grad(p.w_proj),
+                  params_.grad(p.b_proj).data());
+  attention_backward(datty, k.qkv, k.att, batch_, seq_, config_.heads, dqkv);
+  linear_backward(dqkv, k.x_in, params_.forward_value(p.w_qkv), &dx, params_.grad(p.w_qkv),
+                  params_.grad(p.b_qkv).data());
+  dx += dsum;  // the residual path around attention
 }
 
 template <typename T>

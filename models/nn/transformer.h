@@ -1,4 +1,5 @@
-// Decoder-only pre-LN Transformer (GPT-2 layout) with explicit forward and backward on CPU.
+// Decoder-only Transformer with explicit forward and backward on CPU: GPT-2's pre-LN layout,
+// or the original Transformer's (and BERT's) post-LN layout as a baseline.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,12 @@ enum class Head {
   kClassifier      // logits = mean_t LN_f(x) · w_cls + b_cls, one label per sequence
 };
 
+// Where each block's LayerNorms sit.
+enum class Norm {
+  kPreLN,  // x + f(LN(x)) for both branches (GPT-2; PLD's switchable block)
+  kPostLN  // LN(x + f(x)) for both branches (Vaswani et al. 2017, BERT: PLD's paper baseline)
+};
+
 struct TransformerConfig {
   int vocab_size = 0;
   int max_seq = 0;  // positions in the position embedding
@@ -27,6 +34,9 @@ struct TransformerConfig {
   int mlp_ratio = 4;  // MLP hidden = mlp_ratio * C
   Head head = Head::kLanguageModel;
   int classes = 0;  // classifier head only
+  // Both layouts end in LN_f before the head (redundant but harmless after a post-LN block,
+  // and it keeps the parameter set identical).
+  Norm norm = Norm::kPreLN;
   // Throws tessel::Error naming the first inconsistent field.
   void validate() const;
 };
@@ -63,7 +73,9 @@ class Transformer {
       logit_loss;
 
   // GPT-2 initialisation from tessel::Rng(seed): weights N(0, 0.02), residual
-  // projections N(0, 0.02 / sqrt(2 * layers)), biases 0, LayerNorm gains 1.
+  // projections N(0, 0.02 / sqrt(2 * layers)), biases 0, LayerNorm gains 1. Post-LN uses
+  // BERT's N(0, 0.02) for the residual projections too: the depth scaling is GPT-2's remedy
+  // for the pre-LN residual stream's growth, which a post-LN block normalises away.
   void init(uint64_t seed);
 
   const TransformerConfig& config() const { return config_; }
@@ -95,12 +107,18 @@ class Transformer {
   };
   struct BlockCache {
     double scale = 1;  // 0: skipped
-    Matrix<T> x_in, ln1, qkv, att, atty, proj, x_mid, ln2, fc, act, fc2;
+    // Pre-LN: ln1 = LN1(x_in), x_mid = x_in + proj, ln2 = LN2(x_mid).
+    // Post-LN: sum1 = x_in + proj, x_mid = LN1(sum1), sum2 = x_mid + fc2 (ln1, ln2 unused).
+    Matrix<T> x_in, ln1, qkv, att, atty, proj, x_mid, ln2, fc, act, fc2, sum1, sum2;
     std::vector<T> ln1_mean, ln1_rstd, ln2_mean, ln2_rstd;
   };
 
   T forward(const data::TokenBatch& batch, const StepOptions& options, bool need_grad);
   void backward(const StepOptions& options);
+  // One block of the post-LN layout: forward returns the block's output; backward takes the
+  // gradient of that output in dx and leaves the gradient of its input there.
+  Matrix<T> post_ln_block_forward(BlockCache& k, const BlockIds& p);
+  void post_ln_block_backward(BlockCache& k, const BlockIds& p, Matrix<T>& dx);
   void check_batch(const data::TokenBatch& batch, const StepOptions& options) const;
   void trace_params(TensorTrace* t, int layer, TensorOp op, const char* prefix) const;
   const T* fwd(int id) const { return params_.forward_value(id).data(); }

@@ -652,6 +652,50 @@ TEST(PretrainConfig, BadMethodKeysAreConfigErrorsWithLocation) {
 }
 
 // The shipped pre-training workloads parse (and are workloads: no seed of their own).
+// PLD's paper baseline: the post-LN layout, which cannot drop blocks.
+TEST(PretrainConfig, PostLayerNormIsTheBaselineLayoutOnly) {
+  auto post_ln = [](const std::string& extra) {
+    std::string yaml = kYaml;
+    yaml.replace(yaml.find("  mlp_ratio: 2\n"), 14, "  mlp_ratio: 2\n  layout: post_ln\n");
+    return TrainConfig::from_config(Config::parse(yaml + extra, "p.yaml"));
+  };
+  EXPECT_EQ(config_with("").model.norm, Norm::kPreLN);
+  EXPECT_EQ(post_ln("").model.norm, Norm::kPostLN);
+  EXPECT_EQ(method_name(post_ln("")), "baseline(post-ln)");
+  EXPECT_EQ(method_name(post_ln("curriculum:\n  start_seq_len: 8\n  steps: 10\n")), "slw(post-ln)");
+  auto refused = [&](const std::string& extra, const std::string& where, const std::string& what) {
+    try {
+      post_ln(extra);
+      ADD_FAILURE() << "no error for " << extra;
+    } catch (const ConfigError& e) {
+      const std::string m = e.what();
+      EXPECT_TRUE(std::regex_search(m, std::regex("p\\.yaml:[0-9]+:[0-9]+: " + where))) << m;
+      EXPECT_NE(m.find(what), std::string::npos) << m;
+    }
+  };
+  refused("layer_drop:\n  theta_bar: 0.5\n", "layer_drop", "needs model.layout pre_ln");
+  refused("trace:\n  step: 3\n", "trace\\.step", "pre-LN");
+  std::string cuda = kYaml;
+  cuda.replace(cuda.find("  mlp_ratio: 2\n"), 14, "  mlp_ratio: 2\n  layout: post_ln\n");
+  cuda.replace(cuda.find("  threads: 1\n"), 13, "  threads: 1\n  backend: cuda\n");
+  try {
+    TrainConfig::from_config(Config::parse(cuda, "p.yaml"));
+    ADD_FAILURE() << "post_ln accepted on backend cuda";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.backend"), std::string::npos) << e.what();
+  }
+  std::string bad = kYaml;
+  bad.replace(bad.find("  mlp_ratio: 2\n"), 14, "  mlp_ratio: 2\n  layout: sandwich\n");
+  try {
+    TrainConfig::from_config(Config::parse(bad, "p.yaml"));
+    ADD_FAILURE() << "layout sandwich accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_TRUE(std::regex_search(std::string(e.what()),
+                                  std::regex("p\\.yaml:[0-9]+:[0-9]+: model\\.layout")))
+        << e.what();
+  }
+}
+
 TEST(PretrainConfig, ShippedPretrainingWorkloadsParse) {
   int n = 0;
   for (const auto& e :
