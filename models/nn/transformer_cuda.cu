@@ -338,6 +338,7 @@ struct GpuTransformer final : CudaTransformer::Impl {
   Dev<float> scratch_c3, scratch_tt, scratch_c, scratch_c2, scratch_c4;  // forward temporaries
   Dev<float> dres, dxm, dtmp, dbig, dbig2, dln, datty, dq, dk, dv, dhead, dp, dqkv;
   Dev<int> tokens, targets;
+  Dev<double> norm_sq;  // clip_and_adamw's sum of squares, allocated once (cudaFree syncs)
   int batch = 0, seq = 0;
   int64_t counted = 0;
 
@@ -484,6 +485,7 @@ void GpuTransformer::init(const TransformerConfig& config, const ParamStore<floa
   m.dqkv.resize(3 * t * c);
   m.tokens.resize(t);
   m.targets.resize(t);
+  m.norm_sq.resize(1);
 }
 
 void GpuTransformer::upload_params(const ParamStore<float>& params) {
@@ -532,8 +534,15 @@ float GpuTransformer::forward(const data::TokenBatch& b, const StepOptions& o, b
                 kExitFailure);
   if (!o.layer_scale.empty() && static_cast<int>(o.layer_scale.size()) != cfg.layers)
     throw Error("nn cuda: layer_scale size differs from the layer count", kExitFailure);
+  // The checks of the CPU model's check_batch: the uploads below trust these sizes.
+  if (b.batch <= 0 || b.seq <= 0) throw Error("nn cuda: empty batch", kExitFailure);
+  if (static_cast<int64_t>(b.tokens.size()) != b.size() ||
+      static_cast<int64_t>(b.targets.size()) != b.size())
+    throw Error("nn cuda: tokens or targets size != batch * seq", kExitFailure);
   for (int32_t t : b.tokens)
     if (t < 0 || t >= cfg.vocab_size) throw Error("nn cuda: token id out of range", kExitFailure);
+  for (int32_t y : b.targets)
+    if (y >= cfg.vocab_size) throw Error("nn cuda: target id out of range", kExitFailure);
   batch = b.batch;
   seq = b.seq;
   const int64_t n = b.size();
@@ -681,10 +690,10 @@ Matrix<float> GpuTransformer::download_logits() const {
 double GpuTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm,
                                       const std::function<void()>& before_update) {
   GpuTransformer& m = *this;
-  Dev<double> sq(1);
-  sum_squares<<<256, kThreads>>>(m.grads.get(), m.n_params, sq.get());
+  m.norm_sq.zero();
+  sum_squares<<<256, kThreads>>>(m.grads.get(), m.n_params, m.norm_sq.get());
   double s = 0;
-  sq.download(&s, 1);
+  m.norm_sq.download(&s, 1);
   const double norm = std::sqrt(s);
   if (!std::isfinite(norm)) {
     if (m.precision == Precision::kFp16) {
