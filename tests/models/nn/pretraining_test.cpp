@@ -654,45 +654,38 @@ TEST(PretrainConfig, BadMethodKeysAreConfigErrorsWithLocation) {
 // The shipped pre-training workloads parse (and are workloads: no seed of their own).
 // PLD's paper baseline: the post-LN layout, which cannot drop blocks.
 TEST(PretrainConfig, PostLayerNormIsTheBaselineLayoutOnly) {
-  auto post_ln = [](const std::string& extra) {
+  // kYaml with `model.layout` set (and `train.backend` when given), then `extra`.
+  auto parse = [](const std::string& layout, const std::string& extra,
+                  const std::string& backend = "") {
     std::string yaml = kYaml;
-    yaml.replace(yaml.find("  mlp_ratio: 2\n"), 14, "  mlp_ratio: 2\n  layout: post_ln\n");
+    yaml.replace(yaml.find("  mlp_ratio: 2\n"), 14, "  mlp_ratio: 2\n  layout: " + layout + "\n");
+    if (!backend.empty())
+      yaml.replace(yaml.find("  threads: 1\n"), 13, "  threads: 1\n  backend: " + backend + "\n");
     return TrainConfig::from_config(Config::parse(yaml + extra, "p.yaml"));
   };
   EXPECT_EQ(config_with("").model.norm, Norm::kPreLN);
-  EXPECT_EQ(post_ln("").model.norm, Norm::kPostLN);
-  EXPECT_EQ(method_name(post_ln("")), "baseline(post-ln)");
-  EXPECT_EQ(method_name(post_ln("curriculum:\n  start_seq_len: 8\n  steps: 10\n")), "slw(post-ln)");
-  auto refused = [&](const std::string& extra, const std::string& where, const std::string& what) {
+  EXPECT_EQ(parse("pre_ln", "").model.norm, Norm::kPreLN);
+  EXPECT_EQ(parse("post_ln", "").model.norm, Norm::kPostLN);
+  EXPECT_EQ(method_name(parse("post_ln", "")), "baseline(post-ln)");
+  EXPECT_EQ(method_name(parse("post_ln", "curriculum:\n  start_seq_len: 8\n  steps: 10\n")),
+            "slw(post-ln)");
+  struct Case {
+    std::string layout, extra, backend, where, what;
+  };
+  for (const Case& c :
+       std::vector<Case>{{"post_ln", "layer_drop:\n  theta_bar: 0.5\n", "", "layer_drop",
+                          "needs model.layout pre_ln"},
+                         {"post_ln", "trace:\n  step: 3\n", "", "trace\\.step", "pre-LN"},
+                         {"post_ln", "", "cuda", "train\\.backend", "pre-LN layout only"},
+                         {"sandwich", "", "", "model\\.layout", "pre_ln"}}) {
     try {
-      post_ln(extra);
-      ADD_FAILURE() << "no error for " << extra;
+      parse(c.layout, c.extra, c.backend);
+      ADD_FAILURE() << "no error for layout " << c.layout << " with " << c.extra << c.backend;
     } catch (const ConfigError& e) {
       const std::string m = e.what();
-      EXPECT_TRUE(std::regex_search(m, std::regex("p\\.yaml:[0-9]+:[0-9]+: " + where))) << m;
-      EXPECT_NE(m.find(what), std::string::npos) << m;
+      EXPECT_TRUE(std::regex_search(m, std::regex("p\\.yaml:[0-9]+:[0-9]+: " + c.where))) << m;
+      EXPECT_NE(m.find(c.what), std::string::npos) << m;
     }
-  };
-  refused("layer_drop:\n  theta_bar: 0.5\n", "layer_drop", "needs model.layout pre_ln");
-  refused("trace:\n  step: 3\n", "trace\\.step", "pre-LN");
-  std::string cuda = kYaml;
-  cuda.replace(cuda.find("  mlp_ratio: 2\n"), 14, "  mlp_ratio: 2\n  layout: post_ln\n");
-  cuda.replace(cuda.find("  threads: 1\n"), 13, "  threads: 1\n  backend: cuda\n");
-  try {
-    TrainConfig::from_config(Config::parse(cuda, "p.yaml"));
-    ADD_FAILURE() << "post_ln accepted on backend cuda";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("train.backend"), std::string::npos) << e.what();
-  }
-  std::string bad = kYaml;
-  bad.replace(bad.find("  mlp_ratio: 2\n"), 14, "  mlp_ratio: 2\n  layout: sandwich\n");
-  try {
-    TrainConfig::from_config(Config::parse(bad, "p.yaml"));
-    ADD_FAILURE() << "layout sandwich accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_TRUE(std::regex_search(std::string(e.what()),
-                                  std::regex("p\\.yaml:[0-9]+:[0-9]+: model\\.layout")))
-        << e.what();
   }
 }
 
