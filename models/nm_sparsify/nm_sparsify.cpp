@@ -136,8 +136,8 @@ SparsifyConfig SparsifyConfig::from_config(const Config& config, Method default_
   return c;
 }
 
-std::vector<float> read_weights(const nn::ParamStore<float>& layout, const std::string& path,
-                                const std::string& source) {
+std::vector<float> read_weights(const nn::ParamStore<float>& layout, nn::Norm norm,
+                                const std::string& path, const std::string& source) {
   const nn::Checkpoint c = nn::read_checkpoint(path);
   const std::string where = source + ": " + path + ": ";
   if (c.params.size() != static_cast<std::size_t>(layout.count()))
@@ -154,6 +154,10 @@ std::vector<float> read_weights(const nn::ParamStore<float>& layout, const std::
                         want.name + " [" + std::to_string(want.rows) + ", " +
                         std::to_string(want.cols) + "]");
   }
+  if (nn::checkpoint_layout(c) != nn::layout_name(norm))
+    throw ConfigError(where + "checkpoint holds a " + nn::checkpoint_layout(c) +
+                      " model, the configured model is " + nn::layout_name(norm) +
+                      " (model.layout)");
   return c.values;
 }
 

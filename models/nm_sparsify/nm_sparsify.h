@@ -82,10 +82,11 @@ struct SparsifyConfig {
 const KeySet& sparsify_keys();
 
 // The parameter values of a checkpoint written by nn::Trainer, checked against `layout`
-// (same names and shapes in the same order). Throws IoError naming the file when it cannot
-// be read, ConfigError "<source>: <path>: ..." naming the first mismatching parameter.
-std::vector<float> read_weights(const nn::ParamStore<float>& layout, const std::string& path,
-                                const std::string& source);
+// (same names and shapes in the same order) and `norm` (the block layout it was trained
+// in). Throws IoError naming the file when it cannot be read, ConfigError
+// "<source>: <path>: ..." naming the first mismatching parameter or the other layout.
+std::vector<float> read_weights(const nn::ParamStore<float>& layout, nn::Norm norm,
+                                const std::string& path, const std::string& source);
 
 // One sparsified parameter.
 struct Target {

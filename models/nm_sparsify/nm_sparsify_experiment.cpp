@@ -99,13 +99,15 @@ class NmSparsifyExperiment : public Experiment {
     // Everything that can be wrong with the inputs is found before anything is written.
     NmSparsifier s(sparsify_, params);
     if (!sparsify_.init.empty())
-      params.values() = read_weights(params, sparsify_.init, sparsify_.init_source);
+      params.values() =
+          read_weights(params, train_.model.norm, sparsify_.init, sparsify_.init_source);
     // The teacher is fixed now, from the starting weights unless a file names it, so that a
     // resumed run (whose params are the checkpoint's) distils from the same dense model.
     if (sparsify_.distill)
       s.set_teacher(sparsify_.teacher.empty()
                         ? params.values()
-                        : read_weights(params, sparsify_.teacher, sparsify_.teacher_source));
+                        : read_weights(params, train_.model.norm, sparsify_.teacher,
+                                       sparsify_.teacher_source));
     // A checkpoint in the point's folder with the ADMM state of the same step is an
     // interrupted run of this point: both are restored. Without that state (a checkpoint
     // of an older build) the point starts over.
@@ -227,7 +229,9 @@ class DenseFinetuneExperiment : public Experiment {
     // A checkpoint in the point's folder is an interrupted run of this point; otherwise the
     // run starts from the dense checkpoint.
     const bool resumed = trainer.resume();
-    if (!resumed) trainer.params().values() = read_weights(trainer.params(), init_, init_source_);
+    if (!resumed)
+      trainer.params().values() =
+          read_weights(trainer.params(), train_.model.norm, init_, init_source_);
     const nn::TrainResult t = trainer.run(ctx.log);
     SimResult r;
     nn::report_training(trainer, t, resumed, cpu0, ctx.artifact_dir, r);

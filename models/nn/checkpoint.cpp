@@ -45,6 +45,10 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   write_file_atomic(path, s, /*durable=*/true);
 }
 
+std::string checkpoint_layout(const Checkpoint& c) {
+  return c.meta.value("layout", "pre_ln");
+}
+
 Checkpoint read_checkpoint(const std::string& path) {
   const std::string s = read_file(path, "checkpoint");
   auto bad = [&](const std::string& what) { throw IoError(path + ": bad checkpoint: " + what); };

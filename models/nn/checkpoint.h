@@ -28,5 +28,8 @@ struct Checkpoint {
 void write_checkpoint(const std::string& path, const Checkpoint& c);
 // Throws tessel::IoError naming the file: missing, bad magic, truncated, hash mismatch.
 Checkpoint read_checkpoint(const std::string& path);
+// The Transformer block layout the weights were trained in, meta "layout" (`model.layout`'s
+// values): files written before the post-LN layout existed hold pre-LN weights.
+std::string checkpoint_layout(const Checkpoint& c);
 
 }  // namespace tessel::nn

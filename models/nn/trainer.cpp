@@ -1171,6 +1171,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
             {"model", describe_model()},
             {"seed", config_.seed},
             {"eval_log", eval_log_}};
+  if (lm_) c.meta["layout"] = layout_name(config_.model.norm);
   if (tokenizer_) {
     c.meta["tokenizer"] = tokenizer_->kind();
     c.meta["vocab"] = tokenizer_->serialize();
@@ -1223,6 +1224,11 @@ void Trainer::load_checkpoint(const std::string& path) {
                     ", the configured model expects " + want.name + " [" +
                     std::to_string(want.rows) + ", " + std::to_string(want.cols) + "]");
   }
+  // The same parameters in the other layout are a different function: refuse, do not load.
+  if (lm_ && checkpoint_layout(c) != layout_name(config_.model.norm))
+    throw IoError(path + ": checkpoint holds a " + checkpoint_layout(c) +
+                  " model, the configured model is " + layout_name(config_.model.norm) +
+                  " (model.layout)");
   if (tokenizer_ && (c.meta.value("tokenizer", "") != tokenizer_->kind() ||
                      c.meta.value("vocab", "") != tokenizer_->serialize()))
     throw IoError(path + ": checkpoint vocabulary differs from this corpus's");

@@ -23,6 +23,10 @@ void TransformerConfig::validate() const {
   if (head == Head::kClassifier && classes <= 1) bad("a classifier needs classes >= 2");
 }
 
+const char* layout_name(Norm norm) {
+  return norm == Norm::kPostLN ? "post_ln" : "pre_ln";
+}
+
 std::vector<double> normal_values(std::size_t n, double stddev, uint64_t seed) {
   Rng rng(seed);
   std::vector<double> out(n);

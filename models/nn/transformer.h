@@ -141,6 +141,9 @@ class Transformer {
 extern template class Transformer<float>;
 extern template class Transformer<double>;
 
+// `model.layout`'s name of a layout: "pre_ln" or "post_ln".
+const char* layout_name(Norm norm);
+
 // Draws n values ~ N(0, std²) from tessel::Rng(seed) by Box–Muller, identical on every
 // platform (std::normal_distribution is not).
 std::vector<double> normal_values(std::size_t n, double stddev, uint64_t seed);

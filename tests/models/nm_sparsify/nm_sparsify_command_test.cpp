@@ -283,6 +283,17 @@ TEST_F(NmSparsifyCommand, BadInputsExitWithTheKeyAndWriteNothing) {
       std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(dir_.path() / "shape" / "checkpoint.bin"));
+  // The same shapes in the other block layout (the pre-LN dense model into a post-LN one).
+  write_experiment("layout", "nm_sparsify.asp", "  init: dense/checkpoint.bin\n");
+  std::string post = read_text(dir_.path() / "layout_w.yaml");
+  post.replace(post.find("  heads: 2\n"), 11, "  heads: 2\n  layout: post_ln\n");
+  write_text(dir_.path() / "layout_w.yaml", post);
+  r = run("layout");
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("workload.sparsify.init: dense/checkpoint.bin: checkpoint holds a pre_ln "
+                       "model, the configured model is post_ln (model.layout)"),
+            std::string::npos)
+      << r.err;
   // A missing checkpoint: exit 4 naming the file.
   write_experiment("missing", "nm_sparsify.asp", "  init: nowhere/checkpoint.bin\n");
   r = run("missing");

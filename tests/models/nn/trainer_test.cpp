@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -311,6 +312,45 @@ TEST(Trainer, CorruptCheckpointIsAnIoErrorNamingTheFile) {
   fs::remove_all(d);
 }
 
+// The same parameter names in the other block layout are a different function: a pre-LN
+// checkpoint is refused by a post-LN model and the other way round, naming both layouts.
+TEST(Trainer, CheckpointOfTheOtherLayoutIsRefused) {
+  const std::string d = temp_dir("layout");
+  std::string post_yaml = kTinyYaml;
+  post_yaml.replace(post_yaml.find("  width: 32\n"), 12, "  width: 32\n  layout: post_ln\n");
+  const TrainConfig post = TrainConfig::from_config(Config::parse(post_yaml, "post.yaml"));
+  ASSERT_EQ(post.model.norm, Norm::kPostLN);
+  const std::string pre_path = (fs::path(d) / "pre.bin").string();
+  const std::string post_path = (fs::path(d) / "post.bin").string();
+  fs::create_directories(d);
+  Trainer(tiny_config(), d).save_checkpoint(pre_path);
+  Trainer(post, d).save_checkpoint(post_path);
+  EXPECT_EQ(checkpoint_layout(read_checkpoint(pre_path)), "pre_ln");
+  EXPECT_EQ(checkpoint_layout(read_checkpoint(post_path)), "post_ln");
+  for (const auto& [config, path, want] :
+       {std::tuple<TrainConfig, std::string, std::string>{tiny_config(), post_path, "post_ln"},
+        {post, pre_path, "pre_ln"}}) {
+    Trainer t(config, d);
+    try {
+      t.load_checkpoint(path);
+      ADD_FAILURE() << "loaded " << path;
+    } catch (const IoError& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find(path), std::string::npos) << m;
+      EXPECT_NE(m.find("holds a " + want + " model"), std::string::npos) << m;
+      EXPECT_NE(m.find("model.layout"), std::string::npos) << m;
+    }
+  }
+  // Its own layout loads, and a file without the key (written before it existed) is pre-LN.
+  Trainer(post, d).load_checkpoint(post_path);
+  Checkpoint old = read_checkpoint(pre_path);
+  old.meta.erase("layout");
+  write_checkpoint(pre_path, old);
+  EXPECT_EQ(checkpoint_layout(read_checkpoint(pre_path)), "pre_ln");
+  Trainer(tiny_config(), d).load_checkpoint(pre_path);
+  fs::remove_all(d);
+}
+
 TEST(Trainer, UnknownAndBadKeysAreConfigErrorsWithLocation) {
   try {
     tiny_config("optimiser: adam\n");
@@ -332,19 +372,20 @@ std::string fingerprint(const TrainConfig& c) {
     << c.synthetic_chars << '|' << c.tokenizer << '|' << c.word_vocab << '|' << c.val_fraction
     << '|' << c.mnist_images << '|' << c.mnist_labels << '|' << c.model.layers << '|'
     << c.model.width << '|' << c.model.heads << '|' << c.model.mlp_ratio << '|' << c.model.max_seq
-    << '|' << c.mlp.hidden.size() << '|' << c.backend << '|' << int(c.precision) << '|'
-    << c.optimizer_on_host << '|' << c.batch_size << '|' << c.seq_len << '|' << c.steps << '|'
-    << c.lr.lr << '|' << c.lr.min_lr << '|' << c.lr.warmup << '|' << int(c.lr.decay) << '|'
-    << c.adam.beta1 << '|' << c.adam.beta2 << '|' << c.adam.weight_decay << '|' << c.grad_clip
-    << '|' << c.max_seconds << '|' << c.time_schedule << '|' << c.threads << '|' << c.log_every
-    << '|' << c.eval_every << '|' << c.eval_batches << '|' << c.checkpoint_every << '|'
-    << c.curriculum.start << '|' << c.curriculum.steps << '|' << c.curriculum.schedule << '|'
-    << c.curriculum.root_degree << '|' << c.curriculum.difficulty_step << '|'
-    << c.curriculum.token_warmup << '|' << c.layer_drop.on << '|' << c.layer_drop.theta_bar << '|'
-    << c.layer_drop.gamma << '|' << c.layer_drop.fixed << '|' << c.layer_drop.rescale << '|'
-    << c.target_loss << '|' << c.stability.spike_factor << '|' << c.stability.spike_warmup << '|'
-    << c.stability.divergence_loss << '|' << c.stability.stop_on_divergence << '|' << c.trace_step
-    << '|' << c.offload.precision << '|' << c.offload.dpu_warmup << '|' << c.offload.loss_scale;
+    << '|' << int(c.model.norm) << '|' << c.mlp.hidden.size() << '|' << c.backend << '|'
+    << int(c.precision) << '|' << c.optimizer_on_host << '|' << c.batch_size << '|' << c.seq_len
+    << '|' << c.steps << '|' << c.lr.lr << '|' << c.lr.min_lr << '|' << c.lr.warmup << '|'
+    << int(c.lr.decay) << '|' << c.adam.beta1 << '|' << c.adam.beta2 << '|' << c.adam.weight_decay
+    << '|' << c.grad_clip << '|' << c.max_seconds << '|' << c.time_schedule << '|' << c.threads
+    << '|' << c.log_every << '|' << c.eval_every << '|' << c.eval_batches << '|'
+    << c.checkpoint_every << '|' << c.curriculum.start << '|' << c.curriculum.steps << '|'
+    << c.curriculum.schedule << '|' << c.curriculum.root_degree << '|'
+    << c.curriculum.difficulty_step << '|' << c.curriculum.token_warmup << '|' << c.layer_drop.on
+    << '|' << c.layer_drop.theta_bar << '|' << c.layer_drop.gamma << '|' << c.layer_drop.fixed
+    << '|' << c.layer_drop.rescale << '|' << c.target_loss << '|' << c.stability.spike_factor << '|'
+    << c.stability.spike_warmup << '|' << c.stability.divergence_loss << '|'
+    << c.stability.stop_on_divergence << '|' << c.trace_step << '|' << c.offload.precision << '|'
+    << c.offload.dpu_warmup << '|' << c.offload.loss_scale;
   return o.str();
 }
 
