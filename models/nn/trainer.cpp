@@ -118,7 +118,7 @@ const KeySet& training_keys() {
     k.positive_integer("model.mlp_ratio", "lm, classify: MLP hidden width = ratio × C").def("4");
     k.choice("model.layout", {"pre_ln", "post_ln"},
              "lm, classify: LayerNorm before each branch (GPT-2, PLD's switchable block) or "
-             "after each residual add (BERT, PLD's paper baseline; backend cpu, no layer_drop)")
+             "after each residual add (BERT, PLD's paper baseline; no layer_drop)")
         .def("pre_ln");
     k.list("model.hidden", "mnist: hidden layer widths of the MLP (each > 0)")
         .opt("required (mnist)");
@@ -383,8 +383,6 @@ TrainConfig TrainConfig::from_config(const Config& cfg, const KeySet& keys) {
                                  : Precision::kFp32;
   c.optimizer_on_host = t.choice("optimizer_placement") == "host";
   if (c.backend == "cuda" && c.task != "lm") t.fail("backend", "cuda runs task lm only");
-  if (c.backend == "cuda" && c.model.norm == Norm::kPostLN)
-    t.fail("backend", "cuda runs the pre-LN layout only (model.layout: post_ln is cpu only)");
   c.batch_size = static_cast<int>(t.integer("batch_size"));
   if (text) {
     c.seq_len = static_cast<int>(t.integer("seq_len"));

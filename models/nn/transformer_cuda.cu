@@ -536,6 +536,9 @@ float GpuTransformer::forward(const data::TokenBatch& b, const StepOptions& o, b
     throw Error("nn cuda: layer_scale size differs from the layer count", kExitFailure);
   // The checks of the CPU model's check_batch: the uploads below trust these sizes.
   if (b.batch <= 0 || b.seq <= 0) throw Error("nn cuda: empty batch", kExitFailure);
+  if (!o.layer_scale.empty() && cfg.norm == Norm::kPostLN)
+    throw Error("nn cuda: layer dropping needs the pre-LN layout (PLD's switchable block)",
+                kExitFailure);
   if (static_cast<int64_t>(b.tokens.size()) != b.size() ||
       static_cast<int64_t>(b.targets.size()) != b.size())
     throw Error("nn cuda: tokens or targets size != batch * seq", kExitFailure);
@@ -566,9 +569,13 @@ float GpuTransformer::forward(const data::TokenBatch& b, const StepOptions& o, b
       check(cudaMemcpy(xout, xin, size_t(n) * c * sizeof(float), cudaMemcpyDeviceToDevice), "skip");
       continue;
     }
-    layernorm_forward<<<warp_grid(n), kThreads>>>(xin, w(p.ln1_g), w(p.ln1_b), L.ln1.get(),
-                                                  L.ln1_mean.get(), L.ln1_rstd.get(), n, c);
-    linear(L.ln1.get(), p.w_qkv, p.b_qkv, scratch_c3.get(), n, c, 3 * c);
+    // Post-LN (the CPU's post_ln_block_forward): the attention reads x_in itself; L.ln1 and
+    // L.ln2 hold the residual sums that LN1 and LN2 normalise, which backward needs.
+    const bool post = cfg.norm == Norm::kPostLN;
+    if (!post)
+      layernorm_forward<<<warp_grid(n), kThreads>>>(xin, w(p.ln1_g), w(p.ln1_b), L.ln1.get(),
+                                                    L.ln1_mean.get(), L.ln1_rstd.get(), n, c);
+    linear(post ? xin : L.ln1.get(), p.w_qkv, p.b_qkv, scratch_c3.get(), n, c, 3 * c);
     split_heads<<<grid(n * c), kThreads>>>(scratch_c3.get(), L.q.get(), L.k.get(), L.v.get(), batch,
                                            seq, h, hd);
     // raw = Q Kᵀ per head, P = causal softmax(raw / sqrt(hd)), O = P V.
@@ -580,6 +587,19 @@ float GpuTransformer::forward(const data::TokenBatch& b, const StepOptions& o, b
                  int64_t(seq) * hd, scratch_c.get(), int64_t(seq) * hd, bh);
     heads_rows<<<grid(n * c), kThreads>>>(scratch_c.get(), L.atty.get(), batch, seq, h, hd, true);
     linear(L.atty.get(), p.w_proj, p.b_proj, scratch_c2.get(), n, c, c);
+    if (post) {
+      axpy<<<grid(n * c), kThreads>>>(L.ln1.get(), xin, scratch_c2.get(), 1.0f, n * c);
+      layernorm_forward<<<warp_grid(n), kThreads>>>(L.ln1.get(), w(p.ln1_g), w(p.ln1_b),
+                                                    L.x_mid.get(), L.ln1_mean.get(),
+                                                    L.ln1_rstd.get(), n, c);
+      linear(L.x_mid.get(), p.w_fc, p.b_fc, L.fc.get(), n, c, f);
+      gelu_forward<<<grid(n * f), kThreads>>>(L.fc.get(), L.act.get(), n * f);
+      linear(L.act.get(), p.w_fc2, p.b_fc2, scratch_c2.get(), n, f, c);
+      axpy<<<grid(n * c), kThreads>>>(L.ln2.get(), L.x_mid.get(), scratch_c2.get(), 1.0f, n * c);
+      layernorm_forward<<<warp_grid(n), kThreads>>>(L.ln2.get(), w(p.ln2_g), w(p.ln2_b), xout,
+                                                    L.ln2_mean.get(), L.ln2_rstd.get(), n, c);
+      continue;
+    }
     axpy<<<grid(n * c), kThreads>>>(L.x_mid.get(), xin, scratch_c2.get(), L.scale, n * c);
     layernorm_forward<<<warp_grid(n), kThreads>>>(L.x_mid.get(), w(p.ln2_g), w(p.ln2_b),
                                                   L.ln2.get(), L.ln2_mean.get(), L.ln2_rstd.get(),
@@ -619,17 +639,35 @@ void GpuTransformer::backward() {
     Layer& L = layers[size_t(l)];
     if (L.scale == 0) continue;
     const Ids& p = ids[size_t(l)];
-    // x_out = x_mid + s · fc2(gelu(fc(ln2(x_mid))))
-    scale<<<grid(n * c), kThreads>>>(dtmp.get(), dres.get(), L.scale, n * c);
-    linear_back(dtmp.get(), L.act.get(), p.w_fc2, p.b_fc2, dbig.get(), n, f, c);
-    gelu_backward<<<grid(n * f), kThreads>>>(dbig.get(), L.fc.get(), dbig2.get(), n * f);
-    linear_back(dbig2.get(), L.ln2.get(), p.w_fc, p.b_fc, dln.get(), n, c, f);
-    layernorm_backward<<<warp_grid(n), kThreads>>>(dln.get(), L.x_mid.get(), w(p.ln2_g),
-                                                   L.ln2_mean.get(), L.ln2_rstd.get(), dxm.get(),
-                                                   gw(p.ln2_g), gw(p.ln2_b), n, c);
-    axpy<<<grid(n * c), kThreads>>>(dxm.get(), dxm.get(), dres.get(), 1.0f, n * c);
-    // x_mid = x_in + s · proj(attn(qkv(ln1(x_in))))
-    scale<<<grid(n * c), kThreads>>>(dtmp.get(), dxm.get(), L.scale, n * c);
+    const bool post = cfg.norm == Norm::kPostLN;
+    if (post) {
+      // out = LN2(sum2), sum2 = x_mid + fc2(gelu(fc(x_mid))) (L.ln2 holds sum2); then
+      // x_mid = LN1(sum1), sum1 = x_in + proj(attn(qkv(x_in))) (L.ln1 holds sum1).
+      layernorm_backward<<<warp_grid(n), kThreads>>>(dres.get(), L.ln2.get(), w(p.ln2_g),
+                                                     L.ln2_mean.get(), L.ln2_rstd.get(), dtmp.get(),
+                                                     gw(p.ln2_g), gw(p.ln2_b), n, c);
+      linear_back(dtmp.get(), L.act.get(), p.w_fc2, p.b_fc2, dbig.get(), n, f, c);
+      gelu_backward<<<grid(n * f), kThreads>>>(dbig.get(), L.fc.get(), dbig2.get(), n * f);
+      linear_back(dbig2.get(), L.x_mid.get(), p.w_fc, p.b_fc, dln.get(), n, c, f);
+      axpy<<<grid(n * c), kThreads>>>(dxm.get(), dln.get(), dtmp.get(), 1.0f, n * c);
+      layernorm_backward<<<warp_grid(n), kThreads>>>(dxm.get(), L.ln1.get(), w(p.ln1_g),
+                                                     L.ln1_mean.get(), L.ln1_rstd.get(), dtmp.get(),
+                                                     gw(p.ln1_g), gw(p.ln1_b), n, c);
+    } else {
+      // x_out = x_mid + s · fc2(gelu(fc(ln2(x_mid))))
+      scale<<<grid(n * c), kThreads>>>(dtmp.get(), dres.get(), L.scale, n * c);
+      linear_back(dtmp.get(), L.act.get(), p.w_fc2, p.b_fc2, dbig.get(), n, f, c);
+      gelu_backward<<<grid(n * f), kThreads>>>(dbig.get(), L.fc.get(), dbig2.get(), n * f);
+      linear_back(dbig2.get(), L.ln2.get(), p.w_fc, p.b_fc, dln.get(), n, c, f);
+      layernorm_backward<<<warp_grid(n), kThreads>>>(dln.get(), L.x_mid.get(), w(p.ln2_g),
+                                                     L.ln2_mean.get(), L.ln2_rstd.get(), dxm.get(),
+                                                     gw(p.ln2_g), gw(p.ln2_b), n, c);
+      axpy<<<grid(n * c), kThreads>>>(dxm.get(), dxm.get(), dres.get(), 1.0f, n * c);
+      // x_mid = x_in + s · proj(attn(qkv(ln1(x_in))))
+      scale<<<grid(n * c), kThreads>>>(dtmp.get(), dxm.get(), L.scale, n * c);
+    }
+    // dtmp: the gradient of the attention branch's output (sum1's, for post-LN).
+    // Post-LN's residual path around the attention carries dtmp too; pre-LN's carries dxm.
     linear_back(dtmp.get(), L.atty.get(), p.w_proj, p.b_proj, datty.get(), n, c, c);
     heads_rows<<<grid(n * c), kThreads>>>(dhead.get(), datty.get(), batch, seq, h, hd, false);
     // dV = Pᵀ dO; dP = dO Vᵀ; d raw = softmax backward; dQ = d raw K; dK = d rawᵀ Q.
@@ -645,6 +683,11 @@ void GpuTransformer::backward() {
                  int64_t(seq) * hd, dk.get(), int64_t(seq) * hd, bh);
     merge_heads_qkv<<<grid(n * c), kThreads>>>(dq.get(), dk.get(), dv.get(), dqkv.get(), batch, seq,
                                                h, hd);
+    if (post) {
+      linear_back(dqkv.get(), x[size_t(l)].get(), p.w_qkv, p.b_qkv, dln.get(), n, c, 3 * c);
+      axpy<<<grid(n * c), kThreads>>>(dres.get(), dln.get(), dtmp.get(), 1.0f, n * c);
+      continue;
+    }
     linear_back(dqkv.get(), L.ln1.get(), p.w_qkv, p.b_qkv, dln.get(), n, c, 3 * c);
     layernorm_backward<<<warp_grid(n), kThreads>>>(dln.get(), x[size_t(l)].get(), w(p.ln1_g),
                                                    L.ln1_mean.get(), L.ln1_rstd.get(), dres.get(),

@@ -20,8 +20,6 @@ int cuda_device_count() {
 
 CudaTransformer::CudaTransformer(const TransformerConfig& config, int64_t max_tokens,
                                  Precision precision) {
-  if (config.norm != Norm::kPreLN)
-    throw Error("nn: backend cuda runs the pre-LN layout only", kExitConfig);
   const NnCudaApi& api = gpu();
   if (api.device_count() == 0)
     throw Error("nn: backend cuda needs a CUDA device and none is available", kExitFailure);

@@ -90,6 +90,27 @@ TEST_F(CudaNn, Fp32ForwardAndBackwardMatchCpu) {
   EXPECT_LT(worst_param_error(cpu.params(), g, &which), 1e-3) << which;
 }
 
+// PLD's paper baseline layout, full length and truncated, at the same tolerance.
+TEST_F(CudaNn, PostLayerNormMatchesCpu) {
+  TransformerConfig c = config();
+  c.norm = Norm::kPostLN;
+  Transformer<float> cpu(c);
+  cpu.init(11);
+  CudaTransformer gpu(c, 4 * 32, Precision::kFp32);
+  for (int seq : {32, 8}) {
+    const data::TokenBatch b = batch(4, seq, 12 + seq);
+    float lc = 0, lg = 0;
+    const auto g = both(cpu, gpu, b, {}, &lc, &lg);
+    EXPECT_NEAR(lg, lc, 1e-4) << "seq " << seq;
+    EXPECT_LT((gpu.logits() - cpu.logits()).cwiseAbs().maxCoeff(), 1e-3) << "seq " << seq;
+    std::string which;
+    EXPECT_LT(worst_param_error(cpu.params(), g, &which), 1e-3) << which << ", seq " << seq;
+  }
+  StepOptions drop;
+  drop.layer_scale = {1.0, 1.0};
+  EXPECT_THROW(gpu.loss(batch(4, 32, 13), drop), Error);
+}
+
 TEST_F(CudaNn, LayerSkipMaskAndTruncationMatchCpu) {
   Transformer<float> cpu(config());
   cpu.init(3);
