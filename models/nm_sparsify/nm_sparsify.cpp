@@ -154,10 +154,8 @@ std::vector<float> read_weights(const nn::ParamStore<float>& layout, nn::Norm no
                         want.name + " [" + std::to_string(want.rows) + ", " +
                         std::to_string(want.cols) + "]");
   }
-  if (nn::checkpoint_layout(c) != nn::layout_name(norm))
-    throw ConfigError(where + "checkpoint holds a " + nn::checkpoint_layout(c) +
-                      " model, the configured model is " + nn::layout_name(norm) +
-                      " (model.layout)");
+  const std::string why = nn::layout_mismatch(c, nn::layout_name(norm));
+  if (!why.empty()) throw ConfigError(where + why);
   return c.values;
 }
 

@@ -49,6 +49,13 @@ std::string checkpoint_layout(const Checkpoint& c) {
   return c.meta.value("layout", "pre_ln");
 }
 
+std::string layout_mismatch(const Checkpoint& c, const std::string& layout) {
+  const std::string have = checkpoint_layout(c);
+  if (have == layout) return "";
+  return "checkpoint holds a " + have + " model, the configured model is " + layout +
+         " (model.layout)";
+}
+
 Checkpoint read_checkpoint(const std::string& path) {
   const std::string s = read_file(path, "checkpoint");
   auto bad = [&](const std::string& what) { throw IoError(path + ": bad checkpoint: " + what); };

@@ -31,5 +31,9 @@ Checkpoint read_checkpoint(const std::string& path);
 // The Transformer block layout the weights were trained in, meta "layout" (`model.layout`'s
 // values): files written before the post-LN layout existed hold pre-LN weights.
 std::string checkpoint_layout(const Checkpoint& c);
+// Empty when the weights are in `layout` (a `model.layout` value); otherwise why they cannot
+// be loaded there, naming both layouts (the same names in the other layout are another
+// function).
+std::string layout_mismatch(const Checkpoint& c, const std::string& layout);
 
 }  // namespace tessel::nn

@@ -116,10 +116,10 @@ const KeySet& training_keys() {
     k.positive_integer("model.heads", "lm, classify: attention heads (must divide C)")
         .opt("required (lm, classify)");
     k.positive_integer("model.mlp_ratio", "lm, classify: MLP hidden width = ratio × C").def("4");
-    k.choice("model.layout", {"pre_ln", "post_ln"},
+    k.choice("model.layout", {layout_name(Norm::kPreLN), layout_name(Norm::kPostLN)},
              "lm, classify: LayerNorm before each branch (GPT-2, PLD's switchable block) or "
              "after each residual add (BERT, PLD's paper baseline; no layer_drop)")
-        .def("pre_ln");
+        .def(layout_name(Norm::kPreLN));
     k.list("model.hidden", "mnist: hidden layer widths of the MLP (each > 0)")
         .opt("required (mnist)");
     k.any_integer("model.hidden[]", "a hidden layer's width");
@@ -357,7 +357,7 @@ TrainConfig TrainConfig::from_config(const Config& cfg, const KeySet& keys) {
     c.model.width = static_cast<int>(m.integer("width"));
     c.model.heads = static_cast<int>(m.integer("heads"));
     c.model.mlp_ratio = static_cast<int>(m.integer("mlp_ratio"));
-    c.model.norm = m.choice("layout") == "post_ln" ? Norm::kPostLN : Norm::kPreLN;
+    c.model.norm = m.choice("layout") == layout_name(Norm::kPostLN) ? Norm::kPostLN : Norm::kPreLN;
     // Before anything is allocated (docs/hardening.md): each layer's MLP alone holds
     // 2 * mlp_ratio * width^2 weights, each with a gradient and two AdamW moments (16 bytes).
     check_allocation(m.config(), "width",
@@ -1222,11 +1222,10 @@ void Trainer::load_checkpoint(const std::string& path) {
                     ", the configured model expects " + want.name + " [" +
                     std::to_string(want.rows) + ", " + std::to_string(want.cols) + "]");
   }
-  // The same parameters in the other layout are a different function: refuse, do not load.
-  if (lm_ && checkpoint_layout(c) != layout_name(config_.model.norm))
-    throw IoError(path + ": checkpoint holds a " + checkpoint_layout(c) +
-                  " model, the configured model is " + layout_name(config_.model.norm) +
-                  " (model.layout)");
+  if (lm_) {
+    const std::string why = layout_mismatch(c, layout_name(config_.model.norm));
+    if (!why.empty()) throw IoError(path + ": " + why);
+  }
   if (tokenizer_ && (c.meta.value("tokenizer", "") != tokenizer_->kind() ||
                      c.meta.value("vocab", "") != tokenizer_->serialize()))
     throw IoError(path + ": checkpoint vocabulary differs from this corpus's");

@@ -251,14 +251,15 @@ void Transformer<T>::backward(const StepOptions& o) {
     tr->free(-1, "lnf", bytes_of(lnf_));
   }
 
-  Matrix<T> dtmp, dact, dfc, dln, dxm, datty, dqkv;
+  BackwardScratch scratch;
+  auto& [dtmp, dact, dfc, dln, dxm, datty, dqkv] = scratch;
   for (int l = config_.layers - 1; l >= 0; --l) {
     BlockCache& k = cache_[static_cast<std::size_t>(l)];
     if (k.scale == 0) continue;  // skipped in the forward pass: no gradient, no work
     ++blocks_backward_;
     const BlockIds& p = blocks_[static_cast<std::size_t>(l)];
     if (config_.norm == Norm::kPostLN) {
-      post_ln_block_backward(k, p, dx);
+      post_ln_block_backward(k, p, scratch, dx);
       continue;
     }
     const T s = static_cast<T>(k.scale);
@@ -331,22 +332,24 @@ Matrix<T> Transformer<T>::post_ln_block_forward(BlockCache& k, const BlockIds& p
 }
 
 template <typename T>
-void Transformer<T>::post_ln_block_backward(BlockCache& k, const BlockIds& p, Matrix<T>& dx) {
-  Matrix<T> dsum, dact, dfc, dbranch, datty, dqkv;
+void Transformer<T>::post_ln_block_backward(BlockCache& k, const BlockIds& p, BackwardScratch& s,
+                                            Matrix<T>& dx) {
+  Matrix<T>& dsum = s.dtmp;    // the gradient of the residual sum a LayerNorm reads
+  Matrix<T>& dbranch = s.dxm;  // the gradient of x_mid
   layernorm_backward(dx, k.sum2, fwd(p.ln2_g), k.ln2_mean, k.ln2_rstd, dsum,
                      params_.grad(p.ln2_g).data(), params_.grad(p.ln2_b).data());
-  linear_backward(dsum, k.act, params_.forward_value(p.w_fc2), &dact, params_.grad(p.w_fc2),
+  linear_backward(dsum, k.act, params_.forward_value(p.w_fc2), &s.dact, params_.grad(p.w_fc2),
                   params_.grad(p.b_fc2).data());
-  gelu_backward(dact, k.fc, dfc);
-  linear_backward(dfc, k.x_mid, params_.forward_value(p.w_fc), &dbranch, params_.grad(p.w_fc),
+  gelu_backward(s.dact, k.fc, s.dfc);
+  linear_backward(s.dfc, k.x_mid, params_.forward_value(p.w_fc), &dbranch, params_.grad(p.w_fc),
                   params_.grad(p.b_fc).data());
   dbranch += dsum;  // the gradient of x_mid: the MLP branch plus the residual path
   layernorm_backward(dbranch, k.sum1, fwd(p.ln1_g), k.ln1_mean, k.ln1_rstd, dsum,
                      params_.grad(p.ln1_g).data(), params_.grad(p.ln1_b).data());
-  linear_backward(dsum, k.atty, params_.forward_value(p.w_proj), &datty, params_.grad(p.w_proj),
+  linear_backward(dsum, k.atty, params_.forward_value(p.w_proj), &s.datty, params_.grad(p.w_proj),
                   params_.grad(p.b_proj).data());
-  attention_backward(datty, k.qkv, k.att, batch_, seq_, config_.heads, dqkv);
-  linear_backward(dqkv, k.x_in, params_.forward_value(p.w_qkv), &dx, params_.grad(p.w_qkv),
+  attention_backward(s.datty, k.qkv, k.att, batch_, seq_, config_.heads, s.dqkv);
+  linear_backward(s.dqkv, k.x_in, params_.forward_value(p.w_qkv), &dx, params_.grad(p.w_qkv),
                   params_.grad(p.b_qkv).data());
   dx += dsum;  // the residual path around attention
 }

@@ -113,12 +113,17 @@ class Transformer {
     std::vector<T> ln1_mean, ln1_rstd, ln2_mean, ln2_rstd;
   };
 
+  // Backward temporaries, shared by every block of one backward pass.
+  struct BackwardScratch {
+    Matrix<T> dtmp, dact, dfc, dln, dxm, datty, dqkv;
+  };
+
   T forward(const data::TokenBatch& batch, const StepOptions& options, bool need_grad);
   void backward(const StepOptions& options);
   // One block of the post-LN layout: forward returns the block's output; backward takes the
   // gradient of that output in dx and leaves the gradient of its input there.
   Matrix<T> post_ln_block_forward(BlockCache& k, const BlockIds& p);
-  void post_ln_block_backward(BlockCache& k, const BlockIds& p, Matrix<T>& dx);
+  void post_ln_block_backward(BlockCache& k, const BlockIds& p, BackwardScratch& s, Matrix<T>& dx);
   void check_batch(const data::TokenBatch& batch, const StepOptions& options) const;
   void trace_params(TensorTrace* t, int layer, TensorOp op, const char* prefix) const;
   const T* fwd(int id) const { return params_.forward_value(id).data(); }

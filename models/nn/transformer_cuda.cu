@@ -559,6 +559,7 @@ float GpuTransformer::forward(const data::TokenBatch& b, const StepOptions& o, b
   embed_forward<<<grid(n * c), kThreads>>>(tokens.get(), w(wte), w(wpe), x[0].get(), n, seq, c);
   const float scale_qk = 1.0f / std::sqrt(static_cast<float>(hd));
   const int bh = batch * h;
+  const bool post = cfg.norm == Norm::kPostLN;
   for (int l = 0; l < cfg.layers; ++l) {
     Layer& L = layers[size_t(l)];
     const Ids& p = ids[size_t(l)];
@@ -571,7 +572,6 @@ float GpuTransformer::forward(const data::TokenBatch& b, const StepOptions& o, b
     }
     // Post-LN (the CPU's post_ln_block_forward): the attention reads x_in itself; L.ln1 and
     // L.ln2 hold the residual sums that LN1 and LN2 normalise, which backward needs.
-    const bool post = cfg.norm == Norm::kPostLN;
     if (!post)
       layernorm_forward<<<warp_grid(n), kThreads>>>(xin, w(p.ln1_g), w(p.ln1_b), L.ln1.get(),
                                                     L.ln1_mean.get(), L.ln1_rstd.get(), n, c);
@@ -628,6 +628,7 @@ void GpuTransformer::backward() {
   const int64_t n = int64_t(batch) * seq;
   const int c = cfg.width, f = cfg.mlp_ratio * cfg.width, h = cfg.heads, hd = c / h;
   const int v = cfg.vocab_size, bh = batch * h;
+  const bool post = cfg.norm == Norm::kPostLN;
   const float scale_qk = 1.0f / std::sqrt(static_cast<float>(hd));
   // LM head: logits = lnf wteᵀ.
   gemm(false, false, int(n), c, v, dlogits.get(), w(wte), dln.get());
@@ -639,7 +640,6 @@ void GpuTransformer::backward() {
     Layer& L = layers[size_t(l)];
     if (L.scale == 0) continue;
     const Ids& p = ids[size_t(l)];
-    const bool post = cfg.norm == Norm::kPostLN;
     if (post) {
       // out = LN2(sum2), sum2 = x_mid + fc2(gelu(fc(x_mid))) (L.ln2 holds sum2); then
       // x_mid = LN1(sum1), sum1 = x_in + proj(attn(qkv(x_in))) (L.ln1 holds sum1).
