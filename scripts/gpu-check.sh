@@ -63,5 +63,22 @@ while IFS= read -r bench; do
   tail -n 25 "$logs/$name.txt"
 done < <(find "$build/bench" -maxdepth 1 -type f -name '*cuda*' -perm -u+x | sort)
 
+# ZeRO-Offload on the device (docs/training.md, "Offloaded training"): 40 steps of bf16
+# offloaded training with DPU from step 10 and the Perfetto timeline of steps 0-29
+# (offload_run/offload_timeline.json), on the built-in synthetic corpus (no data files).
+echo "== offload run"
+if "$build/tessel" train "$root/configs/train/synthetic_char.yaml" --out "$logs/offload_run" \
+    --overwrite --set train.backend=cuda --set train.precision=bf16 --set train.steps=40 \
+    --set model.layers=6 --set model.width=512 --set model.heads=8 \
+    --set train.offload.precision=bf16 --set train.offload.dpu_warmup=10 \
+    --set train.offload.timeline_steps=30 >"$logs/offload_run.txt" 2>&1; then
+  rm -f "$logs/offload_run/checkpoint.bin"  # 0.2 GB of weights and moments; not worth copying
+  tail -n 5 "$logs/offload_run.txt"
+else
+  echo "gpu-check: offload run failed"
+  tail -n 25 "$logs/offload_run.txt"
+  status=1
+fi
+
 echo "gpu-check: logs in $logs; status $status"
 exit "$status"

@@ -72,4 +72,34 @@ class DeviceBuffer {
   std::size_t n_ = 0;
 };
 
+// Owning page-locked host array (cudaHostAlloc): what cudaMemcpyAsync needs to copy without
+// staging and so overlap kernels. Not zeroed.
+template <typename T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer() { release(); }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+
+  void resize(std::size_t n) {
+    release();
+    if (n)
+      check(cudaHostAlloc(reinterpret_cast<void**>(&p_), n * sizeof(T), cudaHostAllocDefault),
+            "cudaHostAlloc");
+    n_ = n;
+  }
+  void release() {
+    if (p_) cudaFreeHost(p_);
+    p_ = nullptr;
+    n_ = 0;
+  }
+  T* get() const { return p_; }
+  std::size_t size() const { return n_; }
+
+ private:
+  T* p_ = nullptr;
+  std::size_t n_ = 0;
+};
+
 }  // namespace tessel::gpu

@@ -498,6 +498,10 @@ void NmSparsifier::attach(nn::Trainer& trainer) {
     throw ConfigError(
         "train.optimizer_placement: nm_sparsify on backend cuda keeps its state on the device "
         "and needs the optimizer there too (device, not host)");
+  if (!tc.offload.precision.empty())
+    throw ConfigError(
+        "train.offload: nm_sparsify's ADMM and re-masking run between clipping and AdamW, which "
+        "the offload engine fuses on the host; train without offload");
   nn::Transformer<float>* student = trainer.transformer();
   if (!student) throw ConfigError("task: nm_sparsify needs a Transformer task (lm or classify)");
   if (config_.dense_steps > tc.steps)

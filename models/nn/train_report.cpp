@@ -71,7 +71,8 @@ void report_training(Trainer& trainer, const TrainResult& t, bool resumed, doubl
   r.labels["backend"] = config.backend;
   r.labels["task"] = config.task;
   if (!artifact_dir.empty())
-    for (const char* name : {"eval.jsonl", "summary.json", "checkpoint.bin", "split.txt"})
+    for (const char* name :
+         {"eval.jsonl", "summary.json", "checkpoint.bin", "split.txt", "offload_timeline.json"})
       if (fs::exists(fs::path(artifact_dir) / name))
         r.artifacts[fs::path(name).stem().string()] = name;
 }

@@ -32,6 +32,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 // `p` made absolute and normal, without a trailing '/': the path as the system tries it.
 std::string absolute_path(const fs::path& p) {
   std::string s = fs::absolute(p.empty() ? fs::path(".") : p).lexically_normal().string();
@@ -130,16 +134,17 @@ const KeySet& training_keys() {
              "cuda GEMM arithmetic (fp16 adds dynamic loss scaling)")
         .def("fp32");
     k.choice("train.optimizer_placement", {"device", "host"},
-             "cuda: AdamW moments on the GPU, or in host memory with gradients copied down and "
-             "parameters up (ZeRO-Offload's placement)")
+             "cuda: AdamW moments on the GPU, or in host memory with fp32 gradients copied down "
+             "and parameters up (train.offload is ZeRO-Offload's 16-bit data flow)")
         .def("device");
     k.section("train.offload",
-              "cpu backend: ZeRO-Offload's mixed precision as a reference of its semantics "
-              "(docs/training.md, \"Offloaded training\"); not with backend cuda");
+              "ZeRO-Offload's mixed precision (docs/training.md, \"Offloaded training\"): on "
+              "backend cuda with pinned buffers and a copy stream, on backend cpu as a "
+              "reference of its semantics; gradients are clipped on the host");
     k.choice("train.offload.precision", {"fp16", "bf16"},
              "the forward/backward reads the parameters rounded to this 16-bit format "
-             "(computing in fp32), gradients are rounded to it, and CPU-Adam updates an fp32 "
-             "master and its moments, writing the new 16-bit copy")
+             "(computing at train.precision), gradients are rounded to it, and CPU-Adam updates "
+             "an fp32 master and its moments, writing the new 16-bit copy")
         .opt("required with offload");
     k.integer("train.offload.dpu_warmup", 0, std::numeric_limits<int32_t>::max(),
               "delayed parameter update from this step on: step i's update runs on a worker "
@@ -151,6 +156,12 @@ const KeySet& training_keys() {
              "(static; fp16 gradients below 2⁻²⁴ otherwise flush to zero); a gradient that "
              "overflows skips the step")
         .def("1");
+    k.integer("train.offload.timeline_steps", 0, std::numeric_limits<int32_t>::max(),
+              "write offload_timeline.json (Perfetto: ui.perfetto.dev) with the spans of steps "
+              "[0, N): forward/backward, gradient transfers, CPU-Adam, uploads, DPU waits, on "
+              "host threads and (cuda) the GPU's compute and copy streams; needs an output "
+              "directory")
+        .def("0");
     k.positive_integer("train.batch_size", "sequences (lm, classify) or images (mnist) per step");
     k.positive_integer("train.seq_len",
                        "lm, classify: tokens per sequence (= position-embedding size)")
@@ -426,11 +437,16 @@ TrainConfig TrainConfig::from_config(const Config& cfg, const KeySet& keys) {
     c.offload.precision = o.choice("precision");
     if (o.has("dpu_warmup")) c.offload.dpu_warmup = o.integer("dpu_warmup");  // absent: -1
     c.offload.loss_scale = o.number("loss_scale");
+    c.offload.timeline_steps = o.integer("timeline_steps");
     int exponent = 0;
     if (std::frexp(c.offload.loss_scale, &exponent) != 0.5)
       o.fail("loss_scale", "must be a power of two (unscaling is then exact)");
-    if (c.backend != "cpu")
-      t.fail("offload", "runs on backend cpu only (the CUDA offload path is not built yet)");
+    if (c.backend == "cuda" && c.precision == Precision::kFp16)
+      t.fail("precision",
+             "fp16 scales the loss dynamically on the device; with train.offload the loss "
+             "scale is offload.loss_scale (use fp32 or bf16 GEMMs)");
+    if (c.backend == "cuda" && t.has("optimizer_placement"))
+      t.fail("optimizer_placement", "train.offload keeps the optimizer on the host by itself");
   }
 
   if (cfg.has("eval")) {
@@ -701,7 +717,8 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
     if (!offload_factory())
       throw Error("train.offload: this program has no offload engine (link tessel_nn_offload)",
                   kExitConfig);
-    offload_ = offload_factory()(config_, params());
+    offload_ = offload_factory()(config_, params(), cuda_.get());
+    offload_->start_timeline(config_.offload.timeline_steps);
   } else {
     adam_ = std::make_unique<AdamW>(config_.adam, static_cast<std::size_t>(params().size()));
   }
@@ -714,6 +731,10 @@ Trainer::~Trainer() = default;
 
 // Read when the run starts (configure time may be on a machine without the data), naming
 // the path tried in full and the key that gave it.
+std::string Trainer::timeline_path() const {
+  return (fs::path(out_dir_) / "offload_timeline.json").string();
+}
+
 std::string Trainer::read_corpus() const {
   const std::string where = config_.corpus_source + ": ";
   const std::string tried = absolute_path(config_.corpus);
@@ -946,6 +967,11 @@ bool Trainer::diverges(double loss) const {
 }
 
 double Trainer::train_step(int64_t step, TensorTrace* trace) {
+  // The offload engine owns the optimizer step and clips on the host after the 16-bit
+  // transfer, so a hook between clipping and the update has no place to run.
+  if (offload_ && (on_gradients || on_step_end || on_device_gradients || on_device_step_end))
+    throw Error("train.offload: the optimizer hooks (ADMM, re-masking) need AdamW in the trainer",
+                kExitFailure);
   // The batch stream depends only on (seed, step), so a resumed run sees the same batches.
   Rng rng(derive_seed(config_.seed, static_cast<uint64_t>(step)));
   ParamStore<float>& p = params();
@@ -1018,11 +1044,27 @@ double Trainer::train_step(int64_t step, TensorTrace* trace) {
                                 [](double f) { return f != 0; });
     if (!config_.layer_drop.on || layer_scale_schedule)
       last_expected_ = static_cast<double>(scheduled);
+    // The offload timeline's host span of the forward/backward (on cuda: its launches and
+    // the wait for the loss; the GPU's own spans come from the device).
+    const bool timed = offload_ && step < config_.offload.timeline_steps;
+    const double started = timed ? steady_seconds() : 0;
+    const auto timed_span = [&] {
+      if (timed)
+        offload_->add_span("host: main thread", "forward/backward " + std::to_string(step), started,
+                           steady_seconds());
+    };
     if (cuda_) {
       last_blocks_ = scheduled;
       cuda_->zero_grad();
       loss = cuda_->forward_backward(batch, o);
+      timed_span();
       if (stop_here(loss)) return loss;
+      if (offload_) {
+        // ZeRO-Offload: the gradients left the device in 16 bits during backward; the
+        // engine clips them and runs CPU-Adam on the host, then uploads the 16-bit copy.
+        offload_->step(step, p, lr_at(step));
+        return loss;
+      }
       if (!config_.optimizer_on_host && !on_gradients && !on_step_end) {
         // Optimizer state on the device: clipping and AdamW never leave the GPU.
         std::function<void()> between;
@@ -1037,11 +1079,12 @@ double Trainer::train_step(int64_t step, TensorTrace* trace) {
         throw Error(
             "train: the device hooks need the optimizer on the device and no host hooks set",
             kExitFailure);
-      // Offload: gradients to host memory, AdamW there, parameters back.
+      // Host placement: gradients to host memory, AdamW there, parameters back.
       cuda_->download_grads(p);
     } else {
       const int64_t before = lm_->blocks_backward();
       loss = lm_->forward_backward(batch, o);
+      timed_span();
       last_blocks_ = lm_->blocks_backward() - before;
     }
   } else {
@@ -1056,7 +1099,8 @@ double Trainer::train_step(int64_t step, TensorTrace* trace) {
     loss = mlp_->forward_backward(x, y, trace);
   }
   if (stop_here(loss)) return loss;
-  clip_grad_norm(p.grads(), config_.grad_clip);
+  // With offload the engine clips the gradients on the host, after their 16-bit transfer.
+  if (!offload_) clip_grad_norm(p.grads(), config_.grad_clip);
   if (on_gradients) on_gradients(step, p);
   if (trace) {
     const int64_t bytes = p.size() * static_cast<int64_t>(sizeof(float));
@@ -1158,7 +1202,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   if (cuda_) {
     // The device holds the current values (and the moments, unless they live on the host).
     cuda_->download_params(p);
-    if (!config_.optimizer_on_host) cuda_->download_adam(adam_->m(), adam_->v());
+    if (adam_ && !config_.optimizer_on_host) cuda_->download_adam(adam_->m(), adam_->v());
   }
   Checkpoint c;
   c.step = step_;
@@ -1265,7 +1309,7 @@ void Trainer::load_checkpoint(const std::string& path) {
       totals_.target.cpu_s = e.value("cpu_s", 0.0);
     }
   }
-  if (cuda_) {
+  if (cuda_ && !offload_) {  // offload_->load uploaded the 16-bit copy itself
     cuda_->upload_params(p);
     cuda_->upload_adam(adam_->m(), adam_->v());
   }
@@ -1388,6 +1432,9 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
       write_memory_trace((fs::path(out_dir_) / "tensor_trace.mtrace").string(),
                          trace_.to_memory_trace(), true);
     }
+    // The step after the timeline's window has joined the window's last delayed update.
+    if (offload_ && !out_dir_.empty() && step_ == config_.offload.timeline_steps && step_ > 0)
+      offload_->write_timeline(timeline_path());
     ++step_;
     r.losses.push_back(loss);
     // A step at sequence length s costs batch × s tokens (examples for mnist).
@@ -1470,6 +1517,9 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
                 << std::setprecision(4) << t.val_loss << "  acc " << t.val_accuracy << "  f1 "
                 << t.val_f1 << std::defaultfloat << std::endl;
   }
+  // With backend cuda the device holds the weights: params() holds them too after a run
+  // (and the test loss below runs on the host model).
+  if (cuda_) cuda_->download_params(params());
   if (test_sampler_ && ended && !r.diverged) {
     double total = 0;
     for (int i = 0; i < config_.eval_batches; ++i)
@@ -1479,8 +1529,11 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
       *progress << "test  " << doc_split_.test.size() << " messages  loss " << std::fixed
                 << std::setprecision(4) << r.test_loss << std::defaultfloat << std::endl;
   }
-  // With backend cuda the device holds the weights: params() holds them too after a run.
-  if (cuda_) cuda_->download_params(params());
+  // A run that ended inside the offload timeline's window writes what it recorded.
+  if (offload_ && !out_dir_.empty() && step_ <= config_.offload.timeline_steps) {
+    offload_->wait();
+    offload_->write_timeline(timeline_path());
+  }
   r.train_seconds = now() - t0;
   r.steps = step_;
   r.tokens_total = totals_.tokens;

@@ -120,15 +120,16 @@ struct TrainConfig {
     bool stop_on_divergence = false;
   } stability;
   int64_t trace_step = -1;  // record the tensor trace of this step (-1: none)
-  // Offloaded mixed-precision training (`train.offload:`, backend cpu; docs/training.md,
-  // "Offloaded training"): a 16-bit "device" copy of the parameters that the forward and
-  // backward read, 16-bit gradients, an fp32 master and CPU-Adam's moments on the "host",
-  // and from step dpu_warmup on the delayed parameter update (-1: never). precision ""
-  // means off (the default).
+  // Offloaded mixed-precision training (`train.offload:`; docs/training.md, "Offloaded
+  // training"): a 16-bit device copy of the parameters that the forward and backward read,
+  // 16-bit gradients, an fp32 master and CPU-Adam's moments on the host, and from step
+  // dpu_warmup on the delayed parameter update (-1: never). On backend cpu the "device" is
+  // the CPU itself (a reference of the semantics). precision "" means off (the default).
   struct Offload {
     std::string precision;  // "" (off) | fp16 | bf16
     int64_t dpu_warmup = -1;
-    double loss_scale = 1;  // static, a power of two: gradients × scale before rounding
+    double loss_scale = 1;       // static, a power of two: gradients × scale before rounding
+    int64_t timeline_steps = 0;  // offload_timeline.json for steps [0, N) (0: none)
   } offload;
 
   // Reads a loaded config, first checked against `keys` (training_keys(), or a set that
@@ -144,22 +145,32 @@ struct TrainConfig {
 struct Checkpoint;
 
 // The optimizer side of offloaded training (train.offload): it owns the fp32 master
-// parameters and the optimizer state and replaces clip-then-AdamW's AdamW in the CPU
-// trainer (models/nn/offload_optimizer.h implements it; the trainer reaches it through
+// parameters and the optimizer state and replaces clip-then-AdamW in the trainer
+// (models/nn/offload_optimizer.h implements it; the trainer reaches it through
 // register_offload_engine so that tessel_nn does not depend on CPU-Adam).
 class OffloadEngine {
  public:
   virtual ~OffloadEngine() = default;
-  // After backward (and clipping): params.grads() hold step `step`'s gradients. Leaves in
-  // params.values() what the next forward must read.
+  // After backward: the device holds step `step`'s gradients (on the CPU backend,
+  // params.grads()). Clips, updates, and leaves on the device what the next forward reads.
   virtual void step(int64_t step, ParamStore<float>& params, double lr) = 0;
   // Checkpoints: the fp32 master, the moments and the optimizer's step count (waits for
   // an update in flight first).
   virtual void save(Checkpoint& c) = 0;
   virtual void load(const Checkpoint& c, ParamStore<float>& params) = 0;
+  // Waits for an update in flight (the delayed update's worker).
+  virtual void wait() = 0;
+  // The timeline (train.offload.timeline_steps): spans of steps [0, steps), written as a
+  // Perfetto trace. add_span records one the trainer measured (steady_clock seconds).
+  virtual void start_timeline(int64_t steps) = 0;
+  virtual void add_span(const std::string& track, const std::string& name, double start_s,
+                        double end_s) = 0;
+  virtual void write_timeline(const std::string& path) = 0;
 };
-using OffloadEngineFactory =
-    std::function<std::unique_ptr<OffloadEngine>(const TrainConfig&, ParamStore<float>&)>;
+// `device` is the CUDA model on backend cuda (the engine sends the gradients and the 16-bit
+// parameters through it), null on backend cpu.
+using OffloadEngineFactory = std::function<std::unique_ptr<OffloadEngine>(
+    const TrainConfig&, ParamStore<float>&, CudaTransformer* device)>;
 // Installs the factory a Trainer with train.offload uses (the offload library does it at
 // static initialisation).
 void register_offload_engine(OffloadEngineFactory factory);
@@ -324,6 +335,7 @@ class Trainer {
   void load_lm_documents();
   std::string describe_model() const;
   std::string read_corpus() const;
+  std::string timeline_path() const;  // train.offload.timeline_steps' output
   // Loads config.archive: labels, the first seq_len characters of each message (padded),
   // the split; returns every message's text (for the vocabulary).
   std::vector<std::string> load_documents();

@@ -1,8 +1,12 @@
 // GPU Transformer: cuBLAS GEMMs plus kernels for embedding, LayerNorm, causal softmax,
 // GELU, cross-entropy, AdamW; the same layer order as transformer.cpp, read side by side.
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <numeric>
@@ -293,6 +297,31 @@ __global__ void adamw(float* p, const float* g, float* m, float* v, const unsign
   p[i] -= lr * (mh / (sqrtf(vh) + eps) + (decay[i] ? wd : 0.0f) * p[i]);
 }
 
+// ZeRO-Offload's 16-bit transfers. out = round(g · mask · factor) to fp16 or bf16 (round to
+// nearest even, overflow to infinity: the rounding of models/cpu_adam/half.h), as bits;
+// mask may be null.
+__global__ void to_sixteen_bits(const float* g, const float* mask, uint16_t* out, float factor,
+                                int64_t n, bool bf16) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  const float x = (mask ? g[i] * mask[i] : g[i]) * factor;
+  out[i] =
+      bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(x)) : __half_as_ushort(__float2half_rn(x));
+}
+
+__global__ void from_sixteen_bits(const uint16_t* in, float* out, int64_t n, bool bf16) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  out[i] =
+      bf16 ? __bfloat162float(__ushort_as_bfloat16(in[i])) : __half2float(__ushort_as_half(in[i]));
+}
+
+double host_ns() {
+  return std::chrono::duration<double, std::nano>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -342,6 +371,28 @@ struct GpuTransformer final : CudaTransformer::Impl {
   int batch = 0, seq = 0;
   int64_t counted = 0;
 
+  // ZeRO-Offload (enable_offload). A bucket is a contiguous range of the parameters whose
+  // gradients are complete at one point of backward.
+  struct Bucket {
+    int64_t begin = 0, end = 0;
+    cudaEvent_t converted = nullptr;                       // its 16-bit gradients are in grads16
+    cudaEvent_t copy_begin = nullptr, copy_end = nullptr;  // timing, on the copy stream
+  };
+  bool offload = false, offload_bf16 = false;
+  float offload_scale = 1;
+  cudaStream_t copy_stream = nullptr;  // non-blocking: never waits for the compute stream
+  Bucket head_bucket, embed_bucket;
+  std::vector<Bucket> block_buckets;
+  cudaEvent_t params_copied = nullptr;
+  Dev<uint16_t> grads16, params16;
+  gpu::PinnedBuffer<uint16_t> host_grads16, host_params16;
+  // offload_times: step_anchor completes at host time anchor_ns (recorded on the idle
+  // compute stream and waited for at the step's start); the others are timed against it.
+  cudaEvent_t step_anchor = nullptr, backward_end = nullptr, upload_begin = nullptr;
+  double anchor_ns = 0;
+  bool step_timed = false, upload_timed = false;
+  std::vector<cudaEvent_t> events;  // every event above, destroyed with the model
+
   const float* w(int id) const { return fwd_values.get() + infos[size_t(id)].offset; }
   float* gw(int id) const { return grads.get() + infos[size_t(id)].offset; }
 
@@ -390,10 +441,18 @@ struct GpuTransformer final : CudaTransformer::Impl {
 
   float forward(const data::TokenBatch& b, const StepOptions& o, bool need_grad);
   void backward();
+  void backward_block(int l);
+  Bucket make_bucket(const std::vector<int>& ids) const;
+  void send_bucket(const Bucket& b);
   // fwd_values = values ⊙ mask (a copy without a mask), after anything wrote values.
   void refresh_forward_values();
 
   ~GpuTransformer() override {
+    if (copy_stream) {  // copies in flight still write the pinned buffers
+      cudaStreamSynchronize(copy_stream);
+      cudaStreamDestroy(copy_stream);
+    }
+    for (cudaEvent_t e : events) cudaEventDestroy(e);
     if (blas) cublasDestroy(blas);
   }
   // Sizes every buffer; a separate step so that a throw from it still runs the destructor.
@@ -414,6 +473,12 @@ struct GpuTransformer final : CudaTransformer::Impl {
   float* device_mask() override;
   void values_changed() override;
   CudaTransformer::DeviceLogits device_logits() override;
+  CudaTransformer::OffloadBuffers enable_offload(bool bf16, float loss_scale) override;
+  void wait_offload_gradients() override;
+  void upload_offload_params() override;
+  CudaTransformer::OffloadTimes offload_times() const override;
+  cudaEvent_t new_event(bool timing);
+  double event_ns(cudaEvent_t e) const;
 };
 
 void GpuTransformer::init(const TransformerConfig& config, const ParamStore<float>& layout,
@@ -626,80 +691,103 @@ float GpuTransformer::forward(const data::TokenBatch& b, const StepOptions& o, b
 
 void GpuTransformer::backward() {
   const int64_t n = int64_t(batch) * seq;
-  const int c = cfg.width, f = cfg.mlp_ratio * cfg.width, h = cfg.heads, hd = c / h;
-  const int v = cfg.vocab_size, bh = batch * h;
-  const bool post = cfg.norm == Norm::kPostLN;
-  const float scale_qk = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int c = cfg.width, v = cfg.vocab_size;
   // LM head: logits = lnf wteᵀ.
   gemm(false, false, int(n), c, v, dlogits.get(), w(wte), dln.get());
   gemm(true, false, v, c, int(n), dlogits.get(), lnf.get(), gw(wte), 1, 1);
   layernorm_backward<<<warp_grid(n), kThreads>>>(dln.get(), x[size_t(cfg.layers)].get(), w(lnf_g),
                                                  lnf_mean.get(), lnf_rstd.get(), dres.get(),
                                                  gw(lnf_g), gw(lnf_b), n, c);
+  if (offload) send_bucket(head_bucket);
   for (int l = cfg.layers - 1; l >= 0; --l) {
-    Layer& L = layers[size_t(l)];
-    if (L.scale == 0) continue;
-    const Ids& p = ids[size_t(l)];
-    if (post) {
-      // out = LN2(sum2), sum2 = x_mid + fc2(gelu(fc(x_mid))) (L.ln2 holds sum2); then
-      // x_mid = LN1(sum1), sum1 = x_in + proj(attn(qkv(x_in))) (L.ln1 holds sum1).
-      layernorm_backward<<<warp_grid(n), kThreads>>>(dres.get(), L.ln2.get(), w(p.ln2_g),
-                                                     L.ln2_mean.get(), L.ln2_rstd.get(), dtmp.get(),
-                                                     gw(p.ln2_g), gw(p.ln2_b), n, c);
-      linear_back(dtmp.get(), L.act.get(), p.w_fc2, p.b_fc2, dbig.get(), n, f, c);
-      gelu_backward<<<grid(n * f), kThreads>>>(dbig.get(), L.fc.get(), dbig2.get(), n * f);
-      linear_back(dbig2.get(), L.x_mid.get(), p.w_fc, p.b_fc, dln.get(), n, c, f);
-      axpy<<<grid(n * c), kThreads>>>(dxm.get(), dln.get(), dtmp.get(), 1.0f, n * c);
-      layernorm_backward<<<warp_grid(n), kThreads>>>(dxm.get(), L.ln1.get(), w(p.ln1_g),
-                                                     L.ln1_mean.get(), L.ln1_rstd.get(), dtmp.get(),
-                                                     gw(p.ln1_g), gw(p.ln1_b), n, c);
-    } else {
-      // x_out = x_mid + s · fc2(gelu(fc(ln2(x_mid))))
-      scale<<<grid(n * c), kThreads>>>(dtmp.get(), dres.get(), L.scale, n * c);
-      linear_back(dtmp.get(), L.act.get(), p.w_fc2, p.b_fc2, dbig.get(), n, f, c);
-      gelu_backward<<<grid(n * f), kThreads>>>(dbig.get(), L.fc.get(), dbig2.get(), n * f);
-      linear_back(dbig2.get(), L.ln2.get(), p.w_fc, p.b_fc, dln.get(), n, c, f);
-      layernorm_backward<<<warp_grid(n), kThreads>>>(dln.get(), L.x_mid.get(), w(p.ln2_g),
-                                                     L.ln2_mean.get(), L.ln2_rstd.get(), dxm.get(),
-                                                     gw(p.ln2_g), gw(p.ln2_b), n, c);
-      axpy<<<grid(n * c), kThreads>>>(dxm.get(), dxm.get(), dres.get(), 1.0f, n * c);
-      // x_mid = x_in + s · proj(attn(qkv(ln1(x_in))))
-      scale<<<grid(n * c), kThreads>>>(dtmp.get(), dxm.get(), L.scale, n * c);
-    }
-    // dtmp: the gradient of the attention branch's output (sum1's, for post-LN).
-    // Post-LN's residual path around the attention carries dtmp too; pre-LN's carries dxm.
-    linear_back(dtmp.get(), L.atty.get(), p.w_proj, p.b_proj, datty.get(), n, c, c);
-    heads_rows<<<grid(n * c), kThreads>>>(dhead.get(), datty.get(), batch, seq, h, hd, false);
-    // dV = Pᵀ dO; dP = dO Vᵀ; d raw = softmax backward; dQ = d raw K; dK = d rawᵀ Q.
-    gemm_batched(true, false, seq, hd, seq, L.att.get(), int64_t(seq) * seq, dhead.get(),
-                 int64_t(seq) * hd, dv.get(), int64_t(seq) * hd, bh);
-    gemm_batched(false, true, seq, seq, hd, dhead.get(), int64_t(seq) * hd, L.v.get(),
-                 int64_t(seq) * hd, dp.get(), int64_t(seq) * seq, bh);
-    causal_softmax_backward<<<warp_grid(int64_t(bh) * seq), kThreads>>>(
-        dp.get(), L.att.get(), scratch_tt.get(), scale_qk, int64_t(bh) * seq, seq);
-    gemm_batched(false, false, seq, hd, seq, scratch_tt.get(), int64_t(seq) * seq, L.k.get(),
-                 int64_t(seq) * hd, dq.get(), int64_t(seq) * hd, bh);
-    gemm_batched(true, false, seq, hd, seq, scratch_tt.get(), int64_t(seq) * seq, L.q.get(),
-                 int64_t(seq) * hd, dk.get(), int64_t(seq) * hd, bh);
-    merge_heads_qkv<<<grid(n * c), kThreads>>>(dq.get(), dk.get(), dv.get(), dqkv.get(), batch, seq,
-                                               h, hd);
-    if (post) {
-      linear_back(dqkv.get(), x[size_t(l)].get(), p.w_qkv, p.b_qkv, dln.get(), n, c, 3 * c);
-      axpy<<<grid(n * c), kThreads>>>(dres.get(), dln.get(), dtmp.get(), 1.0f, n * c);
-      continue;
-    }
-    linear_back(dqkv.get(), L.ln1.get(), p.w_qkv, p.b_qkv, dln.get(), n, c, 3 * c);
-    layernorm_backward<<<warp_grid(n), kThreads>>>(dln.get(), x[size_t(l)].get(), w(p.ln1_g),
-                                                   L.ln1_mean.get(), L.ln1_rstd.get(), dres.get(),
-                                                   gw(p.ln1_g), gw(p.ln1_b), n, c);
-    axpy<<<grid(n * c), kThreads>>>(dres.get(), dres.get(), dxm.get(), 1.0f, n * c);
+    backward_block(l);
+    if (offload) send_bucket(block_buckets[size_t(l)]);
   }
   embed_backward<<<grid(n * c), kThreads>>>(tokens.get(), dres.get(), gw(wte), gw(wpe), n, seq, c);
+  if (offload) {
+    check(cudaEventRecord(backward_end, 0), "backward timing");
+    send_bucket(embed_bucket);
+    step_timed = true;
+  }
   check(cudaGetLastError(), "backward kernels");
+}
+
+// Block l's backward: dres holds the gradient of its output and leaves with its input's.
+void GpuTransformer::backward_block(int l) {
+  const int64_t n = int64_t(batch) * seq;
+  const int c = cfg.width, f = cfg.mlp_ratio * cfg.width, h = cfg.heads, hd = c / h;
+  const int bh = batch * h;
+  const bool post = cfg.norm == Norm::kPostLN;
+  const float scale_qk = 1.0f / std::sqrt(static_cast<float>(hd));
+  Layer& L = layers[size_t(l)];
+  if (L.scale == 0) return;
+  const Ids& p = ids[size_t(l)];
+  if (post) {
+    // out = LN2(sum2), sum2 = x_mid + fc2(gelu(fc(x_mid))) (L.ln2 holds sum2); then
+    // x_mid = LN1(sum1), sum1 = x_in + proj(attn(qkv(x_in))) (L.ln1 holds sum1).
+    layernorm_backward<<<warp_grid(n), kThreads>>>(dres.get(), L.ln2.get(), w(p.ln2_g),
+                                                   L.ln2_mean.get(), L.ln2_rstd.get(), dtmp.get(),
+                                                   gw(p.ln2_g), gw(p.ln2_b), n, c);
+    linear_back(dtmp.get(), L.act.get(), p.w_fc2, p.b_fc2, dbig.get(), n, f, c);
+    gelu_backward<<<grid(n * f), kThreads>>>(dbig.get(), L.fc.get(), dbig2.get(), n * f);
+    linear_back(dbig2.get(), L.x_mid.get(), p.w_fc, p.b_fc, dln.get(), n, c, f);
+    axpy<<<grid(n * c), kThreads>>>(dxm.get(), dln.get(), dtmp.get(), 1.0f, n * c);
+    layernorm_backward<<<warp_grid(n), kThreads>>>(dxm.get(), L.ln1.get(), w(p.ln1_g),
+                                                   L.ln1_mean.get(), L.ln1_rstd.get(), dtmp.get(),
+                                                   gw(p.ln1_g), gw(p.ln1_b), n, c);
+  } else {
+    // x_out = x_mid + s · fc2(gelu(fc(ln2(x_mid))))
+    scale<<<grid(n * c), kThreads>>>(dtmp.get(), dres.get(), L.scale, n * c);
+    linear_back(dtmp.get(), L.act.get(), p.w_fc2, p.b_fc2, dbig.get(), n, f, c);
+    gelu_backward<<<grid(n * f), kThreads>>>(dbig.get(), L.fc.get(), dbig2.get(), n * f);
+    linear_back(dbig2.get(), L.ln2.get(), p.w_fc, p.b_fc, dln.get(), n, c, f);
+    layernorm_backward<<<warp_grid(n), kThreads>>>(dln.get(), L.x_mid.get(), w(p.ln2_g),
+                                                   L.ln2_mean.get(), L.ln2_rstd.get(), dxm.get(),
+                                                   gw(p.ln2_g), gw(p.ln2_b), n, c);
+    axpy<<<grid(n * c), kThreads>>>(dxm.get(), dxm.get(), dres.get(), 1.0f, n * c);
+    // x_mid = x_in + s · proj(attn(qkv(ln1(x_in))))
+    scale<<<grid(n * c), kThreads>>>(dtmp.get(), dxm.get(), L.scale, n * c);
+  }
+  // dtmp: the gradient of the attention branch's output (sum1's, for post-LN).
+  // Post-LN's residual path around the attention carries dtmp too; pre-LN's carries dxm.
+  linear_back(dtmp.get(), L.atty.get(), p.w_proj, p.b_proj, datty.get(), n, c, c);
+  heads_rows<<<grid(n * c), kThreads>>>(dhead.get(), datty.get(), batch, seq, h, hd, false);
+  // dV = Pᵀ dO; dP = dO Vᵀ; d raw = softmax backward; dQ = d raw K; dK = d rawᵀ Q.
+  gemm_batched(true, false, seq, hd, seq, L.att.get(), int64_t(seq) * seq, dhead.get(),
+               int64_t(seq) * hd, dv.get(), int64_t(seq) * hd, bh);
+  gemm_batched(false, true, seq, seq, hd, dhead.get(), int64_t(seq) * hd, L.v.get(),
+               int64_t(seq) * hd, dp.get(), int64_t(seq) * seq, bh);
+  causal_softmax_backward<<<warp_grid(int64_t(bh) * seq), kThreads>>>(
+      dp.get(), L.att.get(), scratch_tt.get(), scale_qk, int64_t(bh) * seq, seq);
+  gemm_batched(false, false, seq, hd, seq, scratch_tt.get(), int64_t(seq) * seq, L.k.get(),
+               int64_t(seq) * hd, dq.get(), int64_t(seq) * hd, bh);
+  gemm_batched(true, false, seq, hd, seq, scratch_tt.get(), int64_t(seq) * seq, L.q.get(),
+               int64_t(seq) * hd, dk.get(), int64_t(seq) * hd, bh);
+  merge_heads_qkv<<<grid(n * c), kThreads>>>(dq.get(), dk.get(), dv.get(), dqkv.get(), batch, seq,
+                                             h, hd);
+  if (post) {
+    linear_back(dqkv.get(), x[size_t(l)].get(), p.w_qkv, p.b_qkv, dln.get(), n, c, 3 * c);
+    axpy<<<grid(n * c), kThreads>>>(dres.get(), dln.get(), dtmp.get(), 1.0f, n * c);
+    return;
+  }
+  linear_back(dqkv.get(), L.ln1.get(), p.w_qkv, p.b_qkv, dln.get(), n, c, 3 * c);
+  layernorm_backward<<<warp_grid(n), kThreads>>>(dln.get(), x[size_t(l)].get(), w(p.ln1_g),
+                                                 L.ln1_mean.get(), L.ln1_rstd.get(), dres.get(),
+                                                 gw(p.ln1_g), gw(p.ln1_b), n, c);
+  axpy<<<grid(n * c), kThreads>>>(dres.get(), dres.get(), dxm.get(), 1.0f, n * c);
 }
 
 float GpuTransformer::forward_backward(const data::TokenBatch& batch, const StepOptions& o) {
   GpuTransformer& m = *this;
+  if (m.offload) {
+    // The buckets below overwrite grads16: the previous step's copies must have read it.
+    check(cudaStreamSynchronize(m.copy_stream), "gradient copies");
+    // The timing anchor: the compute stream has only the last upload's widening left.
+    check(cudaEventRecord(m.step_anchor, 0), "anchor");
+    check(cudaEventSynchronize(m.step_anchor), "anchor");
+    m.anchor_ns = host_ns();
+    m.step_timed = m.upload_timed = false;
+  }
   const bool scaled = m.precision == Precision::kFp16 && m.loss_scale != 1.0f;
   // Gradients accumulate across calls; with a loss scale the earlier part is scaled up
   // first so that one unscale at the end leaves every part unscaled.
@@ -733,6 +821,7 @@ Matrix<float> GpuTransformer::download_logits() const {
 double GpuTransformer::clip_and_adamw(const AdamWConfig& c, double lr, int64_t t, double max_norm,
                                       const std::function<void()>& before_update) {
   GpuTransformer& m = *this;
+  if (m.offload) throw Error("nn cuda: with offload the optimizer runs on the host", kExitFailure);
   m.norm_sq.zero();
   sum_squares<<<256, kThreads>>>(m.grads.get(), m.n_params, m.norm_sq.get());
   double s = 0;
@@ -804,13 +893,151 @@ CudaTransformer::DeviceLogits GpuTransformer::device_logits() {
 }
 
 void GpuTransformer::download_adam(float* m_out, float* v_out) const {
+  if (offload) throw Error("nn cuda: with offload the moments are on the host", kExitFailure);
   adam_m.download(m_out, static_cast<std::size_t>(n_params));
   adam_v.download(v_out, static_cast<std::size_t>(n_params));
 }
 
 void GpuTransformer::upload_adam(const float* m_in, const float* v_in) {
+  if (offload) throw Error("nn cuda: with offload the moments are on the host", kExitFailure);
   adam_m.upload(m_in, static_cast<std::size_t>(n_params));
   adam_v.upload(v_in, static_cast<std::size_t>(n_params));
+}
+
+GpuTransformer::Bucket GpuTransformer::make_bucket(const std::vector<int>& bucket_ids) const {
+  Bucket b;
+  b.begin = n_params;
+  int64_t total = 0;
+  for (int id : bucket_ids) {
+    const ParamInfo& info = infos[size_t(id)];
+    b.begin = std::min(b.begin, info.offset);
+    b.end = std::max(b.end, info.offset + info.size());
+    total += info.size();
+  }
+  if (total != b.end - b.begin)
+    throw Error("nn cuda: offload bucket of parameter " + infos[size_t(bucket_ids[0])].name +
+                    " is not contiguous in the layout",
+                kExitFailure);
+  return b;
+}
+
+cudaEvent_t GpuTransformer::new_event(bool timing) {
+  cudaEvent_t e = nullptr;
+  check(cudaEventCreateWithFlags(&e, timing ? cudaEventDefault : cudaEventDisableTiming), "event");
+  events.push_back(e);
+  return e;
+}
+
+double GpuTransformer::event_ns(cudaEvent_t e) const {
+  check(cudaEventSynchronize(e), "event");
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, step_anchor, e), "event time");
+  return anchor_ns + double(ms) * 1e6;
+}
+
+CudaTransformer::OffloadTimes GpuTransformer::offload_times() const {
+  CudaTransformer::OffloadTimes t;
+  if (!offload) throw Error("nn cuda: offload is not enabled", kExitFailure);
+  if (step_timed) {
+    t.forward_begin_ns = anchor_ns;
+    t.backward_end_ns = event_ns(backward_end);
+    auto add = [&](const Bucket& b) {
+      t.copy_begin_ns.push_back(event_ns(b.copy_begin));
+      t.copy_end_ns.push_back(event_ns(b.copy_end));
+    };
+    add(head_bucket);
+    for (auto b = block_buckets.rbegin(); b != block_buckets.rend(); ++b) add(*b);
+    add(embed_bucket);
+  }
+  if (upload_timed) {
+    t.upload_begin_ns = event_ns(upload_begin);
+    t.upload_end_ns = event_ns(params_copied);
+  }
+  return t;
+}
+
+CudaTransformer::OffloadBuffers GpuTransformer::enable_offload(bool bf16, float scale_) {
+  if (precision == Precision::kFp16)
+    throw Error(
+        "nn cuda: offload needs fp32 or bf16 GEMMs (fp16's dynamic loss scale and the "
+        "offload loss scale would both scale the gradients)",
+        kExitConfig);
+  if (offload) throw Error("nn cuda: offload is already enabled", kExitFailure);
+  check(cudaStreamCreateWithFlags(&copy_stream, cudaStreamNonBlocking), "copy stream");
+  params_copied = new_event(true);
+  upload_begin = new_event(true);
+  step_anchor = new_event(true);
+  backward_end = new_event(true);
+  // Buckets in the order backward completes them; together they cover every parameter.
+  head_bucket = make_bucket({lnf_g, lnf_b});
+  for (const Ids& p : ids)
+    block_buckets.push_back(make_bucket({p.ln1_g, p.ln1_b, p.w_qkv, p.b_qkv, p.w_proj, p.b_proj,
+                                         p.ln2_g, p.ln2_b, p.w_fc, p.b_fc, p.w_fc2, p.b_fc2}));
+  embed_bucket = make_bucket({wte, wpe});
+  int64_t covered = head_bucket.end - head_bucket.begin + embed_bucket.end - embed_bucket.begin;
+  for (const Bucket& b : block_buckets) covered += b.end - b.begin;
+  if (covered != n_params)
+    throw Error("nn cuda: the offload buckets do not cover the parameters", kExitFailure);
+  for (Bucket* b : {&head_bucket, &embed_bucket}) {
+    b->converted = new_event(false);
+    b->copy_begin = new_event(true);
+    b->copy_end = new_event(true);
+  }
+  for (Bucket& b : block_buckets) {
+    b.converted = new_event(false);
+    b.copy_begin = new_event(true);
+    b.copy_end = new_event(true);
+  }
+  const auto n = static_cast<std::size_t>(n_params);
+  // The moments live on the host now (CPU-Adam); their 8 bytes per parameter are freed.
+  adam_m.release();
+  adam_v.release();
+  grads16.resize(n);
+  params16.resize(n);
+  host_grads16.resize(n);
+  host_params16.resize(n);
+  offload = true;
+  offload_bf16 = bf16;
+  offload_scale = scale_;
+  return {host_grads16.get(), host_params16.get(), n_params};
+}
+
+// Converts the bucket's gradients on the compute stream, then copies them to the host on
+// the copy stream once the conversion is done; the compute stream goes on with backward.
+void GpuTransformer::send_bucket(const Bucket& b) {
+  const int64_t len = b.end - b.begin;
+  to_sixteen_bits<<<grid(len), kThreads>>>(
+      grads.get() + b.begin, has_mask ? mask.get() + b.begin : nullptr, grads16.get() + b.begin,
+      offload_scale, len, offload_bf16);
+  check(cudaEventRecord(b.converted, 0), "bucket event");
+  check(cudaStreamWaitEvent(copy_stream, b.converted, 0), "bucket wait");
+  check(cudaEventRecord(b.copy_begin, copy_stream), "bucket timing");
+  check(cudaMemcpyAsync(host_grads16.get() + b.begin, grads16.get() + b.begin,
+                        size_t(len) * sizeof(uint16_t), cudaMemcpyDeviceToHost, copy_stream),
+        "bucket copy");
+  check(cudaEventRecord(b.copy_end, copy_stream), "bucket timing");
+}
+
+void GpuTransformer::wait_offload_gradients() {
+  if (!offload) throw Error("nn cuda: offload is not enabled", kExitFailure);
+  check(cudaStreamSynchronize(copy_stream), "gradient copies");
+}
+
+void GpuTransformer::upload_offload_params() {
+  if (!offload) throw Error("nn cuda: offload is not enabled", kExitFailure);
+  check(cudaEventRecord(upload_begin, copy_stream), "upload timing");
+  check(cudaMemcpyAsync(params16.get(), host_params16.get(), size_t(n_params) * sizeof(uint16_t),
+                        cudaMemcpyHostToDevice, copy_stream),
+        "parameter copy");
+  check(cudaEventRecord(params_copied, copy_stream), "upload event");
+  check(cudaStreamWaitEvent(0, params_copied, 0), "upload wait");
+  from_sixteen_bits<<<grid(n_params), kThreads>>>(params16.get(), values.get(), n_params,
+                                                  offload_bf16);
+  refresh_forward_values();
+  check(cudaGetLastError(), "widen parameters");
+  // The host writes the next copy into the same pinned buffer.
+  check(cudaEventSynchronize(params_copied), "parameter copy");
+  upload_timed = step_timed;  // timed against this step's anchor (none before the first step)
 }
 
 std::unique_ptr<CudaTransformer::Impl> make_transformer(const TransformerConfig& config,

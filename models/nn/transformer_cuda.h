@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "models/data/batch.h"
 #include "models/nn/optimizer.h"
@@ -109,6 +110,35 @@ class CudaTransformer {
   using LogitLoss =
       std::function<float(const data::TokenBatch& batch, const DeviceLogits& logits, float ce)>;
   void set_logit_loss(LogitLoss f);
+
+  // --- ZeRO-Offload's device side (train.offload on this backend; docs/training.md,
+  // "Offloaded training"). After enable_offload, forward_backward also sends the gradients
+  // × loss_scale, rounded to 16 bits, into pinned host memory: a bucket as soon as backward
+  // has finished it (LN_f's parameters, then each block from the last, then the
+  // embeddings), converted on the compute stream and copied on a second stream, so that
+  // the copies overlap the rest of backward. Needs precision fp32 or bf16 (fp16's dynamic
+  // loss scale would fight loss_scale). ---
+  struct OffloadBuffers {
+    uint16_t* grads = nullptr;   // pinned, size values: the last backward's 16-bit gradients
+    uint16_t* params = nullptr;  // pinned, size values: the 16-bit parameters to upload
+    int64_t size = 0;
+  };
+  OffloadBuffers enable_offload(bool bf16, float loss_scale);
+  // Returns when every bucket of the last forward_backward is in OffloadBuffers::grads.
+  void wait_offload_gradients();
+  // The device parameters become the float values of OffloadBuffers::params (copied over
+  // PCIe in 16 bits, widened on the device); returns once the host buffer may be written.
+  void upload_offload_params();
+  // When the last forward_backward's transfers ran, for the offload timeline: steady_clock
+  // nanoseconds, from CUDA events placed against a host time taken at the step's start
+  // (the compute stream is idle there). Read after wait_offload_gradients (and, for the
+  // upload, after upload_offload_params); a time not yet recorded is 0.
+  struct OffloadTimes {
+    double forward_begin_ns = 0, backward_end_ns = 0;
+    std::vector<double> copy_begin_ns, copy_end_ns;  // per bucket, in the order sent
+    double upload_begin_ns = 0, upload_end_ns = 0;
+  };
+  OffloadTimes offload_times() const;
 
   struct Impl;
 

@@ -83,5 +83,17 @@ CudaTransformer::DeviceLogits CudaTransformer::device_logits() {
 void CudaTransformer::set_logit_loss(LogitLoss f) {
   impl_->logit_loss = std::move(f);
 }
+CudaTransformer::OffloadBuffers CudaTransformer::enable_offload(bool bf16, float loss_scale) {
+  return impl_->enable_offload(bf16, loss_scale);
+}
+void CudaTransformer::wait_offload_gradients() {
+  impl_->wait_offload_gradients();
+}
+void CudaTransformer::upload_offload_params() {
+  impl_->upload_offload_params();
+}
+CudaTransformer::OffloadTimes CudaTransformer::offload_times() const {
+  return impl_->offload_times();
+}
 
 }  // namespace tessel::nn

@@ -37,6 +37,10 @@ struct CudaTransformer::Impl {
   virtual float* device_mask() = 0;
   virtual void values_changed() = 0;
   virtual CudaTransformer::DeviceLogits device_logits() = 0;
+  virtual CudaTransformer::OffloadBuffers enable_offload(bool bf16, float loss_scale) = 0;
+  virtual void wait_offload_gradients() = 0;
+  virtual void upload_offload_params() = 0;
+  virtual CudaTransformer::OffloadTimes offload_times() const = 0;
 };
 
 struct NnCudaApi {

@@ -77,5 +77,17 @@ CudaTransformer::DeviceLogits CudaTransformer::device_logits() {
 void CudaTransformer::set_logit_loss(LogitLoss) {
   no_cuda();
 }
+CudaTransformer::OffloadBuffers CudaTransformer::enable_offload(bool, float) {
+  no_cuda();
+}
+void CudaTransformer::wait_offload_gradients() {
+  no_cuda();
+}
+void CudaTransformer::upload_offload_params() {
+  no_cuda();
+}
+CudaTransformer::OffloadTimes CudaTransformer::offload_times() const {
+  no_cuda();
+}
 
 }  // namespace tessel::nn

@@ -10,14 +10,13 @@
 
 namespace tessel {
 
-TraceWriter::TraceWriter(const std::string& path) : path_(path) {
+TraceWriter::TraceWriter(const std::string& path, const std::string& process) : path_(path) {
   file_ = std::fopen(path.c_str(), "w");
   if (!file_) throw IoError(path + ": cannot write trace (" + std::strerror(errno) + ")");
   std::fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", file_);
-  std::fputs(
-      "{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"tessel "
-      "simulation\"}}",
-      file_);
+  const nlohmann::json name = {
+      {"ph", "M"}, {"pid", 1}, {"name", "process_name"}, {"args", {{"name", process}}}};
+  std::fputs(name.dump().c_str(), file_);
 }
 
 TraceWriter::~TraceWriter() {

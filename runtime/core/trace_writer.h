@@ -13,7 +13,8 @@ namespace tessel {
 // Timestamps are simulated nanoseconds, written in the format's microseconds.
 class TraceWriter {
  public:
-  explicit TraceWriter(const std::string& path);  // throws IoError
+  // `process` names the trace's one process in the viewer. Throws IoError.
+  explicit TraceWriter(const std::string& path, const std::string& process = "tessel simulation");
   ~TraceWriter();
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;

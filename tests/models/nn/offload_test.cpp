@@ -5,15 +5,20 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
+#include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "models/common/rng.h"
+#include "models/cpu_adam/half.h"
 #include "models/nn/transformer.h"
 #include "runtime/core/error.h"
 
@@ -94,10 +99,13 @@ double lr_of(int step) {
 // The reference run of ZeRO-Offload's data flow: an fp32 master, a device copy that is the
 // master rounded to 16 bits, gradients rounded to 16 bits (times the loss scale and back),
 // AdamW on the master; with DPU from step `dpu` on, update(g_i) is applied only after
-// g_{i+1} has been computed on the device copy that lacks it. Returns each step's loss;
-// `devices` gets the device copy the next forward reads, after every step.
+// g_{i+1} has been computed on the device copy that lacks it. With max_norm > 0 the host
+// gradient is clipped to that norm (DeepSpeed's order: after the 16-bit transfer). Returns
+// each step's loss; `devices` gets the device copy the next forward reads, after every
+// step; `norms` (when set) each step's host-gradient norm.
 std::vector<float> reference_run(float (*round16)(float), int steps, int dpu, float scale,
-                                 std::vector<std::vector<float>>* devices) {
+                                 std::vector<std::vector<float>>* devices, double max_norm = 0,
+                                 std::vector<double>* norms = nullptr) {
   Transformer<float> model(tiny_model());
   model.init(7);
   ParamStore<float>& p = model.params();
@@ -117,6 +125,11 @@ std::vector<float> reference_run(float (*round16)(float), int steps, int dpu, fl
     losses.push_back(model.forward_backward(batch_of(s)));
     std::vector<float> g(p.grads().size());
     for (std::size_t k = 0; k < g.size(); ++k) g[k] = round16(p.grads()[k] * scale) / scale;
+    double sq = 0;
+    for (float x : g) sq += double{x} * x;
+    if (norms) norms->push_back(std::sqrt(sq));
+    if (max_norm > 0 && std::sqrt(sq) > max_norm)
+      for (float& x : g) x *= static_cast<float>(max_norm / (std::sqrt(sq) + 1e-6));
     if (pending) {  // update(g_{s-1}), now that g_s exists
       adam.step(master, pending_g, p.infos(), pending_lr);
       round_all();
@@ -142,13 +155,15 @@ struct EngineRun {
   std::vector<float> master;
 };
 
-EngineRun engine_run(cpu_adam::HalfFormat half, int steps, int dpu, double scale) {
+EngineRun engine_run(cpu_adam::HalfFormat half, int steps, int dpu, double scale,
+                     double max_norm = 0) {
   Transformer<float> model(tiny_model());
   model.init(7);
   OffloadOptimizer::Options o;
   o.half = half;
   o.dpu_warmup = dpu;
   o.loss_scale = scale;
+  o.max_norm = max_norm;
   o.threads = 2;
   OffloadOptimizer engine(AdamWConfig{}, model.params(), o);
   EngineRun r;
@@ -216,6 +231,87 @@ TEST(OffloadOptimizer, DelayedUpdateEqualsOneStepStaleUpdateExactly) {
   for (std::size_t k = 0; k < got.master.size(); ++k)
     differ += round_fp16(got.master[k]) != all.back()[k];
   EXPECT_EQ(differ, 0u);
+}
+
+// ZeRO-Offload clips where the fp32 gradients are, on the host after the 16-bit transfer
+// (the CUDA link has no fp32 gradient on the host before it): the reference clips its own
+// rounded gradient, with and without the delayed update.
+TEST(OffloadOptimizer, ClipsTheSixteenBitGradientOnTheHost) {
+  const int steps = 8;
+  for (const int dpu : {-1, 3}) {
+    SCOPED_TRACE("dpu_warmup " + std::to_string(dpu));
+    std::vector<std::vector<float>> devices, unclipped;
+    std::vector<double> norms;
+    const double max_norm = 0.25;
+    const std::vector<float> losses =
+        reference_run(round_fp16, steps, dpu, 1024.0f, &devices, max_norm, &norms);
+    for (int s = 0; s < steps; ++s) ASSERT_GT(norms[s], max_norm) << "step " << s << " not clipped";
+    const EngineRun got = engine_run(cpu_adam::HalfFormat::kFp16, steps, dpu, 1024.0, max_norm);
+    expect_same_run(got, losses, devices);
+    // The clip changes the run (the test would pass vacuously otherwise).
+    const std::vector<float> free_losses =
+        reference_run(round_fp16, steps, dpu, 1024.0f, &unclipped);
+    EXPECT_NE(free_losses.back(), losses.back());
+  }
+}
+
+// A device with memory of its own, as the CUDA link has: upload writes the link's copy, not
+// params.values(), and gradients are read where backward left them. The trainer's forward
+// reads the device's values. The run must equal the CPU link's bit for bit, which it only
+// does if the engine touches the model solely through the link.
+class SeparateDeviceLink final : public OffloadLink {
+ public:
+  explicit SeparateDeviceLink(std::size_t n) : copy_(n), device_(n), grads_(n) {}
+  uint16_t* param_copy() override { return copy_.data(); }
+  void upload(ParamStore<float>&) override {
+    for (std::size_t i = 0; i < copy_.size(); ++i) device_[i] = cpu_adam::fp16_to_fp32(copy_[i]);
+    ++uploads;
+  }
+  const uint16_t* gradients(const ParamStore<float>& params) override {
+    for (std::size_t i = 0; i < grads_.size(); ++i)
+      grads_[i] = cpu_adam::fp32_to_fp16(params.grads()[i] * 1024.0f);
+    ++fetches;
+    return grads_.data();
+  }
+  const std::vector<float>& device() const { return device_; }
+  int uploads = 0, fetches = 0;
+
+ private:
+  std::vector<uint16_t> copy_;
+  std::vector<float> device_;
+  std::vector<uint16_t> grads_;
+};
+
+TEST(OffloadOptimizer, LinkWithItsOwnDeviceMemoryGivesTheSameRun) {
+  const int steps = 9, dpu = 3;
+  for (const int warmup : {-1, dpu}) {
+    SCOPED_TRACE("dpu_warmup " + std::to_string(warmup));
+    const EngineRun want = engine_run(cpu_adam::HalfFormat::kFp16, steps, warmup, 1024.0);
+    Transformer<float> model(tiny_model());
+    model.init(7);
+    OffloadOptimizer::Options o;
+    o.dpu_warmup = warmup;
+    o.loss_scale = 1024;
+    o.threads = 2;
+    auto link = std::make_unique<SeparateDeviceLink>(model.params().values().size());
+    SeparateDeviceLink* device = link.get();
+    const std::vector<float> initial = model.params().values();
+    OffloadOptimizer engine(AdamWConfig{}, model.params(), o, std::move(link));
+    EXPECT_EQ(model.params().values(), initial);  // the engine left the host values alone
+    for (int s = 0; s < steps; ++s) {
+      model.params().values() = device->device();  // the forward reads device memory
+      model.params().zero_grad();
+      EXPECT_EQ(model.forward_backward(batch_of(s)), want.losses[s]) << "step " << s;
+      engine.step(s, model.params(), lr_of(s));
+      EXPECT_EQ(device->device(), want.devices[s]) << "step " << s;
+    }
+    engine.wait();
+    EXPECT_EQ(engine.master(), want.master);
+    // One upload at construction and one per step: after the step without DPU, before the
+    // next step's gradients with it (the last delayed update is still pending).
+    EXPECT_EQ(device->fetches, steps);
+    EXPECT_EQ(device->uploads, warmup < 0 ? steps + 1 : steps);
+  }
 }
 
 TEST(OffloadOptimizer, SixteenBitGradientOverflowSkipsTheStep) {
@@ -333,6 +429,68 @@ TEST(OffloadTrainer, DelayedUpdateIsDeterministicAndStartsAfterWarmup) {
   EXPECT_NE(rx.losses[5], rp.losses[5]);
 }
 
+// The timeline (train.offload.timeline_steps): every step of the window has its spans, on
+// the host thread that ran them, in the order the data flow fixes: a synchronous step
+// uploads after its update and before the next forward; a delayed update runs on the
+// CPU-Adam thread after its gradients, the next forward/backward runs before its upload,
+// and the main thread's wait ends after the update.
+TEST(OffloadTrainer, TimelineRecordsTheDataFlowInItsOrder) {
+  const std::string dir = temp_dir("timeline");
+  const int window = 6, dpu = 2;
+  Trainer t(config_with("  offload: {precision: fp16, loss_scale: 1024, dpu_warmup: 2, "
+                        "timeline_steps: 6}\n"),
+            dir);
+  t.run(nullptr);
+  std::ifstream in(fs::path(dir) / "offload_timeline.json");
+  ASSERT_TRUE(in) << "no timeline written";
+  const nlohmann::json trace = nlohmann::json::parse(in);
+  std::map<int, std::string> tracks;
+  struct Span {
+    std::string track;
+    double begin, end;
+  };
+  std::map<std::string, Span> spans;
+  for (const auto& e : trace.at("traceEvents")) {
+    if (e.at("ph") == "M" && e.at("name") == "thread_name")
+      tracks[e.at("tid").get<int>()] = e.at("args").at("name").get<std::string>();
+    if (e.at("ph") != "X") continue;
+    const double ts = e.at("ts").get<double>();
+    const std::string name = e.at("name").get<std::string>();
+    ASSERT_EQ(spans.count(name), 0u) << name << " twice";
+    spans[name] = {tracks.at(e.at("tid").get<int>()), ts, ts + e.at("dur").get<double>()};
+  }
+  const auto span = [&](const std::string& name) {
+    const auto it = spans.find(name);
+    if (it == spans.end()) ADD_FAILURE() << "no span " << name;
+    return it == spans.end() ? Span{"", 0, 0} : it->second;
+  };
+  for (int k = 0; k < window; ++k) {
+    SCOPED_TRACE("step " + std::to_string(k));
+    const std::string i = std::to_string(k);
+    const Span fb = span("forward/backward " + i), g = span("gradients " + i);
+    const Span update = span("update " + i), upload = span("upload " + i);
+    EXPECT_EQ(fb.track, "host: main thread");
+    EXPECT_EQ(g.track, "host: main thread");
+    EXPECT_EQ(update.track, "host: CPU-Adam");
+    EXPECT_EQ(upload.track, "host: main thread");
+    EXPECT_LE(fb.end, g.begin);
+    EXPECT_LE(g.end, update.begin);
+    EXPECT_LE(update.end, upload.begin);
+    if (k + 1 < window) {
+      const Span next = span("forward/backward " + std::to_string(k + 1));
+      if (k < dpu) {
+        EXPECT_LE(upload.end, next.begin);
+        EXPECT_EQ(spans.count("wait for update " + i), 0u);
+      } else {
+        EXPECT_LE(next.end, upload.begin);  // the next step ran on the copy without update k
+        EXPECT_LE(update.end, span("wait for update " + i).end);
+      }
+    }
+  }
+  EXPECT_EQ(spans.count("update " + std::to_string(window)), 0u);  // outside the window
+  fs::remove_all(dir);
+}
+
 TEST(OffloadTrainer, BadKeysAreConfigErrorsWithLocation) {
   const auto message = [](const std::string& keys) {
     try {
@@ -352,7 +510,17 @@ TEST(OffloadTrainer, BadKeysAreConfigErrorsWithLocation) {
   expect_error("  offload: {dpu_warmup: 2}\n", "train.offload.precision");
   expect_error("  offload: {precision: fp16, loss_scale: 1000}\n", "train.offload.loss_scale");
   expect_error("  offload: {precision: fp16, dpu: 2}\n", "train.offload.dpu");
-  expect_error("  backend: cuda\n  offload: {precision: fp16}\n", "train.offload");
+  expect_error("  offload: {precision: fp16, timeline_steps: -1}\n",
+               "train.offload.timeline_steps");
+  // On backend cuda the GEMMs may not scale the loss themselves, and the optimizer has no
+  // placement to choose.
+  expect_error("  backend: cuda\n  precision: fp16\n  offload: {precision: fp16}\n",
+               "train.precision");
+  expect_error("  backend: cuda\n  optimizer_placement: host\n  offload: {precision: fp16}\n",
+               "train.optimizer_placement");
+  const TrainConfig cuda =
+      config_with("  backend: cuda\n  precision: bf16\n  offload: {precision: bf16}\n");
+  EXPECT_EQ(cuda.offload.precision, "bf16");
   // Default: off.
   EXPECT_TRUE(config_with("").offload.precision.empty());
 }

@@ -1,5 +1,6 @@
 // The CUDA Transformer against the CPU one: loss, logits, every gradient, AdamW, layer
-// skip, masks, truncation, mixed precision and a trainer run (skips without a GPU).
+// skip, masks, truncation, mixed precision, ZeRO-Offload's transfers and trainer runs
+// (skips without a GPU).
 #include "models/nn/transformer_cuda.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,8 @@
 #include <cmath>
 
 #include "models/common/rng.h"
+#include "models/cpu_adam/half.h"
+#include "models/nn/offload_optimizer.h"
 #include "models/nn/trainer.h"
 
 namespace tessel::nn {
@@ -212,6 +215,91 @@ TEST_F(CudaNn, PldAndSlwTrajectoriesMatchCpu) {
   // Evaluation runs the full model at the full length on both.
   EXPECT_NEAR(b.evals.back().val_loss, a.evals.back().val_loss, 2e-3);
   EXPECT_EQ(a.tokens_total, b.tokens_total);
+}
+
+// ZeRO-Offload's device side: after backward every gradient bucket has reached pinned host
+// memory as round16(g · loss_scale) of the device's own fp32 gradient (models/cpu_adam/
+// half.h's rounding, the one the CPU link uses), a skipped block's bucket included.
+TEST_F(CudaNn, OffloadBucketsHoldTheRoundedDeviceGradients) {
+  for (const bool bf16 : {false, true}) {
+    SCOPED_TRACE(bf16 ? "bf16" : "fp16");
+    TransformerConfig cfg = config();
+    cfg.layers = 3;
+    Transformer<float> cpu(cfg);
+    cpu.init(11);
+    CudaTransformer gpu(cfg, 4 * 32, Precision::kFp32);
+    gpu.upload_params(cpu.params());
+    const float loss_scale = bf16 ? 1.0f : 1024.0f;
+    const CudaTransformer::OffloadBuffers buffers = gpu.enable_offload(bf16, loss_scale);
+    ASSERT_EQ(buffers.size, cpu.params().size());
+    StepOptions o;
+    o.layer_scale = {1.0, 0.0, 2.0};        // block 1 skipped: its bucket is all zeros
+    for (int step = 0; step < 2; ++step) {  // the second step reuses the buffers and events
+      gpu.zero_grad();
+      gpu.forward_backward(batch(4, 32, 40 + step), o);
+      gpu.wait_offload_gradients();
+      ParamStore<float> g = cpu.params();
+      gpu.download_grads(g);
+      int64_t nonzero = 0;
+      for (int64_t k = 0; k < g.size(); ++k) {
+        const float x = g.grads()[k] * loss_scale;
+        const uint16_t want = bf16 ? cpu_adam::fp32_to_bf16(x) : cpu_adam::fp32_to_fp16(x);
+        ASSERT_EQ(buffers.grads[k], want) << "step " << step << " parameter element " << k;
+        nonzero += (buffers.grads[k] & 0x7FFFu) != 0;
+      }
+      EXPECT_GT(nonzero, g.size() / 2);
+      const ParamInfo& skipped = g.info(g.index("h1.w_fc"));
+      for (int64_t k = skipped.offset; k < skipped.offset + skipped.size(); ++k)
+        ASSERT_EQ(buffers.grads[k] & 0x7FFFu, 0) << k;
+    }
+  }
+}
+
+// The upload: the device parameters become exactly the float values of the 16-bit copy, and
+// the forward reads them (the loss equals the CPU model's on those values).
+TEST_F(CudaNn, OffloadUploadWidensTheSixteenBitCopy) {
+  Transformer<float> cpu(config());
+  cpu.init(12);
+  CudaTransformer gpu(config(), 4 * 32, Precision::kFp32);
+  gpu.upload_params(cpu.params());
+  const CudaTransformer::OffloadBuffers buffers = gpu.enable_offload(false, 1.0f);
+  std::vector<float>& values = cpu.params().values();
+  for (int64_t k = 0; k < buffers.size; ++k) {
+    buffers.params[k] = cpu_adam::fp32_to_fp16(values[k] * 1.5f);
+    values[k] = cpu_adam::fp16_to_fp32(buffers.params[k]);
+  }
+  gpu.upload_offload_params();
+  ParamStore<float> got = cpu.params();
+  gpu.download_params(got);
+  EXPECT_EQ(got.values(), values);
+  const data::TokenBatch b = batch(4, 32, 44);
+  EXPECT_NEAR(gpu.loss(b), cpu.loss(b), 1e-4);
+}
+
+// End to end: offloaded training on the GPU (16-bit transfers, CPU-Adam on the host, the
+// delayed update from step 6) follows the CPU link's run of the same semantics, and the
+// device holds only values on the fp16 grid.
+TEST_F(CudaNn, OffloadTrainerMatchesCpuOffload) {
+  const std::string yaml =
+      "seed: 3\ndata:\n  synthetic_chars: 20000\nmodel:\n  layers: 2\n  width: 32\n  heads: 4\n"
+      "eval:\n  every: 20\n  batches: 2\ntrain:\n  batch_size: 8\n  seq_len: 32\n  steps: 20\n"
+      "  lr: 3.0e-3\n  warmup: 5\n  threads: 1\n"
+      "  offload: {precision: fp16, loss_scale: 1024, dpu_warmup: 6}\n";
+  Trainer cpu(TrainConfig::from_config(Config::parse(yaml, "cpu.yaml")), "");
+  Trainer gpu(TrainConfig::from_config(Config::parse(yaml + "  backend: cuda\n", "gpu.yaml")), "");
+  ASSERT_NE(dynamic_cast<OffloadOptimizer*>(gpu.offload_engine()), nullptr);
+  const TrainResult a = cpu.run(nullptr), b = gpu.run(nullptr);
+  ASSERT_EQ(b.losses.size(), 20u);
+  // Wider than the fp32 trajectories' 2e-3: a GPU gradient or master value that differs
+  // from the CPU's in its last fp32 bits can round to the neighbouring 16-bit value.
+  for (int i = 0; i < 20; ++i) EXPECT_NEAR(b.losses[i], a.losses[i], 5e-3) << "step " << i;
+  EXPECT_NEAR(b.evals.back().val_loss, a.evals.back().val_loss, 5e-3);
+  for (float x : gpu.params().values())
+    ASSERT_EQ(x, cpu_adam::fp16_to_fp32(cpu_adam::fp32_to_fp16(x)));
+  auto* engine = dynamic_cast<OffloadOptimizer*>(gpu.offload_engine());
+  engine->wait();
+  EXPECT_EQ(engine->async_updates(), 20 - 6);
+  EXPECT_EQ(engine->skipped_steps(), 0);
 }
 
 }  // namespace
