@@ -1530,7 +1530,8 @@ TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
                 << std::setprecision(4) << r.test_loss << std::defaultfloat << std::endl;
   }
   // A run that ended inside the offload timeline's window writes what it recorded.
-  if (offload_ && !out_dir_.empty() && step_ <= config_.offload.timeline_steps) {
+  if (offload_ && !out_dir_.empty() && config_.offload.timeline_steps > 0 &&
+      step_ <= config_.offload.timeline_steps) {
     offload_->wait();
     offload_->write_timeline(timeline_path());
   }

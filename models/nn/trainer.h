@@ -363,7 +363,9 @@ class Trainer {
   std::unique_ptr<CudaTransformer> cuda_;  // backend cuda: the model runs here, lm_ holds
                                            // the host copy for checkpoints
   std::unique_ptr<AdamW> adam_;
-  std::unique_ptr<OffloadEngine> offload_;  // train.offload
+  // train.offload. Declared after cuda_, so destroyed first: its destructor joins a delayed
+  // update still writing the CUDA model's pinned buffers.
+  std::unique_ptr<OffloadEngine> offload_;
   int64_t step_ = 0;
   // The learning-rate schedule as run: config.lr, its warm-up the token-counted one's
   // length in steps with a curriculum; warmup_tokens_ its tokens through each warm-up step.

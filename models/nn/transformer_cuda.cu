@@ -389,6 +389,8 @@ struct GpuTransformer final : CudaTransformer::Impl {
   // offload_times: step_anchor completes at host time anchor_ns (recorded on the idle
   // compute stream and waited for at the step's start); the others are timed against it.
   cudaEvent_t step_anchor = nullptr, backward_end = nullptr, upload_begin = nullptr;
+  cudaEvent_t copies_done = nullptr;   // wait_copies
+  cudaEvent_t compute_done = nullptr;  // the upload waits for the compute stream's work
   double anchor_ns = 0;
   bool step_timed = false, upload_timed = false;
   std::vector<cudaEvent_t> events;  // every event above, destroyed with the model
@@ -477,7 +479,8 @@ struct GpuTransformer final : CudaTransformer::Impl {
   void wait_offload_gradients() override;
   void upload_offload_params() override;
   CudaTransformer::OffloadTimes offload_times() const override;
-  cudaEvent_t new_event(bool timing);
+  cudaEvent_t new_event(unsigned flags);
+  void wait_copies();
   double event_ns(cudaEvent_t e) const;
 };
 
@@ -781,7 +784,7 @@ float GpuTransformer::forward_backward(const data::TokenBatch& batch, const Step
   GpuTransformer& m = *this;
   if (m.offload) {
     // The buckets below overwrite grads16: the previous step's copies must have read it.
-    check(cudaStreamSynchronize(m.copy_stream), "gradient copies");
+    m.wait_copies();
     // The timing anchor: the compute stream has only the last upload's widening left.
     check(cudaEventRecord(m.step_anchor, 0), "anchor");
     check(cudaEventSynchronize(m.step_anchor), "anchor");
@@ -921,11 +924,18 @@ GpuTransformer::Bucket GpuTransformer::make_bucket(const std::vector<int>& bucke
   return b;
 }
 
-cudaEvent_t GpuTransformer::new_event(bool timing) {
+cudaEvent_t GpuTransformer::new_event(unsigned flags) {
   cudaEvent_t e = nullptr;
-  check(cudaEventCreateWithFlags(&e, timing ? cudaEventDefault : cudaEventDisableTiming), "event");
+  check(cudaEventCreateWithFlags(&e, flags), "event");
   events.push_back(e);
   return e;
+}
+
+// Blocks until the copy stream's work so far is done. A blocking-sync event lets the host
+// thread sleep instead of spinning on a core that the delayed update's CPU-Adam can use.
+void GpuTransformer::wait_copies() {
+  check(cudaEventRecord(copies_done, copy_stream), "copies event");
+  check(cudaEventSynchronize(copies_done), "gradient copies");
 }
 
 double GpuTransformer::event_ns(cudaEvent_t e) const {
@@ -963,11 +973,13 @@ CudaTransformer::OffloadBuffers GpuTransformer::enable_offload(bool bf16, float 
         "offload loss scale would both scale the gradients)",
         kExitConfig);
   if (offload) throw Error("nn cuda: offload is already enabled", kExitFailure);
-  check(cudaStreamCreateWithFlags(&copy_stream, cudaStreamNonBlocking), "copy stream");
-  params_copied = new_event(true);
-  upload_begin = new_event(true);
-  step_anchor = new_event(true);
-  backward_end = new_event(true);
+  // The host waits for these three; the others order streams or time spans.
+  params_copied = new_event(cudaEventBlockingSync);
+  step_anchor = new_event(cudaEventBlockingSync);
+  copies_done = new_event(cudaEventBlockingSync | cudaEventDisableTiming);
+  upload_begin = new_event(cudaEventDefault);
+  backward_end = new_event(cudaEventDefault);
+  compute_done = new_event(cudaEventDisableTiming);
   // Buckets in the order backward completes them; together they cover every parameter.
   head_bucket = make_bucket({lnf_g, lnf_b});
   for (const Ids& p : ids)
@@ -979,14 +991,14 @@ CudaTransformer::OffloadBuffers GpuTransformer::enable_offload(bool bf16, float 
   if (covered != n_params)
     throw Error("nn cuda: the offload buckets do not cover the parameters", kExitFailure);
   for (Bucket* b : {&head_bucket, &embed_bucket}) {
-    b->converted = new_event(false);
-    b->copy_begin = new_event(true);
-    b->copy_end = new_event(true);
+    b->converted = new_event(cudaEventDisableTiming);
+    b->copy_begin = new_event(cudaEventDefault);
+    b->copy_end = new_event(cudaEventDefault);
   }
   for (Bucket& b : block_buckets) {
-    b.converted = new_event(false);
-    b.copy_begin = new_event(true);
-    b.copy_end = new_event(true);
+    b.converted = new_event(cudaEventDisableTiming);
+    b.copy_begin = new_event(cudaEventDefault);
+    b.copy_end = new_event(cudaEventDefault);
   }
   const auto n = static_cast<std::size_t>(n_params);
   // The moments live on the host now (CPU-Adam); their 8 bytes per parameter are freed.
@@ -996,6 +1008,8 @@ CudaTransformer::OffloadBuffers GpuTransformer::enable_offload(bool bf16, float 
   params16.resize(n);
   host_grads16.resize(n);
   host_params16.resize(n);
+  // Last, so that a throw above leaves no stream behind (the events are in `events`).
+  check(cudaStreamCreateWithFlags(&copy_stream, cudaStreamNonBlocking), "copy stream");
   offload = true;
   offload_bf16 = bf16;
   offload_scale = scale_;
@@ -1020,11 +1034,16 @@ void GpuTransformer::send_bucket(const Bucket& b) {
 
 void GpuTransformer::wait_offload_gradients() {
   if (!offload) throw Error("nn cuda: offload is not enabled", kExitFailure);
-  check(cudaStreamSynchronize(copy_stream), "gradient copies");
+  wait_copies();
 }
 
 void GpuTransformer::upload_offload_params() {
   if (!offload) throw Error("nn cuda: offload is not enabled", kExitFailure);
+  // A non-blocking stream does not wait for the default stream by itself: the copy must
+  // follow the work queued there (params16's zeroing after enable_offload, the previous
+  // upload's widening when two uploads follow each other).
+  check(cudaEventRecord(compute_done, 0), "compute event");
+  check(cudaStreamWaitEvent(copy_stream, compute_done, 0), "upload wait");
   check(cudaEventRecord(upload_begin, copy_stream), "upload timing");
   check(cudaMemcpyAsync(params16.get(), host_params16.get(), size_t(n_params) * sizeof(uint16_t),
                         cudaMemcpyHostToDevice, copy_stream),

@@ -233,10 +233,13 @@ TEST_F(CudaNn, OffloadBucketsHoldTheRoundedDeviceGradients) {
     const CudaTransformer::OffloadBuffers buffers = gpu.enable_offload(bf16, loss_scale);
     ASSERT_EQ(buffers.size, cpu.params().size());
     StepOptions o;
-    o.layer_scale = {1.0, 0.0, 2.0};        // block 1 skipped: its bucket is all zeros
-    for (int step = 0; step < 2; ++step) {  // the second step reuses the buffers and events
+    o.layer_scale = {1.0, 0.0, 2.0};  // block 1 skipped: its bucket is all zeros
+    // Step 0 is not waited for: step 1's conversions must wait for its copies themselves.
+    // Step 2 reuses the buffers and events once more.
+    for (int step = 0; step < 3; ++step) {
       gpu.zero_grad();
       gpu.forward_backward(batch(4, 32, 40 + step), o);
+      if (step == 0) continue;
       gpu.wait_offload_gradients();
       ParamStore<float> g = cpu.params();
       gpu.download_grads(g);
@@ -251,6 +254,19 @@ TEST_F(CudaNn, OffloadBucketsHoldTheRoundedDeviceGradients) {
       const ParamInfo& skipped = g.info(g.index("h1.w_fc"));
       for (int64_t k = skipped.offset; k < skipped.offset + skipped.size(); ++k)
         ASSERT_EQ(buffers.grads[k] & 0x7FFFu, 0) << k;
+      // The timeline's device spans: one copy per bucket (LN_f, 3 blocks, embeddings), in
+      // order on the copy stream, the first during backward, the last after it.
+      const CudaTransformer::OffloadTimes t = gpu.offload_times();
+      ASSERT_EQ(t.copy_begin_ns.size(), 5u);
+      ASSERT_EQ(t.copy_end_ns.size(), 5u);
+      EXPECT_LT(t.forward_begin_ns, t.backward_end_ns);
+      for (std::size_t i = 0; i < 5; ++i) {
+        EXPECT_LE(t.copy_begin_ns[i], t.copy_end_ns[i]) << i;
+        if (i) EXPECT_LE(t.copy_end_ns[i - 1], t.copy_begin_ns[i]) << i;
+      }
+      EXPECT_LT(t.copy_begin_ns[0], t.backward_end_ns);
+      EXPECT_GE(t.copy_end_ns[4], t.backward_end_ns);
+      EXPECT_EQ(t.upload_end_ns, 0);  // no upload in this step
     }
   }
 }
@@ -262,7 +278,13 @@ TEST_F(CudaNn, OffloadUploadWidensTheSixteenBitCopy) {
   cpu.init(12);
   CudaTransformer gpu(config(), 4 * 32, Precision::kFp32);
   gpu.upload_params(cpu.params());
+  // Straight after enable_offload (whose zeroing of the device buffer is still queued on the
+  // compute stream) and twice in a row: the second copy must not overtake the first
+  // widening, nor the first copy the zeroing.
   const CudaTransformer::OffloadBuffers buffers = gpu.enable_offload(false, 1.0f);
+  for (int64_t k = 0; k < buffers.size; ++k)
+    buffers.params[k] = cpu_adam::fp32_to_fp16(-cpu.params().values()[k]);
+  gpu.upload_offload_params();
   std::vector<float>& values = cpu.params().values();
   for (int64_t k = 0; k < buffers.size; ++k) {
     buffers.params[k] = cpu_adam::fp32_to_fp16(values[k] * 1.5f);
