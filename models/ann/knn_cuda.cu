@@ -110,6 +110,10 @@ void knn_candidates(const VectorSet& base, const VectorSet& queries, int width, 
                 kExitFailure);
   const int dim = base.dim;
   const int64_t n = base.n, nq = queries.n;
+  if (nq == 0) {  // as the CPU path: no queries, no candidates (a 0-block launch is an error)
+    cand.clear();
+    return;
+  }
   // 64 Mi floats of GEMM tile (256 MiB) per step bounds memory for any base size.
   const int qbatch = static_cast<int>(std::min<int64_t>(nq, 4096));
   const int chunk =
@@ -129,9 +133,9 @@ void knn_candidates(const VectorSet& base, const VectorSet& queries, int width, 
   cublasHandle_t h;
   check(cublasCreate(&h), "create");
   // Plain fp32 (no TF32): the candidates must be ranked as precisely as the CPU ranks them.
-  cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
   cand.assign(static_cast<std::size_t>(nq) * width, -1);
   try {
+    check(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "math mode");
     for (int64_t q0 = 0; q0 < nq; q0 += qbatch) {
       const int nqb = static_cast<int>(std::min<int64_t>(qbatch, nq - q0));
       check(cudaMemset(d_ri.get(), 0xff, static_cast<std::size_t>(nqb) * width * 4), "reset");

@@ -163,14 +163,18 @@ void decode(void* p, const float* h, int n, int K, int32_t* ids, float* top, dou
   const int vocab = static_cast<int>(s->vocab), dim = s->dim;
   if (n > s->cap_n || K > s->cap_k) {
     release(s);
-    s->cap_n = std::max(n, s->cap_n);
-    s->cap_k = std::max(K, s->cap_k);
-    check(cudaMalloc(&s->h, sizeof(float) * s->cap_n * dim), "cudaMalloc h");
-    check(cudaMalloc(&s->logits, sizeof(float) * s->cap_n * static_cast<int64_t>(vocab)),
+    // The capacities are recorded only once every buffer exists: after a failed allocation
+    // the next call allocates again instead of running on null pointers.
+    const int cap_n = std::max(n, s->cap_n), cap_k = std::max(K, s->cap_k);
+    s->cap_n = s->cap_k = 0;
+    check(cudaMalloc(&s->h, sizeof(float) * cap_n * dim), "cudaMalloc h");
+    check(cudaMalloc(&s->logits, sizeof(float) * cap_n * static_cast<int64_t>(vocab)),
           "cudaMalloc logits");
-    check(cudaMalloc(&s->ids, sizeof(int32_t) * s->cap_n * s->cap_k), "cudaMalloc ids");
-    check(cudaMalloc(&s->top, sizeof(float) * s->cap_n * s->cap_k), "cudaMalloc top");
-    check(cudaMalloc(&s->log_z, sizeof(double) * s->cap_n), "cudaMalloc log_z");
+    check(cudaMalloc(&s->ids, sizeof(int32_t) * cap_n * cap_k), "cudaMalloc ids");
+    check(cudaMalloc(&s->top, sizeof(float) * cap_n * cap_k), "cudaMalloc top");
+    check(cudaMalloc(&s->log_z, sizeof(double) * cap_n), "cudaMalloc log_z");
+    s->cap_n = cap_n;
+    s->cap_k = cap_k;
   }
   check(cudaMemcpy(s->h, h, sizeof(float) * n * dim, cudaMemcpyHostToDevice), "upload h");
   // Bias first, then logits += W h: column-major, W is dim x vocab, so logits = Wᵀ h.

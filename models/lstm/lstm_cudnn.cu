@@ -107,12 +107,14 @@ void CudnnRnn::init(const LstmWeights& w, int batch, int steps, CudaPrecision pr
       "dropout descriptor");
   check_dnn(cudnnCreateRNNDescriptor(&m.rnn), "RNN descriptor");
   // fp32: FMA math (no TF32) so that the comparison with the CPU is tight; fp16: tensor
-  // cores with fp32 accumulation, as PyTorch runs half-precision LSTMs.
+  // cores with fp32 accumulation, as PyTorch runs half-precision LSTMs. Padded I/O is
+  // enabled because the data descriptors use the unpacked layout, which cuDNN permits only
+  // with it (PyTorch pairs them the same way).
   check_dnn(cudnnSetRNNDescriptor_v8(
                 m.rnn, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
                 ndir == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, m.dtype,
                 CUDNN_DATA_FLOAT, half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH, w.shape.input_size,
-                hid, hid, w.shape.num_layers, m.dropout, CUDNN_RNN_PADDED_IO_DISABLED),
+                hid, hid, w.shape.num_layers, m.dropout, CUDNN_RNN_PADDED_IO_ENABLED),
             "cudnnSetRNNDescriptor_v8");
 
   std::vector<int32_t> seq(static_cast<std::size_t>(batch), steps);
@@ -215,6 +217,13 @@ void CudnnRnn::upload(const Sequence& x, const LstmState* initial) {
     if (initial->h.size() != states || initial->c.size() != states)
       throw ConfigError("cudnn lstm: initial state needs " + std::to_string(states) + " h and c");
     for (std::size_t k = 0; k < states; ++k) {
+      // [hidden, batch] each, as the CPU reference takes them (a wrong shape would read
+      // past the matrix).
+      for (const auto* m_k : {&initial->h[k], &initial->c[k]})
+        if (m_k->rows() != m.shape.hidden_size || m_k->cols() != m.batch)
+          throw ConfigError("cudnn lstm: initial state " + std::to_string(k) + " is not [" +
+                            std::to_string(m.shape.hidden_size) + ", " + std::to_string(m.batch) +
+                            "]");
       std::copy(initial->h[k].data(), initial->h[k].data() + n, h.begin() + k * n);
       std::copy(initial->c[k].data(), initial->c[k].data() + n, c.begin() + k * n);
     }

@@ -221,7 +221,8 @@ __global__ void distill_rows(DistillArgs a, double* kl_sum) {
 
 double distill(const DistillArgs& a) {
   if (a.rows == 0) return 0;
-  Buffer<double> sum(1);
+  // One per thread, allocated once: a cudaFree every training step would stall the device.
+  thread_local Buffer<double> sum(1);
   sum.zero();
   const unsigned blocks = static_cast<unsigned>((a.rows * 32 + kThreads - 1) / kThreads);
   distill_rows<<<blocks, kThreads>>>(a, sum.get());
@@ -296,7 +297,7 @@ class GpuAdmm final : public AdmmDevice {
 
   Residuals update(const float* values) override {
     require_zu();
-    sums_.resize(3);
+    if (sums_.size() != 3) sums_.resize(3);  // once: a cudaFree would stall the device
     sums_.zero();
     for (std::size_t j = 0; j < targets_.size(); ++j) {
       const DeviceTarget& t = targets_[j];

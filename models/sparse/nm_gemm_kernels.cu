@@ -8,6 +8,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -34,16 +35,18 @@ __global__ void nm_gemm_kernel(const T* __restrict__ vals, const uint8_t* __rest
                                int64_t rows, int64_t kept, int n, int m, const T* __restrict__ x,
                                int64_t t_count, Acc* __restrict__ y) {
   const int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  const int64_t r = blockIdx.y;
-  if (t >= t_count || r >= rows) return;
-  const T* vr = vals + r * kept;
-  const uint8_t* ir = idx + r * kept;
-  Acc acc = 0;
-  for (int64_t j = 0; j < kept; ++j) {
-    const int64_t k = (j / n) * m + ir[j];
-    acc += static_cast<Acc>(vr[j]) * static_cast<Acc>(x[k * t_count + t]);
+  if (t >= t_count) return;
+  // gridDim.y is at most 65535: a grid row covers rows r, r + gridDim.y, ...
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const T* vr = vals + r * kept;
+    const uint8_t* ir = idx + r * kept;
+    Acc acc = 0;
+    for (int64_t j = 0; j < kept; ++j) {
+      const int64_t k = (j / n) * m + ir[j];
+      acc += static_cast<Acc>(vr[j]) * static_cast<Acc>(x[k * t_count + t]);
+    }
+    y[r * t_count + t] = acc;
   }
-  y[r * t_count + t] = acc;
 }
 
 // mma.sp::ordered_metadata m16n8k32 (indices ascending within a group, which compress()
@@ -151,7 +154,9 @@ __global__ void sparse_tc_int8_kernel(const int8_t* __restrict__ vals,
 template <typename T, typename Acc>
 void launch_nm(const T* vals, const uint8_t* idx, int64_t rows, int64_t kept, int n, int m,
                const T* x, int64_t t, Acc* y) {
-  dim3 block(128), grid(static_cast<unsigned>((t + 127) / 128), static_cast<unsigned>(rows));
+  if (rows == 0 || t == 0) return;  // nothing to compute (a 0-block launch is an error)
+  dim3 block(128), grid(static_cast<unsigned>((t + 127) / 128),
+                        static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
   nm_gemm_kernel<T, Acc><<<grid, block>>>(vals, idx, rows, kept, n, m, x, t, y);
   check(cudaGetLastError(), "nm_gemm_kernel launch");
 }
@@ -169,6 +174,7 @@ void nm_gemm_host(const T* vals, const uint8_t* idx, int64_t rows, int64_t k, in
   DeviceBuffer<uint8_t> di = on_device(idx, static_cast<size_t>(rows * kept));
   DeviceBuffer<T> dx = on_device(x, static_cast<size_t>(k * t));
   DeviceBuffer<Acc> dy(static_cast<size_t>(rows * t));
+  if (rows == 0 || t == 0) return;  // an empty product, as on the CPU
   launch_nm(dv.get(), di.get(), rows, kept, n, m, dx.get(), t, dy.get());
   check(cudaDeviceSynchronize(), "nm_gemm_kernel");
   dy.download(y, dy.size());
@@ -203,6 +209,7 @@ void sparse_tc_f16(const uint16_t* vals, const uint16_t* meta, int64_t rows, int
   DeviceBuffer<__half> dx =
       on_device(reinterpret_cast<const __half*>(x), static_cast<size_t>(k * t));
   DeviceBuffer<float> dy(static_cast<size_t>(rows * t));
+  if (rows == 0 || t == 0) return;  // an empty product (a 0-block launch is an error)
   sparse_tc_f16_kernel<<<tc_blocks(rows, t), 128>>>(dv.get(), dm.get(), rows, k, dx.get(), t,
                                                     dy.get());
   check(cudaGetLastError(), "sparse_tc_f16 launch");
@@ -216,6 +223,7 @@ void sparse_tc_int8(const int8_t* vals, const uint32_t* meta, int64_t rows, int6
   DeviceBuffer<uint32_t> dm = on_device(meta, static_cast<size_t>(rows * k / 32));
   DeviceBuffer<int8_t> dx = on_device(x, static_cast<size_t>(k * t));
   DeviceBuffer<int32_t> dy(static_cast<size_t>(rows * t));
+  if (rows == 0 || t == 0) return;  // an empty product (a 0-block launch is an error)
   sparse_tc_int8_kernel<<<tc_blocks(rows, t), 128>>>(dv.get(), dm.get(), rows, k, dx.get(), t,
                                                      dy.get());
   check(cudaGetLastError(), "sparse_tc_int8 launch");
@@ -273,17 +281,20 @@ Timings time_gemms(int64_t rows, int64_t k, int64_t t, int reps) {
   cublasHandle_t h;
   check(cublasCreate(&h), "cublasCreate");
   cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  // A failed launch must not time as a fast one.
   auto time = [&](auto&& launch) {
     launch();  // warm-up (also cuBLAS heuristics)
+    check(cudaGetLastError(), "timed launch");
     check(cudaDeviceSynchronize(), "warm-up");
-    cudaEventRecord(start);
+    check(cudaEventRecord(start), "timing");
     for (int i = 0; i < reps; ++i) launch();
-    cudaEventRecord(stop);
+    check(cudaGetLastError(), "timed launch");
+    check(cudaEventRecord(stop), "timing");
     check(cudaEventSynchronize(stop), "timing");
     float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
+    check(cudaEventElapsedTime(&ms, start, stop), "timing");
     return static_cast<double>(ms) / reps;
   };
   Timings tm{};

@@ -33,6 +33,18 @@ TEST_F(KnnCuda, MixtureIdenticalToCpu) {
                   queries = gaussian_mixture(spec, 5000, 1);
   expect_identical(base, queries, 10, false);
   expect_identical(base, queries.slice(0, 300), 60, false);
+  // All 5000 queries at k = 60: two query batches and five base chunks, so a running list
+  // wider than a warp is reloaded between chunks.
+  expect_identical(base, queries, 60, false);
+  // Self-exclusion in a query batch that starts past 0 (20000 queries: five batches).
+  const VectorSet both = base.slice(0, 20000);
+  expect_identical(both, both, 10, true);
+}
+
+TEST_F(KnnCuda, NoQueriesGiveAnEmptyResultAsOnTheCpu) {
+  MixtureSpec spec;
+  const VectorSet base = gaussian_mixture(spec, 1000, 0);
+  expect_identical(base, base.slice(0, 0), 5, false);
 }
 
 TEST_F(KnnCuda, MnistIdenticalToCpuIncludingSelfExclusion) {

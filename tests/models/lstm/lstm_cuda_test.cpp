@@ -68,7 +68,9 @@ TEST_P(LstmGpu, PersistentKernelFp16MatchesCpu) {
   const Sequence x = random_sequence(k.steps, k.shape.input_size, k.batch, 12);
   const LstmOutput cpu = lstm_forward(w, x);
   CudaLstm gpu(w, k.batch, k.steps, CudaPrecision::kFp16);
-  EXPECT_LT(max_diff(gpu.forward(x), cpu), 2e-2);
+  // Only the weights and layer inputs are fp16 here (h, c and the sums stay fp32): a host
+  // emulation of the kernel's rounding on these shapes gave at most 7e-5.
+  EXPECT_LT(max_diff(gpu.forward(x), cpu), 1e-3);
 }
 
 TEST_P(LstmGpu, CudnnMatchesCpu) {
@@ -99,7 +101,12 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LstmGpu,
                                            GpuCase{{16, 48, 2, true}, 3, 12, true},
                                            GpuCase{{256, 256, 2, false}, 1, 30, false},
                                            GpuCase{{128, 1024, 1, false}, 1, 10, false},
-                                           GpuCase{{64, 1536, 1, false}, 2, 5, true}));
+                                           GpuCase{{64, 1536, 1, false}, 2, 5, true},
+                                           // Several batch chunks of 8 per step, and a
+                                           // last block with fewer units than the others
+                                           // (266 and 1030 units on 132 SMs).
+                                           GpuCase{{6, 266, 1, true}, 17, 3, true},
+                                           GpuCase{{5, 1030, 1, false}, 9, 4, false}));
 
 // Runs everywhere: without a device the GPU backends report a clear error.
 TEST(LstmGpuNoDevice, BackendErrorsWithoutDevice) {

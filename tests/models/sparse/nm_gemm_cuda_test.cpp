@@ -39,6 +39,19 @@ TEST(NmGemmCuda, SparseTensorCoreInt8IsExact) {
   EXPECT_TRUE(cuda_sparse_tc_gemm(compress(w, {2, 4}), x) == linalg::gemm_int8(w, x));
 }
 
+// K not a multiple of the mma tile's 32 (int8) or 16 (fp16): the host pads K as well as the
+// rows and tokens.
+TEST(NmGemmCuda, SparseTensorCorePadsK) {
+  REQUIRE_GPU();
+  MatrixI8 w = random_nm_int8(40, 100, {2, 4}, 14);
+  MatrixI8 x = random_int8(100, 20, 15);
+  EXPECT_TRUE(cuda_sparse_tc_gemm(compress(w, {2, 4}), x) == linalg::gemm_int8(w, x));
+  MatrixH wh = random_nm_float(37, 100, {2, 4}, 16).cast<Eigen::half>();
+  MatrixH xh = random_float(100, 13, 17).cast<Eigen::half>();
+  auto c = compress(wh, {2, 4});
+  EXPECT_LE((nm_gemm(c, xh, Backend::kCuda) - nm_gemm(c, xh)).cwiseAbs().maxCoeff(), 1e-3);
+}
+
 TEST(NmGemmCuda, SparseTensorCoreFp16MatchesCpu) {
   REQUIRE_GPU();
   MatrixH w = random_nm_float(64, 256, {2, 4}, 10).cast<Eigen::half>();
