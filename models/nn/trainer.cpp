@@ -729,12 +729,12 @@ Trainer::Trainer(const TrainConfig& config, std::string out_dir)
 
 Trainer::~Trainer() = default;
 
-// Read when the run starts (configure time may be on a machine without the data), naming
-// the path tried in full and the key that gave it.
 std::string Trainer::timeline_path() const {
   return (fs::path(out_dir_) / "offload_timeline.json").string();
 }
 
+// Read when the run starts (configure time may be on a machine without the data), naming
+// the path tried in full and the key that gave it.
 std::string Trainer::read_corpus() const {
   const std::string where = config_.corpus_source + ": ";
   const std::string tried = absolute_path(config_.corpus);
