@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <memory>
 #include <ostream>
@@ -26,10 +25,6 @@ namespace tessel::continual {
 namespace {
 
 using Mat = nn::Matrix<float>;
-
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 class Run {
  public:
@@ -189,9 +184,9 @@ void Run::gate_and_swap(const std::vector<int64_t>& slots, const Mat& z, int64_t
       // ahead: the wait is rare).
       w.record = store_->random_put(rng_);
       if (w.record >= 0 && store_->write_pending(w.record)) {
-        const double t0 = wall_now();
+        const double t0 = steady_seconds();
         store_->flush();
-        r_.swap_wait_seconds += wall_now() - t0;
+        r_.swap_wait_seconds += steady_seconds() - t0;
       }
     }
     if (w.record >= 0) ready.push_back(w);
@@ -202,9 +197,9 @@ void Run::gate_and_swap(const std::vector<int64_t>& slots, const Mat& z, int64_t
     if (!swap.empty()) ++r_.swaps_unwritten;
     return;
   }
-  const double t0 = wall_now();
+  const double t0 = steady_seconds();
   const bool taken = swapper_->submit(ready);
-  r_.swap_wait_seconds += wall_now() - t0;
+  r_.swap_wait_seconds += steady_seconds() - t0;
   if (!taken) return;
   const auto batch = uint32_t(r_.swaps++);
   pending_batch_ = int64_t(batch);
@@ -242,7 +237,7 @@ void Run::train_stream_step(const std::vector<int64_t>& rows) {
     set_row(x, B + int64_t(i), m.pixels.data());
     labels[size_t(B) + i] = m.label;
   }
-  const double t0 = wall_now();
+  const double t0 = steady_seconds();
   const Mat& z = net_->forward(x);
   Mat dz = Mat::Zero(n, s_.classes);
   if (c_.method == "derpp") {
@@ -261,12 +256,12 @@ void Run::train_stream_step(const std::vector<int64_t>& rows) {
   }
   net_->backward(dz);
   net_->step();
-  const double compute = wall_now() - t0;
+  const double compute = steady_seconds() - t0;
   // z still holds this step's (pre-update) logits: the gate scores and DER++'s stored logits.
   if (c_.carm.enabled && !pins.empty()) {
-    const double g0 = wall_now();
+    const double g0 = steady_seconds();
     gate_and_swap(pins, z, B, labels);
-    r_.carm_seconds += wall_now() - g0;
+    r_.carm_seconds += steady_seconds() - g0;
   } else if (!pins.empty()) {
     em_->unpin(pins);
   }
@@ -279,9 +274,9 @@ void Run::train_stream_step(const std::vector<int64_t>& rows) {
       }
       ++seen_;
       if (c_.carm.enabled) {
-        const double p0 = wall_now();
+        const double p0 = steady_seconds();
         store_put(smp);
-        r_.carm_seconds += wall_now() - p0;
+        r_.carm_seconds += steady_seconds() - p0;
       }
     }
   }
@@ -300,17 +295,17 @@ void Run::train_memory_step(const std::vector<int64_t>& slots) {
     set_row(x, Eigen::Index(i), m.pixels.data());
     labels[i] = m.label;
   }
-  const double t0 = wall_now();
+  const double t0 = steady_seconds();
   const Mat& z = net_->forward(x);
   Mat dz = Mat::Zero(n, s_.classes);
   add_cross_entropy(z, labels, 0, int64_t(n), 1.0 / double(n), dz);
   net_->backward(dz);
   net_->step();
-  const double compute = wall_now() - t0;
+  const double compute = steady_seconds() - t0;
   if (c_.carm.enabled) {
-    const double g0 = wall_now();
+    const double g0 = steady_seconds();
     gate_and_swap(slots, z, 0, labels);
-    r_.carm_seconds += wall_now() - g0;
+    r_.carm_seconds += steady_seconds() - g0;
   } else {
     em_->unpin(slots);
   }
@@ -346,12 +341,12 @@ ContinualResult Run::go() {
 
     r_.trace.object_index("carm_store");
   }
-  const double wall0 = wall_now(), cpu0 = thread_cpu_seconds();
+  const double wall0 = steady_seconds(), cpu0 = thread_cpu_seconds();
   double eval_wall = 0, eval_cpu = 0;
   auto record_eval = [&](int t) {
-    const double w = wall_now(), c = thread_cpu_seconds();
+    const double w = steady_seconds(), c = thread_cpu_seconds();
     r_.acc.push_back(evaluate());
-    eval_wall += wall_now() - w;
+    eval_wall += steady_seconds() - w;
     eval_cpu += thread_cpu_seconds() - c;
     if (log_) {
       *log_ << m << (c_.carm.enabled ? "+carm" : "") << " after task " << t << ":";
@@ -406,9 +401,9 @@ ContinualResult Run::go() {
               em_->write(slot, smp);
             }
             if (c_.carm.enabled) {
-              const double p0 = wall_now();
+              const double p0 = steady_seconds();
               store_put(smp);
-              r_.carm_seconds += wall_now() - p0;
+              r_.carm_seconds += steady_seconds() - p0;
             }
           }
           if (c_.carm.enabled) store_->kick();
@@ -422,9 +417,9 @@ ContinualResult Run::go() {
         batches(shuffled(slots), c_.batch + c_.replay_batch,
                 [&](const std::vector<int64_t>& b) { train_memory_step(b); });
       if (swapper_) {
-        const double w = wall_now();
+        const double w = steady_seconds();
         swapper_->drain();  // the next stream phase counts classes from settled slots
-        r_.swap_wait_seconds += wall_now() - w;
+        r_.swap_wait_seconds += steady_seconds() - w;
       }
       record_eval(int(t));
     }
@@ -438,7 +433,7 @@ ContinualResult Run::go() {
     }
   }
   if (swapper_) swapper_->drain();
-  r_.train_seconds = wall_now() - wall0 - eval_wall;
+  r_.train_seconds = steady_seconds() - wall0 - eval_wall;
   r_.train_cpu_seconds = thread_cpu_seconds() - cpu0 - eval_cpu;
   for (double s : r_.step_compute_s) r_.compute_seconds += s;
   if (em_) r_.pin_wait_seconds = em_->lock_wait_seconds();

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -31,10 +30,6 @@ namespace tessel::nn {
 namespace fs = std::filesystem;
 
 namespace {
-
-double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // `p` made absolute and normal, without a trailing '/': the path as the system tries it.
 std::string absolute_path(const fs::path& p) {
@@ -1324,12 +1319,7 @@ bool Trainer::resume() {
 }
 
 TrainResult Trainer::run(std::ostream* progress, int64_t stop_at) {
-  const auto now = [this] {
-    return clock
-               ? clock()
-               : std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-                     .count();
-  };
+  const auto now = [this] { return clock ? clock() : steady_seconds(); };
   if (!out_dir_.empty()) fs::create_directories(out_dir_);
   // The document split, so that a result names exactly the messages it was trained on.
   if (!out_dir_.empty() && !split_manifest_.empty())

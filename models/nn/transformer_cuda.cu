@@ -6,7 +6,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <functional>
 #include <numeric>
@@ -17,6 +16,7 @@
 #include "models/common/cuda_plugin.h"
 #include "models/common/cuda_util.cuh"
 #include "models/nn/transformer_cuda_plugin.h"
+#include "runtime/core/cpu_time.h"
 #include "runtime/core/error.h"
 
 namespace tessel::nn {
@@ -316,12 +316,6 @@ __global__ void from_sixteen_bits(const uint16_t* in, float* out, int64_t n, boo
       bf16 ? __bfloat162float(__ushort_as_bfloat16(in[i])) : __half2float(__ushort_as_half(in[i]));
 }
 
-double host_ns() {
-  return std::chrono::duration<double, std::nano>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -381,8 +375,7 @@ struct GpuTransformer final : CudaTransformer::Impl {
   bool offload = false, offload_bf16 = false;
   float offload_scale = 1;
   cudaStream_t copy_stream = nullptr;  // non-blocking: never waits for the compute stream
-  Bucket head_bucket, embed_bucket;
-  std::vector<Bucket> block_buckets;
+  std::vector<Bucket> buckets;         // in send order: LN_f, blocks L-1 .. 0, the embeddings
   cudaEvent_t params_copied = nullptr;
   Dev<uint16_t> grads16, params16;
   gpu::PinnedBuffer<uint16_t> host_grads16, host_params16;
@@ -444,7 +437,7 @@ struct GpuTransformer final : CudaTransformer::Impl {
   float forward(const data::TokenBatch& b, const StepOptions& o, bool need_grad);
   void backward();
   void backward_block(int l);
-  Bucket make_bucket(const std::vector<int>& ids) const;
+  void add_bucket(const std::vector<int>& ids);
   void send_bucket(const Bucket& b);
   // fwd_values = values ⊙ mask (a copy without a mask), after anything wrote values.
   void refresh_forward_values();
@@ -701,15 +694,15 @@ void GpuTransformer::backward() {
   layernorm_backward<<<warp_grid(n), kThreads>>>(dln.get(), x[size_t(cfg.layers)].get(), w(lnf_g),
                                                  lnf_mean.get(), lnf_rstd.get(), dres.get(),
                                                  gw(lnf_g), gw(lnf_b), n, c);
-  if (offload) send_bucket(head_bucket);
+  if (offload) send_bucket(buckets.front());
   for (int l = cfg.layers - 1; l >= 0; --l) {
     backward_block(l);
-    if (offload) send_bucket(block_buckets[size_t(l)]);
+    if (offload) send_bucket(buckets[size_t(cfg.layers - l)]);
   }
   embed_backward<<<grid(n * c), kThreads>>>(tokens.get(), dres.get(), gw(wte), gw(wpe), n, seq, c);
   if (offload) {
     check(cudaEventRecord(backward_end, 0), "backward timing");
-    send_bucket(embed_bucket);
+    send_bucket(buckets.back());
     step_timed = true;
   }
   check(cudaGetLastError(), "backward kernels");
@@ -788,7 +781,7 @@ float GpuTransformer::forward_backward(const data::TokenBatch& batch, const Step
     // The timing anchor: the compute stream has only the last upload's widening left.
     check(cudaEventRecord(m.step_anchor, 0), "anchor");
     check(cudaEventSynchronize(m.step_anchor), "anchor");
-    m.anchor_ns = host_ns();
+    m.anchor_ns = steady_seconds() * 1e9;
     m.step_timed = m.upload_timed = false;
   }
   const bool scaled = m.precision == Precision::kFp16 && m.loss_scale != 1.0f;
@@ -907,7 +900,8 @@ void GpuTransformer::upload_adam(const float* m_in, const float* v_in) {
   adam_v.upload(v_in, static_cast<std::size_t>(n_params));
 }
 
-GpuTransformer::Bucket GpuTransformer::make_bucket(const std::vector<int>& bucket_ids) const {
+// Appends the bucket of these parameters, which must be contiguous in the layout.
+void GpuTransformer::add_bucket(const std::vector<int>& bucket_ids) {
   Bucket b;
   b.begin = n_params;
   int64_t total = 0;
@@ -921,7 +915,10 @@ GpuTransformer::Bucket GpuTransformer::make_bucket(const std::vector<int>& bucke
     throw Error("nn cuda: offload bucket of parameter " + infos[size_t(bucket_ids[0])].name +
                     " is not contiguous in the layout",
                 kExitFailure);
-  return b;
+  b.converted = new_event(cudaEventDisableTiming);
+  b.copy_begin = new_event(cudaEventDefault);
+  b.copy_end = new_event(cudaEventDefault);
+  buckets.push_back(b);
 }
 
 cudaEvent_t GpuTransformer::new_event(unsigned flags) {
@@ -951,13 +948,10 @@ CudaTransformer::OffloadTimes GpuTransformer::offload_times() const {
   if (step_timed) {
     t.forward_begin_ns = anchor_ns;
     t.backward_end_ns = event_ns(backward_end);
-    auto add = [&](const Bucket& b) {
+    for (const Bucket& b : buckets) {
       t.copy_begin_ns.push_back(event_ns(b.copy_begin));
       t.copy_end_ns.push_back(event_ns(b.copy_end));
-    };
-    add(head_bucket);
-    for (auto b = block_buckets.rbegin(); b != block_buckets.rend(); ++b) add(*b);
-    add(embed_bucket);
+    }
   }
   if (upload_timed) {
     t.upload_begin_ns = event_ns(upload_begin);
@@ -981,25 +975,15 @@ CudaTransformer::OffloadBuffers GpuTransformer::enable_offload(bool bf16, float 
   backward_end = new_event(cudaEventDefault);
   compute_done = new_event(cudaEventDisableTiming);
   // Buckets in the order backward completes them; together they cover every parameter.
-  head_bucket = make_bucket({lnf_g, lnf_b});
-  for (const Ids& p : ids)
-    block_buckets.push_back(make_bucket({p.ln1_g, p.ln1_b, p.w_qkv, p.b_qkv, p.w_proj, p.b_proj,
-                                         p.ln2_g, p.ln2_b, p.w_fc, p.b_fc, p.w_fc2, p.b_fc2}));
-  embed_bucket = make_bucket({wte, wpe});
-  int64_t covered = head_bucket.end - head_bucket.begin + embed_bucket.end - embed_bucket.begin;
-  for (const Bucket& b : block_buckets) covered += b.end - b.begin;
+  add_bucket({lnf_g, lnf_b});
+  for (auto p = ids.rbegin(); p != ids.rend(); ++p)
+    add_bucket({p->ln1_g, p->ln1_b, p->w_qkv, p->b_qkv, p->w_proj, p->b_proj, p->ln2_g, p->ln2_b,
+                p->w_fc, p->b_fc, p->w_fc2, p->b_fc2});
+  add_bucket({wte, wpe});
+  int64_t covered = 0;
+  for (const Bucket& b : buckets) covered += b.end - b.begin;
   if (covered != n_params)
     throw Error("nn cuda: the offload buckets do not cover the parameters", kExitFailure);
-  for (Bucket* b : {&head_bucket, &embed_bucket}) {
-    b->converted = new_event(cudaEventDisableTiming);
-    b->copy_begin = new_event(cudaEventDefault);
-    b->copy_end = new_event(cudaEventDefault);
-  }
-  for (Bucket& b : block_buckets) {
-    b.converted = new_event(cudaEventDisableTiming);
-    b.copy_begin = new_event(cudaEventDefault);
-    b.copy_end = new_event(cudaEventDefault);
-  }
   const auto n = static_cast<std::size_t>(n_params);
   // The moments live on the host now (CPU-Adam); their 8 bytes per parameter are freed.
   adam_m.release();

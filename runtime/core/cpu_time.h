@@ -1,8 +1,11 @@
-// CPU clocks for timings on a shared machine: the time this thread, or every thread of this
-// process, actually ran. Other processes' load changes them far less than the wall clock.
+// Clocks for timings. The CPU clocks (the time this thread, or every thread of this process,
+// actually ran) change far less with other processes' load than the wall clock; the
+// monotonic wall clock is for spans that must line up across threads.
 #pragma once
 
 #include <time.h>
+
+#include <chrono>
 
 namespace tessel {
 
@@ -20,6 +23,12 @@ inline double thread_cpu_seconds() {
 // All threads of this process, user and system.
 inline double process_cpu_seconds() {
   return cpu_clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+// Monotonic wall-clock seconds (std::chrono::steady_clock), one clock for every thread and
+// library of the process.
+inline double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace tessel
