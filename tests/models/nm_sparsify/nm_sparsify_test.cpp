@@ -4,6 +4,7 @@
 // exactly zero and moves kept ones, the distillation gradient matches finite differences
 // (double), and bad configurations give exact messages.
 #include "models/nm_sparsify/nm_sparsify.h"
+#include "models/nn/offload_optimizer.h"
 
 #include <gtest/gtest.h>
 
@@ -477,6 +478,24 @@ TEST(NmSparsifyDistill, TrainerRunsTheTeacherOnTheSameBatch) {
 }
 
 // ---------------------------------------------------------------- configuration errors
+
+// ADMM runs between clipping and AdamW, which the offload engine fuses on the host: a
+// trainer with train.offload is refused when the sparsifier attaches, before any step.
+TEST(NmSparsifyConfig, OffloadedTrainingIsRefused) {
+  std::string y = kTinyYaml;
+  y.replace(y.find("STEPS"), 5, "4");
+  y.replace(y.find("train:\n"), 7, "train:\n  offload: {precision: fp16}\n");
+  nn::Trainer trainer(nn::TrainConfig::from_config(Config::parse(y, "tiny.yaml")), "");
+  // (Naming the engine's type also links its registration into this test.)
+  ASSERT_NE(dynamic_cast<nn::OffloadOptimizer*>(trainer.offload_engine()), nullptr);
+  NmSparsifier s(admm_config(2, 1, 0.05, 1.0), trainer.params());
+  try {
+    s.attach(trainer);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.offload"), std::string::npos) << e.what();
+  }
+}
 
 std::string error_of(const std::string& sparsify_yaml, int width = 16) {
   try {
